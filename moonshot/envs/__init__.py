@@ -1,0 +1,40 @@
+"""Gymnasium environments built on :mod:`moonshot.physics`."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+
+def register_envs() -> None:
+    """Register the moonshot environments (idempotent; entry points import lazily)."""
+    if "moonshot/MoonLaunch-v0" not in gym.registry:
+        gym.register(
+            id="moonshot/MoonLaunch-v0",
+            entry_point="moonshot.envs.moon_launch:MoonLaunchEnv",
+            vector_entry_point="moonshot.envs.moon_vector:MoonLaunchVectorEnv",
+        )
+    if "moonshot/CityNav-v0" not in gym.registry:
+        gym.register(
+            id="moonshot/CityNav-v0",
+            entry_point="moonshot.envs.city_nav:CityNavEnv",
+        )
+
+
+def __getattr__(name: str):
+    # Lazy exports keep `import moonshot` fast (numba and pybullet load on first use).
+    if name == "MoonLaunchEnv":
+        from .moon_launch import MoonLaunchEnv
+
+        return MoonLaunchEnv
+    if name == "MoonLaunchVectorEnv":
+        from .moon_vector import MoonLaunchVectorEnv
+
+        return MoonLaunchVectorEnv
+    if name == "CityNavEnv":
+        from .city_nav import CityNavEnv
+
+        return CityNavEnv
+    raise AttributeError(name)
+
+
+__all__ = ["register_envs", "MoonLaunchEnv", "MoonLaunchVectorEnv", "CityNavEnv"]

@@ -1,0 +1,1 @@
+"""Laws of motion and collision: numpy, numba and pybullet; no gymnasium."""
