@@ -1,0 +1,49 @@
+"""The one small interface that every agent of moonshot shares.
+
+RL policies and model-based planners are driven the same way, so the evaluator never asks what
+kind of agent it holds::
+
+    obs, info = env.reset(seed=...)
+    agent.begin_episode(env, obs, info)
+    while True:
+        action, _ = agent.predict(obs, deterministic=True)
+        obs, reward, terminated, truncated, info = env.step(action)
+        if terminated or truncated:
+            break
+    agent.end_episode(info)
+
+``predict`` has stable-baselines3's signature. ``begin_episode`` is where a planner reads the
+world model the env exposes (``env.unwrapped``: maps, physical constants, current traffic), the
+way a person reads a map; it never touches the env's random number generator or the future.
+``end_episode`` shows the agent the outcome (``info`` of the last step), so that a planner can
+correct its next trial from a miss.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+class Agent:
+    """Base class of all agents; subclasses override :meth:`predict` and optionally the hooks."""
+
+    #: Short name used in logs, tables and plots.
+    name: str = "agent"
+
+    def begin_episode(self, env: Any, observation: np.ndarray, info: dict) -> None:
+        """Called after each ``env.reset``. Default: nothing."""
+
+    def predict(self, observation: np.ndarray, state: Any = None,
+                episode_start: np.ndarray | None = None,
+                deterministic: bool = True) -> tuple[np.ndarray, Any]:
+        """Return ``(action, state)`` for ``observation``, as stable-baselines3 does."""
+        raise NotImplementedError
+
+    def end_episode(self, info: dict) -> None:
+        """Called with the ``info`` of the last step of each episode. Default: nothing."""
+
+    def planning_time_s(self) -> float:
+        """Compute time spent in model-based rehearsal since the last call (0 for RL)."""
+        return 0.0
