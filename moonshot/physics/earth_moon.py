@@ -10,7 +10,9 @@ A launch is:
 2. an impulsive burn of ``delta_v`` km/s at ``burn_angle`` rad from the prograde direction
    (positive turns the thrust outward... counterclockwise from the velocity);
 3. a free flight under the gravity of the Earth and the Moon until an event ends it:
-   Moon impact, Earth impact, escape beyond ``r_escape``, or ``t_max`` seconds after the burn.
+   Moon impact, Earth impact, escape beyond ``r_escape``, a fall back to Earth (inside
+   ``R_FALLBACK`` again after having climbed beyond it, or an apogee below it), or ``t_max``
+   seconds after the burn.
 
 The Moon starts at polar angle ``moon_angle`` on an ellipse with semi-major axis ``moon_a``,
 eccentricity ``moon_e`` and perigee at polar angle ``moon_perigee``.
@@ -37,7 +39,8 @@ EVENT_NONE = 0  # reached t_max
 EVENT_MOON_IMPACT = 1
 EVENT_EARTH_IMPACT = 2
 EVENT_ESCAPE = 3
-EVENT_NAMES = ("timeout", "moon_impact", "earth_impact", "escape")
+EVENT_FELL_BACK = 4  # fell back inside R_FALLBACK, or turned back below it: the transfer failed
+EVENT_NAMES = ("timeout", "moon_impact", "earth_impact", "escape", "fell_back")
 
 # Columns of the (N, N_IN) launch-parameter array handed to the compiled kernel.
 IN_PARK_RADIUS, IN_PARK_ANGLE, IN_COAST, IN_DV, IN_BURN_ANGLE = 0, 1, 2, 3, 4
@@ -55,6 +58,9 @@ N_OUT = 9
 DEFAULT_RTOL = 1e-10
 DEFAULT_T_MAX = 10 * DAY
 DEFAULT_R_ESCAPE = 2.5 * EARTH_MOON_DISTANCE
+#: Falling back inside this radius (km; above geostationary altitude) after having climbed beyond
+#: it ends the flight: the rocket is on its way back to Earth, the transfer arc is over.
+R_FALLBACK = 60000.0
 
 
 @njit(cache=True)
@@ -68,6 +74,26 @@ def moon_state(a, e, perigee, angle, gm_total):
     vt = s * (1.0 + e * math.cos(nu))
     c, sn = math.cos(angle), math.sin(angle)
     return r * c, r * sn, vr * c - vt * sn, vr * sn + vt * c
+
+
+@njit(cache=True)
+def moon_state_at(a, e, perigee, angle0, gm_total, t):
+    """The Moon's state ``t`` seconds after it stood at polar angle ``angle0`` (Kepler's
+    equation solved by Newton's method)."""
+    nu0 = angle0 - perigee
+    # True -> eccentric -> mean anomaly at t=0, advance, and back.
+    ecc0 = 2.0 * math.atan2(math.sqrt(1.0 - e) * math.sin(0.5 * nu0),
+                            math.sqrt(1.0 + e) * math.cos(0.5 * nu0))
+    m = ecc0 - e * math.sin(ecc0) + math.sqrt(gm_total / (a * a * a)) * t
+    ecc = m
+    for _ in range(50):
+        d = (ecc - e * math.sin(ecc) - m) / (1.0 - e * math.cos(ecc))
+        ecc -= d
+        if abs(d) < 1e-15:
+            break
+    nu = 2.0 * math.atan2(math.sqrt(1.0 + e) * math.sin(0.5 * ecc),
+                          math.sqrt(1.0 - e) * math.cos(0.5 * ecc))
+    return moon_state(a, e, perigee, perigee + nu, gm_total)
 
 
 @njit(cache=True)
@@ -154,32 +180,20 @@ def _fly_one(prm, rtol, t_max, r_escape, out, traj, traj_cap):
     r0 = prm[IN_PARK_RADIUS]
     th = prm[IN_PARK_ANGLE]
     vc = math.sqrt(gm_e / r0)
+    steps = 0
+    n_traj = 0
+    # Coast: the parking orbit is a Kepler circle (the Moon's tidal pull over < 2.5 h shifts it by
+    # metres), and the Moon moves on its ellipse; both are exact in closed form.
+    t_coast = prm[IN_COAST]
+    th = th + vc / r0 * t_coast
     y[0] = r0 * math.cos(th)
     y[1] = r0 * math.sin(th)
     y[2] = -vc * math.sin(th)
     y[3] = vc * math.cos(th)
-    mx, my, mvx, mvy = moon_state(prm[IN_MOON_A], prm[IN_MOON_E], prm[IN_MOON_PERIGEE],
-                                  prm[IN_MOON_ANGLE], gm_e + gm_m)
+    mx, my, mvx, mvy = moon_state_at(prm[IN_MOON_A], prm[IN_MOON_E], prm[IN_MOON_PERIGEE],
+                                     prm[IN_MOON_ANGLE], gm_e + gm_m, t_coast)
     y[4], y[5], y[6], y[7] = mx, my, mvx, mvy
-
-    steps = 0
-    n_traj = 0
-    # Phase 1: coast on the parking orbit.
-    t = 0.0
-    t_coast = prm[IN_COAST]
-    h = min(10.0, t_coast) if t_coast > 0 else 0.0
-    rhs(EARTH_MOON, y, p, f0)
-    while t < t_coast:
-        if t + h > t_coast:
-            h = t_coast - t
-        err = dopri_step(EARTH_MOON, p, n, y, f0, h, k, ynew, fnew, rtol, atol)
-        if err <= 1.0:
-            t += h
-            for i in range(n):
-                y[i] = ynew[i]
-                f0[i] = fnew[i]
-            steps += 1
-        h = next_step_size(h, err)
+    t = t_coast
 
     # Burn: rotate the unit velocity by burn_angle and add delta_v along it.
     vx, vy = y[2], y[3]
@@ -189,7 +203,6 @@ def _fly_one(prm, rtol, t_max, r_escape, out, traj, traj_cap):
     y[2] = vx + dv * (ca * vx - sa * vy) / vn
     y[3] = vy + dv * (sa * vx + ca * vy) / vn
     rhs(EARTH_MOON, y, p, f0)
-    t_burn = t
 
     rel0 = np.empty(2)
     relv0 = np.empty(2)
@@ -209,6 +222,7 @@ def _fly_one(prm, rtol, t_max, r_escape, out, traj, traj_cap):
     # Phase 2: free flight. Start small: the rocket is deep in the Earth's well.
     t = 0.0
     h = 10.0
+    climbed = False
     while t < t_max:
         if t + h > t_max:
             h = t_max - t
@@ -256,6 +270,12 @@ def _fly_one(prm, rtol, t_max, r_escape, out, traj, traj_cap):
                     event = EVENT_EARTH_IMPACT
             if event == EVENT_NONE and e1 > r_escape:
                 event = EVENT_ESCAPE
+            rv1 = ynew[0] * ynew[2] + ynew[1] * ynew[3]
+            if e1 > R_FALLBACK:
+                climbed = True
+            elif rv1 < 0.0 and (climbed or y[0] * y[2] + y[1] * y[3] >= 0.0):
+                # Back inside after climbing out, or an apogee below R_FALLBACK.
+                event = EVENT_FELL_BACK
         t += h
         for i in range(n):
             y[i] = ynew[i]
@@ -273,7 +293,6 @@ def _fly_one(prm, rtol, t_max, r_escape, out, traj, traj_cap):
     out[OUT_CLOSEST] = best
     out[OUT_T_END] = t
     out[OUT_STEPS] = steps
-    _ = t_burn
     return n_traj
 
 

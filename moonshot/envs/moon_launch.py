@@ -1,0 +1,165 @@
+"""MoonLaunch-v0: one launch from a parking orbit around the Earth, aimed at the Moon."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from . import moon_world as world
+
+
+class MoonLaunchEnv(gym.Env):
+    """
+    ## Description
+    A rocket circles the Earth on a low parking orbit. Choose *when* to fire its upper stage,
+    *how hard* and *in which direction*, so that the free flight that follows reaches the Moon.
+    One episode is one launch: ``reset`` draws a scenario, a single ``step`` integrates the whole
+    flight (up to ``max_flight_days``) under the gravity of the Earth and the Moon and ends the
+    episode. The physics is the planar Earth–Moon problem with real constants
+    (:mod:`moonshot.physics.constants`): the Moon moves on its eccentric Keplerian orbit, the
+    rocket feels both bodies, integrated by a compiled adaptive Dormand–Prince 5(4) method with
+    event detection (Moon impact, Earth impact, escape, closest approach).
+
+    A planner that knows Newtonian gravity derives the launch in one to three tries; model-free
+    RL must sample it. Three targets span orders of magnitude of difficulty.
+
+    ## Action Space
+    ``Box(-1, 1, (3,), float32)``:
+
+    | index | meaning | range mapped to |
+    |---|---|---|
+    | 0 | coast time on the parking orbit before the burn | 0 .. one full revolution |
+    | 1 | burn delta-v | 2.7 .. 3.5 km/s (3.1 at 0) |
+    | 2 | burn direction from prograde, counterclockwise | -30° .. +30° |
+
+    ## Observation Space
+    ``Box(9,)`` float32, the scenario (angles in an Earth-centred inertial frame, t = 0):
+
+    | index | observation | train range |
+    |---|---|---|
+    | 0, 1 | cos, sin of the rocket's polar angle on its parking orbit | [-1, 1] |
+    | 2, 3 | cos, sin of the Moon's polar angle | [-1, 1] |
+    | 4 | parking orbit altitude / 1000 km | 0.18 .. 0.40 (new: 0.6 .. 2.0) |
+    | 5 | current Earth–Moon distance / 384,400 km | 0.945 .. 1.055 |
+    | 6 | Moon's radial velocity × 10 (km/s) | about ±0.56 |
+    | 7 | Moon mass ratio GM_moon/(GM_earth+GM_moon) / 0.01215 | 1 (new: 0.5 .. 2) |
+    | 8 | Moon's orbital semi-major axis / 384,400 km | 1 (new: 0.85 .. 1.2) |
+
+    The parking orbit is circular and counterclockwise, like the Moon's orbit.
+
+    ## Rewards
+    ``proximity + success`` in [0, 2]: ``proximity = clip(1 - ln(d / R_moon) / ln(384400 km /
+    R_moon), 0, 1)`` with ``d`` the closest approach to the Moon's centre (dense: every factor
+    of distance counts the same), and ``success`` = 1 when the target is reached.
+
+    ## Starting State
+    ``split="train"``: parking altitude uniform in 180–400 km; rocket angle, Moon angle and the
+    direction of the lunar perigee uniform; the real Moon (a = 384,400 km, e = 0.0549,
+    GM = 4902.8 km³/s²). ``split="new"``: held-out conditions: parking altitude 600–2,000 km and
+    a "new moon" whose orbit is 0.85–0.93 or 1.07–1.20 times as large and whose mass is 0.5–0.8 or
+    1.25–2.0 times the Moon's. ``reset(options={"scenario_id": k})`` replays scenario ``k`` (the
+    ``map_id`` of the logs); otherwise the id is drawn from the env's seeded generator.
+
+    ## Episode End
+    Always after one step (``terminated=True``). ``info["outcome"]`` is one of ``"landed"`` (hit
+    the Moon), ``"flyby"`` (within 5,000 km of its surface), ``"entered_soi"`` (inside its sphere of
+    influence, 66,100 km), ``"missed"`` (still flying at ``max_flight_days``), ``"fell_back"``
+    (fell back inside 60,000 km towards the Earth, or never climbed beyond it), ``"crashed_earth"``,
+    ``"escaped"`` (beyond 961,000 km). A flight ends at the first of: Moon impact, Earth impact,
+    fall back, escape, time limit; the outcome names the closest brush with the Moon first.
+    Success by ``target``: ``"soi"`` closest approach <= 66,100 km; ``"flyby"`` <= R_moon +
+    5,000 km; ``"landing"`` a Moon impact.
+
+    ## Info
+    ``is_success``, ``death`` (the rocket is lost: every launch that misses its target),
+    ``outcome``, ``map_id``, ``split``, ``target``, ``closest_approach_km`` (on impact: the
+    periselene of the osculating conic, below R_moon), ``time_of_flight_days`` (burn to closest
+    approach), ``delta_v_kms`` (as executed), ``miss_vector_km`` and ``miss_velocity_kms`` (the
+    Moon-centred position and velocity at closest approach: the tracking data a planner corrects
+    from), ``integration_steps``; with ``record_trajectory=True`` or a render mode also
+    ``trajectory``: rows ``[t_s, x_km, y_km, moon_x_km, moon_y_km]``.
+
+    ## Arguments
+    ``gymnasium.make("moonshot/MoonLaunch-v0", target="landing", split="train",
+    execution_error=1.0, moon_eccentricity=0.0549, max_flight_days=10.0, rtol=1e-9,
+    record_trajectory=False, render_mode=None)``. ``execution_error`` scales the burn's random
+    error (1-sigma 0.5 m/s in magnitude and 0.1 mrad in direction at 1; 0 for exact burns).
+    ``rtol`` is the integrator's relative tolerance (1e-9 keeps the position error below 1 km
+    over a 6-day flight with a lunar flyby). The physical constants in force are in
+    ``env.unwrapped.physical_constants`` after ``reset``.
+
+    ## Version History
+    * v0: initial version.
+    """
+
+    metadata = {"render_modes": ["rgb_array", "human"], "render_fps": 4}
+
+    def __init__(self, render_mode: str | None = None, **config):
+        self.config = world.make_config(**config)
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or "
+                             f"None, got {render_mode!r}")
+        self.render_mode = render_mode
+        self.target = self.config["target"]
+        self.split = self.config["split"]
+        self.action_space = spaces.Box(-1.0, 1.0, (3,), dtype=np.float32)
+        self.observation_space = spaces.Box(world.OBS_LOW, world.OBS_HIGH, dtype=np.float32)
+        self.scenario: world.Scenarios | None = None
+        self.physical_constants: dict = {}
+        self._obs: np.ndarray | None = None
+        self._last: tuple | None = None  # (info, trajectory) of the last launch, for render
+        self._viewer = None
+
+    @classmethod
+    def default_config(cls) -> dict:
+        return world.default_config()
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        options = dict(options or {})
+        sid = options.pop("scenario_id", None)
+        if options:
+            raise ValueError(f"unknown reset option(s) {sorted(options)}; known: ['scenario_id']")
+        if sid is None:
+            sid = int(self.np_random.integers(0, 2**31 - 1))
+        self.scenario = world.sample_scenarios(self.split, [int(sid)],
+                                               self.config["moon_eccentricity"])
+        self.physical_constants = world.physical_constants(self.scenario)
+        self._obs = world.observe(self.scenario)[0]
+        self._last = None
+        return self._obs.copy(), {"map_id": int(sid), "is_success": False, "split": self.split}
+
+    def step(self, action):
+        if self.scenario is None:
+            raise RuntimeError("call reset() before step()")
+        actions = world.check_actions(action, 1)
+        traced = self.config["record_trajectory"] or self.render_mode is not None
+        result, dv, trajs = world.launch(self.scenario, actions, self.np_random, self.config,
+                                         traced=traced)
+        reward, success, outcome = world.score(result, self.target)
+        info = world.step_infos(self.scenario, result, dv, success, outcome, self.split,
+                                self.target)[0]
+        if traced:
+            info["trajectory"] = trajs[0]
+        self._last = info
+        if self.render_mode == "human":
+            self.render()
+        return self._obs.copy(), float(reward[0]), True, False, info
+
+    def render(self):
+        if self.render_mode is None:
+            gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array'")
+            return None
+        from .moon_render import render_launch
+
+        frame = render_launch(self.scenario, self._last, self.physical_constants)
+        if self.render_mode == "human":
+            from .moon_render import show
+
+            self._viewer = show(frame, self._viewer)
+            return None
+        return frame
+
+    def close(self):
+        self._viewer = None

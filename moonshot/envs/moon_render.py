@@ -1,0 +1,97 @@
+"""Top-down picture of a MoonLaunch flight (matplotlib, only imported when rendering)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..physics.constants import DAY, R_EARTH, R_MOON
+
+_SIZE_PX = 600
+
+
+def _figure(size_px: int):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(size_px / 100, size_px / 100), dpi=100, facecolor="#0b0d17")
+    ax = fig.add_axes([0, 0, 1, 1])
+    ax.set_facecolor("#0b0d17")
+    ax.set_aspect("equal")
+    ax.axis("off")
+    return fig, ax
+
+
+def _to_rgb(fig) -> np.ndarray:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def render_launch(scenario, info: dict | None, constants: dict, size_px: int = _SIZE_PX,
+                  trajectories: list | None = None) -> np.ndarray:
+    """RGB frame ``(size_px, size_px, 3)``: Earth, the Moon's orbit and path, the rocket's
+    trajectory (or several, for a planner's trials) and the closest approach."""
+    from matplotlib.patches import Circle
+
+    fig, ax = _figure(size_px)
+    a = constants.get("moon_semi_major_axis", 384400.0)
+    lim = 1.25 * a
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    # Earth drawn enlarged (x4) so that it is visible at this scale; the Moon at x4 too.
+    ax.add_patch(Circle((0, 0), 4 * R_EARTH, color="#2e6fd8", zorder=3))
+    th = np.linspace(0, 2 * np.pi, 256)
+    ax.plot(a * np.cos(th), a * np.sin(th), color="#444a5c", lw=0.8, ls="--", zorder=1)
+    trajs = list(trajectories or [])
+    if info is not None and "trajectory" in info and not trajectories:
+        trajs = [info["trajectory"]]
+    colors = ["#ffb000", "#ff5e5b", "#7bd389", "#c38dff", "#4cc9f0"]
+    for i, tr in enumerate(trajs):
+        if len(tr):
+            ax.plot(tr[:, 1], tr[:, 2], color=colors[i % len(colors)], lw=1.2, zorder=4)
+    if trajs and len(trajs[-1]):
+        tr = trajs[-1]
+        ax.plot(tr[:, 3], tr[:, 4], color="#aaaaaa", lw=2.0, alpha=0.6, zorder=2)
+        ax.add_patch(Circle((tr[-1, 3], tr[-1, 4]), 4 * R_MOON, color="#d8d8d8", zorder=5))
+    elif scenario is not None:
+        ang = float(scenario.moon_angle[0])
+        ax.add_patch(Circle((a * np.cos(ang), a * np.sin(ang)), 4 * R_MOON, color="#d8d8d8",
+                            zorder=5))
+    text = "MoonLaunch: choose the burn"
+    if info is not None and "outcome" in info:
+        text = (f"{info['outcome']}   closest {info['closest_approach_km']:,.0f} km   "
+                f"t {info['time_of_flight_days']:.2f} d   dv {info['delta_v_kms']:.3f} km/s")
+        if trajs and len(trajs[-1]):
+            tr = trajs[-1]
+            t_c = info["time_of_flight_days"] * DAY
+            k = int(np.clip(np.searchsorted(tr[:, 0], t_c), 0, len(tr) - 1))
+            ax.plot(tr[k, 1], tr[k, 2], "x", color="white", ms=9, mew=2, zorder=6)
+    ax.text(0.02, 0.97, text, transform=ax.transAxes, color="white", fontsize=9, va="top",
+            family="monospace")
+    return _to_rgb(fig)
+
+
+def show(frame: np.ndarray, viewer=None):
+    """Show ``frame`` in a matplotlib window; a clear warning where no display exists."""
+    if not os.environ.get("DISPLAY") and os.name != "nt" and not os.environ.get(
+            "WAYLAND_DISPLAY"):
+        import warnings
+
+        warnings.warn("render_mode='human' needs a display and none is available (DISPLAY is "
+                      "unset): nothing is shown. Use render_mode='rgb_array' or `moonshot render "
+                      "... --out FILE.gif`.", RuntimeWarning, stacklevel=3)
+        return viewer
+    import matplotlib.pyplot as plt
+
+    if viewer is None:
+        fig, ax = plt.subplots()
+        ax.axis("off")
+        viewer = ax.imshow(frame)
+        plt.show(block=False)
+    else:
+        viewer.set_data(frame)
+    plt.pause(0.001)
+    return viewer

@@ -1,0 +1,92 @@
+"""MoonLaunch as a native batched Gymnasium vector env: all launches in one compiled call."""
+
+from __future__ import annotations
+
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from . import moon_world as world
+
+
+class MoonLaunchVectorEnv(VectorEnv):
+    """``num_envs`` MoonLaunch launches per ``step``, integrated in one batched numba call.
+
+    Semantics match :class:`~moonshot.envs.moon_launch.MoonLaunchEnv` (same config keys, same
+    scenarios, rewards and outcomes). Every launch ends its episode, so each step autoresets in
+    the same step (``AutoresetMode.SAME_STEP``): the returned observations are the next
+    scenarios, the launched ones are in ``infos["final_obs"]`` and their infos in
+    ``infos["final_info"]``. Infos are Gymnasium's dict of arrays with ``_key`` masks.
+
+    Make it with ``gymnasium.make_vec("moonshot/MoonLaunch-v0", num_envs=256,
+    vectorization_mode="vector_entry_point")`` or directly. For stable-baselines3, wrap it with
+    :func:`moonshot.agents.vec.to_sb3` (envs know nothing of stable-baselines3).
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
+
+    def __init__(self, num_envs: int = 8, render_mode: str | None = None, **config):
+        if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+            raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
+        if render_mode is not None:
+            raise ValueError("MoonLaunchVectorEnv does not render; render a MoonLaunchEnv "
+                             "(render_mode='rgb_array') instead")
+        self.config = world.make_config(**config)
+        if self.config["record_trajectory"]:
+            raise ValueError("record_trajectory is not supported by the batched env")
+        self.num_envs = int(num_envs)
+        self.render_mode = None
+        self.split = self.config["split"]
+        self.target = self.config["target"]
+        self.single_action_space = spaces.Box(-1.0, 1.0, (3,), dtype=np.float32)
+        self.single_observation_space = spaces.Box(world.OBS_LOW, world.OBS_HIGH,
+                                                   dtype=np.float32)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.scenario: world.Scenarios | None = None
+        self._obs: np.ndarray | None = None
+
+    def _new_scenarios(self) -> np.ndarray:
+        ids = self.np_random.integers(0, 2**31 - 1, size=self.num_envs)
+        self.scenario = world.sample_scenarios(self.split, ids, self.config["moon_eccentricity"])
+        self._obs = world.observe(self.scenario)
+        return self._obs
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        if options:
+            raise ValueError(f"unknown reset option(s) {sorted(options)}; the batched env "
+                             "draws its scenarios itself (use MoonLaunchEnv to pin one)")
+        obs = self._new_scenarios().copy()
+        return obs, {"map_id": self.scenario.scenario_id.copy(),
+                     "_map_id": np.ones(self.num_envs, dtype=bool)}
+
+    def step(self, actions):
+        if self.scenario is None:
+            raise RuntimeError("call reset() before step()")
+        acts = world.check_actions(actions, self.num_envs)
+        result, dv, _ = world.launch(self.scenario, acts, self.np_random, self.config)
+        reward, success, outcome = world.score(result, self.target)
+        n = self.num_envs
+        everyone = np.ones(n, dtype=bool)
+        final_info = {
+            "is_success": success, "death": ~success,
+            "outcome": np.array(world.OUTCOMES, dtype=object)[outcome],
+            "map_id": self.scenario.scenario_id.copy(),
+            "closest_approach_km": result.closest_approach,
+            "time_of_flight_days": result.time_of_closest / 86400.0,
+            "delta_v_kms": dv, "miss_vector_km": result.miss,
+            "miss_velocity_kms": result.miss_velocity,
+        }
+        for key in list(final_info):
+            final_info["_" + key] = everyone
+        final_obs = self._obs
+        obs = self._new_scenarios().copy()
+        infos = {"final_obs": final_obs, "_final_obs": everyone,
+                 "final_info": final_info, "_final_info": everyone,
+                 "map_id": self.scenario.scenario_id.copy(), "_map_id": everyone}
+        return (obs, reward.astype(np.float64), everyone.copy(), np.zeros(n, dtype=bool), infos)
+
+    def close_extras(self, **kwargs):
+        self.scenario = None

@@ -1,0 +1,275 @@
+"""Scenarios, action mapping, observation and scoring of MoonLaunch, vectorized over launches.
+
+Shared by :class:`~moonshot.envs.moon_launch.MoonLaunchEnv` (one launch per step) and
+:class:`~moonshot.envs.moon_vector.MoonLaunchVectorEnv` (a batch of launches per step), so the
+two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import check_choice, check_keys
+from ..physics import earth_moon
+from ..physics.constants import (
+    DAY,
+    EARTH_MOON_DISTANCE,
+    GM_EARTH,
+    GM_MOON,
+    MOON_ECCENTRICITY,
+    MOON_SOI,
+    MU_EARTH_MOON,
+    R_EARTH,
+    R_MOON,
+)
+
+SPLITS = ("train", "new")
+# Salts keep the scenario streams of the two splits independent for equal scenario ids.
+_SPLIT_SALT = {"train": 0x5EED_7A11, "new": 0x5EED_0E3}
+
+#: Success radius (km from the Moon's centre) of each target, and what it means.
+TARGETS = {
+    "soi": MOON_SOI,  # enter the Moon's sphere of influence
+    "flyby": R_MOON + 5000.0,  # pass within 5,000 km of the lunar surface (or hit it)
+    "landing": R_MOON,  # hit the Moon
+}
+
+# Action scaling: a in [-1, 1]^3 -> (coast fraction of a parking revolution, delta-v, angle).
+DV_CENTER = 3.1  # km/s, about the trans-lunar injection from low Earth orbit
+DV_HALF_RANGE = 0.4  # km/s: delta-v in [2.7, 3.5]
+BURN_ANGLE_MAX = math.radians(30.0)
+
+# Execution error at scale 1: 1-sigma burn magnitude (km/s) and pointing (rad).
+DV_ERROR_SIGMA = 0.5e-3
+ANGLE_ERROR_SIGMA = 1e-4
+
+OBS_NAMES = (
+    "cos_park_angle", "sin_park_angle", "cos_moon_angle", "sin_moon_angle",
+    "park_altitude_1000km", "moon_distance_rel", "moon_radial_velocity_x10",
+    "moon_mass_ratio_rel", "moon_semi_major_axis_rel",
+)
+OBS_LOW = np.array([-1, -1, -1, -1, 0, 0, -1, 0, 0], dtype=np.float32)
+OBS_HIGH = np.array([1, 1, 1, 1, 3, 2, 1, 4, 2], dtype=np.float32)
+
+OUTCOMES = ("landed", "flyby", "entered_soi", "missed", "fell_back", "crashed_earth",
+            "escaped")
+
+
+def default_config() -> dict:
+    """The MoonLaunch configuration keys and their defaults (see the env docstring)."""
+    return {
+        "target": "landing",
+        "split": "train",
+        "execution_error": 1.0,
+        "moon_eccentricity": MOON_ECCENTRICITY,
+        "max_flight_days": 10.0,
+        "rtol": 1e-9,
+        "record_trajectory": False,
+    }
+
+
+def make_config(**kwargs) -> dict:
+    """Merge ``kwargs`` over :func:`default_config`, validating keys and values."""
+    cfg = default_config()
+    check_keys(kwargs, cfg, "MoonLaunch config")
+    cfg.update(kwargs)
+    check_choice("target", cfg["target"], TARGETS)
+    check_choice("split", cfg["split"], SPLITS)
+    for key, lo, hi in (("execution_error", 0, 100), ("moon_eccentricity", 0, 0.5),
+                        ("max_flight_days", 0.5, 60), ("rtol", 1e-14, 1e-5)):
+        val = cfg[key]
+        if not (isinstance(val, (int, float)) and lo <= val <= hi):
+            raise ValueError(f"{key} must be a number in [{lo}, {hi}], got {val!r}")
+    return cfg
+
+
+@dataclass
+class Scenarios:
+    """A batch of launch scenarios (one entry per launch; km, s, rad)."""
+
+    scenario_id: np.ndarray  #: int64 ids (the ``map_id`` of the logs)
+    park_altitude: np.ndarray
+    park_angle: np.ndarray
+    moon_angle: np.ndarray
+    moon_a: np.ndarray
+    moon_e: np.ndarray
+    moon_perigee: np.ndarray
+    gm_moon: np.ndarray
+
+    @property
+    def park_radius(self) -> np.ndarray:
+        return R_EARTH + self.park_altitude
+
+    def __len__(self) -> int:
+        return len(self.scenario_id)
+
+
+def _two_sided(rng: np.random.Generator, lo: float, hi: float, lo2: float, hi2: float) -> float:
+    """Uniform on [lo, hi] U [lo2, hi2] (held-out values on both sides of the training value)."""
+    u = rng.uniform(0.0, (hi - lo) + (hi2 - lo2))
+    return lo + u if u < hi - lo else lo2 + (u - (hi - lo))
+
+
+def sample_scenarios(split: str, scenario_ids, eccentricity: float) -> Scenarios:
+    """Scenarios for ``scenario_ids``; a pure function of ``(split, id, eccentricity)``.
+
+    ``train``: parking altitude 180–400 km, the real Moon (a = 384,400 km, GM 4902.8).
+    ``new``: parking altitude 600–2,000 km and a "new moon": semi-major axis scaled by
+    0.85–0.93 or 1.07–1.20 and mass scaled by 0.5–0.8 or 1.25–2.0.
+    Both: uniform parking angle, Moon polar angle and lunar perigee direction.
+    """
+    ids = np.atleast_1d(np.asarray(scenario_ids, dtype=np.int64))
+    n = len(ids)
+    cols = {k: np.empty(n) for k in ("alt", "pa", "ma", "a", "per", "gm")}
+    for j, sid in enumerate(ids):
+        rng = np.random.default_rng([int(sid), _SPLIT_SALT[split]])
+        cols["pa"][j], cols["ma"][j], cols["per"][j] = rng.uniform(0, 2 * np.pi, 3)
+        if split == "train":
+            cols["alt"][j] = rng.uniform(180.0, 400.0)
+            cols["a"][j] = EARTH_MOON_DISTANCE
+            cols["gm"][j] = GM_MOON
+        else:
+            cols["alt"][j] = rng.uniform(600.0, 2000.0)
+            cols["a"][j] = EARTH_MOON_DISTANCE * _two_sided(rng, 0.85, 0.93, 1.07, 1.20)
+            cols["gm"][j] = GM_MOON * _two_sided(rng, 0.5, 0.8, 1.25, 2.0)
+    return Scenarios(ids, cols["alt"], cols["pa"], cols["ma"], cols["a"],
+                     np.full(n, float(eccentricity)), cols["per"], cols["gm"])
+
+
+def observe(s: Scenarios) -> np.ndarray:
+    """Observation rows (float32, shape (N, 9)); see ``OBS_NAMES`` and the env docstring."""
+    gm_total = GM_EARTH + s.gm_moon
+    nu = s.moon_angle - s.moon_perigee
+    p = s.moon_a * (1 - s.moon_e**2)
+    dist = p / (1 + s.moon_e * np.cos(nu))
+    v_radial = np.sqrt(gm_total / p) * s.moon_e * np.sin(nu)
+    obs = np.stack([
+        np.cos(s.park_angle), np.sin(s.park_angle), np.cos(s.moon_angle), np.sin(s.moon_angle),
+        s.park_altitude / 1000.0, dist / EARTH_MOON_DISTANCE, v_radial * 10.0,
+        (s.gm_moon / gm_total) / MU_EARTH_MOON, s.moon_a / EARTH_MOON_DISTANCE,
+    ], axis=-1)
+    return np.clip(obs, OBS_LOW, OBS_HIGH).astype(np.float32)
+
+
+def parking_period(park_radius, gm_earth: float = GM_EARTH):
+    """Period (s) of a circular orbit of radius ``park_radius`` km."""
+    return 2 * np.pi * np.sqrt(np.asarray(park_radius) ** 3 / gm_earth)
+
+
+def action_to_burn(actions, park_radius):
+    """Map actions in [-1, 1]^3 to ``(coast_time_s, delta_v_kms, burn_angle_rad)``.
+
+    coast_time covers one revolution of the parking orbit; delta_v spans 2.7–3.5 km/s;
+    the burn angle spans ±30° from prograde (counterclockwise positive).
+    """
+    a = np.clip(np.asarray(actions, dtype=np.float64).reshape(-1, 3), -1.0, 1.0)
+    coast = 0.5 * (a[:, 0] + 1.0) * parking_period(park_radius)
+    dv = DV_CENTER + DV_HALF_RANGE * a[:, 1]
+    angle = BURN_ANGLE_MAX * a[:, 2]
+    return coast, dv, angle
+
+
+def burn_to_action(coast_time, delta_v, burn_angle, park_radius) -> np.ndarray:
+    """Inverse of :func:`action_to_burn` (coast time taken modulo one revolution)."""
+    period = parking_period(park_radius)
+    frac = np.mod(coast_time, period) / period
+    a = np.stack([2 * frac - 1, (np.asarray(delta_v) - DV_CENTER) / DV_HALF_RANGE,
+                  np.asarray(burn_angle) / BURN_ANGLE_MAX], axis=-1)
+    return a.astype(np.float32)
+
+
+def check_actions(actions, n: int) -> np.ndarray:
+    """Validate a batch of actions: shape (n, 3) and finite, else ``ValueError``."""
+    a = np.asarray(actions, dtype=np.float64)
+    if a.size != 3 * n:
+        raise ValueError(f"expected {n} action(s) of 3 numbers, got shape {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"action contains NaN or infinite values: {a.reshape(-1, 3).tolist()}")
+    return a.reshape(n, 3)
+
+
+def launch(s: Scenarios, actions: np.ndarray, rng: np.random.Generator | None, cfg: dict,
+           traced: bool = False):
+    """Fly the launches; returns ``(LaunchResult, executed delta_v, trajectories or None)``.
+
+    ``rng`` draws the burn execution error (``None`` or ``execution_error=0``: exact burns).
+    """
+    coast, dv, angle = action_to_burn(actions, s.park_radius)
+    scale = cfg["execution_error"]
+    if rng is not None and scale > 0:
+        noise = rng.standard_normal((len(s), 2))
+        dv = dv + scale * DV_ERROR_SIGMA * noise[:, 0]
+        angle = angle + scale * ANGLE_ERROR_SIGMA * noise[:, 1]
+    params = earth_moon.launch_params(
+        s.park_radius, s.park_angle, coast, dv, angle, s.moon_angle, s.moon_a, s.moon_e,
+        s.moon_perigee, GM_EARTH, s.gm_moon, R_EARTH, R_MOON)
+    t_max = cfg["max_flight_days"] * DAY
+    if traced:
+        results, trajs = [], []
+        for row in params:
+            res, traj = earth_moon.fly_traced(row, rtol=cfg["rtol"], t_max=t_max)
+            results.append(res)
+            trajs.append(traj)
+        cat = {f: np.concatenate([getattr(r, f) for r in results])
+               for f in earth_moon.LaunchResult.__dataclass_fields__}
+        return earth_moon.LaunchResult(**cat), dv, trajs
+    return earth_moon.fly(params, rtol=cfg["rtol"], t_max=t_max), dv, None
+
+
+_LOG_SPAN = math.log(EARTH_MOON_DISTANCE / R_MOON)
+
+
+def score(result: earth_moon.LaunchResult, target: str):
+    """Rewards, success flags and outcome indices (into ``OUTCOMES``) of a batch of launches.
+
+    reward = proximity + success, proximity = clip(1 - ln(d / R_moon) / ln(384400 / R_moon), 0, 1)
+    with d the closest approach to the Moon's centre; success adds 1. Bounded in [0, 2].
+    """
+    d = result.closest_approach
+    landed = result.event == earth_moon.EVENT_MOON_IMPACT
+    proximity = np.clip(1.0 - np.log(np.maximum(d, R_MOON) / R_MOON) / _LOG_SPAN, 0.0, 1.0)
+    success = landed if target == "landing" else (landed | (d <= TARGETS[target]))
+    outcome = np.full(len(d), OUTCOMES.index("missed"))
+    outcome[result.event == earth_moon.EVENT_EARTH_IMPACT] = OUTCOMES.index("crashed_earth")
+    outcome[result.event == earth_moon.EVENT_ESCAPE] = OUTCOMES.index("escaped")
+    outcome[result.event == earth_moon.EVENT_FELL_BACK] = OUTCOMES.index("fell_back")
+    outcome[d <= MOON_SOI] = OUTCOMES.index("entered_soi")
+    outcome[d <= TARGETS["flyby"]] = OUTCOMES.index("flyby")
+    outcome[landed] = OUTCOMES.index("landed")
+    reward = proximity + success.astype(np.float64)
+    return reward, success, outcome
+
+
+def step_infos(s: Scenarios, result: earth_moon.LaunchResult, dv: np.ndarray, success,
+               outcome, split: str, target: str) -> list[dict]:
+    """One ``info`` dict per launch (the contract's keys plus the tracking data)."""
+    infos = []
+    for j in range(len(s)):
+        infos.append({
+            "is_success": bool(success[j]),
+            "death": not bool(success[j]),
+            "outcome": OUTCOMES[outcome[j]],
+            "map_id": int(s.scenario_id[j]),
+            "split": split,
+            "target": target,
+            "closest_approach_km": float(result.closest_approach[j]),
+            "time_of_flight_days": float(result.time_of_closest[j] / DAY),
+            "delta_v_kms": float(dv[j]),
+            "miss_vector_km": result.miss[j].copy(),
+            "miss_velocity_kms": result.miss_velocity[j].copy(),
+            "integration_steps": int(result.steps[j]),
+        })
+    return infos
+
+
+def physical_constants(s: Scenarios, j: int = 0) -> dict:
+    """What a mission designer knows about scenario ``j``: constants and ephemeris elements
+    that the observation also carries (the lunar eccentricity and perigee are left out)."""
+    return {
+        "gm_earth": GM_EARTH, "gm_moon": float(s.gm_moon[j]), "r_earth": R_EARTH,
+        "r_moon": R_MOON, "moon_semi_major_axis": float(s.moon_a[j]),
+        "moon_soi": MOON_SOI, "flyby_radius": TARGETS["flyby"],
+    }
