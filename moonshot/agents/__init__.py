@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from .base import Agent
+from .moon_planner import MoonPlanner
 
-__all__ = ["Agent"]
+__all__ = ["Agent", "MoonPlanner"]

@@ -78,7 +78,7 @@ class MoonLaunchEnv(gym.Env):
     approach), ``delta_v_kms`` (as executed), ``miss_vector_km`` and ``miss_velocity_kms`` (the
     Moon-centred position and velocity at closest approach: the tracking data a planner corrects
     from), ``integration_steps``; with ``record_trajectory=True`` or a render mode also
-    ``trajectory``: rows ``[t_s, x_km, y_km, moon_x_km, moon_y_km]``.
+    ``trajectory``: rows ``[t_s, x, y, vx, vy, moon_x, moon_y, moon_vx, moon_vy]`` (km, km/s).
 
     ## Arguments
     ``gymnasium.make("moonshot/MoonLaunch-v0", target="landing", split="train",

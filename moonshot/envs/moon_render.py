@@ -54,8 +54,8 @@ def render_launch(scenario, info: dict | None, constants: dict, size_px: int = _
             ax.plot(tr[:, 1], tr[:, 2], color=colors[i % len(colors)], lw=1.2, zorder=4)
     if trajs and len(trajs[-1]):
         tr = trajs[-1]
-        ax.plot(tr[:, 3], tr[:, 4], color="#aaaaaa", lw=2.0, alpha=0.6, zorder=2)
-        ax.add_patch(Circle((tr[-1, 3], tr[-1, 4]), 4 * R_MOON, color="#d8d8d8", zorder=5))
+        ax.plot(tr[:, 5], tr[:, 6], color="#aaaaaa", lw=2.0, alpha=0.6, zorder=2)
+        ax.add_patch(Circle((tr[-1, 5], tr[-1, 6]), 4 * R_MOON, color="#d8d8d8", zorder=5))
     elif scenario is not None:
         ang = float(scenario.moon_angle[0])
         ax.add_patch(Circle((a * np.cos(ang), a * np.sin(ang)), 4 * R_MOON, color="#d8d8d8",

@@ -55,6 +55,9 @@ OUT_MISS_VEL = 6  # 6..7: Moon-centred velocity at closest approach
 OUT_STEPS = 8
 N_OUT = 9
 
+#: Columns of a recorded trajectory: t, rocket x, y, vx, vy, Moon x, y, vx, vy.
+TRAJ_COLS = 9
+
 DEFAULT_RTOL = 1e-10
 DEFAULT_T_MAX = 10 * DAY
 DEFAULT_R_ESCAPE = 2.5 * EARTH_MOON_DISTANCE
@@ -157,7 +160,7 @@ def osculating_periapsis(rx, ry, vx, vy, gm):
 @njit(cache=True)
 def _fly_one(prm, rtol, t_max, r_escape, out, traj, traj_cap):
     """Integrate one launch; writes the result row ``out`` and returns the number of
-    trajectory samples written into ``traj`` (rows ``[t, x, y, mx, my]``)."""
+    trajectory samples written into ``traj`` (rows: t, rocket state, Moon state)."""
     n = 8
     gm_e = prm[IN_GM_EARTH]
     gm_m = prm[IN_GM_MOON]
@@ -216,7 +219,8 @@ def _fly_one(prm, rtol, t_max, r_escape, out, traj, traj_cap):
     out[OUT_MISS_VEL], out[OUT_MISS_VEL + 1] = relv0[0], relv0[1]
     event = EVENT_NONE
     if traj_cap > 0:
-        traj[0, 0], traj[0, 1], traj[0, 2], traj[0, 3], traj[0, 4] = 0.0, y[0], y[1], y[4], y[5]
+        traj[0, 0] = 0.0
+        traj[0, 1:] = y
         n_traj = 1
 
     # Phase 2: free flight. Start small: the rocket is deep in the Earth's well.
@@ -282,8 +286,8 @@ def _fly_one(prm, rtol, t_max, r_escape, out, traj, traj_cap):
             f0[i] = fnew[i]
         rel0[0], rel0[1], relv0[0], relv0[1] = rel1[0], rel1[1], relv1[0], relv1[1]
         if n_traj < traj_cap:
-            traj[n_traj, 0], traj[n_traj, 1], traj[n_traj, 2] = t, y[0], y[1]
-            traj[n_traj, 3], traj[n_traj, 4] = y[4], y[5]
+            traj[n_traj, 0] = t
+            traj[n_traj, 1:] = y
             n_traj += 1
         if event != EVENT_NONE:
             break
@@ -300,7 +304,7 @@ def _fly_one(prm, rtol, t_max, r_escape, out, traj, traj_cap):
 def _fly_batch(params, rtol, t_max, r_escape):
     n = params.shape[0]
     out = np.zeros((n, N_OUT))
-    dummy = np.empty((0, 5))
+    dummy = np.empty((0, TRAJ_COLS))
     for j in range(n):
         _fly_one(params[j], rtol, t_max, r_escape, out[j], dummy, 0)
     return out
@@ -309,7 +313,7 @@ def _fly_batch(params, rtol, t_max, r_escape):
 @njit(cache=True)
 def _fly_traced(prm, rtol, t_max, r_escape, cap):
     out = np.zeros(N_OUT)
-    traj = np.empty((cap, 5))
+    traj = np.empty((cap, TRAJ_COLS))
     m = _fly_one(prm, rtol, t_max, r_escape, out, traj, cap)
     return out, traj[:m]
 
@@ -366,8 +370,8 @@ def fly(params: np.ndarray, rtol: float = DEFAULT_RTOL, t_max: float = DEFAULT_T
 
 def fly_traced(params: np.ndarray, rtol: float = DEFAULT_RTOL, t_max: float = DEFAULT_T_MAX,
                r_escape: float = DEFAULT_R_ESCAPE, capacity: int = 50_000):
-    """Fly one launch and also return its trajectory: rows ``[t, x, y, moon_x, moon_y]``
-    (t in s after the burn), one per integration step."""
+    """Fly one launch and also return its trajectory, one row per integration step:
+    ``[t, x, y, vx, vy, moon_x, moon_y, moon_vx, moon_vy]`` (t in s after the burn)."""
     params = np.ascontiguousarray(params, dtype=np.float64).reshape(-1, N_IN)
     out, traj = _fly_traced(params[0], rtol, t_max, r_escape, capacity)
     return LaunchResult.from_array(out[None, :]), traj

@@ -1,0 +1,239 @@
+"""MoonPlanner: derives the launch from Newtonian gravity instead of sampling it.
+
+How a mission designer would do it:
+
+1. **First guess by patched conics.** A transfer ellipse from the parking orbit with its apogee
+   a little beyond the Moon's orbit (``APOGEE_MARGIN``) gives the delta-v (within a percent of
+   the Hohmann value) and, by Kepler's equation, the time of flight to the Moon's distance; the
+   burn must happen where the Moon will be ahead by the transfer angle when the rocket arrives.
+2. **Mental rehearsal.** The planner's *model* of the world is the planar Earth–Moon problem of
+   :mod:`moonshot.physics.earth_moon` with the Moon's ellipse reconstructed from the ephemeris in
+   the observation (distance, radial velocity, semi-major axis, mass ratio). It flies a batch of
+   imagined launches around the first guess, then shoots for a central hit: regula falsi on the
+   signed periselene (the Moon-centred miss, signed by the sense of the flyby) as a function of
+   the burn time. These rehearsals cost compute, never launches.
+3. **Launch, observe, correct.** Every ``env.step`` is a trial. After a miss, the tracking data
+   in ``info`` (the Moon-centred miss vector and velocity) give the observed signed miss; the
+   mean gap between observed and predicted misses on this scenario is the model's bias, and the
+   next launch aims against it.
+
+It reads the observation and the constants in ``env.unwrapped.physical_constants`` (as a
+scientist knows G and the masses), never the env's random state. Burn execution errors and any
+mismatch between its model and the world are what it corrects between trials.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from ..envs import moon_world
+from ..physics import earth_moon
+from ..physics.constants import DAY, EARTH_MOON_DISTANCE, GM_EARTH, MU_EARTH_MOON, R_EARTH, R_MOON
+from .base import Agent
+
+#: Apogee of the first-guess transfer ellipse, as a multiple of the Moon's distance: a little
+#: beyond it, so that the rocket crosses the Moon's orbit in ~3 days instead of ~5.
+APOGEE_MARGIN = 1.15
+
+
+def hohmann_delta_v(r_park: float, r_target: float, gm: float = GM_EARTH) -> float:
+    """Delta-v (km/s) from a circular orbit of radius ``r_park`` onto an ellipse with apogee
+    ``r_target`` (the first burn of a Hohmann transfer)."""
+    v_c = math.sqrt(gm / r_park)
+    v_p = math.sqrt(2 * gm * (1 / r_park - 1 / (r_park + r_target)))
+    return v_p - v_c
+
+
+def transfer_to_radius(r_park: float, r_apogee: float, r: float, gm: float = GM_EARTH):
+    """On the ellipse with perigee ``r_park`` and apogee ``r_apogee``: the true anomaly (rad)
+    and the time (s) from perigee at which the radius first reaches ``r``."""
+    a = 0.5 * (r_park + r_apogee)
+    e = (r_apogee - r_park) / (r_apogee + r_park)
+    p = a * (1 - e * e)
+    nu = math.acos(max(-1.0, min(1.0, (p / r - 1) / e)))
+    ecc = 2 * math.atan(math.sqrt((1 - e) / (1 + e)) * math.tan(nu / 2))
+    t = (ecc - e * math.sin(ecc)) * math.sqrt(a**3 / gm)
+    return nu, t
+
+
+def moon_orbit_from_ephemeris(angle: float, dist: float, v_radial: float, a: float,
+                              gm_total: float) -> tuple[float, float]:
+    """Eccentricity and perigee direction of the Moon's ellipse from its current polar angle,
+    distance, radial velocity and semi-major axis (vis-viva and the orbit equation)."""
+    v2 = gm_total * (2 / dist - 1 / a)
+    vt2 = max(v2 - v_radial**2, 1e-12)
+    p = dist * dist * vt2 / gm_total
+    e = math.sqrt(max(0.0, 1 - p / a))
+    if e < 1e-9:
+        return 0.0, 0.0
+    cos_nu = max(-1.0, min(1.0, (p / dist - 1) / e))
+    nu = math.acos(cos_nu) * (1.0 if v_radial >= 0 else -1.0)
+    return e, angle - nu
+
+
+def signed_miss(miss: np.ndarray, miss_velocity: np.ndarray) -> np.ndarray:
+    """Closest-approach distance signed by the sense of the flyby (sign of the Moon-centred
+    angular momentum), so that it passes through zero for a central hit."""
+    miss = np.atleast_2d(miss)
+    vel = np.atleast_2d(miss_velocity)
+    h = miss[:, 0] * vel[:, 1] - miss[:, 1] * vel[:, 0]
+    return np.where(h >= 0, 1.0, -1.0) * np.hypot(miss[:, 0], miss[:, 1])
+
+
+class MoonPlanner(Agent):
+    """Physics-model planner for ``moonshot/MoonLaunch-v0`` (see the module docstring).
+
+    :param scan_points: imagined launches in the coarse scan of burn times.
+    :param max_rehearsals: cap on imagined launches per plan (scan included).
+    :param model_rtol: integrator tolerance of the mental model.
+    """
+
+    name = "planner"
+
+    def __init__(self, scan_points: int = 96, max_rehearsals: int = 400,
+                 model_rtol: float = 1e-9):
+        self.scan_points = int(scan_points)
+        self.max_rehearsals = int(max_rehearsals)
+        self.model_rtol = float(model_rtol)
+        self._constants: dict = {}
+        self._map_id: int | None = None
+        self._history: dict[int, list[tuple[float, float]]] = {}  # map_id -> (pred, observed)
+        self._last: tuple[float, float] | None = None  # (predicted signed miss, ...) this trial
+        self._compute = 0.0
+        self.rehearsals = 0
+
+    # --- the agent interface -------------------------------------------------------------
+    def begin_episode(self, env, observation, info) -> None:
+        self._constants = dict(getattr(env.unwrapped, "physical_constants", {}) or {})
+        self._map_id = int(info.get("map_id", -1))
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=True):
+        t0 = time.process_time()
+        obs = np.asarray(observation, dtype=np.float64).reshape(-1)
+        history = self._history.get(self._map_id, [])
+        bias = float(np.mean([o - p for p, o in history])) if history else 0.0
+        action, predicted = self.plan(obs, aim=-bias)
+        self._last = (predicted,)
+        self._compute += time.process_time() - t0
+        return action, state
+
+    def end_episode(self, info: dict) -> None:
+        if self._last is None or "miss_vector_km" not in info:
+            return
+        observed = float(signed_miss(info["miss_vector_km"], info["miss_velocity_kms"])[0])
+        self._history.setdefault(int(info.get("map_id", -1)), []).append(
+            (self._last[0], observed))
+        self._last = None
+
+    def planning_time_s(self) -> float:
+        t, self._compute = self._compute, 0.0
+        return t
+
+    def forget(self) -> None:
+        """Drop the per-scenario correction history."""
+        self._history.clear()
+
+    # --- planning ------------------------------------------------------------------------
+    def scenario_from_observation(self, obs: np.ndarray) -> dict:
+        """The world as the planner models it, decoded from one observation."""
+        c = self._constants
+        gm_earth = c.get("gm_earth", GM_EARTH)
+        mu = float(obs[7]) * MU_EARTH_MOON
+        gm_moon = mu / (1 - mu) * gm_earth
+        a = float(obs[8]) * EARTH_MOON_DISTANCE
+        dist = float(obs[5]) * EARTH_MOON_DISTANCE
+        moon_angle = math.atan2(obs[3], obs[2])
+        e, perigee = moon_orbit_from_ephemeris(moon_angle, dist, float(obs[6]) / 10.0, a,
+                                               gm_earth + gm_moon)
+        return {
+            "park_radius": c.get("r_earth", R_EARTH) + float(obs[4]) * 1000.0,
+            "park_angle": math.atan2(obs[1], obs[0]), "moon_angle": moon_angle,
+            "moon_a": a, "moon_e": e, "moon_perigee": perigee, "moon_dist": dist,
+            "gm_earth": gm_earth, "gm_moon": gm_moon,
+            "r_earth": c.get("r_earth", R_EARTH), "r_moon": c.get("r_moon", R_MOON),
+        }
+
+    def first_guess(self, sc: dict) -> tuple[float, float]:
+        """Patched-conic ``(coast_time_s, delta_v_kms)``: transfer ellipse to
+        ``APOGEE_MARGIN`` x the Moon's distance, Moon leading by the transfer angle."""
+        r_p, d = sc["park_radius"], sc["moon_dist"]
+        gm = sc["gm_earth"]
+        r_a = APOGEE_MARGIN * d
+        dv = hohmann_delta_v(r_p, r_a, gm)
+        nu, tof = transfer_to_radius(r_p, r_a, d, gm)
+        n_park = math.sqrt(gm / r_p**3)
+        n_moon = math.sqrt((gm + sc["gm_moon"]) / sc["moon_a"] ** 3)
+        # Burn at angle th_b = th_r + n_park*t; arrival angle th_b + nu must equal the Moon's
+        # th_m + n_moon*(t + tof).  Solve for t modulo one synodic revolution.
+        gap = sc["moon_angle"] + n_moon * tof - nu - sc["park_angle"]
+        synodic = 2 * math.pi / (n_park - n_moon)
+        t = (gap % (2 * math.pi)) / (n_park - n_moon)
+        period = 2 * math.pi / n_park
+        if t > period:  # the tiny sliver beyond one parking revolution: burn at its edge
+            t = period if t - period < 0.5 * (synodic - period) else 0.0
+        return t, dv
+
+    def _rehearse(self, sc: dict, coast: np.ndarray, dv: float) -> earth_moon.LaunchResult:
+        params = earth_moon.launch_params(
+            sc["park_radius"], sc["park_angle"], coast, dv, 0.0, sc["moon_angle"], sc["moon_a"],
+            sc["moon_e"], sc["moon_perigee"], sc["gm_earth"], sc["gm_moon"], sc["r_earth"],
+            sc["r_moon"])
+        self.rehearsals += len(params)
+        return earth_moon.fly(params, rtol=self.model_rtol, t_max=8 * DAY)
+
+    def plan(self, obs: np.ndarray, aim: float = 0.0) -> tuple[np.ndarray, float]:
+        """Plan a launch whose modelled signed miss is ``aim`` km; returns ``(action,
+        predicted signed miss)``."""
+        sc = self.scenario_from_observation(obs)
+        t_guess, dv = self.first_guess(sc)
+        r_p = sc["park_radius"]
+        period = 2 * math.pi * math.sqrt(r_p**3 / sc["gm_earth"])
+        # Coarse scan: the whole parking revolution, densest around the first guess.
+        half = 0.08 * period
+        coast = np.concatenate([
+            np.linspace(0.0, period, self.scan_points // 2, endpoint=False),
+            np.clip(t_guess + np.linspace(-half, half, self.scan_points // 2), 0.0, period)])
+        coast = np.unique(coast)
+        res = self._rehearse(sc, coast, dv)
+        s = signed_miss(res.miss, res.miss_velocity) - aim
+        # Pick the bracket (sign change of the signed miss) with the closest approach.
+        near = np.maximum(res.closest_approach[:-1], res.closest_approach[1:])
+        cross = np.nonzero((np.sign(s[:-1]) != np.sign(s[1:]))
+                           & (near < 20 * sc["r_moon"] + abs(aim)))[0]
+        if len(cross) == 0:
+            k = int(np.argmin(np.abs(s)))
+            t_best, s_best = float(coast[k]), float(s[k])
+        else:
+            k = int(cross[np.argmin(near[cross])])
+            t_best, s_best = self._regula_falsi(sc, dv, aim, coast[k], s[k], coast[k + 1],
+                                                s[k + 1])
+        action = moon_world.burn_to_action(t_best, dv, 0.0, r_p).reshape(3)
+        return action.astype(np.float32), s_best + aim
+
+    def _regula_falsi(self, sc, dv, aim, t0, s0, t1, s1, tol_km: float = 5.0):
+        """Illinois regula falsi on ``signed miss - aim`` between two bracketing burn times."""
+        t0, s0, t1, s1 = float(t0), float(s0), float(t1), float(s1)
+        best = (t0, s0) if abs(s0) < abs(s1) else (t1, s1)
+        side = 0
+        for _ in range(max(1, self.max_rehearsals - self.scan_points)):
+            t = t1 - s1 * (t1 - t0) / (s1 - s0) if s1 != s0 else 0.5 * (t0 + t1)
+            res = self._rehearse(sc, np.array([t]), dv)
+            s = float(signed_miss(res.miss, res.miss_velocity)[0]) - aim
+            if abs(s) < abs(best[1]):
+                best = (t, s)
+            if abs(s) < tol_km or abs(t1 - t0) < 1e-6:
+                break
+            if np.sign(s) == np.sign(s1):
+                t1, s1 = t, s
+                if side == 1:
+                    s0 *= 0.5
+                side = 1
+            else:
+                t0, s0 = t, s
+                if side == -1:
+                    s1 *= 0.5
+                side = -1
+        return best

@@ -1,0 +1,315 @@
+"""The road network: intersections, two-way roads, the lane graph and its signal phases.
+
+Right-hand traffic. Every undirected road ``e = (u, v)`` gives two directed roads: ``2e`` runs
+u -> v and ``2e + 1`` runs v -> u. Each directed road has ``lanes`` lanes, numbered from the
+curb: lane 0 is the rightmost. A *road lane* runs between the stop lines of its two
+intersections; a *connector* is the path of one legal movement across an intersection, from the
+end of a road lane to the start of a road lane of another road (a cubic Bézier). Road lanes and
+connectors together form the lane graph; every lane is a polyline of ``LANE_POINTS`` points.
+
+Lane ids: road lane ``k`` of directed road ``d`` is ``d * lanes + k``; connectors follow.
+
+Movements and signals. At an intersection the exits of an approach are ordered from the
+rightmost to the leftmost turn; with two lanes, lane 0 serves all but the leftmost exit and
+lane 1 all but the rightmost (lane ``k`` always enters lane ``k``), so the movements of one
+approach never cross. Intersections of three or more roads have traffic lights. Approaches that
+face each other share a phase; within it a movement is kept only if its path stays clear of the
+movements already kept for the opposite approach (straight and right turns first), so that a
+phase never holds two crossing movements: e.g. at a plain four-way crossing traffic goes straight
+or turns right, and left turns are made by going around the block. An approach whose lanes would
+lose every movement gets a phase of its own. If the result would leave some road unreachable,
+every approach of every light gets its own phase (all movements legal).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .geometry import bezier_polyline, cumulative_length
+
+LANE_POINTS = 10
+ROAD, CONNECTOR = 0, 1
+CONFLICT_DISTANCE = 2.8  # m: two movement paths closer than this cross (car width 1.8 + margin)
+
+
+@dataclass
+class LaneGraph:
+    """All lanes of a city as arrays (the traffic kernel reads them directly).
+
+    ``pts (L, LANE_POINTS, 2)`` and ``cum (L, LANE_POINTS)``: polyline and arc length;
+    ``length (L,)``; ``kind``: ``ROAD`` or ``CONNECTOR``; ``node``: the intersection at the end
+    of a road lane, or the one a connector crosses; ``phase``: signal phase of the approach
+    (-1: no light); ``road``: directed road of a road lane, source directed road of a
+    connector; ``index``: lane number from the curb; ``src``/``dst``: a connector's road lanes
+    (-1 for road lanes); ``succ_ptr``/``succ_idx``: CSR lists of the connectors leaving each
+    road lane; ``turn``: a connector's turn angle (rad, left positive).
+    """
+
+    pts: np.ndarray
+    cum: np.ndarray
+    length: np.ndarray
+    kind: np.ndarray
+    node: np.ndarray
+    phase: np.ndarray
+    road: np.ndarray
+    index: np.ndarray
+    src: np.ndarray
+    dst: np.ndarray
+    succ_ptr: np.ndarray
+    succ_idx: np.ndarray
+    turn: np.ndarray
+    n_road: int
+    lanes: int
+
+    @property
+    def n_lanes(self) -> int:
+        return len(self.length)
+
+    def successors(self, lane: int) -> np.ndarray:
+        """Connectors leaving road lane ``lane`` (or the road lane a connector enters)."""
+        if self.kind[lane] == CONNECTOR:
+            return self.dst[lane:lane + 1]
+        return self.succ_idx[self.succ_ptr[lane]:self.succ_ptr[lane + 1]]
+
+    def road_lane(self, road: int, index: int) -> int:
+        return road * self.lanes + index
+
+
+def directed_roads(edges: np.ndarray):
+    """``(from, to)`` node arrays of the directed roads (``2e``: u->v, ``2e+1``: v->u)."""
+    frm = np.empty(2 * len(edges), dtype=np.int64)
+    to = np.empty_like(frm)
+    frm[0::2], to[0::2] = edges[:, 0], edges[:, 1]
+    frm[1::2], to[1::2] = edges[:, 1], edges[:, 0]
+    return frm, to
+
+
+def node_radii(nodes, edges, half_width: float) -> np.ndarray:
+    """Distance from each intersection centre to its stop lines: room for the corners of
+    crossing roads (``half_width / tan(angle / 2)``) and for turning paths."""
+    n = len(nodes)
+    angles = [[] for _ in range(n)]
+    for u, v in edges:
+        d = nodes[v] - nodes[u]
+        angles[u].append(math.atan2(d[1], d[0]))
+        angles[v].append(math.atan2(-d[1], -d[0]))
+    radius = np.zeros(n)
+    for i, a in enumerate(angles):
+        a = np.sort(np.asarray(a))
+        if len(a) < 2:
+            gap = math.pi
+        else:
+            gaps = np.diff(np.concatenate([a, [a[0] + 2 * math.pi]]))
+            gap = float(gaps.min())
+        corner = half_width / math.tan(min(gap, math.pi - 1e-6) / 2) if gap < math.pi else 0.0
+        radius[i] = max(corner + 2.0, half_width + 5.0)
+    return radius
+
+
+def _wrap(a):
+    return (a + math.pi) % (2 * math.pi) - math.pi
+
+
+def _movements(frm, to, heading, n_nodes, lanes):
+    """Candidate movements ``(node, in_road, out_road, lane, turn)``, lane k -> lane k."""
+    incoming = [[] for _ in range(n_nodes)]
+    outgoing = [[] for _ in range(n_nodes)]
+    for d in range(len(frm)):
+        incoming[to[d]].append(d)
+        outgoing[frm[d]].append(d)
+    moves = []
+    for node in range(n_nodes):
+        for a in incoming[node]:
+            exits = [b for b in outgoing[node] if b != (a ^ 1)]
+            turns = [_wrap(heading[b] - heading[a]) for b in exits]
+            order = np.argsort(turns)
+            exits = [exits[i] for i in order]
+            turns = [turns[i] for i in order]
+            m = len(exits)
+            for j, (b, t) in enumerate(zip(exits, turns, strict=True)):
+                for k in range(lanes):
+                    if lanes == 2 and m > 1 and ((k == 0 and j == m - 1) or (k == 1 and j == 0)):
+                        continue  # lane 0 never takes the leftmost exit, lane 1 the rightmost
+                    moves.append((node, a, b, k, t))
+    return incoming, moves
+
+
+def _conflict(p, q) -> bool:
+    d = np.linalg.norm(p[:, None, :] - q[None, :, :], axis=2)
+    return bool(d.min() < CONFLICT_DISTANCE)
+
+
+def _strongly_connected(n_roads, arcs) -> bool:
+    fwd = [[] for _ in range(n_roads)]
+    bwd = [[] for _ in range(n_roads)]
+    for a, b in arcs:
+        fwd[a].append(b)
+        bwd[b].append(a)
+    for adj in (fwd, bwd):
+        seen = np.zeros(n_roads, dtype=bool)
+        seen[0] = True
+        stack = [0]
+        while stack:
+            x = stack.pop()
+            for y in adj[x]:
+                if not seen[y]:
+                    seen[y] = True
+                    stack.append(y)
+        if not seen.all():
+            return False
+    return True
+
+
+def build_lanes(nodes: np.ndarray, edges: np.ndarray, lanes: int, lane_width: float,
+                radius: np.ndarray, signalized: np.ndarray, group_phases: bool = True):
+    """Lane graph and signal phases of a road network.
+
+    :param signalized: (N,) bool, intersections with traffic lights.
+    :param group_phases: let facing approaches share a phase (see the module docstring).
+    :return: ``(LaneGraph, road_phase (2E,), node_phases (N,))``: the phase of each directed
+        road at its end node (-1 if unsignalized) and the number of phases of each light.
+    """
+    assert lanes in (1, 2), "lanes per direction must be 1 or 2"
+    frm, to = directed_roads(edges)
+    n_roads, n_nodes = len(frm), len(nodes)
+    vec = nodes[to] - nodes[frm]
+    road_len = np.linalg.norm(vec, axis=1)
+    unit = vec / road_len[:, None]
+    heading = np.arctan2(unit[:, 1], unit[:, 0])
+    right = np.stack([unit[:, 1], -unit[:, 0]], axis=1)
+
+    # road lanes
+    n_road_lanes = n_roads * lanes
+    k = np.tile(np.arange(lanes), n_roads)
+    d = np.repeat(np.arange(n_roads), lanes)
+    offset = (lanes - k - 0.5) * lane_width
+    start = nodes[frm[d]] + unit[d] * radius[frm[d], None] + right[d] * offset[:, None]
+    end = nodes[to[d]] - unit[d] * radius[to[d], None] + right[d] * offset[:, None]
+    t = np.linspace(0.0, 1.0, LANE_POINTS)[None, :, None]
+    road_pts = start[:, None, :] * (1 - t) + end[:, None, :] * t
+    assert np.all(road_len[d] - radius[frm[d]] - radius[to[d]] > 10.0), "road too short"
+
+    incoming, moves = _movements(frm, to, heading, n_nodes, lanes)
+    paths = np.array([bezier_polyline(road_pts[a * lanes + kk, -1], unit[a],
+                                      road_pts[b * lanes + kk, 0], unit[b], LANE_POINTS)
+                      for (_, a, b, kk, _) in moves])
+    by_node = [[] for _ in range(n_nodes)]
+    for i, m in enumerate(moves):
+        by_node[m[0]].append(i)
+
+    def conflicts(node):
+        """(M, M) bool: movements of ``node`` (of different approaches) that may not share
+        a phase: their paths come closer than CONFLICT_DISTANCE or they enter the same lane."""
+        ids = by_node[node]
+        p = paths[ids]
+        gap = np.linalg.norm(p[:, None, :, None, :] - p[None, :, None, :, :], axis=-1)
+        close = gap.min(axis=(2, 3)) < CONFLICT_DISTANCE
+        target = np.array([(moves[i][2], moves[i][3]) for i in ids])
+        same_exit = np.all(target[:, None, :] == target[None, :, :], axis=-1)
+        approach = np.array([moves[i][1] for i in ids])
+        return (close | same_exit) & (approach[:, None] != approach[None, :])
+
+    def phases_for(node, grouped):
+        """Phase groups (lists of approaches) of one light and the kept movement indices."""
+        apps = incoming[node]
+        groups, used = [], set()
+        if grouped:
+            pairs = sorted((float(unit[a] @ unit[c]), a, c) for i, a in enumerate(apps)
+                           for c in apps[i + 1:])
+            for dot, a, c in pairs:
+                if dot < -0.82 and a not in used and c not in used:
+                    groups.append([a, c])
+                    used.update((a, c))
+        groups += [[a] for a in apps if a not in used]
+        groups.sort(key=lambda g: heading[g[0]])
+        ids = by_node[node]
+        clash = conflicts(node) if any(len(g) > 1 for g in groups) else None
+        kept, final = [], []
+        for g in groups:
+            cand = [q for q, i in enumerate(ids) if moves[i][1] in g]
+            if len(g) == 1:
+                final.append(g)
+                kept += [ids[q] for q in cand]
+                continue
+            cand.sort(key=lambda q: abs(moves[ids[q]][4]) + (0.5 if moves[ids[q]][4] > 0
+                                                              else 0.0))
+            ok = []
+            for q in cand:
+                if not any(clash[q, r] for r in ok):
+                    ok.append(q)
+            served = {(moves[ids[q]][1], moves[ids[q]][3]) for q in ok}
+            if len(served) < len(g) * lanes:
+                for a in g:  # some lane lost every movement: give each approach its own phase
+                    final.append([a])
+                    kept += [ids[q] for q in cand if moves[ids[q]][1] == a]
+            else:
+                final.append(g)
+                kept += [ids[q] for q in ok]
+        return final, kept
+
+    def assemble(grouped):
+        road_phase = -np.ones(n_roads, dtype=np.int64)
+        node_phases = np.zeros(n_nodes, dtype=np.int64)
+        kept = []
+        for node in range(n_nodes):
+            if not signalized[node]:
+                kept += by_node[node]
+                continue
+            groups, kn = phases_for(node, grouped)
+            node_phases[node] = len(groups)
+            for p, g in enumerate(groups):
+                for a in g:
+                    road_phase[a] = p
+            kept += kn
+        return sorted(kept), road_phase, node_phases
+
+    kept, road_phase, node_phases = assemble(group_phases)
+    arcs = {(moves[i][1], moves[i][2]) for i in kept}
+    if group_phases and not _strongly_connected(n_roads, arcs):
+        kept, road_phase, node_phases = assemble(False)
+
+    nc = len(kept)
+    n_all = n_road_lanes + nc
+    pts = np.empty((n_all, LANE_POINTS, 2))
+    pts[:n_road_lanes] = road_pts
+    kind = np.zeros(n_all, dtype=np.int64)
+    kind[n_road_lanes:] = CONNECTOR
+    node = np.empty(n_all, dtype=np.int64)
+    node[:n_road_lanes] = to[d]
+    road = np.empty(n_all, dtype=np.int64)
+    road[:n_road_lanes] = d
+    index = np.empty(n_all, dtype=np.int64)
+    index[:n_road_lanes] = k
+    src = -np.ones(n_all, dtype=np.int64)
+    dst = -np.ones(n_all, dtype=np.int64)
+    turn = np.zeros(n_all)
+    for c, i in enumerate(kept):
+        nd, a, b, kk, tt = moves[i]
+        lid = n_road_lanes + c
+        pts[lid] = paths[i]
+        node[lid], road[lid], index[lid], turn[lid] = nd, a, kk, tt
+        src[lid], dst[lid] = a * lanes + kk, b * lanes + kk
+    cum = np.stack([cumulative_length(p) for p in pts])
+    phase = road_phase[road]
+    succ_ptr = np.zeros(n_all + 1, dtype=np.int64)
+    conn = np.arange(n_road_lanes, n_all)
+    order = np.argsort(src[conn], kind="stable")
+    np.add.at(succ_ptr, src[conn] + 1, 1)
+    succ_ptr = np.cumsum(succ_ptr)
+    succ_idx = conn[order]
+    assert np.all(np.diff(succ_ptr[:n_road_lanes + 1]) >= 1), "a lane has no way out"
+    graph = LaneGraph(pts=pts, cum=cum, length=cum[:, -1].copy(), kind=kind, node=node,
+                      phase=phase, road=road, index=index, src=src, dst=dst, succ_ptr=succ_ptr,
+                      succ_idx=succ_idx, turn=turn, n_road=n_road_lanes, lanes=lanes)
+    return graph, road_phase, node_phases
+
+
+def roads_strongly_connected(graph: LaneGraph, n_roads: int) -> bool:
+    """Can every directed road be reached from every other (changing lanes along a road)?"""
+    c = np.arange(graph.n_road, graph.n_lanes)
+    arcs = set(zip(graph.road[graph.src[c]].tolist(), graph.road[graph.dst[c]].tolist(),
+                   strict=True))
+    return _strongly_connected(n_roads, arcs)
