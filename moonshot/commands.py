@@ -1,0 +1,135 @@
+"""Handlers of the ``moonshot`` subcommands (the CLI layer; parsing lives in :mod:`cli`)."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ConfigError
+
+
+def _env_short(name: str) -> str:
+    from . import ENV_IDS, resolve_env_id
+
+    full = resolve_env_id(name)
+    return {v: k for k, v in ENV_IDS.items()}[full]
+
+
+def _fresh_run_dir(out: str, overwrite: bool = False) -> Path:
+    path = Path(out)
+    if path.exists() and any(path.iterdir()) and not overwrite:
+        if (path / "episodes.csv").exists():
+            raise FileExistsError(f"run folder {path} already holds a run; choose another --out "
+                                  "(nothing was overwritten)")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def scenario_ids(seed: int, n: int) -> np.ndarray:
+    """The MoonLaunch scenario ids of a run with ``seed`` (shared by planners and evaluators)."""
+    return np.random.default_rng(seed).integers(0, 2**31 - 1, size=n)
+
+
+def make_planner(world: str):
+    """The model-based planner of a world (``moon`` or ``city``)."""
+    if world == "moon":
+        from .agents import MoonPlanner
+
+        return MoonPlanner()
+    try:
+        from .agents.city_planner import CityPlanner
+    except ImportError as exc:  # pragma: no cover - until the city planner lands
+        from .cli import NotBuiltYet
+
+        raise NotBuiltYet(f"the city planner is not available: {exc}") from None
+    return CityPlanner()
+
+
+def run_planner(world: str, *, episodes: int, seed: int, split: str, out: Path,
+                target: str | None = None, max_trials: int = 5, progress: bool = True,
+                env_kwargs: dict | None = None) -> dict:
+    """Run the planner of ``world`` and write ``episodes.csv``, ``summary.json``,
+    ``config.json`` into ``out``; returns the summary."""
+    import gymnasium as gym
+
+    from . import ENV_IDS
+    from .evaluation.rollout import run_scenarios, summarize
+    from .runlog import EpisodeLog, write_json
+
+    kwargs = dict(env_kwargs or {})
+    kwargs["split"] = split
+    if target is not None:
+        if world != "moon":
+            raise ConfigError("--target applies to the moon world only")
+        kwargs["target"] = target
+    env = gym.make(ENV_IDS[world], **kwargs).unwrapped
+    agent = make_planner(world)
+    out.mkdir(parents=True, exist_ok=True)
+    config = {"command": "plan", "env": ENV_IDS[world], "agent": agent.name, "seed": seed,
+              "episodes": episodes, "split": split, "env_kwargs": kwargs,
+              "max_trials": max_trials if world == "moon" else 1, "versions": versions()}
+    write_json(out / "config.json", config)
+    t0 = time.perf_counter()
+    with EpisodeLog(out / "episodes.csv") as log:
+        records = run_scenarios(
+            agent, env, n=episodes, seed=seed, split=split, log=log,
+            scenario_ids=scenario_ids(seed, episodes) if world == "moon" else None,
+            max_trials=max_trials if world == "moon" else 1, progress=progress,
+            desc=f"{world} planner ({split})")
+    summary = summarize(records)
+    summary.update({"env": ENV_IDS[world], "agent": agent.name, "split": split,
+                    "wall_time_s": time.perf_counter() - t0})
+    write_json(out / "summary.json", summary)
+    env.close()
+    return summary
+
+
+def versions() -> dict:
+    import gymnasium
+    import numba
+    import numpy
+    import stable_baselines3
+    import torch
+
+    from . import __version__
+
+    return {"moonshot": __version__, "python": platform.python_version(),
+            "numpy": numpy.__version__, "numba": numba.__version__,
+            "gymnasium": gymnasium.__version__, "stable_baselines3": stable_baselines3.__version__,
+            "torch": torch.__version__}
+
+
+def _print_summary(title: str, summary: dict) -> None:
+    print(f"\n{title}")
+    for key in ("scenarios", "episodes", "success_rate", "first_trial_success_rate",
+                "mean_trials_per_scenario", "max_trials_per_scenario", "deaths",
+                "median_compute_s_per_scenario", "mean_return", "wall_time_s"):
+        if key in summary:
+            val = summary[key]
+            print(f"  {key:32s} {val:.4g}" if isinstance(val, float) else
+                  f"  {key:32s} {val}")
+    if "outcomes" in summary:
+        print("  outcomes                         " + ", ".join(
+            f"{k}: {v}" for k, v in summary["outcomes"].items()))
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    world = _env_short(args.env)
+    out = _fresh_run_dir(args.out)
+    summary = run_planner(world, episodes=args.episodes, seed=args.seed, split=args.split,
+                          out=out, target=args.target, max_trials=args.max_trials)
+    _print_summary(f"{world} planner on split={args.split}", summary)
+    print(f"\nwrote {out / 'episodes.csv'} and {out / 'summary.json'}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .evaluation.demo import run_demo
+
+    report = run_demo(Path(args.out), full=args.full, seed=args.seed)
+    print(f"\nreport: {report}")
+    return 0

@@ -1,0 +1,142 @@
+"""Run any agent in any moonshot env and log every episode the same way."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..agents.base import Agent
+from ..runlog import EpisodeLog
+
+
+@dataclass
+class EpisodeRecord:
+    """One episode (a launch or a drive) as logged in ``episodes.csv``."""
+
+    map_id: int
+    trial: int
+    ret: float
+    length: int
+    success: bool
+    death: bool
+    outcome: str
+    compute_s: float
+    wall_time_s: float
+    final_info: dict
+
+
+def run_episode(agent: Agent, env, *, seed: int | None = None, options: dict | None = None,
+                frames: list | None = None) -> EpisodeRecord:
+    """Run one episode of ``agent`` in ``env`` through the shared agent interface.
+
+    With ``frames`` (a list), rendered frames are appended to it (env must have a render mode).
+    """
+    t0 = time.perf_counter()
+    obs, info = env.reset(seed=seed, options=options)
+    agent.begin_episode(env, obs, info)
+    if frames is not None:
+        frames.append(env.render())
+    ret, length = 0.0, 0
+    while True:
+        action, _ = agent.predict(obs, deterministic=True)
+        obs, reward, terminated, truncated, info = env.step(action)
+        ret += float(reward)
+        length += 1
+        if frames is not None:
+            frames.append(env.render())
+        if terminated or truncated:
+            break
+    agent.end_episode(info)
+    return EpisodeRecord(
+        map_id=int(info.get("map_id", -1)), trial=1, ret=ret, length=length,
+        success=bool(info.get("is_success", False)), death=bool(info.get("death", False)),
+        outcome=str(info.get("outcome", "timeout" if truncated else "")),
+        compute_s=agent.planning_time_s(), wall_time_s=time.perf_counter() - t0,
+        final_info=info)
+
+
+def run_scenarios(agent: Agent, env, *, n: int, seed: int, split: str,
+                  log: EpisodeLog | None = None, scenario_ids: Sequence[int] | None = None,
+                  max_trials: int = 1, agent_name: str | None = None,
+                  progress: bool = True, desc: str | None = None) -> list[EpisodeRecord]:
+    """Run ``agent`` on ``n`` scenarios (or maps), up to ``max_trials`` tries each.
+
+    With ``scenario_ids`` every trial at scenario ``i`` replays it
+    (``reset(options={"scenario_id": id})``, MoonLaunch); otherwise each episode is a fresh
+    reset (CityNav draws a map from its split). A scenario stops at its first success. Every
+    episode is appended to ``log`` with cumulative env steps and wall time.
+    """
+    if n < 1:
+        raise ValueError(f"the number of episodes must be >= 1, got {n}")
+    if max_trials < 1:
+        raise ValueError(f"max_trials must be >= 1, got {max_trials}")
+    name = agent_name or agent.name
+    records: list[EpisodeRecord] = []
+    env_steps = log.last_env_steps if log else 0
+    wall = log.last_wall_time if log else 0.0
+    successes = 0
+    bar = tqdm(total=n, desc=desc or f"{name} {split}", disable=not progress, unit="scn",
+               leave=False)
+    first = True
+    try:
+        for i in range(n):
+            for trial in range(1, max_trials + 1):
+                options = None
+                if scenario_ids is not None:
+                    options = {"scenario_id": int(scenario_ids[i])}
+                rec = run_episode(agent, env, seed=seed if first else None, options=options)
+                first = False
+                rec.trial = trial
+                records.append(rec)
+                env_steps += rec.length
+                wall += rec.wall_time_s
+                if log is not None:
+                    log.append(env_steps=env_steps, wall_time_s=round(wall, 6), length=rec.length,
+                               success=rec.success, death=rec.death, split=split,
+                               map_id=rec.map_id, outcome=rec.outcome, trial=trial,
+                               compute_s=round(rec.compute_s, 6), agent=name, seed=seed,
+                               **{"return": round(rec.ret, 6)})
+                if rec.success:
+                    break
+            successes += int(records[-1].success)
+            bar.update(1)
+            bar.set_postfix(success=f"{successes / (i + 1):.0%}")
+    finally:
+        bar.close()
+        if log is not None:
+            log.flush()
+    return records
+
+
+def summarize(records: list[EpisodeRecord]) -> dict:
+    """Success per scenario, trials per scenario, deaths, compute: the figures of a plan run."""
+    if not records:
+        return {}
+    scen: dict[tuple[int, int], list[EpisodeRecord]] = {}
+    key = 0
+    for r in records:  # group consecutive trials of a scenario
+        if r.trial == 1:
+            key += 1
+        scen.setdefault((key, r.map_id), []).append(r)
+    trials = np.array([len(v) for v in scen.values()])
+    solved = np.array([v[-1].success for v in scen.values()])
+    compute = np.array([sum(x.compute_s for x in v) for v in scen.values()])
+    out = {
+        "scenarios": len(scen), "episodes": len(records),
+        "success_rate": float(solved.mean()),
+        "first_trial_success_rate": float(np.mean([v[0].success for v in scen.values()])),
+        "mean_trials_per_scenario": float(trials.mean()),
+        "max_trials_per_scenario": int(trials.max()),
+        "deaths": int(sum(r.death for r in records)),
+        "death_rate_per_episode": float(np.mean([r.death for r in records])),
+        "median_compute_s_per_scenario": float(np.median(compute)),
+        "mean_return": float(np.mean([r.ret for r in records])),
+        "mean_length": float(np.mean([r.length for r in records])),
+        "outcomes": {o: int(sum(r.outcome == o for r in records))
+                     for o in sorted({r.outcome for r in records})},
+    }
+    return out

@@ -1,0 +1,191 @@
+"""Run folders: the episode log every run writes, and atomic file writes.
+
+Every run, RL or planner, writes ``episodes.csv`` with at least the columns of
+:data:`EPISODE_COLUMNS`; sample-efficiency figures are computed from these files alone.
+This module sits beside the layered packages (it imports nothing of them), so that training
+(agents) and evaluation write the same format.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: Columns required by the contract (DESIGN.md), in order.
+EPISODE_COLUMNS = ("episode", "env_steps", "wall_time_s", "return", "length", "success",
+                   "death", "split", "map_id")
+#: Extra columns moonshot writes: what happened, which trial at a scenario, planner compute.
+EXTRA_COLUMNS = ("outcome", "trial", "compute_s", "agent", "seed")
+ALL_COLUMNS = EPISODE_COLUMNS + EXTRA_COLUMNS
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _jsonable(obj: Any):
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serializable: {type(obj).__name__}")
+
+
+def write_json(path: str | os.PathLike, data: Any) -> None:
+    """Atomically write ``data`` as indented JSON (numpy scalars and arrays allowed)."""
+    atomic_write_text(path, json.dumps(data, indent=2, default=_jsonable) + "\n")
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"missing file: {path}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"unreadable JSON file {path}: {exc}") from None
+
+
+class EpisodeLog:
+    """Append-only ``episodes.csv`` writer.
+
+    Rows are appended and flushed in small batches (a crash loses at most the unflushed rows,
+    never earlier ones); a torn last line from a killed process is dropped when the log is
+    reopened. ``truncate_after_steps`` drops rows past a checkpoint on resume, so a resumed run
+    neither loses nor duplicates episodes.
+    """
+
+    def __init__(self, path: str | os.PathLike, flush_every: int = 64,
+                 truncate_after_steps: int | None = None):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.flush_every = flush_every
+        self._buffer: list[dict] = []
+        self.episodes = 0
+        self.last_env_steps = 0
+        self.last_wall_time = 0.0
+        if self.path.exists() and self.path.stat().st_size > 0:
+            rows = _read_rows(self.path)
+            if truncate_after_steps is not None:
+                rows = [r for r in rows if int(r["env_steps"]) <= truncate_after_steps]
+            self._rewrite(rows)
+            if rows:
+                self.episodes = int(rows[-1]["episode"])
+                self.last_env_steps = int(rows[-1]["env_steps"])
+                self.last_wall_time = float(rows[-1]["wall_time_s"])
+        else:
+            self._rewrite([])
+
+    def _rewrite(self, rows: list[dict]) -> None:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=ALL_COLUMNS, extrasaction="ignore",
+                                lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(self.path, buf.getvalue())
+
+    def append(self, **row: Any) -> int:
+        """Add one episode (missing extra columns are left empty); returns its number."""
+        missing = [c for c in EPISODE_COLUMNS if c not in row and c != "episode"]
+        if missing:
+            raise ValueError(f"episode row lacks required column(s) {missing}")
+        self.episodes += 1
+        row["episode"] = self.episodes
+        for key in ("success", "death"):
+            row[key] = int(bool(row[key]))
+        self.last_env_steps = int(row["env_steps"])
+        self.last_wall_time = float(row["wall_time_s"])
+        self._buffer.append(row)
+        if len(self._buffer) >= self.flush_every:
+            self.flush()
+        return self.episodes
+
+    def flush(self) -> None:
+        if not self._buffer:
+            return
+        with open(self.path, "a", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=ALL_COLUMNS, extrasaction="ignore",
+                                    lineterminator="\n")
+            writer.writerows(self._buffer)
+            fh.flush()
+            os.fsync(fh.fileno())
+        self._buffer.clear()
+
+    def close(self) -> None:
+        self.flush()
+
+    def __enter__(self) -> EpisodeLog:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _read_rows(path: Path) -> list[dict]:
+    text = path.read_text()
+    if text and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]  # drop a torn last line
+    reader = csv.DictReader(io.StringIO(text))
+    if reader.fieldnames is None:
+        return []
+    missing = [c for c in EPISODE_COLUMNS if c not in reader.fieldnames]
+    if missing:
+        raise ValueError(f"{path} is not an episodes.csv: missing column(s) {missing}")
+    return list(reader)
+
+
+def read_episodes(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read an ``episodes.csv`` (a file or a run folder holding one) into column arrays."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "episodes.csv"
+    if not path.exists():
+        raise FileNotFoundError(f"missing episode log: {path}")
+    try:
+        rows = _read_rows(path)
+    except UnicodeDecodeError:
+        raise ValueError(f"unreadable episode log {path}: not a text CSV file") from None
+    cols: dict[str, np.ndarray] = {}
+    try:
+        for key in ("episode", "env_steps", "length", "success", "death", "map_id"):
+            cols[key] = np.array([int(float(r[key])) for r in rows], dtype=np.int64)
+        for key in ("wall_time_s", "return"):
+            cols[key] = np.array([float(r[key]) for r in rows], dtype=np.float64)
+        for key in ("trial", "compute_s"):
+            vals = [r.get(key) or "" for r in rows]
+            cols[key] = np.array([float(v) if v != "" else np.nan for v in vals])
+    except (KeyError, ValueError) as exc:
+        raise ValueError(f"unreadable episode log {path}: {exc}") from None
+    for key in ("split", "outcome", "agent"):
+        cols[key] = np.array([r.get(key) or "" for r in rows], dtype=object)
+    cols["success"] = cols["success"].astype(bool)
+    cols["death"] = cols["death"].astype(bool)
+    return cols
