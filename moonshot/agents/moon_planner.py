@@ -193,9 +193,10 @@ class MoonPlanner(Agent):
         period = 2 * math.pi * math.sqrt(r_p**3 / sc["gm_earth"])
         # Coarse scan: the whole parking revolution, densest around the first guess.
         half = 0.08 * period
+        # Burn times wrap around the revolution (a guess near its end has neighbours near 0).
         coast = np.concatenate([
             np.linspace(0.0, period, self.scan_points // 2, endpoint=False),
-            np.clip(t_guess + np.linspace(-half, half, self.scan_points // 2), 0.0, period)])
+            np.mod(t_guess + np.linspace(-half, half, self.scan_points // 2), period)])
         coast = np.unique(coast)
         res = self._rehearse(sc, coast, dv)
         s = signed_miss(res.miss, res.miss_velocity) - aim
