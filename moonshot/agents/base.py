@@ -21,6 +21,8 @@ correct its next trial from a miss.
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -47,3 +49,49 @@ class Agent:
     def planning_time_s(self) -> float:
         """Compute time spent in model-based rehearsal since the last call (0 for RL)."""
         return 0.0
+
+
+@dataclass
+class EpisodeRecord:
+    """One episode (a launch or a drive) as logged in ``episodes.csv``."""
+
+    map_id: int
+    trial: int
+    ret: float
+    length: int
+    success: bool
+    death: bool
+    outcome: str
+    compute_s: float
+    wall_time_s: float
+    final_info: dict
+
+
+def run_episode(agent: Agent, env, *, seed: int | None = None, options: dict | None = None,
+                frames: list | None = None) -> EpisodeRecord:
+    """Run one episode of ``agent`` in ``env`` through the shared agent interface.
+
+    With ``frames`` (a list), rendered frames are appended to it (env must have a render mode).
+    """
+    t0 = time.perf_counter()
+    obs, info = env.reset(seed=seed, options=options)
+    agent.begin_episode(env, obs, info)
+    if frames is not None:
+        frames.append(env.render())
+    ret, length = 0.0, 0
+    while True:
+        action, _ = agent.predict(obs, deterministic=True)
+        obs, reward, terminated, truncated, info = env.step(action)
+        ret += float(reward)
+        length += 1
+        if frames is not None:
+            frames.append(env.render())
+        if terminated or truncated:
+            break
+    agent.end_episode(info)
+    return EpisodeRecord(
+        map_id=int(info.get("map_id", -1)), trial=1, ret=ret, length=length,
+        success=bool(info.get("is_success", False)), death=bool(info.get("death", False)),
+        outcome=str(info.get("outcome", "timeout" if truncated else "")),
+        compute_s=agent.planning_time_s(), wall_time_s=time.perf_counter() - t0,
+        final_info=info)

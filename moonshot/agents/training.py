@@ -1,0 +1,371 @@
+"""Training RL agents with stable-baselines3, every training episode logged.
+
+A run folder holds::
+
+    config.json        everything needed to reproduce the run (versions, seed, hyperparameters)
+    episodes.csv       one row per training episode (DESIGN.md schema)
+    evaluations.csv    periodic deterministic evaluations on both splits
+    model.zip          the final model
+    checkpoints/       periodic checkpoints and latest.json (what --resume continues from)
+    tensorboard/       with --tensorboard
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from stable_baselines3 import A2C, PPO, SAC, TD3
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from tqdm.auto import tqdm
+
+from .. import ENV_IDS, resolve_env_id
+from ..errors import ConfigError, check_choice
+from ..runlog import EpisodeLog, atomic_write_text, read_json, write_json
+from .sb3_agent import SB3Agent
+from .vec import make_vec_env
+
+ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC, "td3": TD3, "a2c": A2C}
+EVAL_COLUMNS = ("env_steps", "episodes", "split", "success_rate", "death_rate", "mean_return",
+                "n_episodes", "wall_time_s")
+
+
+def default_hyperparams(env: str, algo: str) -> dict:
+    """The packaged defaults for ``env`` (short name or id) and ``algo``."""
+    check_choice("algo", algo, ALGOS)
+    world = _world(env)
+    text = resources.files("moonshot.agents").joinpath("hyperparams.yaml").read_text()
+    return dict(yaml.safe_load(text)[world][algo])
+
+
+def _world(env: str) -> str:
+    env_id = resolve_env_id(env)
+    return {v: k for k, v in ENV_IDS.items()}[env_id]
+
+
+def parse_key_values(items: list[str] | None, what: str) -> dict:
+    """Parse ``key=value`` strings; values are read as YAML (numbers, lists, booleans)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ConfigError(f"{what} must be key=value, got {item!r}")
+        key, val = item.split("=", 1)
+        try:
+            out[key.strip()] = yaml.safe_load(val)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"cannot parse {what} {item!r}: {exc}") from None
+    return out
+
+
+@dataclass
+class TrainConfig:
+    """One training run; every field is recorded in ``config.json``."""
+
+    env: str  #: ``moon``, ``city`` or a full id
+    algo: str = "ppo"  #: ppo | sac | td3 | a2c
+    timesteps: int = 100_000  #: total env steps (launches for MoonLaunch)
+    seed: int = 0
+    out: str = "runs/train"
+    n_envs: int | None = None  #: None: the default of the hyperparameter file
+    split: str = "train"  #: the split the agent trains on
+    env_kwargs: dict = field(default_factory=dict)  #: e.g. {"target": "soi"}
+    hyperparams: dict = field(default_factory=dict)  #: overrides of the defaults
+    tensorboard: bool = False
+    eval_every: int = 0  #: env steps between evaluations; 0 = ten evaluations per run
+    eval_episodes: int = 50  #: episodes per split and evaluation
+    checkpoint_every: int = 0  #: env steps between checkpoints; 0 = five per run
+    device: str = "cpu"
+    progress: bool = True
+
+
+def _split_hyperparams(cfg: TrainConfig) -> tuple[dict, int, str]:
+    hp = default_hyperparams(cfg.env, cfg.algo)
+    hp.update(cfg.hyperparams)
+    n_envs = int(cfg.n_envs or hp.pop("n_envs", 1))
+    hp.pop("n_envs", None)
+    policy = hp.pop("policy", "MlpPolicy")
+    allowed = set(inspect.signature(ALGOS[cfg.algo].__init__).parameters) - {
+        "self", "policy", "env", "seed", "device", "tensorboard_log", "verbose", "_init_setup_model"}
+    unknown = sorted(set(hp) - allowed)
+    if unknown:
+        raise ConfigError(f"unknown {cfg.algo} hyperparameter(s) {unknown}; known: "
+                          f"{', '.join(sorted(allowed | {'n_envs', 'policy'}))}")
+    return hp, n_envs, policy
+
+
+def versions() -> dict:
+    import gymnasium
+    import numba
+    import stable_baselines3
+    import torch
+
+    from .. import __version__
+
+    return {"moonshot": __version__, "python": platform.python_version(),
+            "numpy": np.__version__, "numba": numba.__version__,
+            "gymnasium": gymnasium.__version__, "stable_baselines3": stable_baselines3.__version__,
+            "torch": torch.__version__}
+
+
+class _EvalLog:
+    """``evaluations.csv``, rewritten atomically on every evaluation."""
+
+    def __init__(self, path: Path, truncate_after_steps: int | None = None):
+        self.path = path
+        self.rows: list[dict] = []
+        if path.exists() and truncate_after_steps is not None:
+            import csv
+
+            with open(path, newline="") as fh:
+                self.rows = [r for r in csv.DictReader(fh)
+                             if int(r["env_steps"]) <= truncate_after_steps]
+        self._write()
+
+    def add(self, row: dict) -> None:
+        self.rows.append(row)
+        self._write()
+
+    def _write(self) -> None:
+        lines = [",".join(EVAL_COLUMNS)]
+        lines += [",".join(str(r[c]) for c in EVAL_COLUMNS) for r in self.rows]
+        atomic_write_text(self.path, "\n".join(lines) + "\n")
+
+
+def evaluate_policy_on_split(agent, env_id: str, split: str, episodes: int, seed: int,
+                             env_kwargs: dict) -> dict:
+    """Deterministic episodes of ``agent`` on ``split``: success, death rate, mean return."""
+    import gymnasium as gym
+
+    from .base import run_episode
+
+    kwargs = dict(env_kwargs)
+    kwargs["split"] = split
+    env = gym.make(env_id, **kwargs)
+    succ, death, rets = [], [], []
+    try:
+        for i in range(episodes):
+            rec = run_episode(agent, env, seed=seed if i == 0 else None)
+            succ.append(rec.success)
+            death.append(rec.death)
+            rets.append(rec.ret)
+    finally:
+        env.close()
+    return {"success_rate": float(np.mean(succ)), "death_rate": float(np.mean(death)),
+            "mean_return": float(np.mean(rets)), "n_episodes": episodes}
+
+
+class TrainingMonitor(BaseCallback):
+    """Logs every finished episode, evaluates, checkpoints and shows a progress bar."""
+
+    def __init__(self, run: Path, cfg: TrainConfig, log: EpisodeLog, evals: _EvalLog,
+                 eval_every: int, checkpoint_every: int, wall_offset: float, total: int):
+        super().__init__()
+        self.run, self.cfg, self.log, self.evals = run, cfg, log, evals
+        self.eval_every, self.checkpoint_every = eval_every, checkpoint_every
+        self.wall_offset = wall_offset
+        self.total = total
+        self.env_id = resolve_env_id(cfg.env)
+        self.eval_kwargs = {k: v for k, v in cfg.env_kwargs.items() if k != "split"}
+        self._t0 = time.perf_counter()
+        self._ret: np.ndarray | None = None
+        self._len: np.ndarray | None = None
+        self._recent: list[bool] = []
+        self._next_eval = 0
+        self._next_ckpt = 0
+        self.bar: tqdm | None = None
+
+    def _on_training_start(self) -> None:
+        n = self.training_env.num_envs
+        self._ret = np.zeros(n)
+        self._len = np.zeros(n, dtype=np.int64)
+        now = self.num_timesteps
+        self._next_eval = (now // self.eval_every + 1) * self.eval_every
+        self._next_ckpt = (now // self.checkpoint_every + 1) * self.checkpoint_every
+        self.bar = tqdm(total=self.total, initial=now, disable=not self.cfg.progress,
+                        unit="step", unit_scale=True, desc=f"{self.cfg.algo} {self.cfg.env}")
+        if now == 0:
+            self._evaluate()
+
+    def wall(self) -> float:
+        return self.wall_offset + time.perf_counter() - self._t0
+
+    def _on_step(self) -> bool:
+        rewards = self.locals["rewards"]
+        dones = self.locals["dones"]
+        infos = self.locals["infos"]
+        self._ret += rewards
+        self._len += 1
+        for i in np.nonzero(dones)[0]:
+            info = infos[i]
+            success = bool(info.get("is_success", False))
+            self.log.append(
+                env_steps=self.num_timesteps, wall_time_s=round(self.wall(), 4),
+                length=int(self._len[i]), success=success, death=bool(info.get("death", False)),
+                split=self.cfg.split, map_id=int(info.get("map_id", -1)),
+                outcome=info.get("outcome", ""), trial=1, agent=self.cfg.algo,
+                seed=self.cfg.seed, **{"return": round(float(self._ret[i]), 5)})
+            self._recent.append(success)
+            self._ret[i] = 0.0
+            self._len[i] = 0
+        if self.bar is not None:
+            self.bar.n = self.num_timesteps
+            if self._recent:
+                self._recent = self._recent[-1000:]
+                self.bar.set_postfix(episodes=self.log.episodes,
+                                     success=f"{np.mean(self._recent):.0%}", refresh=False)
+            self.bar.refresh() if self.n_calls % 50 == 0 else None
+        if self.num_timesteps >= self._next_ckpt:
+            self.checkpoint()
+            self._next_ckpt += self.checkpoint_every
+        if self.num_timesteps >= self._next_eval:
+            self._evaluate()
+            self._next_eval += self.eval_every
+        return True
+
+    def _evaluate(self) -> None:
+        agent = SB3Agent(self.model, name=self.cfg.algo)
+        for split in ("train", "new"):
+            res = evaluate_policy_on_split(agent, self.env_id, split, self.cfg.eval_episodes,
+                                           seed=10_000 + self.cfg.seed, env_kwargs=self.eval_kwargs)
+            self.evals.add({"env_steps": self.num_timesteps, "episodes": self.log.episodes,
+                            "split": split, "wall_time_s": round(self.wall(), 3), **res})
+
+    def checkpoint(self) -> None:
+        """Save model, flush the logs, then point ``latest.json`` at the checkpoint."""
+        self.log.flush()
+        ckpt = self.run / "checkpoints"
+        ckpt.mkdir(exist_ok=True)
+        path = ckpt / f"model_{self.num_timesteps}.zip"
+        _save_model_atomic(self.model, path)
+        write_json(ckpt / "latest.json", {"env_steps": int(self.num_timesteps),
+                                          "episodes": self.log.episodes,
+                                          "wall_time_s": self.wall(), "model": path.name})
+
+    def _on_training_end(self) -> None:
+        if self.bar is not None:
+            self.bar.n = self.num_timesteps
+            self.bar.close()
+
+
+def _save_model_atomic(model: BaseAlgorithm, path: Path) -> None:
+    tmp = path.with_name(f".{path.stem}.tmp.zip")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def train(cfg: TrainConfig | None = None, *, resume: bool = False, **kwargs) -> Path:
+    """Train an RL agent; returns the run folder.
+
+    ``train(env="moon", algo="ppo", timesteps=200_000, out="runs/x", env_kwargs={"target":
+    "soi"})`` or ``train(TrainConfig(...))``. With ``resume=True`` the run in ``out`` continues
+    from its last checkpoint (same config; ``timesteps`` may be raised), appending to its logs
+    without losing or duplicating episodes.
+    """
+    if cfg is None:
+        cfg = TrainConfig(**kwargs)
+    elif kwargs:
+        raise TypeError("pass either a TrainConfig or keyword arguments, not both")
+    check_choice("algo", cfg.algo, ALGOS)
+    check_choice("split", cfg.split, ("train", "new"))
+    if cfg.timesteps < 1:
+        raise ConfigError(f"timesteps must be >= 1, got {cfg.timesteps}")
+    env_id = resolve_env_id(cfg.env)
+    run = Path(cfg.out)
+    start_steps, wall_offset, episodes_before = 0, 0.0, 0
+    latest = run / "checkpoints" / "latest.json"
+    if resume:
+        if not (run / "config.json").exists():
+            raise FileNotFoundError(f"nothing to resume: {run / 'config.json'} does not exist")
+        saved = read_json(run / "config.json")["train"]
+        saved.update({"timesteps": max(cfg.timesteps, saved["timesteps"]),
+                      "progress": cfg.progress})
+        cfg = TrainConfig(**saved)
+        if latest.exists():
+            meta = read_json(latest)
+            start_steps, wall_offset = int(meta["env_steps"]), float(meta["wall_time_s"])
+            episodes_before = int(meta["episodes"])
+    elif (run / "episodes.csv").exists():
+        raise FileExistsError(f"run folder {run} already holds a run; pass --resume to continue "
+                              "it or choose another --out (nothing was overwritten)")
+    run.mkdir(parents=True, exist_ok=True)
+    hp, n_envs, policy = _split_hyperparams(cfg)
+    env_kwargs = dict(cfg.env_kwargs)
+    env_kwargs["split"] = cfg.split
+    vec = make_vec_env(env_id, n_envs, cfg.seed, env_kwargs)
+    algo_cls = ALGOS[cfg.algo]
+    tb = str(run / "tensorboard") if cfg.tensorboard else None
+    if start_steps > 0:
+        meta = read_json(latest)
+        model = load_model(run / "checkpoints" / meta["model"], algo_cls, env=vec,
+                           device=cfg.device)
+        model.tensorboard_log = tb
+    else:
+        model = algo_cls(policy, vec, seed=cfg.seed, device=cfg.device, tensorboard_log=tb,
+                         verbose=0, **hp)
+    write_json(run / "config.json", {
+        "train": asdict(cfg), "env_id": env_id, "resolved_hyperparams": hp, "n_envs": n_envs,
+        "policy": policy, "versions": versions(),
+        "command": (f"moonshot train {cfg.env} --algo {cfg.algo} --timesteps {cfg.timesteps} "
+                    f"--seed {cfg.seed} --out {cfg.out}")})
+    log = EpisodeLog(run / "episodes.csv", flush_every=4096,
+                     truncate_after_steps=start_steps if resume else None)
+    if resume and log.episodes != episodes_before and start_steps > 0:
+        # The log was cut back to the checkpoint; the counts now agree by construction.
+        pass
+    evals = _EvalLog(run / "evaluations.csv", truncate_after_steps=start_steps if resume else 0)
+    eval_every = cfg.eval_every or max(1, cfg.timesteps // 10)
+    ckpt_every = cfg.checkpoint_every or max(1, cfg.timesteps // 5)
+    monitor = TrainingMonitor(run, cfg, log, evals, eval_every, ckpt_every, wall_offset,
+                              cfg.timesteps)
+    try:
+        model.learn(total_timesteps=max(0, cfg.timesteps - start_steps), callback=monitor,
+                    reset_num_timesteps=start_steps == 0, tb_log_name="run")
+    except KeyboardInterrupt:
+        monitor.checkpoint()
+        log.close()
+        vec.close()
+        raise
+    monitor.checkpoint()
+    log.close()
+    _save_model_atomic(model, run / "model.zip")
+    vec.close()
+    return run
+
+
+def load_model(path: Path, algo_cls: type[BaseAlgorithm] | None = None, **kwargs):
+    """Load an SB3 model file, naming the file in any error."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"missing model file: {path}")
+    classes = [algo_cls] if algo_cls else list(ALGOS.values())
+    last: Exception | None = None
+    for cls in classes:
+        try:
+            return cls.load(path, **kwargs)
+        except Exception as exc:  # SB3 raises many types for a bad zip
+            last = exc
+    raise ValueError(f"unreadable model file {path}: {type(last).__name__}: {last}")
+
+
+def load_agent(run_dir: str | os.PathLike) -> SB3Agent:
+    """A ready agent (shared interface) from a training run folder (its ``model.zip``)."""
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise FileNotFoundError(f"no such run folder: {run}")
+    cfg_path = run / "config.json"
+    algo = None
+    if cfg_path.exists():
+        algo = read_json(cfg_path).get("train", {}).get("algo")
+    model = load_model(run / "model.zip", ALGOS.get(algo) if algo else None, device="cpu")
+    agent = SB3Agent(model, name=algo or type(model).__name__.lower())
+    agent.run_dir = run
+    return agent
