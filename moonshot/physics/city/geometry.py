@@ -13,9 +13,10 @@ from numba import njit
 
 def bezier_polyline(p0, d0, p1, d1, n: int) -> np.ndarray:
     """``n`` points of the cubic Bézier leaving ``p0`` along unit ``d0``, arriving at ``p1``
-    along unit ``d1`` (the handles are a third of the chord: a smooth, nearly circular turn)."""
-    p0, d0, p1, d1 = (np.asarray(a, dtype=np.float64) for a in (p0, d0, p1, d1))
-    k = np.linalg.norm(p1 - p0) / 3.0
+    along unit ``d1`` (the handles are a third of the chord: a smooth, nearly circular turn).
+    Batched: arguments of shape ``(..., 2)`` give ``(..., n, 2)``."""
+    p0, d0, p1, d1 = (np.asarray(a, dtype=np.float64)[..., None, :] for a in (p0, d0, p1, d1))
+    k = np.linalg.norm(p1 - p0, axis=-1, keepdims=True) / 3.0
     c0, c1 = p0 + k * d0, p1 - k * d1
     t = np.linspace(0.0, 1.0, n)[:, None]
     u = 1.0 - t
@@ -23,9 +24,10 @@ def bezier_polyline(p0, d0, p1, d1, n: int) -> np.ndarray:
 
 
 def cumulative_length(pts: np.ndarray) -> np.ndarray:
-    """Arc length at each vertex of a polyline (first entry 0)."""
-    seg = np.linalg.norm(np.diff(pts, axis=0), axis=1)
-    return np.concatenate([[0.0], np.cumsum(seg)])
+    """Arc length at each vertex of a polyline ``(..., n, 2)`` (first entry 0)."""
+    seg = np.linalg.norm(np.diff(pts, axis=-2), axis=-1)
+    zero = np.zeros(seg.shape[:-1] + (1,))
+    return np.concatenate([zero, np.cumsum(seg, axis=-1)], axis=-1)
 
 
 def resample(pts: np.ndarray, spacing: float) -> np.ndarray:
@@ -180,3 +182,14 @@ def polyline_point(pts, cum, s):
     dx = pts[k + 1, 0] - pts[k, 0]
     dy = pts[k + 1, 1] - pts[k, 1]
     return pts[k, 0] + t * dx, pts[k, 1] + t * dy, math.atan2(dy, dx)
+
+
+@njit(cache=True)
+def nearest_segment_distance(segments, x, y):
+    """Distance from ``(x, y)`` to the nearest of ``segments`` (rows ``ax, ay, bx, by``)."""
+    best = 1e18
+    for e in range(segments.shape[0]):
+        d = point_segment_distance(x, y, segments[e, 0], segments[e, 1], segments[e, 2],
+                                   segments[e, 3])
+        best = min(best, d)
+    return best

@@ -16,8 +16,10 @@ approach never cross. Intersections of three or more roads have traffic lights. 
 face each other share a phase; within it a movement is kept only if its path stays clear of the
 movements already kept for the opposite approach (straight and right turns first), so that a
 phase never holds two crossing movements: e.g. at a plain four-way crossing traffic goes straight
-or turns right, and left turns are made by going around the block. An approach whose lanes would
-lose every movement gets a phase of its own. If the result would leave some road unreachable,
+or turns right, and left turns are made by going around the block (three rights). At a
+T-junction every approach has its own phase, so that every turn stays legal (else the outer
+ring of a grid would become a one-way trap). An approach whose lanes would lose every movement
+gets a phase of its own. If the result would leave some road unreachable,
 every approach of every light gets its own phase (all movements legal).
 """
 
@@ -193,9 +195,10 @@ def build_lanes(nodes: np.ndarray, edges: np.ndarray, lanes: int, lane_width: fl
     assert np.all(road_len[d] - radius[frm[d]] - radius[to[d]] > 10.0), "road too short"
 
     incoming, moves = _movements(frm, to, heading, n_nodes, lanes)
-    paths = np.array([bezier_polyline(road_pts[a * lanes + kk, -1], unit[a],
-                                      road_pts[b * lanes + kk, 0], unit[b], LANE_POINTS)
-                      for (_, a, b, kk, _) in moves])
+    mv = np.array([m[1:4] for m in moves], dtype=np.int64)  # in road, out road, lane
+    paths = bezier_polyline(road_pts[mv[:, 0] * lanes + mv[:, 2], -1], unit[mv[:, 0]],
+                            road_pts[mv[:, 1] * lanes + mv[:, 2], 0], unit[mv[:, 1]],
+                            LANE_POINTS)
     by_node = [[] for _ in range(n_nodes)]
     for i, m in enumerate(moves):
         by_node[m[0]].append(i)
@@ -216,7 +219,7 @@ def build_lanes(nodes: np.ndarray, edges: np.ndarray, lanes: int, lane_width: fl
         """Phase groups (lists of approaches) of one light and the kept movement indices."""
         apps = incoming[node]
         groups, used = [], set()
-        if grouped:
+        if grouped and len(apps) >= 4:  # T-junctions keep a phase per approach (see below)
             pairs = sorted((float(unit[a] @ unit[c]), a, c) for i, a in enumerate(apps)
                            for c in apps[i + 1:])
             for dot, a, c in pairs:
@@ -292,7 +295,7 @@ def build_lanes(nodes: np.ndarray, edges: np.ndarray, lanes: int, lane_width: fl
         pts[lid] = paths[i]
         node[lid], road[lid], index[lid], turn[lid] = nd, a, kk, tt
         src[lid], dst[lid] = a * lanes + kk, b * lanes + kk
-    cum = np.stack([cumulative_length(p) for p in pts])
+    cum = cumulative_length(pts)
     phase = road_phase[road]
     succ_ptr = np.zeros(n_all + 1, dtype=np.int64)
     conn = np.arange(n_road_lanes, n_all)

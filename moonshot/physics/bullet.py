@@ -1,0 +1,104 @@
+"""One small wrapper around a pybullet client (DIRECT mode, no GUI): static boxes, posed
+bodies, batched ray casts and contact queries.
+
+Each :class:`BulletWorld` owns its own physics client, so several environments can live in one
+process. The world is never stepped: bodies are placed (kinematically) and Bullet answers
+geometric questions - what a ray hits, what the ego touches.
+
+Collision groups: ``GROUP_STATIC`` (buildings), ``GROUP_CARS`` (traffic), ``GROUP_EGO`` and
+``GROUP_GROUND``; rays and the ego's contacts see buildings and cars only.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pybullet as pb
+
+GROUP_STATIC, GROUP_CARS, GROUP_EGO, GROUP_GROUND = 1, 2, 4, 8
+SEEN = GROUP_STATIC | GROUP_CARS
+
+
+class BulletWorld:
+    """A pybullet client with an unbounded ground plane; bodies are kinematic boxes."""
+
+    def __init__(self):
+        self.client = pb.connect(pb.DIRECT)
+        self._car_shapes: dict[tuple, int] = {}
+        self.clear()
+
+    def clear(self) -> None:
+        """Remove every body; keep a fresh ground plane (``GEOM_PLANE``: unbounded)."""
+        pb.resetSimulation(physicsClientId=self.client)
+        self._car_shapes.clear()
+        plane = pb.createCollisionShape(pb.GEOM_PLANE, physicsClientId=self.client)
+        self.ground = pb.createMultiBody(0, plane, physicsClientId=self.client)
+        pb.setCollisionFilterGroupMask(self.ground, -1, GROUP_GROUND, 0,
+                                       physicsClientId=self.client)
+
+    def add_static_boxes(self, boxes: np.ndarray, heights: np.ndarray) -> int:
+        """One static compound body of boxes ``(B, 5)``: ``cx, cy, half_len, half_wid, yaw``
+        standing on the ground, ``heights (B,)`` tall. Returns its body id."""
+        n = len(boxes)
+        half = np.stack([boxes[:, 2], boxes[:, 3], heights / 2], axis=1)
+        pos = np.stack([boxes[:, 0], boxes[:, 1], heights / 2], axis=1)
+        yaw = boxes[:, 4]
+        quat = np.stack([np.zeros(n), np.zeros(n), np.sin(yaw / 2), np.cos(yaw / 2)], axis=1)
+        shape = pb.createCollisionShapeArray(
+            [pb.GEOM_BOX] * n, halfExtents=half.tolist(), collisionFramePositions=pos.tolist(),
+            collisionFrameOrientations=quat.tolist(), physicsClientId=self.client)
+        body = pb.createMultiBody(0, shape, physicsClientId=self.client)
+        pb.setCollisionFilterGroupMask(body, -1, GROUP_STATIC, GROUP_EGO,
+                                       physicsClientId=self.client)
+        return body
+
+    def add_box_body(self, length: float, width: float, height: float, group: int) -> int:
+        """A box body (placed later with :meth:`set_pose`). The ego (``GROUP_EGO``) gets a
+        mass so that Bullet reports its contacts with static bodies."""
+        key = (length, width, height)
+        if key not in self._car_shapes:
+            self._car_shapes[key] = pb.createCollisionShape(
+                pb.GEOM_BOX, halfExtents=[length / 2, width / 2, height / 2],
+                physicsClientId=self.client)
+        mass = 1.0 if group == GROUP_EGO else 0.0
+        body = pb.createMultiBody(mass, self._car_shapes[key], basePosition=[0, 0, -50],
+                                  physicsClientId=self.client)
+        mask = SEEN if group == GROUP_EGO else GROUP_EGO
+        pb.setCollisionFilterGroupMask(body, -1, group, mask, physicsClientId=self.client)
+        return body
+
+    def set_pose(self, body: int, x: float, y: float, z: float, yaw: float) -> None:
+        pb.resetBasePositionAndOrientation(body, (x, y, z), (0.0, 0.0, math.sin(0.5 * yaw),
+                                                             math.cos(0.5 * yaw)),
+                                           physicsClientId=self.client)
+
+    def set_poses(self, bodies: list[int], xyz: list, quat: list) -> None:
+        """Place many bodies: ``xyz`` and ``quat`` lists of 3- and 4-sequences."""
+        c = self.client
+        reset = pb.resetBasePositionAndOrientation
+        for b, p, q in zip(bodies, xyz, quat, strict=True):
+            reset(b, p, q, physicsClientId=c)
+
+    def cast_rays(self, origins: list, ends: list) -> list:
+        """Fractions (0..1) along each ray to the first building or car hit (1: nothing)."""
+        hits = pb.rayTestBatch(origins, ends, numThreads=1, collisionFilterMask=SEEN,
+                               physicsClientId=self.client)
+        return [h[2] for h in hits]
+
+    def contacts(self, body: int) -> set[int]:
+        """Bodies that ``body`` touches or penetrates now."""
+        pb.performCollisionDetection(physicsClientId=self.client)
+        return {c[2] for c in pb.getContactPoints(bodyA=body, physicsClientId=self.client)
+                if c[8] <= 0.0}
+
+    def close(self) -> None:
+        if self.client is not None and pb.isConnected(self.client):
+            pb.disconnect(self.client)
+        self.client = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: pybullet may be gone already
+            pass

@@ -1,0 +1,297 @@
+"""Procedural cities: ``generate_city(seed, params) -> City``, a pure function.
+
+Two styles that look different from the driver's seat:
+
+* ``"grid"``: a regular Manhattan grid, square blocks, every street present, right angles.
+* ``"irregular"``: rows and columns of varying spacing, intersections displaced at random (so
+  roads meet at oblique angles and blocks are uneven quadrilaterals), missing street segments
+  (larger, irregular blocks, T-junctions and bends) and diagonal avenues across some blocks
+  (five-way intersections and triangular blocks).
+
+Buildings line every street: lots of random frontage, depth and setback behind a sidewalk,
+kept only where they clear every road (and its sidewalk) and every other building; some lots
+stay empty (parks, parking). The generator asserts its invariants (Minigrid-style): the road
+network is connected, every directed road can be reached from every other one along legal
+movements, roads are long enough to hold their stop lines, no building touches a road.
+
+``city_params(map_seed)`` gives the parameters of a map from its seed alone: seeds below
+``NEW_SEED_BASE`` are the training distribution (grid and irregular cities of one lane per
+direction), seeds at or above it the held-out one (other block sizes, stronger irregularity,
+two-lane roads, other signal timings).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .geometry import place_rects, polyline_point, rect_corners
+from .roads import LaneGraph, build_lanes, directed_roads, node_radii, roads_strongly_connected
+from .signals import Signals
+
+NEW_SEED_BASE = 1_000_000
+STYLES = ("grid", "irregular")
+MIN_ANGLE = math.radians(35.0)
+
+
+@dataclass(frozen=True)
+class CityParams:
+    """Style parameters of a city (lengths in m, times in s, speeds in m/s)."""
+
+    style: str = "grid"
+    blocks_x: int = 6
+    blocks_y: int = 6
+    block_min: float = 90.0  # block spacing range (grid: drawn once for the whole city)
+    block_max: float = 110.0
+    jitter: float = 0.0  # max displacement of an intersection (irregular)
+    missing_streets: float = 0.0  # fraction of street segments removed (irregular)
+    diagonals: float = 0.0  # probability that a block is cut by a diagonal avenue
+    lanes: int = 1  # per direction
+    lane_width: float = 3.5
+    sidewalk: float = 3.0
+    speed_limit: float = 13.9  # 50 km/h
+    green: float = 8.0
+    yellow: float = 3.0
+    all_red: float = 2.0
+    lot_width: tuple[float, float] = (12.0, 30.0)
+    lot_depth: tuple[float, float] = (10.0, 32.0)
+    park_fraction: float = 0.12
+
+    @property
+    def half_width(self) -> float:
+        """Half the width of the carriageway (both directions)."""
+        return self.lanes * self.lane_width
+
+
+@dataclass
+class City:
+    """A generated city. All arrays are read-only by convention.
+
+    ``nodes (N, 2)``: intersection centres; ``edges (E, 2)``: two-way roads ``(u, v)``;
+    ``road_from``/``road_to (2E,)``: directed roads (``2e``: u->v, ``2e+1``: v->u);
+    ``node_radius (N,)``: centre-to-stop-line distance; ``lanes``: the lane graph
+    (:class:`~moonshot.physics.city.roads.LaneGraph`); ``signals``: light plans;
+    ``buildings (B, 5)``: ``cx, cy, half_length, half_width, yaw`` boxes with
+    ``building_height (B,)``; ``spawn_lane``/``spawn_s (S,)``: positions on road lanes where a
+    car may start; ``bounds``: ``xmin, ymin, xmax, ymax`` of everything built.
+    """
+
+    seed: int
+    params: CityParams
+    nodes: np.ndarray
+    edges: np.ndarray
+    road_from: np.ndarray
+    road_to: np.ndarray
+    node_radius: np.ndarray
+    lanes: LaneGraph
+    signals: Signals
+    buildings: np.ndarray
+    building_height: np.ndarray
+    spawn_lane: np.ndarray
+    spawn_s: np.ndarray
+    bounds: tuple[float, float, float, float]
+
+    @property
+    def road_segments(self) -> np.ndarray:
+        """(E, 4) centre lines ``ax, ay, bx, by`` of the roads."""
+        return np.concatenate([self.nodes[self.edges[:, 0]], self.nodes[self.edges[:, 1]]], 1)
+
+    def lane_pose(self, lane: int, s: float) -> tuple[float, float, float]:
+        """``x, y, heading`` at arc length ``s`` along ``lane``."""
+        return polyline_point(self.lanes.pts[lane], self.lanes.cum[lane], float(s))
+
+
+def city_params(map_seed: int) -> CityParams:
+    """Parameters of map ``map_seed``: train space below ``NEW_SEED_BASE``, held-out above."""
+    rng = np.random.default_rng([int(map_seed), 7])
+    if map_seed < NEW_SEED_BASE:
+        if map_seed % 2 == 0:
+            b = float(rng.uniform(85, 110))
+            return CityParams(style="grid", blocks_x=int(rng.integers(5, 8)),
+                              blocks_y=int(rng.integers(5, 8)), block_min=b, block_max=b)
+        return CityParams(style="irregular", blocks_x=int(rng.integers(5, 8)),
+                          blocks_y=int(rng.integers(5, 8)), block_min=70.0, block_max=130.0,
+                          jitter=10.0, missing_streets=0.12, diagonals=0.08)
+    lanes = 2 if rng.random() < 0.25 else 1
+    timing = dict(green=float(rng.uniform(6, 12)), yellow=3.0, all_red=float(rng.uniform(1, 3)))
+    speed = float(rng.uniform(11.0, 15.3))
+    if rng.random() < 0.4:
+        b = float(rng.uniform(70, 140))
+        return CityParams(style="grid", blocks_x=int(rng.integers(4, 9)),
+                          blocks_y=int(rng.integers(4, 9)), block_min=b, block_max=b,
+                          lanes=lanes, speed_limit=speed, **timing)
+    return CityParams(style="irregular", blocks_x=int(rng.integers(5, 9)),
+                      blocks_y=int(rng.integers(5, 9)), block_min=60.0, block_max=150.0,
+                      jitter=float(rng.uniform(8, 14)),
+                      missing_streets=float(rng.uniform(0.1, 0.25)),
+                      diagonals=float(rng.uniform(0.05, 0.2)), lanes=lanes, speed_limit=speed,
+                      **timing)
+
+
+def _street_grid(rng, p: CityParams):
+    if p.style == "grid":
+        xs = np.arange(p.blocks_x + 1) * p.block_min
+        ys = np.arange(p.blocks_y + 1) * p.block_min
+    else:
+        xs = np.concatenate([[0], np.cumsum(rng.uniform(p.block_min, p.block_max, p.blocks_x))])
+        ys = np.concatenate([[0], np.cumsum(rng.uniform(p.block_min, p.block_max, p.blocks_y))])
+    gx, gy = np.meshgrid(xs, ys, indexing="ij")
+    nodes = np.stack([gx.ravel(), gy.ravel()], axis=1)
+    if p.jitter > 0:
+        nodes = nodes + rng.uniform(-p.jitter, p.jitter, nodes.shape)
+    nx, ny = p.blocks_x + 1, p.blocks_y + 1
+    idx = np.arange(nx * ny).reshape(nx, ny)
+    edges = [(idx[i, j], idx[i + 1, j]) for i in range(nx - 1) for j in range(ny)]
+    edges += [(idx[i, j], idx[i, j + 1]) for i in range(nx) for j in range(ny - 1)]
+    n_axis = len(edges)
+    if p.diagonals > 0:
+        used = set()
+        for i in range(nx - 1):
+            for j in range(ny - 1):
+                if rng.random() >= p.diagonals:
+                    continue
+                a, b = ((idx[i, j], idx[i + 1, j + 1]) if rng.random() < 0.5
+                        else (idx[i + 1, j], idx[i, j + 1]))
+                if a in used or b in used:
+                    continue
+                used.update((a, b))
+                edges.append((a, b))
+    return nodes, edges, n_axis
+
+
+def _min_angle(nodes, edges, node) -> float:
+    a = []
+    for u, v in edges:
+        if u == node or v == node:
+            w = v if u == node else u
+            d = nodes[w] - nodes[node]
+            a.append(math.atan2(d[1], d[0]))
+    if len(a) < 2:
+        return math.pi
+    a = np.sort(a)
+    return float(np.diff(np.concatenate([a, [a[0] + 2 * math.pi]])).min())
+
+
+def _connected(n, edges) -> bool:
+    adj = [[] for _ in range(n)]
+    for u, v in edges:
+        adj[u].append(v)
+        adj[v].append(u)
+    seen = np.zeros(n, dtype=bool)
+    seen[0] = True
+    stack = [0]
+    while stack:
+        x = stack.pop()
+        for y in adj[x]:
+            if not seen[y]:
+                seen[y] = True
+                stack.append(y)
+    return bool(seen.all())
+
+
+def _prune(rng, nodes, edges, n_axis, p: CityParams):
+    """Drop diagonals (``edges[n_axis:]``) that meet another road at too sharp an angle, then
+    remove random street segments while every intersection keeps two roads or more (no dead
+    ends) and the network stays connected."""
+    edges = list(edges)
+    for e in edges[n_axis:]:
+        if min(_min_angle(nodes, edges, e[0]), _min_angle(nodes, edges, e[1])) < MIN_ANGLE:
+            edges.remove(e)
+    if p.missing_streets <= 0:
+        return edges
+    deg = np.bincount(np.array(edges).ravel(), minlength=len(nodes))
+    alive = np.ones(len(edges), dtype=bool)
+    target = int(round(p.missing_streets * len(edges)))
+    for k in rng.permutation(len(edges)):
+        if target <= 0:
+            break
+        u, v = edges[k]
+        if deg[u] <= 2 or deg[v] <= 2:
+            continue
+        alive[k] = False
+        if _connected(len(nodes), [e for e, a in zip(edges, alive, strict=True) if a]):
+            deg[u] -= 1
+            deg[v] -= 1
+            target -= 1
+        else:
+            alive[k] = True
+    return [e for e, a in zip(edges, alive, strict=True) if a]
+
+
+def _buildings(rng, nodes, edges, radius, p: CityParams):
+    """Lots along both sides of every street, kept where they clear roads and each other."""
+    hw = p.half_width
+    clear = hw + p.sidewalk
+    rows = []
+    for u, v in edges:
+        a, b = nodes[u], nodes[v]
+        length = float(np.linalg.norm(b - a))
+        d = (b - a) / length
+        n = np.array([-d[1], d[0]])
+        yaw = math.atan2(d[1], d[0])
+        for side in (1.0, -1.0):
+            t = float(rng.uniform(0, 6))
+            while t < length:
+                w = float(rng.uniform(*p.lot_width))
+                depth = float(rng.uniform(*p.lot_depth))
+                back = float(rng.uniform(0.3, 2.5))
+                if rng.random() >= p.park_fraction:
+                    c = a + d * (t + w / 2) + side * n * (clear + back + depth / 2)
+                    rows.append((c[0], c[1], w / 2, depth / 2, yaw))
+                t += w + float(rng.uniform(1.0, 6.0))
+    cand = np.array(rows)
+    cand = cand[rng.permutation(len(cand))]
+    corners = rect_corners(cand[:, 0], cand[:, 1], cand[:, 2], cand[:, 3], cand[:, 4])
+    rad = np.hypot(cand[:, 2], cand[:, 3])
+    segs = np.concatenate([nodes[[e[0] for e in edges]], nodes[[e[1] for e in edges]]], 1)
+    keep = place_rects(corners, rad, segs, np.full(len(segs), clear), 1.0)
+    out = cand[keep]
+    return out, rng.uniform(8.0, 40.0, len(out))
+
+
+def generate_city(seed: int, params: CityParams | None = None) -> City:
+    """Build the city of ``seed`` in style ``params`` (default: ``city_params(seed)``)."""
+    p = city_params(seed) if params is None else params
+    if p.style not in STYLES:
+        raise ValueError(f"unknown city style {p.style!r}; choose one of {list(STYLES)}")
+    rng = np.random.default_rng([int(seed), 11])
+    nodes, edges, n_axis = _street_grid(rng, p)
+    if p.style != "grid":
+        edges = _prune(rng, nodes, edges, n_axis, p)
+    edges = np.array(sorted(edges), dtype=np.int64)
+    assert _connected(len(nodes), edges), "road network not connected"
+    deg = np.bincount(edges.ravel(), minlength=len(nodes))
+    assert deg.min() >= 2, "dead end"
+    radius = node_radii(nodes, edges, p.half_width)
+    signalized = deg >= 3
+    lanes, road_phase, node_phases = build_lanes(nodes, edges, p.lanes, p.lane_width, radius,
+                                                 signalized)
+    frm, to = directed_roads(edges)
+    assert roads_strongly_connected(lanes, len(frm)), "some road cannot be reached"
+    signals = Signals(node_phases=node_phases,
+                      node_offset=rng.uniform(0, 1, len(nodes)) * np.maximum(node_phases, 1)
+                      * (p.green + p.yellow + p.all_red),
+                      road_phase=road_phase, green=p.green, yellow=p.yellow, all_red=p.all_red,
+                      road_node=to)
+    buildings, height = _buildings(rng, nodes, edges, radius, p)
+    # spawn points: every 15 m along road lanes, clear of the stop lines
+    sl, ss = [], []
+    for lane in range(lanes.n_road):
+        s = np.arange(8.0, lanes.length[lane] - 12.0, 15.0)
+        sl.append(np.full(len(s), lane))
+        ss.append(s)
+    spawn_lane, spawn_s = np.concatenate(sl).astype(np.int64), np.concatenate(ss)
+    assert len(spawn_lane) > 0
+    lo = nodes.min(axis=0) - 50.0
+    hi = nodes.max(axis=0) + 50.0
+    return City(seed=int(seed), params=p, nodes=nodes, edges=edges, road_from=frm, road_to=to,
+                node_radius=radius, lanes=lanes, signals=signals, buildings=buildings,
+                building_height=height, spawn_lane=spawn_lane, spawn_s=spawn_s,
+                bounds=(float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])))
+
+
+def with_style(params: CityParams, **changes) -> CityParams:
+    """A copy of ``params`` with some fields changed."""
+    return replace(params, **changes)

@@ -1,0 +1,174 @@
+"""Routes along the lane graph: shortest paths (Dijkstra) and the route as a polyline.
+
+A route runs from a start ``(lane, s)`` to a goal ``(lane, s)`` on road lanes. It follows legal
+movements across intersections and may change lanes along a road (cost ``LANE_CHANGE_COST``
+metres extra); the lane change is drawn as a smooth shift over the middle of the road.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from .geometry import cumulative_length, resample
+from .roads import CONNECTOR, LaneGraph
+
+LANE_CHANGE_COST = 15.0
+SPACING = 1.0  # m between route points
+
+
+@dataclass
+class Route:
+    """A planned route.
+
+    ``lanes``: lane ids in driving order (consecutive road lanes of one road = a lane change);
+    ``points (M, 2)`` about 1 m apart and ``cum (M,)`` their arc length; ``length`` (m);
+    ``stops``: one row per signalized stop line on the way, ``[route_s, node, phase, lane]``
+    (``route_s`` = arc length of the stop line along the route; ``lane`` the road lane that
+    ends there); ``goal`` ``(x, y)``.
+    """
+
+    lanes: list[int]
+    points: np.ndarray
+    cum: np.ndarray
+    stops: np.ndarray
+    goal: np.ndarray
+
+    @property
+    def length(self) -> float:
+        return float(self.cum[-1])
+
+
+def _siblings(g: LaneGraph, lane: int):
+    base = g.road[lane] * g.lanes
+    return [base + k for k in range(g.lanes) if base + k != lane]
+
+
+def shortest_costs(g: LaneGraph, start_lane: int, start_s: float):
+    """Dijkstra from ``(start_lane, start_s)``: cost (m) to reach the *start* of every lane
+    (the start lane itself only after going around), and the predecessor of each lane."""
+    n = g.n_lanes
+    cost = np.full(n, np.inf)
+    prev = -np.ones(n, dtype=np.int64)
+    heap = []
+    first = [start_lane] + _siblings(g, start_lane)
+    for k, lane in enumerate(first):
+        base = g.length[lane] - start_s + (LANE_CHANGE_COST if k else 0.0)
+        for c in g.successors(lane):
+            c = int(c)
+            if base < cost[c]:
+                cost[c] = base
+                prev[c] = lane if k == 0 else -2 - lane  # -2-lane: changed lanes at the start
+                heapq.heappush(heap, (base, c))
+    while heap:
+        d, lane = heapq.heappop(heap)
+        if d > cost[lane]:
+            continue
+        nxt = [(int(x), d + g.length[lane]) for x in g.successors(lane)]
+        if g.kind[lane] != CONNECTOR:
+            nxt += [(sib, d + LANE_CHANGE_COST) for sib in _siblings(g, lane)]
+        for x, dx in nxt:
+            if dx < cost[x]:
+                cost[x] = dx
+                prev[x] = lane
+                heapq.heappush(heap, (dx, x))
+    return cost, prev
+
+
+def plan_route(g: LaneGraph, start_lane: int, start_s: float, goal_lane: int, goal_s: float,
+               costs=None) -> Route:
+    """Shortest legal route; ``costs`` = a precomputed :func:`shortest_costs` from the start."""
+    same_road = g.road[goal_lane] == g.road[start_lane]
+    if same_road and goal_s > start_s + 2 * LANE_CHANGE_COST:
+        lanes = [start_lane] if goal_lane == start_lane else [start_lane, goal_lane]
+    else:
+        cost, prev = costs if costs is not None else shortest_costs(g, start_lane, start_s)
+        if not np.isfinite(cost[goal_lane]):
+            raise ValueError(f"no route from lane {start_lane} to lane {goal_lane}")
+        lanes = [goal_lane]
+        while True:
+            p = int(prev[lanes[-1]])
+            if p == -1:
+                break
+            if p <= -2:
+                lanes += [-2 - p, start_lane]
+                break
+            lanes.append(p)
+            if p == start_lane and len(lanes) > 1 and g.kind[lanes[-2]] == CONNECTOR:
+                break
+        lanes = lanes[::-1]
+        if lanes[0] != start_lane:
+            lanes.insert(0, start_lane)
+    return _build(g, lanes, start_s, goal_s)
+
+
+def _build(g: LaneGraph, lanes: list[int], start_s: float, goal_s: float) -> Route:
+    pieces = []
+    stops = []
+    i = 0
+    total = 0.0
+    while i < len(lanes):
+        lane = lanes[i]
+        if g.kind[lane] == CONNECTOR:
+            pts = g.pts[lane]
+            pieces.append(pts)
+            total += g.length[lane]
+            i += 1
+            continue
+        j = i  # consecutive lanes of one road: a lane change
+        while j + 1 < len(lanes) and g.kind[lanes[j + 1]] != CONNECTOR:
+            j += 1
+        a, b = lanes[i], lanes[j]
+        s0 = start_s if i == 0 else 0.0
+        s1 = goal_s if j == len(lanes) - 1 else g.length[a]
+        n = max(2, int(np.ceil((s1 - s0) / SPACING)) + 1)
+        s = np.linspace(s0, s1, n)
+        p0, p1 = g.pts[a, 0], g.pts[a, -1]
+        base = p0 + (p1 - p0) * (s / g.length[a])[:, None]
+        if a != b:
+            u = np.clip((s - s0 - 0.2 * (s1 - s0)) / (0.5 * (s1 - s0)), 0.0, 1.0)
+            base = base + (u * u * (3 - 2 * u))[:, None] * (g.pts[b, 0] - g.pts[a, 0])
+        pieces.append(base)
+        total += s1 - s0
+        if j < len(lanes) - 1 and g.phase[b] >= 0:
+            stops.append((total, g.node[b], g.phase[b], b))
+        i = j + 1
+    pts = np.concatenate(pieces)
+    keep = np.concatenate([[True], np.linalg.norm(np.diff(pts, axis=0), axis=1) > 1e-6])
+    pts = resample(pts[keep], SPACING)
+    cum = cumulative_length(pts)
+    # stop-line positions were accumulated along lane lengths; rescale to the polyline
+    stops_arr = np.array(stops, dtype=np.float64).reshape(-1, 4)
+    if len(stops_arr) and total > 0:
+        stops_arr[:, 0] *= cum[-1] / total
+    return Route(lanes=[int(x) for x in lanes], points=pts, cum=cum, stops=stops_arr,
+                 goal=pts[-1].copy())
+
+
+@njit(cache=True)
+def project_on_route(points, cum, x, y, i0, back, ahead):
+    """Index and arc length of the route point nearest ``(x, y)`` within
+    ``[i0 - back, i0 + ahead]`` (a window keeps progress monotone where the route passes close
+    to itself), and the signed lateral offset (left positive)."""
+    n = points.shape[0]
+    lo = max(0, i0 - back)
+    hi = min(n - 1, i0 + ahead)
+    best = 1e18
+    k = lo
+    for i in range(lo, hi + 1):
+        d = (points[i, 0] - x) ** 2 + (points[i, 1] - y) ** 2
+        if d < best:
+            best = d
+            k = i
+    k1 = min(k + 1, n - 1)
+    k0 = k1 - 1
+    dx = points[k1, 0] - points[k0, 0]
+    dy = points[k1, 1] - points[k0, 1]
+    sl = np.sqrt(dx * dx + dy * dy)
+    t = ((x - points[k0, 0]) * dx + (y - points[k0, 1]) * dy) / sl
+    t = min(max(t, 0.0), sl)
+    lat = (-(x - points[k0, 0]) * dy + (y - points[k0, 1]) * dx) / sl
+    return k, cum[k0] + t, lat

@@ -1,0 +1,189 @@
+"""One drive through a city: the ego, the traffic, the route, lidar and collisions.
+
+:class:`CityWorld` owns a :class:`~moonshot.physics.bullet.BulletWorld` that holds the
+buildings (one static compound body, rebuilt only when the map changes), a box per traffic car
+and the ego. Each :meth:`CityWorld.step` moves the ego (bicycle model), then the traffic (IDM
+kernel, which sees the ego's new pose), places the bodies, asks Bullet for the ego's contacts
+and casts the lidar rays.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+
+from ..bullet import GROUP_CARS, GROUP_EGO, BulletWorld
+from .ego import EgoParams, bicycle_step
+from .generator import City, generate_city
+from .geometry import nearest_segment_distance
+from .route import Route, plan_route, project_on_route, shortest_costs
+from .signals import NO_LIGHT
+from .traffic import CAR_LENGTH, CAR_WIDTH, Traffic, spawn_traffic, step_traffic
+
+CAR_HEIGHT = 1.5
+RAY_HEIGHT = 0.75  # lidar at mid-height of the cars
+
+
+@lru_cache(maxsize=64)
+def cached_city(map_seed: int) -> City:
+    """``generate_city(map_seed)``, memoized (the generator is a pure function)."""
+    return generate_city(map_seed)
+
+
+class CityWorld:
+    """The physical world of CityNav. Public state (read-only for agents):
+
+    ``city``, ``traffic`` (:class:`~moonshot.physics.city.traffic.Traffic`), ``ego``
+    (``[x, y, heading, speed]``), ``steer`` (rad), ``ego_params``, ``route``, ``route_s``
+    (arc length reached along the route), ``t`` (s), ``lidar`` (m, per ray), ``lidar_angles``
+    (rad, ego frame).
+    """
+
+    def __init__(self, ego_params: EgoParams | None = None, lidar_rays: int = 32,
+                 lidar_range: float = 50.0, dt: float = 0.1):
+        self.bullet = BulletWorld()
+        self.ego_params = ego_params or EgoParams()
+        self.dt = dt
+        self.lidar_range = lidar_range
+        self.lidar_angles = np.linspace(0.0, 2 * np.pi, lidar_rays, endpoint=False)
+        self.city: City | None = None
+        self.traffic: Traffic | None = None
+        self.route: Route | None = None
+        self._car_bodies: list[int] = []
+        self._ego_body = -1
+        self._buildings_body = -1
+        self.ego = np.zeros(4)
+        self.steer = 0.0
+        self.t = 0.0
+        self.route_s = 0.0
+        self._route_i = 0
+        self.lidar = np.full(lidar_rays, lidar_range)
+
+    # ------------------------------------------------------------------ episode set-up
+    def load(self, city: City) -> None:
+        """Make ``city`` the current map (Bullet bodies rebuilt only if the map changed)."""
+        if self.city is not None and self.city.seed == city.seed and \
+                self.city.params == city.params:
+            self.city = city
+            return
+        self.bullet.clear()
+        self._buildings_body = self.bullet.add_static_boxes(city.buildings,
+                                                            city.building_height)
+        p = self.ego_params
+        self._ego_body = self.bullet.add_box_body(p.length, p.width, CAR_HEIGHT, GROUP_EGO)
+        self._car_bodies = []
+        self.city = city
+        self._segments = city.road_segments
+
+    def start(self, rng: np.random.Generator, n_traffic: int, route_length=(250.0, 600.0),
+              traffic_idm: np.ndarray | None = None) -> None:
+        """Draw the ego's start and goal, plan the route, spawn the traffic."""
+        city, g = self.city, self.city.lanes
+        curb = g.index[city.spawn_lane] == 0
+        starts = np.flatnonzero(curb)
+        for _ in range(50):
+            k = int(rng.choice(starts))
+            lane, s0 = int(city.spawn_lane[k]), float(city.spawn_s[k])
+            costs = shortest_costs(g, lane, s0)
+            reach = costs[0][city.spawn_lane] + city.spawn_s
+            same = (city.spawn_lane == lane) & (city.spawn_s > s0)
+            reach[same] = (city.spawn_s - s0)[same]
+            ok = np.flatnonzero(curb & (reach >= route_length[0]) & (reach <= route_length[1]))
+            if len(ok):
+                break
+        else:  # tiny maps: take the farthest goal
+            ok = np.flatnonzero(curb & np.isfinite(reach))
+            ok = ok[[int(np.argmax(reach[ok]))]]
+        q = int(rng.choice(ok))
+        self.route = plan_route(g, lane, s0, int(city.spawn_lane[q]), float(city.spawn_s[q]),
+                                costs=costs)
+        x, y, h = city.lane_pose(lane, s0)
+        self.ego = np.array([x, y, h, 0.0])
+        self.steer = 0.0
+        self.t = 0.0
+        self._route_i = 0
+        self._route_i, self.route_s, _ = project_on_route(self.route.points, self.route.cum, x,
+                                                          y, 0, 0, 10)
+        self.traffic = spawn_traffic(city, n_traffic, rng, avoid=(x, y))
+        if traffic_idm is not None:
+            self.traffic.idm = np.asarray(traffic_idm, dtype=np.float64).copy()
+        idm = self.traffic.idm
+        while len(self._car_bodies) < self.traffic.n:
+            self._car_bodies.append(self.bullet.add_box_body(
+                float(idm[CAR_LENGTH]), float(idm[CAR_WIDTH]), CAR_HEIGHT, GROUP_CARS))
+        for b in self._car_bodies[self.traffic.n:]:
+            self.bullet.set_pose(b, 0.0, 0.0, -50.0, 0.0)  # parked under the ground
+        self._place_bodies()
+        self._cast_lidar()
+
+    # ------------------------------------------------------------------ stepping
+    def step(self, accel: float, steer: float, rand: np.ndarray) -> set[int]:
+        """Advance by ``dt``; returns the set of body ids the ego touches afterwards."""
+        x, y, h, v = self.ego
+        self.steer = steer
+        x, y, h, v = bicycle_step(x, y, h, v, accel, steer, self.dt, self.ego_params)
+        self.ego[:] = (x, y, h, v)
+        step_traffic(self.city, self.traffic, self.t, self.dt, rand, self.ego)
+        self.t += self.dt
+        self._route_i, s, _ = project_on_route(self.route.points, self.route.cum, x, y,
+                                               self._route_i, 10, 40)
+        self.route_s = s
+        self._place_bodies()
+        hits = self.bullet.contacts(self._ego_body)
+        self._cast_lidar()
+        return hits
+
+    def _place_bodies(self) -> None:
+        pose = self.traffic.pose
+        half = 0.5 * pose[:, 2]
+        z = np.full(len(pose), 0.5 * CAR_HEIGHT)
+        zeros = np.zeros(len(pose))
+        xyz = np.stack([pose[:, 0], pose[:, 1], z], 1).tolist()
+        quat = np.stack([zeros, zeros, np.sin(half), np.cos(half)], 1).tolist()
+        n = self.traffic.n
+        self.bullet.set_poses(self._car_bodies[:n], xyz, quat)
+        x, y, h, _ = self.ego
+        self.bullet.set_pose(self._ego_body, x, y, 0.5 * CAR_HEIGHT + 0.01, h)
+
+    def _cast_lidar(self) -> None:
+        x, y, h, _ = self.ego
+        a = self.lidar_angles + h
+        n = len(a)
+        ends = np.stack([x + self.lidar_range * np.cos(a), y + self.lidar_range * np.sin(a),
+                         np.full(n, RAY_HEIGHT)], 1).tolist()
+        origin = [(x, y, RAY_HEIGHT)] * n
+        self.lidar = np.asarray(self.bullet.cast_rays(origin, ends)) * self.lidar_range
+
+    # ------------------------------------------------------------------ queries
+    def classify(self, hits: set[int]) -> str | None:
+        """``"building"``, ``"car"`` or None for a set of contact body ids."""
+        if not hits:
+            return None
+        return "building" if self._buildings_body in hits else "car"
+
+    def off_road(self) -> bool:
+        """Is the ego's centre off the carriageway (beyond the outer lane's edge)?"""
+        d = nearest_segment_distance(self._segments, self.ego[0], self.ego[1])
+        return bool(d > self.city.params.half_width + 0.5)
+
+    def goal_distance(self) -> float:
+        g = self.route.goal
+        return float(math.hypot(g[0] - self.ego[0], g[1] - self.ego[1]))
+
+    def next_light(self, horizon: float = 60.0):
+        """``(state, distance)`` of the next signalized stop line on the route within
+        ``horizon`` metres (``(NO_LIGHT, horizon)`` if none)."""
+        stops = self.route.stops
+        for row in stops:
+            d = row[0] - self.route_s
+            if d >= -1.0:
+                if d > horizon:
+                    break
+                st = self.city.signals.state(int(row[1]), int(row[2]), self.t)
+                return st, max(d, 0.0)
+        return NO_LIGHT, horizon
+
+    def close(self) -> None:
+        self.bullet.close()
