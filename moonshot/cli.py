@@ -56,8 +56,29 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train an RL agent and log every training episode.")
     p.add_argument("env", metavar="ENV", help="moon | city | a full env id")
     p.add_argument("--algo", default="ppo", help="ppo | sac | td3 | a2c (default: ppo)")
-    p.add_argument("--timesteps", type=int, default=100_000, help="env steps (default: 100000)")
+    p.add_argument("--timesteps", type=int, default=100_000,
+                   help="env steps, i.e. launches for moon (default: 100000)")
     _add_common_run_args(p)
+    p.add_argument("--n-envs", type=int, default=None,
+                   help="parallel envs (default: from the packaged hyperparameters)")
+    p.add_argument("--split", choices=["train", "new"], default="train",
+                   help="the split to train on (default: train)")
+    p.add_argument("--target", default=None, help="moon target: soi | flyby | landing")
+    p.add_argument("--env-kwargs", nargs="*", metavar="KEY=VALUE", default=[],
+                   help="env config, e.g. target=soi execution_error=0")
+    p.add_argument("--hyperparams", nargs="*", metavar="KEY=VALUE", default=[],
+                   help="override algorithm hyperparameters, e.g. learning_rate=1e-3")
+    p.add_argument("--tensorboard", action="store_true", help="write TensorBoard logs")
+    p.add_argument("--eval-every", type=int, default=0,
+                   help="env steps between evaluations on both splits (default: 10 per run)")
+    p.add_argument("--eval-episodes", type=int, default=50,
+                   help="episodes per split and evaluation (default: 50)")
+    p.add_argument("--checkpoint-every", type=int, default=0,
+                   help="env steps between checkpoints (default: 5 per run)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its last checkpoint")
+    p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = sub.add_parser("plan", help="run the model-based planner on N scenarios or maps",
                        description="Run the model-based planner; writes episodes.csv and "

@@ -133,3 +133,37 @@ def cmd_demo(args: argparse.Namespace) -> int:
     report = run_demo(Path(args.out), full=args.full, seed=args.seed)
     print(f"\nreport: {report}")
     return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .agents.training import TrainConfig, parse_key_values, train
+
+    env_kwargs = parse_key_values(args.env_kwargs, "--env-kwargs")
+    if args.target is not None:
+        env_kwargs["target"] = args.target
+    cfg = TrainConfig(
+        env=_env_short(args.env), algo=args.algo, timesteps=args.timesteps, seed=args.seed,
+        out=args.out, n_envs=args.n_envs, split=args.split, env_kwargs=env_kwargs,
+        hyperparams=parse_key_values(args.hyperparams, "--hyperparams"),
+        tensorboard=args.tensorboard, eval_every=args.eval_every,
+        eval_episodes=args.eval_episodes, checkpoint_every=args.checkpoint_every,
+        device=args.device, progress=not args.no_progress)
+    try:
+        run = train(cfg, resume=args.resume)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: checkpoint and episodes.csv kept in {args.out}; continue with "
+              f"`moonshot train {args.env} --out {args.out} --resume`")
+        return 130
+    _print_training_result(run)
+    return 0
+
+
+def _print_training_result(run: Path) -> None:
+    from .runlog import read_episodes
+
+    log = read_episodes(run)
+    n = len(log["episode"])
+    tail = log["success"][-max(1, n // 10):]
+    print(f"\ntrained {run}: {n} episodes, {int(log['death'].sum())} deaths, success "
+          f"{log['success'].mean():.1%} overall, {tail.mean():.1%} in the last tenth")
+    print(f"model: {run / 'model.zip'}; logs: episodes.csv, evaluations.csv")

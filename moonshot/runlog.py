@@ -56,6 +56,8 @@ def _jsonable(obj: Any):
         return obj.tolist()
     if isinstance(obj, Path):
         return str(obj)
+    if isinstance(obj, type):
+        return f"{obj.__module__}.{obj.__qualname__}"
     raise TypeError(f"not JSON serializable: {type(obj).__name__}")
 
 

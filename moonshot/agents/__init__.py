@@ -1,8 +1,26 @@
-"""Agents: stable-baselines3 RL agents and model-based planners behind one interface."""
+"""Agents: stable-baselines3 RL agents and model-based planners behind one interface.
+
+``Agent`` is the interface; ``MoonPlanner`` and ``CityPlanner`` are the model-based planners;
+``train`` / ``TrainConfig`` train RL agents and ``load_agent`` gives one back from its run
+folder. The RL names import stable-baselines3 (and torch) on first use only.
+"""
 
 from __future__ import annotations
 
-from .base import Agent
+from .base import Agent, EpisodeRecord, run_episode
 from .moon_planner import MoonPlanner
 
-__all__ = ["Agent", "MoonPlanner"]
+_LAZY = {"train": "training", "TrainConfig": "training", "load_agent": "training",
+         "SB3Agent": "sb3_agent", "CityPlanner": "city_planner"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(name)
+
+
+__all__ = ["Agent", "EpisodeRecord", "run_episode", "MoonPlanner", "CityPlanner", "train",
+           "TrainConfig", "load_agent", "SB3Agent"]

@@ -12,6 +12,7 @@ A run folder holds::
 
 from __future__ import annotations
 
+import copy
 import inspect
 import os
 import platform
@@ -309,8 +310,9 @@ def train(cfg: TrainConfig | None = None, *, resume: bool = False, **kwargs) -> 
                            device=cfg.device)
         model.tensorboard_log = tb
     else:
+        # SB3 may add entries to policy_kwargs in place (A2C's optimizer): pass a copy.
         model = algo_cls(policy, vec, seed=cfg.seed, device=cfg.device, tensorboard_log=tb,
-                         verbose=0, **hp)
+                         verbose=0, **copy.deepcopy(hp))
     write_json(run / "config.json", {
         "train": asdict(cfg), "env_id": env_id, "resolved_hyperparams": hp, "n_envs": n_envs,
         "policy": policy, "versions": versions(),

@@ -1,0 +1,95 @@
+"""Training from the CLI and Python on tiny budgets: logs, resume, loader errors."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from moonshot.agents import load_agent
+from moonshot.agents.training import TrainConfig, default_hyperparams, train
+from moonshot.cli import main
+from moonshot.errors import ConfigError
+from moonshot.runlog import EPISODE_COLUMNS, read_episodes
+
+TINY = {"moon": ["--n-envs", "8"], "city": ["--n-envs", "1"]}
+TINY_HP = {
+    "ppo": ["n_steps=16", "batch_size=16", "n_epochs=1"],
+    "a2c": ["n_steps=4"],
+    "sac": ["learning_starts=16", "batch_size=16", "gradient_steps=1"],
+    "td3": ["learning_starts=16", "batch_size=16", "gradient_steps=1"],
+}
+
+
+@pytest.mark.parametrize("algo", ["ppo", "sac", "td3", "a2c"])
+def test_cli_trains_each_algo_on_moon(tmp_path, algo):
+    out = tmp_path / algo
+    rc = main(["train", "moon", "--algo", algo, "--timesteps", "128", "--seed", "1",
+               "--out", str(out), "--eval-episodes", "4", "--no-progress", *TINY["moon"],
+               "--hyperparams", *TINY_HP[algo], "--target", "soi"])
+    assert rc == 0
+    log = read_episodes(out)
+    assert len(log["episode"]) >= 120  # one launch per episode
+    assert np.all(np.diff(log["env_steps"]) >= 0)
+    header = (out / "episodes.csv").read_text().splitlines()[0].split(",")
+    assert list(header[:len(EPISODE_COLUMNS)]) == list(EPISODE_COLUMNS)
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["train"]["seed"] == 1 and cfg["train"]["env_kwargs"]["target"] == "soi"
+    assert "torch" in cfg["versions"]
+    with open(out / "evaluations.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["split"] for r in rows} == {"train", "new"}
+    agent = load_agent(out)
+    action, _ = agent.predict(np.zeros(9, np.float32))
+    assert action.shape == (3,)
+
+
+def test_resume_continues_without_losing_or_duplicating(tmp_path):
+    out = tmp_path / "run"
+    common = dict(env="moon", algo="ppo", seed=0, out=str(out), n_envs=8, eval_episodes=2,
+                  progress=False, hyperparams={"n_steps": 8, "batch_size": 32, "n_epochs": 1})
+    train(TrainConfig(timesteps=256, checkpoint_every=128, **common))
+    before = read_episodes(out)
+    # Simulate a crash after the last checkpoint: rows past it and a torn last line.
+    meta = json.loads((out / "checkpoints" / "latest.json").read_text())
+    with open(out / "episodes.csv", "a") as fh:
+        fh.write(f"{len(before['episode']) + 1},{meta['env_steps'] + 8},9.9,0.1,1,0,1,train,7,"
+                 "missed,1,,ppo,0\n99,12")
+    train(TrainConfig(timesteps=512, checkpoint_every=128, **common), resume=True)
+    after = read_episodes(out)
+    assert after["env_steps"][-1] >= 512
+    np.testing.assert_array_equal(after["episode"], np.arange(1, len(after["episode"]) + 1))
+    np.testing.assert_array_equal(after["episode"][:len(before["episode"])], before["episode"])
+    assert np.all(np.diff(after["env_steps"]) >= 0)
+    # Exactly one row per launch: no gaps, no duplicates.
+    assert len(after["episode"]) == after["env_steps"][-1]
+
+
+def test_a_new_run_never_overwrites_an_old_one(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "episodes.csv").write_text("keep me\n")
+    with pytest.raises(FileExistsError, match="resume"):
+        train(env="moon", timesteps=8, out=str(out), n_envs=8, progress=False)
+    assert (out / "episodes.csv").read_text() == "keep me\n"
+
+
+def test_missing_or_corrupt_model_names_the_file(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    with pytest.raises(FileNotFoundError, match="model.zip"):
+        load_agent(run)
+    (run / "model.zip").write_bytes(b"not a zip at all")
+    with pytest.raises(ValueError, match=str(run / "model.zip")):
+        load_agent(run)
+    assert main(["evaluate", str(run), "--episodes", "1", "--out", str(tmp_path / "e")]) == 2
+
+
+def test_bad_algo_and_hyperparameters_list_the_valid_ones(tmp_path):
+    with pytest.raises(ConfigError, match="ppo"):
+        default_hyperparams("moon", "dqn")
+    with pytest.raises(ConfigError, match="learning_rate"):
+        train(env="moon", timesteps=8, out=str(tmp_path / "x"), n_envs=8, progress=False,
+              hyperparams={"learning_rat": 1e-3})
+    assert main(["train", "moon", "--timesteps", "8", "--out", str(tmp_path / "y"),
+                 "--hyperparams", "oops"]) == 2
