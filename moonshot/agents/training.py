@@ -95,7 +95,8 @@ def _split_hyperparams(cfg: TrainConfig) -> tuple[dict, int, str]:
     hp.pop("n_envs", None)
     policy = hp.pop("policy", "MlpPolicy")
     allowed = set(inspect.signature(ALGOS[cfg.algo].__init__).parameters) - {
-        "self", "policy", "env", "seed", "device", "tensorboard_log", "verbose", "_init_setup_model"}
+        "self", "policy", "env", "seed", "device", "tensorboard_log", "verbose",
+        "_init_setup_model"}
     unknown = sorted(set(hp) - allowed)
     if unknown:
         raise ConfigError(f"unknown {cfg.algo} hyperparameter(s) {unknown}; known: "
