@@ -18,6 +18,8 @@ import pybullet as pb
 
 GROUP_STATIC, GROUP_CARS, GROUP_EGO, GROUP_GROUND = 1, 2, 4, 8
 SEEN = GROUP_STATIC | GROUP_CARS
+ANY = 0xFFFF
+MAX_CHILDREN = 16
 
 
 class BulletWorld:
@@ -37,21 +39,31 @@ class BulletWorld:
         pb.setCollisionFilterGroupMask(self.ground, -1, GROUP_GROUND, 0,
                                        physicsClientId=self.client)
 
-    def add_static_boxes(self, boxes: np.ndarray, heights: np.ndarray) -> int:
-        """One static compound body of boxes ``(B, 5)``: ``cx, cy, half_len, half_wid, yaw``
-        standing on the ground, ``heights (B,)`` tall. Returns its body id."""
+    def add_static_boxes(self, boxes: np.ndarray, heights: np.ndarray) -> list[int]:
+        """Static boxes ``(B, 5)``: ``cx, cy, half_len, half_wid, yaw`` standing on the ground,
+        ``heights (B,)`` tall, grouped into compound bodies of at most ``MAX_CHILDREN`` boxes
+        (pybullet's limit per compound shape). Returns the body ids."""
         n = len(boxes)
         half = np.stack([boxes[:, 2], boxes[:, 3], heights / 2], axis=1)
         pos = np.stack([boxes[:, 0], boxes[:, 1], heights / 2], axis=1)
         yaw = boxes[:, 4]
         quat = np.stack([np.zeros(n), np.zeros(n), np.sin(yaw / 2), np.cos(yaw / 2)], axis=1)
-        shape = pb.createCollisionShapeArray(
-            [pb.GEOM_BOX] * n, halfExtents=half.tolist(), collisionFramePositions=pos.tolist(),
-            collisionFrameOrientations=quat.tolist(), physicsClientId=self.client)
-        body = pb.createMultiBody(0, shape, physicsClientId=self.client)
-        pb.setCollisionFilterGroupMask(body, -1, GROUP_STATIC, GROUP_EGO,
-                                       physicsClientId=self.client)
-        return body
+        # chunks of nearby boxes keep each compound's bounding box small
+        order = np.lexsort((boxes[:, 1], np.floor(boxes[:, 0] / 60.0)))
+        bodies = []
+        for k in range(0, n, MAX_CHILDREN):
+            idx = order[k:k + MAX_CHILDREN]
+            centre = pos[idx].mean(axis=0)
+            shape = pb.createCollisionShapeArray(
+                [pb.GEOM_BOX] * len(idx), halfExtents=half[idx].tolist(),
+                collisionFramePositions=(pos[idx] - centre).tolist(),
+                collisionFrameOrientations=quat[idx].tolist(), physicsClientId=self.client)
+            body = pb.createMultiBody(0, shape, basePosition=centre.tolist(),
+                                      physicsClientId=self.client)
+            pb.setCollisionFilterGroupMask(body, -1, GROUP_STATIC, ANY,
+                                           physicsClientId=self.client)
+            bodies.append(body)
+        return bodies
 
     def add_box_body(self, length: float, width: float, height: float, group: int) -> int:
         """A box body (placed later with :meth:`set_pose`). The ego (``GROUP_EGO``) gets a
@@ -64,7 +76,7 @@ class BulletWorld:
         mass = 1.0 if group == GROUP_EGO else 0.0
         body = pb.createMultiBody(mass, self._car_shapes[key], basePosition=[0, 0, -50],
                                   physicsClientId=self.client)
-        mask = SEEN if group == GROUP_EGO else GROUP_EGO
+        mask = SEEN if group == GROUP_EGO else ANY  # rays filter with a default group
         pb.setCollisionFilterGroupMask(body, -1, group, mask, physicsClientId=self.client)
         return body
 

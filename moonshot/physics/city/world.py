@@ -53,7 +53,7 @@ class CityWorld:
         self.route: Route | None = None
         self._car_bodies: list[int] = []
         self._ego_body = -1
-        self._buildings_body = -1
+        self._building_bodies: set[int] = set()
         self.ego = np.zeros(4)
         self.steer = 0.0
         self.t = 0.0
@@ -69,8 +69,8 @@ class CityWorld:
             self.city = city
             return
         self.bullet.clear()
-        self._buildings_body = self.bullet.add_static_boxes(city.buildings,
-                                                            city.building_height)
+        self._building_bodies = set(self.bullet.add_static_boxes(city.buildings,
+                                                                 city.building_height))
         p = self.ego_params
         self._ego_body = self.bullet.add_box_body(p.length, p.width, CAR_HEIGHT, GROUP_EGO)
         self._car_bodies = []
@@ -161,7 +161,7 @@ class CityWorld:
         """``"building"``, ``"car"`` or None for a set of contact body ids."""
         if not hits:
             return None
-        return "building" if self._buildings_body in hits else "car"
+        return "building" if hits & self._building_bodies else "car"
 
     def off_road(self) -> bool:
         """Is the ego's centre off the carriageway (beyond the outer lane's edge)?"""

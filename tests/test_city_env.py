@@ -1,0 +1,116 @@
+"""CityNav-v0: API checkers, determinism, bad input, outcomes, rendering."""
+
+from __future__ import annotations
+
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env as gym_check_env
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+import moonshot  # noqa: F401  (registers the environments)
+from moonshot.envs.city_nav import CityNavEnv
+from moonshot.errors import ConfigError
+
+
+@pytest.mark.parametrize("split", ["train", "new"])
+def test_checkers_pass(split):
+    env = gym.make("moonshot/CityNav-v0", split=split)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gym_check_env(env.unwrapped, skip_render_check=True)
+        sb3_check_env(CityNavEnv(split=split), warn=False)
+    env.close()
+
+
+def _rollout(seed, split="train", steps=150):
+    env = gym.make("moonshot/CityNav-v0", split=split)
+    obs, info = env.reset(seed=seed)
+    act_rng = np.random.default_rng(123)
+    out = [obs]
+    for _ in range(steps):
+        obs, r, term, trunc, info = env.step(act_rng.uniform(-1, 1, 2).astype(np.float32))
+        out.append(np.append(obs, [r, term, trunc]))
+        if term or trunc:
+            break
+    traffic = env.unwrapped.traffic.pose.copy()
+    env.close()
+    return out, info, traffic
+
+
+@pytest.mark.parametrize("split", ["train", "new"])
+def test_same_seed_same_episode(split):
+    a, ia, ta = _rollout(7, split)
+    b, ib, tb = _rollout(7, split)
+    assert len(a) == len(b)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    assert np.array_equal(ta, tb) and ia["map_id"] == ib["map_id"]
+    c, ic, _ = _rollout(8, split)
+    assert ic["map_id"] != ia["map_id"] or not np.array_equal(a[0], c[0])
+
+
+def test_map_selection():
+    env = gym.make("moonshot/CityNav-v0", num_train_maps=3)
+    ids = {env.reset(seed=s)[1]["map_id"] for s in range(20)}
+    assert ids <= {0, 1, 2} and len(ids) > 1
+    env = gym.make("moonshot/CityNav-v0", split="new")
+    ids = {env.reset(seed=s)[1]["map_id"] for s in range(5)}
+    assert all(i >= 1_000_000 for i in ids)
+    _, info = env.reset(seed=0, options={"map_seed": 5})
+    assert info["map_id"] == 5
+    env = gym.make("moonshot/CityNav-v0", map_seed=9)
+    assert env.reset(seed=1)[1]["map_id"] == 9
+
+
+def test_bad_action_and_config():
+    env = gym.make("moonshot/CityNav-v0")
+    env.reset(seed=0)
+    for bad in ([np.nan, 0.0], [0.0, np.inf]):
+        with pytest.raises(ValueError, match="finite"):
+            env.step(np.array(bad, dtype=np.float32))
+    with pytest.raises(ConfigError, match="traffic_cars") as e:
+        gym.make("moonshot/CityNav-v0", trafic_cars=3)
+    assert "trafic_cars" in str(e.value) and "lidar_rays" in str(e.value)
+    with pytest.raises(ConfigError, match="split"):
+        gym.make("moonshot/CityNav-v0", split="test")
+    with pytest.raises(ConfigError, match="map_seed"):
+        env.reset(options={"map_sed": 1})
+
+
+def test_crash_arrival_and_info():
+    env = gym.make("moonshot/CityNav-v0", traffic_cars=0, map_seed=0)
+    obs, info = env.reset(seed=3)
+    assert {"is_success", "death", "map_id", "route_progress"} <= set(info)
+    for _ in range(400):  # full throttle, hard left: off the road into a building
+        obs, r, term, trunc, info = env.step(np.array([1.0, 1.0], dtype=np.float32))
+        assert {"is_success", "death", "map_id", "route_progress", "reward_terms"} <= set(info)
+        if term or trunc:
+            break
+    assert term and info["outcome"] == "crashed" and info["death"] and info["crash"] == "building"
+    assert r == pytest.approx(sum(info["reward_terms"].values()))
+    assert r < -9
+
+
+def test_navigation_flag_and_render():
+    env = gym.make("moonshot/CityNav-v0", navigation=False, render_mode="rgb_array", lidar_rays=16)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (16 + 23,)
+    assert np.all(obs[16 + 5:16 + 18] == 0)
+    frame = env.render()
+    assert frame.shape == (480, 480, 3) and frame.dtype == np.uint8
+    assert len(np.unique(frame.reshape(-1, 3), axis=0)) > 5
+    env.unwrapped.config["render_view"] = "city"
+    assert env.render().shape == (480, 480, 3)
+
+
+def test_human_render_without_display(monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    import os
+
+    if os.name == "nt" or os.uname().sysname == "Darwin":
+        pytest.skip("a display is assumed on this platform")
+    with pytest.raises(RuntimeError, match="display"):
+        CityNavEnv(render_mode="human")
