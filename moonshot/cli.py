@@ -94,15 +94,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="evaluate frozen agents on held-out maps",
                        description="Evaluate frozen agents (run folders, or 'planner').")
-    p.add_argument("runs", nargs="+", metavar="DIR")
-    p.add_argument("--split", choices=["train", "new"], default="new")
-    p.add_argument("--episodes", type=int, default=50)
+    p.add_argument("runs", nargs="+", metavar="DIR",
+                   help="training or planner run folders, or planner:moon / planner:city")
+    p.add_argument("--split", choices=["train", "new", "both"], default="both",
+                   help="where to evaluate (default: both, which also gives the gap)")
+    p.add_argument("--episodes", type=int, default=50,
+                   help="scenarios (moon, up to 5 launches each) or drives (city) per split")
     _add_common_run_args(p, "runs/evaluation")
 
     p = sub.add_parser("compare", help="sample-efficiency table and learning curves",
                        description="Compare runs from their episodes.csv files.")
-    p.add_argument("runs", nargs="+", metavar="DIR")
+    p.add_argument("runs", nargs="+", metavar="DIR", help="run folders with episodes.csv")
     p.add_argument("--out", default="runs/compare", help="output folder")
+    p.add_argument("--window", type=int, default=100,
+                   help="episodes in the rolling success rate (default: 100)")
 
     p = sub.add_parser("render", help="render episodes to GIF or MP4",
                        description="Render episodes of an agent to a GIF or MP4 file.")

@@ -167,3 +167,24 @@ def _print_training_result(run: Path) -> None:
     print(f"\ntrained {run}: {n} episodes, {int(log['death'].sum())} deaths, success "
           f"{log['success'].mean():.1%} overall, {tail.mean():.1%} in the last tenth")
     print(f"model: {run / 'model.zip'}; logs: episodes.csv, evaluations.csv")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluation.experiments import evaluate_agents
+
+    splits = ["train", "new"] if args.split == "both" else [args.split]
+    out = Path(args.out)
+    res = evaluate_agents(args.runs, splits, args.episodes, args.seed, out)
+    print("\n" + res["markdown"])
+    print(f"wrote {out}/transfer.md, transfer.csv, transfer.json, transfer.png")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .evaluation.experiments import compare
+
+    out = Path(args.out)
+    res = compare([Path(r) for r in args.runs], out, window=args.window)
+    print("\n" + res["markdown"])
+    print(f"wrote {out}/efficiency.md, efficiency.csv, efficiency.json, learning_curves.png")
+    return 0

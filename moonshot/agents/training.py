@@ -86,6 +86,7 @@ class TrainConfig:
     checkpoint_every: int = 0  #: env steps between checkpoints; 0 = five per run
     device: str = "cpu"
     progress: bool = True
+    init_from: str | None = None  #: start from this model.zip (fine-tuning) instead of scratch
 
 
 def _split_hyperparams(cfg: TrainConfig) -> tuple[dict, int, str]:
@@ -309,6 +310,10 @@ def train(cfg: TrainConfig | None = None, *, resume: bool = False, **kwargs) -> 
         meta = read_json(latest)
         model = load_model(run / "checkpoints" / meta["model"], algo_cls, env=vec,
                            device=cfg.device)
+        model.tensorboard_log = tb
+    elif cfg.init_from:
+        model = load_model(Path(cfg.init_from), algo_cls, env=vec, device=cfg.device)
+        model.set_random_seed(cfg.seed)
         model.tensorboard_log = tb
     else:
         # SB3 may add entries to policy_kwargs in place (A2C's optimizer): pass a copy.

@@ -1,0 +1,122 @@
+"""Sample efficiency from ``episodes.csv`` files alone, so every agent is on the same footing.
+
+For one run: episodes, env steps, wall time and deaths until the first success and until the
+rolling success rate first reaches 50% and 90%. For several runs (seeds) of one agent: learning
+curves (rolling success vs episodes) with the mean, a bootstrap 95% interval and the IQM.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..runlog import read_episodes, read_json
+from .stats import bootstrap_ci, iqm, rolling_rate
+
+WINDOW = 100  #: episodes in the rolling success rate
+
+
+def _first(mask: np.ndarray) -> int | None:
+    idx = np.flatnonzero(mask)
+    return int(idx[0]) if len(idx) else None
+
+
+def run_metrics(log: dict[str, np.ndarray], window: int = WINDOW) -> dict:
+    """Sample-efficiency figures of one run's episode log (see the module docstring).
+
+    ``None`` marks a level that was never reached.
+    """
+    n = len(log["episode"])
+    success, death = log["success"], log["death"]
+    deaths_cum = np.cumsum(death)
+    roll = rolling_rate(success, window)
+    out: dict = {"episodes": n, "env_steps": int(log["env_steps"][-1]) if n else 0,
+                 "wall_time_s": float(log["wall_time_s"][-1]) if n else 0.0,
+                 "deaths": int(death.sum()), "success_rate": float(success.mean()) if n else 0.0,
+                 "final_success_rate": float(np.nanmean(roll[-1:])) if n else 0.0}
+    levels = {"first_success": success.astype(bool),
+              "success_50": np.nan_to_num(roll, nan=-1) >= 0.5,
+              "success_90": np.nan_to_num(roll, nan=-1) >= 0.9}
+    for name, mask in levels.items():
+        i = _first(mask) if n else None
+        out[f"episodes_to_{name}"] = None if i is None else i + 1
+        out[f"env_steps_to_{name}"] = None if i is None else int(log["env_steps"][i])
+        out[f"wall_s_to_{name}"] = None if i is None else float(log["wall_time_s"][i])
+        out[f"deaths_before_{name}"] = (int(deaths_cum[-1]) if i is None else
+                                        int(deaths_cum[i] - death[i]))
+    # Trials per scenario (map_id runs of consecutive episodes), as planners count them.
+    if n:
+        ids = log["map_id"]
+        new_scn = np.concatenate([[True], (ids[1:] != ids[:-1]) | (log["trial"][1:] <= 1)])
+        groups = np.cumsum(new_scn)
+        sizes = np.bincount(groups)[1:]
+        solved = np.array([success[groups == g].any() for g in range(1, groups[-1] + 1)])
+        out["scenarios"] = int(len(sizes))
+        out["trials_per_scenario"] = float(sizes.mean())
+        out["scenario_success_rate"] = float(solved.mean())
+    return out
+
+
+def run_label(run_dir: Path) -> dict:
+    """Who ran (agent), in which world (env) and at which task (target) — from config.json."""
+    cfg_path = Path(run_dir) / "config.json"
+    cfg = read_json(cfg_path) if cfg_path.exists() else {}
+    if "train" in cfg:
+        t = cfg["train"]
+        agent, env, kwargs = t["algo"], cfg.get("env_id", t["env"]), t.get("env_kwargs", {})
+    else:
+        agent, env, kwargs = cfg.get("agent", "?"), cfg.get("env", "?"), cfg.get("env_kwargs", {})
+    target = kwargs.get("target", "landing" if "MoonLaunch" in str(env) else "")
+    return {"agent": agent, "env": env, "target": target, "seed": cfg.get("seed",
+            cfg.get("train", {}).get("seed"))}
+
+
+def learning_curves(run_dirs: list[Path], window: int = WINDOW, points: int = 60) -> dict:
+    """Rolling success vs episodes for each group of runs with the same (env, agent, target).
+
+    Returns ``{group_name: {"x": episodes, "mean", "low", "high", "iqm": arrays, "runs": n}}``;
+    the x grid is log-spaced up to the shortest run of the group.
+    """
+    groups: dict[str, list[np.ndarray]] = {}
+    for d in run_dirs:
+        lab = run_label(d)
+        name = f"{lab['agent']} · {_short_env(lab['env'])}" + (
+            f" ({lab['target']})" if lab["target"] else "")
+        log = read_episodes(d)
+        if len(log["episode"]) == 0:
+            continue
+        groups.setdefault(name, []).append(rolling_rate(log["success"], window))
+    out = {}
+    for name, curves in groups.items():
+        n_min = min(len(c) for c in curves)
+        x = np.unique(np.geomspace(1, n_min, points).astype(int))
+        ys = np.array([c[x - 1] for c in curves])
+        mean, low, high, q = [], [], [], []
+        for j in range(len(x)):
+            col = ys[:, j][~np.isnan(ys[:, j])]
+            if len(col) == 0:
+                mean.append(np.nan), low.append(np.nan), high.append(np.nan), q.append(np.nan)
+                continue
+            m, lo, hi = bootstrap_ci(col, n_boot=500)
+            mean.append(m), low.append(lo), high.append(hi), q.append(iqm(col))
+        out[name] = {"x": x, "mean": np.array(mean), "low": np.array(low),
+                     "high": np.array(high), "iqm": np.array(q), "runs": len(curves)}
+    return out
+
+
+def _short_env(env_id: str) -> str:
+    return {"moonshot/MoonLaunch-v0": "MoonLaunch", "moonshot/CityNav-v0": "CityNav"}.get(
+        str(env_id), str(env_id))
+
+
+def compare_runs(run_dirs: list[Path], window: int = WINDOW) -> list[dict]:
+    """One row per run: its label and :func:`run_metrics`, plus an aggregate row per group
+    (IQM of each figure across seeds) when a group has several runs."""
+    rows = []
+    for d in run_dirs:
+        lab = run_label(d)
+        row = {"run": str(d), **lab, "env": _short_env(lab["env"])}
+        row.update(run_metrics(read_episodes(d), window))
+        rows.append(row)
+    return rows

@@ -1,0 +1,57 @@
+"""The experiments behind ``moonshot evaluate`` and ``moonshot compare``: tables and plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..runlog import write_json
+from . import report
+from .efficiency import compare_runs, learning_curves
+from .transfer import AgentSpec, evaluate_agent, generalization_gap, resolve_agent
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in text).strip("-")
+
+
+def evaluate_agents(specs: list[AgentSpec | str], splits: list[str], episodes: int, seed: int,
+                    out: Path, progress: bool = True, max_trials: int = 5) -> dict:
+    """Evaluate frozen agents on ``splits``; writes ``transfer.{json,csv,md}``,
+    ``gap.{csv,md}``, ``transfer.png`` and per-agent episode logs into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    specs = [resolve_agent(s) if isinstance(s, str) else s for s in specs]
+    results = []
+    for spec in specs:
+        for split in splits:
+            folder = out / "episodes" / _slug(f"{spec.label}-{spec.env_id}-{split}")
+            results.append(evaluate_agent(spec, split, episodes, seed, out=folder,
+                                          progress=progress, max_trials=max_trials))
+    gaps = []
+    for spec in specs:
+        mine = {r["split"]: r for r in results
+                if r["agent"] == spec.label and r["env"] == spec.env_id}
+        if "train" in mine and "new" in mine:
+            gaps.append(generalization_gap(mine["train"], mine["new"]))
+    report.decorate_transfer(results)
+    report.decorate_transfer(gaps)
+    md = report.write_table(out, "transfer", results, report.TRANSFER_COLUMNS)
+    if gaps:
+        md += "\n" + report.write_table(out, "gap", gaps, report.GAP_COLUMNS)
+    write_json(out / "transfer.json", {"results": [{k: v for k, v in r.items()
+                                                    if not k.startswith("_")} for r in results],
+                                       "gaps": gaps, "episodes": episodes, "seed": seed})
+    report.plot_transfer(results, out / "transfer.png")
+    return {"results": results, "gaps": gaps, "markdown": md}
+
+
+def compare(run_dirs: list[Path], out: Path, window: int = 100) -> dict:
+    """Sample-efficiency table and learning curves of runs, from their ``episodes.csv``."""
+    out.mkdir(parents=True, exist_ok=True)
+    rows = compare_runs(run_dirs, window)
+    md = report.write_table(out, "efficiency", rows, report.EFFICIENCY_COLUMNS)
+    curves = learning_curves(run_dirs, window)
+    report.plot_learning_curves(curves, out / "learning_curves.png")
+    write_json(out / "efficiency.json", {"runs": rows, "window": window,
+                                         "curves": {k: {kk: vv for kk, vv in v.items()}
+                                                    for k, v in curves.items()}})
+    return {"rows": rows, "curves": curves, "markdown": md}

@@ -1,0 +1,144 @@
+"""Tables (CSV, Markdown) and plots (PNG) of evaluations and comparisons."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+
+from ..runlog import atomic_write_bytes, atomic_write_text
+
+
+def _fmt(v, spec: str = "") -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return "—"
+    if spec:
+        return format(v, spec)
+    if isinstance(v, float):
+        return f"{v:.3g}"
+    return str(v)
+
+
+def markdown_table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
+    """``columns``: (key, header, format spec). Missing values print as a dash."""
+    head = "| " + " | ".join(h for _, h, _ in columns) + " |"
+    sep = "|" + "|".join("---" for _ in columns) + "|"
+    body = ["| " + " | ".join(_fmt(r.get(k), f) for k, _, f in columns) + " |" for r in rows]
+    return "\n".join([head, sep, *body]) + "\n"
+
+
+def write_table(out: Path, name: str, rows: list[dict],
+                columns: list[tuple[str, str, str]]) -> str:
+    """Write ``name.csv`` (all public keys) and ``name.md`` (the chosen columns) into ``out``;
+    returns the Markdown."""
+    out.mkdir(parents=True, exist_ok=True)
+    keys = [k for k in dict.fromkeys(k for r in rows for k in r) if not k.startswith("_")]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_text(out / f"{name}.csv", buf.getvalue())
+    md = markdown_table(rows, columns)
+    atomic_write_text(out / f"{name}.md", md)
+    return md
+
+
+def _save(fig, path: Path) -> None:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def plot_learning_curves(curves: dict, path: Path, title: str = "Learning curves") -> Path:
+    """Success rate vs episodes (log x): mean with its 95% bootstrap band, IQM dashed."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 4.2))
+    ax = fig.add_subplot()
+    for i, (name, c) in enumerate(sorted(curves.items())):
+        color = f"C{i}"
+        label = f"{name} ({c['runs']} run{'s' if c['runs'] > 1 else ''})"
+        ax.plot(c["x"], c["mean"], color=color, lw=2, label=label,
+                marker="o" if len(c["x"]) < 5 else None)
+        if c["runs"] > 1:
+            ax.fill_between(c["x"], c["low"], c["high"], color=color, alpha=0.2, lw=0)
+            ax.plot(c["x"], c["iqm"], color=color, lw=1, ls="--")
+    ax.set_xscale("log")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("episodes (launches / drives), log scale")
+    ax.set_ylabel("rolling success rate")
+    ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc="best")
+    _save(fig, path)
+    return path
+
+
+def plot_transfer(results: list[dict], path: Path, title: str = "Transfer") -> Path:
+    """Success rate on train vs new per agent, with 95% bootstrap intervals."""
+    from matplotlib.figure import Figure
+
+    agents = list(dict.fromkeys(f"{r['agent']}\n{_env_short(r['env'])}" for r in results))
+    fig = Figure(figsize=(max(5, 1.6 * len(agents) + 2), 4))
+    ax = fig.add_subplot()
+    width = 0.38
+    for k, (split, color) in enumerate((("train", "#4c72b0"), ("new", "#dd8452"))):
+        xs, ys, err = [], [], []
+        for i, a in enumerate(agents):
+            for r in results:
+                if f"{r['agent']}\n{_env_short(r['env'])}" == a and r["split"] == split:
+                    xs.append(i + (k - 0.5) * width)
+                    ys.append(r["success_rate"])
+                    err.append([r["success_rate"] - r["success_low"],
+                                r["success_high"] - r["success_rate"]])
+        if xs:
+            ax.bar(xs, ys, width, color=color, label=f"split={split}",
+                   yerr=np.array(err).T, capsize=3)
+    ax.set_xticks(range(len(agents)), agents, fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("success rate (per scenario / drive)")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    _save(fig, path)
+    return path
+
+
+def _env_short(env_id: str) -> str:
+    return str(env_id).split("/")[-1].replace("-v0", "")
+
+
+TRANSFER_COLUMNS = [
+    ("agent", "agent", ""), ("env_short", "env", ""), ("split", "split", ""),
+    ("scenarios", "scenarios", ""), ("success_rate", "success", ".1%"),
+    ("success_ci", "95% CI", ""), ("first_trial_success_rate", "1st-trial success", ".1%"),
+    ("trials_per_scenario", "trials/scenario", ".2f"), ("death_rate", "deaths/episode", ".1%"),
+    ("time_to_goal", "time to goal", ".3g"), ("time_unit", "unit", ""),
+]
+
+GAP_COLUMNS = [("agent", "agent", ""), ("env_short", "env", ""), ("gap", "gap (train − new)",
+               "+.1%"), ("gap_ci", "95% CI", "")]
+
+EFFICIENCY_COLUMNS = [
+    ("agent", "agent", ""), ("env", "env", ""), ("target", "target", ""),
+    ("episodes", "episodes", ""), ("episodes_to_first_success", "to 1st success", ""),
+    ("episodes_to_success_50", "to 50%", ""), ("episodes_to_success_90", "to 90%", ""),
+    ("deaths_before_first_success", "deaths before 1st success", ""),
+    ("deaths", "deaths total", ""), ("env_steps_to_success_90", "env steps to 90%", ""),
+    ("wall_s_to_success_90", "wall s to 90%", ".3g"),
+    ("trials_per_scenario", "trials/scenario", ".2f"),
+    ("final_success_rate", "final success", ".0%"),
+]
+
+
+def decorate_transfer(rows: list[dict]) -> list[dict]:
+    """Add the display-only columns (short env name, CI text) to transfer/gap rows."""
+    for r in rows:
+        r["env_short"] = _env_short(r["env"])
+        if "success_low" in r:
+            r["success_ci"] = f"{r['success_low']:.0%}–{r['success_high']:.0%}"
+        if "gap_low" in r:
+            r["gap_ci"] = f"{r['gap_low']:+.0%} to {r['gap_high']:+.0%}"
+    return rows
