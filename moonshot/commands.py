@@ -188,3 +188,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print("\n" + res["markdown"])
     print(f"wrote {out}/efficiency.md, efficiency.csv, efficiency.json, learning_curves.png")
     return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from .evaluation.render import render_episodes
+
+    path = render_episodes(args.env, agent=args.agent, split=args.split, episodes=args.episodes,
+                           seed=args.seed, out=args.out, fps=args.fps)
+    print(f"wrote {path}")
+    return 0

@@ -100,6 +100,13 @@ class MoonLaunchEnv(gym.Env):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or "
                              f"None, got {render_mode!r}")
+        if render_mode == "human":
+            from .moon_render import has_display
+
+            if not has_display():
+                raise RuntimeError("render_mode='human' needs a display and none is available "
+                                   "(DISPLAY is unset); use render_mode='rgb_array' or "
+                                   "`moonshot render moon --out FILE.gif`")
         self.render_mode = render_mode
         self.target = self.config["target"]
         self.split = self.config["split"]

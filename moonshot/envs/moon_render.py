@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 
@@ -75,15 +76,7 @@ def render_launch(scenario, info: dict | None, constants: dict, size_px: int = _
 
 
 def show(frame: np.ndarray, viewer=None):
-    """Show ``frame`` in a matplotlib window; a clear warning where no display exists."""
-    if not os.environ.get("DISPLAY") and os.name != "nt" and not os.environ.get(
-            "WAYLAND_DISPLAY"):
-        import warnings
-
-        warnings.warn("render_mode='human' needs a display and none is available (DISPLAY is "
-                      "unset): nothing is shown. Use render_mode='rgb_array' or `moonshot render "
-                      "... --out FILE.gif`.", RuntimeWarning, stacklevel=3)
-        return viewer
+    """Show ``frame`` in a matplotlib window (the caller checked that a display exists)."""
     import matplotlib.pyplot as plt
 
     if viewer is None:
@@ -95,3 +88,72 @@ def show(frame: np.ndarray, viewer=None):
         viewer.set_data(frame)
     plt.pause(0.001)
     return viewer
+
+
+def has_display() -> bool:
+    """Whether a window can be opened here."""
+    return os.name == "nt" or sys.platform == "darwin" or bool(
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def flight_frames(trajectories: list[np.ndarray], infos: list[dict], constants: dict,
+                  n_frames: int = 40, size_px: int = 480, title: str = "") -> list[np.ndarray]:
+    """Animation frames of one or more launches (a planner's trials, in order): the inertial
+    view (left) and the Earth–Moon rotating view (right, Moon fixed on the +x axis), the Moon
+    moving, a time label and each trial's outcome. Earlier trials stay drawn, faded."""
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Circle
+
+    a = constants.get("moon_semi_major_axis", 384400.0)
+    lim = 1.25 * a
+    colors = ["#ffb000", "#ff5e5b", "#7bd389", "#c38dff", "#4cc9f0"]
+    frames = []
+    per_trial = max(4, n_frames // max(1, len(trajectories)))
+    for k, (tr, info) in enumerate(zip(trajectories, infos, strict=True)):
+        t_end = tr[-1, 0]
+        for f in range(per_trial):
+            t_now = t_end * (f + 1) / per_trial
+            m = int(np.searchsorted(tr[:, 0], t_now, side="right"))
+            fig = Figure(figsize=(2 * size_px / 100, size_px / 100), dpi=100,
+                         facecolor="#0b0d17")
+            for panel in (0, 1):
+                ax = fig.add_axes([panel * 0.5, 0, 0.5, 0.92])
+                ax.set_facecolor("#0b0d17")
+                ax.set_aspect("equal")
+                ax.axis("off")
+                ax.set_xlim(-lim, lim)
+                ax.set_ylim(-lim, lim)
+                ax.add_patch(Circle((0, 0), 4 * R_EARTH, color="#2e6fd8", zorder=3))
+                th = np.linspace(0, 2 * np.pi, 256)
+                ax.plot(a * np.cos(th), a * np.sin(th), color="#444a5c", lw=0.8, ls="--")
+                ax.text(0.5, 0.02, "inertial" if panel == 0 else "rotating with the Moon",
+                        transform=ax.transAxes, color="#9aa0b4", fontsize=8, ha="center")
+                for j in range(k + 1):
+                    tj = trajectories[j] if j < k else tr[:max(m, 1)]
+                    xy = _view(tj, panel)
+                    ax.plot(xy[:, 0], xy[:, 1], color=colors[j % len(colors)],
+                            lw=1.4 if j == k else 0.8, alpha=1.0 if j == k else 0.45, zorder=4)
+                if panel == 0:  # the Moon's path so far
+                    ax.plot(tr[:max(m, 1), 5], tr[:max(m, 1), 6], color="#aaaaaa", lw=2,
+                            alpha=0.5, zorder=2)
+                cur = tr[min(max(m, 1), len(tr)) - 1]
+                moon = _view(cur[None, :], panel, moon=True)[0]
+                ax.add_patch(Circle(moon, 4 * R_MOON, color="#d8d8d8", zorder=5))
+                rocket = _view(cur[None, :], panel)[0]
+                ax.plot(*rocket, "o", color=colors[k % len(colors)], ms=4, zorder=6)
+            label = f"{title}  trial {k + 1}/{len(trajectories)}   t = {t_now / DAY:5.2f} d"
+            if f == per_trial - 1:
+                label += f"   {info['outcome']} ({info['closest_approach_km']:,.0f} km)"
+            fig.text(0.01, 0.96, label, color="white", fontsize=10, family="monospace")
+            frames.append(_to_rgb(fig))
+    return frames
+
+
+def _view(rows: np.ndarray, panel: int, moon: bool = False) -> np.ndarray:
+    """Positions of the rocket (or the Moon) in the inertial (0) or rotating (1) view."""
+    x, y = (rows[:, 5], rows[:, 6]) if moon else (rows[:, 1], rows[:, 2])
+    if panel == 0:
+        return np.column_stack([x, y])
+    ang = np.arctan2(rows[:, 6], rows[:, 5])
+    c, s = np.cos(-ang), np.sin(-ang)
+    return np.column_stack([c * x - s * y, s * x + c * y])
