@@ -20,6 +20,7 @@ GROUP_STATIC, GROUP_CARS, GROUP_EGO, GROUP_GROUND = 1, 2, 4, 8
 SEEN = GROUP_STATIC | GROUP_CARS
 ANY = 0xFFFF
 MAX_CHILDREN = 16
+CELL = 40.0  # m
 
 
 class BulletWorld:
@@ -48,11 +49,16 @@ class BulletWorld:
         pos = np.stack([boxes[:, 0], boxes[:, 1], heights / 2], axis=1)
         yaw = boxes[:, 4]
         quat = np.stack([np.zeros(n), np.zeros(n), np.sin(yaw / 2), np.cos(yaw / 2)], axis=1)
-        # chunks of nearby boxes keep each compound's bounding box small
-        order = np.lexsort((boxes[:, 1], np.floor(boxes[:, 0] / 60.0)))
+        # compact chunks (boxes of one CELL x CELL square) keep each compound's bounds small
+        cell = np.floor(boxes[:, :2] / CELL).astype(np.int64)
+        order = np.lexsort((cell[:, 1], cell[:, 0]))
+        key = cell[order, 0] * 100003 + cell[order, 1]
+        starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
+        chunks = []
+        for a, b in zip(starts, np.append(starts[1:], n), strict=True):
+            chunks += [order[k:min(k + MAX_CHILDREN, b)] for k in range(a, b, MAX_CHILDREN)]
         bodies = []
-        for k in range(0, n, MAX_CHILDREN):
-            idx = order[k:k + MAX_CHILDREN]
+        for idx in chunks:
             centre = pos[idx].mean(axis=0)
             shape = pb.createCollisionShapeArray(
                 [pb.GEOM_BOX] * len(idx), halfExtents=half[idx].tolist(),
@@ -80,6 +86,12 @@ class BulletWorld:
         pb.setCollisionFilterGroupMask(body, -1, group, mask, physicsClientId=self.client)
         return body
 
+    def bounding_circle(self, body: int) -> tuple[float, float, float]:
+        """``(x, y, radius)`` of a circle around the body's footprint (from its AABB)."""
+        lo, hi = pb.getAABB(body, physicsClientId=self.client)
+        return ((lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2,
+                0.5 * math.hypot(hi[0] - lo[0], hi[1] - lo[1]))
+
     def set_pose(self, body: int, x: float, y: float, z: float, yaw: float) -> None:
         pb.resetBasePositionAndOrientation(body, (x, y, z), (0.0, 0.0, math.sin(0.5 * yaw),
                                                              math.cos(0.5 * yaw)),
@@ -98,11 +110,12 @@ class BulletWorld:
                                physicsClientId=self.client)
         return [h[2] for h in hits]
 
-    def contacts(self, body: int) -> set[int]:
-        """Bodies that ``body`` touches or penetrates now."""
-        pb.performCollisionDetection(physicsClientId=self.client)
-        return {c[2] for c in pb.getContactPoints(bodyA=body, physicsClientId=self.client)
-                if c[8] <= 0.0}
+    def touching(self, body: int, others) -> set[int]:
+        """Which of ``others`` (body ids) ``body`` touches or penetrates now (narrow phase
+        only: the caller pre-selects the bodies near it)."""
+        c = self.client
+        closest = pb.getClosestPoints
+        return {o for o in others if closest(body, o, 0.0, physicsClientId=c)}
 
     def close(self) -> None:
         if self.client is not None and pb.isConnected(self.client):

@@ -60,6 +60,10 @@ class CityWorld:
         self.route_s = 0.0
         self._route_i = 0
         self.lidar = np.full(lidar_rays, lidar_range)
+        self._ray_cos = lidar_range * np.cos(self.lidar_angles)
+        self._ray_sin = lidar_range * np.sin(self.lidar_angles)
+        self._ray_z = np.full(lidar_rays, RAY_HEIGHT)
+        self._placed = np.zeros(0, dtype=bool)
 
     # ------------------------------------------------------------------ episode set-up
     def load(self, city: City) -> None:
@@ -69,8 +73,12 @@ class CityWorld:
             self.city = city
             return
         self.bullet.clear()
-        self._building_bodies = set(self.bullet.add_static_boxes(city.buildings,
-                                                                 city.building_height))
+        bodies = self.bullet.add_static_boxes(city.buildings, city.building_height)
+        self._building_bodies = set(bodies)
+        # bounding circles of the compound bodies, to pre-select the ones near the ego
+        self._building_ids = np.asarray(bodies)
+        self._building_circles = np.array(
+            [self.bullet.bounding_circle(b) for b in bodies]).reshape(-1, 3)
         p = self.ego_params
         self._ego_body = self.bullet.add_box_body(p.length, p.width, CAR_HEIGHT, GROUP_EGO)
         self._car_bodies = []
@@ -113,8 +121,9 @@ class CityWorld:
         while len(self._car_bodies) < self.traffic.n:
             self._car_bodies.append(self.bullet.add_box_body(
                 float(idm[CAR_LENGTH]), float(idm[CAR_WIDTH]), CAR_HEIGHT, GROUP_CARS))
-        for b in self._car_bodies[self.traffic.n:]:
+        for b in self._car_bodies:
             self.bullet.set_pose(b, 0.0, 0.0, -50.0, 0.0)  # parked under the ground
+        self._placed = np.zeros(self.traffic.n, dtype=bool)
         self._place_bodies()
         self._cast_lidar()
 
@@ -131,29 +140,49 @@ class CityWorld:
                                                self._route_i, 10, 40)
         self.route_s = s
         self._place_bodies()
-        hits = self.bullet.contacts(self._ego_body)
+        hits = self.bullet.touching(self._ego_body, self._near_bodies(x, y))
         self._cast_lidar()
         return hits
 
-    def _place_bodies(self) -> None:
+    def _near_bodies(self, x: float, y: float) -> list[int]:
+        reach = 0.5 * math.hypot(self.ego_params.length, self.ego_params.width) + 0.5
+        bc = self._building_circles
+        near = (bc[:, 0] - x) ** 2 + (bc[:, 1] - y) ** 2 < (bc[:, 2] + reach) ** 2
+        out = self._building_ids[near].tolist()
         pose = self.traffic.pose
-        half = 0.5 * pose[:, 2]
-        z = np.full(len(pose), 0.5 * CAR_HEIGHT)
-        zeros = np.zeros(len(pose))
-        xyz = np.stack([pose[:, 0], pose[:, 1], z], 1).tolist()
-        quat = np.stack([zeros, zeros, np.sin(half), np.cos(half)], 1).tolist()
-        n = self.traffic.n
-        self.bullet.set_poses(self._car_bodies[:n], xyz, quat)
+        close = (pose[:, 0] - x) ** 2 + (pose[:, 1] - y) ** 2 < (2 * reach + 0.5) ** 2
+        out += [self._car_bodies[i] for i in np.flatnonzero(close)]
+        return out
+
+    def _place_bodies(self) -> None:
+        """Pose the car bodies within lidar range (the others wait below the ground: nothing
+        can see or touch them), then the ego."""
         x, y, h, _ = self.ego
+        pose = self.traffic.pose
+        r = self.lidar_range + 10.0
+        near = (pose[:, 0] - x) ** 2 + (pose[:, 1] - y) ** 2 < r * r
+        bodies, xyz, quat = [], [], []
+        z = 0.5 * CAR_HEIGHT
+        for i in np.flatnonzero(near | self._placed).tolist():
+            bodies.append(self._car_bodies[i])
+            if near[i]:
+                cx, cy, ch = pose[i]
+                xyz.append((cx, cy, z))
+                quat.append((0.0, 0.0, math.sin(0.5 * ch), math.cos(0.5 * ch)))
+            else:
+                xyz.append((0.0, 0.0, -50.0))
+                quat.append((0.0, 0.0, 0.0, 1.0))
+        self._placed = near
+        self.bullet.set_poses(bodies, xyz, quat)
         self.bullet.set_pose(self._ego_body, x, y, 0.5 * CAR_HEIGHT + 0.01, h)
 
     def _cast_lidar(self) -> None:
         x, y, h, _ = self.ego
-        a = self.lidar_angles + h
-        n = len(a)
-        ends = np.stack([x + self.lidar_range * np.cos(a), y + self.lidar_range * np.sin(a),
-                         np.full(n, RAY_HEIGHT)], 1).tolist()
-        origin = [(x, y, RAY_HEIGHT)] * n
+        c, s = math.cos(h), math.sin(h)
+        dx = self._ray_cos * c - self._ray_sin * s
+        dy = self._ray_sin * c + self._ray_cos * s
+        ends = np.stack([x + dx, y + dy, self._ray_z], 1).tolist()
+        origin = [(x, y, RAY_HEIGHT)] * len(ends)
         self.lidar = np.asarray(self.bullet.cast_rays(origin, ends)) * self.lidar_range
 
     # ------------------------------------------------------------------ queries
