@@ -60,7 +60,7 @@ def moon_frames(agent_spec: str, split: str, episodes: int, seed: int,
     is_planner = spec.label == "planner"
     for sid in scenario_ids(seed, episodes):
         trajs, infos = [], []
-        for trial in range(5 if is_planner else 1):
+        for _trial in range(5 if is_planner else 1):
             rec = run_episode(spec.agent, env, seed=None, options={"scenario_id": int(sid)})
             trajs.append(rec.final_info["trajectory"])
             infos.append(rec.final_info)
