@@ -101,7 +101,8 @@ class CityNavEnv(gym.Env):
     (:class:`~moonshot.physics.city.traffic.Traffic`: lane, s, speed, pose arrays and IDM
     parameters), ``ego`` (``[x, y, heading, speed]``), ``steer``, ``ego_params``
     (:class:`~moonshot.physics.city.ego.EgoParams`), ``route``
-    (:class:`~moonshot.physics.city.route.Route`), ``sim_time`` (s), ``dt`` (0.1 s).
+    (:class:`~moonshot.physics.city.route.Route`), ``goal`` (``(lane, s)`` on the lane graph),
+    ``sim_time`` (s), ``dt`` (0.1 s).
 
     ## Arguments
     ``gymnasium.make("moonshot/CityNav-v0", split="train", num_train_maps=32, map_seed=None,
@@ -170,6 +171,7 @@ class CityNavEnv(gym.Env):
     steer = property(lambda self: self.world.steer)
     route = property(lambda self: self.world.route)
     sim_time = property(lambda self: self.world.t)
+    goal = property(lambda self: (self.world.goal_lane, self.world.goal_s))
 
     def _pick_map(self, options: dict) -> int:
         if options.get("map_seed") is not None:

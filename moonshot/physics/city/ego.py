@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from numba import njit
+
 
 @dataclass(frozen=True)
 class EgoParams:
@@ -48,4 +50,17 @@ def bicycle_step(x: float, y: float, heading: float, v: float, accel: float, ste
     heading += v * math.sin(beta) / p.rear_to_center * dt
     heading = (heading + math.pi) % (2.0 * math.pi) - math.pi
     v = min(max(v + accel * dt, 0.0), p.max_speed)
+    return x, y, heading, v
+
+
+@njit(cache=True)
+def bicycle_step_jit(x, y, heading, v, accel, steer, dt, wheelbase, rear_to_center,
+                     max_speed):
+    """:func:`bicycle_step` for compiled callers (same formulas, parameters unpacked)."""
+    beta = math.atan(rear_to_center / wheelbase * math.tan(steer))
+    x += v * math.cos(heading + beta) * dt
+    y += v * math.sin(heading + beta) * dt
+    heading += v * math.sin(beta) / rear_to_center * dt
+    heading = (heading + math.pi) % (2.0 * math.pi) - math.pi
+    v = min(max(v + accel * dt, 0.0), max_speed)
     return x, y, heading, v

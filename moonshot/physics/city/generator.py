@@ -34,6 +34,7 @@ from .signals import Signals
 NEW_SEED_BASE = 1_000_000
 STYLES = ("grid", "irregular")
 MIN_ANGLE = math.radians(35.0)
+MIN_LANE_LENGTH = 20.0  # m between the stop lines of a road
 
 
 @dataclass(frozen=True)
@@ -109,18 +110,18 @@ def city_params(map_seed: int) -> CityParams:
     if map_seed < NEW_SEED_BASE:
         if map_seed % 2 == 0:
             b = float(rng.uniform(85, 110))
-            return CityParams(style="grid", blocks_x=int(rng.integers(5, 8)),
-                              blocks_y=int(rng.integers(5, 8)), block_min=b, block_max=b)
-        return CityParams(style="irregular", blocks_x=int(rng.integers(5, 8)),
-                          blocks_y=int(rng.integers(5, 8)), block_min=70.0, block_max=130.0,
+            return CityParams(style="grid", blocks_x=int(rng.integers(6, 9)),
+                              blocks_y=int(rng.integers(6, 9)), block_min=b, block_max=b)
+        return CityParams(style="irregular", blocks_x=int(rng.integers(6, 9)),
+                          blocks_y=int(rng.integers(6, 9)), block_min=70.0, block_max=130.0,
                           jitter=10.0, missing_streets=0.12, diagonals=0.08)
     lanes = 2 if rng.random() < 0.25 else 1
     timing = dict(green=float(rng.uniform(6, 12)), yellow=3.0, all_red=float(rng.uniform(1, 3)))
     speed = float(rng.uniform(11.0, 15.3))
     if rng.random() < 0.4:
         b = float(rng.uniform(70, 140))
-        return CityParams(style="grid", blocks_x=int(rng.integers(4, 9)),
-                          blocks_y=int(rng.integers(4, 9)), block_min=b, block_max=b,
+        return CityParams(style="grid", blocks_x=int(rng.integers(5, 9)),
+                          blocks_y=int(rng.integers(5, 9)), block_min=b, block_max=b,
                           lanes=lanes, speed_limit=speed, **timing)
     return CityParams(style="irregular", blocks_x=int(rng.integers(5, 9)),
                       blocks_y=int(rng.integers(5, 9)), block_min=60.0, block_max=150.0,
@@ -258,13 +259,24 @@ def generate_city(seed: int, params: CityParams | None = None) -> City:
         raise ValueError(f"unknown city style {p.style!r}; choose one of {list(STYLES)}")
     rng = np.random.default_rng([int(seed), 11])
     nodes, edges, n_axis = _street_grid(rng, p)
+    diagonal = set(edges[n_axis:])
     if p.style != "grid":
         edges = _prune(rng, nodes, edges, n_axis, p)
-    edges = np.array(sorted(edges), dtype=np.int64)
+    edges = sorted(edges)
+    while True:  # drop diagonals whose sharp corners leave a road too short for its stop lines
+        radius = node_radii(nodes, np.array(edges), p.half_width)
+        short = [(u, v) for u, v in edges if np.linalg.norm(nodes[u] - nodes[v])
+                 - radius[u] - radius[v] < MIN_LANE_LENGTH]
+        drop = [e for e in edges if e in diagonal and any(set(e) & set(f) for f in short)]
+        deg = np.bincount(np.array(edges).ravel(), minlength=len(nodes))
+        drop = [e for e in drop if deg[e[0]] > 2 and deg[e[1]] > 2]
+        if not drop:
+            break
+        edges.remove(drop[0])
+    edges = np.array(edges, dtype=np.int64)
     assert _connected(len(nodes), edges), "road network not connected"
     deg = np.bincount(edges.ravel(), minlength=len(nodes))
     assert deg.min() >= 2, "dead end"
-    radius = node_radii(nodes, edges, p.half_width)
     signalized = deg >= 3
     lanes, road_phase, node_phases = build_lanes(nodes, edges, p.lanes, p.lane_width, radius,
                                                  signalized)

@@ -91,7 +91,9 @@ def directed_roads(edges: np.ndarray):
 
 def node_radii(nodes, edges, half_width: float) -> np.ndarray:
     """Distance from each intersection centre to its stop lines: room for the corners of
-    crossing roads (``half_width / tan(angle / 2)``) and for turning paths."""
+    crossing roads (``half_width / tan(angle / 2)``) and for turning paths (at acute angles
+    ``(half_width + 5) / tan(angle / 2)``, so that a sharp turn keeps a radius a car can
+    drive)."""
     n = len(nodes)
     angles = [[] for _ in range(n)]
     for u, v in edges:
@@ -107,7 +109,9 @@ def node_radii(nodes, edges, half_width: float) -> np.ndarray:
             gaps = np.diff(np.concatenate([a, [a[0] + 2 * math.pi]]))
             gap = float(gaps.min())
         corner = half_width / math.tan(min(gap, math.pi - 1e-6) / 2) if gap < math.pi else 0.0
-        radius[i] = max(corner + 2.0, half_width + 5.0)
+        # acute corners: stop lines far enough out that a sharp turn keeps a drivable radius
+        sharp = (half_width + 5.0) / math.tan(gap / 2) if gap < math.pi / 2 else 0.0
+        radius[i] = max(corner + 2.0, half_width + 5.0, sharp)
     return radius
 
 

@@ -37,8 +37,9 @@ class CityWorld:
 
     ``city``, ``traffic`` (:class:`~moonshot.physics.city.traffic.Traffic`), ``ego``
     (``[x, y, heading, speed]``), ``steer`` (rad), ``ego_params``, ``route``, ``route_s``
-    (arc length reached along the route), ``t`` (s), ``lidar`` (m, per ray), ``lidar_angles``
-    (rad, ego frame).
+    (arc length reached along the route), ``start_lane``/``start_s`` and
+    ``goal_lane``/``goal_s`` (where the drive begins and ends on the lane graph), ``t`` (s),
+    ``lidar`` (m, per ray), ``lidar_angles`` (rad, ego frame).
     """
 
     def __init__(self, ego_params: EgoParams | None = None, lidar_rays: int = 32,
@@ -105,8 +106,9 @@ class CityWorld:
             ok = np.flatnonzero(curb & np.isfinite(reach))
             ok = ok[[int(np.argmax(reach[ok]))]]
         q = int(rng.choice(ok))
-        self.route = plan_route(g, lane, s0, int(city.spawn_lane[q]), float(city.spawn_s[q]),
-                                costs=costs)
+        self.start_lane, self.start_s = lane, s0
+        self.goal_lane, self.goal_s = int(city.spawn_lane[q]), float(city.spawn_s[q])
+        self.route = plan_route(g, lane, s0, self.goal_lane, self.goal_s, costs=costs)
         x, y, h = city.lane_pose(lane, s0)
         self.ego = np.array([x, y, h, 0.0])
         self.steer = 0.0

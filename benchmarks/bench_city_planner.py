@@ -1,0 +1,69 @@
+"""CityPlanner quality and decision time on CityNav-v0 (not run in CI).
+
+    python benchmarks/bench_city_planner.py [--episodes 200] [--split new] [--cars 20 40]
+
+For each traffic level: success and death rates over the episodes (seeds 0..N-1, so each
+episode is a different held-out map), outcomes, and the median / 95th-percentile decision time
+of ``predict`` (one core).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+from moonshot.agents.city_planner import CityPlanner  # noqa: E402
+from moonshot.envs.city_nav import CityNavEnv  # noqa: E402
+
+
+def evaluate(split: str, cars: int, episodes: int, seed0: int = 0, verbose: bool = False):
+    env = CityNavEnv(split=split, traffic_cars=cars)
+    agent = CityPlanner()
+    outcomes: dict[str, int] = {}
+    failures = []
+    t0 = time.perf_counter()
+    for ep in range(episodes):
+        obs, info = env.reset(seed=seed0 + ep)
+        agent.begin_episode(env, obs, info)
+        while True:
+            action, _ = agent.predict(obs)
+            obs, _, term, trunc, info = env.step(action)
+            if term or trunc:
+                break
+        outcomes[info["outcome"]] = outcomes.get(info["outcome"], 0) + 1
+        if info["outcome"] != "arrived":
+            failures.append((seed0 + ep, info["map_id"], info["outcome"], info.get("crash"),
+                             round(info["route_progress"], 2)))
+            if verbose:
+                print("  failure:", failures[-1], flush=True)
+    env.close()
+    dts = np.asarray(agent.decision_times) * 1e3
+    return outcomes, failures, float(np.median(dts)), float(np.percentile(dts, 95)), \
+        time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--episodes", type=int, default=200)
+    ap.add_argument("--split", default="new")
+    ap.add_argument("--cars", type=int, nargs="+", default=[20, 40])
+    ap.add_argument("--seed0", type=int, default=0)
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args()
+    for cars in args.cars:
+        out, fails, med, p95, wall = evaluate(args.split, cars, args.episodes, args.seed0,
+                                              args.verbose)
+        n = args.episodes
+        print(f"split={args.split} cars={cars} episodes={n}: success "
+              f"{out.get('arrived', 0) / n:.1%}, deaths {out.get('crashed', 0)} "
+              f"({out.get('crashed', 0) / n:.1%}), outcomes {out}; decision time median "
+              f"{med:.2f} ms, p95 {p95:.2f} ms; wall {wall:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
