@@ -86,7 +86,7 @@ class CityNavEnv(gym.Env):
     Terminated: ``outcome="crashed"`` when the ego's body touches a building or a car (Bullet
     contact; ``info["crash"]`` says which) - a "death"; ``outcome="arrived"`` within
     ``goal_radius`` (6 m) of the goal once the route is driven. Truncated:
-    ``outcome="timeout"`` after ``time_limit`` seconds (150). Leaving the road is allowed: the
+    ``outcome="timeout"`` after ``time_limit`` seconds (240). Leaving the road is allowed: the
     sidewalk, squares and empty lots are drivable at the ``off_road`` cost; buildings kill.
     Running a red light is not punished as such: it kills when crossing traffic is there.
 
@@ -106,7 +106,7 @@ class CityNavEnv(gym.Env):
 
     ## Arguments
     ``gymnasium.make("moonshot/CityNav-v0", split="train", num_train_maps=32, map_seed=None,
-    traffic_cars=20, lidar_rays=32, lidar_range=50.0, navigation=True, time_limit=150.0,
+    traffic_cars=20, lidar_rays=32, lidar_range=50.0, navigation=True, time_limit=240.0,
     route_length=(250.0, 600.0), goal_radius=6.0, reward_progress=0.02, reward_arrived=10.0,
     reward_death=-10.0, reward_time=-0.005, reward_off_road=-0.02, render_view="ego",
     render_size=480, render_mode=None)``. ``map_seed`` pins one map; ``render_view`` is
@@ -159,7 +159,7 @@ class CityNavEnv(gym.Env):
     @classmethod
     def default_config(cls) -> dict:
         return dict(split="train", num_train_maps=32, map_seed=None, traffic_cars=20,
-                    lidar_rays=32, lidar_range=50.0, navigation=True, time_limit=150.0,
+                    lidar_rays=32, lidar_range=50.0, navigation=True, time_limit=240.0,
                     route_length=(250.0, 600.0), goal_radius=6.0, reward_progress=0.02,
                     reward_arrived=10.0, reward_death=-10.0, reward_time=-0.005,
                     reward_off_road=-0.02, render_view="ego", render_size=480)

@@ -20,7 +20,15 @@ GROUP_STATIC, GROUP_CARS, GROUP_EGO, GROUP_GROUND = 1, 2, 4, 8
 SEEN = GROUP_STATIC | GROUP_CARS
 ANY = 0xFFFF
 MAX_CHILDREN = 16
-CELL = 40.0  # m
+CELL = 10.0  # m
+
+
+def _z_order(ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
+    """Morton code of non-negative cell indices (interleaved bits)."""
+    code = np.zeros_like(ix)
+    for b in range(16):
+        code |= ((ix >> b) & 1) << (2 * b) | ((iy >> b) & 1) << (2 * b + 1)
+    return code
 
 
 class BulletWorld:
@@ -49,14 +57,10 @@ class BulletWorld:
         pos = np.stack([boxes[:, 0], boxes[:, 1], heights / 2], axis=1)
         yaw = boxes[:, 4]
         quat = np.stack([np.zeros(n), np.zeros(n), np.sin(yaw / 2), np.cos(yaw / 2)], axis=1)
-        # compact chunks (boxes of one CELL x CELL square) keep each compound's bounds small
-        cell = np.floor(boxes[:, :2] / CELL).astype(np.int64)
-        order = np.lexsort((cell[:, 1], cell[:, 0]))
-        key = cell[order, 0] * 100003 + cell[order, 1]
-        starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
-        chunks = []
-        for a, b in zip(starts, np.append(starts[1:], n), strict=True):
-            chunks += [order[k:min(k + MAX_CHILDREN, b)] for k in range(a, b, MAX_CHILDREN)]
+        # chunks of boxes consecutive along a Z-order curve are compact and few
+        cell = np.floor((boxes[:, :2] - boxes[:, :2].min(axis=0)) / CELL).astype(np.int64)
+        order = np.argsort(_z_order(cell[:, 0], cell[:, 1]), kind="stable")
+        chunks = [order[k:k + MAX_CHILDREN] for k in range(0, n, MAX_CHILDREN)]
         bodies = []
         for idx in chunks:
             centre = pos[idx].mean(axis=0)

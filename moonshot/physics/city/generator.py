@@ -225,24 +225,29 @@ def _buildings(rng, nodes, edges, radius, p: CityParams):
     """Lots along both sides of every street, kept where they clear roads and each other."""
     hw = p.half_width
     clear = hw + p.sidewalk
-    rows = []
-    for u, v in edges:
-        a, b = nodes[u], nodes[v]
-        length = float(np.linalg.norm(b - a))
-        d = (b - a) / length
-        n = np.array([-d[1], d[0]])
-        yaw = math.atan2(d[1], d[0])
-        for side in (1.0, -1.0):
-            t = float(rng.uniform(0, 6))
-            while t < length:
-                w = float(rng.uniform(*p.lot_width))
-                depth = float(rng.uniform(*p.lot_depth))
-                back = float(rng.uniform(0.3, 2.5))
-                if rng.random() >= p.park_fraction:
-                    c = a + d * (t + w / 2) + side * n * (clear + back + depth / 2)
-                    rows.append((c[0], c[1], w / 2, depth / 2, yaw))
-                t += w + float(rng.uniform(1.0, 6.0))
-    cand = np.array(rows)
+    e = np.asarray(edges)
+    a, b = nodes[e[:, 0]], nodes[e[:, 1]]
+    length = np.linalg.norm(b - a, axis=1)
+    d = (b - a) / length[:, None]
+    n = np.stack([-d[:, 1], d[:, 0]], axis=1)
+    yaw = np.arctan2(d[:, 1], d[:, 0])
+    # lots along both sides of every street: frontage, gap, depth, setback, park?
+    shape = (len(e), 2, int(length.max() / (p.lot_width[0] + 1.0)) + 2)
+    w = rng.uniform(*p.lot_width, shape)
+    gap = rng.uniform(1.0, 6.0, shape)
+    depth = rng.uniform(*p.lot_depth, shape)
+    back = rng.uniform(0.3, 2.5, shape)
+    built = rng.random(shape) >= p.park_fraction
+    start = rng.uniform(0, 6, shape[:2] + (1,)) + np.cumsum(w + gap, axis=2) - (w + gap)
+    ok = built & (start < length[:, None, None])
+    side = np.array([1.0, -1.0])[None, :, None]
+    mid = start + w / 2
+    off = side * (clear + back + depth / 2)
+    cx = a[:, None, None, 0] + d[:, None, None, 0] * mid + n[:, None, None, 0] * off
+    cy = a[:, None, None, 1] + d[:, None, None, 1] * mid + n[:, None, None, 1] * off
+    yaws = np.broadcast_to(yaw[:, None, None], shape)
+    rows = [np.stack([cx[ok], cy[ok], w[ok] / 2, depth[ok] / 2, yaws[ok]], axis=1)]
+    cand = np.concatenate(rows)
     cand = cand[rng.permutation(len(cand))]
     corners = rect_corners(cand[:, 0], cand[:, 1], cand[:, 2], cand[:, 3], cand[:, 4])
     rad = np.hypot(cand[:, 2], cand[:, 3])

@@ -211,9 +211,11 @@ def build_lanes(nodes: np.ndarray, edges: np.ndarray, lanes: int, lane_width: fl
         """(M, M) bool: movements of ``node`` (of different approaches) that may not share
         a phase: their paths come closer than CONFLICT_DISTANCE or they enter the same lane."""
         ids = by_node[node]
-        p = paths[ids]
-        gap = np.linalg.norm(p[:, None, :, None, :] - p[None, :, None, :, :], axis=-1)
-        close = gap.min(axis=(2, 3)) < CONFLICT_DISTANCE
+        m = len(ids)
+        q = paths[ids].reshape(-1, 2)
+        sq = (q * q).sum(axis=1)
+        d2 = (sq[:, None] + sq[None, :] - 2.0 * q @ q.T).reshape(m, LANE_POINTS, m, LANE_POINTS)
+        close = d2.min(axis=(1, 3)) < CONFLICT_DISTANCE ** 2
         target = np.array([(moves[i][2], moves[i][3]) for i in ids])
         same_exit = np.all(target[:, None, :] == target[None, :, :], axis=-1)
         approach = np.array([moves[i][1] for i in ids])
