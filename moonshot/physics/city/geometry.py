@@ -181,7 +181,13 @@ def polyline_point(pts, cum, s):
     t = min(1.0, max(0.0, t))
     dx = pts[k + 1, 0] - pts[k, 0]
     dy = pts[k + 1, 1] - pts[k, 1]
-    return pts[k, 0] + t * dx, pts[k, 1] + t * dy, math.atan2(dy, dx)
+    x, y = pts[k, 0] + t * dx, pts[k, 1] + t * dy
+    j = k
+    while dx == 0.0 and dy == 0.0 and j > 0:  # a zero-length end segment: heading from before
+        j -= 1
+        dx = pts[j + 1, 0] - pts[j, 0]
+        dy = pts[j + 1, 1] - pts[j, 1]
+    return x, y, math.atan2(dy, dx)
 
 
 @njit(cache=True)

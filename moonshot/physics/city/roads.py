@@ -35,6 +35,7 @@ from .geometry import bezier_polyline, cumulative_length
 LANE_POINTS = 10
 ROAD, CONNECTOR = 0, 1
 CONFLICT_DISTANCE = 2.8  # m: two movement paths closer than this cross (car width 1.8 + margin)
+TURN_RADIUS = 9.0  # m: largest radius of a turn across an intersection
 
 
 @dataclass
@@ -143,9 +144,25 @@ def _movements(frm, to, heading, n_nodes, lanes):
     return incoming, moves
 
 
-def _conflict(p, q) -> bool:
-    d = np.linalg.norm(p[:, None, :] - q[None, :, :], axis=2)
-    return bool(d.min() < CONFLICT_DISTANCE)
+def turn_paths(p0, d0, p1, d1) -> np.ndarray:
+    """Paths (M, LANE_POINTS, 2) across intersections from lane ends ``p0`` (heading ``d0``)
+    to lane starts ``p1`` (heading ``d1``). A turn runs straight along the incoming lane, then
+    around a curve of radius at most ``TURN_RADIUS`` (tangent to both lane lines), then
+    straight into the outgoing lane, so that it never cuts a corner however far out the stop
+    lines are; nearly straight movements are a single smooth curve."""
+    w = p1 - p0
+    cross = d0[:, 0] * d1[:, 1] - d0[:, 1] * d1[:, 0]
+    safe = np.where(np.abs(cross) > 1e-9, cross, 1.0)
+    t0 = (w[:, 0] * d1[:, 1] - w[:, 1] * d1[:, 0]) / safe
+    t1 = -(w[:, 0] * d0[:, 1] - w[:, 1] * d0[:, 0]) / safe
+    phi = np.arccos(np.clip((d0 * d1).sum(axis=1), -1.0, 1.0))
+    turn = (np.abs(cross) > math.sin(math.radians(20))) & (t0 > 0) & (t1 > 0)
+    tangent = np.minimum(np.minimum(t0, t1), TURN_RADIUS * np.tan(phi / 2))
+    x = p0 + d0 * t0[:, None]
+    q0 = np.where(turn[:, None], x - d0 * tangent[:, None], p0)
+    q1 = np.where(turn[:, None], x + d1 * tangent[:, None], p1)
+    curve = bezier_polyline(q0, d0, q1, d1, LANE_POINTS - 2)
+    return np.concatenate([p0[:, None, :], curve, p1[:, None, :]], axis=1)
 
 
 def _strongly_connected(n_roads, arcs) -> bool:
@@ -200,9 +217,8 @@ def build_lanes(nodes: np.ndarray, edges: np.ndarray, lanes: int, lane_width: fl
 
     incoming, moves = _movements(frm, to, heading, n_nodes, lanes)
     mv = np.array([m[1:4] for m in moves], dtype=np.int64)  # in road, out road, lane
-    paths = bezier_polyline(road_pts[mv[:, 0] * lanes + mv[:, 2], -1], unit[mv[:, 0]],
-                            road_pts[mv[:, 1] * lanes + mv[:, 2], 0], unit[mv[:, 1]],
-                            LANE_POINTS)
+    paths = turn_paths(road_pts[mv[:, 0] * lanes + mv[:, 2], -1], unit[mv[:, 0]],
+                       road_pts[mv[:, 1] * lanes + mv[:, 2], 0], unit[mv[:, 1]])
     by_node = [[] for _ in range(n_nodes)]
     for i, m in enumerate(moves):
         by_node[m[0]].append(i)
