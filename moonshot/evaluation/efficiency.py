@@ -86,7 +86,7 @@ def learning_curves(run_dirs: list[Path], window: int = WINDOW, points: int = 60
         log = read_episodes(d)
         if len(log["episode"]) == 0:
             continue
-        groups.setdefault(name, []).append(rolling_rate(log["success"], window))
+        groups.setdefault(name, []).append(rolling_rate(log["success"], window, min_count=1))
     out = {}
     for name, curves in groups.items():
         n_min = min(len(c) for c in curves)

@@ -1,0 +1,94 @@
+"""The command line end to end on tiny budgets."""
+
+import json
+
+import imageio.v2 as imageio
+import numpy as np
+import pytest
+
+from moonshot.cli import build_parser, main
+
+
+def test_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    for cmd in ("demo", "train", "plan", "evaluate", "compare", "render", "benchmark"):
+        assert cmd in text
+    assert main([]) == 0
+
+
+def test_unknown_env_is_a_clear_error(tmp_path, capsys):
+    assert main(["plan", "mars", "--out", str(tmp_path / "x")]) == 2
+    assert "moon" in capsys.readouterr().err
+
+
+def test_module_entry_point_runs():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "moonshot", "--help"], capture_output=True,
+                         text=True, check=True)
+    assert "moonshot" in out.stdout and "render" in out.stdout
+
+
+@pytest.fixture(scope="module")
+def moon_runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    assert main(["plan", "moon", "--episodes", "4", "--seed", "2", "--out",
+                 str(root / "plan"), "--target", "soi"]) == 0
+    assert main(["train", "moon", "--timesteps", "256", "--out", str(root / "ppo"),
+                 "--n-envs", "16", "--eval-episodes", "4", "--no-progress", "--target", "soi",
+                 "--hyperparams", "n_steps=8", "batch_size=64", "n_epochs=1"]) == 0
+    return root
+
+
+def test_evaluate_writes_tables_and_plots(moon_runs, tmp_path, capsys):
+    out = tmp_path / "ev"
+    assert main(["evaluate", str(moon_runs / "ppo"), str(moon_runs / "plan"), "planner:moon",
+                 "--episodes", "3", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| agent |" in printed and "gap" in printed
+    data = json.loads((out / "transfer.json").read_text())
+    splits = {(r["agent"], r["split"]) for r in data["results"]}
+    assert ("planner", "new") in splits and len(splits) == 4  # two planners share the label
+    assert all(0 <= r["success_low"] <= r["success_rate"] <= r["success_high"] <= 1
+               for r in data["results"])
+    assert (out / "transfer.png").stat().st_size > 1000
+    assert (out / "transfer.md").read_text().startswith("| agent |")
+
+
+def test_compare_writes_efficiency_and_curves(moon_runs, tmp_path, capsys):
+    out = tmp_path / "cmp"
+    assert main(["compare", str(moon_runs / "ppo"), str(moon_runs / "plan"), "--out",
+                 str(out)]) == 0
+    rows = json.loads((out / "efficiency.json").read_text())["runs"]
+    assert {r["agent"] for r in rows} == {"ppo", "planner"}
+    planner = next(r for r in rows if r["agent"] == "planner")
+    assert planner["episodes_to_first_success"] == 1
+    assert (out / "learning_curves.png").stat().st_size > 1000
+    assert main(["compare", str(tmp_path / "nope"), "--out", str(out)]) == 2
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".mp4"])
+def test_render_moon_planner_writes_a_readable_video(tmp_path, suffix):
+    out = tmp_path / f"moon{suffix}"
+    assert main(["render", "moon", "--agent", "planner", "--out", str(out), "--seed", "3"]) == 0
+    frames = (imageio.mimread(out) if suffix == ".gif"
+              else [f for f in imageio.get_reader(str(out), format="FFMPEG")])
+    assert len(frames) >= 10
+    first, last = np.asarray(frames[0]), np.asarray(frames[-1])
+    assert first.shape[:2] == last.shape[:2] and first.shape[0] >= 400
+    assert np.abs(first.astype(int) - last.astype(int)).sum() > 0
+
+
+def test_render_rejects_unknown_format(tmp_path):
+    assert main(["render", "moon", "--out", str(tmp_path / "x.avi")]) == 2
+
+
+def test_parser_documents_train_options():
+    text = build_parser()._subparsers._group_actions[0].choices["train"].format_help()
+    for opt in ("--n-envs", "--env-kwargs", "--hyperparams", "--tensorboard", "--eval-every",
+                "--checkpoint-every", "--resume", "--device"):
+        assert opt in text
