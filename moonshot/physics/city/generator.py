@@ -274,7 +274,8 @@ def generate_city(seed: int, params: CityParams | None = None) -> City:
                  - radius[u] - radius[v] < MIN_LANE_LENGTH]
         drop = [e for e in edges if e in diagonal and any(set(e) & set(f) for f in short)]
         deg = np.bincount(np.array(edges).ravel(), minlength=len(nodes))
-        drop = [e for e in drop if deg[e[0]] > 2 and deg[e[1]] > 2]
+        drop = [e for e in drop if deg[e[0]] > 2 and deg[e[1]] > 2
+                and _connected(len(nodes), [f for f in edges if f != e])]
         if not drop:
             break
         edges.remove(drop[0])
