@@ -197,3 +197,13 @@ def cmd_render(args: argparse.Namespace) -> int:
                            seed=args.seed, out=args.out, fps=args.fps)
     print(f"wrote {path}")
     return 0
+
+
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    from .evaluation.benchmark import run_benchmark
+
+    out = Path(args.out)
+    res = run_benchmark(out, quick=args.quick)
+    print("\n" + res["markdown"])
+    print(f"wrote {out}/benchmark.json and {out}/benchmark.md")
+    return 0

@@ -92,3 +92,12 @@ def test_parser_documents_train_options():
     for opt in ("--n-envs", "--env-kwargs", "--hyperparams", "--tensorboard", "--eval-every",
                 "--checkpoint-every", "--resume", "--device"):
         assert opt in text
+
+
+def test_benchmark_quick_smoke(tmp_path, capsys):
+    out = tmp_path / "bench"
+    assert main(["benchmark", "--quick", "--out", str(out)]) == 0
+    res = json.loads((out / "benchmark.json").read_text())
+    assert res["moon_vec256_launches_per_s"] > 0 and res["city_steps_per_s"] > 0
+    assert res["moon_planner_plan_ms_median"] > 0
+    assert "| figure |" in (out / "benchmark.md").read_text()

@@ -1,0 +1,265 @@
+"""Throughput of moonshot's environments, planners and training, next to peers, in one run.
+
+Peers (optional extra ``bench``): Gymnasium's ``LunarLander-v3`` (Box2D) and highway-env's
+``intersection-v0``. Every figure is a median over repeats, measured on one core in this
+process (the vectorized CityNav figure uses one subprocess per core).
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from ..runlog import atomic_write_text, write_json
+
+
+def _median_rate(fn: Callable[[float], tuple[int, float]], repeats: int,
+                 seconds: float) -> float:
+    """Median over ``repeats`` of ``count / elapsed`` from ``fn(seconds)``."""
+    rates = []
+    for _ in range(repeats):
+        n, dt = fn(seconds)
+        rates.append(n / dt)
+    return float(np.median(rates))
+
+
+def _random_steps(env, seconds: float, seed: int = 0) -> tuple[int, float]:
+    env.reset(seed=seed)
+    env.action_space.seed(seed)
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        _, _, term, trunc, _ = env.step(env.action_space.sample())
+        n += 1
+        if term or trunc:
+            env.reset()
+    return n, time.perf_counter() - t0
+
+
+def moon_figures(repeats: int, seconds: float) -> dict:
+    import gymnasium as gym
+
+    from ..envs.moon_vector import MoonLaunchVectorEnv
+
+    env = gym.make("moonshot/MoonLaunch-v0").unwrapped
+    env.reset(seed=0)
+    env.step(env.action_space.sample())  # compile / load the numba cache
+    single = _median_rate(lambda s: _random_steps(env, s), repeats, seconds)
+
+    vec = MoonLaunchVectorEnv(num_envs=256)
+    vec.reset(seed=0)
+    rng = np.random.default_rng(0)
+
+    def batched(s: float) -> tuple[int, float]:
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < s:
+            vec.step(rng.uniform(-1, 1, (256, 3)))
+            n += 256
+        return n, time.perf_counter() - t0
+
+    return {"moon_single_launches_per_s": single,
+            "moon_single_launch_ms": 1e3 / single,
+            "moon_vec256_launches_per_s": _median_rate(batched, repeats, seconds)}
+
+
+def city_figures(repeats: int, seconds: float, vectorized: bool = True) -> dict:
+    import gymnasium as gym
+
+    env = gym.make("moonshot/CityNav-v0", lidar_rays=32, traffic_cars=20)
+    t0 = time.perf_counter()
+    env.reset(seed=123)
+    first_reset = time.perf_counter() - t0
+    resets = []
+    for k in range(5):
+        t0 = time.perf_counter()
+        env.reset(options={"map_seed": 1000 + k})
+        resets.append(time.perf_counter() - t0)
+    rate = _median_rate(lambda s: _random_steps(env, s), repeats, seconds)
+    dt = env.unwrapped.dt
+    out = {"city_steps_per_s": rate, "city_sim_s_per_wall_s": rate * dt,
+           "city_first_reset_s": first_reset, "city_new_map_reset_ms": 1e3 * float(
+               np.median(resets))}
+    env.close()
+    if vectorized:
+        from stable_baselines3.common.vec_env import SubprocVecEnv
+
+        from ..agents.vec import make_vec_env
+
+        vec = make_vec_env("city", 2, 0, subprocess=True)
+        assert isinstance(vec, SubprocVecEnv)
+        vec.reset()
+
+        def vec_steps(s: float) -> tuple[int, float]:
+            n, t0 = 0, time.perf_counter()
+            while time.perf_counter() - t0 < s:
+                vec.step(np.random.uniform(-1, 1, (2, 2)).astype(np.float32))
+                n += 2
+            return n, time.perf_counter() - t0
+
+        r = _median_rate(vec_steps, repeats, seconds)
+        vec.close()
+        out.update({"city_vec2proc_steps_per_s": r, "city_vec2proc_sim_s_per_wall_s": r * dt})
+    return out
+
+
+def planner_figures(moon_scenarios: int, city_steps: int) -> dict:
+    import gymnasium as gym
+
+    from ..agents import MoonPlanner
+
+    env = gym.make("moonshot/MoonLaunch-v0").unwrapped
+    planner = MoonPlanner()
+    times = []
+    for sid in range(moon_scenarios + 1):
+        obs, info = env.reset(options={"scenario_id": sid})
+        planner.begin_episode(env, obs, info)
+        t0 = time.process_time()
+        planner.predict(obs)
+        times.append(time.process_time() - t0)
+    out = {"moon_planner_plan_ms_median": 1e3 * float(np.median(times[1:]))}
+    try:
+        from ..agents.city_planner import CityPlanner
+    except ImportError:
+        return out
+    cenv = gym.make("moonshot/CityNav-v0", split="new").unwrapped
+    cp = CityPlanner()
+    obs, info = cenv.reset(seed=0)
+    cp.begin_episode(cenv, obs, info)
+    dts = []
+    for _ in range(city_steps):
+        t0 = time.process_time()
+        action, _ = cp.predict(obs)
+        dts.append(time.process_time() - t0)
+        obs, _, term, trunc, info = cenv.step(action)
+        if term or trunc:
+            cp.end_episode(info)
+            obs, info = cenv.reset()
+            cp.begin_episode(cenv, obs, info)
+    cenv.close()
+    out.update({"city_planner_decision_ms_median": 1e3 * float(np.median(dts)),
+                "city_planner_decision_ms_p95": 1e3 * float(np.percentile(dts, 95))})
+    return out
+
+
+def training_figures(moon_steps: int, city_steps: int, workdir: Path) -> dict:
+    from ..agents.training import TrainConfig, train
+
+    out = {}
+    for env, steps in (("moon", moon_steps), ("city", city_steps)):
+        folder = workdir / f"train-{env}"
+        t0 = time.perf_counter()
+        train(TrainConfig(env=env, algo="ppo", timesteps=steps, out=str(folder), seed=0,
+                          eval_every=10 * steps, eval_episodes=1, checkpoint_every=10 * steps,
+                          progress=False))
+        out[f"{env}_ppo_train_steps_per_s"] = steps / (time.perf_counter() - t0)
+    return out
+
+
+def peer_figures(repeats: int, seconds: float) -> dict:
+    """LunarLander-v3 and highway-env intersection-v0 with random actions, if installed."""
+    import gymnasium as gym
+
+    out: dict = {}
+    try:
+        env = gym.make("LunarLander-v3", continuous=True)
+        out["lunarlander_steps_per_s"] = _median_rate(lambda s: _random_steps(env, s), repeats,
+                                                      seconds)
+        out["lunarlander_sim_s_per_wall_s"] = out["lunarlander_steps_per_s"] / 50.0  # 50 FPS
+        env.close()
+    except Exception as exc:  # not installed (Box2D) or broken: say so in the table
+        out["lunarlander_error"] = f"{type(exc).__name__}: {exc}"[:200]
+    try:
+        import highway_env  # noqa: F401
+
+        env = gym.make("intersection-v0", config={"action": {"type": "ContinuousAction"}})
+        out["intersection_steps_per_s"] = _median_rate(lambda s: _random_steps(env, s), repeats,
+                                                       seconds)
+        freq = env.unwrapped.config.get("policy_frequency", 1)
+        out["intersection_sim_s_per_wall_s"] = out["intersection_steps_per_s"] / freq
+        env.close()
+    except Exception as exc:
+        out["intersection_error"] = f"{type(exc).__name__}: {exc}"[:200]
+    return out
+
+
+ROWS = [
+    ("MoonLaunch launch (`env.step`), single env", "moon_single_launch_ms", "ms"),
+    ("MoonLaunch launches/s, single env", "moon_single_launches_per_s", "1/s"),
+    ("MoonLaunch launches/s, batched env (256)", "moon_vec256_launches_per_s", "1/s"),
+    ("CityNav steps/s, single env (32 rays, 20 cars)", "city_steps_per_s", "1/s"),
+    ("CityNav simulated s per wall s, single env", "city_sim_s_per_wall_s", "x"),
+    ("CityNav steps/s, 2 subprocess envs", "city_vec2proc_steps_per_s", "1/s"),
+    ("CityNav simulated s per wall s, 2 subprocess envs", "city_vec2proc_sim_s_per_wall_s", "x"),
+    ("CityNav reset on a new map", "city_new_map_reset_ms", "ms"),
+    ("MoonPlanner plan per scenario, median", "moon_planner_plan_ms_median", "ms"),
+    ("CityPlanner decision, median", "city_planner_decision_ms_median", "ms"),
+    ("CityPlanner decision, 95th percentile", "city_planner_decision_ms_p95", "ms"),
+    ("PPO training on MoonLaunch", "moon_ppo_train_steps_per_s", "steps/s"),
+    ("PPO training on CityNav", "city_ppo_train_steps_per_s", "steps/s"),
+    ("peer: LunarLander-v3 steps/s (random)", "lunarlander_steps_per_s", "1/s"),
+    ("peer: LunarLander-v3 simulated s per wall s", "lunarlander_sim_s_per_wall_s", "x"),
+    ("peer: highway-env intersection-v0 steps/s (random)", "intersection_steps_per_s", "1/s"),
+    ("peer: intersection-v0 simulated s per wall s", "intersection_sim_s_per_wall_s", "x"),
+]
+
+
+def ratios(res: dict) -> dict:
+    out = {}
+    if "intersection_steps_per_s" in res and "city_steps_per_s" in res:
+        out["CityNav / intersection-v0, steps per second"] = (
+            res["city_steps_per_s"] / res["intersection_steps_per_s"])
+        out["CityNav / intersection-v0, simulated seconds per wall second"] = (
+            res["city_sim_s_per_wall_s"] / res["intersection_sim_s_per_wall_s"])
+    if "lunarlander_steps_per_s" in res and "moon_vec256_launches_per_s" in res:
+        out["MoonLaunch batched launches / LunarLander steps, per second"] = (
+            res["moon_vec256_launches_per_s"] / res["lunarlander_steps_per_s"])
+    return out
+
+
+def markdown(res: dict) -> str:
+    lines = ["| figure | value | unit |", "|---|---|---|"]
+    for label, key, unit in ROWS:
+        if key in res:
+            v = res[key]
+            lines.append(f"| {label} | {v:,.3g} | {unit} |" if v < 100 else
+                         f"| {label} | {v:,.0f} | {unit} |")
+    for key in ("lunarlander_error", "intersection_error"):
+        if key in res:
+            lines.append(f"| {key.split('_')[0]} not measured | {res[key]} | |")
+    r = ratios(res)
+    if r:
+        lines += ["", "| ratio | value |", "|---|---|"]
+        lines += [f"| {k} | {v:,.1f}x |" for k, v in r.items()]
+    return "\n".join(lines) + "\n"
+
+
+def run_benchmark(out: Path, quick: bool = False, progress: bool = True) -> dict:
+    """Run every figure (``quick``: a smoke-sized run, under a minute) and write
+    ``benchmark.json`` and ``benchmark.md`` into ``out``."""
+    import tempfile
+
+    out.mkdir(parents=True, exist_ok=True)
+    repeats, seconds = (1, 0.5) if quick else (5, 3.0)
+    res: dict = {"quick": quick, "machine": platform.platform(),
+                 "python": platform.python_version(), "repeats": repeats,
+                 "seconds_per_repeat": seconds}
+    steps = [("MoonLaunch", lambda: moon_figures(repeats, seconds)),
+             ("CityNav", lambda: city_figures(repeats, seconds, vectorized=not quick)),
+             ("planners", lambda: planner_figures(10 if quick else 100,
+                                                  50 if quick else 1000)),
+             ("peers", lambda: peer_figures(repeats, seconds))]
+    with tempfile.TemporaryDirectory() as tmp:
+        if not quick:
+            steps.append(("PPO training", lambda: training_figures(200_000, 20_000, Path(tmp))))
+        for name, fn in steps:
+            if progress:
+                print(f"benchmark: {name} ...", flush=True)
+            res.update(fn())
+    res["ratios"] = ratios(res)
+    write_json(out / "benchmark.json", res)
+    md = markdown(res)
+    atomic_write_text(out / "benchmark.md", md)
+    return {"results": res, "markdown": md}
