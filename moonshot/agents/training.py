@@ -326,8 +326,7 @@ def train(cfg: TrainConfig | None = None, *, resume: bool = False, **kwargs) -> 
     write_json(run / "config.json", {
         "train": asdict(cfg), "env_id": env_id, "resolved_hyperparams": hp, "n_envs": n_envs,
         "policy": policy, "versions": versions(),
-        "command": (f"moonshot train {cfg.env} --algo {cfg.algo} --timesteps {cfg.timesteps} "
-                    f"--seed {cfg.seed} --out {cfg.out}")})
+        "command": command_line(cfg)})
     log = EpisodeLog(run / "episodes.csv", flush_every=4096,
                      truncate_after_steps=start_steps if resume else None)
     if resume and log.episodes != episodes_before and start_steps > 0:
@@ -351,6 +350,26 @@ def train(cfg: TrainConfig | None = None, *, resume: bool = False, **kwargs) -> 
     _save_model_atomic(model, run / "model.zip")
     vec.close()
     return run
+
+
+def command_line(cfg: TrainConfig) -> str:
+    """The ``moonshot train`` command that reproduces ``cfg``."""
+    parts = [f"moonshot train {cfg.env} --algo {cfg.algo} --timesteps {cfg.timesteps} "
+             f"--seed {cfg.seed} --out {cfg.out}"]
+    if cfg.n_envs:
+        parts.append(f"--n-envs {cfg.n_envs}")
+    if cfg.split != "train":
+        parts.append(f"--split {cfg.split}")
+    if cfg.env_kwargs:
+        parts.append("--env-kwargs " + " ".join(f"{k}={v}" for k, v in cfg.env_kwargs.items()))
+    if cfg.hyperparams:
+        parts.append("--hyperparams " + " ".join(f"{k}={v}" for k, v in cfg.hyperparams.items()))
+    for flag, val, default in (("--eval-every", cfg.eval_every, 0),
+                               ("--eval-episodes", cfg.eval_episodes, 50),
+                               ("--checkpoint-every", cfg.checkpoint_every, 0)):
+        if val != default:
+            parts.append(f"{flag} {val}")
+    return " ".join(parts)
 
 
 def set_torch_threads(n: int) -> None:
