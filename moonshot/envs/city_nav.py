@@ -11,6 +11,7 @@ from gymnasium import spaces
 
 from ..errors import ConfigError, check_choice, check_keys
 from ..physics.city.generator import NEW_SEED_BASE
+from ..physics.city.route import navigator_features
 from ..physics.city.signals import GREEN, NO_LIGHT, RED, YELLOW
 from ..physics.city.world import CityWorld, cached_city
 
@@ -150,7 +151,8 @@ class CityNavEnv(gym.Env):
                                [1, 1, 1, 1, 1, 1, 1]]).astype(np.float32)
         self.observation_space = spaces.Box(low, high, dtype=np.float32)
         self.action_space = spaces.Box(-1.0, 1.0, (2,), dtype=np.float32)
-        self._obs_low, self._obs_high = low, high
+        self._obs_low, self._obs_high = low.astype(np.float64), high.astype(np.float64)
+        self._ahead = np.asarray(WAYPOINT_AHEAD)
         self.map_id = -1
         self._steps = 0
         self._max_steps = int(round(float(cfg["time_limit"]) / self.dt))
@@ -199,10 +201,13 @@ class CityNavEnv(gym.Env):
     def step(self, action):
         if self.world.route is None:
             raise RuntimeError("call reset() before step()")
-        a = np.asarray(action, dtype=np.float64).reshape(-1)
-        if a.shape != (2,) or not np.all(np.isfinite(a)):
+        try:
+            a0, a1 = (float(z) for z in np.ravel(action))
+        except (TypeError, ValueError):
+            a0 = a1 = math.nan
+        if not (math.isfinite(a0) and math.isfinite(a1)):
             raise ValueError(f"action must be 2 finite numbers in [-1, 1], got {action!r}")
-        a = np.clip(a, -1.0, 1.0)
+        a = (min(max(a0, -1.0), 1.0), min(max(a1, -1.0), 1.0))
         w, cfg, p = self.world, self.config, self.ego_params
         s_before = w.route_s
         hits = w.step(p.accel(a[0]), a[1] * p.max_steer,
@@ -255,23 +260,14 @@ class CityNavEnv(gym.Env):
         obs[n + 3], obs[n + 4] = math.cos(bearing), math.sin(bearing)
         route = w.route
         if self.config["navigation"]:
-            sq = w.route_s + np.asarray(WAYPOINT_AHEAD)
-            wx = np.interp(sq, route.cum, route.points[:, 0]) - x
-            wy = np.interp(sq, route.cum, route.points[:, 1]) - y
-            obs[n + 5:n + 15:2] = (c * wx + s * wy) / 50.0
-            obs[n + 6:n + 15:2] = (-s * wx + c * wy) / 50.0
-            i = min(w._route_i, len(route.points) - 2)
-            tx, ty = route.points[i + 1] - route.points[i]
-            rh = math.atan2(ty, tx)
-            px, py = x - route.points[i, 0], y - route.points[i, 1]
-            obs[n + 15] = (-math.sin(rh) * px + math.cos(rh) * py) / 5.0
-            obs[n + 16], obs[n + 17] = math.cos(h - rh), math.sin(h - rh)
+            navigator_features(route.points, route.cum, w.route_s, w._route_i, x, y, h,
+                               self._ahead, obs[n + 5:n + 18])
         state, d = w.next_light(LIGHT_HORIZON)
         if state != NO_LIGHT:
             obs[n + 18 + {GREEN: 0, YELLOW: 1, RED: 2}[state]] = 1.0
         obs[n + 21] = d / LIGHT_HORIZON
         obs[n + 22] = w.route_s / route.length
-        return np.clip(obs, self._obs_low, self._obs_high).astype(np.float32)
+        return obs.clip(self._obs_low, self._obs_high, out=obs).astype(np.float32)
 
     def render(self):
         if self.render_mode is None:

@@ -8,6 +8,7 @@ metres extra); the lane change is drawn as a smooth shift over the middle of the
 from __future__ import annotations
 
 import heapq
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -172,3 +173,28 @@ def project_on_route(points, cum, x, y, i0, back, ahead):
     t = min(max(t, 0.0), sl)
     lat = (-(x - points[k0, 0]) * dy + (y - points[k0, 1]) * dx) / sl
     return k, cum[k0] + t, lat
+
+
+@njit(cache=True)
+def navigator_features(points, cum, route_s, i, x, y, h, ahead, out):
+    """What a navigator tells the driver, in the ego frame (x forward, y left): the route
+    points ``ahead`` metres further along the route, ``(x, y)`` pairs divided by 50 m, then the
+    lateral offset from the route / 5 m and the cos, sin of the heading relative to it.
+    Writes ``2 * len(ahead) + 3`` numbers into ``out``."""
+    c, s = math.cos(h), math.sin(h)
+    n = points.shape[0]
+    for q in range(ahead.shape[0]):
+        sq = min(route_s + ahead[q], cum[n - 1])
+        k = min(max(np.searchsorted(cum, sq), 1), n - 1)
+        f = (sq - cum[k - 1]) / max(cum[k] - cum[k - 1], 1e-9)
+        wx = points[k - 1, 0] + f * (points[k, 0] - points[k - 1, 0]) - x
+        wy = points[k - 1, 1] + f * (points[k, 1] - points[k - 1, 1]) - y
+        out[2 * q] = (c * wx + s * wy) / 50.0
+        out[2 * q + 1] = (-s * wx + c * wy) / 50.0
+    i = min(i, n - 2)
+    rh = math.atan2(points[i + 1, 1] - points[i, 1], points[i + 1, 0] - points[i, 0])
+    px, py = x - points[i, 0], y - points[i, 1]
+    m = 2 * ahead.shape[0]
+    out[m] = (-math.sin(rh) * px + math.cos(rh) * py) / 5.0
+    out[m + 1] = math.cos(h - rh)
+    out[m + 2] = math.sin(h - rh)
