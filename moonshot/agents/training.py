@@ -187,6 +187,7 @@ class TrainingMonitor(BaseCallback):
         self._recent: list[bool] = []
         self._next_eval = 0
         self._next_ckpt = 0
+        self._last_eval_steps = -1
         self.bar: tqdm | None = None
 
     def _on_training_start(self) -> None:
@@ -229,15 +230,21 @@ class TrainingMonitor(BaseCallback):
                 self.bar.set_postfix(episodes=self.log.episodes,
                                      success=f"{np.mean(self._recent):.0%}", refresh=False)
             self.bar.refresh() if self.n_calls % 50 == 0 else None
-        if self.num_timesteps >= self._next_ckpt:
-            self.checkpoint()
-            self._next_ckpt += self.checkpoint_every
-        if self.num_timesteps >= self._next_eval:
-            self._evaluate()
-            self._next_eval += self.eval_every
         return True
 
+    def _on_rollout_end(self) -> None:
+        # Between rollouts, never inside one (a tiny budget would evaluate every few steps);
+        # never past the budget a rollout may overshoot, and never twice for one crossing.
+        now = self.num_timesteps
+        if now >= self._next_ckpt and now < self.total:
+            self.checkpoint()
+            self._next_ckpt = (now // self.checkpoint_every + 1) * self.checkpoint_every
+        if now >= self._next_eval and now < self.total:
+            self._evaluate()
+            self._next_eval = (now // self.eval_every + 1) * self.eval_every
+
     def _evaluate(self) -> None:
+        self._last_eval_steps = self.num_timesteps
         agent = SB3Agent(self.model, name=self.cfg.algo)
         for split in ("train", "new"):
             res = evaluate_policy_on_split(agent, self.env_id, split, self.cfg.eval_episodes,
@@ -257,6 +264,8 @@ class TrainingMonitor(BaseCallback):
                                           "wall_time_s": self.wall(), "model": path.name})
 
     def _on_training_end(self) -> None:
+        if self._last_eval_steps != self.num_timesteps:
+            self._evaluate()  # the final policy is always evaluated
         if self.bar is not None:
             self.bar.n = self.num_timesteps
             self.bar.close()

@@ -44,7 +44,7 @@ def resolve_agent(spec: str) -> AgentSpec:
                                 "planner:city)")
     cfg_path = path / "config.json"
     cfg = read_json(cfg_path) if cfg_path.exists() else {}
-    if cfg.get("agent") == "planner":
+    if cfg.get("command") == "plan":
         env_id = cfg["env"]
         kwargs = {k: v for k, v in cfg.get("env_kwargs", {}).items() if k != "split"}
         return AgentSpec("planner", env_id, kwargs, _planner(env_id, MoonPlanner))
