@@ -13,6 +13,7 @@ import io
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -87,8 +88,10 @@ class EpisodeLog:
     """
 
     def __init__(self, path: str | os.PathLike, flush_every: int = 64,
-                 truncate_after_steps: int | None = None):
+                 truncate_after_steps: int | None = None, flush_seconds: float = 10.0):
         self.path = Path(path)
+        self.flush_seconds = flush_seconds
+        self._last_flush = time.monotonic()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.flush_every = flush_every
         self._buffer: list[dict] = []
@@ -127,11 +130,14 @@ class EpisodeLog:
         self.last_env_steps = int(row["env_steps"])
         self.last_wall_time = float(row["wall_time_s"])
         self._buffer.append(row)
-        if len(self._buffer) >= self.flush_every:
+        # Flush by count (a million one-step launches) or by age (long drives).
+        if (len(self._buffer) >= self.flush_every
+                or time.monotonic() - self._last_flush > self.flush_seconds):
             self.flush()
         return self.episodes
 
     def flush(self) -> None:
+        self._last_flush = time.monotonic()
         if not self._buffer:
             return
         with open(self.path, "a", newline="") as fh:
