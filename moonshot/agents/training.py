@@ -97,6 +97,7 @@ def _split_hyperparams(cfg: TrainConfig) -> tuple[dict, int, str]:
     hp.update(cfg.hyperparams)
     n_envs = int(cfg.n_envs or hp.pop("n_envs", 1))
     hp.pop("n_envs", None)
+    hp.pop("env_kwargs", None)
     policy = hp.pop("policy", "MlpPolicy")
     allowed = set(inspect.signature(ALGOS[cfg.algo].__init__).parameters) - {
         "self", "policy", "env", "seed", "device", "tensorboard_log", "verbose",
@@ -314,7 +315,10 @@ def train(cfg: TrainConfig | None = None, *, resume: bool = False, **kwargs) -> 
                               "it or choose another --out (nothing was overwritten)")
     run.mkdir(parents=True, exist_ok=True)
     hp, n_envs, policy = _split_hyperparams(cfg)
-    env_kwargs = dict(cfg.env_kwargs)
+    # Training-time env settings of the packaged defaults (reward shaping), under the user's.
+    env_kwargs = {**default_hyperparams(cfg.env, cfg.algo).get("env_kwargs", {}),
+                  **cfg.env_kwargs}
+    cfg.env_kwargs = dict(env_kwargs)
     env_kwargs["split"] = cfg.split
     vec = make_vec_env(env_id, n_envs, cfg.seed, env_kwargs)
     algo_cls = ALGOS[cfg.algo]
