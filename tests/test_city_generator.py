@@ -94,3 +94,13 @@ def test_pure_and_styles_differ():
     assert np.any(np.min(np.abs(d), axis=1) > 1.0)
     with pytest.raises(ValueError, match="style"):
         generate_city(0, CityParams(style="radial"))
+
+
+def test_layouts_with_too_short_roads_are_redrawn():
+    # These held-out seeds once drew a road too short for its stop lines and crashed a
+    # training run's evaluation; they must now give valid cities, deterministically.
+    from moonshot.physics.city.generator import generate_city
+
+    for seed in (1000156, 1000167, 1000174, 1000281, 1000728, 1001383):
+        a, b = generate_city(seed), generate_city(seed)
+        assert np.array_equal(a.edges, b.edges) and len(a.spawn_lane) > 0

@@ -262,23 +262,31 @@ def generate_city(seed: int, params: CityParams | None = None) -> City:
     p = city_params(seed) if params is None else params
     if p.style not in STYLES:
         raise ValueError(f"unknown city style {p.style!r}; choose one of {list(STYLES)}")
-    rng = np.random.default_rng([int(seed), 11])
-    nodes, edges, n_axis = _street_grid(rng, p)
-    diagonal = set(edges[n_axis:])
-    if p.style != "grid":
-        edges = _prune(rng, nodes, edges, n_axis, p)
-    edges = sorted(edges)
-    while True:  # drop diagonals whose sharp corners leave a road too short for its stop lines
-        radius = node_radii(nodes, np.array(edges), p.half_width)
-        short = [(u, v) for u, v in edges if np.linalg.norm(nodes[u] - nodes[v])
-                 - radius[u] - radius[v] < MIN_LANE_LENGTH]
-        drop = [e for e in edges if e in diagonal and any(set(e) & set(f) for f in short)]
-        deg = np.bincount(np.array(edges).ravel(), minlength=len(nodes))
-        drop = [e for e in drop if deg[e[0]] > 2 and deg[e[1]] > 2
-                and _connected(len(nodes), [f for f in edges if f != e])]
-        if not drop:
+    # A layout whose sharp corners leave a road too short for its stop lines is redrawn from
+    # the next sub-seed (rare: 6 of 1,500 held-out seeds); the city stays a function of seed.
+    for attempt in range(50):
+        rng = np.random.default_rng([int(seed), 11] + ([attempt] if attempt else []))
+        nodes, edges, n_axis = _street_grid(rng, p)
+        diagonal = set(edges[n_axis:])
+        if p.style != "grid":
+            edges = _prune(rng, nodes, edges, n_axis, p)
+        edges = sorted(edges)
+        while True:  # drop diagonals whose sharp corners leave a road too short
+            radius = node_radii(nodes, np.array(edges), p.half_width)
+            short = [(u, v) for u, v in edges if np.linalg.norm(nodes[u] - nodes[v])
+                     - radius[u] - radius[v] < MIN_LANE_LENGTH]
+            drop = [e for e in edges if e in diagonal and any(set(e) & set(f) for f in short)]
+            deg = np.bincount(np.array(edges).ravel(), minlength=len(nodes))
+            drop = [e for e in drop if deg[e[0]] > 2 and deg[e[1]] > 2
+                    and _connected(len(nodes), [f for f in edges if f != e])]
+            if not drop:
+                break
+            edges.remove(drop[0])
+        if all(np.linalg.norm(nodes[u] - nodes[v]) - radius[u] - radius[v] > 10.0
+               for u, v in edges):  # what build_lanes requires
             break
-        edges.remove(drop[0])
+    else:
+        raise RuntimeError(f"no valid street layout for city seed {seed} in 50 attempts")
     edges = np.array(edges, dtype=np.int64)
     assert _connected(len(nodes), edges), "road network not connected"
     deg = np.bincount(edges.ravel(), minlength=len(nodes))
