@@ -22,14 +22,14 @@ class DemoBudget:
     """How much of everything the demo runs."""
 
     moon_target: str = "soi"
-    moon_ppo_timesteps: int = 150_000
+    moon_ppo_timesteps: int = 300_000
     moon_seeds: int = 2
-    moon_plan_scenarios: int = 50
-    moon_eval_scenarios: int = 50
-    city_ppo_timesteps: int = 20_000
+    moon_plan_scenarios: int = 100
+    moon_eval_scenarios: int = 100
+    city_ppo_timesteps: int = 40_000
     city_seeds: int = 1
-    city_plan_episodes: int = 8
-    city_eval_episodes: int = 8
+    city_plan_episodes: int = 16
+    city_eval_episodes: int = 20
     relearn_timesteps: int = 0  # fine-tuning budget for the relearning cost (0: skip)
     render: bool = True
 

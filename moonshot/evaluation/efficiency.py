@@ -65,8 +65,9 @@ def run_label(run_dir: Path) -> dict:
     if "train" in cfg:
         t = cfg["train"]
         agent, env, kwargs = t["algo"], cfg.get("env_id", t["env"]), t.get("env_kwargs", {})
-    else:
-        agent, env, kwargs = cfg.get("agent", "?"), cfg.get("env", "?"), cfg.get("env_kwargs", {})
+    else:  # a planner run (`moonshot plan`)
+        agent = "planner" if cfg.get("command") == "plan" else cfg.get("agent", "?")
+        env, kwargs = cfg.get("env", "?"), cfg.get("env_kwargs", {})
     target = kwargs.get("target", "landing" if "MoonLaunch" in str(env) else "")
     return {"agent": agent, "env": env, "target": target, "seed": cfg.get("seed",
             cfg.get("train", {}).get("seed"))}
