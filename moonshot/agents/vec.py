@@ -96,6 +96,9 @@ def make_vec_env(env: str, n_envs: int, seed: int, env_kwargs: dict | None = Non
     else:
         def factory(rank: int) -> Callable[[], gym.Env]:
             def _make() -> gym.Env:
+                from .. import register_envs  # a fresh subprocess has not registered them
+
+                register_envs()
                 return gym.make(env_id, **kwargs)
             return _make
 
