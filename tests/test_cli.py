@@ -101,3 +101,12 @@ def test_benchmark_quick_smoke(tmp_path, capsys):
     assert res["moon_vec256_launches_per_s"] > 0 and res["city_steps_per_s"] > 0
     assert res["moon_planner_plan_ms_median"] > 0
     assert "| figure |" in (out / "benchmark.md").read_text()
+
+
+def test_render_city_planner_gif(tmp_path):
+    out = tmp_path / "city.gif"
+    assert main(["render", "city", "--agent", "planner", "--split", "new", "--out", str(out),
+                 "--seed", "2"]) == 0
+    frames = imageio.mimread(out)
+    assert len(frames) > 10 and np.asarray(frames[0]).shape[2] == 3
+    assert np.abs(np.asarray(frames[0], int) - np.asarray(frames[len(frames) // 2], int)).sum()

@@ -93,3 +93,36 @@ def test_bad_algo_and_hyperparameters_list_the_valid_ones(tmp_path):
               hyperparams={"learning_rat": 1e-3})
     assert main(["train", "moon", "--timesteps", "8", "--out", str(tmp_path / "y"),
                  "--hyperparams", "oops"]) == 2
+
+
+@pytest.mark.parametrize("algo", ["ppo", "sac", "td3", "a2c"])
+def test_cli_trains_each_algo_on_city(tmp_path, algo):
+    out = tmp_path / algo
+    hp = {"ppo": ["n_steps=32", "batch_size=32", "n_epochs=1"], "a2c": ["n_steps=8"],
+          "sac": ["learning_starts=16", "batch_size=16"],
+          "td3": ["learning_starts=16", "batch_size=16"]}[algo]
+    rc = main(["train", "city", "--algo", algo, "--timesteps", "64", "--seed", "0",
+               "--out", str(out), "--eval-episodes", "1", "--no-progress", "--n-envs", "1",
+               "--env-kwargs", "time_limit=3", "--hyperparams", *hp])
+    assert rc == 0
+    log = read_episodes(out)
+    assert len(log["episode"]) >= 1 and log["env_steps"][-1] <= 64
+    assert set(log["outcome"]) <= {"arrived", "crashed", "timeout"}
+    agent = load_agent(out)
+    assert agent.predict(np.zeros(55, np.float32))[0].shape == (2,)
+
+
+def test_relearning_cost_fine_tunes_on_the_new_split(tmp_path):
+    from moonshot.evaluation.transfer import relearning_cost
+
+    base = tmp_path / "base"
+    train(TrainConfig(env="moon", timesteps=128, out=str(base), n_envs=8, eval_episodes=2,
+                      progress=False, env_kwargs={"target": "soi"},
+                      hyperparams={"n_steps": 8, "batch_size": 32, "n_epochs": 1}))
+    res = relearning_cost(base, timesteps=128, out=tmp_path / "relearn", window=20,
+                          progress=False)
+    log = read_episodes(tmp_path / "relearn")
+    assert set(log["split"]) == {"new"} and res["finetune_episodes"] == len(log["episode"])
+    assert res["deaths_to_recover"] <= int(log["death"].sum())
+    cfg = json.loads((tmp_path / "relearn" / "config.json").read_text())
+    assert cfg["train"]["init_from"].endswith("model.zip")
