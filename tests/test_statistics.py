@@ -123,3 +123,9 @@ def test_learning_curves_aggregate_seeds(tmp_path):
     assert np.all(c["low"][ok] <= c["mean"][ok] + 1e-12)
     assert np.all(c["mean"][ok] <= c["high"][ok] + 1e-12)
     assert c["mean"][ok][-1] > 0.8 and c["x"][-1] == 400
+
+
+def test_an_empty_log_has_no_levels_and_no_deaths(tmp_path):
+    m = run_metrics(_synthetic_log(tmp_path, [], []))
+    assert m["episodes"] == 0 and m["deaths_before_first_success"] == 0
+    assert m["episodes_to_success_90"] is None

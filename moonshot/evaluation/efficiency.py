@@ -43,7 +43,7 @@ def run_metrics(log: dict[str, np.ndarray], window: int = WINDOW) -> dict:
         out[f"episodes_to_{name}"] = None if i is None else i + 1
         out[f"env_steps_to_{name}"] = None if i is None else int(log["env_steps"][i])
         out[f"wall_s_to_{name}"] = None if i is None else float(log["wall_time_s"][i])
-        out[f"deaths_before_{name}"] = (int(deaths_cum[-1]) if i is None else
+        out[f"deaths_before_{name}"] = (int(death.sum()) if i is None else
                                         int(deaths_cum[i] - death[i]))
     # Trials per scenario (map_id runs of consecutive episodes), as planners count them.
     if n:
