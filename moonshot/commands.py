@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 from pathlib import Path
 
@@ -89,18 +88,9 @@ def run_planner(world: str, *, episodes: int, seed: int, split: str, out: Path,
 
 
 def versions() -> dict:
-    import gymnasium
-    import numba
-    import numpy
-    import stable_baselines3
-    import torch
+    from .agents.training import versions as _versions
 
-    from . import __version__
-
-    return {"moonshot": __version__, "python": platform.python_version(),
-            "numpy": numpy.__version__, "numba": numba.__version__,
-            "gymnasium": gymnasium.__version__, "stable_baselines3": stable_baselines3.__version__,
-            "torch": torch.__version__}
+    return _versions()
 
 
 def _print_summary(title: str, summary: dict) -> None:

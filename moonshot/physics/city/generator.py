@@ -28,7 +28,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .geometry import place_rects, polyline_point, rect_corners
-from .roads import LaneGraph, build_lanes, directed_roads, node_radii, roads_strongly_connected
+from .roads import (
+    LaneGraph,
+    build_lanes,
+    directed_roads,
+    node_radii,
+    reaches_all,
+    roads_strongly_connected,
+)
 from .signals import Signals
 
 NEW_SEED_BASE = 1_000_000
@@ -180,16 +187,7 @@ def _connected(n, edges) -> bool:
     for u, v in edges:
         adj[u].append(v)
         adj[v].append(u)
-    seen = np.zeros(n, dtype=bool)
-    seen[0] = True
-    stack = [0]
-    while stack:
-        x = stack.pop()
-        for y in adj[x]:
-            if not seen[y]:
-                seen[y] = True
-                stack.append(y)
-    return bool(seen.all())
+    return reaches_all(adj)
 
 
 def _prune(rng, nodes, edges, n_axis, p: CityParams):

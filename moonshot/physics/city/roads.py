@@ -171,19 +171,21 @@ def _strongly_connected(n_roads, arcs) -> bool:
     for a, b in arcs:
         fwd[a].append(b)
         bwd[b].append(a)
-    for adj in (fwd, bwd):
-        seen = np.zeros(n_roads, dtype=bool)
-        seen[0] = True
-        stack = [0]
-        while stack:
-            x = stack.pop()
-            for y in adj[x]:
-                if not seen[y]:
-                    seen[y] = True
-                    stack.append(y)
-        if not seen.all():
-            return False
-    return True
+    return all(reaches_all(adj) for adj in (fwd, bwd))
+
+
+def reaches_all(adj: list[list[int]]) -> bool:
+    """Whether every vertex of the adjacency lists ``adj`` is reachable from vertex 0."""
+    seen = np.zeros(len(adj), dtype=bool)
+    seen[0] = True
+    stack = [0]
+    while stack:
+        x = stack.pop()
+        for y in adj[x]:
+            if not seen[y]:
+                seen[y] = True
+                stack.append(y)
+    return bool(seen.all())
 
 
 def build_lanes(nodes: np.ndarray, edges: np.ndarray, lanes: int, lane_width: float,
