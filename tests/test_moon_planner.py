@@ -105,3 +105,23 @@ def test_plan_cli_writes_the_episode_log(tmp_path, capsys):
     assert len(read_episodes(out)["episode"]) == len(log["episode"])
     assert main(["plan", "moon", "--episodes", "1", "--out", str(tmp_path / "x"),
                  "--target", "venus"]) == 2
+
+
+def test_corrections_do_not_leak_across_splits():
+    # Scenario ids repeat across splits; the worlds behind them differ.
+    train_env, new_env = MoonLaunchEnv(split="train"), MoonLaunchEnv(split="new")
+    planner, fresh = MoonPlanner(), MoonPlanner()
+    obs, info = train_env.reset(options={"scenario_id": 9})
+    planner.begin_episode(train_env, obs, info)
+    planner.predict(obs)
+    planner.end_episode({**info, "miss_vector_km": np.array([5000.0, 0.0]),
+                         "miss_velocity_kms": np.array([0.0, 1.0])})
+    obs, info = new_env.reset(options={"scenario_id": 9})
+    for p in (planner, fresh):
+        p.begin_episode(new_env, obs, info)
+    np.testing.assert_array_equal(planner.predict(obs)[0], fresh.predict(obs)[0])
+
+
+def test_bad_scenario_id_is_named():
+    with pytest.raises(ValueError, match="scenario_id"):
+        MoonLaunchEnv().reset(options={"scenario_id": -3})

@@ -99,8 +99,10 @@ class MoonPlanner(Agent):
         self.max_rehearsals = int(max_rehearsals)
         self.model_rtol = float(model_rtol)
         self._constants: dict = {}
-        self._map_id: int | None = None
-        self._history: dict[int, list[tuple[float, float]]] = {}  # map_id -> (pred, observed)
+        self._map_id: tuple | None = None
+        # (split, map_id) -> [(predicted, observed signed miss)]: scenario ids repeat across
+        # splits, the worlds behind them do not.
+        self._history: dict[tuple, list[tuple[float, float]]] = {}
         self._last: tuple[float, float] | None = None  # (predicted signed miss, ...) this trial
         self._compute = 0.0
         self.rehearsals = 0
@@ -108,7 +110,7 @@ class MoonPlanner(Agent):
     # --- the agent interface -------------------------------------------------------------
     def begin_episode(self, env, observation, info) -> None:
         self._constants = dict(getattr(env.unwrapped, "physical_constants", {}) or {})
-        self._map_id = int(info.get("map_id", -1))
+        self._map_id = (info.get("split"), int(info.get("map_id", -1)))
 
     def predict(self, observation, state=None, episode_start=None, deterministic=True):
         t0 = time.process_time()
@@ -124,7 +126,7 @@ class MoonPlanner(Agent):
         if self._last is None or "miss_vector_km" not in info:
             return
         observed = float(signed_miss(info["miss_vector_km"], info["miss_velocity_kms"])[0])
-        self._history.setdefault(int(info.get("map_id", -1)), []).append(
+        self._history.setdefault((info.get("split"), int(info.get("map_id", -1))), []).append(
             (self._last[0], observed))
         self._last = None
 

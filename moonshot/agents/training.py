@@ -202,6 +202,8 @@ class TrainingMonitor(BaseCallback):
                         unit="step", unit_scale=True, desc=f"{self.cfg.algo} {self.cfg.env}")
         if now == 0:
             self._evaluate()
+        else:  # resumed: the checkpoint's policy was evaluated before
+            self._last_eval_steps = now
 
     def wall(self) -> float:
         return self.wall_offset + time.perf_counter() - self._t0
@@ -294,10 +296,12 @@ def train(cfg: TrainConfig | None = None, *, resume: bool = False, **kwargs) -> 
     check_choice("split", cfg.split, ("train", "new"))
     if cfg.timesteps < 1:
         raise ConfigError(f"timesteps must be >= 1, got {cfg.timesteps}")
+    if cfg.eval_episodes < 1:
+        raise ConfigError(f"eval_episodes must be >= 1, got {cfg.eval_episodes}")
     env_id = resolve_env_id(cfg.env)
     set_torch_threads(cfg.torch_threads)
     run = Path(cfg.out)
-    start_steps, wall_offset, episodes_before = 0, 0.0, 0
+    start_steps, wall_offset = 0, 0.0
     latest = run / "checkpoints" / "latest.json"
     if resume:
         if not (run / "config.json").exists():
@@ -309,7 +313,6 @@ def train(cfg: TrainConfig | None = None, *, resume: bool = False, **kwargs) -> 
         if latest.exists():
             meta = read_json(latest)
             start_steps, wall_offset = int(meta["env_steps"]), float(meta["wall_time_s"])
-            episodes_before = int(meta["episodes"])
     elif (run / "episodes.csv").exists():
         raise FileExistsError(f"run folder {run} already holds a run; pass --resume to continue "
                               "it or choose another --out (nothing was overwritten)")
@@ -320,7 +323,8 @@ def train(cfg: TrainConfig | None = None, *, resume: bool = False, **kwargs) -> 
                   **cfg.env_kwargs}
     cfg.env_kwargs = dict(env_kwargs)
     env_kwargs["split"] = cfg.split
-    vec = make_vec_env(env_id, n_envs, cfg.seed, env_kwargs)
+    # A resumed run must not replay the scenarios of its first episodes: offset the env seed.
+    vec = make_vec_env(env_id, n_envs, cfg.seed + start_steps, env_kwargs)
     algo_cls = ALGOS[cfg.algo]
     tb = str(run / "tensorboard") if cfg.tensorboard else None
     if start_steps > 0:
@@ -342,9 +346,6 @@ def train(cfg: TrainConfig | None = None, *, resume: bool = False, **kwargs) -> 
         "command": command_line(cfg)})
     log = EpisodeLog(run / "episodes.csv", flush_every=4096,
                      truncate_after_steps=start_steps if resume else None)
-    if resume and log.episodes != episodes_before and start_steps > 0:
-        # The log was cut back to the checkpoint; the counts now agree by construction.
-        pass
     evals = _EvalLog(run / "evaluations.csv", truncate_after_steps=start_steps if resume else 0)
     eval_every = cfg.eval_every or max(1, cfg.timesteps // 10)
     ckpt_every = cfg.checkpoint_every or max(1, cfg.timesteps // 5)
@@ -355,13 +356,12 @@ def train(cfg: TrainConfig | None = None, *, resume: bool = False, **kwargs) -> 
                     reset_num_timesteps=start_steps == 0, tb_log_name="run")
     except KeyboardInterrupt:
         monitor.checkpoint()
+        raise
+    finally:  # whatever happens, the logged episodes are kept
         log.close()
         vec.close()
-        raise
     monitor.checkpoint()
-    log.close()
     _save_model_atomic(model, run / "model.zip")
-    vec.close()
     return run
 
 

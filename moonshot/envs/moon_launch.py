@@ -130,6 +130,8 @@ class MoonLaunchEnv(gym.Env):
             raise ValueError(f"unknown reset option(s) {sorted(options)}; known: ['scenario_id']")
         if sid is None:
             sid = int(self.np_random.integers(0, 2**31 - 1))
+        elif not isinstance(sid, (int, np.integer)) or not 0 <= sid < 2**63:
+            raise ValueError(f"scenario_id must be a non-negative integer, got {sid!r}")
         self.scenario = world.sample_scenarios(self.split, [int(sid)],
                                                self.config["moon_eccentricity"])
         self.physical_constants = world.physical_constants(self.scenario)

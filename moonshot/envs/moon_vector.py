@@ -7,6 +7,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from ..physics.constants import DAY
 from . import moon_world as world
 
 
@@ -75,7 +76,8 @@ class MoonLaunchVectorEnv(VectorEnv):
             "outcome": np.array(world.OUTCOMES, dtype=object)[outcome],
             "map_id": self.scenario.scenario_id.copy(),
             "closest_approach_km": result.closest_approach,
-            "time_of_flight_days": result.time_of_closest / 86400.0,
+            "time_of_flight_days": result.time_of_closest / DAY,
+            "integration_steps": result.steps,
             "delta_v_kms": dv, "miss_vector_km": result.miss,
             "miss_velocity_kms": result.miss_velocity,
         }

@@ -81,7 +81,7 @@ def make_config(**kwargs) -> dict:
     for key, lo, hi in (("execution_error", 0, 100), ("moon_eccentricity", 0, 0.5),
                         ("max_flight_days", 0.5, 60), ("rtol", 1e-14, 1e-5)):
         val = cfg[key]
-        if not (isinstance(val, (int, float)) and lo <= val <= hi):
+        if isinstance(val, bool) or not (isinstance(val, (int, float)) and lo <= val <= hi):
             raise ValueError(f"{key} must be a number in [{lo}, {hi}], got {val!r}")
     return cfg
 

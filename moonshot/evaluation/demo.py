@@ -67,8 +67,8 @@ def run_demo(out: Path, full: bool = False, seed: int = 0,
              budget: DemoBudget | None = None) -> Path:
     """Run the demo experiment into ``out``; returns the path of ``report.md``."""
     from ..agents.training import TrainConfig, train
-    from ..commands import run_planner
     from .experiments import compare, evaluate_agents
+    from .planning import run_planner
     from .render import render_episodes
 
     b = budget or (FULL if full else DemoBudget())
@@ -125,7 +125,7 @@ def run_demo(out: Path, full: bool = False, seed: int = 0,
     if b.relearn_timesteps > 0:
         from .transfer import relearning_cost
 
-        relearn = relearning_cost(pre.get("city", city_rl[0]), b.relearn_timesteps,
+        relearn = relearning_cost(city_rl[0], b.relearn_timesteps,
                                   runs / "city-ppo-relearn", seed=seed)
         write_json(out / "relearning.json", relearn)
 

@@ -51,7 +51,7 @@ def run_metrics(log: dict[str, np.ndarray], window: int = WINDOW) -> dict:
         new_scn = np.concatenate([[True], (ids[1:] != ids[:-1]) | (log["trial"][1:] <= 1)])
         groups = np.cumsum(new_scn)
         sizes = np.bincount(groups)[1:]
-        solved = np.array([success[groups == g].any() for g in range(1, groups[-1] + 1)])
+        solved = np.bincount(groups, weights=success.astype(float))[1:] > 0
         out["scenarios"] = int(len(sizes))
         out["trials_per_scenario"] = float(sizes.mean())
         out["scenario_success_rate"] = float(solved.mean())
@@ -112,8 +112,7 @@ def _short_env(env_id: str) -> str:
 
 
 def compare_runs(run_dirs: list[Path], window: int = WINDOW) -> list[dict]:
-    """One row per run: its label and :func:`run_metrics`, plus an aggregate row per group
-    (IQM of each figure across seeds) when a group has several runs."""
+    """One row per run: its label and :func:`run_metrics`."""
     rows = []
     for d in run_dirs:
         lab = run_label(d)

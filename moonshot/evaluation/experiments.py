@@ -21,9 +21,9 @@ def evaluate_agents(specs: list[AgentSpec | str], splits: list[str], episodes: i
     out.mkdir(parents=True, exist_ok=True)
     specs = [resolve_agent(s) if isinstance(s, str) else s for s in specs]
     results = []
-    for spec in specs:
+    for k, spec in enumerate(specs):
         for split in splits:
-            folder = out / "episodes" / _slug(f"{spec.label}-{spec.env_id}-{split}")
+            folder = out / "episodes" / _slug(f"{k}-{spec.label}-{spec.env_id}-{split}")
             results.append(evaluate_agent(spec, split, episodes, seed, out=folder,
                                           progress=progress, max_trials=max_trials))
     gaps = []
@@ -46,6 +46,8 @@ def evaluate_agents(specs: list[AgentSpec | str], splits: list[str], episodes: i
 
 def compare(run_dirs: list[Path], out: Path, window: int = 100) -> dict:
     """Sample-efficiency table and learning curves of runs, from their ``episodes.csv``."""
+    if window < 1:
+        raise ValueError(f"window must be >= 1 episode, got {window}")
     out.mkdir(parents=True, exist_ok=True)
     rows = compare_runs(run_dirs, window)
     md = report.write_table(out, "efficiency", rows, report.EFFICIENCY_COLUMNS)

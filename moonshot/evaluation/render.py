@@ -50,8 +50,8 @@ def write_video(frames: list[np.ndarray], path: Path, fps: int) -> Path:
 def moon_frames(agent_spec: str, split: str, episodes: int, seed: int,
                 n_frames: int = 40) -> list[np.ndarray]:
     """Frames of ``episodes`` MoonLaunch scenarios: all of a planner's trials per scenario."""
-    from ..commands import scenario_ids
     from ..envs.moon_render import flight_frames
+    from .planning import scenario_ids
 
     spec = resolve_agent(agent_spec)
     kwargs = {**spec.env_kwargs, "split": split, "record_trajectory": True}

@@ -33,11 +33,11 @@ class AgentSpec:
 
 def resolve_agent(spec: str) -> AgentSpec:
     """Turn a command-line agent spec into an :class:`AgentSpec` (see the module docstring)."""
-    from ..agents.moon_planner import MoonPlanner
+    from .planning import make_planner
 
     if spec.startswith("planner:"):
         env_id = resolve_env_id(spec.split(":", 1)[1])
-        return AgentSpec("planner", env_id, {}, _planner(env_id, MoonPlanner))
+        return AgentSpec("planner", env_id, {}, make_planner(_world(env_id)))
     path = Path(spec)
     if not path.exists():
         raise FileNotFoundError(f"no such run folder: {path} (or use planner:moon, "
@@ -47,7 +47,7 @@ def resolve_agent(spec: str) -> AgentSpec:
     if cfg.get("command") == "plan":
         env_id = cfg["env"]
         kwargs = {k: v for k, v in cfg.get("env_kwargs", {}).items() if k != "split"}
-        return AgentSpec("planner", env_id, kwargs, _planner(env_id, MoonPlanner))
+        return AgentSpec("planner", env_id, kwargs, make_planner(_world(env_id)))
     from ..agents.training import load_agent
 
     agent = load_agent(path)
@@ -56,12 +56,8 @@ def resolve_agent(spec: str) -> AgentSpec:
     return AgentSpec(f"{agent.name} ({path.name})", cfg.get("env_id", ""), kwargs, agent)
 
 
-def _planner(env_id: str, moon_cls) -> Agent:
-    if env_id == ENV_IDS["moon"]:
-        return moon_cls()
-    from ..agents.city_planner import CityPlanner
-
-    return CityPlanner()
+def _world(env_id: str) -> str:
+    return "moon" if env_id == ENV_IDS["moon"] else "city"
 
 
 def evaluate_agent(spec: AgentSpec, split: str, episodes: int, seed: int,
@@ -72,13 +68,15 @@ def evaluate_agent(spec: AgentSpec, split: str, episodes: int, seed: int,
     MoonLaunch: ``episodes`` scenarios, up to ``max_trials`` launches each (a planner corrects
     between them, a frozen policy cannot). CityNav: ``episodes`` drives on maps of the split.
     """
-    from ..commands import scenario_ids
+    from .planning import scenario_ids
 
     kwargs = dict(spec.env_kwargs)
     kwargs.update(env_overrides or {})
     kwargs["split"] = split
     env = gym.make(spec.env_id, **kwargs).unwrapped
     is_moon = spec.env_id == ENV_IDS["moon"]
+    if out is not None and (out / "episodes.csv").exists():
+        (out / "episodes.csv").unlink()  # an evaluation replaces its own earlier log
     log = EpisodeLog(out / "episodes.csv") if out is not None else None
     try:
         recs = run_scenarios(

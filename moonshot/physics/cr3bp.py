@@ -13,8 +13,6 @@ from numba import njit
 
 from .integrators import CR3BP, integrate_to
 
-ArrayLike = np.ndarray
-
 
 def _as_states(states) -> tuple[np.ndarray, bool]:
     s = np.asarray(states, dtype=np.float64)

@@ -6,9 +6,11 @@ from the x axis, and the parking orbit and the Moon both turn counterclockwise.
 A launch is:
 
 1. a coast of ``coast_time`` seconds on a circular parking orbit of radius ``park_radius``,
-   starting at polar angle ``park_angle`` (integrated, so the Moon's pull acts on it too);
+   starting at polar angle ``park_angle`` (in closed form: a Kepler circle; the Moon's tidal
+   pull over the < 2.5 h coast is neglected);
 2. an impulsive burn of ``delta_v`` km/s at ``burn_angle`` rad from the prograde direction
-   (positive turns the thrust outward... counterclockwise from the velocity);
+   (positive rotates the thrust counterclockwise from the velocity, i.e. inward on the
+   counterclockwise parking orbit);
 3. a free flight under the gravity of the Earth and the Moon until an event ends it:
    Moon impact, Earth impact, escape beyond ``r_escape``, a fall back to Earth (inside
    ``R_FALLBACK`` again after having climbed beyond it, or an apogee below it), or ``t_max``

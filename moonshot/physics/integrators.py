@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from numba import njit
 
 EARTH_MOON = 0
@@ -154,8 +153,3 @@ def integrate_to(model, p, n, y, t_end, h0, rtol, atol, k, ynew, f0, fnew):
         if abs(h) < 1e-14 * max(1.0, abs(t)):
             raise RuntimeError("step size underflow (singularity?)")
     return steps
-
-
-def work_arrays(n: int):
-    """Work arrays for one trajectory of dimension ``n``: (k, ynew, f0, fnew)."""
-    return np.empty((6, n)), np.empty(n), np.empty(n), np.empty(n)
