@@ -82,7 +82,7 @@ def learning_curves(run_dirs: list[Path], window: int = WINDOW, points: int = 60
     groups: dict[str, list[np.ndarray]] = {}
     for d in run_dirs:
         lab = run_label(d)
-        name = f"{lab['agent']} · {_short_env(lab['env'])}" + (
+        name = f"{lab['agent']} · {display_env(lab['env'])}" + (
             f" ({lab['target']})" if lab["target"] else "")
         log = read_episodes(d)
         if len(log["episode"]) == 0:
@@ -106,7 +106,8 @@ def learning_curves(run_dirs: list[Path], window: int = WINDOW, points: int = 60
     return out
 
 
-def _short_env(env_id: str) -> str:
+def display_env(env_id: str) -> str:
+    """Display name of an env id: ``MoonLaunch``, ``CityNav``."""
     return {"moonshot/MoonLaunch-v0": "MoonLaunch", "moonshot/CityNav-v0": "CityNav"}.get(
         str(env_id), str(env_id))
 
@@ -116,7 +117,7 @@ def compare_runs(run_dirs: list[Path], window: int = WINDOW) -> list[dict]:
     rows = []
     for d in run_dirs:
         lab = run_label(d)
-        row = {"run": str(d), **lab, "env": _short_env(lab["env"])}
+        row = {"run": str(d), **lab, "env": display_env(lab["env"])}
         row.update(run_metrics(read_episodes(d), window))
         rows.append(row)
     return rows

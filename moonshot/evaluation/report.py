@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..runlog import atomic_write_bytes, atomic_write_text
+from .efficiency import display_env
 
 
 def _fmt(v, spec: str = "") -> str:
@@ -80,7 +81,7 @@ def plot_transfer(results: list[dict], path: Path, title: str = "Transfer") -> P
     """Success rate on train vs new per agent, with 95% bootstrap intervals."""
     from matplotlib.figure import Figure
 
-    agents = list(dict.fromkeys(f"{r['agent']}\n{_env_short(r['env'])}" for r in results))
+    agents = list(dict.fromkeys(f"{r['agent']}\n{display_env(r['env'])}" for r in results))
     fig = Figure(figsize=(max(5, 1.6 * len(agents) + 2), 4))
     ax = fig.add_subplot()
     width = 0.38
@@ -88,7 +89,7 @@ def plot_transfer(results: list[dict], path: Path, title: str = "Transfer") -> P
         xs, ys, err = [], [], []
         for i, a in enumerate(agents):
             for r in results:
-                if f"{r['agent']}\n{_env_short(r['env'])}" == a and r["split"] == split:
+                if f"{r['agent']}\n{display_env(r['env'])}" == a and r["split"] == split:
                     xs.append(i + (k - 0.5) * width)
                     ys.append(r["success_rate"])
                     err.append([r["success_rate"] - r["success_low"],
@@ -104,10 +105,6 @@ def plot_transfer(results: list[dict], path: Path, title: str = "Transfer") -> P
     ax.grid(axis="y", alpha=0.3)
     _save(fig, path)
     return path
-
-
-def _env_short(env_id: str) -> str:
-    return str(env_id).split("/")[-1].replace("-v0", "")
 
 
 TRANSFER_COLUMNS = [
@@ -136,7 +133,7 @@ EFFICIENCY_COLUMNS = [
 def decorate_transfer(rows: list[dict]) -> list[dict]:
     """Add the display-only columns (short env name, CI text) to transfer/gap rows."""
     for r in rows:
-        r["env_short"] = _env_short(r["env"])
+        r["env_short"] = display_env(r["env"])
         if "success_low" in r:
             r["success_ci"] = f"{r['success_low']:.0%}–{r['success_high']:.0%}"
         if "gap_low" in r:

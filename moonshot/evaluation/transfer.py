@@ -18,8 +18,6 @@ from ..runlog import EpisodeLog, read_json
 from .rollout import run_scenarios
 from .stats import bootstrap_ci, bootstrap_diff_ci
 
-DT_CITY = 0.1  #: CityNav control step, s
-
 
 @dataclass
 class AgentSpec:
@@ -98,7 +96,8 @@ def evaluate_agent(spec: AgentSpec, split: str, episodes: int, seed: int,
         trials[-1] += 1
         scen_success[-1] = scen_success[-1] or r.success
     deaths = np.array([r.death for r in recs], dtype=float)
-    times = [r.length * DT_CITY for r in recs if r.success] if not is_moon else [
+    dt = getattr(env, "dt", 0.1)  # CityNav control step, s
+    times = [r.length * dt for r in recs if r.success] if not is_moon else [
         r.final_info.get("time_of_flight_days", np.nan) for r in recs if r.success]
     s, s_lo, s_hi = bootstrap_ci(np.array(scen_success, float))
     d, d_lo, d_hi = bootstrap_ci(deaths)
