@@ -7,7 +7,6 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from ..physics.constants import DAY
 from . import moon_world as world
 
 
@@ -71,16 +70,7 @@ class MoonLaunchVectorEnv(VectorEnv):
         reward, success, outcome = world.score(result, self.target)
         n = self.num_envs
         everyone = np.ones(n, dtype=bool)
-        final_info = {
-            "is_success": success, "death": ~success,
-            "outcome": np.array(world.OUTCOMES, dtype=object)[outcome],
-            "map_id": self.scenario.scenario_id.copy(),
-            "closest_approach_km": result.closest_approach,
-            "time_of_flight_days": result.time_of_closest / DAY,
-            "integration_steps": result.steps,
-            "delta_v_kms": dv, "miss_vector_km": result.miss,
-            "miss_velocity_kms": result.miss_velocity,
-        }
+        final_info = world.info_arrays(self.scenario, result, dv, success, outcome)
         for key in list(final_info):
             final_info["_" + key] = everyone
         final_obs = self._obs

@@ -243,25 +243,34 @@ def score(result: earth_moon.LaunchResult, target: str):
     return reward, success, outcome
 
 
+def info_arrays(s: Scenarios, result: earth_moon.LaunchResult, dv: np.ndarray, success,
+                outcome) -> dict[str, np.ndarray]:
+    """The per-launch ``info`` values of a batch, one array per key (the contract's keys plus
+    the tracking data a planner corrects from)."""
+    return {
+        "is_success": np.asarray(success, dtype=bool),
+        "death": ~np.asarray(success, dtype=bool),
+        "outcome": np.array(OUTCOMES, dtype=object)[outcome],
+        "map_id": s.scenario_id.copy(),
+        "closest_approach_km": result.closest_approach,
+        "time_of_flight_days": result.time_of_closest / DAY,
+        "delta_v_kms": np.asarray(dv, dtype=np.float64),
+        "miss_vector_km": result.miss,
+        "miss_velocity_kms": result.miss_velocity,
+        "integration_steps": result.steps,
+    }
+
+
 def step_infos(s: Scenarios, result: earth_moon.LaunchResult, dv: np.ndarray, success,
                outcome, split: str, target: str) -> list[dict]:
-    """One ``info`` dict per launch (the contract's keys plus the tracking data)."""
+    """One ``info`` dict per launch: :func:`info_arrays` row by row, plus split and target."""
+    arrays = info_arrays(s, result, dv, success, outcome)
     infos = []
     for j in range(len(s)):
-        infos.append({
-            "is_success": bool(success[j]),
-            "death": not bool(success[j]),
-            "outcome": OUTCOMES[outcome[j]],
-            "map_id": int(s.scenario_id[j]),
-            "split": split,
-            "target": target,
-            "closest_approach_km": float(result.closest_approach[j]),
-            "time_of_flight_days": float(result.time_of_closest[j] / DAY),
-            "delta_v_kms": float(dv[j]),
-            "miss_vector_km": result.miss[j].copy(),
-            "miss_velocity_kms": result.miss_velocity[j].copy(),
-            "integration_steps": int(result.steps[j]),
-        })
+        info = {k: (v[j].copy() if v.ndim > 1 else v[j].item() if isinstance(v[j], np.generic)
+                    else v[j]) for k, v in arrays.items()}
+        info.update(split=split, target=target)
+        infos.append(info)
     return infos
 
 
