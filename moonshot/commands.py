@@ -13,12 +13,11 @@ def _env_short(name: str) -> str:
     return {v: k for k, v in ENV_IDS.items()}[full]
 
 
-def _fresh_run_dir(out: str, overwrite: bool = False) -> Path:
+def _fresh_run_dir(out: str) -> Path:
     path = Path(out)
-    if path.exists() and any(path.iterdir()) and not overwrite:
-        if (path / "episodes.csv").exists():
-            raise FileExistsError(f"run folder {path} already holds a run; choose another --out "
-                                  "(nothing was overwritten)")
+    if (path / "episodes.csv").exists():
+        raise FileExistsError(f"run folder {path} already holds a run; choose another --out "
+                              "(nothing was overwritten)")
     path.mkdir(parents=True, exist_ok=True)
     return path
 

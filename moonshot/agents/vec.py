@@ -94,7 +94,7 @@ def make_vec_env(env: str, n_envs: int, seed: int, env_kwargs: dict | None = Non
                             **kwargs)
         vec: VecEnv = GymVectorToSB3(venv)
     else:
-        def factory(rank: int) -> Callable[[], gym.Env]:
+        def factory() -> Callable[[], gym.Env]:
             def _make() -> gym.Env:
                 from .. import register_envs  # a fresh subprocess has not registered them
 
@@ -103,6 +103,6 @@ def make_vec_env(env: str, n_envs: int, seed: int, env_kwargs: dict | None = Non
             return _make
 
         cls = SubprocVecEnv if subprocess and n_envs > 1 else DummyVecEnv
-        vec = cls([factory(i) for i in range(n_envs)])
+        vec = cls([factory() for _ in range(n_envs)])
     vec.seed(seed)
     return vec
