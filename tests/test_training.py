@@ -126,3 +126,43 @@ def test_relearning_cost_fine_tunes_on_the_new_split(tmp_path):
     assert res["deaths_to_recover"] <= int(log["death"].sum())
     cfg = json.loads((tmp_path / "relearn" / "config.json").read_text())
     assert cfg["train"]["init_from"].endswith("model.zip")
+
+
+def test_normalized_run_keeps_its_statistics_through_resume_and_loading(tmp_path):
+    out = tmp_path / "run"
+    common = dict(env="moon", algo="ppo", seed=0, out=str(out), n_envs=8, eval_episodes=2,
+                  progress=False, hyperparams={"n_steps": 8, "batch_size": 32, "n_epochs": 1,
+                                               "normalize": True})
+    train(TrainConfig(timesteps=256, checkpoint_every=128, **common))
+    assert json.loads((out / "config.json").read_text())["normalize"]["gamma"] == 0.0
+    first = load_agent(out).normalizer.obs_rms.count
+    assert first > 200  # one observation per launch went into the statistics
+    meta = json.loads((out / "checkpoints" / "latest.json").read_text())
+    assert (out / "checkpoints" / meta["vecnormalize"]).exists()
+    train(TrainConfig(timesteps=512, checkpoint_every=128, **common), resume=True)
+    agent = load_agent(out)
+    assert agent.normalizer.obs_rms.count > first + 200  # continued, not restarted
+    obs = np.linspace(-1, 1, 9).astype(np.float32)
+    expected, _ = agent.model.predict(agent.normalizer.normalize_obs(obs), deterministic=True)
+    np.testing.assert_array_equal(agent.predict(obs)[0], expected)
+    # Training episodes are logged with the env's own reward, not the normalized one.
+    ret = read_episodes(out)["return"]
+    assert np.all((ret >= 0.0) & (ret <= 2.0))  # MoonLaunch rewards lie in [0, 2]
+    (out / "vecnormalize.pkl").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="vecnormalize.pkl"):
+        load_agent(out)
+
+
+def test_linear_schedules_and_bad_normalize_values(tmp_path):
+    out = tmp_path / "lin"
+    train(env="moon", timesteps=64, out=str(out), n_envs=8, eval_episodes=1, progress=False,
+          hyperparams={"n_steps": 8, "batch_size": 32, "n_epochs": 1,
+                       "learning_rate": "lin_1e-3"})
+    model = load_agent(out).model
+    assert model.lr_schedule(1.0) == pytest.approx(1e-3)
+    assert model.lr_schedule(0.25) == pytest.approx(2.5e-4)
+    for bad in ({"learning_rate": "lin_fast"}, {"normalize": "yes"},
+                {"normalize": {"norm_obz": True}}):
+        with pytest.raises(ConfigError):
+            train(env="moon", timesteps=8, out=str(tmp_path / "bad"), n_envs=8,
+                  progress=False, hyperparams=bad)

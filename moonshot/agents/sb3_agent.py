@@ -12,15 +12,23 @@ from .base import Agent
 
 class SB3Agent(Agent):
     """Wraps a trained SB3 model (``PPO``, ``SAC``, ...): ``predict`` is the model's; the
-    episode hooks do nothing, since a frozen policy does not learn between episodes."""
+    episode hooks do nothing, since a frozen policy does not learn between episodes.
 
-    def __init__(self, model: Any, name: str = "rl"):
+    ``normalizer``: the run's ``VecNormalize`` statistics, if it trained on normalized
+    observations; raw observations are normalized with them (never updating them).
+    """
+
+    def __init__(self, model: Any, name: str = "rl", normalizer: Any = None):
         self.model = model
         self.name = name
+        self.normalizer = normalizer
         self.run_dir: Path | None = None
 
     def predict(self, observation, state=None, episode_start=None, deterministic=True):
-        action, state = self.model.predict(np.asarray(observation), state=state,
+        observation = np.asarray(observation)
+        if self.normalizer is not None:
+            observation = self.normalizer.normalize_obs(observation)
+        action, state = self.model.predict(observation, state=state,
                                            episode_start=episode_start,
                                            deterministic=deterministic)
         return action, state

@@ -6,6 +6,7 @@ A run folder holds::
     episodes.csv       one row per training episode (DESIGN.md schema)
     evaluations.csv    periodic deterministic evaluations on both splits
     model.zip          the final model
+    vecnormalize.pkl   observation/reward normalization statistics (runs with ``normalize``)
     checkpoints/       periodic checkpoints and latest.json (what --resume continues from)
     tensorboard/       with --tensorboard
 """
@@ -27,6 +28,8 @@ import yaml
 from stable_baselines3 import A2C, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.utils import LinearSchedule
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 from tqdm.auto import tqdm
 
 from .. import ENV_IDS, resolve_env_id
@@ -92,21 +95,53 @@ class TrainConfig:
     torch_threads: int = 1
 
 
-def _split_hyperparams(cfg: TrainConfig) -> tuple[dict, int, str]:
+def _split_hyperparams(cfg: TrainConfig) -> tuple[dict, int, str, dict | None]:
+    """SB3 constructor arguments, n_envs, policy and VecNormalize arguments (None: off)."""
     hp = default_hyperparams(cfg.env, cfg.algo)
     hp.update(cfg.hyperparams)
     n_envs = int(cfg.n_envs or hp.pop("n_envs", 1))
     hp.pop("n_envs", None)
     hp.pop("env_kwargs", None)
     policy = hp.pop("policy", "MlpPolicy")
+    normalize = _normalize_kwargs(hp.pop("normalize", False), hp.get("gamma", 0.99))
     allowed = set(inspect.signature(ALGOS[cfg.algo].__init__).parameters) - {
         "self", "policy", "env", "seed", "device", "tensorboard_log", "verbose",
         "_init_setup_model"}
     unknown = sorted(set(hp) - allowed)
     if unknown:
         raise ConfigError(f"unknown {cfg.algo} hyperparameter(s) {unknown}; known: "
-                          f"{', '.join(sorted(allowed | {'n_envs', 'policy'}))}")
-    return hp, n_envs, policy
+                          f"{', '.join(sorted(allowed | {'n_envs', 'policy', 'normalize'}))}")
+    return hp, n_envs, policy, normalize
+
+
+def _normalize_kwargs(value, gamma: float) -> dict | None:
+    """RL Zoo's ``normalize``: false, true, or a dict of ``VecNormalize`` arguments."""
+    if value is False or value is None:
+        return None
+    if value is True:
+        value = {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"normalize must be true, false or a dict of VecNormalize "
+                          f"arguments, got {value!r}")
+    known = {"norm_obs", "norm_reward", "clip_obs", "clip_reward", "epsilon"}
+    unknown = sorted(set(value) - known)
+    if unknown:
+        raise ConfigError(f"unknown normalize argument(s) {unknown}; known: {sorted(known)}")
+    return {"gamma": float(gamma), **value}
+
+
+def _schedules(hp: dict) -> dict:
+    """RL Zoo's ``lin_<x>`` values: ``x`` decaying linearly to 0 over the run."""
+    out = dict(hp)
+    for key, val in hp.items():
+        if isinstance(val, str) and val.startswith("lin_"):
+            try:
+                start = float(val[4:])
+            except ValueError:
+                raise ConfigError(f"cannot read {key}={val!r}; a linear schedule is "
+                                  "lin_<start>, e.g. lin_3e-4") from None
+            out[key] = LinearSchedule(start, 0.0, 1.0)
+    return out
 
 
 def versions() -> dict:
@@ -209,7 +244,8 @@ class TrainingMonitor(BaseCallback):
         return self.wall_offset + time.perf_counter() - self._t0
 
     def _on_step(self) -> bool:
-        rewards = self.locals["rewards"]
+        norm = self.model.get_vec_normalize_env()
+        rewards = norm.get_original_reward() if norm is not None else self.locals["rewards"]
         dones = self.locals["dones"]
         infos = self.locals["infos"]
         self._ret += rewards
@@ -248,7 +284,8 @@ class TrainingMonitor(BaseCallback):
 
     def _evaluate(self) -> None:
         self._last_eval_steps = self.num_timesteps
-        agent = SB3Agent(self.model, name=self.cfg.algo)
+        agent = SB3Agent(self.model, name=self.cfg.algo,
+                         normalizer=self.model.get_vec_normalize_env())
         for split in ("train", "new"):
             res = evaluate_policy_on_split(agent, self.env_id, split, self.cfg.eval_episodes,
                                            seed=10_000 + self.cfg.seed, env_kwargs=self.eval_kwargs)
@@ -262,9 +299,14 @@ class TrainingMonitor(BaseCallback):
         ckpt.mkdir(exist_ok=True)
         path = ckpt / f"model_{self.num_timesteps}.zip"
         _save_model_atomic(self.model, path)
-        write_json(ckpt / "latest.json", {"env_steps": int(self.num_timesteps),
-                                          "episodes": self.log.episodes,
-                                          "wall_time_s": self.wall(), "model": path.name})
+        meta = {"env_steps": int(self.num_timesteps), "episodes": self.log.episodes,
+                "wall_time_s": self.wall(), "model": path.name}
+        norm = self.model.get_vec_normalize_env()
+        if norm is not None:
+            stats = ckpt / f"vecnormalize_{self.num_timesteps}.pkl"
+            _save_stats_atomic(norm, stats)
+            meta["vecnormalize"] = stats.name
+        write_json(ckpt / "latest.json", meta)
 
     def _on_training_end(self) -> None:
         if self._last_eval_steps != self.num_timesteps:
@@ -278,6 +320,42 @@ def _save_model_atomic(model: BaseAlgorithm, path: Path) -> None:
     tmp = path.with_name(f".{path.stem}.tmp.zip")
     model.save(tmp)
     os.replace(tmp, path)
+
+
+def _save_stats_atomic(norm: VecNormalize, path: Path) -> None:
+    tmp = path.with_name(f".{path.stem}.tmp.pkl")
+    norm.save(tmp)
+    os.replace(tmp, path)
+
+
+def _wrap_normalize(vec: VecEnv, kwargs: dict | None, stats: Path | None) -> VecEnv:
+    """Wrap ``vec`` in ``VecNormalize``: fresh, or with the statistics saved in ``stats``."""
+    if kwargs is None:
+        return vec
+    if stats is None:
+        return VecNormalize(vec, **kwargs)
+    norm = load_normalizer(stats)
+    norm.set_venv(vec)
+    norm.training = True
+    return norm
+
+
+def load_normalizer(path: Path) -> VecNormalize:
+    """Saved ``VecNormalize`` statistics (no env attached), naming the file in any error."""
+    import pickle
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"missing normalization statistics: {path}")
+    try:
+        with open(path, "rb") as f:
+            norm = pickle.load(f)
+    except Exception as exc:
+        raise ValueError(f"unreadable normalization statistics {path}: "
+                         f"{type(exc).__name__}: {exc}") from None
+    if not isinstance(norm, VecNormalize):
+        raise ValueError(f"{path} holds a {type(norm).__name__}, not VecNormalize statistics")
+    return norm
 
 
 def train(cfg: TrainConfig | None = None, *, resume: bool = False, **kwargs) -> Path:
@@ -317,7 +395,7 @@ def train(cfg: TrainConfig | None = None, *, resume: bool = False, **kwargs) -> 
         raise FileExistsError(f"run folder {run} already holds a run; pass --resume to continue "
                               "it or choose another --out (nothing was overwritten)")
     run.mkdir(parents=True, exist_ok=True)
-    hp, n_envs, policy = _split_hyperparams(cfg)
+    hp, n_envs, policy, normalize = _split_hyperparams(cfg)
     # Training-time env settings of the packaged defaults (reward shaping), under the user's.
     env_kwargs = {**default_hyperparams(cfg.env, cfg.algo).get("env_kwargs", {}),
                   **cfg.env_kwargs}
@@ -329,19 +407,25 @@ def train(cfg: TrainConfig | None = None, *, resume: bool = False, **kwargs) -> 
     tb = str(run / "tensorboard") if cfg.tensorboard else None
     if start_steps > 0:
         meta = read_json(latest)
+        stats = meta.get("vecnormalize")
+        vec = _wrap_normalize(vec, normalize, run / "checkpoints" / stats if stats else None)
         model = load_model(run / "checkpoints" / meta["model"], algo_cls, env=vec,
                            device=cfg.device)
         model.tensorboard_log = tb
     elif cfg.init_from:
+        stats = Path(cfg.init_from).with_name("vecnormalize.pkl")
+        vec = _wrap_normalize(vec, normalize, stats if stats.exists() else None)
         model = load_model(Path(cfg.init_from), algo_cls, env=vec, device=cfg.device)
         model.set_random_seed(cfg.seed)
         model.tensorboard_log = tb
     else:
+        vec = _wrap_normalize(vec, normalize, None)
         # SB3 may add entries to policy_kwargs in place (A2C's optimizer): pass a copy.
         model = algo_cls(policy, vec, seed=cfg.seed, device=cfg.device, tensorboard_log=tb,
-                         verbose=0, **copy.deepcopy(hp))
+                         verbose=0, **_schedules(copy.deepcopy(hp)))
     write_json(run / "config.json", {
         "train": asdict(cfg), "env_id": env_id, "resolved_hyperparams": hp, "n_envs": n_envs,
+        "normalize": normalize,
         "policy": policy, "versions": versions(),
         "command": command_line(cfg)})
     log = EpisodeLog(run / "episodes.csv", flush_every=4096,
@@ -362,6 +446,8 @@ def train(cfg: TrainConfig | None = None, *, resume: bool = False, **kwargs) -> 
         vec.close()
     monitor.checkpoint()
     _save_model_atomic(model, run / "model.zip")
+    if model.get_vec_normalize_env() is not None:
+        _save_stats_atomic(model.get_vec_normalize_env(), run / "vecnormalize.pkl")
     return run
 
 
@@ -419,6 +505,8 @@ def load_agent(run_dir: str | os.PathLike) -> SB3Agent:
         algo = read_json(cfg_path).get("train", {}).get("algo")
     set_torch_threads(1)
     model = load_model(run / "model.zip", ALGOS.get(algo) if algo else None, device="cpu")
-    agent = SB3Agent(model, name=algo or type(model).__name__.lower())
+    stats = run / "vecnormalize.pkl"
+    agent = SB3Agent(model, name=algo or type(model).__name__.lower(),
+                     normalizer=load_normalizer(stats) if stats.exists() else None)
     agent.run_dir = run
     return agent
