@@ -166,3 +166,19 @@ def test_linear_schedules_and_bad_normalize_values(tmp_path):
         with pytest.raises(ConfigError):
             train(env="moon", timesteps=8, out=str(tmp_path / "bad"), n_envs=8,
                   progress=False, hyperparams=bad)
+
+
+def test_tensorboard_logs_or_says_what_to_install(tmp_path):
+    import importlib.util
+
+    out = tmp_path / "tb"
+    kwargs = dict(env="moon", timesteps=64, out=str(out), n_envs=8, eval_episodes=1,
+                  progress=False, tensorboard=True,
+                  hyperparams={"n_steps": 8, "batch_size": 32, "n_epochs": 1})
+    if importlib.util.find_spec("tensorboard") is None:
+        with pytest.raises(ConfigError, match="pip install"):
+            train(**kwargs)
+        assert not out.exists()
+    else:
+        train(**kwargs)
+        assert list((out / "tensorboard").rglob("events.out.tfevents.*"))

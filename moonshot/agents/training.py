@@ -28,6 +28,7 @@ import yaml
 from stable_baselines3 import A2C, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.utils import LinearSchedule
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 from tqdm.auto import tqdm
@@ -377,6 +378,13 @@ def train(cfg: TrainConfig | None = None, *, resume: bool = False, **kwargs) -> 
     if cfg.eval_episodes < 1:
         raise ConfigError(f"eval_episodes must be >= 1, got {cfg.eval_episodes}")
     env_id = resolve_env_id(cfg.env)
+    if cfg.tensorboard:
+        try:
+            import tensorboard  # noqa: F401
+        except ImportError:
+            raise ConfigError("--tensorboard needs the tensorboard package: "
+                              "pip install 'moonshot[tensorboard]' (or pip install "
+                              "tensorboard)") from None
     set_torch_threads(cfg.torch_threads)
     run = Path(cfg.out)
     start_steps, wall_offset = 0, 0.0
@@ -435,6 +443,8 @@ def train(cfg: TrainConfig | None = None, *, resume: bool = False, **kwargs) -> 
     ckpt_every = cfg.checkpoint_every or max(1, cfg.timesteps // 5)
     monitor = TrainingMonitor(run, cfg, log, evals, eval_every, ckpt_every, wall_offset,
                               cfg.timesteps)
+    if tb is None:  # SB3's default logger would leave an empty folder in /tmp per run
+        model.set_logger(Logger(folder=None, output_formats=[]))
     try:
         model.learn(total_timesteps=max(0, cfg.timesteps - start_steps), callback=monitor,
                     reset_num_timesteps=start_steps == 0, tb_log_name="run")
