@@ -114,3 +114,28 @@ def test_human_render_without_display(monkeypatch):
         pytest.skip("a display is assumed on this platform")
     with pytest.raises(RuntimeError, match="display"):
         CityNavEnv(render_mode="human")
+
+
+def _togo(env) -> float:
+    w = env.unwrapped.world
+    return w.route.length - w.route_s + w.route_offset
+
+
+@pytest.mark.parametrize("steer", [0.0, 0.4, -1.0])
+def test_progress_reward_is_a_potential_of_the_distance_to_go(steer):
+    """Progress pays the shrinking of the distance still to go (rest of the route + distance
+    from it): it sums to the net change, so no detour earns more than the route, and driving
+    away from the route costs."""
+    env = gym.make("moonshot/CityNav-v0", traffic_cars=0, reward_progress=1.0)
+    env.reset(seed=5)
+    start, total, lost = _togo(env), 0.0, False
+    for _ in range(150):
+        _, _, term, trunc, info = env.step(np.array([0.3, steer], np.float32))
+        total += info["reward_terms"]["progress"]
+        lost |= info["reward_terms"]["progress"] < -0.05
+        if term or trunc:
+            break
+    assert total == pytest.approx(start - _togo(env), abs=1e-9)
+    if steer == -1.0:  # circling to the right leaves the route: some steps must cost
+        assert lost
+    env.close()

@@ -71,10 +71,13 @@ class CityNavEnv(gym.Env):
     where the goal is, not the roads that lead there.
 
     ## Rewards
-    The sum of named terms (``info["reward_terms"]``): ``progress`` = 0.02 per metre gained
-    along the route (negative when going back); ``arrived`` = +10 on reaching the goal;
-    ``death`` = -10 on a collision; ``time`` = -0.005 per step; ``off_road`` = -0.02 per step
-    with the car's centre off the carriageway. Weights: config keys ``reward_*``.
+    The sum of named terms (``info["reward_terms"]``): ``progress`` = 0.02 per metre by which
+    the distance still to go shrinks (negative when it grows), the distance to go being the
+    rest of the route from the car's projection on it plus the car's distance from the route:
+    driving along the route pays, leaving it costs, coming back pays it back (a potential, so
+    no detour can earn more than the route); ``arrived`` = +10 on reaching the goal; ``death``
+    = -10 on a collision; ``time`` = -0.005 per step; ``off_road`` = -0.02 per step with the
+    car's centre off the carriageway. Weights: config keys ``reward_*``.
 
     ## Starting State
     A map (see Description) and, from the env's seeded generator, a start on the curb lane of
@@ -209,7 +212,7 @@ class CityNavEnv(gym.Env):
             raise ValueError(f"action must be 2 finite numbers in [-1, 1], got {action!r}")
         a = (min(max(a0, -1.0), 1.0), min(max(a1, -1.0), 1.0))
         w, cfg, p = self.world, self.config, self.ego_params
-        s_before = w.route_s
+        togo_before = w.route.length - w.route_s + w.route_offset
         hits = w.step(p.accel(a[0]), a[1] * p.max_steer,
                       self.np_random.random(w.traffic.n))
         self._steps += 1
@@ -217,7 +220,8 @@ class CityNavEnv(gym.Env):
         off_road = w.off_road()
         arrived = crash is None and w.route_s >= w.route.length - cfg["goal_radius"] and \
             w.goal_distance() <= cfg["goal_radius"]
-        terms = {"progress": cfg["reward_progress"] * (w.route_s - s_before),
+        togo = w.route.length - w.route_s + w.route_offset
+        terms = {"progress": cfg["reward_progress"] * (togo_before - togo),
                  "arrived": cfg["reward_arrived"] if arrived else 0.0,
                  "death": cfg["reward_death"] if crash else 0.0,
                  "time": cfg["reward_time"],

@@ -153,7 +153,7 @@ def _build(g: LaneGraph, lanes: list[int], start_s: float, goal_s: float) -> Rou
 def project_on_route(points, cum, x, y, i0, back, ahead):
     """Index and arc length of the route point nearest ``(x, y)`` within
     ``[i0 - back, i0 + ahead]`` (a window keeps progress monotone where the route passes close
-    to itself), and the signed lateral offset (left positive)."""
+    to itself), and the distance from ``(x, y)`` to that projection on the route."""
     n = points.shape[0]
     lo = max(0, i0 - back)
     hi = min(n - 1, i0 + ahead)
@@ -171,8 +171,8 @@ def project_on_route(points, cum, x, y, i0, back, ahead):
     sl = np.sqrt(dx * dx + dy * dy)
     t = ((x - points[k0, 0]) * dx + (y - points[k0, 1]) * dy) / sl
     t = min(max(t, 0.0), sl)
-    lat = (-(x - points[k0, 0]) * dy + (y - points[k0, 1]) * dx) / sl
-    return k, cum[k0] + t, lat
+    off = math.hypot(x - points[k0, 0] - t * dx / sl, y - points[k0, 1] - t * dy / sl)
+    return k, cum[k0] + t, off
 
 
 @njit(cache=True)

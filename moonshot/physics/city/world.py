@@ -37,7 +37,8 @@ class CityWorld:
 
     ``city``, ``traffic`` (:class:`~moonshot.physics.city.traffic.Traffic`), ``ego``
     (``[x, y, heading, speed]``), ``steer`` (rad), ``ego_params``, ``route``, ``route_s``
-    (arc length reached along the route), ``start_lane``/``start_s`` and
+    (arc length reached along the route), ``route_offset`` (m from the ego to that point of
+    the route), ``start_lane``/``start_s`` and
     ``goal_lane``/``goal_s`` (where the drive begins and ends on the lane graph), ``t`` (s),
     ``lidar`` (m, per ray), ``lidar_angles`` (rad, ego frame).
     """
@@ -59,6 +60,7 @@ class CityWorld:
         self.steer = 0.0
         self.t = 0.0
         self.route_s = 0.0
+        self.route_offset = 0.0  # m from the ego to its projection on the route
         self._route_i = 0
         self.lidar = np.full(lidar_rays, lidar_range)
         self._ray_cos = lidar_range * np.cos(self.lidar_angles)
@@ -114,8 +116,8 @@ class CityWorld:
         self.steer = 0.0
         self.t = 0.0
         self._route_i = 0
-        self._route_i, self.route_s, _ = project_on_route(self.route.points, self.route.cum, x,
-                                                          y, 0, 0, 10)
+        self._route_i, self.route_s, self.route_offset = project_on_route(
+            self.route.points, self.route.cum, x, y, 0, 0, 10)
         self.traffic = spawn_traffic(city, n_traffic, rng, avoid=(x, y))
         if traffic_idm is not None:
             self.traffic.idm = np.asarray(traffic_idm, dtype=np.float64).copy()
@@ -138,9 +140,8 @@ class CityWorld:
         self.ego[:] = (x, y, h, v)
         step_traffic(self.city, self.traffic, self.t, self.dt, rand, self.ego)
         self.t += self.dt
-        self._route_i, s, _ = project_on_route(self.route.points, self.route.cum, x, y,
-                                               self._route_i, 10, 40)
-        self.route_s = s
+        self._route_i, self.route_s, self.route_offset = project_on_route(
+            self.route.points, self.route.cum, x, y, self._route_i, 10, 40)
         self._place_bodies()
         hits = self.bullet.touching(self._ego_body, self._near_bodies(x, y))
         self._cast_lidar()
