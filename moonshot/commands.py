@@ -107,7 +107,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     out = Path(args.out)
     res = compare([Path(r) for r in args.runs], out, window=args.window)
     print("\n" + res["markdown"])
-    print(f"wrote {out}/efficiency.md, efficiency.csv, efficiency.json, learning_curves.png")
+    extra = ", training.png" if (out / "training.png").exists() else ""
+    print(f"wrote {out}/efficiency.md, efficiency.csv, efficiency.json, "
+          f"learning_curves.png{extra}")
     return 0
 
 

@@ -68,6 +68,10 @@ def test_compare_writes_efficiency_and_curves(moon_runs, tmp_path, capsys):
     planner = next(r for r in rows if r["agent"] == "planner")
     assert planner["episodes_to_first_success"] == 1
     assert (out / "learning_curves.png").stat().st_size > 1000
+    assert (out / "training.png").stat().st_size > 1000  # the PPO run has evaluations.csv
+    assert "training.png" in capsys.readouterr().out
+    assert main(["compare", str(moon_runs / "plan"), "--out", str(out)]) == 0
+    assert not (out / "training.png").exists()  # planner runs have no training curve
     assert main(["compare", str(tmp_path / "nope"), "--out", str(out)]) == 2
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..runlog import write_json
+from ..runlog import read_episodes, write_json
 from . import report
-from .efficiency import compare_runs, learning_curves
+from .efficiency import compare_runs, learning_curves, run_label
+from .stats import rolling_rate
 from .transfer import AgentSpec, evaluate_agent, generalization_gap, resolve_agent
 
 
@@ -44,8 +45,36 @@ def evaluate_agents(specs: list[AgentSpec | str], splits: list[str], episodes: i
     return {"results": results, "gaps": gaps, "markdown": md}
 
 
+def training_runs(run_dirs: list[Path], window: int = 100) -> list[dict]:
+    """What :func:`report.plot_training_runs` draws, for the runs with ``evaluations.csv``
+    (training runs): rolling training success and evaluation success against env steps."""
+    import csv
+
+    runs = []
+    for d in map(Path, run_dirs):
+        if not (d / "evaluations.csv").exists():
+            continue
+        log = read_episodes(d)
+        with open(d / "evaluations.csv", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        evals = {}
+        for split in ("train", "new"):
+            pts = [(int(r["env_steps"]), float(r["success_rate"])) for r in rows
+                   if r["split"] == split]
+            if pts:
+                evals[split] = tuple(map(list, zip(*pts, strict=True)))
+        label = run_label(d)
+        runs.append({"name": f"{d.name} ({label['agent']}, seed {label['seed']})",
+                     "steps": log["env_steps"],
+                     "rolling": rolling_rate(log["success"], window, min_count=1),
+                     "evals": evals, "window": window})
+    return runs
+
+
 def compare(run_dirs: list[Path], out: Path, window: int = 100) -> dict:
-    """Sample-efficiency table and learning curves of runs, from their ``episodes.csv``."""
+    """Sample-efficiency table and learning curves of runs, from their ``episodes.csv``;
+    for training runs also ``training.png`` (success against env steps, with their periodic
+    evaluations)."""
     if window < 1:
         raise ValueError(f"window must be >= 1 episode, got {window}")
     out.mkdir(parents=True, exist_ok=True)
@@ -53,6 +82,11 @@ def compare(run_dirs: list[Path], out: Path, window: int = 100) -> dict:
     md = report.write_table(out, "efficiency", rows, report.EFFICIENCY_COLUMNS)
     curves = learning_curves(run_dirs, window)
     report.plot_learning_curves(curves, out / "learning_curves.png")
+    trained = training_runs(run_dirs, window)
+    if trained:
+        report.plot_training_runs(trained, out / "training.png")
+    else:  # never leave a stale plot of other runs beside this comparison
+        (out / "training.png").unlink(missing_ok=True)
     write_json(out / "efficiency.json", {"runs": rows, "window": window,
                                          "curves": {k: {kk: vv for kk, vv in v.items()}
                                                     for k, v in curves.items()}})

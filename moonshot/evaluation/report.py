@@ -77,6 +77,36 @@ def plot_learning_curves(curves: dict, path: Path, title: str = "Learning curves
     return path
 
 
+def plot_training_runs(runs: list[dict], path: Path, title: str = "Training runs") -> Path:
+    """Per run, against env steps: the success of its training episodes (rolling) and of its
+    periodic deterministic evaluations (``evaluations.csv``: train split solid, new dashed).
+
+    ``runs``: ``{"name", "steps", "rolling", "evals": {split: (steps, success)}}`` each."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 4.2))
+    ax_train, ax_eval = fig.subplots(1, 2, sharey=True)
+    for i, r in enumerate(runs):
+        color = f"C{i % 10}"
+        ax_train.plot(r["steps"], r["rolling"], color=color, lw=1.5, label=r["name"])
+        for split, ls in (("train", "-"), ("new", "--")):
+            if split in r["evals"]:
+                x, y = r["evals"][split]
+                ax_eval.plot(x, y, color=color, ls=ls, marker="o", ms=3,
+                             label=f"{r['name']}, {split}")
+    ax_train.set_title(f"{title}: training episodes (rolling {runs[0]['window'] if runs else ''})")
+    ax_eval.set_title("deterministic evaluations (train —, new - -)")
+    for ax in (ax_train, ax_eval):
+        ax.set_xlabel("env steps")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+    ax_train.set_ylabel("success rate")
+    ax_train.legend(fontsize=7, loc="best")
+    ax_eval.legend(fontsize=6, loc="best", ncol=2)
+    _save(fig, path)
+    return path
+
+
 def plot_transfer(results: list[dict], path: Path, title: str = "Transfer") -> Path:
     """Success rate on train vs new per agent, with 95% bootstrap intervals."""
     from matplotlib.figure import Figure
