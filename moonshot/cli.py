@@ -67,8 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env-kwargs", nargs="*", metavar="KEY=VALUE", default=[],
                    help="env config, e.g. target=soi execution_error=0")
     p.add_argument("--hyperparams", nargs="*", metavar="KEY=VALUE", default=[],
-                   help="override algorithm hyperparameters, e.g. learning_rate=1e-3")
-    p.add_argument("--tensorboard", action="store_true", help="write TensorBoard logs")
+                   help="override the packaged hyperparameters (moonshot/agents/"
+                   "hyperparams.yaml), e.g. learning_rate=1e-3 or lin_3e-4 (linear decay), "
+                   "n_steps=1024, normalize=true (VecNormalize)")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="write TensorBoard logs into OUT/tensorboard (needs pip install "
+                   "tensorboard)")
     p.add_argument("--eval-every", type=int, default=0,
                    help="env steps between evaluations on both splits (default: 10 per run)")
     p.add_argument("--eval-episodes", type=int, default=50,
