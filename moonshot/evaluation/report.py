@@ -149,7 +149,7 @@ GAP_COLUMNS = [("agent", "agent", ""), ("env_short", "env", ""), ("gap", "gap (t
                "+.1%"), ("gap_ci", "95% CI", "")]
 
 EFFICIENCY_COLUMNS = [
-    ("agent", "agent", ""), ("env", "env", ""), ("target", "target", ""),
+    ("run", "run", ""), ("agent", "agent", ""), ("env", "env", ""), ("target", "target", ""),
     ("episodes", "episodes", ""), ("episodes_to_first_success", "to 1st success", ""),
     ("episodes_to_success_50", "to 50%", ""), ("episodes_to_success_90", "to 90%", ""),
     ("deaths_before_first_success", "deaths before 1st success", ""),
