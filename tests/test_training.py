@@ -148,6 +148,12 @@ def test_normalized_run_keeps_its_statistics_through_resume_and_loading(tmp_path
     # Training episodes are logged with the env's own reward, not the normalized one.
     ret = read_episodes(out)["return"]
     assert np.all((ret >= 0.0) & (ret <= 2.0))  # MoonLaunch rewards lie in [0, 2]
+    # Fine-tuning from a checkpoint starts from that checkpoint's statistics.
+    ckpt = out / "checkpoints" / "model_256.zip"
+    tuned = tmp_path / "tuned"
+    train(TrainConfig(**{**common, "out": str(tuned), "timesteps": 64,
+                         "init_from": str(ckpt)}))
+    assert load_agent(tuned).normalizer.obs_rms.count > first + 60
     (out / "vecnormalize.pkl").write_bytes(b"garbage")
     with pytest.raises(ValueError, match="vecnormalize.pkl"):
         load_agent(out)

@@ -421,7 +421,9 @@ def train(cfg: TrainConfig | None = None, *, resume: bool = False, **kwargs) -> 
                            device=cfg.device)
         model.tensorboard_log = tb
     elif cfg.init_from:
-        stats = Path(cfg.init_from).with_name("vecnormalize.pkl")
+        # model.zip -> vecnormalize.pkl, checkpoints/model_N.zip -> vecnormalize_N.pkl
+        init = Path(cfg.init_from)
+        stats = init.with_name(init.stem.replace("model", "vecnormalize", 1) + ".pkl")
         vec = _wrap_normalize(vec, normalize, stats if stats.exists() else None)
         model = load_model(Path(cfg.init_from), algo_cls, env=vec, device=cfg.device)
         model.set_random_seed(cfg.seed)
