@@ -139,3 +139,15 @@ def test_progress_reward_is_a_potential_of_the_distance_to_go(steer):
     if steer == -1.0:  # circling to the right leaves the route: some steps must cost
         assert lost
     env.close()
+
+
+def test_route_offset_is_the_distance_to_the_route():
+    from moonshot.physics.city.route import project_on_route
+
+    pts = np.array([[0.0, 0.0], [10.0, 0.0], [20.0, 0.0], [20.0, 10.0]])
+    cum = np.array([0.0, 10.0, 20.0, 30.0])
+    for (x, y), s, off in (((5.0, 3.0), 5.0, 3.0), ((15.0, -2.0), 15.0, 2.0),
+                           ((23.0, 14.0), 30.0, 5.0),  # past the end: to the end point
+                           ((-4.0, 3.0), 0.0, 5.0)):  # before the start: to the start
+        _, s_got, off_got = project_on_route(pts, cum, x, y, 0, 0, 10)
+        assert s_got == pytest.approx(s) and off_got == pytest.approx(off)

@@ -188,3 +188,47 @@ def test_tensorboard_logs_or_says_what_to_install(tmp_path):
     else:
         train(**kwargs)
         assert list((out / "tensorboard").rglob("events.out.tfevents.*"))
+
+
+def test_normalization_statistics_are_never_silently_dropped_or_invented(tmp_path):
+    common = dict(env="moon", algo="ppo", seed=0, n_envs=8, eval_episodes=1, progress=False)
+    tiny = {"n_steps": 8, "batch_size": 32, "n_epochs": 1}
+    norm, raw = tmp_path / "norm", tmp_path / "raw"
+    train(TrainConfig(out=str(norm), timesteps=128, checkpoint_every=64,
+                      hyperparams={**tiny, "normalize": True}, **common))
+    train(TrainConfig(out=str(raw), timesteps=64, hyperparams=tiny, **common))
+    # Fine-tuning must keep the source's kind of input.
+    with pytest.raises(ConfigError, match="normalize=true"):
+        train(TrainConfig(out=str(tmp_path / "a"), timesteps=64, hyperparams=tiny,
+                          init_from=str(norm / "model.zip"), **common))
+    with pytest.raises(ConfigError, match="raw observations"):
+        train(TrainConfig(out=str(tmp_path / "b"), timesteps=64, init_from=str(raw / "model.zip"),
+                          hyperparams={**tiny, "normalize": True}, **common))
+    # A normalized run resumes and loads with its statistics or says which file is missing.
+    meta = json.loads((norm / "checkpoints" / "latest.json").read_text())
+    (norm / "checkpoints" / meta["vecnormalize"]).unlink()
+    with pytest.raises(FileNotFoundError, match=meta["vecnormalize"]):
+        train(TrainConfig(out=str(norm), timesteps=256, **common), resume=True)
+    (norm / "vecnormalize.pkl").unlink()
+    with pytest.raises(FileNotFoundError, match="vecnormalize.pkl"):
+        load_agent(norm)
+    with pytest.raises(ConfigError, match="learning_rate"):
+        train(TrainConfig(out=str(tmp_path / "c"), timesteps=64,
+                          hyperparams={**tiny, "ent_coef": "lin_0.01"}, **common))
+    assert not (tmp_path / "c").exists()
+
+
+def test_resume_keeps_the_hyperparameters_the_run_started_with(tmp_path, monkeypatch):
+    from moonshot.agents import training
+
+    out = tmp_path / "run"
+    common = dict(env="moon", algo="ppo", seed=0, out=str(out), n_envs=8, eval_episodes=1,
+                  progress=False, hyperparams={"n_steps": 8, "batch_size": 32, "n_epochs": 1})
+    train(TrainConfig(timesteps=128, checkpoint_every=64, **common))
+    before = json.loads((out / "config.json").read_text())["resolved_hyperparams"]
+    real = training.default_hyperparams
+    monkeypatch.setattr(training, "default_hyperparams",  # the packaged defaults change
+                        lambda env, algo: {**real(env, algo), "learning_rate": 1.0})
+    train(TrainConfig(timesteps=256, checkpoint_every=64, **common), resume=True)
+    after = json.loads((out / "config.json").read_text())["resolved_hyperparams"]
+    assert after == before and after["learning_rate"] != 1.0

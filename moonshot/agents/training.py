@@ -105,6 +105,7 @@ def _split_hyperparams(cfg: TrainConfig) -> tuple[dict, int, str, dict | None]:
     hp.pop("env_kwargs", None)
     policy = hp.pop("policy", "MlpPolicy")
     normalize = _normalize_kwargs(hp.pop("normalize", False), hp.get("gamma", 0.99))
+    _schedules(hp)  # reject a bad schedule before anything is created
     allowed = set(inspect.signature(ALGOS[cfg.algo].__init__).parameters) - {
         "self", "policy", "env", "seed", "device", "tensorboard_log", "verbose",
         "_init_setup_model"}
@@ -131,11 +132,18 @@ def _normalize_kwargs(value, gamma: float) -> dict | None:
     return {"gamma": float(gamma), **value}
 
 
+SCHEDULED = ("learning_rate", "clip_range", "clip_range_vf")
+
+
 def _schedules(hp: dict) -> dict:
-    """RL Zoo's ``lin_<x>`` values: ``x`` decaying linearly to 0 over the run."""
+    """RL Zoo's ``lin_<x>`` values: ``x`` decaying linearly to 0 over the run's budget (a
+    resumed run with a raised budget stretches the rest of the decay over the new one)."""
     out = dict(hp)
     for key, val in hp.items():
         if isinstance(val, str) and val.startswith("lin_"):
+            if key not in SCHEDULED:
+                raise ConfigError(f"{key}={val!r}: only {', '.join(SCHEDULED)} take a "
+                                  "schedule")
             try:
                 start = float(val[4:])
             except ValueError:
@@ -378,6 +386,22 @@ def train(cfg: TrainConfig | None = None, *, resume: bool = False, **kwargs) -> 
     if cfg.eval_episodes < 1:
         raise ConfigError(f"eval_episodes must be >= 1, got {cfg.eval_episodes}")
     env_id = resolve_env_id(cfg.env)
+    run = Path(cfg.out)
+    start_steps, wall_offset = 0, 0.0
+    latest = run / "checkpoints" / "latest.json"
+    saved: dict = {}
+    if resume:
+        if not (run / "config.json").exists():
+            raise FileNotFoundError(f"nothing to resume: {run / 'config.json'} does not exist")
+        saved = read_json(run / "config.json")
+        cfg = TrainConfig(**{**saved["train"], "progress": cfg.progress,
+                             "timesteps": max(cfg.timesteps, saved["train"]["timesteps"])})
+        if latest.exists():
+            meta = read_json(latest)
+            start_steps, wall_offset = int(meta["env_steps"]), float(meta["wall_time_s"])
+    elif (run / "episodes.csv").exists():
+        raise FileExistsError(f"run folder {run} already holds a run; pass --resume to continue "
+                              "it or choose another --out (nothing was overwritten)")
     if cfg.tensorboard:
         try:
             import tensorboard  # noqa: F401
@@ -386,28 +410,20 @@ def train(cfg: TrainConfig | None = None, *, resume: bool = False, **kwargs) -> 
                               "pip install 'moonshot[tensorboard]' (or pip install "
                               "tensorboard)") from None
     set_torch_threads(cfg.torch_threads)
-    run = Path(cfg.out)
-    start_steps, wall_offset = 0, 0.0
-    latest = run / "checkpoints" / "latest.json"
-    if resume:
-        if not (run / "config.json").exists():
-            raise FileNotFoundError(f"nothing to resume: {run / 'config.json'} does not exist")
-        saved = read_json(run / "config.json")["train"]
-        saved.update({"timesteps": max(cfg.timesteps, saved["timesteps"]),
-                      "progress": cfg.progress})
-        cfg = TrainConfig(**saved)
-        if latest.exists():
-            meta = read_json(latest)
-            start_steps, wall_offset = int(meta["env_steps"]), float(meta["wall_time_s"])
-    elif (run / "episodes.csv").exists():
-        raise FileExistsError(f"run folder {run} already holds a run; pass --resume to continue "
-                              "it or choose another --out (nothing was overwritten)")
+    if "resolved_hyperparams" in saved:
+        # A resumed run keeps the settings it started with, whatever the packaged defaults
+        # have become since (its env_kwargs were recorded with the defaults merged in).
+        hp, n_envs, policy = saved["resolved_hyperparams"], saved["n_envs"], saved["policy"]
+        normalize = saved.get("normalize")
+        env_kwargs = dict(cfg.env_kwargs)
+    else:
+        hp, n_envs, policy, normalize = _split_hyperparams(cfg)
+        # Training-time env settings of the packaged defaults (reward shaping), under the
+        # user's.
+        env_kwargs = {**default_hyperparams(cfg.env, cfg.algo).get("env_kwargs", {}),
+                      **cfg.env_kwargs}
+        cfg.env_kwargs = dict(env_kwargs)
     run.mkdir(parents=True, exist_ok=True)
-    hp, n_envs, policy, normalize = _split_hyperparams(cfg)
-    # Training-time env settings of the packaged defaults (reward shaping), under the user's.
-    env_kwargs = {**default_hyperparams(cfg.env, cfg.algo).get("env_kwargs", {}),
-                  **cfg.env_kwargs}
-    cfg.env_kwargs = dict(env_kwargs)
     env_kwargs["split"] = cfg.split
     # A resumed run must not replay the scenarios of its first episodes: offset the env seed.
     vec = make_vec_env(env_id, n_envs, cfg.seed + start_steps, env_kwargs)
@@ -415,8 +431,10 @@ def train(cfg: TrainConfig | None = None, *, resume: bool = False, **kwargs) -> 
     tb = str(run / "tensorboard") if cfg.tensorboard else None
     if start_steps > 0:
         meta = read_json(latest)
-        stats = meta.get("vecnormalize")
-        vec = _wrap_normalize(vec, normalize, run / "checkpoints" / stats if stats else None)
+        # A normalized run resumes with its statistics or not at all (load_normalizer names
+        # the missing file); fresh statistics would silently change what the policy sees.
+        stats = run / "checkpoints" / meta.get("vecnormalize", f"vecnormalize_{start_steps}.pkl")
+        vec = _wrap_normalize(vec, normalize, stats if normalize is not None else None)
         model = load_model(run / "checkpoints" / meta["model"], algo_cls, env=vec,
                            device=cfg.device)
         model.tensorboard_log = tb
@@ -424,6 +442,12 @@ def train(cfg: TrainConfig | None = None, *, resume: bool = False, **kwargs) -> 
         # model.zip -> vecnormalize.pkl, checkpoints/model_N.zip -> vecnormalize_N.pkl
         init = Path(cfg.init_from)
         stats = init.with_name(init.stem.replace("model", "vecnormalize", 1) + ".pkl")
+        if (normalize is not None) != stats.exists():
+            raise ConfigError(
+                f"{init} was trained on normalized observations ({stats.name} beside it): "
+                "fine-tune it with normalize=true" if stats.exists() else
+                f"normalize is on but {init} has no statistics beside it ({stats}): it was "
+                "trained on raw observations; fine-tune it without normalize")
         vec = _wrap_normalize(vec, normalize, stats if stats.exists() else None)
         model = load_model(Path(cfg.init_from), algo_cls, env=vec, device=cfg.device)
         model.set_random_seed(cfg.seed)
@@ -512,13 +536,16 @@ def load_agent(run_dir: str | os.PathLike) -> SB3Agent:
     if not run.is_dir():
         raise FileNotFoundError(f"no such run folder: {run}")
     cfg_path = run / "config.json"
-    algo = None
+    algo, normalized = None, False
     if cfg_path.exists():
-        algo = read_json(cfg_path).get("train", {}).get("algo")
+        saved = read_json(cfg_path)
+        algo = saved.get("train", {}).get("algo")
+        normalized = bool(saved.get("normalize"))
     set_torch_threads(1)
     model = load_model(run / "model.zip", ALGOS.get(algo) if algo else None, device="cpu")
     stats = run / "vecnormalize.pkl"
     agent = SB3Agent(model, name=algo or type(model).__name__.lower(),
-                     normalizer=load_normalizer(stats) if stats.exists() else None)
+                     normalizer=load_normalizer(stats) if normalized or stats.exists()
+                     else None)
     agent.run_dir = run
     return agent
