@@ -151,3 +151,33 @@ def test_route_offset_is_the_distance_to_the_route():
                            ((-4.0, 3.0), 0.0, 5.0)):  # before the start: to the start
         _, s_got, off_got = project_on_route(pts, cum, x, y, 0, 0, 10)
         assert s_got == pytest.approx(s) and off_got == pytest.approx(off)
+
+
+def _reckless(obs, n=32):
+    """Full throttle, steering at the route point 10 m ahead, lights ignored."""
+    x, y = obs[n + 7], obs[n + 8]
+    return np.array([1.0, np.clip(3.0 * np.arctan2(y, x), -1, 1)], np.float32)
+
+
+def test_red_lights_run_are_counted_for_a_reckless_driver_and_never_for_the_planner():
+    from moonshot.evaluation.planning import make_planner
+
+    env = gym.make("moonshot/CityNav-v0", traffic_cars=0)
+    planner = make_planner("city")
+    counts = {"reckless": 0, "planner": 0}
+    for seed in range(4):
+        for who in counts:
+            obs, info = env.reset(seed=seed)
+            assert info["red_lights_run"] == 0
+            if who == "planner":
+                planner.begin_episode(env, obs, info)
+            steps_on_red, done = 0, False
+            while not done:
+                act = planner.predict(obs)[0] if who == "planner" else _reckless(obs)
+                obs, _, term, trunc, info = env.step(act)
+                steps_on_red += info["ran_red_light"]
+                done = term or trunc
+            assert info["red_lights_run"] == steps_on_red
+            counts[who] += steps_on_red
+    env.close()
+    assert counts["planner"] == 0 and counts["reckless"] >= 1

@@ -92,12 +92,15 @@ class CityNavEnv(gym.Env):
     ``goal_radius`` (6 m) of the goal once the route is driven. Truncated:
     ``outcome="timeout"`` after ``time_limit`` seconds (240). Leaving the road is allowed: the
     sidewalk, squares and empty lots are drivable at the ``off_road`` cost; buildings kill.
-    Running a red light is not punished as such: it kills when crossing traffic is there.
+    Running a red light is not punished as such (``info`` counts it): it kills when crossing
+    traffic is there.
 
     ## Info
     Every step: ``is_success``, ``death``, ``map_id`` (the map's seed), ``split``,
-    ``route_progress`` (0..1), ``off_road``, ``reward_terms``; at the end ``outcome`` and, on a
-    crash, ``crash`` (``"building"`` or ``"car"``).
+    ``route_progress`` (0..1), ``red_lights_run`` (stop lines on the route crossed on red so
+    far in the episode), ``off_road``, ``ran_red_light`` (this step), ``speeding`` (above the
+    map's speed limit + 0.5 m/s), ``reward_terms``; at the end ``outcome`` and, on a crash,
+    ``crash`` (``"building"`` or ``"car"``). Traffic rules are measured, not enforced.
 
     ## World model (for planners)
     ``env.unwrapped.city`` (:class:`~moonshot.physics.city.generator.City`: nodes, roads, the
@@ -158,6 +161,7 @@ class CityNavEnv(gym.Env):
         self._ahead = np.asarray(WAYPOINT_AHEAD)
         self.map_id = -1
         self._steps = 0
+        self._red_run = 0
         self._max_steps = int(round(float(cfg["time_limit"]) / self.dt))
         self._renderer = None
 
@@ -196,6 +200,7 @@ class CityNavEnv(gym.Env):
         self.world.start(self.np_random, int(self.config["traffic_cars"]),
                          tuple(self.config["route_length"]))
         self._steps = 0
+        self._red_run = 0
         info = self._info(False, False)
         if self.render_mode == "human":
             self.render()
@@ -212,11 +217,13 @@ class CityNavEnv(gym.Env):
             raise ValueError(f"action must be 2 finite numbers in [-1, 1], got {action!r}")
         a = (min(max(a0, -1.0), 1.0), min(max(a1, -1.0), 1.0))
         w, cfg, p = self.world, self.config, self.ego_params
-        togo_before = w.route.length - w.route_s + w.route_offset
+        s_before, togo_before = w.route_s, w.route.length - w.route_s + w.route_offset
         hits = w.step(p.accel(a[0]), a[1] * p.max_steer,
                       self.np_random.random(w.traffic.n))
         self._steps += 1
         crash = w.classify(hits)
+        ran_red = w.red_lights_crossed(s_before, w.route_s)
+        self._red_run += ran_red
         off_road = w.off_road()
         arrived = crash is None and w.route_s >= w.route.length - cfg["goal_radius"] and \
             w.goal_distance() <= cfg["goal_radius"]
@@ -230,6 +237,8 @@ class CityNavEnv(gym.Env):
         truncated = not terminated and self._steps >= self._max_steps
         info = self._info(arrived, bool(crash))
         info["off_road"] = off_road
+        info["ran_red_light"] = ran_red > 0
+        info["speeding"] = bool(w.ego[3] > w.city.params.speed_limit + 0.5)
         info["reward_terms"] = terms
         if crash:
             info["outcome"], info["crash"] = "crashed", crash
@@ -245,7 +254,8 @@ class CityNavEnv(gym.Env):
         w = self.world
         return {"is_success": bool(success), "death": bool(death), "map_id": self.map_id,
                 "split": self.split,
-                "route_progress": float(min(max(w.route_s / w.route.length, 0.0), 1.0))}
+                "route_progress": float(min(max(w.route_s / w.route.length, 0.0), 1.0)),
+                "red_lights_run": self._red_run}
 
     def _observe(self) -> np.ndarray:
         w, p = self.world, self.ego_params

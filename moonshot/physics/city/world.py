@@ -19,7 +19,7 @@ from .ego import EgoParams, bicycle_step
 from .generator import City, generate_city
 from .geometry import nearest_segment_distance
 from .route import Route, plan_route, project_on_route, shortest_costs
-from .signals import NO_LIGHT
+from .signals import NO_LIGHT, RED
 from .traffic import CAR_LENGTH, CAR_WIDTH, Traffic, spawn_traffic, step_traffic
 
 CAR_HEIGHT = 1.5
@@ -216,6 +216,19 @@ class CityWorld:
                 st = self.city.signals.state(int(row[1]), int(row[2]), self.t)
                 return st, max(d, 0.0)
         return NO_LIGHT, horizon
+
+    def red_lights_crossed(self, s_before: float, s_after: float) -> int:
+        """How many of the route's signalized stop lines in ``(s_before, s_after]`` (arc
+        length along the route) show red now: the lights run by a move from one to the
+        other."""
+        n = 0
+        for row in self.route.stops:
+            if row[0] > s_after:
+                break
+            if row[0] > s_before and self.city.signals.state(
+                    int(row[1]), int(row[2]), self.t) == RED:
+                n += 1
+        return n
 
     def close(self) -> None:
         self.bullet.close()
