@@ -181,3 +181,24 @@ def test_red_lights_run_are_counted_for_a_reckless_driver_and_never_for_the_plan
             counts[who] += steps_on_red
     env.close()
     assert counts["planner"] == 0 and counts["reckless"] >= 1
+
+
+def test_rule_penalties_are_opt_in_and_paid_per_violation():
+    env = gym.make("moonshot/CityNav-v0", traffic_cars=0, reward_red_light=-5.0,
+                   reward_speeding=-0.1)
+    obs, info = env.reset(seed=0)
+    paid = {"red_light": 0.0, "speeding": 0.0}
+    speeding_steps, done = 0, False
+    while not done:
+        obs, _, term, trunc, info = env.step(_reckless(obs))
+        for k in paid:
+            paid[k] += info["reward_terms"][k]
+        speeding_steps += info["speeding"]
+        done = term or trunc
+    assert info["red_lights_run"] >= 1 and speeding_steps >= 1
+    assert paid["red_light"] == pytest.approx(-5.0 * info["red_lights_run"])
+    assert paid["speeding"] == pytest.approx(-0.1 * speeding_steps)
+    default = gym.make("moonshot/CityNav-v0", traffic_cars=0)
+    default.reset(seed=0)
+    terms = default.step(np.zeros(2, np.float32))[4]["reward_terms"]
+    assert terms["red_light"] == 0.0 and terms["speeding"] == 0.0

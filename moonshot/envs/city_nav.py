@@ -77,7 +77,9 @@ class CityNavEnv(gym.Env):
     driving along the route pays, leaving it costs, coming back pays it back (a potential, so
     no detour can earn more than the route); ``arrived`` = +10 on reaching the goal; ``death``
     = -10 on a collision; ``time`` = -0.005 per step; ``off_road`` = -0.02 per step with the
-    car's centre off the carriageway. Weights: config keys ``reward_*``.
+    car's centre off the carriageway; ``red_light`` per red light run and ``speeding`` per step
+    above the speed limit, both 0 by default (set them to train rule-abiding drivers).
+    Weights: config keys ``reward_*``.
 
     ## Starting State
     A map (see Description) and, from the env's seeded generator, a start on the curb lane of
@@ -115,9 +117,10 @@ class CityNavEnv(gym.Env):
     ``gymnasium.make("moonshot/CityNav-v0", split="train", num_train_maps=32, map_seed=None,
     traffic_cars=20, lidar_rays=32, lidar_range=50.0, navigation=True, time_limit=240.0,
     route_length=(250.0, 600.0), goal_radius=6.0, reward_progress=0.02, reward_arrived=10.0,
-    reward_death=-10.0, reward_time=-0.005, reward_off_road=-0.02, render_view="ego",
-    render_size=480, render_mode=None)``. ``map_seed`` pins one map; ``render_view`` is
-    ``"ego"`` (120 m around the car) or ``"city"`` (the whole map).
+    reward_death=-10.0, reward_time=-0.005, reward_off_road=-0.02, reward_red_light=0.0,
+    reward_speeding=0.0, render_view="ego", render_size=480, render_mode=None)``. ``map_seed``
+    pins one map; ``render_view`` is ``"ego"`` (120 m around the car) or ``"city"`` (the whole
+    map).
 
     ## Version History
     * v0: initial version.
@@ -171,7 +174,8 @@ class CityNavEnv(gym.Env):
                     lidar_rays=32, lidar_range=50.0, navigation=True, time_limit=240.0,
                     route_length=(250.0, 600.0), goal_radius=6.0, reward_progress=0.02,
                     reward_arrived=10.0, reward_death=-10.0, reward_time=-0.005,
-                    reward_off_road=-0.02, render_view="ego", render_size=480)
+                    reward_off_road=-0.02, reward_red_light=0.0, reward_speeding=0.0,
+                    render_view="ego", render_size=480)
 
     # world model, read by planners
     city = property(lambda self: self.world.city)
@@ -225,6 +229,7 @@ class CityNavEnv(gym.Env):
         ran_red = w.red_lights_crossed(s_before, w.route_s)
         self._red_run += ran_red
         off_road = w.off_road()
+        speeding = bool(w.ego[3] > w.city.params.speed_limit + 0.5)
         arrived = crash is None and w.route_s >= w.route.length - cfg["goal_radius"] and \
             w.goal_distance() <= cfg["goal_radius"]
         togo = w.route.length - w.route_s + w.route_offset
@@ -232,13 +237,15 @@ class CityNavEnv(gym.Env):
                  "arrived": cfg["reward_arrived"] if arrived else 0.0,
                  "death": cfg["reward_death"] if crash else 0.0,
                  "time": cfg["reward_time"],
-                 "off_road": cfg["reward_off_road"] if off_road else 0.0}
+                 "off_road": cfg["reward_off_road"] if off_road else 0.0,
+                 "red_light": cfg["reward_red_light"] * ran_red,
+                 "speeding": cfg["reward_speeding"] if speeding else 0.0}
         terminated = bool(crash) or arrived
         truncated = not terminated and self._steps >= self._max_steps
         info = self._info(arrived, bool(crash))
         info["off_road"] = off_road
         info["ran_red_light"] = ran_red > 0
-        info["speeding"] = bool(w.ego[3] > w.city.params.speed_limit + 0.5)
+        info["speeding"] = speeding
         info["reward_terms"] = terms
         if crash:
             info["outcome"], info["crash"] = "crashed", crash
