@@ -102,7 +102,8 @@ class CityNavEnv(gym.Env):
     ``route_progress`` (0..1), ``red_lights_run`` (stop lines on the route crossed on red so
     far in the episode), ``off_road``, ``ran_red_light`` (this step), ``speeding`` (above the
     map's speed limit + 0.5 m/s), ``reward_terms``; at the end ``outcome`` and, on a crash,
-    ``crash`` (``"building"`` or ``"car"``). Traffic rules are measured, not enforced.
+    ``crash`` (``"building"`` or ``"car"``). Traffic rules are measured; penalties for
+    breaking them are opt-in (see Rewards).
 
     ## World model (for planners)
     ``env.unwrapped.city`` (:class:`~moonshot.physics.city.generator.City`: nodes, roads, the
@@ -205,6 +206,8 @@ class CityNavEnv(gym.Env):
                          tuple(self.config["route_length"]))
         self._steps = 0
         self._red_run = 0
+        w = self.world
+        self._togo = w.route.length - w.route_s + w.route_offset  # distance still to go, m
         info = self._info(False, False)
         if self.render_mode == "human":
             self.render()
@@ -221,7 +224,7 @@ class CityNavEnv(gym.Env):
             raise ValueError(f"action must be 2 finite numbers in [-1, 1], got {action!r}")
         a = (min(max(a0, -1.0), 1.0), min(max(a1, -1.0), 1.0))
         w, cfg, p = self.world, self.config, self.ego_params
-        s_before, togo_before = w.route_s, w.route.length - w.route_s + w.route_offset
+        s_before, togo_before = w.route_s, self._togo
         hits = w.step(p.accel(a[0]), a[1] * p.max_steer,
                       self.np_random.random(w.traffic.n))
         self._steps += 1
@@ -232,8 +235,8 @@ class CityNavEnv(gym.Env):
         speeding = bool(w.ego[3] > w.city.params.speed_limit + 0.5)
         arrived = crash is None and w.route_s >= w.route.length - cfg["goal_radius"] and \
             w.goal_distance() <= cfg["goal_radius"]
-        togo = w.route.length - w.route_s + w.route_offset
-        terms = {"progress": cfg["reward_progress"] * (togo_before - togo),
+        self._togo = w.route.length - w.route_s + w.route_offset
+        terms = {"progress": cfg["reward_progress"] * (togo_before - self._togo),
                  "arrived": cfg["reward_arrived"] if arrived else 0.0,
                  "death": cfg["reward_death"] if crash else 0.0,
                  "time": cfg["reward_time"],
