@@ -171,6 +171,20 @@ def _read_rows(path: Path) -> list[dict]:
     return list(reader)
 
 
+def read_evaluations(path: str | os.PathLike) -> list[dict]:
+    """The rows of a training run's ``evaluations.csv`` (a file or its run folder), as
+    strings; ``[]`` if the run has none."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "evaluations.csv"
+    if not path.exists():
+        return []
+    text = path.read_text()
+    if text and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]  # drop a torn last line
+    return list(csv.DictReader(io.StringIO(text)))
+
+
 def read_episodes(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read an ``episodes.csv`` (a file or a run folder holding one) into column arrays."""
     path = Path(path)

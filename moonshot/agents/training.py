@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 from .. import ENV_IDS, resolve_env_id
 from ..errors import ConfigError, check_choice
-from ..runlog import EpisodeLog, atomic_write_text, read_json, write_json
+from ..runlog import EpisodeLog, atomic_write_text, read_evaluations, read_json, write_json
 from .sb3_agent import SB3Agent
 from .vec import make_vec_env
 
@@ -173,12 +173,9 @@ class _EvalLog:
     def __init__(self, path: Path, truncate_after_steps: int | None = None):
         self.path = path
         self.rows: list[dict] = []
-        if path.exists() and truncate_after_steps is not None:
-            import csv
-
-            with open(path, newline="") as fh:
-                self.rows = [r for r in csv.DictReader(fh)
-                             if int(r["env_steps"]) <= truncate_after_steps]
+        if truncate_after_steps is not None:
+            self.rows = [r for r in read_evaluations(path)
+                         if int(r["env_steps"]) <= truncate_after_steps]
         self._write()
 
     def add(self, row: dict) -> None:

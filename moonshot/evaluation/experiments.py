@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..runlog import read_episodes, write_json
+from ..runlog import read_episodes, read_evaluations, write_json
 from . import report
 from .efficiency import compare_runs, learning_curves, run_label
 from .stats import rolling_rate
@@ -48,15 +48,12 @@ def evaluate_agents(specs: list[AgentSpec | str], splits: list[str], episodes: i
 def training_runs(run_dirs: list[Path], window: int = 100) -> list[dict]:
     """What :func:`report.plot_training_runs` draws, for the runs with ``evaluations.csv``
     (training runs): rolling training success and evaluation success against env steps."""
-    import csv
-
     runs = []
     for d in map(Path, run_dirs):
-        if not (d / "evaluations.csv").exists():
+        rows = read_evaluations(d)
+        if not rows:
             continue
         log = read_episodes(d)
-        with open(d / "evaluations.csv", newline="") as fh:
-            rows = list(csv.DictReader(fh))
         evals = {}
         for split in ("train", "new"):
             pts = [(int(r["env_steps"]), float(r["success_rate"])) for r in rows
