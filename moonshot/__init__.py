@@ -1,7 +1,7 @@
 """moonshot: a testbed for local vs extreme generalization in reinforcement learning.
 
-``import moonshot`` registers the environments ``moonshot/MoonLaunch-v0`` and
-``moonshot/CityNav-v0`` with Gymnasium.
+``import moonshot`` registers the environments (``moonshot/MoonLaunch-v0``,
+``moonshot/CityNav-v0``) with Gymnasium and the worlds with :mod:`moonshot.worlds`.
 """
 
 from __future__ import annotations
@@ -12,16 +12,6 @@ from .envs import register_envs
 
 register_envs()
 
-ENV_IDS = {"moon": "moonshot/MoonLaunch-v0", "city": "moonshot/CityNav-v0"}
+from .worlds import get_world, resolve_env_id, worlds  # noqa: E402
 
-
-def resolve_env_id(name: str) -> str:
-    """Map a short name (``moon``, ``city``) or a full id to the registered full id."""
-    if name in ENV_IDS:
-        return ENV_IDS[name]
-    if name in ENV_IDS.values():
-        return name
-    from .errors import ConfigError
-
-    raise ConfigError(
-        f"unknown environment {name!r}; use one of {list(ENV_IDS)} or {list(ENV_IDS.values())}")
+__all__ = ["__version__", "get_world", "resolve_env_id", "worlds", "register_envs"]

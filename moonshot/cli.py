@@ -14,7 +14,8 @@ moonshot: measure local vs extreme generalization in two worlds.
 
 Model-free RL (stable-baselines3) needs many trials and deaths; model-based planners need a
 handful; `moonshot evaluate` moves both to unseen ("new") maps and scenarios.
-ENV is `moon` or `city` (or the full ids moonshot/MoonLaunch-v0, moonshot/CityNav-v0).
+ENV is a world's short name or one of its env ids: {worlds}.
+AGENT is `planner` (the world's planner), a run folder, or `module:Class` (your own Agent).
 """
 
 EPILOG = """\
@@ -38,8 +39,11 @@ def _add_common_run_args(p: argparse.ArgumentParser, out_default: str | None = N
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .worlds import known_worlds
+
+    env_help = "a world (" + ", ".join(w.name for w in _worlds()) + ") or a full env id"
     parser = argparse.ArgumentParser(
-        prog="moonshot", description=DESCRIPTION, epilog=EPILOG,
+        prog="moonshot", description=DESCRIPTION.format(worlds=known_worlds()), epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -54,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train an RL agent (stable-baselines3)",
                        description="Train an RL agent and log every training episode.")
-    p.add_argument("env", metavar="ENV", help="moon | city | a full env id")
+    p.add_argument("env", metavar="ENV", help=env_help)
     p.add_argument("--algo", default="ppo", help="ppo | sac | td3 | a2c (default: ppo)")
     p.add_argument("--timesteps", type=int, default=100_000,
                    help="env steps, i.e. launches for moon (default: 100000)")
@@ -63,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="parallel envs (default: from the packaged hyperparameters)")
     p.add_argument("--split", choices=["train", "new"], default="train",
                    help="the split to train on (default: train)")
-    p.add_argument("--target", default=None, help="moon target: soi | flyby | landing")
+    p.add_argument("--target", default=None,
+                   help="the task, in worlds that have a choice (moon: soi | flyby | landing)")
     p.add_argument("--env-kwargs", nargs="*", metavar="KEY=VALUE", default=[],
                    help="env config, e.g. target=soi execution_error=0")
     p.add_argument("--hyperparams", nargs="*", metavar="KEY=VALUE", default=[],
@@ -87,19 +92,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plan", help="run the model-based planner on N scenarios or maps",
                        description="Run the model-based planner; writes episodes.csv and "
                                    "summary.json like an RL run.")
-    p.add_argument("env", metavar="ENV", help="moon | city | a full env id")
+    p.add_argument("env", metavar="ENV", help=env_help)
     p.add_argument("--episodes", type=int, default=20,
                    help="scenarios (moon) or drives (city) (default: 20)")
     p.add_argument("--split", choices=["train", "new"], default="train")
-    p.add_argument("--target", default=None, help="MoonLaunch target: soi | flyby | landing")
-    p.add_argument("--max-trials", type=int, default=5,
-                   help="moon: launches allowed per scenario (default: 5)")
+    p.add_argument("--target", default=None,
+                   help="the task, in worlds that have a choice (moon: soi | flyby | landing)")
+    p.add_argument("--max-trials", type=int, default=None,
+                   help="trials allowed per scenario in worlds that replay scenarios "
+                   "(default: the world's, 5 launches for moon)")
     _add_common_run_args(p)
 
     p = sub.add_parser("evaluate", help="evaluate frozen agents on held-out maps",
-                       description="Evaluate frozen agents (run folders, or 'planner').")
-    p.add_argument("runs", nargs="+", metavar="DIR",
-                   help="training or planner run folders, or planner:moon / planner:city")
+                       description="Evaluate frozen agents: run folders, planner:WORLD, or "
+                                   "module:Class (your own moonshot.agents.Agent subclass).")
+    p.add_argument("runs", nargs="+", metavar="AGENT",
+                   help="training or planner run folders, planner:WORLD, or module:Class")
+    p.add_argument("--env", default=None,
+                   help="the world of agents that do not say (planner, module:Class)")
     p.add_argument("--split", choices=["train", "new", "both"], default="both",
                    help="where to evaluate (default: both, which also gives the gap)")
     p.add_argument("--episodes", type=int, default=50,
@@ -115,11 +125,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("render", help="render episodes to GIF or MP4",
                        description="Render episodes of an agent to a GIF or MP4 file.")
-    p.add_argument("env", metavar="ENV", help="moon | city | a full env id")
-    p.add_argument("--agent", default="planner", help="'planner' or a training run folder")
+    p.add_argument("env", metavar="ENV", help=env_help)
+    p.add_argument("--agent", default="planner",
+                   help="'planner', a training run folder, or module:Class (default: planner)")
     p.add_argument("--split", choices=["train", "new"], default="train")
     p.add_argument("--episodes", type=int, default=1)
-    p.add_argument("--fps", type=int, default=None)
+    p.add_argument("--fps", type=int, default=None,
+                   help="frames per second (default: the world's)")
+    p.add_argument("--view", default=None,
+                   help="the world's view to render (city: top; default: the world's first)")
     _add_common_run_args(p)
 
     p = sub.add_parser("benchmark", help="throughput of the environments and planners",
@@ -127,6 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="a smoke-sized run (< 1 minute)")
     p.add_argument("--out", default="runs/benchmark", help="output folder")
     return parser
+
+
+def _worlds():
+    from .worlds import worlds
+
+    return worlds()
 
 
 def _version() -> str:

@@ -6,11 +6,10 @@ import argparse
 from pathlib import Path
 
 
-def _env_short(name: str) -> str:
-    from . import ENV_IDS, resolve_env_id
+def _world(name: str):
+    from .worlds import get_world
 
-    full = resolve_env_id(name)
-    return {v: k for k, v in ENV_IDS.items()}[full]
+    return get_world(name)
 
 
 def _fresh_run_dir(out: str) -> Path:
@@ -37,13 +36,16 @@ def _print_summary(title: str, summary: dict) -> None:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    world = _env_short(args.env)
+    from .worlds import resolve_env_id
+
+    world = _world(args.env)
     out = _fresh_run_dir(args.out)
     from .evaluation.planning import run_planner
 
-    summary = run_planner(world, episodes=args.episodes, seed=args.seed, split=args.split,
-                          out=out, target=args.target, max_trials=args.max_trials)
-    _print_summary(f"{world} planner on split={args.split}", summary)
+    summary = run_planner(world.name, episodes=args.episodes, seed=args.seed, split=args.split,
+                          out=out, target=args.target, max_trials=args.max_trials,
+                          env_id=resolve_env_id(args.env))
+    _print_summary(f"{world.name} planner on split={args.split}", summary)
     print(f"\nwrote {out / 'episodes.csv'} and {out / 'summary.json'}")
     return 0
 
@@ -57,13 +59,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .agents.training import TrainConfig, parse_key_values, train
+    from .agents.config import TrainConfig, parse_key_values
+    from .agents.training import train
+    from .errors import ConfigError
 
+    world = _world(args.env)
     env_kwargs = parse_key_values(args.env_kwargs, "--env-kwargs")
     if args.target is not None:
-        env_kwargs["target"] = args.target
+        if world.task_key is None:
+            raise ConfigError(f"--target does not apply to the {world.name} world")
+        env_kwargs[world.task_key] = args.target
     cfg = TrainConfig(
-        env=_env_short(args.env), algo=args.algo, timesteps=args.timesteps, seed=args.seed,
+        env=args.env if args.env != world.env_id else world.name, algo=args.algo,
+        timesteps=args.timesteps, seed=args.seed,
         out=args.out, n_envs=args.n_envs, split=args.split, env_kwargs=env_kwargs,
         hyperparams=parse_key_values(args.hyperparams, "--hyperparams"),
         tensorboard=args.tensorboard, eval_every=args.eval_every,
@@ -95,7 +103,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     splits = ["train", "new"] if args.split == "both" else [args.split]
     out = Path(args.out)
-    res = evaluate_agents(args.runs, splits, args.episodes, args.seed, out)
+    res = evaluate_agents(args.runs, splits, args.episodes, args.seed, out, env=args.env)
     print("\n" + res["markdown"])
     print(f"wrote {out}/transfer.md, transfer.csv, transfer.json, transfer.png")
     return 0
@@ -117,7 +125,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     from .evaluation.render import render_episodes
 
     path = render_episodes(args.env, agent=args.agent, split=args.split, episodes=args.episodes,
-                           seed=args.seed, out=args.out, fps=args.fps)
+                           seed=args.seed, out=args.out, fps=args.fps, view=args.view)
     print(f"wrote {path}")
     return 0
 

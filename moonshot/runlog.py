@@ -19,9 +19,12 @@ from typing import Any
 
 import numpy as np
 
-#: Columns required by the contract (DESIGN.md), in order.
+#: Columns required by the contract (DESIGN.md), in order. ``model_rollouts`` counts the
+#: imagined trials (a planner's rehearsals in its model) behind an episode; 0 for RL.
 EPISODE_COLUMNS = ("episode", "env_steps", "wall_time_s", "return", "length", "success",
-                   "death", "split", "map_id")
+                   "death", "split", "map_id", "model_rollouts")
+#: Logs written before ``model_rollouts`` existed are still read (as 0 imagined trials).
+_OPTIONAL_ON_READ = ("model_rollouts",)
 #: Extra columns moonshot writes: what happened, which trial at a scenario, planner compute.
 EXTRA_COLUMNS = ("outcome", "trial", "compute_s", "agent", "seed")
 ALL_COLUMNS = EPISODE_COLUMNS + EXTRA_COLUMNS
@@ -118,8 +121,21 @@ class EpisodeLog:
         writer.writerows(rows)
         atomic_write_text(self.path, buf.getvalue())
 
+    def add(self, *, env_steps: int, wall_time_s: float, ret: float, length: int,
+            success: bool, death: bool, split: str, map_id: int, outcome: str = "",
+            trial: int = 1, model_rollouts: int = 0, compute_s: float | None = None,
+            agent: str = "", seed: int | str = "") -> int:
+        """Add one episode with every column named (the one place a row is built)."""
+        return self.append(
+            env_steps=int(env_steps), wall_time_s=round(float(wall_time_s), 6),
+            length=int(length), success=success, death=death, split=split,
+            map_id=int(map_id), model_rollouts=int(model_rollouts), outcome=outcome,
+            trial=int(trial), compute_s="" if compute_s is None else round(compute_s, 6),
+            agent=agent, seed=seed, **{"return": round(float(ret), 6)})
+
     def append(self, **row: Any) -> int:
         """Add one episode (missing extra columns are left empty); returns its number."""
+        row.setdefault("model_rollouts", 0)  # RL: no imagined trials
         missing = [c for c in EPISODE_COLUMNS if c not in row and c != "episode"]
         if missing:
             raise ValueError(f"episode row lacks required column(s) {missing}")
@@ -165,7 +181,8 @@ def _read_rows(path: Path) -> list[dict]:
     reader = csv.DictReader(io.StringIO(text))
     if reader.fieldnames is None:
         return []
-    missing = [c for c in EPISODE_COLUMNS if c not in reader.fieldnames]
+    missing = [c for c in EPISODE_COLUMNS
+               if c not in reader.fieldnames and c not in _OPTIONAL_ON_READ]
     if missing:
         raise ValueError(f"{path} is not an episodes.csv: missing column(s) {missing}")
     return list(reader)
@@ -200,6 +217,8 @@ def read_episodes(path: str | os.PathLike) -> dict[str, np.ndarray]:
     try:
         for key in ("episode", "env_steps", "length", "success", "death", "map_id"):
             cols[key] = np.array([int(float(r[key])) for r in rows], dtype=np.int64)
+        cols["model_rollouts"] = np.array([int(float(r.get("model_rollouts") or 0))
+                                           for r in rows], dtype=np.int64)
         for key in ("wall_time_s", "return"):
             cols[key] = np.array([float(r[key]) for r in rows], dtype=np.float64)
         for key in ("trial", "compute_s"):

@@ -219,15 +219,15 @@ def test_normalization_statistics_are_never_silently_dropped_or_invented(tmp_pat
 
 
 def test_resume_keeps_the_hyperparameters_the_run_started_with(tmp_path, monkeypatch):
-    from moonshot.agents import training
+    from moonshot.agents import config
 
     out = tmp_path / "run"
     common = dict(env="moon", algo="ppo", seed=0, out=str(out), n_envs=8, eval_episodes=1,
                   progress=False, hyperparams={"n_steps": 8, "batch_size": 32, "n_epochs": 1})
     train(TrainConfig(timesteps=128, checkpoint_every=64, **common))
     before = json.loads((out / "config.json").read_text())["resolved_hyperparams"]
-    real = training.default_hyperparams
-    monkeypatch.setattr(training, "default_hyperparams",  # the packaged defaults change
+    real = config.default_hyperparams
+    monkeypatch.setattr(config, "default_hyperparams",  # the packaged defaults change
                         lambda env, algo: {**real(env, algo), "learning_rate": 1.0})
     train(TrainConfig(timesteps=256, checkpoint_every=64, **common), resume=True)
     after = json.loads((out / "config.json").read_text())["resolved_hyperparams"]

@@ -1,17 +1,19 @@
 """Agents: stable-baselines3 RL agents and model-based planners behind one interface.
 
 ``Agent`` is the interface; ``MoonPlanner`` and ``CityPlanner`` are the model-based planners;
-``train`` / ``TrainConfig`` train RL agents and ``load_agent`` gives one back from its run
-folder. The RL names import stable-baselines3 (and torch) on first use only.
+``train`` / ``TrainConfig`` train RL agents; ``load_agent`` / ``resolve_agent`` give back any
+agent from its spec (``planner:WORLD``, a run folder, ``module:Class``). The RL names import
+stable-baselines3 (and torch) on first use only.
 """
 
 from __future__ import annotations
 
 from .base import Agent, EpisodeRecord, run_episode
+from .loading import AgentSpec, load_agent, register_agent_kind, resolve_agent
 from .moon_planner import MoonPlanner
 
-_LAZY = {"train": "training", "TrainConfig": "training", "load_agent": "training",
-         "SB3Agent": "sb3_agent", "CityPlanner": "city_planner"}
+_LAZY = {"train": "training", "TrainConfig": "config", "SB3Agent": "sb3_agent",
+         "CityPlanner": "city_planner"}
 
 
 def __getattr__(name: str):
@@ -23,4 +25,5 @@ def __getattr__(name: str):
 
 
 __all__ = ["Agent", "EpisodeRecord", "run_episode", "MoonPlanner", "CityPlanner", "train",
-           "TrainConfig", "load_agent", "SB3Agent"]
+           "TrainConfig", "load_agent", "resolve_agent", "AgentSpec", "register_agent_kind",
+           "SB3Agent"]

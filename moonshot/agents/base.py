@@ -50,6 +50,11 @@ class Agent:
         """Compute time spent in model-based rehearsal since the last call (0 for RL)."""
         return 0.0
 
+    def model_rollouts(self) -> int:
+        """Imagined trials (rollouts of the agent's own model of the world) since the last
+        call: the rehearsed launches or imagined drives behind an episode (0 for RL)."""
+        return 0
+
 
 @dataclass
 class EpisodeRecord:
@@ -65,6 +70,7 @@ class EpisodeRecord:
     compute_s: float
     wall_time_s: float
     final_info: dict
+    model_rollouts: int = 0
 
 
 def run_episode(agent: Agent, env, *, seed: int | None = None, options: dict | None = None,
@@ -94,4 +100,4 @@ def run_episode(agent: Agent, env, *, seed: int | None = None, options: dict | N
         success=bool(info.get("is_success", False)), death=bool(info.get("death", False)),
         outcome=str(info.get("outcome", "timeout" if truncated else "")),
         compute_s=agent.planning_time_s(), wall_time_s=time.perf_counter() - t0,
-        final_info=info)
+        final_info=info, model_rollouts=int(agent.model_rollouts()))

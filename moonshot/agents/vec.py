@@ -13,7 +13,7 @@ import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
-from .. import resolve_env_id
+from ..worlds import resolve_env_id
 
 
 class GymVectorToSB3(VecEnv):

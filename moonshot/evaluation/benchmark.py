@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..runlog import atomic_write_text, write_json
+from ..worlds import load_ref, worlds
 
 
 def _median_rate(fn: Callable[[float], tuple[int, float]], repeats: int,
@@ -39,7 +40,10 @@ def _random_steps(env, seconds: float, seed: int = 0) -> tuple[int, float]:
     return n, time.perf_counter() - t0
 
 
-def moon_figures(repeats: int, seconds: float) -> dict:
+def moon_figures(repeats: int, seconds: float, quick: bool = False,
+                 workdir: Path | None = None) -> dict:
+    """MoonLaunch: single and batched launches per second, the planner's plan time and (not
+    ``quick``) PPO training throughput."""
     import gymnasium as gym
 
     from ..envs.moon_vector import MoonLaunchVectorEnv
@@ -60,13 +64,22 @@ def moon_figures(repeats: int, seconds: float) -> dict:
             n += 256
         return n, time.perf_counter() - t0
 
-    return {"moon_single_launches_per_s": single,
-            "moon_single_launch_ms": 1e3 / single,
-            "moon_vec256_launches_per_s": _median_rate(batched, repeats, seconds)}
+    out = {"moon_single_launches_per_s": single,
+           "moon_single_launch_ms": 1e3 / single,
+           "moon_vec256_launches_per_s": _median_rate(batched, repeats, seconds)}
+    out.update(moon_planner_figures(10 if quick else 100))
+    if not quick and workdir is not None:
+        out.update(training_figures("moon", 200_000, workdir))
+    return out
 
 
-def city_figures(repeats: int, seconds: float, vectorized: bool = True) -> dict:
+def city_figures(repeats: int, seconds: float, quick: bool = False,
+                 workdir: Path | None = None) -> dict:
+    """CityNav: steps per second (single env and, not ``quick``, two subprocess envs), map
+    resets, the planner's decision time and (not ``quick``) PPO training throughput."""
     import gymnasium as gym
+
+    vectorized = not quick
 
     env = gym.make("moonshot/CityNav-v0", lidar_rays=32, traffic_cars=20)
     t0 = time.perf_counter()
@@ -103,10 +116,13 @@ def city_figures(repeats: int, seconds: float, vectorized: bool = True) -> dict:
         r = _median_rate(vec_steps, repeats, seconds)
         vec.close()
         out.update({"city_vec2proc_steps_per_s": r, "city_vec2proc_sim_s_per_wall_s": r * dt})
+    out.update(city_planner_figures(50 if quick else 1000))
+    if not quick and workdir is not None:
+        out.update(training_figures("city", 20_000, workdir))
     return out
 
 
-def planner_figures(moon_scenarios: int, city_steps: int) -> dict:
+def moon_planner_figures(moon_scenarios: int) -> dict:
     import gymnasium as gym
 
     from ..agents import MoonPlanner
@@ -120,11 +136,14 @@ def planner_figures(moon_scenarios: int, city_steps: int) -> dict:
         t0 = time.process_time()
         planner.predict(obs)
         times.append(time.process_time() - t0)
-    out = {"moon_planner_plan_ms_median": 1e3 * float(np.median(times[1:]))}
-    try:
-        from ..agents.city_planner import CityPlanner
-    except ImportError:
-        return out
+    return {"moon_planner_plan_ms_median": 1e3 * float(np.median(times[1:]))}
+
+
+def city_planner_figures(city_steps: int) -> dict:
+    import gymnasium as gym
+
+    from ..agents.city_planner import CityPlanner
+
     cenv = gym.make("moonshot/CityNav-v0", split="new").unwrapped
     cp = CityPlanner()
     obs, info = cenv.reset(seed=0)
@@ -140,23 +159,21 @@ def planner_figures(moon_scenarios: int, city_steps: int) -> dict:
             obs, info = cenv.reset()
             cp.begin_episode(cenv, obs, info)
     cenv.close()
-    out.update({"city_planner_decision_ms_median": 1e3 * float(np.median(dts)),
-                "city_planner_decision_ms_p95": 1e3 * float(np.percentile(dts, 95))})
-    return out
+    return {"city_planner_decision_ms_median": 1e3 * float(np.median(dts)),
+            "city_planner_decision_ms_p95": 1e3 * float(np.percentile(dts, 95))}
 
 
-def training_figures(moon_steps: int, city_steps: int, workdir: Path) -> dict:
-    from ..agents.training import TrainConfig, train
+def training_figures(world: str, steps: int, workdir: Path) -> dict:
+    """PPO with the packaged defaults on ``world``: env steps per second, start-up included."""
+    from ..agents.config import TrainConfig
+    from ..agents.training import train
 
-    out = {}
-    for env, steps in (("moon", moon_steps), ("city", city_steps)):
-        folder = workdir / f"train-{env}"
-        t0 = time.perf_counter()
-        train(TrainConfig(env=env, algo="ppo", timesteps=steps, out=str(folder), seed=0,
-                          eval_every=10 * steps, eval_episodes=1, checkpoint_every=10 * steps,
-                          progress=False))
-        out[f"{env}_ppo_train_steps_per_s"] = steps / (time.perf_counter() - t0)
-    return out
+    folder = workdir / f"train-{world}"
+    t0 = time.perf_counter()
+    train(TrainConfig(env=world, algo="ppo", timesteps=steps, out=str(folder), seed=0,
+                      eval_every=10 * steps, eval_episodes=1, checkpoint_every=10 * steps,
+                      progress=False))
+    return {f"{world}_ppo_train_steps_per_s": steps / (time.perf_counter() - t0)}
 
 
 def peer_figures(repeats: int, seconds: float) -> dict:
@@ -247,18 +264,16 @@ def run_benchmark(out: Path, quick: bool = False, progress: bool = True) -> dict
     res: dict = {"quick": quick, "machine": platform.platform(),
                  "python": platform.python_version(), "repeats": repeats,
                  "seconds_per_repeat": seconds}
-    steps = [("MoonLaunch", lambda: moon_figures(repeats, seconds)),
-             ("CityNav", lambda: city_figures(repeats, seconds, vectorized=not quick)),
-             ("planners", lambda: planner_figures(10 if quick else 100,
-                                                  50 if quick else 1000)),
-             ("peers", lambda: peer_figures(repeats, seconds))]
     with tempfile.TemporaryDirectory() as tmp:
-        if not quick:
-            steps.append(("PPO training", lambda: training_figures(200_000, 20_000, Path(tmp))))
-        for name, fn in steps:
+        for world in worlds():
+            if world.benchmark is None:
+                continue
             if progress:
-                print(f"benchmark: {name} ...", flush=True)
-            res.update(fn())
+                print(f"benchmark: {world.title} ...", flush=True)
+            res.update(load_ref(world.benchmark)(repeats, seconds, quick, Path(tmp)))
+        if progress:
+            print("benchmark: peers ...", flush=True)
+        res.update(peer_figures(repeats, seconds))
     res["ratios"] = ratios(res)
     write_json(out / "benchmark.json", res)
     md = markdown(res)

@@ -42,12 +42,16 @@ FULL = DemoBudget(moon_ppo_timesteps=1_000_000, moon_seeds=5, moon_plan_scenario
 def pretrained_runs() -> dict[str, Path]:
     """Small pretrained RL agents shipped in the package (run folders with model.zip and the
     config.json of the ``moonshot train`` command that made them)."""
+    from ..worlds import worlds
+
     root = resources.files("moonshot") / "pretrained"
     found = {}
-    for world in ("moon", "city"):
-        p = Path(str(root / f"{world}-ppo"))
+    for world in worlds():
+        if world.pretrained is None:
+            continue
+        p = Path(str(root / world.pretrained))
         if (p / "model.zip").exists():
-            found[world] = p
+            found[world.name] = p
     return found
 
 
@@ -66,7 +70,8 @@ class _Steps:
 def run_demo(out: Path, full: bool = False, seed: int = 0,
              budget: DemoBudget | None = None) -> Path:
     """Run the demo experiment into ``out``; returns the path of ``report.md``."""
-    from ..agents.training import TrainConfig, train
+    from ..agents.config import TrainConfig
+    from ..agents.training import train
     from .experiments import compare, evaluate_agents
     from .planning import run_planner
     from .render import render_episodes

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import ConfigError
 from ..runlog import read_episodes, read_json
+from ..worlds import display_env, get_world
 from .stats import bootstrap_ci, iqm, rolling_rate
 
 WINDOW = 100  #: episodes in the rolling success rate
@@ -52,7 +54,10 @@ def run_metrics(log: dict[str, np.ndarray], window: int = WINDOW) -> dict:
         groups = np.cumsum(new_scn)
         sizes = np.bincount(groups)[1:]
         solved = np.bincount(groups, weights=success.astype(float))[1:] > 0
+        imagined = np.bincount(groups, weights=log["model_rollouts"].astype(float))[1:]
         out["scenarios"] = int(len(sizes))
+        out["model_rollouts"] = int(log["model_rollouts"].sum())
+        out["model_rollouts_per_scenario"] = float(imagined.mean())
         out["trials_per_scenario"] = float(sizes.mean())
         out["scenario_success_rate"] = float(solved.mean())
     return out
@@ -68,7 +73,11 @@ def run_label(run_dir: Path) -> dict:
     else:  # a planner run (`moonshot plan`)
         agent = "planner" if cfg.get("command") == "plan" else cfg.get("agent", "?")
         env, kwargs = cfg.get("env", "?"), cfg.get("env_kwargs", {})
-    target = kwargs.get("target", "landing" if "MoonLaunch" in str(env) else "")
+    try:
+        world = get_world(env)
+        target = world.task(kwargs)
+    except ConfigError:  # a run of a world that is not registered here: label it as it is
+        target = ""
     return {"agent": agent, "env": env, "target": target, "seed": cfg.get("seed",
             cfg.get("train", {}).get("seed"))}
 
@@ -104,12 +113,6 @@ def learning_curves(run_dirs: list[Path], window: int = WINDOW, points: int = 60
         out[name] = {"x": x, "mean": np.array(mean), "low": np.array(low),
                      "high": np.array(high), "iqm": np.array(q), "runs": len(curves)}
     return out
-
-
-def display_env(env_id: str) -> str:
-    """Display name of an env id: ``MoonLaunch``, ``CityNav``."""
-    return {"moonshot/MoonLaunch-v0": "MoonLaunch", "moonshot/CityNav-v0": "CityNav"}.get(
-        str(env_id), str(env_id))
 
 
 def compare_runs(run_dirs: list[Path], window: int = WINDOW) -> list[dict]:

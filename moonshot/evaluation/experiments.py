@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..agents.loading import AgentSpec, resolve_agent
 from ..runlog import read_episodes, read_evaluations, write_json
 from . import report
 from .efficiency import compare_runs, learning_curves, run_label
 from .stats import rolling_rate
-from .transfer import AgentSpec, evaluate_agent, generalization_gap, resolve_agent
+from .transfer import evaluate_agent, generalization_gap
 
 
 def _slug(text: str) -> str:
@@ -16,11 +17,15 @@ def _slug(text: str) -> str:
 
 
 def evaluate_agents(specs: list[AgentSpec | str], splits: list[str], episodes: int, seed: int,
-                    out: Path, progress: bool = True, max_trials: int = 5) -> dict:
+                    out: Path, progress: bool = True, max_trials: int | None = None,
+                    env: str | None = None) -> dict:
     """Evaluate frozen agents on ``splits``; writes ``transfer.{json,csv,md}``,
-    ``gap.{csv,md}``, ``transfer.png`` and per-agent episode logs into ``out``."""
+    ``gap.{csv,md}``, ``transfer.png`` and per-agent episode logs into ``out``.
+
+    ``specs``: agent specs (see :func:`moonshot.agents.resolve_agent`); ``env`` gives the
+    world to agents that do not say (``planner``, ``module:Class``)."""
+    specs = [resolve_agent(s, env) for s in specs]
     out.mkdir(parents=True, exist_ok=True)
-    specs = [resolve_agent(s) if isinstance(s, str) else s for s in specs]
     results = []
     for k, spec in enumerate(specs):
         for split in splits:

@@ -8,61 +8,73 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from ..worlds import World, get_world
 
 
 def scenario_ids(seed: int, n: int) -> np.ndarray:
-    """The MoonLaunch scenario ids of a run with ``seed`` (shared by planners and evaluators)."""
+    """The scenario ids of a run with ``seed`` in a world that replays scenarios (shared by
+    planners and evaluators)."""
     return np.random.default_rng(seed).integers(0, 2**31 - 1, size=n)
 
 
-def make_planner(world: str):
-    """The model-based planner of a world (``moon`` or ``city``)."""
-    if world == "moon":
-        from ..agents import MoonPlanner
+def make_planner(world: str, **options):
+    """The model-based planner of a world (short name or env id)."""
+    return get_world(world).make_planner(**options)
 
-        return MoonPlanner()
-    from ..agents.city_planner import CityPlanner
 
-    return CityPlanner()
+def scenario_plan(world: World, seed: int, n: int, max_trials: int):
+    """``(scenario_ids, trials)`` for ``n`` scenarios of ``world``: replayed scenarios with
+    up to ``max_trials`` trials where the world replays them, fresh episodes otherwise."""
+    if world.replay_option is None:
+        return None, 1
+    return scenario_ids(seed, n), max_trials
 
 
 def run_planner(world: str, *, episodes: int, seed: int, split: str, out: Path,
-                target: str | None = None, max_trials: int = 5, progress: bool = True,
-                env_kwargs: dict | None = None) -> dict:
+                target: str | None = None, max_trials: int | None = None,
+                progress: bool = True, env_kwargs: dict | None = None,
+                env_id: str | None = None) -> dict:
     """Run the planner of ``world`` and write ``episodes.csv``, ``summary.json``,
     ``config.json`` into ``out``; returns the summary."""
     import gymnasium as gym
 
-    from .. import ENV_IDS
-    from ..agents.training import versions
     from ..runlog import EpisodeLog, write_json
+    from ..versions import versions
     from .rollout import run_scenarios, summarize
 
+    w = get_world(world)
+    env_id = env_id or w.env_id
     kwargs = dict(env_kwargs or {})
     kwargs["split"] = split
     if episodes < 1:
         raise ConfigError(f"episodes must be >= 1, got {episodes}")
+    max_trials = w.trials_per_scenario if max_trials is None else max_trials
+    if max_trials < 1:
+        raise ConfigError(f"max_trials must be >= 1, got {max_trials}")
     if target is not None:
-        if world != "moon":
-            raise ConfigError("--target applies to the moon world only")
-        kwargs["target"] = target
-    env = gym.make(ENV_IDS[world], **kwargs).unwrapped
-    agent = make_planner(world)
+        if w.task_key is None:
+            raise ConfigError(f"--target does not apply to the {w.name} world (it has no "
+                              "task choice)")
+        kwargs[w.task_key] = target
+    env = gym.make(env_id, **kwargs).unwrapped
+    agent = w.make_planner()
+    ids, trials = scenario_plan(w, seed, episodes, max_trials)
     out.mkdir(parents=True, exist_ok=True)
-    config = {"command": "plan", "env": ENV_IDS[world], "agent": agent.name, "seed": seed,
-              "episodes": episodes, "split": split, "env_kwargs": kwargs,
-              "max_trials": max_trials if world == "moon" else 1, "versions": versions()}
+    config = {"command": "plan", "env": env_id, "world": w.name, "agent": agent.name,
+              "seed": seed, "episodes": episodes, "split": split, "env_kwargs": kwargs,
+              "max_trials": trials, "versions": versions()}
     write_json(out / "config.json", config)
     t0 = time.perf_counter()
-    with EpisodeLog(out / "episodes.csv") as log:
-        records = run_scenarios(
-            agent, env, n=episodes, seed=seed, split=split, log=log,
-            scenario_ids=scenario_ids(seed, episodes) if world == "moon" else None,
-            max_trials=max_trials if world == "moon" else 1, progress=progress,
-            desc=f"{world} planner ({split})")
+    try:
+        with EpisodeLog(out / "episodes.csv") as log:
+            records = run_scenarios(
+                agent, env, n=episodes, seed=seed, split=split, log=log, scenario_ids=ids,
+                replay=w.replay, max_trials=trials, progress=progress,
+                desc=f"{w.name} planner ({split})")
+    finally:
+        env.close()
     summary = summarize(records)
-    summary.update({"env": ENV_IDS[world], "agent": agent.name, "split": split,
+    summary.update({"env": env_id, "agent": agent.name, "split": split,
                     "wall_time_s": time.perf_counter() - t0})
     write_json(out / "summary.json", summary)
-    env.close()
     return summary

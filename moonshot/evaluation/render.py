@@ -7,9 +7,10 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 
-from .. import ENV_IDS, resolve_env_id
 from ..agents.base import run_episode
-from .transfer import resolve_agent
+from ..agents.loading import AgentSpec, resolve_agent
+from ..errors import ConfigError
+from ..worlds import get_world, load_ref
 
 VIDEO_SUFFIXES = (".gif", ".mp4")
 
@@ -47,21 +48,21 @@ def write_video(frames: list[np.ndarray], path: Path, fps: int) -> Path:
     return path
 
 
-def moon_frames(agent_spec: str, split: str, episodes: int, seed: int,
-                n_frames: int = 40) -> list[np.ndarray]:
-    """Frames of ``episodes`` MoonLaunch scenarios: all of a planner's trials per scenario."""
+def moon_frames(spec: AgentSpec, split: str, episodes: int, seed: int,
+                view: str | None = None, n_frames: int = 40) -> list[np.ndarray]:
+    """Frames of ``episodes`` MoonLaunch scenarios: every trial an agent takes at a scenario
+    (a planner corrects between them), earlier ones faded."""
     from ..envs.moon_render import flight_frames
     from .planning import scenario_ids
 
-    spec = resolve_agent(agent_spec)
+    world = get_world(spec.env_id)
     kwargs = {**spec.env_kwargs, "split": split, "record_trajectory": True}
-    env = gym.make(ENV_IDS["moon"], **kwargs).unwrapped
+    env = gym.make(spec.env_id, **kwargs).unwrapped
     frames: list[np.ndarray] = []
-    is_planner = spec.label == "planner"
     for sid in scenario_ids(seed, episodes):
         trajs, infos = [], []
-        for _trial in range(5 if is_planner else 1):
-            rec = run_episode(spec.agent, env, seed=None, options={"scenario_id": int(sid)})
+        for _trial in range(world.trials_per_scenario):
+            rec = run_episode(spec.agent, env, seed=None, options=world.replay(int(sid)))
             trajs.append(rec.final_info["trajectory"])
             infos.append(rec.final_info)
             if rec.success:
@@ -73,45 +74,77 @@ def moon_frames(agent_spec: str, split: str, episodes: int, seed: int,
     return frames
 
 
-def city_frames(agent_spec: str, split: str, episodes: int, seed: int, every: int = 2,
-                max_frames: int = 400, size: int = 360) -> list[np.ndarray]:
+def city_frames(spec: AgentSpec, split: str, episodes: int, seed: int,
+                view: str | None = None, every: int = 2, max_frames: int = 400,
+                size: int = 360) -> list[np.ndarray]:
     """Top-down frames of ``episodes`` CityNav drives (every ``every``-th control step)."""
-    spec = resolve_agent(agent_spec)
     kwargs = {**spec.env_kwargs, "split": split, "render_size": size}
-    env = gym.make(ENV_IDS["city"], render_mode="rgb_array", **kwargs).unwrapped
+    env = gym.make(spec.env_id, render_mode="rgb_array", **kwargs).unwrapped
     frames: list[np.ndarray] = []
     for i in range(episodes):
         ep: list[np.ndarray] = []
         run_episode(spec.agent, env, seed=seed + i, frames=ep)
-        sub = ep[::every]
-        if len(sub) > max_frames:
-            sub = sub[:: int(np.ceil(len(sub) / max_frames))]
-        frames += sub + [ep[-1]] * 10
+        frames += _subsample(ep, every, max_frames) + [ep[-1]] * 10
     env.close()
+    return frames
+
+
+def _subsample(ep: list[np.ndarray], every: int, max_frames: int) -> list[np.ndarray]:
+    sub = ep[::every]
+    if len(sub) > max_frames:
+        sub = sub[:: int(np.ceil(len(sub) / max_frames))]
+    return sub
+
+
+def env_frames(spec: AgentSpec, split: str, episodes: int, seed: int,
+               view: str | None = None, max_frames: int = 400) -> list[np.ndarray]:
+    """Any world's episodes through its own ``render_mode="rgb_array"`` frames: the
+    renderer of a world that declares none. Replayed scenarios show every trial."""
+    from .planning import scenario_plan
+
+    world = get_world(spec.env_id)
+    env = gym.make(spec.env_id, render_mode="rgb_array",
+                   **{**spec.env_kwargs, "split": split}).unwrapped
+    ids, trials = scenario_plan(world, seed, episodes, world.trials_per_scenario)
+    frames: list[np.ndarray] = []
+    try:
+        for i in range(episodes):
+            for _trial in range(trials):
+                ep: list[np.ndarray] = []
+                options = world.replay(int(ids[i])) if ids is not None else None
+                rec = run_episode(spec.agent, env, seed=seed + i if ids is None else None,
+                                  options=options, frames=ep)
+                frames += _subsample(ep, 1, max_frames) + [ep[-1]] * 5
+                if rec.success:
+                    break
+    finally:
+        env.close()
     return frames
 
 
 def render_episodes(env: str, agent: str = "planner", split: str = "train", episodes: int = 1,
                     seed: int = 0, out: Path | str = "episode.gif",
-                    fps: int | None = None) -> Path:
-    """Render ``episodes`` of ``agent`` (``"planner"`` or a training run folder) to ``out``.
+                    fps: int | None = None, view: str | None = None) -> Path:
+    """Render ``episodes`` of ``agent`` (any agent spec: ``planner``, a run folder,
+    ``module:Class``) in ``env`` (a world or env id) to ``out`` (GIF or MP4).
 
-    MoonLaunch: an animation of each flight in the inertial and the Earth–Moon rotating view;
-    a planner's trials of one scenario follow each other, earlier ones faded. CityNav: a
-    top-down view around the car with lanes, lights, traffic, lidar, route and a HUD.
+    Each world renders its own way (its declaration's ``frames``): MoonLaunch animates each
+    flight in the inertial and the Earth–Moon rotating view, a planner's trials of one
+    scenario one after the other; CityNav draws a top-down view around the car with lanes,
+    lights, traffic, lidar, route and a HUD.
     """
-    env_id = resolve_env_id(env)
+    world = get_world(env)
     out = Path(out)
     if out.suffix.lower() not in VIDEO_SUFFIXES:
-        raise ValueError(f"unsupported video file {out}: use one of {VIDEO_SUFFIXES}")
+        raise ConfigError(f"unsupported video file {out}: use one of {VIDEO_SUFFIXES}")
     if episodes < 1:
-        raise ValueError(f"episodes must be >= 1, got {episodes}")
-    world = "moon" if env_id == ENV_IDS["moon"] else "city"
-    spec = f"planner:{world}" if agent == "planner" else agent
-    if world == "moon":
-        frames = moon_frames(spec, split, episodes, seed)
-        fps = fps or 10
-    else:
-        frames = city_frames(spec, split, episodes, seed)
-        fps = fps or 10
-    return write_video(frames, out, fps)
+        raise ConfigError(f"episodes must be >= 1, got {episodes}")
+    if fps is not None and fps < 1:
+        raise ConfigError(f"fps must be >= 1, got {fps}")
+    if view is not None and view not in world.render_views:
+        raise ConfigError(f"invalid view {view!r} for the {world.name} world; choose one of "
+                          f"{list(world.render_views) or ['(none: the world has one view)']}")
+    spec = resolve_agent(agent, env)
+    frames_fn = load_ref(world.frames) if world.frames is not None else env_frames
+    frames = frames_fn(spec, split, episodes, seed, view=view)
+    return write_video(frames, out, fps or world.render_fps)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..runlog import atomic_write_bytes, atomic_write_text
-from .efficiency import display_env
+from ..worlds import display_env
 
 
 def _fmt(v, spec: str = "") -> str:
@@ -141,7 +141,9 @@ TRANSFER_COLUMNS = [
     ("agent", "agent", ""), ("env_short", "env", ""), ("split", "split", ""),
     ("scenarios", "scenarios", ""), ("success_rate", "success", ".1%"),
     ("success_ci", "95% CI", ""), ("first_trial_success_rate", "1st-trial success", ".1%"),
-    ("trials_per_scenario", "trials/scenario", ".2f"), ("death_rate", "deaths/episode", ".1%"),
+    ("trials_per_scenario", "real trials/scenario", ".2f"),
+    ("model_rollouts_per_scenario", "imagined trials/scenario", ".3g"),
+    ("death_rate", "deaths/episode", ".1%"),
     ("time_to_goal", "time to goal", ".3g"), ("time_unit", "unit", ""),
 ]
 
@@ -155,7 +157,8 @@ EFFICIENCY_COLUMNS = [
     ("deaths_before_first_success", "deaths before 1st success", ""),
     ("deaths", "deaths total", ""), ("env_steps_to_success_90", "env steps to 90%", ""),
     ("wall_s_to_success_90", "wall s to 90%", ".3g"),
-    ("trials_per_scenario", "trials/scenario", ".2f"),
+    ("trials_per_scenario", "real trials/scenario", ".2f"),
+    ("model_rollouts_per_scenario", "imagined trials/scenario", ".3g"),
     ("final_success_rate", "final success", ".0%"),
 ]
 

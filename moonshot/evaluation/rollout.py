@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -15,14 +15,15 @@ __all__ = ["EpisodeRecord", "run_episode", "run_scenarios", "summarize"]
 
 def run_scenarios(agent: Agent, env, *, n: int, seed: int, split: str,
                   log: EpisodeLog | None = None, scenario_ids: Sequence[int] | None = None,
+                  replay: Callable[[int], dict | None] | None = None,
                   max_trials: int = 1, agent_name: str | None = None,
                   progress: bool = True, desc: str | None = None) -> list[EpisodeRecord]:
     """Run ``agent`` on ``n`` scenarios (or maps), up to ``max_trials`` tries each.
 
-    With ``scenario_ids`` every trial at scenario ``i`` replays it
-    (``reset(options={"scenario_id": id})``, MoonLaunch); otherwise each episode is a fresh
-    reset (CityNav draws a map from its split). A scenario stops at its first success. Every
-    episode is appended to ``log`` with cumulative env steps and wall time.
+    With ``scenario_ids`` every trial at scenario ``i`` replays it (``reset(options=
+    replay(id))``, the world's :meth:`~moonshot.worlds.World.replay`); otherwise each episode
+    is a fresh reset (CityNav draws a map from its split). A scenario stops at its first
+    success. Every episode is appended to ``log`` with cumulative env steps and wall time.
     """
     if n < 1:
         raise ValueError(f"the number of episodes must be >= 1, got {n}")
@@ -41,7 +42,7 @@ def run_scenarios(agent: Agent, env, *, n: int, seed: int, split: str,
             for trial in range(1, max_trials + 1):
                 options = None
                 if scenario_ids is not None:
-                    options = {"scenario_id": int(scenario_ids[i])}
+                    options = (replay or _scenario_option)(int(scenario_ids[i]))
                 rec = run_episode(agent, env, seed=seed if first else None, options=options)
                 first = False
                 rec.trial = trial
@@ -49,11 +50,11 @@ def run_scenarios(agent: Agent, env, *, n: int, seed: int, split: str,
                 env_steps += rec.length
                 wall += rec.wall_time_s
                 if log is not None:
-                    log.append(env_steps=env_steps, wall_time_s=round(wall, 6), length=rec.length,
-                               success=rec.success, death=rec.death, split=split,
-                               map_id=rec.map_id, outcome=rec.outcome, trial=trial,
-                               compute_s=round(rec.compute_s, 6), agent=name, seed=seed,
-                               **{"return": round(rec.ret, 6)})
+                    log.add(env_steps=env_steps, wall_time_s=wall, ret=rec.ret,
+                            length=rec.length, success=rec.success, death=rec.death,
+                            split=split, map_id=rec.map_id, outcome=rec.outcome, trial=trial,
+                            model_rollouts=rec.model_rollouts, compute_s=rec.compute_s,
+                            agent=name, seed=seed)
                 if rec.success:
                     break
             successes += int(records[-1].success)
@@ -64,6 +65,10 @@ def run_scenarios(agent: Agent, env, *, n: int, seed: int, split: str,
         if log is not None:
             log.flush()
     return records
+
+
+def _scenario_option(scenario_id: int) -> dict:
+    return {"scenario_id": scenario_id}
 
 
 def summarize(records: list[EpisodeRecord]) -> dict:
@@ -88,6 +93,9 @@ def summarize(records: list[EpisodeRecord]) -> dict:
         "deaths": int(sum(r.death for r in records)),
         "death_rate_per_episode": float(np.mean([r.death for r in records])),
         "median_compute_s_per_scenario": float(np.median(compute)),
+        "model_rollouts": int(sum(r.model_rollouts for r in records)),
+        "mean_model_rollouts_per_scenario": float(np.mean(
+            [sum(x.model_rollouts for x in v) for v in scen.values()])),
         "mean_return": float(np.mean([r.ret for r in records])),
         "mean_length": float(np.mean([r.length for r in records])),
         "outcomes": {o: int(sum(r.outcome == o for r in records))

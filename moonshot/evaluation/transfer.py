@@ -1,104 +1,73 @@
 """Transfer: frozen agents on the training distribution and on held-out ("new") worlds.
 
-An agent spec is a training run folder (its ``model.zip``), a planner run folder (its
-``config.json`` says ``"agent": "planner"``), or ``planner:moon`` / ``planner:city``.
+Agents are resolved by :func:`moonshot.agents.resolve_agent`: ``planner:WORLD``, a training
+or planner run folder, or ``module:Class``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 
-from .. import ENV_IDS, resolve_env_id
-from ..agents.base import Agent
+from ..agents.loading import AgentSpec, resolve_agent
 from ..runlog import EpisodeLog, read_json
+from ..worlds import get_world
 from .rollout import run_scenarios
 from .stats import bootstrap_ci, bootstrap_diff_ci
 
-
-@dataclass
-class AgentSpec:
-    """A frozen agent, the env it belongs to and how to call it in tables."""
-
-    label: str
-    env_id: str
-    env_kwargs: dict
-    agent: Agent
-
-
-def resolve_agent(spec: str) -> AgentSpec:
-    """Turn a command-line agent spec into an :class:`AgentSpec` (see the module docstring)."""
-    from .planning import make_planner
-
-    if spec.startswith("planner:"):
-        env_id = resolve_env_id(spec.split(":", 1)[1])
-        return AgentSpec("planner", env_id, {}, make_planner(_world(env_id)))
-    path = Path(spec)
-    if not path.exists():
-        raise FileNotFoundError(f"no such run folder: {path} (or use planner:moon, "
-                                "planner:city)")
-    cfg_path = path / "config.json"
-    cfg = read_json(cfg_path) if cfg_path.exists() else {}
-    if cfg.get("command") == "plan":
-        env_id = cfg["env"]
-        kwargs = {k: v for k, v in cfg.get("env_kwargs", {}).items() if k != "split"}
-        return AgentSpec("planner", env_id, kwargs, make_planner(_world(env_id)))
-    from ..agents.training import load_agent
-
-    agent = load_agent(path)
-    train_cfg = cfg.get("train", {})
-    kwargs = {k: v for k, v in train_cfg.get("env_kwargs", {}).items() if k != "split"}
-    return AgentSpec(f"{agent.name} ({path.name})", cfg.get("env_id", ""), kwargs, agent)
-
-
-def _world(env_id: str) -> str:
-    return "moon" if env_id == ENV_IDS["moon"] else "city"
+__all__ = ["AgentSpec", "resolve_agent", "evaluate_agent", "generalization_gap",
+           "relearning_cost"]
 
 
 def evaluate_agent(spec: AgentSpec, split: str, episodes: int, seed: int,
-                   out: Path | None = None, max_trials: int = 5, progress: bool = True,
-                   env_overrides: dict | None = None) -> dict:
+                   out: Path | None = None, max_trials: int | None = None,
+                   progress: bool = True, env_overrides: dict | None = None) -> dict:
     """Evaluate one frozen agent on ``split``; returns per-scenario figures with 95% CIs.
 
-    MoonLaunch: ``episodes`` scenarios, up to ``max_trials`` launches each (a planner corrects
-    between them, a frozen policy cannot). CityNav: ``episodes`` drives on maps of the split.
+    In a world that replays scenarios (MoonLaunch): ``episodes`` scenarios, up to
+    ``max_trials`` trials each (default: the world's ``trials_per_scenario``; a planner
+    corrects between them, a frozen policy cannot). Otherwise (CityNav): ``episodes`` fresh
+    episodes (drives on maps of the split).
     """
-    from .planning import scenario_ids
+    from .planning import scenario_plan
 
+    world = get_world(spec.env_id)
     kwargs = dict(spec.env_kwargs)
     kwargs.update(env_overrides or {})
     kwargs["split"] = split
     env = gym.make(spec.env_id, **kwargs).unwrapped
-    is_moon = spec.env_id == ENV_IDS["moon"]
+    ids, trials = scenario_plan(world, seed + 7919, episodes,
+                                world.trials_per_scenario if max_trials is None else max_trials)
     if out is not None and (out / "episodes.csv").exists():
         (out / "episodes.csv").unlink()  # an evaluation replaces its own earlier log
     log = EpisodeLog(out / "episodes.csv") if out is not None else None
     try:
         recs = run_scenarios(
-            spec.agent, env, n=episodes, seed=seed, split=split, log=log,
-            scenario_ids=scenario_ids(seed + 7919, episodes) if is_moon else None,
-            max_trials=max_trials if is_moon else 1, progress=progress,
+            spec.agent, env, n=episodes, seed=seed, split=split, log=log, scenario_ids=ids,
+            replay=world.replay, max_trials=trials, progress=progress,
             agent_name=spec.label, desc=f"{spec.label} on {split}")
     finally:
         if log is not None:
             log.close()
         env.close()
     # Per scenario: solved, first-trial solved, trials; per episode: deaths.
-    scen_success, first, trials = [], [], []
+    scen_success, first, trials, rollouts = [], [], [], []
     for r in recs:
         if r.trial == 1:
             scen_success.append(False)
             first.append(r.success)
             trials.append(0)
+            rollouts.append(0)
         trials[-1] += 1
+        rollouts[-1] += r.model_rollouts
         scen_success[-1] = scen_success[-1] or r.success
     deaths = np.array([r.death for r in recs], dtype=float)
-    dt = getattr(env, "dt", 0.1)  # CityNav control step, s
-    times = [r.length * dt for r in recs if r.success] if not is_moon else [
-        r.final_info.get("time_of_flight_days", np.nan) for r in recs if r.success]
+    times = []
+    if world.time_to_goal is not None:
+        times = [world.time_to_goal(r.final_info, r.length, env) for r in recs if r.success]
+        times = [np.nan if t is None else float(t) for t in times]
     s, s_lo, s_hi = bootstrap_ci(np.array(scen_success, float))
     d, d_lo, d_hi = bootstrap_ci(deaths)
     return {
@@ -108,8 +77,9 @@ def evaluate_agent(spec: AgentSpec, split: str, episodes: int, seed: int,
         "first_trial_success_rate": float(np.mean(first)),
         "trials_per_scenario": float(np.mean(trials)),
         "death_rate": d, "death_low": d_lo, "death_high": d_hi, "deaths": int(deaths.sum()),
+        "model_rollouts_per_scenario": float(np.mean(rollouts)),
         "time_to_goal": float(np.mean(times)) if times else None,
-        "time_unit": "days" if is_moon else "s",
+        "time_unit": world.time_unit,
         "_scenario_success": scen_success,
     }
 
@@ -126,7 +96,8 @@ def relearning_cost(run_dir: Path, timesteps: int, out: Path, seed: int = 0,
                     window: int = 100, progress: bool = True) -> dict:
     """Fine-tune a trained RL agent on the new split and count its deaths until its rolling
     success on the new maps is back at its final rolling success on the training maps."""
-    from ..agents.training import TrainConfig, train
+    from ..agents.config import TrainConfig
+    from ..agents.training import train
     from ..runlog import read_episodes
     from .efficiency import run_metrics
     from .stats import rolling_rate

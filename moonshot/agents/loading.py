@@ -1,0 +1,201 @@
+"""The agent registry: every place that takes an agent (``evaluate``, ``compare``,
+``render``, the ladder, the Python API) resolves it here.
+
+An agent spec is one of
+
+* ``planner`` or ``planner:WORLD`` - the world's model-based planner;
+* a run folder - a training run (its ``model.zip``) or a planner run (``moonshot plan``);
+* ``module:Class`` - a user's :class:`~moonshot.agents.base.Agent` subclass (or a factory
+  returning an agent), importable from the current directory or the Python path. Its world
+  comes from the caller (``--env``) or from the class attribute ``env_id``.
+
+Further kinds can be added with :func:`register_agent_kind`; an unknown spec is an error that
+lists the kinds.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..runlog import read_json
+from ..worlds import get_world, resolve_env_id
+from .base import Agent
+
+
+@dataclass
+class AgentSpec:
+    """A ready agent, the env it acts in and how tables call it.
+
+    :param label: name in tables and plots.
+    :param env_id: the env the agent acts in (``""`` if it does not say).
+    :param env_kwargs: env settings the agent was made for (a training run's), minus split.
+    :param agent: the agent (shared interface).
+    :param kind: which registered kind resolved it (``planner``, ``run``, ``class``).
+    :param source: the spec as given.
+    """
+
+    label: str
+    env_id: str
+    env_kwargs: dict
+    agent: Agent
+    kind: str
+    source: str
+    info: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AgentKind:
+    name: str
+    matches: Callable[[str], bool]
+    load: Callable[[str, str | None], AgentSpec]
+    usage: str
+
+
+_KINDS: list[AgentKind] = []
+
+
+def register_agent_kind(name: str, matches: Callable[[str], bool],
+                        load: Callable[[str, str | None], AgentSpec], usage: str,
+                        first: bool = True) -> None:
+    """Add a kind of agent spec: ``matches(spec)`` says whether it applies, ``load(spec,
+    env)`` builds the :class:`AgentSpec` (``env``: the world the caller wants, or None)."""
+    global _KINDS
+    _KINDS = [k for k in _KINDS if k.name != name]
+    kind = AgentKind(name, matches, load, usage)
+    _KINDS = [kind, *_KINDS] if first else [*_KINDS, kind]
+
+
+def agent_kinds() -> list[str]:
+    return [k.usage for k in _KINDS]
+
+
+def resolve_agent(spec: str | Agent | AgentSpec, env: str | None = None) -> AgentSpec:
+    """The :class:`AgentSpec` of ``spec`` (see the module docstring). With ``env`` (a world
+    or env id), the agent is checked to belong to that world and acts in that env."""
+    if isinstance(spec, AgentSpec):
+        return _check_world(spec, env)
+    if isinstance(spec, Agent):
+        return _check_world(AgentSpec(spec.name, _class_env(type(spec), None), {}, spec,
+                                      "object", repr(spec)), env)
+    text = str(spec)
+    for kind in _KINDS:
+        if kind.matches(text):
+            return _check_world(kind.load(text, env), env)
+    raise FileNotFoundError(f"no such agent {text!r}: not a run folder, and not one of the "
+                            f"agent forms {', '.join(agent_kinds())}")
+
+
+def load_agent(spec: str | os.PathLike, env: str | None = None) -> Agent:
+    """The agent of ``spec``: ``planner``/``planner:WORLD``, a run folder, or
+    ``module:Class`` (see :func:`resolve_agent`)."""
+    return resolve_agent(str(spec), env).agent
+
+
+def _check_world(spec: AgentSpec, env: str | None) -> AgentSpec:
+    if env is None:
+        return spec
+    want = get_world(env)
+    if spec.env_id and get_world(spec.env_id).name != want.name:
+        raise ConfigError(f"agent {spec.source!r} acts in {spec.env_id}, not in the "
+                          f"{want.name} world ({want.env_id}): choose an agent of that world")
+    # A run of an older version of the world's env acts where the caller asks (same spaces).
+    spec.env_id = resolve_env_id(env) if env != want.name or not spec.env_id else spec.env_id
+    return spec
+
+
+# --- planner ---------------------------------------------------------------------------
+def _is_planner(text: str) -> bool:
+    return text == "planner" or text.startswith("planner:")
+
+
+def _load_planner(text: str, env: str | None) -> AgentSpec:
+    world_name = text.split(":", 1)[1] if ":" in text else env
+    if world_name is None:
+        raise ConfigError("'planner' needs a world: write planner:WORLD (e.g. planner:moon) "
+                          "or give the env")
+    world = get_world(world_name)
+    env_id = resolve_env_id(env) if env is not None and get_world(env) is world else \
+        world.env_id
+    return AgentSpec("planner", env_id, {}, world.make_planner(), "planner", text)
+
+
+# --- run folders -----------------------------------------------------------------------
+def _is_run(text: str) -> bool:
+    return Path(text).is_dir()
+
+
+def _load_run(text: str, env: str | None) -> AgentSpec:
+    path = Path(text)
+    cfg_path = path / "config.json"
+    cfg = read_json(cfg_path) if cfg_path.exists() else {}
+    if cfg.get("command") == "plan":
+        env_id = cfg["env"]
+        kwargs = {k: v for k, v in cfg.get("env_kwargs", {}).items() if k != "split"}
+        planner = get_world(env_id).make_planner(**cfg.get("planner_options", {}))
+        return AgentSpec("planner", env_id, kwargs, planner, "planner", text)
+    if not (path / "model.zip").exists() and not cfg_path.exists():
+        raise FileNotFoundError(f"{path} is not a run folder: it has neither model.zip nor "
+                                "config.json")
+    from .checkpoints import load_sb3_agent
+
+    agent = load_sb3_agent(path)
+    train_cfg = cfg.get("train", {})
+    kwargs = {k: v for k, v in train_cfg.get("env_kwargs", {}).items() if k != "split"}
+    env_id = cfg.get("env_id") or (resolve_env_id(train_cfg["env"]) if "env" in train_cfg
+                                   else "")
+    return AgentSpec(f"{agent.name} ({path.name})", env_id, kwargs, agent, "run", text)
+
+
+# --- module:Class ----------------------------------------------------------------------
+_CLASS_SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+def _is_class(text: str) -> bool:
+    return bool(_CLASS_SPEC.match(text)) and not Path(text).exists()
+
+
+def _class_env(cls: Any, env: str | None) -> str:
+    if env is not None:
+        return resolve_env_id(env)
+    declared = getattr(cls, "env_id", None) or getattr(cls, "world", None)
+    return resolve_env_id(declared) if declared else ""
+
+
+def _load_class(text: str, env: str | None) -> AgentSpec:
+    module_name, _, attr = text.partition(":")
+    if os.getcwd() not in sys.path:  # a user's module beside them, as `python -m` would see it
+        sys.path.append(os.getcwd())
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"cannot import module {module_name!r} of agent {text!r}: {exc}") \
+            from None
+    try:
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except AttributeError:
+        raise ConfigError(f"module {module_name!r} has no {attr!r} (agent {text!r})") from None
+    agent = obj() if callable(obj) and not isinstance(obj, Agent) else obj
+    if not isinstance(agent, Agent):
+        raise ConfigError(f"{text} gave a {type(agent).__name__}, not a moonshot Agent: "
+                          "subclass moonshot.agents.Agent and implement predict()")
+    env_id = _class_env(type(agent), env)
+    if not env_id:
+        raise ConfigError(f"agent {text!r} does not say which world it acts in: give the env "
+                          "(e.g. --env moon) or set the class attribute env_id")
+    label = agent.name if agent.name != Agent.name else type(agent).__name__
+    return AgentSpec(label, env_id, {}, agent, "class", text)
+
+
+register_agent_kind("class", _is_class, _load_class, "module:Class", first=False)
+register_agent_kind("run", _is_run, _load_run, "a run folder", first=True)
+register_agent_kind("planner", _is_planner, _load_planner, "planner, planner:WORLD",
+                    first=True)

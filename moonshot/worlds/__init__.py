@@ -1,0 +1,228 @@
+"""The world registry: each world of moonshot is declared once, and every consumer asks here.
+
+A *world* is an environment family plus everything the testbed needs to run experiments in
+it: its planner, how a scenario is replayed for a second trial, how many trials a scenario
+allows, the unit of its time axis, how its episodes are rendered, its default
+hyperparameters and (later) its shift axes. The command line, the evaluator, the demo, the
+benchmark and training look a world up by its short name or any of its env ids
+(:func:`get_world`); nothing outside the declarations compares world names.
+
+Adding a world is one module with a :class:`World` and one :func:`register_world` call::
+
+    from moonshot.worlds import World, register_world
+
+    register_world(World(name="drone", title="DroneHop", env_id="mylab/DroneHop-v0",
+                         planner="mylab.planner:DronePlanner", episode_unit="hop"))
+
+This module imports nothing heavy: planners and renderers are named by import strings
+(``"package.module:attribute"``) and loaded on first use, so that a planner run never loads
+torch and ``import moonshot`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ConfigError
+
+#: A callable, or the import string ``"package.module:attribute"`` of one.
+Ref = Callable[..., Any] | str
+
+
+def load_ref(ref: Ref) -> Any:
+    """The object an import string names (``"pkg.mod:attr"``), or ``ref`` if not a string."""
+    if not isinstance(ref, str):
+        return ref
+    module, _, attr = ref.partition(":")
+    if not module or not attr:
+        raise ConfigError(f"expected 'package.module:attribute', got {ref!r}")
+    obj = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+@dataclass(frozen=True)
+class World:
+    """The declaration of one world (see the module docstring).
+
+    :param name: short name used on the command line (``moon``).
+    :param title: display name in tables and plots (``MoonLaunch``).
+    :param env_id: the registered Gymnasium id used by default (the newest version).
+    :param env_ids: every registered id of the world (older versions stay usable); defaults
+        to ``(env_id,)``.
+    :param planner: the model-based planner: a class or factory taking keyword options, or
+        its import string. ``None``: the world has no planner.
+    :param trials_per_scenario: real trials an agent may take at one scenario (a planner
+        corrects between them; a frozen policy cannot); 1 means every episode is a new case.
+    :param replay_option: the ``reset(options=...)`` key that replays a scenario for another
+        trial (``"scenario_id"``); ``None`` when scenarios are not replayed.
+    :param episode_unit: what one episode is (``launch``, ``drive``), for tables.
+    :param scenario_unit: what one scenario is (``scenario``, ``drive``).
+    :param time_unit: unit of :attr:`time_to_goal` (``days``, ``s``).
+    :param time_to_goal: ``f(final_info, length, env) -> float | None``: how long a
+        successful episode took, in ``time_unit``.
+    :param task_key: the env config key that names the task (``target``), if any: shown in
+        labels and settable with ``--target``.
+    :param frames: renderer ``f(spec, split, episodes, seed, view=None, **kw) -> frames``;
+        ``None``: every step's ``env.render()`` in ``rgb_array`` mode.
+    :param render_views: the ``view`` values the renderer accepts (first = default).
+    :param render_fps: frames per second of rendered videos.
+    :param hyperparams: default hyperparameters per algorithm: a mapping ``{algo: {...}}``,
+        or the name of a section of the packaged ``moonshot/agents/hyperparams.yaml``.
+    :param pretrained: folder name of a pretrained agent under ``moonshot/pretrained``.
+    :param benchmark: ``f(repeats, seconds, quick) -> dict`` of throughput figures.
+    :param shift_axes: the world's shift axes (name -> declaration), for the ladder.
+    """
+
+    name: str
+    title: str
+    env_id: str
+    env_ids: tuple[str, ...] = ()
+    planner: Ref | None = None
+    trials_per_scenario: int = 1
+    replay_option: str | None = None
+    episode_unit: str = "episode"
+    scenario_unit: str = "scenario"
+    time_unit: str = "steps"
+    time_to_goal: Callable[[dict, int, Any], float | None] | None = None
+    task_key: str | None = None
+    frames: Ref | None = None
+    render_views: tuple[str, ...] = ()
+    render_fps: int = 10
+    hyperparams: Mapping[str, Mapping[str, Any]] | str | None = None
+    pretrained: str | None = None
+    benchmark: Ref | None = None
+    shift_axes: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not self.env_ids:
+            object.__setattr__(self, "env_ids", (self.env_id,))
+        elif self.env_id not in self.env_ids:
+            object.__setattr__(self, "env_ids", (*self.env_ids, self.env_id))
+        if self.trials_per_scenario < 1:
+            raise ConfigError(f"world {self.name!r}: trials_per_scenario must be >= 1")
+        if self.trials_per_scenario > 1 and self.replay_option is None:
+            raise ConfigError(f"world {self.name!r}: several trials per scenario need a "
+                              "replay_option to replay the scenario")
+
+    # --- what consumers ask -------------------------------------------------------------
+    def make_planner(self, **options):
+        """A fresh planner of this world (``options`` go to its constructor)."""
+        if self.planner is None:
+            raise ConfigError(f"world {self.name!r} has no planner")
+        return load_ref(self.planner)(**options)
+
+    def replay(self, scenario_id: int) -> dict | None:
+        """``reset`` options that replay scenario ``scenario_id`` (``None``: no replay)."""
+        return None if self.replay_option is None else {self.replay_option: int(scenario_id)}
+
+    def default_hyperparams(self, algo: str) -> dict:
+        """The packaged default hyperparameters of ``algo`` in this world."""
+        table = self.hyperparams
+        if isinstance(table, str):
+            from importlib import resources
+
+            import yaml
+
+            text = resources.files("moonshot.agents").joinpath("hyperparams.yaml").read_text()
+            table = yaml.safe_load(text).get(table, {})
+        table = table or {}
+        if algo not in table:
+            raise ConfigError(
+                f"world {self.name!r} has no default hyperparameters for {algo!r}; "
+                f"it has defaults for: {', '.join(sorted(table)) or 'no algorithm'}")
+        return dict(table[algo])
+
+    def task(self, env_kwargs: Mapping[str, Any]) -> str:
+        """The task label of a run (``soi``), from its env kwargs or the env's default."""
+        if self.task_key is None:
+            return ""
+        if self.task_key in env_kwargs:
+            return str(env_kwargs[self.task_key])
+        return str(env_defaults(self.env_id).get(self.task_key, ""))
+
+
+def env_defaults(env_id: str) -> dict:
+    """The ``default_config()`` of a registered env's class, if it declares one."""
+    import gymnasium as gym
+
+    spec = gym.spec(env_id)
+    entry = spec.entry_point
+    cls = load_ref(entry) if isinstance(entry, str) else entry
+    getter = getattr(cls, "default_config", None)
+    return dict(getter()) if callable(getter) else {}
+
+
+_WORLDS: dict[str, World] = {}
+
+
+def register_world(world: World, replace: bool = False) -> World:
+    """Add ``world`` to the registry (``replace=True`` to redeclare a name); returns it."""
+    if not replace:
+        if world.name in _WORLDS:
+            raise ConfigError(f"a world named {world.name!r} is registered already")
+        for other in _WORLDS.values():
+            taken = set(other.env_ids) & set(world.env_ids)
+            if taken:
+                raise ConfigError(f"env id(s) {sorted(taken)} belong to world {other.name!r}")
+    _WORLDS[world.name] = world
+    return world
+
+
+def unregister_world(name: str) -> None:
+    """Remove a world (tests that register a temporary one)."""
+    _WORLDS.pop(name, None)
+
+
+def worlds() -> list[World]:
+    """Every registered world, in registration order."""
+    return list(_WORLDS.values())
+
+
+def known_worlds() -> str:
+    """``moon (moonshot/MoonLaunch-v0), city (...)``: for error messages."""
+    return ", ".join(f"{w.name} ({', '.join(w.env_ids)})" for w in _WORLDS.values())
+
+
+def get_world(name_or_id: str) -> World:
+    """The world with this short name or env id; a :class:`ConfigError` lists the known ones."""
+    key = str(name_or_id)
+    if key in _WORLDS:
+        return _WORLDS[key]
+    for w in _WORLDS.values():
+        if key in w.env_ids:
+            return w
+    raise ConfigError(f"unknown world or env {key!r}; known worlds: {known_worlds()}")
+
+
+def resolve_env_id(name_or_id: str) -> str:
+    """A short name maps to the world's default env id; a registered id maps to itself."""
+    world = get_world(name_or_id)
+    return world.env_id if name_or_id == world.name else str(name_or_id)
+
+
+def display_env(env_id: str) -> str:
+    """Display name of an env id: the world's title, plus the version when it is not the
+    default one (``CityNav``, ``CityNav-v0``); unknown ids are returned unchanged."""
+    try:
+        world = get_world(env_id)
+    except ConfigError:
+        return str(env_id)
+    if env_id in (world.name, world.env_id):
+        return world.title
+    return f"{world.title}-{str(env_id).rsplit('-', 1)[-1]}"
+
+
+def check_names(names: Iterable[str]) -> list[World]:
+    """The worlds of ``names`` (each validated)."""
+    return [get_world(n) for n in names]
+
+
+from . import city, moon  # noqa: E402,F401  (the built-in declarations register themselves)
+
+__all__ = ["World", "register_world", "unregister_world", "worlds", "get_world",
+           "resolve_env_id", "display_env", "known_worlds", "load_ref", "env_defaults"]
