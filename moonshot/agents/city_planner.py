@@ -162,6 +162,7 @@ class CityPlanner(Agent):
         self.times = np.arange(1, int(round(horizon / step)) + 1) * step
         self._env = None
         self._planning = 0.0
+        self._imagined = 0
         self.decision_times: list[float] = []
 
     # ------------------------------------------------------------------ episode
@@ -204,12 +205,19 @@ class CityPlanner(Agent):
         t, self._planning = self._planning, 0.0
         return t
 
+    def model_rollouts(self) -> int:
+        """Imagined drives (candidate motions rolled out in the planner's model) since the
+        last call."""
+        n, self._imagined = self._imagined, 0
+        return n
+
     def _ego_along(self, x, y, h, v, accel: float):
         """Imagined ego poses (T, 3) and route arc lengths (T,) for one candidate."""
         p = self.params
         sub = int(round(self.step / self.dt))
         out = np.empty((len(self.times), 3))
         s_out = np.empty(len(self.times))
+        self._imagined += 1
         _rollout(x, y, h, v, accel, self.commit, self.brake, self.dt, sub, len(self.times),
                  self.route.points, self.route.cum, self._i, p.wheelbase, p.rear_to_center,
                  p.max_steer, p.max_speed, out, s_out)

@@ -163,10 +163,11 @@ def _is_class(text: str) -> bool:
 
 
 def _class_env(cls: Any, env: str | None) -> str:
-    if env is not None:
-        return resolve_env_id(env)
+    """The env an agent class declares (``env_id`` or ``world`` attribute), else ``env``."""
     declared = getattr(cls, "env_id", None) or getattr(cls, "world", None)
-    return resolve_env_id(declared) if declared else ""
+    if declared:
+        return resolve_env_id(declared)
+    return resolve_env_id(env) if env is not None else ""
 
 
 def _load_class(text: str, env: str | None) -> AgentSpec:

@@ -105,7 +105,8 @@ class MoonPlanner(Agent):
         self._history: dict[tuple, list[tuple[float, float]]] = {}
         self._last: tuple[float, float] | None = None  # (predicted signed miss, ...) this trial
         self._compute = 0.0
-        self.rehearsals = 0
+        self.rehearsals = 0  # imagined launches flown in the model, in all
+        self._reported = 0
 
     # --- the agent interface -------------------------------------------------------------
     def begin_episode(self, env, observation, info) -> None:
@@ -133,6 +134,11 @@ class MoonPlanner(Agent):
     def planning_time_s(self) -> float:
         t, self._compute = self._compute, 0.0
         return t
+
+    def model_rollouts(self) -> int:
+        """Launches rehearsed in the model since the last call."""
+        n, self._reported = self.rehearsals - self._reported, self.rehearsals
+        return n
 
     def forget(self) -> None:
         """Drop the per-scenario correction history."""

@@ -222,7 +222,8 @@ def check_names(names: Iterable[str]) -> list[World]:
     return [get_world(n) for n in names]
 
 
-from . import city, moon  # noqa: E402,F401  (the built-in declarations register themselves)
+from . import moon  # noqa: E402,F401,I001  (the built-in declarations register themselves)
+from . import city  # noqa: E402,F401,I001
 
 __all__ = ["World", "register_world", "unregister_world", "worlds", "get_world",
            "resolve_env_id", "display_env", "known_worlds", "load_ref", "env_defaults"]
