@@ -101,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-trials", type=int, default=None,
                    help="trials allowed per scenario in worlds that replay scenarios "
                    "(default: the world's, 5 launches for moon)")
+    p.add_argument("--options", nargs="*", metavar="KEY=VALUE", default=[],
+                   help="planner options, e.g. model=patched_conic (moon: simulator | "
+                   "patched_conic | first_guess) or perception=oracle (the ablation with "
+                   "privileged state)")
+    p.add_argument("--env-kwargs", nargs="*", metavar="KEY=VALUE", default=[],
+                   help="env config, e.g. traffic_cars=40")
     _add_common_run_args(p)
 
     p = sub.add_parser("evaluate", help="evaluate frozen agents on held-out maps",

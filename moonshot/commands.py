@@ -40,11 +40,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     world = _world(args.env)
     out = _fresh_run_dir(args.out)
+    from .agents.config import parse_key_values
     from .evaluation.planning import run_planner
 
     summary = run_planner(world.name, episodes=args.episodes, seed=args.seed, split=args.split,
                           out=out, target=args.target, max_trials=args.max_trials,
-                          env_id=resolve_env_id(args.env))
+                          env_id=resolve_env_id(args.env),
+                          env_kwargs=parse_key_values(args.env_kwargs, "--env-kwargs"),
+                          planner_options=parse_key_values(args.options, "--options"))
     _print_summary(f"{world.name} planner on split={args.split}", summary)
     print(f"\nwrote {out / 'episodes.csv'} and {out / 'summary.json'}")
     return 0

@@ -23,7 +23,7 @@ def test_first_guess_is_hohmann_like_and_flies_2_to_6_days():
     assert dv_h == pytest.approx(3.13, abs=0.01)
     for sid in range(5):
         obs, info = env.reset(options={"scenario_id": sid})
-        planner.begin_episode(env, obs, info)
+        planner.begin_episode(env.perceive(), obs, info)
         sc = planner.scenario_from_observation(obs)
         _, dv = planner.first_guess(sc)
         assert abs(dv / hohmann_delta_v(sc["park_radius"], sc["moon_dist"]) - 1) < 0.03
@@ -60,7 +60,7 @@ def test_a_biased_first_launch_is_corrected_from_the_miss():
     env = MoonLaunchEnv(execution_error=0.0)
     planner = MoonPlanner()
     obs, info = env.reset(options={"scenario_id": 5})
-    planner.begin_episode(env, obs, info)
+    planner.begin_episode(env.perceive(), obs, info)
     action, _ = planner.predict(obs)
     sc = planner.scenario_from_observation(obs)
     coast, dv, angle = action_to_burn(action, sc["park_radius"])
@@ -73,7 +73,7 @@ def test_a_biased_first_launch_is_corrected_from_the_miss():
     # Make the planner believe its own plan produced this miss: a model bias of miss1.
     planner.end_episode(info1)
     obs, info = env.reset(options={"scenario_id": 5})
-    planner.begin_episode(env, obs, info)
+    planner.begin_episode(env.perceive(), obs, info)
     action2, _ = planner.predict(obs)
     _, _, _, _, info2 = env.step(action2)
     planner.end_episode(info2)
@@ -112,16 +112,48 @@ def test_corrections_do_not_leak_across_splits():
     train_env, new_env = MoonLaunchEnv(split="train"), MoonLaunchEnv(split="new")
     planner, fresh = MoonPlanner(), MoonPlanner()
     obs, info = train_env.reset(options={"scenario_id": 9})
-    planner.begin_episode(train_env, obs, info)
+    planner.begin_episode(train_env.perceive(), obs, info)
     planner.predict(obs)
     planner.end_episode({**info, "miss_vector_km": np.array([5000.0, 0.0]),
                          "miss_velocity_kms": np.array([0.0, 1.0])})
     obs, info = new_env.reset(options={"scenario_id": 9})
     for p in (planner, fresh):
-        p.begin_episode(new_env, obs, info)
+        p.begin_episode(new_env.perceive(), obs, info)
     np.testing.assert_array_equal(planner.predict(obs)[0], fresh.predict(obs)[0])
 
 
 def test_bad_scenario_id_is_named():
     with pytest.raises(ValueError, match="scenario_id"):
         MoonLaunchEnv().reset(options={"scenario_id": -3})
+
+
+@pytest.mark.parametrize("model", ["patched_conic", "first_guess"])
+def test_simpler_models_plan_launches_and_count_their_imagination(model):
+    env = MoonLaunchEnv(split="train", target="soi")
+    planner = MoonPlanner(model=model)
+    recs = run_scenarios(planner, env, n=4, seed=1, split="train", scenario_ids=range(20, 24),
+                         max_trials=5, progress=False)
+    s = summarize(recs)
+    rollouts = [r.model_rollouts for r in recs]
+    if model == "first_guess":
+        assert sum(rollouts) == 0  # no imagination at all: it pays with real launches
+    else:
+        assert all(r > 10 for r in rollouts)
+    assert s["scenarios"] == 4 and planner.name == f"planner[{model}]"
+
+
+def test_the_simulator_planner_counts_every_rehearsal():
+    env = MoonLaunchEnv(execution_error=0.0, target="landing")
+    planner = MoonPlanner()
+    recs = run_scenarios(planner, env, n=3, seed=0, split="train", scenario_ids=[1, 2, 3],
+                         max_trials=5, progress=False)
+    assert sum(r.model_rollouts for r in recs) == planner.rehearsals > 3 * 90
+
+
+def test_bad_model_or_perception_is_named():
+    from moonshot.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="patched_conic"):
+        MoonPlanner(model="kepler")
+    with pytest.raises(ConfigError, match="oracle"):
+        MoonPlanner(perception="psychic")

@@ -12,9 +12,12 @@ kind of agent it holds::
             break
     agent.end_episode(info)
 
-``predict`` has stable-baselines3's signature. ``begin_episode`` is where a planner reads the
-world model the env exposes (``env.unwrapped``: maps, physical constants, current traffic), the
-way a person reads a map; it never touches the env's random number generator or the future.
+``predict`` has stable-baselines3's signature. ``begin_episode`` hands the agent what it may
+know beyond its observation: an agent whose :attr:`Agent.perception` is ``"honest"`` (the
+planners) receives the env's perception view (``env.unwrapped.perceive(...)``: the map or the
+published constants, its own vehicle, what its sensors see - refreshed as the episode goes
+on), never the env itself; ``"oracle"`` is the labelled ablation with privileged state; an
+agent with ``perception = None`` (RL) receives ``None``: it knows its observation and reward.
 ``end_episode`` shows the agent the outcome (``info`` of the last step), so that a planner can
 correct its next trial from a miss.
 """
@@ -33,9 +36,14 @@ class Agent:
 
     #: Short name used in logs, tables and plots.
     name: str = "agent"
+    #: What the agent may know beyond its observation: ``None`` (nothing: RL), ``"honest"``
+    #: (the env's perception view: what a person in its place could know) or ``"oracle"``
+    #: (privileged state, an ablation).
+    perception: str | None = None
 
-    def begin_episode(self, env: Any, observation: np.ndarray, info: dict) -> None:
-        """Called after each ``env.reset``. Default: nothing."""
+    def begin_episode(self, world: Any, observation: np.ndarray, info: dict) -> None:
+        """Called after each ``env.reset`` with the perception view (``None`` for an agent
+        without perception). Default: nothing."""
 
     def predict(self, observation: np.ndarray, state: Any = None,
                 episode_start: np.ndarray | None = None,
@@ -73,6 +81,18 @@ class EpisodeRecord:
     model_rollouts: int = 0
 
 
+def perception_view(agent: Agent, env) -> Any:
+    """The view ``agent`` may have of ``env`` (``None`` for an agent without perception)."""
+    mode = getattr(agent, "perception", None)
+    if mode is None:
+        return None
+    perceive = getattr(env.unwrapped, "perceive", None)
+    if perceive is None:
+        raise TypeError(f"agent {agent.name!r} needs a perception view ({mode}) and "
+                        f"{type(env.unwrapped).__name__} has no perceive()")
+    return perceive(mode)
+
+
 def run_episode(agent: Agent, env, *, seed: int | None = None, options: dict | None = None,
                 frames: list | None = None) -> EpisodeRecord:
     """Run one episode of ``agent`` in ``env`` through the shared agent interface.
@@ -81,7 +101,7 @@ def run_episode(agent: Agent, env, *, seed: int | None = None, options: dict | N
     """
     t0 = time.perf_counter()
     obs, info = env.reset(seed=seed, options=options)
-    agent.begin_episode(env, obs, info)
+    agent.begin_episode(perception_view(agent, env), obs, info)
     if frames is not None:
         frames.append(env.render())
     ret, length = 0.0, 0

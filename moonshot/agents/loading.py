@@ -3,7 +3,8 @@
 
 An agent spec is one of
 
-* ``planner`` or ``planner:WORLD`` - the world's model-based planner;
+* ``planner`` or ``planner:WORLD`` - the world's model-based planner, with options after a
+  second colon: ``planner:moon:model=patched_conic``, ``planner:city:perception=oracle``;
 * a run folder - a training run (its ``model.zip``) or a planner run (``moonshot plan``);
 * ``module:Class`` - a user's :class:`~moonshot.agents.base.Agent` subclass (or a factory
   returning an agent), importable from the current directory or the Python path. Its world
@@ -116,15 +117,35 @@ def _is_planner(text: str) -> bool:
     return text == "planner" or text.startswith("planner:")
 
 
+def parse_options(text: str, what: str) -> dict:
+    """``key=value,key=value`` (values read as YAML) into a dict."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in filter(None, text.split(",")):
+        key, eq, val = item.partition("=")
+        if not eq or not key.strip():
+            raise ConfigError(f"{what}: expected key=value, got {item!r}")
+        out[key.strip()] = yaml.safe_load(val)
+    return out
+
+
 def _load_planner(text: str, env: str | None) -> AgentSpec:
-    world_name = text.split(":", 1)[1] if ":" in text else env
+    parts = text.split(":", 2)
+    world_name = parts[1] if len(parts) > 1 and parts[1] else env
+    options = parse_options(parts[2], f"planner options of {text!r}") if len(parts) > 2 else {}
     if world_name is None:
         raise ConfigError("'planner' needs a world: write planner:WORLD (e.g. planner:moon) "
                           "or give the env")
     world = get_world(world_name)
     env_id = resolve_env_id(env) if env is not None and get_world(env) is world else \
         world.env_id
-    return AgentSpec("planner", env_id, {}, world.make_planner(), "planner", text)
+    try:
+        planner = world.make_planner(**options)
+    except TypeError as exc:
+        raise ConfigError(f"bad planner option in {text!r}: {exc}") from None
+    return AgentSpec(planner.name, env_id, {}, planner, "planner", text,
+                     info={"planner_options": options})
 
 
 # --- run folders -----------------------------------------------------------------------
@@ -139,8 +160,10 @@ def _load_run(text: str, env: str | None) -> AgentSpec:
     if cfg.get("command") == "plan":
         env_id = cfg["env"]
         kwargs = {k: v for k, v in cfg.get("env_kwargs", {}).items() if k != "split"}
-        planner = get_world(env_id).make_planner(**cfg.get("planner_options", {}))
-        return AgentSpec("planner", env_id, kwargs, planner, "planner", text)
+        options = cfg.get("planner_options", {})
+        planner = get_world(env_id).make_planner(**options)
+        return AgentSpec(planner.name, env_id, kwargs, planner, "planner", text,
+                         info={"planner_options": options})
     if not (path / "model.zip").exists() and not cfg_path.exists():
         raise FileNotFoundError(f"{path} is not a run folder: it has neither model.zip nor "
                                 "config.json")

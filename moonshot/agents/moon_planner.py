@@ -17,9 +17,25 @@ How a mission designer would do it:
    mean gap between observed and predicted misses on this scenario is the model's bias, and the
    next launch aims against it.
 
-It reads the observation and the constants in ``env.unwrapped.physical_constants`` (as a
-scientist knows G and the masses), never the env's random state. Burn execution errors and any
-mismatch between its model and the world are what it corrects between trials.
+It reads the observation and the published constants of its perception view (as a scientist
+knows G and the masses; ``env.unwrapped.perceive()``), never the env or its random state.
+Burn execution errors and any mismatch between its model and the world are what it corrects
+between trials.
+
+How good must the abstract model be? ``model=`` chooses it:
+
+* ``"simulator"`` (default): the planar Earth–Moon problem integrated by the same compiled
+  Dormand–Prince code as the environment - the planner's model *is* the simulator's
+  equations (with the Moon's ellipse reconstructed from the observation);
+* ``"patched_conic"``: two Kepler conics in closed form (Earth alone, then the Moon alone
+  inside its sphere of influence; :mod:`moonshot.physics.patched_conic`) - no integration,
+  and wrong by the pull each body is left without;
+* ``"first_guess"``: the closed-form transfer ellipse alone, no rehearsal at all; the
+  planner then corrects its burn time from its real misses (a secant on the observed signed
+  miss), so its model costs real launches instead of imagined ones.
+
+Every rehearsed launch is counted (:meth:`MoonPlanner.model_rollouts`, the ``model_rollouts``
+column of ``episodes.csv``): real trials and imagined ones are both part of the bill.
 """
 
 from __future__ import annotations
@@ -30,13 +46,20 @@ import time
 import numpy as np
 
 from ..envs import moon_world
+from ..envs.perception import check_perception
 from ..physics import earth_moon
 from ..physics.constants import DAY, EARTH_MOON_DISTANCE, GM_EARTH, MU_EARTH_MOON, R_EARTH, R_MOON
+from ..physics.patched_conic import patched_conic_miss
 from .base import Agent
 
 #: Apogee of the first-guess transfer ellipse, as a multiple of the Moon's distance: a little
 #: beyond it, so that the rocket crosses the Moon's orbit in ~3 days instead of ~5.
 APOGEE_MARGIN = 1.15
+#: The planner's models of the world (see the module docstring).
+MODELS = ("simulator", "patched_conic", "first_guess")
+#: first_guess: the burn-time change of its second launch, and the cap on any correction (s).
+PROBE_S = 60.0
+MAX_CORRECTION_S = 900.0
 
 
 def hohmann_delta_v(r_park: float, r_target: float, gm: float = GM_EARTH) -> float:
@@ -84,21 +107,35 @@ def signed_miss(miss: np.ndarray, miss_velocity: np.ndarray) -> np.ndarray:
 
 
 class MoonPlanner(Agent):
-    """Physics-model planner for ``moonshot/MoonLaunch-v0`` (see the module docstring).
+    """Physics-model planner for MoonLaunch (see the module docstring).
 
+    :param model: ``"simulator"``, ``"patched_conic"`` or ``"first_guess"``.
+    :param perception: ``"honest"`` (published constants) or ``"oracle"`` (adds the Moon's
+        exact eccentricity and perigee instead of reconstructing them).
     :param scan_points: imagined launches in the coarse scan of burn times.
     :param max_rehearsals: cap on imagined launches per plan (scan included).
-    :param model_rtol: integrator tolerance of the mental model.
+    :param model_rtol: integrator tolerance of the mental model (``simulator``).
     """
 
     name = "planner"
 
-    def __init__(self, scan_points: int = 96, max_rehearsals: int = 400,
-                 model_rtol: float = 1e-9):
+    def __init__(self, model: str = "simulator", perception: str = "honest",
+                 scan_points: int = 96, max_rehearsals: int = 400, model_rtol: float = 1e-9):
+        if model not in MODELS:
+            from ..errors import ConfigError
+
+            raise ConfigError(f"invalid MoonPlanner model={model!r}; choose one of "
+                              f"{list(MODELS)}")
+        self.model = model
+        self.perception = check_perception(perception)
+        if model != "simulator" or perception != "honest":
+            self.name = "planner" + "".join(
+                f"[{x}]" for x in (model, perception) if x not in ("simulator", "honest"))
         self.scan_points = int(scan_points)
         self.max_rehearsals = int(max_rehearsals)
         self.model_rtol = float(model_rtol)
         self._constants: dict = {}
+        self._exact: tuple[float, float] | None = None
         self._map_id: tuple | None = None
         # (split, map_id) -> [(predicted, observed signed miss)]: scenario ids repeat across
         # splits, the worlds behind them do not.
@@ -109,17 +146,23 @@ class MoonPlanner(Agent):
         self._reported = 0
 
     # --- the agent interface -------------------------------------------------------------
-    def begin_episode(self, env, observation, info) -> None:
-        self._constants = dict(getattr(env.unwrapped, "physical_constants", {}) or {})
+    def begin_episode(self, world, observation, info) -> None:
+        """``world``: the env's :class:`~moonshot.envs.moon_launch.MoonView`."""
+        self._constants = dict(world.constants) if world is not None else {}
+        self._exact = ((world.moon_eccentricity, world.moon_perigee)
+                       if world is not None and world.mode == "oracle" else None)
         self._map_id = (info.get("split"), int(info.get("map_id", -1)))
 
     def predict(self, observation, state=None, episode_start=None, deterministic=True):
         t0 = time.process_time()
         obs = np.asarray(observation, dtype=np.float64).reshape(-1)
         history = self._history.get(self._map_id, [])
-        bias = float(np.mean([o - p for p, o in history])) if history else 0.0
-        action, predicted = self.plan(obs, aim=-bias)
-        self._last = (predicted,)
+        if self.model == "first_guess":
+            action, predicted = self._secant(obs, history)
+        else:
+            bias = float(np.mean([o - p for p, o, _ in history])) if history else 0.0
+            action, predicted = self.plan(obs, aim=-bias)
+        self._last = (predicted, float(action[0]))
         self._compute += time.process_time() - t0
         return action, state
 
@@ -128,7 +171,7 @@ class MoonPlanner(Agent):
             return
         observed = float(signed_miss(info["miss_vector_km"], info["miss_velocity_kms"])[0])
         self._history.setdefault((info.get("split"), int(info.get("map_id", -1))), []).append(
-            (self._last[0], observed))
+            (self._last[0], observed, self._last[1]))
         self._last = None
 
     def planning_time_s(self) -> float:
@@ -156,12 +199,15 @@ class MoonPlanner(Agent):
         moon_angle = math.atan2(obs[3], obs[2])
         e, perigee = moon_orbit_from_ephemeris(moon_angle, dist, float(obs[6]) / 10.0, a,
                                                gm_earth + gm_moon)
+        if getattr(self, "_exact", None) is not None:  # oracle: the true ellipse
+            e, perigee = self._exact
         return {
             "park_radius": c.get("r_earth", R_EARTH) + float(obs[4]) * 1000.0,
             "park_angle": math.atan2(obs[1], obs[0]), "moon_angle": moon_angle,
             "moon_a": a, "moon_e": e, "moon_perigee": perigee, "moon_dist": dist,
             "gm_earth": gm_earth, "gm_moon": gm_moon,
             "r_earth": c.get("r_earth", R_EARTH), "r_moon": c.get("r_moon", R_MOON),
+            "moon_soi": c.get("moon_soi", 66100.0),
         }
 
     def first_guess(self, sc: dict) -> tuple[float, float]:
@@ -184,13 +230,46 @@ class MoonPlanner(Agent):
             t = period if t - period < 0.5 * (synodic - period) else 0.0
         return t, dv
 
-    def _rehearse(self, sc: dict, coast: np.ndarray, dv: float) -> earth_moon.LaunchResult:
+    def _rehearse(self, sc: dict, coast: np.ndarray, dv: float) -> tuple[np.ndarray,
+                                                                          np.ndarray]:
+        """Imagined launches at burn times ``coast``: ``(signed miss, closest approach)``
+        in the planner's model."""
+        coast = np.atleast_1d(np.asarray(coast, dtype=np.float64))
+        self.rehearsals += len(coast)
+        if self.model == "patched_conic":
+            signed, closest, _ = patched_conic_miss(
+                sc["park_radius"], sc["park_angle"], coast, dv, sc["moon_a"], sc["moon_e"],
+                sc["moon_perigee"], sc["moon_angle"], sc["gm_earth"], sc["gm_moon"],
+                sc["moon_soi"], 8 * DAY)
+            return signed, closest
         params = earth_moon.launch_params(
             sc["park_radius"], sc["park_angle"], coast, dv, 0.0, sc["moon_angle"], sc["moon_a"],
             sc["moon_e"], sc["moon_perigee"], sc["gm_earth"], sc["gm_moon"], sc["r_earth"],
             sc["r_moon"])
-        self.rehearsals += len(params)
-        return earth_moon.fly(params, rtol=self.model_rtol, t_max=8 * DAY)
+        res = earth_moon.fly(params, rtol=self.model_rtol, t_max=8 * DAY)
+        return signed_miss(res.miss, res.miss_velocity), res.closest_approach
+
+    def _secant(self, obs: np.ndarray, history: list) -> tuple[np.ndarray, float]:
+        """``first_guess``: the closed-form burn first; then a secant step on the observed
+        signed miss of this scenario's real launches (no imagined launch at all)."""
+        sc = self.scenario_from_observation(obs)
+        t_guess, dv = self.first_guess(sc)
+        r_p = sc["park_radius"]
+        period = 2 * math.pi * math.sqrt(r_p**3 / sc["gm_earth"])
+        if not history:
+            t = t_guess
+        else:
+            times = [float(moon_world.action_to_burn(np.array([a, 0.0, 0.0]), r_p)[0][0])
+                     for _, _, a in history]
+            misses = [o for _, o, _ in history]
+            if len(history) == 1:
+                t = times[0] + PROBE_S
+            else:
+                (t0, s0), (t1, s1) = (times[-2], misses[-2]), (times[-1], misses[-1])
+                step = -s1 * (t1 - t0) / (s1 - s0) if s1 != s0 else PROBE_S
+                t = t1 + float(np.clip(step, -MAX_CORRECTION_S, MAX_CORRECTION_S))
+        t = float(np.clip(t, 0.0, period))
+        return moon_world.burn_to_action(t, dv, 0.0, r_p).reshape(3).astype(np.float32), 0.0
 
     def plan(self, obs: np.ndarray, aim: float = 0.0) -> tuple[np.ndarray, float]:
         """Plan a launch whose modelled signed miss is ``aim`` km; returns ``(action,
@@ -206,10 +285,10 @@ class MoonPlanner(Agent):
             np.linspace(0.0, period, self.scan_points // 2, endpoint=False),
             np.mod(t_guess + np.linspace(-half, half, self.scan_points // 2), period)])
         coast = np.unique(coast)
-        res = self._rehearse(sc, coast, dv)
-        s = signed_miss(res.miss, res.miss_velocity) - aim
+        signed, closest = self._rehearse(sc, coast, dv)
+        s = signed - aim
         # Pick the bracket (sign change of the signed miss) with the closest approach.
-        near = np.maximum(res.closest_approach[:-1], res.closest_approach[1:])
+        near = np.maximum(closest[:-1], closest[1:])
         cross = np.nonzero((np.sign(s[:-1]) != np.sign(s[1:]))
                            & (near < 20 * sc["r_moon"] + abs(aim)))[0]
         if len(cross) == 0:
@@ -229,8 +308,7 @@ class MoonPlanner(Agent):
         side = 0
         for _ in range(max(1, self.max_rehearsals - self.scan_points)):
             t = t1 - s1 * (t1 - t0) / (s1 - s0) if s1 != s0 else 0.5 * (t0 + t1)
-            res = self._rehearse(sc, np.array([t]), dv)
-            s = float(signed_miss(res.miss, res.miss_velocity)[0]) - aim
+            s = float(self._rehearse(sc, np.array([t]), dv)[0][0]) - aim
             if abs(s) < abs(best[1]):
                 best = (t, s)
             if abs(s) < tol_km or abs(t1 - t0) < 1e-6:

@@ -8,8 +8,16 @@ import gymnasium as gym
 def register_envs() -> None:
     """Register the moonshot environments (idempotent; entry points import lazily)."""
     if "moonshot/MoonLaunch-v0" not in gym.registry:
+        # v0: the soi target is the real Moon's sphere (66,100 km) for every moon
         gym.register(
             id="moonshot/MoonLaunch-v0",
+            entry_point="moonshot.envs.moon_launch:MoonLaunchEnv",
+            vector_entry_point="moonshot.envs.moon_vector:MoonLaunchVectorEnv",
+            kwargs={"soi_radius": "fixed"},
+        )
+    if "moonshot/MoonLaunch-v1" not in gym.registry:
+        gym.register(
+            id="moonshot/MoonLaunch-v1",
             entry_point="moonshot.envs.moon_launch:MoonLaunchEnv",
             vector_entry_point="moonshot.envs.moon_vector:MoonLaunchVectorEnv",
         )

@@ -1,4 +1,4 @@
-"""MoonLaunch-v0: one launch from a parking orbit around the Earth, aimed at the Moon."""
+"""MoonLaunch-v1: one launch from a parking orbit around the Earth, aimed at the Moon."""
 
 from __future__ import annotations
 
@@ -7,6 +7,21 @@ import numpy as np
 from gymnasium import spaces
 
 from . import moon_world as world
+from .perception import View, check_perception
+
+
+class MoonView(View):
+    """What a mission designer knows about the scenario (``env.unwrapped.perceive()``).
+
+    ``constants``: the published physical constants of this world (``gm_earth``,
+    ``gm_moon``, ``r_earth``, ``r_moon``, ``moon_semi_major_axis``, ``moon_soi``,
+    ``flyby_radius``; the observation carries the Moon's ephemeris); ``target``. The
+    ``oracle`` view adds the Moon's exact ``moon_eccentricity`` and ``moon_perigee`` (rad),
+    which an honest planner reconstructs from the ephemeris. The outcome of each launch comes
+    to the agent through ``end_episode(info)``.
+    """
+
+    _fields = ("constants", "target", "split", "moon_eccentricity", "moon_perigee")
 
 
 class MoonLaunchEnv(gym.Env):
@@ -64,11 +79,13 @@ class MoonLaunchEnv(gym.Env):
     ## Episode End
     Always after one step (``terminated=True``). ``info["outcome"]`` is one of ``"landed"`` (hit
     the Moon), ``"flyby"`` (within 5,000 km of its surface), ``"entered_soi"`` (inside its sphere of
-    influence, 66,100 km), ``"missed"`` (still flying at ``max_flight_days``), ``"fell_back"``
+    influence, see below), ``"missed"`` (still flying at ``max_flight_days``), ``"fell_back"``
     (fell back inside 60,000 km towards the Earth, or never climbed beyond it), ``"crashed_earth"``,
     ``"escaped"`` (beyond 961,000 km). A flight ends at the first of: Moon impact, Earth impact,
     fall back, escape, time limit; the outcome names the closest brush with the Moon first.
-    Success by ``target``: ``"soi"`` closest approach <= 66,100 km; ``"flyby"`` <= R_moon +
+    Success by ``target``: ``"soi"`` closest approach within the Moon's sphere of influence
+    (66,100 km for the real Moon; for a "new moon" Laplace's ``a (m/M)^(2/5)`` of that moon,
+    about 42,600-104,800 km: ``physical_constants["moon_soi"]``); ``"flyby"`` <= R_moon +
     5,000 km; ``"landing"`` a Moon impact.
 
     ## Info
@@ -81,16 +98,21 @@ class MoonLaunchEnv(gym.Env):
     ``trajectory``: rows ``[t_s, x, y, vx, vy, moon_x, moon_y, moon_vx, moon_vy]`` (km, km/s).
 
     ## Arguments
-    ``gymnasium.make("moonshot/MoonLaunch-v0", target="landing", split="train",
+    ``gymnasium.make("moonshot/MoonLaunch-v1", target="landing", split="train",
     execution_error=1.0, moon_eccentricity=0.0549, max_flight_days=10.0, rtol=1e-9,
-    record_trajectory=False, render_mode=None)``. ``execution_error`` scales the burn's random
-    error (1-sigma 0.5 m/s in magnitude and 0.1 mrad in direction at 1; 0 for exact burns).
+    record_trajectory=False, soi_radius="laplace", render_mode=None)``.
+    ``execution_error`` scales the burn's random error (1-sigma 0.5 m/s in magnitude and
+    0.1 mrad in direction at 1; 0 for exact burns).
     ``rtol`` is the integrator's relative tolerance (1e-9 keeps the position error below 1 km
     over a 6-day flight with a lunar flyby). The physical constants in force are in
-    ``env.unwrapped.physical_constants`` after ``reset``.
+    ``env.unwrapped.physical_constants`` after ``reset``; a planner receives them through
+    ``env.unwrapped.perceive()`` (:class:`MoonView`).
 
     ## Version History
-    * v0: initial version.
+    * v1: the ``soi`` target and the ``entered_soi`` outcome use the sphere of influence of
+      the scenario's moon (Laplace's formula) instead of the real Moon's 66,100 km for every
+      moon (``soi_radius="laplace"``). The training split is unchanged.
+    * v0: initial version (``soi_radius="fixed"``).
     """
 
     metadata = {"render_modes": ["rgb_array", "human"], "render_fps": 4}
@@ -133,11 +155,23 @@ class MoonLaunchEnv(gym.Env):
         elif not isinstance(sid, (int, np.integer)) or not 0 <= sid < 2**63:
             raise ValueError(f"scenario_id must be a non-negative integer, got {sid!r}")
         self.scenario = world.sample_scenarios(self.split, [int(sid)],
-                                               self.config["moon_eccentricity"])
+                                               self.config["moon_eccentricity"],
+                                               self.config["soi_radius"])
         self.physical_constants = world.physical_constants(self.scenario)
         self._obs = world.observe(self.scenario)[0]
         self._last = None
         return self._obs.copy(), {"map_id": int(sid), "is_success": False, "split": self.split}
+
+    def perceive(self, mode: str = "honest") -> MoonView:
+        """The planner's view of the current scenario (see :class:`MoonView`)."""
+        if self.scenario is None:
+            raise RuntimeError("call reset() before perceive()")
+        extra = {}
+        if check_perception(mode) == "oracle":
+            extra = {"moon_eccentricity": float(self.scenario.moon_e[0]),
+                     "moon_perigee": float(self.scenario.moon_perigee[0])}
+        return MoonView(mode, constants=self.physical_constants, target=self.target,
+                        split=self.split, **extra)
 
     def step(self, action):
         if self.scenario is None:
@@ -146,7 +180,7 @@ class MoonLaunchEnv(gym.Env):
         traced = self.config["record_trajectory"] or self.render_mode is not None
         result, dv, trajs = world.launch(self.scenario, actions, self.np_random, self.config,
                                          traced=traced)
-        reward, success, outcome = world.score(result, self.target)
+        reward, success, outcome = world.score(result, self.target, self.scenario.moon_soi)
         info = world.step_infos(self.scenario, result, dv, success, outcome, self.split,
                                 self.target)[0]
         if traced:

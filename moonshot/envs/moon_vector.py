@@ -49,7 +49,8 @@ class MoonLaunchVectorEnv(VectorEnv):
 
     def _new_scenarios(self) -> np.ndarray:
         ids = self.np_random.integers(0, 2**31 - 1, size=self.num_envs)
-        self.scenario = world.sample_scenarios(self.split, ids, self.config["moon_eccentricity"])
+        self.scenario = world.sample_scenarios(self.split, ids, self.config["moon_eccentricity"],
+                                               self.config["soi_radius"])
         self._obs = world.observe(self.scenario)
         return self._obs
 
@@ -67,7 +68,7 @@ class MoonLaunchVectorEnv(VectorEnv):
             raise RuntimeError("call reset() before step()")
         acts = world.check_actions(actions, self.num_envs)
         result, dv, _ = world.launch(self.scenario, acts, self.np_random, self.config)
-        reward, success, outcome = world.score(result, self.target)
+        reward, success, outcome = world.score(result, self.target, self.scenario.moon_soi)
         n = self.num_envs
         everyone = np.ones(n, dtype=bool)
         final_info = world.info_arrays(self.scenario, result, dv, success, outcome)

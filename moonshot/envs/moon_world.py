@@ -30,12 +30,16 @@ SPLITS = ("train", "new")
 # Salts keep the scenario streams of the two splits independent for equal scenario ids.
 _SPLIT_SALT = {"train": 0x5EED_7A11, "new": 0x5EED_0E3}
 
-#: Success radius (km from the Moon's centre) of each target, and what it means.
+#: Success radius (km from the Moon's centre) of each target, and what it means. ``soi`` is
+#: the real Moon's; a scenario's own sphere follows its Moon (see :func:`sphere_of_influence`).
 TARGETS = {
     "soi": MOON_SOI,  # enter the Moon's sphere of influence
     "flyby": R_MOON + 5000.0,  # pass within 5,000 km of the lunar surface (or hit it)
     "landing": R_MOON,  # hit the Moon
 }
+#: How the ``soi`` target's radius is set: Laplace's formula for the scenario's Moon
+#: (MoonLaunch-v1), or the real Moon's 66,100 km for every moon (MoonLaunch-v0).
+SOI_MODELS = ("laplace", "fixed")
 
 # Action scaling: a in [-1, 1]^3 -> (coast fraction of a parking revolution, delta-v, angle).
 DV_CENTER = 3.1  # km/s, about the trans-lunar injection from low Earth orbit
@@ -68,6 +72,7 @@ def default_config() -> dict:
         "max_flight_days": 10.0,
         "rtol": 1e-9,
         "record_trajectory": False,
+        "soi_radius": "laplace",
     }
 
 
@@ -78,6 +83,7 @@ def make_config(**kwargs) -> dict:
     cfg.update(kwargs)
     check_choice("target", cfg["target"], TARGETS)
     check_choice("split", cfg["split"], SPLITS)
+    check_choice("soi_radius", cfg["soi_radius"], SOI_MODELS)
     for key, lo, hi in (("execution_error", 0, 100), ("moon_eccentricity", 0, 0.5),
                         ("max_flight_days", 0.5, 60), ("rtol", 1e-14, 1e-5)):
         val = cfg[key]
@@ -98,6 +104,7 @@ class Scenarios:
     moon_e: np.ndarray
     moon_perigee: np.ndarray
     gm_moon: np.ndarray
+    moon_soi: np.ndarray  #: radius of the Moon's sphere of influence, km (the ``soi`` target)
 
     @property
     def park_radius(self) -> np.ndarray:
@@ -113,7 +120,18 @@ def _two_sided(rng: np.random.Generator, lo: float, hi: float, lo2: float, hi2: 
     return lo + u if u < hi - lo else lo2 + (u - (hi - lo))
 
 
-def sample_scenarios(split: str, scenario_ids, eccentricity: float) -> Scenarios:
+def sphere_of_influence(moon_a, gm_moon, model: str = "laplace") -> np.ndarray:
+    """Radius (km) of the sphere of influence of a moon on an orbit of semi-major axis
+    ``moon_a`` with ``gm_moon``: Laplace's ``a (m/M)^(2/5)``, scaled from the real Moon's
+    published 66,100 km (so the real Moon keeps exactly that); ``"fixed"``: 66,100 km."""
+    moon_a, gm_moon = np.asarray(moon_a, float), np.asarray(gm_moon, float)
+    if model == "fixed":
+        return np.full(np.broadcast(moon_a, gm_moon).shape, MOON_SOI)
+    return MOON_SOI * (moon_a / EARTH_MOON_DISTANCE) * (gm_moon / GM_MOON) ** 0.4
+
+
+def sample_scenarios(split: str, scenario_ids, eccentricity: float,
+                     soi_radius: str = "laplace") -> Scenarios:
     """Scenarios for ``scenario_ids``; a pure function of ``(split, id, eccentricity)``.
 
     ``train``: parking altitude 180–400 km, the real Moon (a = 384,400 km, GM 4902.8).
@@ -136,7 +154,8 @@ def sample_scenarios(split: str, scenario_ids, eccentricity: float) -> Scenarios
             cols["a"][j] = EARTH_MOON_DISTANCE * _two_sided(rng, 0.85, 0.93, 1.07, 1.20)
             cols["gm"][j] = GM_MOON * _two_sided(rng, 0.5, 0.8, 1.25, 2.0)
     return Scenarios(ids, cols["alt"], cols["pa"], cols["ma"], cols["a"],
-                     np.full(n, float(eccentricity)), cols["per"], cols["gm"])
+                     np.full(n, float(eccentricity)), cols["per"], cols["gm"],
+                     sphere_of_influence(cols["a"], cols["gm"], soi_radius))
 
 
 def observe(s: Scenarios) -> np.ndarray:
@@ -222,8 +241,9 @@ def launch(s: Scenarios, actions: np.ndarray, rng: np.random.Generator | None, c
 _LOG_SPAN = math.log(EARTH_MOON_DISTANCE / R_MOON)
 
 
-def score(result: earth_moon.LaunchResult, target: str):
-    """Rewards, success flags and outcome indices (into ``OUTCOMES``) of a batch of launches.
+def score(result: earth_moon.LaunchResult, target: str, soi: np.ndarray | float = MOON_SOI):
+    """Rewards, success flags and outcome indices (into ``OUTCOMES``) of a batch of launches;
+    ``soi``: each scenario's sphere-of-influence radius (the ``soi`` target).
 
     reward = proximity + success, proximity = clip(1 - ln(d / R_moon) / ln(384400 / R_moon), 0, 1)
     with d the closest approach to the Moon's centre; success adds 1. Bounded in [0, 2].
@@ -231,12 +251,13 @@ def score(result: earth_moon.LaunchResult, target: str):
     d = result.closest_approach
     landed = result.event == earth_moon.EVENT_MOON_IMPACT
     proximity = np.clip(1.0 - np.log(np.maximum(d, R_MOON) / R_MOON) / _LOG_SPAN, 0.0, 1.0)
-    success = landed if target == "landing" else (landed | (d <= TARGETS[target]))
+    radius = soi if target == "soi" else TARGETS[target]
+    success = landed if target == "landing" else (landed | (d <= radius))
     outcome = np.full(len(d), OUTCOMES.index("missed"))
     outcome[result.event == earth_moon.EVENT_EARTH_IMPACT] = OUTCOMES.index("crashed_earth")
     outcome[result.event == earth_moon.EVENT_ESCAPE] = OUTCOMES.index("escaped")
     outcome[result.event == earth_moon.EVENT_FELL_BACK] = OUTCOMES.index("fell_back")
-    outcome[d <= MOON_SOI] = OUTCOMES.index("entered_soi")
+    outcome[d <= soi] = OUTCOMES.index("entered_soi")
     outcome[d <= TARGETS["flyby"]] = OUTCOMES.index("flyby")
     outcome[landed] = OUTCOMES.index("landed")
     reward = proximity + success.astype(np.float64)
@@ -280,5 +301,5 @@ def physical_constants(s: Scenarios, j: int = 0) -> dict:
     return {
         "gm_earth": GM_EARTH, "gm_moon": float(s.gm_moon[j]), "r_earth": R_EARTH,
         "r_moon": R_MOON, "moon_semi_major_axis": float(s.moon_a[j]),
-        "moon_soi": MOON_SOI, "flyby_radius": TARGETS["flyby"],
+        "moon_soi": float(s.moon_soi[j]), "flyby_radius": TARGETS["flyby"],
     }

@@ -132,7 +132,7 @@ def moon_planner_figures(moon_scenarios: int) -> dict:
     times = []
     for sid in range(moon_scenarios + 1):
         obs, info = env.reset(options={"scenario_id": sid})
-        planner.begin_episode(env, obs, info)
+        planner.begin_episode(env.perceive(), obs, info)
         t0 = time.process_time()
         planner.predict(obs)
         times.append(time.process_time() - t0)

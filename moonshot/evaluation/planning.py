@@ -33,7 +33,7 @@ def scenario_plan(world: World, seed: int, n: int, max_trials: int):
 def run_planner(world: str, *, episodes: int, seed: int, split: str, out: Path,
                 target: str | None = None, max_trials: int | None = None,
                 progress: bool = True, env_kwargs: dict | None = None,
-                env_id: str | None = None) -> dict:
+                env_id: str | None = None, planner_options: dict | None = None) -> dict:
     """Run the planner of ``world`` and write ``episodes.csv``, ``summary.json``,
     ``config.json`` into ``out``; returns the summary."""
     import gymnasium as gym
@@ -57,12 +57,16 @@ def run_planner(world: str, *, episodes: int, seed: int, split: str, out: Path,
                               "task choice)")
         kwargs[w.task_key] = target
     env = gym.make(env_id, **kwargs).unwrapped
-    agent = w.make_planner()
+    options = dict(planner_options or {})
+    try:
+        agent = w.make_planner(**options)
+    except TypeError as exc:
+        raise ConfigError(f"bad planner option for the {w.name} planner: {exc}") from None
     ids, trials = scenario_plan(w, seed, episodes, max_trials)
     out.mkdir(parents=True, exist_ok=True)
     config = {"command": "plan", "env": env_id, "world": w.name, "agent": agent.name,
               "seed": seed, "episodes": episodes, "split": split, "env_kwargs": kwargs,
-              "max_trials": trials, "versions": versions()}
+              "max_trials": trials, "planner_options": options, "versions": versions()}
     write_json(out / "config.json", config)
     t0 = time.perf_counter()
     try:

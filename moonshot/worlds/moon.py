@@ -13,7 +13,8 @@ def time_of_flight(info: dict, length: int, env) -> float | None:
 MOON = register_world(World(
     name="moon",
     title="MoonLaunch",
-    env_id="moonshot/MoonLaunch-v0",
+    env_id="moonshot/MoonLaunch-v1",
+    env_ids=("moonshot/MoonLaunch-v0", "moonshot/MoonLaunch-v1"),
     planner="moonshot.agents.moon_planner:MoonPlanner",
     trials_per_scenario=5,
     replay_option="scenario_id",

@@ -1,0 +1,61 @@
+"""What an agent may know, handed over by the env: the perception views.
+
+The information rule (DESIGN.md) is enforced here, not by a docstring: a planner receives a
+*view* from ``env.unwrapped.perceive(mode)``, never the env. A view is a read-only object
+that holds what a person in the agent's place could know - the map or the published
+constants, its own vehicle, what its sensors see now - and nothing else: it keeps no
+reference to the env, its random generator, other agents' intents or the future, so there is
+nothing to reach through it. Asking a view for anything else raises :class:`PerceptionError`.
+
+``mode`` is ``"honest"`` (the default everywhere) or ``"oracle"``, a labelled ablation that
+adds the privileged state a real agent could not know.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Any
+
+PERCEPTIONS = ("honest", "oracle")
+
+
+class PerceptionError(AttributeError):
+    """A planner asked its view for something its perception does not include."""
+
+
+def check_perception(mode: str) -> str:
+    if mode not in PERCEPTIONS:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"invalid perception={mode!r}; choose one of {list(PERCEPTIONS)}")
+    return mode
+
+
+class View:
+    """Base of the perception views: attributes are set once by the env (``_fields``), read
+    by the agent; anything not declared raises :class:`PerceptionError` naming what the
+    view does hold."""
+
+    _fields: tuple[str, ...] = ()
+    mode: str = "honest"
+
+    def __init__(self, mode: str = "honest", **values: Any):
+        object.__setattr__(self, "mode", check_perception(mode))
+        for key, val in values.items():
+            self._set(key, val)
+
+    def _set(self, key: str, val: Any) -> None:
+        """For the env only: update a field (views are refreshed as the world moves)."""
+        if key not in self._fields:
+            raise PerceptionError(f"{type(self).__name__} has no field {key!r}")
+        if isinstance(val, dict):
+            val = MappingProxyType(dict(val))
+        object.__setattr__(self, key, val)
+
+    def __setattr__(self, key: str, val: Any) -> None:
+        raise PerceptionError(f"a perception view is read-only ({key!r})")
+
+    def __getattr__(self, key: str) -> Any:  # only called for names not set
+        raise PerceptionError(
+            f"{key!r} is not part of the {self.mode} perception of "
+            f"{type(self).__name__}; it holds: {', '.join(self._fields)}")
