@@ -22,8 +22,11 @@ from numba import njit
 
 from .earth_moon import moon_state_at, osculating_periapsis
 
-#: Sampling step along the transfer conic when searching the sphere-of-influence entry (s).
-SEARCH_STEP = 900.0
+#: The search for the sphere-of-influence entry steps along the transfer conic by the time
+#: the rocket needs to close the remaining distance at ``MAX_CLOSING_SPEED`` (so it cannot
+#: step over the sphere), between ``MIN_STEP`` and ``MAX_STEP`` seconds.
+MAX_CLOSING_SPEED = 12.0  # km/s: above any rocket-Moon relative speed of a transfer
+MIN_STEP, MAX_STEP = 300.0, 7200.0
 
 
 @njit(cache=True)
@@ -98,7 +101,7 @@ def _one(r_park, park_angle, coast, dv, moon_a, moon_e, moon_perigee, moon_angle
             best, best_t = d, t
             best_h = rx * (vy - mvy) - ry * (vx - mvx)
         prev_d, prev_t = d, t
-        t += SEARCH_STEP
+        t += min(max((d - r_soi) / MAX_CLOSING_SPEED, MIN_STEP), MAX_STEP)
     out[0] = best if best_h >= 0.0 else -best
     out[1] = best
     out[2] = best_t
