@@ -59,13 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train an RL agent (stable-baselines3)",
                        description="Train an RL agent and log every training episode.")
     p.add_argument("env", metavar="ENV", help=env_help)
-    p.add_argument("--algo", default="ppo", help="ppo | sac | td3 | a2c (default: ppo)")
-    p.add_argument("--timesteps", type=int, default=100_000,
-                   help="env steps, i.e. launches for moon (default: 100000)")
-    _add_common_run_args(p)
+    p.add_argument("--algo", default=None, help="ppo | sac | td3 | a2c (default: ppo)")
+    p.add_argument("--timesteps", type=int, default=None,
+                   help="env steps, i.e. launches for moon (default: 100000; with --resume: "
+                   "the run's own budget, or a new one)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: 0)")
+    p.add_argument("--out", required=True, help="run folder to write")
     p.add_argument("--n-envs", type=int, default=None,
                    help="parallel envs (default: from the packaged hyperparameters)")
-    p.add_argument("--split", choices=["train", "new"], default="train",
+    p.add_argument("--split", choices=["train", "new"], default=None,
                    help="the split to train on (default: train)")
     p.add_argument("--target", default=None,
                    help="the task, in worlds that have a choice (moon: soi | flyby | landing)")
@@ -78,15 +80,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tensorboard", action="store_true",
                    help="write TensorBoard logs into OUT/tensorboard (needs pip install "
                    "tensorboard)")
-    p.add_argument("--eval-every", type=int, default=0,
+    p.add_argument("--eval-every", type=int, default=None,
                    help="env steps between evaluations on both splits (default: 10 per run)")
-    p.add_argument("--eval-episodes", type=int, default=50,
+    p.add_argument("--eval-episodes", type=int, default=None,
                    help="episodes per split and evaluation (default: 50)")
-    p.add_argument("--checkpoint-every", type=int, default=0,
+    p.add_argument("--checkpoint-every", type=int, default=None,
                    help="env steps between checkpoints (default: 5 per run)")
     p.add_argument("--resume", action="store_true",
-                   help="continue the run in --out from its last checkpoint")
-    p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+                   help="continue the run in --out from its last checkpoint: the same "
+                   "experiment (budget, hyperparameters, schedule, random states) unless "
+                   "--timesteps gives a new budget; a finished run does no work")
+    p.add_argument("--device", default=None, help="torch device (default: cpu)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = sub.add_parser("plan", help="run the model-based planner on N scenarios or maps",

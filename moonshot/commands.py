@@ -13,11 +13,12 @@ def _world(name: str):
 
 
 def _fresh_run_dir(out: str) -> Path:
+    """``--out`` of a new run: refused if it holds a run (nothing is created here; the run
+    creates and locks it once every argument has been checked)."""
     path = Path(out)
     if (path / "episodes.csv").exists():
         raise FileExistsError(f"run folder {path} already holds a run; choose another --out "
                               "(nothing was overwritten)")
-    path.mkdir(parents=True, exist_ok=True)
     return path
 
 
@@ -72,19 +73,22 @@ def cmd_train(args: argparse.Namespace) -> int:
         if world.task_key is None:
             raise ConfigError(f"--target does not apply to the {world.name} world")
         env_kwargs[world.task_key] = args.target
+    # Only what was given: a resume keeps the rest of the saved run.
+    given = {"algo": args.algo, "timesteps": args.timesteps, "seed": args.seed,
+             "n_envs": args.n_envs, "split": args.split, "eval_every": args.eval_every,
+             "eval_episodes": args.eval_episodes, "checkpoint_every": args.checkpoint_every,
+             "device": args.device}
     cfg = TrainConfig(
-        env=args.env if args.env != world.env_id else world.name, algo=args.algo,
-        timesteps=args.timesteps, seed=args.seed,
-        out=args.out, n_envs=args.n_envs, split=args.split, env_kwargs=env_kwargs,
-        hyperparams=parse_key_values(args.hyperparams, "--hyperparams"),
-        tensorboard=args.tensorboard, eval_every=args.eval_every,
-        eval_episodes=args.eval_episodes, checkpoint_every=args.checkpoint_every,
-        device=args.device, progress=not args.no_progress)
+        env=args.env if args.env != world.env_id else world.name, out=args.out,
+        env_kwargs=env_kwargs, hyperparams=parse_key_values(args.hyperparams, "--hyperparams"),
+        tensorboard=args.tensorboard, progress=not args.no_progress,
+        **{k: v for k, v in given.items() if v is not None})
     try:
         run = train(cfg, resume=args.resume)
     except KeyboardInterrupt:
-        print(f"\ninterrupted: checkpoint and episodes.csv kept in {args.out}; continue with "
-              f"`moonshot train {args.env} --out {args.out} --resume`")
+        print(f"\ninterrupted: the last checkpoint and episodes.csv are kept in {args.out}; "
+              f"continue the same run with `moonshot train {args.env} --out {args.out} "
+              "--resume`")
         return 130
     _print_training_result(run)
     return 0

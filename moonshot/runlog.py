@@ -103,6 +103,7 @@ class EpisodeLog:
         self.last_wall_time = 0.0
         if self.path.exists() and self.path.stat().st_size > 0:
             rows = _read_rows(self.path)
+            check_rows(rows, self.path)
             if truncate_after_steps is not None:
                 rows = [r for r in rows if int(r["env_steps"]) <= truncate_after_steps]
             self._rewrite(rows)
@@ -174,6 +175,31 @@ class EpisodeLog:
         self.close()
 
 
+def check_rows(rows: list[dict], path: Path) -> None:
+    """Raise ``ValueError`` naming the file and line if the rows of an ``episodes.csv`` are
+    not a valid log (numbers where numbers belong, episodes counted 1, 2, ..., env steps and
+    wall time never going back)."""
+    last_steps, last_wall = -1, -1.0
+    for k, r in enumerate(rows, start=1):
+        where = f"{path}, line {k + 1}"
+        try:
+            episode, steps = int(r["episode"]), int(float(r["env_steps"]))
+            wall = float(r["wall_time_s"])
+            int(float(r["length"]))
+            float(r["return"])
+            if r["success"] not in ("0", "1") or r["death"] not in ("0", "1"):
+                raise ValueError("success and death must be 0 or 1")
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ValueError(f"corrupt episode log {where}: {exc}") from None
+        if episode != k:
+            raise ValueError(f"corrupt episode log {where}: episode {episode}, expected {k} "
+                             "(a row lost or written twice)")
+        if steps < last_steps or wall < last_wall - 1e-6:
+            raise ValueError(f"corrupt episode log {where}: env_steps or wall_time_s goes "
+                             "back (two writers on one run folder?)")
+        last_steps, last_wall = steps, wall
+
+
 def _read_rows(path: Path) -> list[dict]:
     text = path.read_text()
     if text and not text.endswith("\n"):
@@ -199,7 +225,19 @@ def read_evaluations(path: str | os.PathLike) -> list[dict]:
     text = path.read_text()
     if text and not text.endswith("\n"):
         text = text[: text.rfind("\n") + 1]  # drop a torn last line
-    return list(csv.DictReader(io.StringIO(text)))
+    reader = csv.DictReader(io.StringIO(text))
+    needed = ("env_steps", "split", "success_rate")
+    missing = [c for c in needed if c not in (reader.fieldnames or needed)]
+    if missing:
+        raise ValueError(f"{path} is not an evaluations.csv: missing column(s) {missing}")
+    rows = list(reader)
+    for k, r in enumerate(rows, start=2):
+        try:
+            int(float(r["env_steps"]))
+            float(r["success_rate"])
+        except (TypeError, ValueError):
+            raise ValueError(f"corrupt evaluations file {path}, line {k}: {r}") from None
+    return rows
 
 
 def read_episodes(path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -224,10 +262,133 @@ def read_episodes(path: str | os.PathLike) -> dict[str, np.ndarray]:
         for key in ("trial", "compute_s"):
             vals = [r.get(key) or "" for r in rows]
             cols[key] = np.array([float(v) if v != "" else np.nan for v in vals])
-    except (KeyError, ValueError) as exc:
-        raise ValueError(f"unreadable episode log {path}: {exc}") from None
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ValueError(f"unreadable episode log {path}: {exc} (a row with missing or "
+                         "non-numeric fields)") from None
     for key in ("split", "outcome", "agent"):
         cols[key] = np.array([r.get(key) or "" for r in rows], dtype=object)
     cols["success"] = cols["success"].astype(bool)
     cols["death"] = cols["death"].astype(bool)
     return cols
+
+
+class RunFolderBusy(RuntimeError):
+    """Another live process writes the run folder."""
+
+
+class RunLock:
+    """An exclusive lock on a run folder for the life of a run (``with RunLock(folder):``).
+
+    The lock is ``folder/.lock``, held with ``fcntl.flock`` (released by the kernel when the
+    holder dies, however it dies) and naming its holder (pid, host, start). A second writer
+    gets :class:`RunFolderBusy` naming the holder; a lock file left by a dead process is taken
+    over. On file systems without ``flock`` the holder's pid is checked instead (same host).
+    """
+
+    NAME = ".lock"
+
+    def __init__(self, folder: str | os.PathLike, what: str = "run"):
+        self.folder = Path(folder)
+        self.what = what
+        self._fh = None
+
+    def acquire(self) -> RunLock:
+        import socket
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / self.NAME
+        fh = open(path, "a+")
+        try:
+            import fcntl
+
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.seek(0)
+                holder = fh.read().strip() or "another process"
+                fh.close()
+                raise RunFolderBusy(
+                    f"run folder {self.folder} is in use by {holder}; wait for it to finish "
+                    "or choose another --out") from None
+            except OSError:  # no flock here (some network file systems): check the pid
+                self._check_pid(path)
+        except ImportError:  # not POSIX
+            self._check_pid(path)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} on {socket.gethostname()} ({self.what}, since "
+                 f"{time.strftime('%Y-%m-%d %H:%M:%S')})\n")
+        fh.flush()
+        self._fh = fh
+        return self
+
+    def _check_pid(self, path: Path) -> None:
+        import socket
+
+        text = path.read_text().split() if path.exists() else []
+        if len(text) >= 4 and text[0] == "pid" and text[3] == socket.gethostname():
+            try:
+                os.kill(int(text[1]), 0)
+            except (ProcessLookupError, ValueError):
+                return  # stale: its holder is gone
+            except PermissionError:
+                pass
+            else:
+                if int(text[1]) != os.getpid():
+                    raise RunFolderBusy(f"run folder {self.folder} is in use by "
+                                        f"{' '.join(text)}; choose another --out")
+
+    def release(self) -> None:
+        # The file stays (unlinking it would let a waiting process lock a file no one else
+        # sees); emptied, it names no holder, and closing it releases the flock.
+        if self._fh is not None:
+            try:
+                self._fh.seek(0)
+                self._fh.truncate()
+            finally:
+                self._fh.close()
+                self._fh = None
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+class run_folder:
+    """``with run_folder(path, "plan"):`` the folder locked for the life of a run
+    (:class:`RunLock`); with ``fresh=True`` it must not hold a run yet. If the run fails
+    before writing anything, a folder it created is removed again (nothing else is touched),
+    so a failed start never leaves a folder that cannot be reused."""
+
+    def __init__(self, path: str | os.PathLike, what: str = "run", fresh: bool = True):
+        self.path = Path(path)
+        self.what = what
+        self.fresh = fresh
+        self._created = False
+        self._lock = RunLock(self.path, what)
+
+    def __enter__(self) -> Path:
+        self._created = not self.path.exists()
+        self._lock.acquire()
+        if self.fresh and (self.path / "episodes.csv").exists():
+            self._lock.release()
+            raise FileExistsError(f"run folder {self.path} already holds a run; choose another "
+                                  "--out (nothing was overwritten)")
+        return self.path
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._lock.release()
+        if exc_type is not None and self._created:
+            remove_if_empty(self.path)
+
+
+def remove_if_empty(folder: Path) -> None:
+    """Remove ``folder`` if it holds no file but the lock file (a failed start)."""
+    import shutil
+
+    folder = Path(folder)
+    if folder.is_dir() and not any(p.is_file() and p.name != RunLock.NAME
+                                   for p in folder.rglob("*")):
+        shutil.rmtree(folder, ignore_errors=True)

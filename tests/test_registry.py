@@ -87,7 +87,7 @@ def test_registry_lookups_and_errors():
 
 def test_agent_specs_resolve_to_the_right_world():
     spec = resolve_agent("planner:moon")
-    assert spec.env_id == "moonshot/MoonLaunch-v0" and spec.kind == "planner"
+    assert spec.env_id == "moonshot/MoonLaunch-v1" and spec.kind == "planner"
     assert type(load_agent("planner", env="city")).__name__ == "CityPlanner"
     with pytest.raises(ConfigError, match="needs a world"):
         resolve_agent("planner")

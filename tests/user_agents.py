@@ -11,7 +11,7 @@ class StraightShot(Agent):
     """A MoonLaunch agent that always burns the same way (it says which world it acts in)."""
 
     name = "straight-shot"
-    env_id = "moonshot/MoonLaunch-v0"
+    env_id = "moonshot/MoonLaunch-v1"
 
     def predict(self, observation, state=None, episode_start=None, deterministic=True):
         return np.array([0.0, 0.0, 0.0], np.float32), state

@@ -10,6 +10,7 @@ import inspect
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+import numpy as np
 import yaml
 
 from ..errors import ConfigError
@@ -74,8 +75,9 @@ class TrainConfig:
 
     env: str  #: world short name or env id (``moon``, ``city``, ``moonshot/CityNav-v0``)
     algo: str = _flag("--algo", "ppo | sac | td3 | a2c", "ppo")
-    #: total env steps (launches for MoonLaunch)
-    timesteps: int = _flag("--timesteps", "env steps", 100_000)
+    #: total env steps (launches for MoonLaunch); None: 100,000 for a new run, the saved
+    #: budget for a resumed one
+    timesteps: int | None = _flag("--timesteps", "env steps", None)
     seed: int = _flag("--seed", "random seed", 0)
     out: str = _flag("--out", "run folder", "runs/train")
     #: None: the default of the hyperparameter file
@@ -99,6 +101,103 @@ class TrainConfig:
     torch_threads: int = 1
 
 
+DEFAULT_TIMESTEPS = 100_000
+MAX_TIMESTEPS = 10**11
+#: Fields a resumed run may change (the rest is the saved experiment).
+RESUMABLE = ("timesteps", "progress", "device", "torch_threads", "out")
+
+
+def _int(name: str, value, lo: int, hi: int | None = None, flag: bool = True) -> int:
+    label = f"--{name.replace('_', '-')}" if flag else name
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ConfigError(f"{label} must be an integer, got {value!r}")
+    if value < lo or (hi is not None and value > hi):
+        rng = f">= {lo}" if hi is None else f"in {lo} .. {hi:,}"
+        raise ConfigError(f"{label} must be {rng}, got {value!r}")
+    return int(value)
+
+
+def validate_config(cfg: TrainConfig) -> None:
+    """Every field of ``cfg`` checked (types, ranges), naming the flag, before anything is
+    created on disk."""
+    check_algo(cfg.algo)
+    get_world(cfg.env)
+    if cfg.split not in ("train", "new"):
+        raise ConfigError(f"--split must be train or new, got {cfg.split!r}")
+    if cfg.timesteps is not None:
+        _int("timesteps", cfg.timesteps, 1, MAX_TIMESTEPS)
+    _int("seed", cfg.seed, 0, 2**32 - 1)
+    if cfg.n_envs is not None:
+        _int("n_envs", cfg.n_envs, 1, 4096)
+    _int("eval_every", cfg.eval_every, 0)
+    _int("eval_episodes", cfg.eval_episodes, 0, 100_000)
+    _int("checkpoint_every", cfg.checkpoint_every, 0)
+    _int("torch_threads", cfg.torch_threads, 1, 256, flag=False)
+    for name in ("env_kwargs", "hyperparams"):
+        if not isinstance(getattr(cfg, name), dict):
+            raise ConfigError(f"{name} must be a dict of key=value settings")
+    check_device(cfg.device)
+
+
+def check_device(device: str) -> None:
+    """``--device``: a torch device this machine has."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ConfigError(f"--device {device!r} is not a torch device (cpu, cuda, cuda:0, "
+                          f"mps): {exc}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device {device}: this machine has no CUDA device; use cpu")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"--device {device}: this machine has no MPS device; use cpu")
+
+
+#: Type and range of the common SB3 hyperparameters: (kind, low, high); kind "int", "float",
+#: "sched" (a float or a lin_ schedule).
+HYPERPARAM_RANGES = {
+    "learning_rate": ("sched", 0.0, 1.0), "n_steps": ("int", 1, None),
+    "batch_size": ("int", 1, None), "n_epochs": ("int", 1, None),
+    "gamma": ("float", 0.0, 1.0), "gae_lambda": ("float", 0.0, 1.0),
+    "clip_range": ("sched", 0.0, None), "ent_coef": ("float", 0.0, None),
+    "vf_coef": ("float", 0.0, None), "max_grad_norm": ("float", 0.0, None),
+    "buffer_size": ("int", 1, None), "learning_starts": ("int", 0, None),
+    "tau": ("float", 0.0, 1.0), "gradient_steps": ("int", -1, None),
+    "policy_delay": ("int", 1, None), "target_policy_noise": ("float", 0.0, None),
+    "target_noise_clip": ("float", 0.0, None),
+}
+
+
+def check_hyperparams(hp: dict) -> None:
+    """Types and ranges of known hyperparameters, naming the key."""
+    for key, (kind, lo, hi) in HYPERPARAM_RANGES.items():
+        if key not in hp:
+            continue
+        val = hp[key]
+        if kind == "sched" and isinstance(val, str) and val.startswith("lin_"):
+            continue
+        ok = (not isinstance(val, bool)) and (
+            isinstance(val, (int, np.integer)) if kind == "int"
+            else isinstance(val, (int, float, np.integer, np.floating)))
+        if ok:
+            ok = lo <= val and (hi is None or val <= hi)
+        if not ok:
+            what = {"int": "an integer", "float": "a number", "sched": "a number or lin_<x>"}
+            rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
+            raise ConfigError(f"hyperparameter {key}={val!r}: must be {what[kind]} {rng}")
+    pk = hp.get("policy_kwargs")
+    if pk is not None:
+        if not isinstance(pk, dict):
+            raise ConfigError(f"policy_kwargs must be a dict, got {pk!r}")
+        arch = pk.get("net_arch")
+        layers = (list(arch.values()) if isinstance(arch, dict) else [arch]) if arch else []
+        for lay in layers:
+            if not (isinstance(lay, list) and all(isinstance(n, int) and n > 0 for n in lay)):
+                raise ConfigError(f"policy_kwargs net_arch={arch!r}: a list of layer sizes "
+                                  "(e.g. [256, 256]) or {pi: [...], vf: [...]}")
+
+
 def _field_default(f):
     from dataclasses import MISSING
 
@@ -114,7 +213,7 @@ def command_line(cfg: TrainConfig) -> str:
     """The ``moonshot train`` command that reproduces ``cfg`` (derived from the fields'
     flags: options left at their default are omitted, except the budget, seed and folder)."""
     parts = ["moonshot train", cfg.env]
-    always = {"algo", "timesteps", "seed", "out"}
+    always = {"algo", "seed", "out"} | ({"timesteps"} if cfg.timesteps is not None else set())
     for f in fields(cfg):
         flag = f.metadata.get("flag")
         if flag is None:
@@ -144,6 +243,8 @@ def split_hyperparams(cfg: TrainConfig) -> tuple[dict, int, str, dict | None]:
     policy = hp.pop("policy", "MlpPolicy")
     normalize = normalize_kwargs(hp.pop("normalize", False), hp.get("gamma", 0.99))
     schedules(hp)  # reject a bad schedule before anything is created
+    check_hyperparams(hp)
+    _int("n_envs", n_envs, 1, 4096)
     allowed = constructor_keys(cfg.algo)
     unknown = sorted(set(hp) - allowed)
     if unknown:

@@ -174,6 +174,11 @@ def _load_run(text: str, env: str | None) -> AgentSpec:
     kwargs = {k: v for k, v in train_cfg.get("env_kwargs", {}).items() if k != "split"}
     env_id = cfg.get("env_id") or (resolve_env_id(train_cfg["env"]) if "env" in train_cfg
                                    else "")
+    if not env_id:
+        if env is None:
+            raise ConfigError(f"{path} has no config.json saying which env its agent was "
+                              "trained in: give the env (--env WORLD)")
+        env_id = resolve_env_id(env)
     return AgentSpec(f"{agent.name} ({path.name})", env_id, kwargs, agent, "run", text)
 
 

@@ -3,6 +3,7 @@ into ``evaluations.csv``, checkpoints, and a progress display."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 from tqdm.auto import tqdm
 
-from ..runlog import EpisodeLog, atomic_write_text, read_evaluations, write_json
+from ..runlog import EpisodeLog, atomic_write_text, read_evaluations, read_json, write_json
 from .checkpoints import save_model_atomic, save_stats_atomic
 from .config import TrainConfig
 from .sb3_agent import SB3Agent
@@ -20,18 +21,23 @@ EVAL_COLUMNS = ("env_steps", "episodes", "split", "success_rate", "death_rate", 
 
 
 class EvalLog:
-    """``evaluations.csv``, rewritten atomically on every evaluation."""
+    """``evaluations.csv``: one evaluation (every split) is added in one atomic rewrite, so the
+    file never holds half an evaluation. ``truncate_after_steps`` keeps the rows up to a
+    checkpoint's step (-1: none)."""
 
     def __init__(self, path: Path, truncate_after_steps: int | None = None):
         self.path = path
         self.rows: list[dict] = []
         if truncate_after_steps is not None:
             self.rows = [r for r in read_evaluations(path)
-                         if int(r["env_steps"]) <= truncate_after_steps]
+                         if int(float(r["env_steps"])) <= truncate_after_steps]
         self._write()
 
-    def add(self, row: dict) -> None:
-        self.rows.append(row)
+    def has(self, env_steps: int) -> bool:
+        return any(int(float(r["env_steps"])) == env_steps for r in self.rows)
+
+    def add_rows(self, rows: list[dict]) -> None:
+        self.rows.extend(rows)
         self._write()
 
     def _write(self) -> None:
@@ -64,14 +70,22 @@ def evaluate_policy_on_split(agent, env_id: str, split: str, episodes: int, seed
 
 
 class TrainingMonitor(BaseCallback):
-    """Logs every finished episode, evaluates, checkpoints and shows a progress bar."""
+    """Logs every finished episode, evaluates, checkpoints and shows a progress bar.
+
+    Evaluations and checkpoints happen between rollouts, after the update that consumed the
+    last one (``on_rollout_start``): the evaluation first, then the checkpoint, so a
+    checkpoint at step N implies its evaluation at N is on disk, and a run stopped during an
+    evaluation resumes from the checkpoint before and evaluates again.
+    """
 
     def __init__(self, run: Path, cfg: TrainConfig, env_id: str, log: EpisodeLog,
-                 evals: EvalLog, eval_every: int, checkpoint_every: int, wall_offset: float,
-                 total: int):
+                 evals: EvalLog, schedule: dict, wall_offset: float, total: int,
+                 resumed: dict | None = None, evaluated_at: int | None = None):
         super().__init__()
         self.run, self.cfg, self.log, self.evals = run, cfg, log, evals
-        self.eval_every, self.checkpoint_every = eval_every, checkpoint_every
+        self.eval_every = int(schedule["eval_every"])
+        self.eval_episodes = int(schedule["eval_episodes"])
+        self.checkpoint_every = int(schedule["checkpoint_every"])
         self.wall_offset = wall_offset
         self.total = total
         self.env_id = env_id
@@ -80,6 +94,8 @@ class TrainingMonitor(BaseCallback):
         self._ret: np.ndarray | None = None
         self._len: np.ndarray | None = None
         self._recent: list[bool] = []
+        self._resumed = resumed
+        self._evaluated_at = evaluated_at
         self._next_eval = 0
         self._next_ckpt = 0
         self._last_eval_steps = -1
@@ -89,14 +105,18 @@ class TrainingMonitor(BaseCallback):
         n = self.training_env.num_envs
         self._ret = np.zeros(n)
         self._len = np.zeros(n, dtype=np.int64)
+        if self._resumed is not None:  # the episodes in flight at the checkpoint
+            self._ret[:] = self._resumed["ret"]
+            self._len[:] = self._resumed["len"]
+            self._recent = list(self._resumed.get("recent", []))
         now = self.num_timesteps
         self._next_eval = (now // self.eval_every + 1) * self.eval_every
         self._next_ckpt = (now // self.checkpoint_every + 1) * self.checkpoint_every
         self.bar = tqdm(total=self.total, initial=now, disable=not self.cfg.progress,
                         unit="step", unit_scale=True, desc=f"{self.cfg.algo} {self.cfg.env}")
-        if now == 0:
-            self._evaluate()
-        else:  # resumed: the checkpoint's policy was evaluated before
+        if now == 0 or (self._evaluated_at == now and not self.evals.has(now)):
+            self._evaluate()  # the start, or an evaluation the checkpoint had but the log lost
+        else:
             self._last_eval_steps = now
 
     def wall(self) -> float:
@@ -129,46 +149,76 @@ class TrainingMonitor(BaseCallback):
             self.bar.refresh() if self.n_calls % 50 == 0 else None
         return True
 
-    def _on_rollout_end(self) -> None:
-        # Between rollouts, never inside one (a tiny budget would evaluate every few steps);
-        # never past the budget a rollout may overshoot, and never twice for one crossing.
+    def _on_rollout_start(self) -> None:
+        # After the update on the last rollout: evaluate, then checkpoint (never past the
+        # budget, which the final ones cover; never twice for one crossing).
         now = self.num_timesteps
-        if now >= self._next_ckpt and now < self.total:
-            self.checkpoint()
-            self._next_ckpt = (now // self.checkpoint_every + 1) * self.checkpoint_every
-        if now >= self._next_eval and now < self.total:
+        if now >= self.total:
+            return
+        if now >= self._next_eval:
             self._evaluate()
             self._next_eval = (now // self.eval_every + 1) * self.eval_every
+        if now >= self._next_ckpt:
+            self.checkpoint()
+            self._next_ckpt = (now // self.checkpoint_every + 1) * self.checkpoint_every
 
     def _evaluate(self) -> None:
         self._last_eval_steps = self.num_timesteps
         agent = SB3Agent(self.model, name=self.cfg.algo,
                          normalizer=self.model.get_vec_normalize_env())
+        rows = []
         for split in ("train", "new"):
-            res = evaluate_policy_on_split(agent, self.env_id, split, self.cfg.eval_episodes,
-                                           seed=10_000 + self.cfg.seed, env_kwargs=self.eval_kwargs)
-            self.evals.add({"env_steps": self.num_timesteps, "episodes": self.log.episodes,
-                            "split": split, "wall_time_s": round(self.wall(), 3), **res})
+            res = evaluate_policy_on_split(agent, self.env_id, split, self.eval_episodes,
+                                           seed=10_000 + self.cfg.seed,
+                                           env_kwargs=self.eval_kwargs)
+            rows.append({"env_steps": self.num_timesteps, "episodes": self.log.episodes,
+                         "split": split, "wall_time_s": round(self.wall(), 3), **res})
+        self.evals.add_rows(rows)
+
+    def state(self) -> dict:
+        return {"ret": self._ret.copy(), "len": self._len.copy(), "recent": self._recent[-1000:]}
 
     def checkpoint(self) -> None:
-        """Save model, flush the logs, then point ``latest.json`` at the checkpoint."""
+        """Flush the logs; save model, trainer state, statistics (and an off-policy replay
+        buffer); then point ``latest.json`` at them - the commit point."""
+        from .resume import capture, save_state
+
         self.log.flush()
         ckpt = self.run / "checkpoints"
         ckpt.mkdir(exist_ok=True)
-        path = ckpt / f"model_{self.num_timesteps}.zip"
-        save_model_atomic(self.model, path)
-        meta = {"env_steps": int(self.num_timesteps), "episodes": self.log.episodes,
-                "wall_time_s": self.wall(), "model": path.name}
+        n = int(self.num_timesteps)
+        meta = {"env_steps": n, "episodes": self.log.episodes, "wall_time_s": self.wall(),
+                "last_eval_steps": self._last_eval_steps, "model": f"model_{n}.zip",
+                "state": f"state_{n}.pkl"}
+        save_model_atomic(self.model, ckpt / meta["model"])
+        state = capture(self.model, self.state())
+        state["meta"] = {k: meta[k] for k in ("episodes", "wall_time_s", "last_eval_steps")}
+        save_state(state, ckpt / meta["state"])
         norm = self.model.get_vec_normalize_env()
         if norm is not None:
-            stats = ckpt / f"vecnormalize_{self.num_timesteps}.pkl"
-            save_stats_atomic(norm, stats)
-            meta["vecnormalize"] = stats.name
+            meta["vecnormalize"] = f"vecnormalize_{n}.pkl"
+            save_stats_atomic(norm, ckpt / meta["vecnormalize"])
+        previous = None
+        if getattr(self.model, "replay_buffer", None) is not None:
+            # the buffer is large: only the newest checkpoint keeps one
+            meta["replay_buffer"] = f"replay_buffer_{n}.pkl"
+            tmp = ckpt / f".replay_buffer_{n}.tmp.pkl"
+            self.model.save_replay_buffer(tmp)
+            os.replace(tmp, ckpt / meta["replay_buffer"])
+            latest = ckpt / "latest.json"
+            if latest.exists():
+                previous = read_json(latest).get("replay_buffer")
         write_json(ckpt / "latest.json", meta)
+        if previous and previous != meta.get("replay_buffer"):
+            (ckpt / previous).unlink(missing_ok=True)
+
+    def finish(self) -> None:
+        """After the last update: the final policy's evaluation and checkpoint."""
+        if self._last_eval_steps != self.num_timesteps:
+            self._evaluate()
+        self.checkpoint()
 
     def _on_training_end(self) -> None:
-        if self._last_eval_steps != self.num_timesteps:
-            self._evaluate()  # the final policy is always evaluated
         if self.bar is not None:
             self.bar.n = self.num_timesteps
             self.bar.close()

@@ -21,10 +21,10 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
-from ..errors import ConfigError, check_choice
-from ..runlog import EpisodeLog, read_json, write_json
+from ..errors import ConfigError
+from ..runlog import EpisodeLog, read_json, run_folder, write_json
 from ..versions import versions
-from ..worlds import resolve_env_id
+from ..worlds import get_world, resolve_env_id
 from .checkpoints import (
     load_model,
     load_sb3_agent,
@@ -34,7 +34,8 @@ from .checkpoints import (
     wrap_normalize,
 )
 from .config import (
-    ALGO_NAMES,
+    DEFAULT_TIMESTEPS,
+    RESUMABLE,
     TrainConfig,
     algo_class,
     command_line,
@@ -42,8 +43,10 @@ from .config import (
     parse_key_values,
     schedules,
     split_hyperparams,
+    validate_config,
 )
 from .monitor import EvalLog, TrainingMonitor
+from .resume import load_state, restore
 from .vec import make_vec_env
 
 __all__ = ["train", "TrainConfig", "load_agent", "default_hyperparams", "parse_key_values",
@@ -60,50 +63,85 @@ def train(cfg: TrainConfig | None = None, *, resume: bool = False, **kwargs) -> 
     """Train an RL agent; returns the run folder.
 
     ``train(env="moon", algo="ppo", timesteps=200_000, out="runs/x", env_kwargs={"target":
-    "soi"})`` or ``train(TrainConfig(...))``. With ``resume=True`` the run in ``out`` continues
-    from its last checkpoint (same config; ``timesteps`` may be raised), appending to its logs
-    without losing or duplicating episodes.
+    "soi"})`` or ``train(TrainConfig(...))``. Every setting is checked before anything is
+    written; the run folder is locked for the life of the run (:class:`~moonshot.runlog.
+    RunLock`).
+
+    With ``resume=True`` the run in ``out`` continues from its last checkpoint as the same
+    experiment: its saved budget, hyperparameters, evaluation and checkpoint schedule (only
+    ``timesteps`` - a new budget -, ``progress``, ``device`` and ``torch_threads`` may be
+    given), its random states and the episodes in flight (an uninterrupted run and a resumed
+    one give the same results, bit for bit on the same machine); rows logged after the
+    checkpoint are dropped and replayed, so no episode is lost or counted twice. A finished
+    run resumes to no work.
     """
     if cfg is None:
         cfg = TrainConfig(**kwargs)
     elif kwargs:
         raise TypeError("pass either a TrainConfig or keyword arguments, not both")
-    check_choice("algo", cfg.algo, ALGO_NAMES)
-    check_choice("split", cfg.split, ("train", "new"))
-    if cfg.timesteps < 1:
-        raise ConfigError(f"timesteps must be >= 1, got {cfg.timesteps}")
-    if cfg.eval_episodes < 1:
-        raise ConfigError(f"eval_episodes must be >= 1, got {cfg.eval_episodes}")
-    env_id = resolve_env_id(cfg.env)
     run = Path(cfg.out)
-    start_steps, wall_offset = 0, 0.0
-    latest = run / "checkpoints" / "latest.json"
     saved: dict = {}
     if resume:
-        if not (run / "config.json").exists():
-            raise FileNotFoundError(f"nothing to resume: {run / 'config.json'} does not exist")
-        saved = read_json(run / "config.json")
-        cfg = TrainConfig(**{**saved["train"], "progress": cfg.progress,
-                             "timesteps": max(cfg.timesteps, saved["train"]["timesteps"])})
-        if latest.exists():
-            meta = read_json(latest)
-            start_steps, wall_offset = int(meta["env_steps"]), float(meta["wall_time_s"])
-    elif (run / "episodes.csv").exists():
+        cfg, saved = _resumed_config(cfg, run)
+    elif _holds_run(run):
         raise FileExistsError(f"run folder {run} already holds a run; pass --resume to continue "
                               "it or choose another --out (nothing was overwritten)")
-    if cfg.tensorboard:
-        try:
-            import tensorboard  # noqa: F401
-        except ImportError:
-            raise ConfigError("--tensorboard needs the tensorboard package: "
-                              "pip install 'moonshot[tensorboard]' (or pip install "
-                              "tensorboard)") from None
-    set_torch_threads(cfg.torch_threads)
-    if "resolved_hyperparams" in saved:
+    validate_config(cfg)
+    plan = _plan(cfg, saved)
+    with run_folder(run, "train", fresh=False):
+        if not resume and _holds_run(run):  # another start won the race for the folder
+            raise FileExistsError(f"run folder {run} already holds a run; pass --resume")
+        return _train_locked(cfg, plan, run, resume)
+
+
+def _holds_run(run: Path) -> bool:
+    return any((run / name).exists() for name in ("episodes.csv", "config.json",
+                                                  "checkpoints"))
+
+
+def _resumed_config(cfg: TrainConfig, run: Path) -> tuple[TrainConfig, dict]:
+    """The saved config of the run in ``run`` with the settings a resume may change."""
+    path = run / "config.json"
+    if not path.exists():
+        raise FileNotFoundError(f"nothing to resume: {path} does not exist")
+    saved = read_json(path)
+    if not isinstance(saved, dict) or not isinstance(saved.get("train"), dict):
+        raise ValueError(f"{path} is not the config of a training run (no 'train' section); "
+                         "was the folder made by `moonshot plan` or `evaluate`?")
+    base = dict(saved["train"])
+    if get_world(cfg.env).name != get_world(base.get("env", "?")).name:
+        raise ConfigError(f"run folder {run} holds a {base.get('env')} run "
+                          f"({saved.get('env_id', '?')}); it cannot resume as {cfg.env}")
+    given, default = asdict(cfg), asdict(TrainConfig(env=cfg.env))
+    for key, val in given.items():
+        if key in RESUMABLE or key == "env" or val == default[key]:
+            continue
+        if val != base.get(key):
+            flag = "--" + key.replace("_", "-")
+            raise ConfigError(f"{flag} cannot change when resuming {run}: the run was started "
+                              f"with {base.get(key)!r} (you gave {val!r}); resume without it, "
+                              "or start a new run")
+    merged = {**base, "out": cfg.out, "progress": cfg.progress,
+              "torch_threads": cfg.torch_threads}
+    if cfg.timesteps is not None:
+        merged["timesteps"] = cfg.timesteps
+    if cfg.device != default["device"]:
+        merged["device"] = cfg.device
+    known = {f for f in TrainConfig.__dataclass_fields__}
+    return TrainConfig(**{k: v for k, v in merged.items() if k in known}), saved
+
+
+def _plan(cfg: TrainConfig, saved: dict) -> dict:
+    """Everything the run needs, resolved and checked, before anything touches the disk:
+    hyperparameters, env settings (an env is built once to check them), the evaluation and
+    checkpoint schedule."""
+    env_id = resolve_env_id(cfg.env) if not saved else saved.get("env_id") or \
+        resolve_env_id(cfg.env)
+    if saved.get("resolved_hyperparams") is not None:
         # A resumed run keeps the settings it started with, whatever the packaged defaults
         # have become since (its env_kwargs were recorded with the defaults merged in).
-        hp, n_envs, policy = saved["resolved_hyperparams"], saved["n_envs"], saved["policy"]
-        normalize = saved.get("normalize")
+        hp, n_envs = saved["resolved_hyperparams"], saved["n_envs"]
+        policy, normalize = saved["policy"], saved.get("normalize")
         env_kwargs = dict(cfg.env_kwargs)
     else:
         hp, n_envs, policy, normalize = split_hyperparams(cfg)
@@ -112,52 +150,125 @@ def train(cfg: TrainConfig | None = None, *, resume: bool = False, **kwargs) -> 
         env_kwargs = {**default_hyperparams(cfg.env, cfg.algo).get("env_kwargs", {}),
                       **cfg.env_kwargs}
         cfg.env_kwargs = dict(env_kwargs)
-    run.mkdir(parents=True, exist_ok=True)
-    env_kwargs["split"] = cfg.split
-    # A resumed run must not replay the scenarios of its first episodes: offset the env seed.
-    vec = make_vec_env(env_id, n_envs, cfg.seed + start_steps, env_kwargs)
-    algo_cls = algo_class(cfg.algo)
-    tb = str(run / "tensorboard") if cfg.tensorboard else None
-    if start_steps > 0:
+    timesteps = cfg.timesteps if cfg.timesteps is not None else DEFAULT_TIMESTEPS
+    cfg.timesteps = timesteps
+    schedule = saved.get("schedule") or {
+        "eval_every": cfg.eval_every or max(1, timesteps // 10),
+        "eval_episodes": cfg.eval_episodes or 50,
+        "checkpoint_every": cfg.checkpoint_every or max(1, timesteps // 5)}
+    check_env_kwargs(env_id, {**env_kwargs, "split": cfg.split})
+    if cfg.tensorboard:
+        try:
+            import tensorboard  # noqa: F401
+        except ImportError:
+            raise ConfigError("--tensorboard needs the tensorboard package: "
+                              "pip install 'moonshot[tensorboard]' (or pip install "
+                              "tensorboard)") from None
+    if cfg.init_from and not Path(cfg.init_from).exists():
+        raise FileNotFoundError(f"missing model file to start from: {cfg.init_from}")
+    return {"env_id": env_id, "hp": hp, "n_envs": n_envs, "policy": policy,
+            "normalize": normalize, "env_kwargs": env_kwargs, "schedule": schedule}
+
+
+def check_env_kwargs(env_id: str, kwargs: dict) -> None:
+    """Build the env once with ``kwargs``: a bad setting fails here, naming its key, before
+    any folder or vectorized env exists."""
+    import gymnasium as gym
+
+    env = gym.make(env_id, **kwargs)
+    env.close()
+
+
+def find_checkpoint(run: Path) -> dict | None:
+    """The checkpoint to resume ``run`` from: ``latest.json``, or, if it is missing or points
+    at missing files, the newest complete ``model_N.zip`` (with its trainer state); ``None``
+    when the run has no checkpoint at all."""
+    import zipfile
+
+    ckpt = run / "checkpoints"
+    latest = ckpt / "latest.json"
+    if latest.exists():
         meta = read_json(latest)
-        # A normalized run resumes with its statistics or not at all (load_normalizer names
-        # the missing file); fresh statistics would silently change what the policy sees.
-        stats = run / "checkpoints" / meta.get("vecnormalize", f"vecnormalize_{start_steps}.pkl")
-        vec = wrap_normalize(vec, normalize, stats if normalize is not None else None)
-        model = load_model(run / "checkpoints" / meta["model"], cfg.algo, env=vec,
-                           device=cfg.device)
+        files = [meta.get("model"), meta.get("state")]
+        if all(f and (ckpt / f).exists() for f in files):
+            return meta
+        print(f"moonshot: {latest} points at missing files; looking for the newest complete "
+              "checkpoint", flush=True)
+    candidates = []
+    for path in ckpt.glob("model_*.zip"):
+        try:
+            candidates.append((int(path.stem.split("_", 1)[1]), path))
+        except ValueError:
+            continue
+    for steps, path in sorted(candidates, reverse=True):
+        state = ckpt / f"state_{steps}.pkl"
+        if not (state.exists() and zipfile.is_zipfile(path)):
+            continue
+        meta = load_state(state).get("meta", {})
+        meta.update({"env_steps": steps, "model": path.name, "state": state.name})
+        stats = ckpt / f"vecnormalize_{steps}.pkl"
+        if stats.exists():
+            meta["vecnormalize"] = stats.name
+        print(f"moonshot: resuming {run} from {path.name} (latest.json was missing)", flush=True)
+        return meta
+    return None
+
+
+def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool) -> Path:
+    env_id, hp, n_envs = plan["env_id"], plan["hp"], plan["n_envs"]
+    normalize, schedule = plan["normalize"], plan["schedule"]
+    meta = find_checkpoint(run) if resume else None
+    if resume and meta is None:
+        print(f"moonshot: {run} has no checkpoint yet; the run starts again from step 0 "
+              "(its logged episodes were not checkpointed and are replaced)", flush=True)
+    start_steps = int(meta["env_steps"]) if meta else 0
+    if meta and start_steps >= cfg.timesteps and (run / "model.zip").exists():
+        print(f"moonshot: {run} is complete ({start_steps:,} of {cfg.timesteps:,} steps); "
+              "nothing to do", flush=True)
+        return run
+    # A resumed run's logs first: a corrupt episodes.csv fails now (naming the file), not
+    # after the budget. A new run's logs come after the model (a failed start writes none).
+    keep = start_steps if meta else -1
+    logs = _open_logs(run, keep) if resume else None
+    set_torch_threads(cfg.torch_threads)
+    env_kwargs = {**plan["env_kwargs"], "split": cfg.split}
+    # Same seed as the first start; the exact resume below restores the envs' states (an env
+    # that cannot say where it stood restarts with its seed offset by the checkpoint's step).
+    vec = make_vec_env(env_id, n_envs, cfg.seed + start_steps, env_kwargs)
+    tb = str(run / "tensorboard") if cfg.tensorboard else None
+    state = None
+    try:
+        if meta:
+            ckpt = run / "checkpoints"
+            # A normalized run resumes with its statistics or not at all (load_normalizer
+            # names the missing file); fresh statistics would change what the policy sees.
+            stats = ckpt / meta.get("vecnormalize", f"vecnormalize_{start_steps}.pkl")
+            vec = wrap_normalize(vec, normalize, stats if normalize is not None else None)
+            model = load_model(ckpt / meta["model"], cfg.algo, env=vec, device=cfg.device)
+            state = load_state(ckpt / meta["state"])
+            if meta.get("replay_buffer") and hasattr(model, "load_replay_buffer"):
+                model.load_replay_buffer(ckpt / meta["replay_buffer"])
+            if not restore(model, state):
+                print("moonshot: the env cannot restore its state; resuming from a reset",
+                      flush=True)
+        elif cfg.init_from:
+            vec, model = _fine_tune_start(cfg, vec, normalize)
+        else:
+            vec = wrap_normalize(vec, normalize, None)
+            model = _build_model(cfg, plan, vec)
         model.tensorboard_log = tb
-    elif cfg.init_from:
-        # model.zip -> vecnormalize.pkl, checkpoints/model_N.zip -> vecnormalize_N.pkl
-        init = Path(cfg.init_from)
-        stats = init.with_name(init.stem.replace("model", "vecnormalize", 1) + ".pkl")
-        if (normalize is not None) != stats.exists():
-            raise ConfigError(
-                f"{init} was trained on normalized observations ({stats.name} beside it): "
-                "fine-tune it with normalize=true" if stats.exists() else
-                f"normalize is on but {init} has no statistics beside it ({stats}): it was "
-                "trained on raw observations; fine-tune it without normalize")
-        vec = wrap_normalize(vec, normalize, stats if stats.exists() else None)
-        model = load_model(Path(cfg.init_from), cfg.algo, env=vec, device=cfg.device)
-        model.set_random_seed(cfg.seed)
-        model.tensorboard_log = tb
-    else:
-        vec = wrap_normalize(vec, normalize, None)
-        # SB3 may add entries to policy_kwargs in place (A2C's optimizer): pass a copy.
-        model = algo_cls(policy, vec, seed=cfg.seed, device=cfg.device, tensorboard_log=tb,
-                         verbose=0, **schedules(copy.deepcopy(hp)))
+    except BaseException:
+        vec.close()
+        raise
+    log, evals = logs or _open_logs(run, None)
     write_json(run / "config.json", {
         "train": asdict(cfg), "env_id": env_id, "resolved_hyperparams": hp, "n_envs": n_envs,
-        "normalize": normalize,
-        "policy": policy, "versions": versions(),
-        "command": command_line(cfg)})
-    log = EpisodeLog(run / "episodes.csv", flush_every=4096,
-                     truncate_after_steps=start_steps if resume else None)
-    evals = EvalLog(run / "evaluations.csv", truncate_after_steps=start_steps if resume else 0)
-    eval_every = cfg.eval_every or max(1, cfg.timesteps // 10)
-    ckpt_every = cfg.checkpoint_every or max(1, cfg.timesteps // 5)
-    monitor = TrainingMonitor(run, cfg, env_id, log, evals, eval_every, ckpt_every, wall_offset,
-                              cfg.timesteps)
+        "normalize": normalize, "policy": plan["policy"], "schedule": schedule,
+        "versions": versions(), "command": command_line(cfg)})
+    monitor = TrainingMonitor(run, cfg, env_id, log, evals, schedule,
+                              float(meta["wall_time_s"]) if meta else 0.0, cfg.timesteps,
+                              resumed=None if state is None else state.get("monitor"),
+                              evaluated_at=meta.get("last_eval_steps") if meta else None)
     if tb is None:  # SB3's default logger would leave an empty folder in /tmp per run
         from stable_baselines3.common.logger import Logger
 
@@ -165,16 +276,48 @@ def train(cfg: TrainConfig | None = None, *, resume: bool = False, **kwargs) -> 
     try:
         model.learn(total_timesteps=max(0, cfg.timesteps - start_steps), callback=monitor,
                     reset_num_timesteps=start_steps == 0, tb_log_name="run")
-    except KeyboardInterrupt:
-        monitor.checkpoint()
-        raise
+        monitor.finish()
     finally:  # whatever happens, the logged episodes are kept
         log.close()
         vec.close()
-    monitor.checkpoint()
     save_model_atomic(model, run / "model.zip")
     if model.get_vec_normalize_env() is not None:
         save_stats_atomic(model.get_vec_normalize_env(), run / "vecnormalize.pkl")
     return run
+
+
+def _open_logs(run: Path, keep: int | None) -> tuple[EpisodeLog, EvalLog]:
+    """episodes.csv and evaluations.csv, cut back to step ``keep`` (-1: empty; None: new)."""
+    log = EpisodeLog(run / "episodes.csv", flush_every=4096, truncate_after_steps=keep)
+    evals = EvalLog(run / "evaluations.csv", truncate_after_steps=-1 if keep is None else keep)
+    return log, evals
+
+
+def _build_model(cfg: TrainConfig, plan: dict, vec):
+    """A new SB3 model; a hyperparameter SB3 rejects becomes a ConfigError naming them."""
+    try:
+        # SB3 may add entries to policy_kwargs in place (A2C's optimizer): pass a copy.
+        return algo_class(cfg.algo)(plan["policy"], vec, seed=cfg.seed, device=cfg.device,
+                                    verbose=0, **schedules(copy.deepcopy(plan["hp"])))
+    except (TypeError, ValueError, AssertionError, KeyError) as exc:
+        raise ConfigError(f"{cfg.algo} rejects these hyperparameters "
+                          f"({', '.join(f'{k}={v}' for k, v in plan['hp'].items())}): "
+                          f"{type(exc).__name__}: {exc}") from None
+
+
+def _fine_tune_start(cfg: TrainConfig, vec, normalize):
+    # model.zip -> vecnormalize.pkl, checkpoints/model_N.zip -> vecnormalize_N.pkl
+    init = Path(cfg.init_from)
+    stats = init.with_name(init.stem.replace("model", "vecnormalize", 1) + ".pkl")
+    if (normalize is not None) != stats.exists():
+        raise ConfigError(
+            f"{init} was trained on normalized observations ({stats.name} beside it): "
+            "fine-tune it with normalize=true" if stats.exists() else
+            f"normalize is on but {init} has no statistics beside it ({stats}): it was "
+            "trained on raw observations; fine-tune it without normalize")
+    vec = wrap_normalize(vec, normalize, stats if stats.exists() else None)
+    model = load_model(init, cfg.algo, env=vec, device=cfg.device)
+    model.set_random_seed(cfg.seed)
+    return vec, model
 
 

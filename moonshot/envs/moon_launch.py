@@ -162,6 +162,17 @@ class MoonLaunchEnv(gym.Env):
         self._last = None
         return self._obs.copy(), {"map_id": int(sid), "is_success": False, "split": self.split}
 
+    def get_state(self) -> dict:
+        """The env's generator and current scenario (exact resume of a training run)."""
+        if self.scenario is None:
+            raise RuntimeError("call reset() before get_state()")
+        return {"rng": self.np_random.bit_generator.state,
+                "scenario_id": int(self.scenario.scenario_id[0])}
+
+    def set_state(self, state: dict) -> None:
+        self.reset(options={"scenario_id": state["scenario_id"]})
+        self.np_random.bit_generator.state = state["rng"]
+
     def perceive(self, mode: str = "honest") -> MoonView:
         """The planner's view of the current scenario (see :class:`MoonView`)."""
         if self.scenario is None:

@@ -81,5 +81,21 @@ class MoonLaunchVectorEnv(VectorEnv):
                  "map_id": self.scenario.scenario_id.copy(), "_map_id": everyone}
         return (obs, reward.astype(np.float64), everyone.copy(), np.zeros(n, dtype=bool), infos)
 
+    def get_state(self) -> dict:
+        """Where the batch stands (its generator and the scenarios about to be launched), for
+        an exact resume; :meth:`set_state` puts it back."""
+        if self.scenario is None:
+            raise RuntimeError("call reset() before get_state()")
+        return {"rng": self.np_random.bit_generator.state,
+                "scenario_ids": self.scenario.scenario_id.copy()}
+
+    def set_state(self, state: dict) -> None:
+        self._np_random = np.random.Generator(np.random.PCG64())
+        self._np_random.bit_generator.state = state["rng"]
+        ids = np.asarray(state["scenario_ids"], dtype=np.int64)
+        self.scenario = world.sample_scenarios(self.split, ids, self.config["moon_eccentricity"],
+                                               self.config["soi_radius"])
+        self._obs = world.observe(self.scenario)
+
     def close_extras(self, **kwargs):
         self.scenario = None

@@ -121,6 +121,11 @@ def compare_runs(run_dirs: list[Path], window: int = WINDOW) -> list[dict]:
     for d in run_dirs:
         lab = run_label(d)
         row = {"run": str(d), **lab, "env": display_env(lab["env"])}
-        row.update(run_metrics(read_episodes(d), window))
+        log = read_episodes(d)
+        if len(log["episode"]) == 0:
+            raise ValueError(f"run {d} has no episodes in its episodes.csv (a start that "
+                             "failed or was stopped before its first episode); leave it out "
+                             "or resume it")
+        row.update(run_metrics(log, window))
         rows.append(row)
     return rows

@@ -38,19 +38,19 @@ def run_planner(world: str, *, episodes: int, seed: int, split: str, out: Path,
     ``config.json`` into ``out``; returns the summary."""
     import gymnasium as gym
 
-    from ..runlog import EpisodeLog, write_json
-    from ..versions import versions
-    from .rollout import run_scenarios, summarize
+    from ..runlog import run_folder
 
     w = get_world(world)
     env_id = env_id or w.env_id
     kwargs = dict(env_kwargs or {})
     kwargs["split"] = split
-    if episodes < 1:
-        raise ConfigError(f"episodes must be >= 1, got {episodes}")
+    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
+        raise ConfigError(f"--episodes must be an integer >= 1, got {episodes!r}")
+    if not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"--seed must be an integer >= 0, got {seed!r}")
     max_trials = w.trials_per_scenario if max_trials is None else max_trials
     if max_trials < 1:
-        raise ConfigError(f"max_trials must be >= 1, got {max_trials}")
+        raise ConfigError(f"--max-trials must be >= 1, got {max_trials}")
     if target is not None:
         if w.task_key is None:
             raise ConfigError(f"--target does not apply to the {w.name} world (it has no "
@@ -63,20 +63,31 @@ def run_planner(world: str, *, episodes: int, seed: int, split: str, out: Path,
     except TypeError as exc:
         raise ConfigError(f"bad planner option for the {w.name} planner: {exc}") from None
     ids, trials = scenario_plan(w, seed, episodes, max_trials)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        with run_folder(out, "plan"):
+            return _plan_locked(w, env, agent, env_id, kwargs, options, ids, trials,
+                                episodes=episodes, seed=seed, split=split, out=Path(out),
+                                progress=progress)
+    finally:
+        env.close()
+
+
+def _plan_locked(w, env, agent, env_id, kwargs, options, ids, trials, *, episodes, seed,
+                 split, out, progress) -> dict:
+    from ..runlog import EpisodeLog, write_json
+    from ..versions import versions
+    from .rollout import run_scenarios, summarize
+
     config = {"command": "plan", "env": env_id, "world": w.name, "agent": agent.name,
               "seed": seed, "episodes": episodes, "split": split, "env_kwargs": kwargs,
               "max_trials": trials, "planner_options": options, "versions": versions()}
     write_json(out / "config.json", config)
     t0 = time.perf_counter()
-    try:
-        with EpisodeLog(out / "episodes.csv") as log:
-            records = run_scenarios(
-                agent, env, n=episodes, seed=seed, split=split, log=log, scenario_ids=ids,
-                replay=w.replay, max_trials=trials, progress=progress,
-                desc=f"{w.name} planner ({split})")
-    finally:
-        env.close()
+    with EpisodeLog(out / "episodes.csv") as log:
+        records = run_scenarios(
+            agent, env, n=episodes, seed=seed, split=split, log=log, scenario_ids=ids,
+            replay=w.replay, max_trials=trials, progress=progress,
+            desc=f"{w.name} planner ({split})")
     summary = summarize(records)
     summary.update({"env": env_id, "agent": agent.name, "split": split,
                     "wall_time_s": time.perf_counter() - t0})

@@ -1,0 +1,120 @@
+"""Exact resume: what a checkpoint must hold besides the model for a resumed run to be the
+same experiment as an uninterrupted one.
+
+A checkpoint is taken between two rollouts, after the update that consumed the last one
+(``on_rollout_start``), so every logged episode is already in the model. Besides the model
+(weights and optimizer, SB3's zip) it records the random states (torch, numpy, Python, the
+action space's), where each environment stands (``get_state()`` of moonshot's envs: their
+generators and the scenario or drive in progress), SB3's last observation and episode-start
+flags, and the monitor's partial returns of the episodes in flight. Restoring all of them
+continues the run bit for bit (on the same machine; tested). An env without ``get_state``
+resumes from a fresh reset with its seed offset by the checkpoint's step (close, not exact).
+"""
+
+from __future__ import annotations
+
+import pickle
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .vec import GymVectorToSB3
+
+
+def _base_vec(vec):
+    """The VecEnv under any VecEnvWrapper (VecNormalize)."""
+    while hasattr(vec, "venv") and not isinstance(vec, GymVectorToSB3):
+        vec = vec.venv
+    return vec
+
+
+def env_state(vec) -> dict | None:
+    """Where every env of an SB3 VecEnv stands (``None`` if an env cannot say)."""
+    base = _base_vec(vec)
+    if isinstance(base, GymVectorToSB3):
+        getter = getattr(base.venv.unwrapped, "get_state", None)
+        return None if getter is None else {"kind": "vector", "state": getter()}
+    envs = getattr(base, "envs", None)
+    if envs is not None:  # DummyVecEnv
+        getters = [getattr(e.unwrapped, "get_state", None) for e in envs]
+        if any(g is None for g in getters):
+            return None
+        return {"kind": "list", "states": [g() for g in getters]}
+    try:  # SubprocVecEnv
+        return {"kind": "list", "states": base.env_method("get_state")}
+    except AttributeError:
+        return None
+
+
+def set_env_state(vec, state: dict) -> None:
+    base = _base_vec(vec)
+    if state["kind"] == "vector":
+        base.venv.unwrapped.set_state(state["state"])
+        base._seed = None
+    elif hasattr(base, "envs"):
+        for env, s in zip(base.envs, state["states"], strict=True):
+            env.unwrapped.set_state(s)
+    else:
+        for i, s in enumerate(state["states"]):
+            base.env_method("set_state", s, indices=[i])
+
+
+def capture(model, monitor_state: dict) -> dict[str, Any]:
+    """The trainer state of ``model`` now (see the module docstring)."""
+    import torch
+
+    space_rng = getattr(model.action_space, "_np_random", None)
+    return {
+        "torch_rng": torch.get_rng_state(),
+        "numpy_rng": np.random.get_state(),  # noqa: NPY002 (SB3 seeds the legacy global)
+        "python_rng": random.getstate(),
+        "action_space_rng": None if space_rng is None else space_rng.bit_generator.state,
+        "last_obs": model._last_obs,
+        "last_episode_starts": model._last_episode_starts,
+        "last_original_obs": getattr(model, "_last_original_obs", None),
+        "env": env_state(model.get_env()),
+        "monitor": monitor_state,
+    }
+
+
+def restore(model, state: dict) -> bool:
+    """Put ``state`` back into a freshly loaded ``model``; returns whether the envs were
+    restored too (else they start from a reset)."""
+    import torch
+
+    torch.set_rng_state(state["torch_rng"])
+    np.random.set_state(state["numpy_rng"])  # noqa: NPY002
+    random.setstate(state["python_rng"])
+    if state.get("action_space_rng") is not None:
+        model.action_space.seed(0)  # creates the generator, then takes the saved state
+        model.action_space._np_random.bit_generator.state = state["action_space_rng"]
+    if state.get("env") is None:
+        return False
+    set_env_state(model.get_env(), state["env"])
+    model._last_obs = state["last_obs"]
+    model._last_episode_starts = state["last_episode_starts"]
+    if state.get("last_original_obs") is not None:
+        model._last_original_obs = state["last_original_obs"]
+    return True
+
+
+def save_state(state: dict, path: Path) -> None:
+    from ..runlog import atomic_write_bytes
+
+    atomic_write_bytes(path, pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def load_state(path: Path) -> dict:
+    try:
+        with open(path, "rb") as fh:
+            state = pickle.load(fh)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"missing trainer state of a checkpoint: {path}") from None
+    except Exception as exc:
+        raise ValueError(f"unreadable trainer state {path}: {type(exc).__name__}: {exc}") \
+            from None
+    if not isinstance(state, dict) or "torch_rng" not in state:
+        raise ValueError(f"{path} is not a moonshot trainer state")
+    return state
