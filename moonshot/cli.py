@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import textwrap
 
 DESCRIPTION = """\
 moonshot: measure local vs extreme generalization in two worlds.
@@ -176,6 +175,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .runlog import RunFolderBusy
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -189,8 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("moonshot: interrupted; finished files are kept", file=sys.stderr)
         return 130
-    except (ValueError, FileNotFoundError, OSError) as exc:
-        print("moonshot: error: " + textwrap.fill(str(exc), 100), file=sys.stderr)
+    except (ValueError, FileNotFoundError, OSError, RunFolderBusy) as exc:
+        print(f"moonshot: error: {exc}", file=sys.stderr)  # unwrapped: paths stay whole
         return 2
 
 

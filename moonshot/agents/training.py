@@ -157,6 +157,8 @@ def _plan(cfg: TrainConfig, saved: dict) -> dict:
         "eval_episodes": cfg.eval_episodes or 50,
         "checkpoint_every": cfg.checkpoint_every or max(1, timesteps // 5)}
     check_env_kwargs(env_id, {**env_kwargs, "split": cfg.split})
+    if not saved:
+        announce_budget(cfg.algo, hp, n_envs, timesteps)
     if cfg.tensorboard:
         try:
             import tensorboard  # noqa: F401
@@ -168,6 +170,24 @@ def _plan(cfg: TrainConfig, saved: dict) -> dict:
         raise FileNotFoundError(f"missing model file to start from: {cfg.init_from}")
     return {"env_id": env_id, "hp": hp, "n_envs": n_envs, "policy": policy,
             "normalize": normalize, "env_kwargs": env_kwargs, "schedule": schedule}
+
+
+def announce_budget(algo: str, hp: dict, n_envs: int, timesteps: int) -> None:
+    """Say so when the budget does not fit the algorithm: an on-policy update collects
+    ``n_steps x n_envs`` steps (the run ends at a whole number of them), an off-policy one
+    learns nothing before ``learning_starts``."""
+    if "n_steps" in hp or algo in ("ppo", "a2c"):
+        per_update = int(hp.get("n_steps", 2048 if algo == "ppo" else 5)) * int(n_envs)
+        end = -(-timesteps // per_update) * per_update
+        if end != timesteps:
+            print(f"moonshot: {algo} collects {per_update:,} steps per update "
+                  f"({hp.get('n_steps')} x {n_envs} envs): the budget of {timesteps:,} steps "
+                  f"ends after {end // per_update} update(s), at {end:,} steps", flush=True)
+    starts = hp.get("learning_starts")
+    if starts is not None and timesteps <= int(starts):
+        print(f"moonshot: warning: {algo} learns nothing before learning_starts={starts:,} "
+              f"steps, and the budget is {timesteps:,}: this run only collects random "
+              "experience (raise --timesteps or lower learning_starts)", flush=True)
 
 
 def check_env_kwargs(env_id: str, kwargs: dict) -> None:
