@@ -120,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", choices=["train", "new"], default="train")
     p.add_argument("--episodes", type=int, default=1)
     p.add_argument("--fps", type=int, default=None)
+    p.add_argument("--view", choices=["top", "chase"], default="top",
+                   help="city: top-down around the car (default) or chase, 3D from behind "
+                   "and above it")
     _add_common_run_args(p)
 
     p = sub.add_parser("benchmark", help="throughput of the environments and planners",

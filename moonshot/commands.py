@@ -118,7 +118,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     from .evaluation.render import render_episodes
 
     path = render_episodes(args.env, agent=args.agent, split=args.split, episodes=args.episodes,
-                           seed=args.seed, out=args.out, fps=args.fps)
+                           seed=args.seed, out=args.out, fps=args.fps, view=args.view)
     print(f"wrote {path}")
     return 0
 

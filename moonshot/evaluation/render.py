@@ -73,17 +73,24 @@ def moon_frames(agent_spec: str, split: str, episodes: int, seed: int,
     return frames
 
 
+CITY_VIEWS = {"top": "ego", "chase": "chase"}  # --view: the env's render_view
+
+
 def city_frames(agent_spec: str, split: str, episodes: int, seed: int, every: int = 2,
-                max_frames: int = 400, size: int = 360) -> list[np.ndarray]:
-    """Top-down frames of ``episodes`` CityNav drives (every ``every``-th control step)."""
+                max_frames: int = 400, size: int = 360, view: str = "top") -> list[np.ndarray]:
+    """Frames of ``episodes`` CityNav drives (every ``every``-th control step), top-down
+    around the car (``view="top"``) or 3D from behind it (``"chase"``)."""
+    if view not in CITY_VIEWS:
+        raise ValueError(f"unknown CityNav view {view!r}; choose one of {list(CITY_VIEWS)}")
     spec = resolve_agent(agent_spec)
-    kwargs = {**spec.env_kwargs, "split": split, "render_size": size}
+    kwargs = {**spec.env_kwargs, "split": split, "render_size": size,
+              "render_view": CITY_VIEWS[view]}
     env = gym.make(ENV_IDS["city"], render_mode="rgb_array", **kwargs).unwrapped
     frames: list[np.ndarray] = []
     for i in range(episodes):
         ep: list[np.ndarray] = []
-        run_episode(spec.agent, env, seed=seed + i, frames=ep)
-        sub = ep[::every]
+        run_episode(spec.agent, env, seed=seed + i, frames=ep, frame_every=every)
+        sub = ep
         if len(sub) > max_frames:
             sub = sub[:: int(np.ceil(len(sub) / max_frames))]
         frames += sub + [ep[-1]] * 10
@@ -93,12 +100,14 @@ def city_frames(agent_spec: str, split: str, episodes: int, seed: int, every: in
 
 def render_episodes(env: str, agent: str = "planner", split: str = "train", episodes: int = 1,
                     seed: int = 0, out: Path | str = "episode.gif",
-                    fps: int | None = None) -> Path:
+                    fps: int | None = None, view: str = "top") -> Path:
     """Render ``episodes`` of ``agent`` (``"planner"`` or a training run folder) to ``out``.
 
     MoonLaunch: an animation of each flight in the inertial and the Earth–Moon rotating view;
     a planner's trials of one scenario follow each other, earlier ones faded. CityNav: a
-    top-down view around the car with lanes, lights, traffic, lidar, route and a HUD.
+    top-down view around the car with lanes, lights, traffic, lidar, route and a HUD
+    (``view="top"``), or the 3D chase view from behind and above it (``view="chase"``); a
+    GIF holds at most 400 frames, an MP4 up to 2,000.
     """
     env_id = resolve_env_id(env)
     out = Path(out)
@@ -109,9 +118,13 @@ def render_episodes(env: str, agent: str = "planner", split: str = "train", epis
     world = "moon" if env_id == ENV_IDS["moon"] else "city"
     spec = f"planner:{world}" if agent == "planner" else agent
     if world == "moon":
+        if view != "top":
+            raise ValueError(f"view {view!r} is a CityNav view; MoonLaunch renders its "
+                             "inertial and rotating views (use the default view)")
         frames = moon_frames(spec, split, episodes, seed)
         fps = fps or 10
     else:
-        frames = city_frames(spec, split, episodes, seed)
+        frames = city_frames(spec, split, episodes, seed, view=view,
+                             max_frames=2000 if out.suffix.lower() == ".mp4" else 400)
         fps = fps or 10
     return write_video(frames, out, fps)
