@@ -272,14 +272,15 @@ main { padding: 0.5em 2em 3em; max-width: 1400px; }
 h2 { border-bottom: 2px solid #d5dae3; padding-bottom: 0.2em; margin-top: 1.6em; }
 code { background: #e8ebf0; padding: 0 0.25em; border-radius: 3px; font-size: 0.92em; }
 table { border-collapse: collapse; margin: 0.8em 0; background: #fff; font-size: 0.9em;
-  box-shadow: 0 1px 2px rgba(0,0,0,.08); }
+  box-shadow: 0 1px 2px rgba(0,0,0,.08); display: block; max-width: 100%; overflow-x: auto;
+  width: max-content; }
 th, td { border: 1px solid #d5dae3; padding: 0.3em 0.6em; text-align: left;
   vertical-align: top; }
 th { background: #eef1f6; }
 table.sortable th { cursor: pointer; user-select: none; }
-table.sortable th::after { content: " \\2195"; color: #9aa4b5; font-size: 0.8em; }
-table.sortable th[data-dir="asc"]::after { content: " \\25B2"; color: #1d2330; }
-table.sortable th[data-dir="desc"]::after { content: " \\25BC"; color: #1d2330; }
+table.sortable th::after { content: "\\00a0\\2195"; color: #9aa4b5; font-size: 0.8em; }
+table.sortable th[data-dir="asc"]::after { content: "\\00a0\\25B2"; color: #1d2330; }
+table.sortable th[data-dir="desc"]::after { content: "\\00a0\\25BC"; color: #1d2330; }
 tbody tr:nth-child(even) { background: #f8f9fb; }
 img, video { max-width: 100%; height: auto; }
 .gallery { display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; }
