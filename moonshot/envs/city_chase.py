@@ -103,7 +103,7 @@ class ChaseRenderer:
         right = -left[lit]
         stop = ends_b[lit] - 0.8 * u[lit]
         curb = stop + right * (p.lane_width * (g.index[lit][:, None] + 0.5) + 0.4)
-        lamp_xy = stop + 0.0 * right
+        lamp_xy = stop  # over the middle of its lane
         poles = [prisms(rect_corners(curb[:, 0], curb[:, 1], 0.12, 0.12, 0.0), 0.0,
                         LAMP_HEIGHT + 0.5)[0]]
         arm_mid = (curb + lamp_xy) / 2
