@@ -142,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=int, default=None,
                    help="frames per second (default: the world's)")
     p.add_argument("--view", default=None,
-                   help="the world's view to render (city: top; default: the world's first)")
+                   help="the world's view (city: top, the default, top-down around the car; "
+                   "or chase, 3D from behind and above it)")
     _add_common_run_args(p)
 
     p = sub.add_parser("benchmark", help="throughput of the environments and planners",

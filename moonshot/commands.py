@@ -112,7 +112,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     out = Path(args.out)
     res = evaluate_agents(args.runs, splits, args.episodes, args.seed, out, env=args.env)
     print("\n" + res["markdown"])
-    print(f"wrote {out}/transfer.md, transfer.csv, transfer.json, transfer.png")
+    print(f"wrote {out}/transfer.md, transfer.csv, transfer.json, transfer.png; report.md "
+          "and report.html")
     return 0
 
 
@@ -124,7 +125,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print("\n" + res["markdown"])
     extra = ", training.png" if (out / "training.png").exists() else ""
     print(f"wrote {out}/efficiency.md, efficiency.csv, efficiency.json, "
-          f"learning_curves.png{extra}")
+          f"learning_curves.png{extra}; report.md and report.html")
     return 0
 
 

@@ -70,6 +70,9 @@ def test_compare_writes_efficiency_and_curves(moon_runs, tmp_path, capsys):
     assert (out / "learning_curves.png").stat().st_size > 1000
     assert (out / "training.png").stat().st_size > 1000  # the PPO run has evaluations.csv
     assert "training.png" in capsys.readouterr().out
+    page = (out / "report.html").read_text()  # the table and every plot on one page
+    assert 'src="learning_curves.png"' in page and 'src="training.png"' in page
+    assert "| planner |" in (out / "report.md").read_text()
     assert main(["compare", str(moon_runs / "plan"), "--out", str(out)]) == 0
     assert not (out / "training.png").exists()  # planner runs have no training curve
     assert main(["compare", str(tmp_path / "nope"), "--out", str(out)]) == 2

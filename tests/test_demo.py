@@ -15,8 +15,11 @@ def test_demo_tiny_budget_writes_the_report(tmp_path):
     for needle in ("## MoonLaunch", "## CityNav", "Sample efficiency", "Transfer", "planner",
                    "ppo", "learning_curves.png", "transfer.png"):
         assert needle in text
-    for sub in ("compare-moon", "compare-city", "transfer-moon", "transfer-city"):
-        assert (tmp_path / "demo" / sub).is_dir()
+    for sub in ("compare-moon", "compare-city", "transfer-moon", "transfer-city", "."):
+        assert (tmp_path / "demo" / sub / "report.md").exists()
+        assert (tmp_path / "demo" / sub / "report.html").stat().st_size > 1000
+    page = (tmp_path / "demo" / "report.html").read_text()
+    assert "moonshot demo --out" in page and 'src="compare-moon/learning_curves.png"' in page
     assert (tmp_path / "demo" / "compare-moon" / "learning_curves.png").stat().st_size > 1000
     assert (tmp_path / "demo" / "runs" / "moon-ppo-s1" / "episodes.csv").exists()
 

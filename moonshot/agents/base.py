@@ -94,10 +94,11 @@ def perception_view(agent: Agent, env) -> Any:
 
 
 def run_episode(agent: Agent, env, *, seed: int | None = None, options: dict | None = None,
-                frames: list | None = None) -> EpisodeRecord:
+                frames: list | None = None, frame_every: int = 1) -> EpisodeRecord:
     """Run one episode of ``agent`` in ``env`` through the shared agent interface.
 
-    With ``frames`` (a list), rendered frames are appended to it (env must have a render mode).
+    With ``frames`` (a list), rendered frames are appended to it (env must have a render mode):
+    the first, every ``frame_every``-th step's and the last.
     """
     t0 = time.perf_counter()
     obs, info = env.reset(seed=seed, options=options)
@@ -110,7 +111,7 @@ def run_episode(agent: Agent, env, *, seed: int | None = None, options: dict | N
         obs, reward, terminated, truncated, info = env.step(action)
         ret += float(reward)
         length += 1
-        if frames is not None:
+        if frames is not None and (length % frame_every == 0 or terminated or truncated):
             frames.append(env.render())
         if terminated or truncated:
             break

@@ -120,8 +120,9 @@ class CityNavEnv(gym.Env):
     route_length=(250.0, 600.0), goal_radius=6.0, reward_progress=0.02, reward_arrived=10.0,
     reward_death=-10.0, reward_time=-0.005, reward_off_road=-0.02, reward_red_light=0.0,
     reward_speeding=0.0, render_view="ego", render_size=480, render_mode=None)``. ``map_seed``
-    pins one map; ``render_view`` is ``"ego"`` (120 m around the car) or ``"city"`` (the whole
-    map).
+    pins one map; ``render_view`` is ``"ego"`` (120 m around the car, from above), ``"city"`` (the
+    whole map) or ``"chase"`` (3D, from behind and above the car: pybullet's software camera
+    on a visual copy of the scene, built on the first chase frame; ``render_size`` square).
 
     ## Version History
     * v0: initial version.
@@ -135,7 +136,7 @@ class CityNavEnv(gym.Env):
         cfg.update(config)
         check_choice("split", cfg["split"], ("train", "new"))
         check_choice("render_mode", render_mode, [None] + self.metadata["render_modes"])
-        check_choice("render_view", cfg["render_view"], ("ego", "city"))
+        check_choice("render_view", cfg["render_view"], ("ego", "city", "chase"))
         if int(cfg["num_train_maps"]) < 1 or int(cfg["num_train_maps"]) > NEW_SEED_BASE:
             raise ConfigError(f"invalid num_train_maps={cfg['num_train_maps']!r}; "
                               f"use 1 .. {NEW_SEED_BASE}")

@@ -1,4 +1,5 @@
-"""Top-down frames of CityNav by direct numpy rasterization (no plotting library per frame).
+"""Top-down frames of CityNav by direct numpy rasterization (no plotting library per frame);
+the 3D chase view lives in :mod:`moonshot.envs.city_chase`.
 
 The static city (sidewalks, roads, lane markings, buildings) is rasterized once per map at
 0.5 m per pixel; each frame crops it around the ego (or shrinks it to the whole city) and draws
@@ -128,8 +129,15 @@ class CityRenderer:
         self._bg_key = None
         self._bg: _View | None = None
         self._fig = None
+        self._chase = None
 
     def draw(self, world, view: str = "ego") -> np.ndarray:
+        if view == "chase":  # the 3D view, built on its first frame
+            if self._chase is None:
+                from .city_chase import ChaseRenderer
+
+                self._chase = ChaseRenderer(self.size)
+            return self._chase.draw(world)
         city = world.city
         key = (city.seed, city.params)
         if key != self._bg_key:
@@ -204,6 +212,9 @@ class CityRenderer:
         plt.pause(0.001)
 
     def close(self) -> None:
+        if self._chase is not None:
+            self._chase.close()
+            self._chase = None
         if self._fig is not None:
             import matplotlib.pyplot as plt
 

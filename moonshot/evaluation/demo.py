@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 
-from ..runlog import atomic_write_text, write_json
+from ..runlog import write_json
 
 
 @dataclass
@@ -150,15 +150,32 @@ def run_demo(out: Path, full: bool = False, seed: int = 0,
                                                seed=seed, out=fname)))
 
     step("Writing the report")
-    report = out / "report.md"
-    atomic_write_text(report, _report_text(b, full, seed, cmp_moon, cmp_city, ev_moon, ev_city,
-                                           relearn, gifs, out, time.perf_counter() - t_start,
-                                           pre))
-    return report
+    from .html_report import report_meta, write_report
+
+    seconds = time.perf_counter() - t_start
+    write_report(out, _report_text(b, full, seed, cmp_moon, cmp_city, ev_moon, ev_city, relearn,
+                                   gifs, out, seconds, pre), "moonshot demo report",
+                 report_meta(f"moonshot demo --out {out}{' --full' if full else ''} --seed {seed}",
+                             seeds=_seeds_text(b, seed), wall_time_s=seconds))
+    return out / "report.md"
+
+
+def _seeds_text(b: DemoBudget, seed: int) -> str:
+    def span(n: int) -> str:
+        return f"{seed}" if n == 1 else f"{seed}-{seed + n - 1}"
+
+    return (f"{seed} (PPO: MoonLaunch {span(b.moon_seeds)}, CityNav {span(b.city_seeds)}; "
+            f"planners {seed}; evaluation {seed + 1}; renders {seed})")
 
 
 def _rel(path: Path, root: Path) -> str:
     return str(Path(path).resolve().relative_to(root.resolve()))
+
+
+def _training_plot(folder: Path, out: Path) -> list[str]:
+    """The training-runs plot of a comparison, when it has one."""
+    png = folder / "training.png"
+    return [f"![training runs]({_rel(png, out)})", ""] if png.exists() else []
 
 
 def _report_text(b, full, seed, cmp_moon, cmp_city, ev_moon, ev_city, relearn, gifs, out,
@@ -177,6 +194,7 @@ def _report_text(b, full, seed, cmp_moon, cmp_city, ev_moon, ev_city, relearn, g
         f"{b.moon_seeds} seed(s); the planner ran {b.moon_plan_scenarios} scenarios.", "",
         "### Sample efficiency", "", cmp_moon["markdown"],
         f"![learning curves]({_rel(out / 'compare-moon' / 'learning_curves.png', out)})", "",
+        *_training_plot(out / "compare-moon", out),
         "### Transfer to new launch conditions (other parking altitudes, a \"new moon\")", "",
         ev_moon["markdown"],
         f"![transfer]({_rel(out / 'transfer-moon' / 'transfer.png', out)})", "",
@@ -185,6 +203,7 @@ def _report_text(b, full, seed, cmp_moon, cmp_city, ev_moon, ev_city, relearn, g
         f"planner drove {b.city_plan_episodes} times.", "",
         "### Sample efficiency", "", cmp_city["markdown"],
         f"![learning curves]({_rel(out / 'compare-city' / 'learning_curves.png', out)})", "",
+        *_training_plot(out / "compare-city", out),
         "### Transfer to unseen cities", "", ev_city["markdown"],
         f"![transfer]({_rel(out / 'transfer-city' / 'transfer.png', out)})", "",
     ]
@@ -201,5 +220,5 @@ def _report_text(b, full, seed, cmp_moon, cmp_city, ev_moon, ev_city, relearn, g
                   f"(recovered: {relearn['recovered']}).", ""]
     if gifs:
         lines += ["## Episodes", ""]
-        lines += [f"**{name}**\n\n![{name}]({_rel(path, out)})\n" for name, path in gifs]
+        lines += [f"![{name}]({_rel(path, out)})\n" for name, path in gifs]
     return "\n".join(lines) + "\n"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import shlex
+import time
 from pathlib import Path
 
 from ..agents.loading import AgentSpec, resolve_agent
 from ..runlog import read_episodes, read_evaluations, write_json
 from . import report
 from .efficiency import compare_runs, learning_curves, run_label
+from .html_report import report_meta, write_report
 from .stats import rolling_rate
 from .transfer import evaluate_agent, generalization_gap
 
@@ -16,14 +19,22 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in text).strip("-")
 
 
+def _command(*words) -> str:
+    return " ".join(shlex.quote(str(w)) for w in words)
+
+
 def evaluate_agents(specs: list[AgentSpec | str], splits: list[str], episodes: int, seed: int,
                     out: Path, progress: bool = True, max_trials: int | None = None,
-                    env: str | None = None) -> dict:
+                    env: str | None = None, meta: dict | None = None) -> dict:
     """Evaluate frozen agents on ``splits``; writes ``transfer.{json,csv,md}``,
-    ``gap.{csv,md}``, ``transfer.png`` and per-agent episode logs into ``out``.
+    ``gap.{csv,md}``, ``transfer.png``, ``report.{md,html}`` (``meta``: the report's header,
+    see :func:`~moonshot.evaluation.html_report.report_meta`; by default the equivalent
+    ``moonshot evaluate`` command) and per-agent episode logs into ``out``.
 
     ``specs``: agent specs (see :func:`moonshot.agents.resolve_agent`); ``env`` gives the
     world to agents that do not say (``planner``, ``module:Class``)."""
+    t0 = time.perf_counter()
+    names = [s if isinstance(s, str) else s.label for s in specs]
     specs = [resolve_agent(s, env) for s in specs]
     out.mkdir(parents=True, exist_ok=True)
     results = []
@@ -47,6 +58,15 @@ def evaluate_agents(specs: list[AgentSpec | str], splits: list[str], episodes: i
                                                     if not k.startswith("_")} for r in results],
                                        "gaps": gaps, "episodes": episodes, "seed": seed})
     report.plot_transfer(results, out / "transfer.png")
+    split_arg = "both" if len(splits) > 1 else splits[0]
+    meta = meta or report_meta(
+        _command("moonshot", "evaluate", *names, "--split", split_arg, "--episodes", episodes,
+                 "--seed", seed, "--out", out), seeds=seed,
+        wall_time_s=time.perf_counter() - t0)
+    write_report(out, "# Transfer\n\n"
+                 f"{episodes} scenarios or drives per agent and split ({', '.join(splits)}); "
+                 "success rates with 95% bootstrap intervals.\n\n" + md +
+                 "\n![success on train and new](transfer.png)\n", "moonshot evaluate", meta)
     return {"results": results, "gaps": gaps, "markdown": md}
 
 
@@ -73,10 +93,13 @@ def training_runs(run_dirs: list[Path], window: int = 100) -> list[dict]:
     return runs
 
 
-def compare(run_dirs: list[Path], out: Path, window: int = 100) -> dict:
+def compare(run_dirs: list[Path], out: Path, window: int = 100,
+            meta: dict | None = None) -> dict:
     """Sample-efficiency table and learning curves of runs, from their ``episodes.csv``;
     for training runs also ``training.png`` (success against env steps, with their periodic
-    evaluations)."""
+    evaluations); all of it in ``report.{md,html}`` (``meta``: the report's header, by
+    default the equivalent ``moonshot compare`` command)."""
+    t0 = time.perf_counter()
     if window < 1:
         raise ValueError(f"window must be >= 1 episode, got {window}")
     out.mkdir(parents=True, exist_ok=True)
@@ -92,4 +115,22 @@ def compare(run_dirs: list[Path], out: Path, window: int = 100) -> dict:
     write_json(out / "efficiency.json", {"runs": rows, "window": window,
                                          "curves": {k: {kk: vv for kk, vv in v.items()}
                                                     for k, v in curves.items()}})
+    seeds = sorted({r["seed"] for r in map(run_label, run_dirs) if r["seed"] is not None})
+    meta = meta or report_meta(
+        _command("moonshot", "compare", *run_dirs, "--out", out, "--window", window),
+        seeds=seeds, wall_time_s=time.perf_counter() - t0)
+    write_report(out, _compare_markdown(run_dirs, md, window, bool(trained)),
+                 "moonshot compare", meta)
     return {"rows": rows, "curves": curves, "markdown": md}
+
+
+def _compare_markdown(run_dirs: list[Path], table: str, window: int, trained: bool) -> str:
+    runs = ", ".join(f"`{Path(d).name}`" for d in run_dirs)
+    text = ("# Sample efficiency\n\n"
+            f"Runs: {runs}. Every figure is computed from their `episodes.csv`; rolling "
+            f"success over {window} episodes.\n\n{table}\n"
+            "![learning curves: rolling success against episodes](learning_curves.png)\n")
+    if trained:
+        text += ("\n![training runs: success against env steps, with periodic evaluations]"
+                 "(training.png)\n")
+    return text

@@ -49,7 +49,8 @@ def write_video(frames: list[np.ndarray], path: Path, fps: int) -> Path:
 
 
 def moon_frames(spec: AgentSpec, split: str, episodes: int, seed: int,
-                view: str | None = None, n_frames: int = 40) -> list[np.ndarray]:
+                view: str | None = None, n_frames: int = 40,
+                max_frames: int | None = None) -> list[np.ndarray]:
     """Frames of ``episodes`` MoonLaunch scenarios: every trial an agent takes at a scenario
     (a planner corrects between them), earlier ones faded."""
     from ..envs.moon_render import flight_frames
@@ -74,17 +75,23 @@ def moon_frames(spec: AgentSpec, split: str, episodes: int, seed: int,
     return frames
 
 
+CITY_VIEWS = {"top": "ego", "chase": "chase"}  # --view: the env's render_view
+
+
 def city_frames(spec: AgentSpec, split: str, episodes: int, seed: int,
                 view: str | None = None, every: int = 2, max_frames: int = 400,
                 size: int = 360) -> list[np.ndarray]:
-    """Top-down frames of ``episodes`` CityNav drives (every ``every``-th control step)."""
-    kwargs = {**spec.env_kwargs, "split": split, "render_size": size}
+    """Frames of ``episodes`` CityNav drives (every ``every``-th control step), top-down
+    around the car (``view="top"``) or 3D from behind it (``"chase"``)."""
+    view = view or "top"
+    kwargs = {**spec.env_kwargs, "split": split, "render_size": size,
+              "render_view": CITY_VIEWS[view]}
     env = gym.make(spec.env_id, render_mode="rgb_array", **kwargs).unwrapped
     frames: list[np.ndarray] = []
     for i in range(episodes):
         ep: list[np.ndarray] = []
-        run_episode(spec.agent, env, seed=seed + i, frames=ep)
-        frames += _subsample(ep, every, max_frames) + [ep[-1]] * 10
+        run_episode(spec.agent, env, seed=seed + i, frames=ep, frame_every=every)
+        frames += _subsample(ep, 1, max_frames) + [ep[-1]] * 10
     env.close()
     return frames
 
@@ -124,14 +131,17 @@ def env_frames(spec: AgentSpec, split: str, episodes: int, seed: int,
 
 def render_episodes(env: str, agent: str = "planner", split: str = "train", episodes: int = 1,
                     seed: int = 0, out: Path | str = "episode.gif",
-                    fps: int | None = None, view: str | None = None) -> Path:
+                    fps: int | None = None, view: str | None = None,
+                    max_frames: int | None = None) -> Path:
     """Render ``episodes`` of ``agent`` (any agent spec: ``planner``, a run folder,
     ``module:Class``) in ``env`` (a world or env id) to ``out`` (GIF or MP4).
 
     Each world renders its own way (its declaration's ``frames``): MoonLaunch animates each
     flight in the inertial and the Earth–Moon rotating view, a planner's trials of one
     scenario one after the other; CityNav draws a top-down view around the car with lanes,
-    lights, traffic, lidar, route and a HUD.
+    lights, traffic, lidar, route and a HUD (``view="top"``), or the 3D chase view from
+    behind and above it (``view="chase"``). A GIF holds at most 400 frames, an MP4 up to
+    2,000.
     """
     world = get_world(env)
     out = Path(out)
@@ -146,5 +156,6 @@ def render_episodes(env: str, agent: str = "planner", split: str = "train", epis
                           f"{list(world.render_views) or ['(none: the world has one view)']}")
     spec = resolve_agent(agent, env)
     frames_fn = load_ref(world.frames) if world.frames is not None else env_frames
-    frames = frames_fn(spec, split, episodes, seed, view=view)
+    limit = max_frames or (2000 if out.suffix.lower() == ".mp4" else 400)
+    frames = frames_fn(spec, split, episodes, seed, view=view, max_frames=limit)
     return write_video(frames, out, fps or world.render_fps)

@@ -1,0 +1,125 @@
+"""report.md + report.html: what the writer puts on the page (the browser test opens it)."""
+
+import re
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+
+from moonshot.evaluation.html_report import markdown_to_html, report_meta, write_report
+from moonshot.evaluation.render import write_video
+
+
+class _Page(HTMLParser):
+    """Tags with their attributes, and the text of every table cell."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.tables: list[list[list[str]]] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr":
+            self.tables[-1].append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self.tables[-1][-1].append("".join(self._cell).strip())
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _parse(text: str) -> _Page:
+    page = _Page()
+    page.feed(text)
+    return page
+
+
+@pytest.fixture
+def media(tmp_path):
+    frames = [np.full((48, 64, 3), 40 * i, np.uint8) for i in range(6)]
+    write_video(frames, tmp_path / "media" / "drive.gif", 5)
+    write_video(frames, tmp_path / "media" / "drive.mp4", 5)
+    return tmp_path
+
+
+MD = """# A report
+
+Text with **bold**, `code` and <script>alert(1)</script>.
+
+| agent | success | episodes |
+|---|---|---|
+| ppo | 79% [71–86] | 1,234 |
+| planner | 100% | — |
+
+- one
+- two
+
+![the drive](media/drive.gif)
+
+![the drive, as a video](media/drive.mp4)
+"""
+
+
+def test_write_report_writes_markdown_and_a_page_from_the_same_content(media):
+    meta = report_meta("moonshot compare a b --out x", seeds=[0, 1], wall_time_s=75.2)
+    page_path = write_report(media, MD, "A report", meta)
+    assert page_path == media / "report.html"
+    md = (media / "report.md").read_text()
+    assert md.startswith(MD.rstrip("\n")) and "## Run" in md
+    assert "`moonshot compare a b --out x`" in md and "1 min 15 s" in md
+    text = page_path.read_text()
+    page = _parse(text)
+    # the header says what was run
+    for needle in ("moonshot compare a b --out x", "0, 1", "1 min 15 s", "numpy", "pybullet"):
+        assert needle in text
+    # the table, cell for cell, sortable
+    assert page.tables == [[["agent", "success", "episodes"], ["ppo", "79% [71–86]", "1,234"],
+                            ["planner", "100%", "—"]]]
+    assert ("table", {"class": "sortable"}) in page.tags
+    # the GIF as an image, the MP4 as a video, both by relative paths that exist
+    imgs = [a for t, a in page.tags if t == "img"]
+    videos = [a for t, a in page.tags if t == "video"]
+    assert [a["src"] for a in imgs] == ["media/drive.gif"]
+    assert [a["src"] for a in videos] == ["media/drive.mp4"]
+    assert "controls" in videos[0] and "muted" in videos[0]
+    assert all((media / a["src"]).is_file() for a in imgs + videos)
+    assert "<figcaption>the drive</figcaption>" in text
+    # raw HTML in the Markdown is text, never markup
+    assert ("script", {}) in page.tags  # the page's own inline sorter, and only it
+    assert sum(t == "script" for t, _ in page.tags) == 1
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+
+
+def test_the_page_loads_nothing_from_outside_its_folder(media, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("elsewhere") / "plot.gif"
+    write_video([np.zeros((8, 8, 3), np.uint8)] * 2, outside, 5)
+    md = (f"![a plot elsewhere]({outside})\n\n![remote](https://example.org/x.png)\n\n"
+          "![absent](nothing/here.png)\n")
+    text = write_report(media, md, "t", report_meta("c")).read_text()
+    page = _parse(text)
+    srcs = [a["src"] for _, a in page.tags if "src" in a]
+    assert srcs == ["media/plot.gif"]  # copied into the folder, referenced relatively
+    assert (media / "media" / "plot.gif").is_file()
+    assert not [t for t, a in page.tags if t == "link" or (t == "script" and a.get("src"))]
+    assert not re.search(r"""(src|href)=["'](https?:)?//(?!example\.org)""", text)
+    assert 'href="https://example.org/x.png"' in text  # a remote image becomes a plain link
+    assert "missing file: nothing/here.png" in text  # no broken image on the page
+
+
+def test_tables_with_images_are_not_sortable_and_runs_of_figures_form_a_gallery():
+    body = markdown_to_html("| a | b |\n|---|---|\n| ![x](x.gif) | 1 |\n\n"
+                            "![one](1.png)\n\n![two](2.png)\n\nafter\n")
+    assert "<table>" in body and "sortable" not in body
+    gallery = re.search(r'<div class="gallery">(.*?)</div>', body, re.S).group(1)
+    assert gallery.count("<figure>") == 2
+    assert body.index("</div>") < body.index("<p>after</p>")
