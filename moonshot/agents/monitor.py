@@ -69,6 +69,20 @@ def evaluate_policy_on_split(agent, env_id: str, split: str, episodes: int, seed
             "mean_return": float(np.mean(rets)), "n_episodes": episodes}
 
 
+def fault_point(name: str, steps: int) -> None:
+    """Fault injection for the reliability probes (``benchmarks/reliability_probes.py``):
+    with ``MOONSHOT_FAULT=name@N`` in the environment the process kills itself (SIGKILL, no
+    cleanup) at the first ``name`` point at or after step N. Off (one dict lookup) otherwise."""
+    spec = os.environ.get("MOONSHOT_FAULT")
+    if not spec:
+        return
+    where, _, at = spec.partition("@")
+    if where == name and steps >= int(at or 0):
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 class TrainingMonitor(BaseCallback):
     """Logs every finished episode, evaluates, checkpoints and shows a progress bar.
 
@@ -129,6 +143,7 @@ class TrainingMonitor(BaseCallback):
         infos = self.locals["infos"]
         self._ret += rewards
         self._len += 1
+        fault_point("rollout", self.num_timesteps)
         for i in np.nonzero(dones)[0]:
             info = infos[i]
             success = bool(info.get("is_success", False))
@@ -173,6 +188,7 @@ class TrainingMonitor(BaseCallback):
                                            env_kwargs=self.eval_kwargs)
             rows.append({"env_steps": self.num_timesteps, "episodes": self.log.episodes,
                          "split": split, "wall_time_s": round(self.wall(), 3), **res})
+            fault_point("evaluation", self.num_timesteps)  # between the splits
         self.evals.add_rows(rows)
 
     def state(self) -> dict:
@@ -198,6 +214,7 @@ class TrainingMonitor(BaseCallback):
         if norm is not None:
             meta["vecnormalize"] = f"vecnormalize_{n}.pkl"
             save_stats_atomic(norm, ckpt / meta["vecnormalize"])
+        fault_point("checkpoint", n)  # files written, latest.json not yet
         previous = None
         if getattr(self.model, "replay_buffer", None) is not None:
             # the buffer is large: only the newest checkpoint keeps one

@@ -208,12 +208,16 @@ def find_checkpoint(run: Path) -> dict | None:
     ckpt = run / "checkpoints"
     latest = ckpt / "latest.json"
     if latest.exists():
-        meta = read_json(latest)
-        files = [meta.get("model"), meta.get("state")]
-        if all(f and (ckpt / f).exists() for f in files):
-            return meta
-        print(f"moonshot: {latest} points at missing files; looking for the newest complete "
-              "checkpoint", flush=True)
+        try:
+            meta = read_json(latest)
+            if all((ckpt / meta[k]).exists() for k in ("model", "state")):
+                load_state(ckpt / meta["state"])  # readable, or the fallback below
+                return meta
+            problem = "points at missing files"
+        except (ValueError, KeyError, TypeError) as exc:
+            problem = f"is unreadable ({exc})"
+        print(f"moonshot: {latest} {problem}; looking for the newest complete checkpoint",
+              flush=True)
     candidates = []
     for path in ckpt.glob("model_*.zip"):
         try:
@@ -224,12 +228,16 @@ def find_checkpoint(run: Path) -> dict | None:
         state = ckpt / f"state_{steps}.pkl"
         if not (state.exists() and zipfile.is_zipfile(path)):
             continue
-        meta = load_state(state).get("meta", {})
+        try:
+            meta = load_state(state).get("meta", {})
+        except ValueError:
+            continue
         meta.update({"env_steps": steps, "model": path.name, "state": state.name})
         stats = ckpt / f"vecnormalize_{steps}.pkl"
         if stats.exists():
             meta["vecnormalize"] = stats.name
-        print(f"moonshot: resuming {run} from {path.name} (latest.json was missing)", flush=True)
+        print(f"moonshot: resuming {run} from {path.name}, the newest complete checkpoint",
+              flush=True)
         return meta
     return None
 
@@ -250,6 +258,12 @@ def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool) -> Path
     # after the budget. A new run's logs come after the model (a failed start writes none).
     keep = start_steps if meta else -1
     logs = _open_logs(run, keep) if resume else None
+    if meta and logs[0].episodes != int(meta.get("episodes", logs[0].episodes)):
+        logs[0].close()
+        raise ValueError(f"{run / 'episodes.csv'} holds {logs[0].episodes} episodes up to the "
+                         f"checkpoint at step {start_steps:,}, which counted "
+                         f"{meta['episodes']}: the log was cut or replaced, and resuming would "
+                         "lose or repeat episodes (restore the file, or start a new run)")
     set_torch_threads(cfg.torch_threads)
     env_kwargs = {**plan["env_kwargs"], "split": cfg.split}
     # Same seed as the first start; the exact resume below restores the envs' states (an env
