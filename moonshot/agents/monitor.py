@@ -94,7 +94,8 @@ class TrainingMonitor(BaseCallback):
 
     def __init__(self, run: Path, cfg: TrainConfig, env_id: str, log: EpisodeLog,
                  evals: EvalLog, schedule: dict, wall_offset: float, total: int,
-                 resumed: dict | None = None, evaluated_at: int | None = None):
+                 resumed: dict | None = None, evaluated_at: int | None = None,
+                 on_checkpoint=None):
         super().__init__()
         self.run, self.cfg, self.log, self.evals = run, cfg, log, evals
         self.eval_every = int(schedule["eval_every"])
@@ -110,6 +111,7 @@ class TrainingMonitor(BaseCallback):
         self._recent: list[bool] = []
         self._resumed = resumed
         self._evaluated_at = evaluated_at
+        self._on_checkpoint = on_checkpoint
         self._next_eval = 0
         self._next_ckpt = 0
         self._last_eval_steps = -1
@@ -228,6 +230,8 @@ class TrainingMonitor(BaseCallback):
         write_json(ckpt / "latest.json", meta)
         if previous and previous != meta.get("replay_buffer"):
             (ckpt / previous).unlink(missing_ok=True)
+        if self._on_checkpoint is not None:
+            self._on_checkpoint(self.run)
 
     def finish(self) -> None:
         """After the last update: the final policy's evaluation and checkpoint."""

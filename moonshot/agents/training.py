@@ -59,7 +59,8 @@ def load_agent(run_dir: str | os.PathLike):
     return load_sb3_agent(run_dir)
 
 
-def train(cfg: TrainConfig | None = None, *, resume: bool = False, **kwargs) -> Path:
+def train(cfg: TrainConfig | None = None, *, resume: bool = False,
+          on_checkpoint=None, **kwargs) -> Path:
     """Train an RL agent; returns the run folder.
 
     ``train(env="moon", algo="ppo", timesteps=200_000, out="runs/x", env_kwargs={"target":
@@ -73,7 +74,8 @@ def train(cfg: TrainConfig | None = None, *, resume: bool = False, **kwargs) -> 
     given), its random states and the episodes in flight (an uninterrupted run and a resumed
     one give the same results, bit for bit on the same machine); rows logged after the
     checkpoint are dropped and replayed, so no episode is lost or counted twice. A finished
-    run resumes to no work.
+    run resumes to no work. ``on_checkpoint(run_folder)`` is called after each checkpoint (a
+    sweep sends the folder to its driver from there).
     """
     if cfg is None:
         cfg = TrainConfig(**kwargs)
@@ -91,7 +93,7 @@ def train(cfg: TrainConfig | None = None, *, resume: bool = False, **kwargs) -> 
     with run_folder(run, "train", fresh=False):
         if not resume and _holds_run(run):  # another start won the race for the folder
             raise FileExistsError(f"run folder {run} already holds a run; pass --resume")
-        return _train_locked(cfg, plan, run, resume)
+        return _train_locked(cfg, plan, run, resume, on_checkpoint)
 
 
 def _holds_run(run: Path) -> bool:
@@ -242,7 +244,8 @@ def find_checkpoint(run: Path) -> dict | None:
     return None
 
 
-def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool) -> Path:
+def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool,
+                  on_checkpoint=None) -> Path:
     env_id, hp, n_envs = plan["env_id"], plan["hp"], plan["n_envs"]
     normalize, schedule = plan["normalize"], plan["schedule"]
     meta = find_checkpoint(run) if resume else None
@@ -302,7 +305,8 @@ def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool) -> Path
     monitor = TrainingMonitor(run, cfg, env_id, log, evals, schedule,
                               float(meta["wall_time_s"]) if meta else 0.0, cfg.timesteps,
                               resumed=None if state is None else state.get("monitor"),
-                              evaluated_at=meta.get("last_eval_steps") if meta else None)
+                              evaluated_at=meta.get("last_eval_steps") if meta else None,
+                              on_checkpoint=on_checkpoint)
     if tb is None:  # SB3's default logger would leave an empty folder in /tmp per run
         from stable_baselines3.common.logger import Logger
 
