@@ -25,10 +25,13 @@ from ..physics.constants import (
     R_EARTH,
     R_MOON,
 )
+from .seeded_uniforms import seeded_uniforms
 
 SPLITS = ("train", "new")
 # Salts keep the scenario streams of the two splits independent for equal scenario ids.
 _SPLIT_SALT = {"train": 0x5EED_7A11, "new": 0x5EED_0E3}
+# Uniforms drawn per scenario: parking angle, Moon angle, perigee, altitude (+ Moon a and GM).
+_DRAWS = {"train": 4, "new": 6}
 
 #: Success radius (km from the Moon's centre) of each target, and what it means. ``soi`` is
 #: the real Moon's; a scenario's own sphere follows its Moon (see :func:`sphere_of_influence`).
@@ -114,10 +117,15 @@ class Scenarios:
         return len(self.scenario_id)
 
 
-def _two_sided(rng: np.random.Generator, lo: float, hi: float, lo2: float, hi2: float) -> float:
+def _uniform(u: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """``Generator.uniform(lo, hi)`` from its standard uniform ``u`` (numpy's formula)."""
+    return lo + (hi - lo) * u
+
+
+def _two_sided(u: np.ndarray, lo: float, hi: float, lo2: float, hi2: float) -> np.ndarray:
     """Uniform on [lo, hi] U [lo2, hi2] (held-out values on both sides of the training value)."""
-    u = rng.uniform(0.0, (hi - lo) + (hi2 - lo2))
-    return lo + u if u < hi - lo else lo2 + (u - (hi - lo))
+    x = _uniform(u, 0.0, (hi - lo) + (hi2 - lo2))
+    return np.where(x < hi - lo, lo + x, lo2 + (x - (hi - lo)))
 
 
 def sphere_of_influence(moon_a, gm_moon, model: str = "laplace") -> np.ndarray:
@@ -141,21 +149,20 @@ def sample_scenarios(split: str, scenario_ids, eccentricity: float,
     """
     ids = np.atleast_1d(np.asarray(scenario_ids, dtype=np.int64))
     n = len(ids)
-    cols = {k: np.empty(n) for k in ("alt", "pa", "ma", "a", "per", "gm")}
-    for j, sid in enumerate(ids):
-        rng = np.random.default_rng([int(sid), _SPLIT_SALT[split]])
-        cols["pa"][j], cols["ma"][j], cols["per"][j] = rng.uniform(0, 2 * np.pi, 3)
-        if split == "train":
-            cols["alt"][j] = rng.uniform(180.0, 400.0)
-            cols["a"][j] = EARTH_MOON_DISTANCE
-            cols["gm"][j] = GM_MOON
-        else:
-            cols["alt"][j] = rng.uniform(600.0, 2000.0)
-            cols["a"][j] = EARTH_MOON_DISTANCE * _two_sided(rng, 0.85, 0.93, 1.07, 1.20)
-            cols["gm"][j] = GM_MOON * _two_sided(rng, 0.5, 0.8, 1.25, 2.0)
-    return Scenarios(ids, cols["alt"], cols["pa"], cols["ma"], cols["a"],
-                     np.full(n, float(eccentricity)), cols["per"], cols["gm"],
-                     sphere_of_influence(cols["a"], cols["gm"], soi_radius))
+    # Row j = default_rng([ids[j], salt]).random(...): the draws of the per-id generator this
+    # function has always used (same scenario for the same id), computed for the whole batch.
+    u = seeded_uniforms(ids, _SPLIT_SALT[split], _DRAWS[split])
+    pa, ma, per = (_uniform(u[:, k], 0.0, 2 * np.pi) for k in range(3))
+    if split == "train":
+        alt = _uniform(u[:, 3], 180.0, 400.0)
+        a = np.full(n, EARTH_MOON_DISTANCE)
+        gm = np.full(n, GM_MOON)
+    else:
+        alt = _uniform(u[:, 3], 600.0, 2000.0)
+        a = EARTH_MOON_DISTANCE * _two_sided(u[:, 4], 0.85, 0.93, 1.07, 1.20)
+        gm = GM_MOON * _two_sided(u[:, 5], 0.5, 0.8, 1.25, 2.0)
+    return Scenarios(ids, alt, pa, ma, a, np.full(n, float(eccentricity)), per, gm,
+                     sphere_of_influence(a, gm, soi_radius))
 
 
 def observe(s: Scenarios) -> np.ndarray:
