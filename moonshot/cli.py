@@ -222,6 +222,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, OSError, RunFolderBusy) as exc:
         print(f"moonshot: error: {exc}", file=sys.stderr)  # unwrapped: paths stay whole
         return 2
+    except RuntimeError as exc:
+        if type(exc).__name__ != "SweepFailed":
+            raise
+        print(f"moonshot: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -64,6 +64,10 @@ RESOURCE_KEYS = ("num_cpus", "num_gpus")
 DONE = "DONE"
 
 
+class SweepFailed(RuntimeError):
+    """Some cells failed for good (after Ray's retries); the others are kept."""
+
+
 @dataclass
 class Cell:
     """One run of the grid and what to do after it (JSON-able: it travels to the worker)."""
@@ -476,7 +480,7 @@ def run_sweep(spec_path: str | os.PathLike, out: str | os.PathLike,
                 bar.close()
             if failures:
                 lines = "\n".join(f"  {cid}: {msg}" for cid, msg in failures)
-                raise RuntimeError(f"{len(failures)} of {len(cells)} cells failed (the others "
+                raise SweepFailed(f"{len(failures)} of {len(cells)} cells failed (the others "
                                    f"are kept; fix and rerun with --resume):\n{lines}")
         summary = aggregate(out, cells, wall_time_s=time.perf_counter() - t0,
                             command=f"moonshot sweep {spec_path} --out {out}")
