@@ -147,6 +147,28 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common_run_args(p)
 
     p = sub.add_parser(
+        "shift", help="the generalization ladder: agents along a world's shift axes",
+        description="Evaluate agents along the world's shift axes, one axis at a time, every "
+                    "level (0 = the training distribution), on the same scenarios; writes "
+                    "shift.csv (axis, level, agent, success with its 95%% CI, deaths, real and "
+                    "imagined trials), shift.png and report.md/html.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("env", metavar="ENV", help=env_help)
+    p.add_argument("--agent", action="append", required=True, metavar="AGENT",
+                   help="an agent (repeat the flag for several): planner, planner:WORLD:"
+                   "options, a run folder, or module:Class")
+    p.add_argument("--axis", nargs="+", default=None,
+                   help="axes to walk (default: all of the world's)")
+    p.add_argument("--level", nargs="+", type=int, default=None,
+                   help="levels to evaluate (default: every level of each axis)")
+    p.add_argument("--episodes", type=int, default=50,
+                   help="scenarios (moon) or drives (city) per level and agent (default: 50)")
+    p.add_argument("--env-kwargs", nargs="*", metavar="KEY=VALUE", default=[],
+                   help="env settings for every agent, e.g. target=soi")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_common_run_args(p, "runs/shift")
+
+    p = sub.add_parser(
         "sweep", help="a grid of runs on Ray (local by default, a cluster with --address)",
         description="Expand SPEC.yaml into cells (agents x seeds x env settings), run each "
                     "cell (a train or plan run, then its evaluations) as a Ray task, and "

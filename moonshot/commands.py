@@ -162,3 +162,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     print("\n" + res["markdown"])
     print(f"wrote {args.out}/report.md, report.html, summary.csv, cells.csv")
     return 0
+
+
+def cmd_shift(args: argparse.Namespace) -> int:
+    from .agents.config import parse_key_values
+    from .evaluation.shift import run_shift
+
+    res = run_shift(args.env, args.agent, axes=args.axis, levels=args.level,
+                    episodes=args.episodes, seed=args.seed, out=Path(args.out),
+                    progress=not args.no_progress,
+                    env_kwargs=parse_key_values(args.env_kwargs, "--env-kwargs"))
+    print("\n" + res["markdown"])
+    print(f"wrote {args.out}/shift.csv, shift.png, report.md, report.html")
+    return 0

@@ -156,7 +156,8 @@ class MoonLaunchEnv(gym.Env):
             raise ValueError(f"scenario_id must be a non-negative integer, got {sid!r}")
         self.scenario = world.sample_scenarios(self.split, [int(sid)],
                                                self.config["moon_eccentricity"],
-                                               self.config["soi_radius"])
+                                               self.config["soi_radius"],
+                                               world.split_ranges(self.split, self.config))
         self.physical_constants = world.physical_constants(self.scenario)
         self._obs = world.observe(self.scenario)[0]
         self._last = None
