@@ -213,7 +213,7 @@ def single_city(pose: np.ndarray, half) -> Cars:
 
 
 # ---------------------------------------------------------------------------- kernels
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _entry(ox, oy, dx, dy, cx, cy, hx, hy, c, s):
     """Distance along the ray from ``o`` along unit ``d`` at which it enters the footprint
     (centre, half extents, cos/sin of yaw); inf if it misses, grazes or starts inside."""
@@ -222,12 +222,14 @@ def _entry(ox, oy, dx, dy, cx, cy, hx, hy, c, s):
     ux, uy = c * dx + s * dy, c * dy - s * dx
     near, far = -math.inf, math.inf
     if ux != 0.0:
-        t1, t2 = (-hx - px) / ux, (hx - px) / ux
+        inv = 1.0 / ux
+        t1, t2 = (-hx - px) * inv, (hx - px) * inv
         near, far = min(t1, t2), max(t1, t2)
     elif abs(px) >= hx:
         return math.inf
     if uy != 0.0:
-        t1, t2 = (-hy - py) / uy, (hy - py) / uy
+        inv = 1.0 / uy
+        t1, t2 = (-hy - py) * inv, (hy - py) * inv
         near, far = max(near, min(t1, t2)), min(far, max(t1, t2))
     elif abs(py) >= hy:
         return math.inf
@@ -252,17 +254,25 @@ def separation(a, b):
 
 
 @njit(cache=True)
-def _car_rows(pose, n, half, rows):
-    """Footprint rows of a city's first ``n`` cars, plus their bounding radius (column 6)."""
+def _car_rows(pose, n, half, lo_x, lo_y, hi_x, hi_y, rows, index):
+    """Footprint rows (plus the bounding radius, column 6) of those of a city's first ``n``
+    cars that reach into the box ``[lo_x, hi_x] x [lo_y, hi_y]``; ``index`` receives their
+    car numbers. Returns how many."""
     rad = math.hypot(half[0], half[1])
+    m = 0
     for k in range(n):
-        rows[k, 0], rows[k, 1] = pose[k, 0], pose[k, 1]
-        rows[k, 2], rows[k, 3] = half[0], half[1]
-        rows[k, 4], rows[k, 5] = math.cos(pose[k, 2]), math.sin(pose[k, 2])
-        rows[k, 6] = rad
+        x, y = pose[k, 0], pose[k, 1]
+        if x + rad < lo_x or x - rad > hi_x or y + rad < lo_y or y - rad > hi_y:
+            continue
+        rows[m, 0], rows[m, 1], rows[m, 2], rows[m, 3] = x, y, half[0], half[1]
+        rows[m, 4], rows[m, 5] = math.cos(pose[k, 2]), math.sin(pose[k, 2])
+        rows[m, 6] = rad
+        index[m] = k
+        m += 1
+    return m
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _first_car(rows, n, ox, oy, dx, dy, best):
     """Nearest car entered before ``best``: ``(distance, car)`` (``best, NO_HIT`` if none)."""
     hit = NO_HIT
@@ -278,7 +288,7 @@ def _first_car(rows, n, ox, oy, dx, dy, best):
     return best, hit
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _first_building(scene, m, ox, oy, dx, dy, best, stamp, ray_id):
     """Nearest building of map ``m`` entered before ``best``: ``(distance, building)``.
     Walks the grid cells along the ray (DDA); ``stamp`` (per building of the map) marks
@@ -287,33 +297,37 @@ def _first_building(scene, m, ox, oy, dx, dy, best, stamp, ray_id):
     x0, y0, cell = scene.grid[m, 0], scene.grid[m, 1], scene.grid[m, 2]
     nx, ny = scene.shape[m, 0], scene.shape[m, 1]
     base, r0 = scene.first_cell[m], scene.first_rect[m]
-    # the part [t0, t1] of the ray inside the grid
-    t0, t1 = 0.0, best
-    if dx != 0.0:
-        ta, tb = (x0 - ox) / dx, (x0 + nx * cell - ox) / dx
-        t0, t1 = max(t0, min(ta, tb)), min(t1, max(ta, tb))
-    elif not x0 <= ox <= x0 + nx * cell:
-        return best, NO_HIT
-    if dy != 0.0:
-        ta, tb = (y0 - oy) / dy, (y0 + ny * cell - oy) / dy
-        t0, t1 = max(t0, min(ta, tb)), min(t1, max(ta, tb))
-    elif not y0 <= oy <= y0 + ny * cell:
-        return best, NO_HIT
-    if t0 > t1:
-        return best, NO_HIT
+    inv_x = 1.0 / dx if dx != 0.0 else math.inf
+    inv_y = 1.0 / dy if dy != 0.0 else math.inf
+    x1, y1 = x0 + nx * cell, y0 + ny * cell
+    t0 = 0.0
+    if not (x0 <= ox <= x1 and y0 <= oy <= y1):  # start where the ray enters the grid
+        t1 = best
+        if dx != 0.0:
+            ta, tb = (x0 - ox) * inv_x, (x1 - ox) * inv_x
+            t0, t1 = max(t0, min(ta, tb)), min(t1, max(ta, tb))
+        elif not x0 <= ox <= x1:
+            return best, NO_HIT
+        if dy != 0.0:
+            ta, tb = (y0 - oy) * inv_y, (y1 - oy) * inv_y
+            t0, t1 = max(t0, min(ta, tb)), min(t1, max(ta, tb))
+        elif not y0 <= oy <= y1:
+            return best, NO_HIT
+        if t0 > t1:
+            return best, NO_HIT
     ix = min(max(int(math.floor((ox + t0 * dx - x0) / cell)), 0), nx - 1)
     iy = min(max(int(math.floor((oy + t0 * dy - y0) / cell)), 0), ny - 1)
     # ray distance to the next vertical / horizontal cell boundary, and between boundaries
     step_x, tx, ddx = 0, math.inf, math.inf
     if dx > 0.0:
-        step_x, tx, ddx = 1, (x0 + (ix + 1) * cell - ox) / dx, cell / dx
+        step_x, tx, ddx = 1, (x0 + (ix + 1) * cell - ox) * inv_x, cell * inv_x
     elif dx < 0.0:
-        step_x, tx, ddx = -1, (x0 + ix * cell - ox) / dx, -cell / dx
+        step_x, tx, ddx = -1, (x0 + ix * cell - ox) * inv_x, -cell * inv_x
     step_y, ty, ddy = 0, math.inf, math.inf
     if dy > 0.0:
-        step_y, ty, ddy = 1, (y0 + (iy + 1) * cell - oy) / dy, cell / dy
+        step_y, ty, ddy = 1, (y0 + (iy + 1) * cell - oy) * inv_y, cell * inv_y
     elif dy < 0.0:
-        step_y, ty, ddy = -1, (y0 + iy * cell - oy) / dy, -cell / dy
+        step_y, ty, ddy = -1, (y0 + iy * cell - oy) * inv_y, -cell * inv_y
     hit = NO_HIT
     while True:
         k = base + iy * nx + ix
@@ -326,8 +340,7 @@ def _first_building(scene, m, ox, oy, dx, dy, best, stamp, ray_id):
                        rects[b, 4], rects[b, 5])
             if t < best:
                 best, hit = t, b - r0
-        exit_ = min(tx, ty)
-        if best <= exit_ or exit_ >= t1:
+        if best <= min(tx, ty):  # no later cell holds a nearer entry
             break
         if tx < ty:
             ix += step_x
@@ -342,6 +355,20 @@ def _first_building(scene, m, ox, oy, dx, dy, best, stamp, ray_id):
     return best, hit
 
 
+BAD_MAP, BAD_COUNT = 1, 2  # kernel status: a city names no map of the scene; a bad count
+
+
+@njit(cache=True)
+def _check_cities(scene, city_map, cars):
+    """0, or the status naming the first problem with the cities' maps or car counts."""
+    for i in range(city_map.shape[0]):
+        if city_map[i] < 0 or city_map[i] >= scene.grid.shape[0]:
+            return BAD_MAP
+        if cars.count[i] < 0 or cars.count[i] > cars.pose.shape[1]:
+            return BAD_COUNT
+    return 0
+
+
 @njit(cache=True)
 def _max_rects(scene):
     most = 0
@@ -354,35 +381,62 @@ def _max_rects(scene):
 def _cast_kernel(scene, city_map, origins, directions, ego, angles, max_range, cars,
                  distance, building, car):
     """Rays of ``N`` cities into ``distance``, ``building``, ``car`` ``(N, R)``: given by
-    ``origins``/``directions (N, R, 2)`` or, if those are empty, by the ego poses ``(N, 3)``
-    and ``angles (R,)`` in the ego frame (lidar); ``max_range (N, R)``."""
+    ``origins``/``directions (N, R, 2)`` or, if those are empty, by the ego poses ``(N, 3+)``
+    and ``angles (R,)`` in the ego frame (lidar); ``max_range`` ``(N, R)`` or ``(1, 1)``.
+    Returns 0 or a status (``BAD_*``)."""
+    status = _check_cities(scene, city_map, cars)
+    if status:
+        return status
     n, r = distance.shape
     lidar = origins.shape[0] == 0
+    per_ray = max_range.shape[0] > 1 or max_range.shape[1] > 1
     stamp = np.zeros(_max_rects(scene), dtype=np.int64)
     rows = np.empty((cars.pose.shape[1], 7))
+    index = np.empty(cars.pose.shape[1], dtype=np.int64)
+    ray_cos, ray_sin = np.cos(angles), np.sin(angles)
     ray_id = 0
     for i in range(n):
         m = city_map[i]
-        nc = cars.count[i]
-        _car_rows(cars.pose[i], nc, cars.half[i], rows)
+        if lidar:
+            ch, sh = math.cos(ego[i, 2]), math.sin(ego[i, 2])
+        # the cars that any of this city's rays can reach
+        reach = max_range[0, 0]
+        if lidar:
+            lo_x, lo_y, hi_x, hi_y = ego[i, 0], ego[i, 1], ego[i, 0], ego[i, 1]
+        else:
+            lo_x, lo_y, hi_x, hi_y = math.inf, math.inf, -math.inf, -math.inf
+            for j in range(r):
+                lo_x, hi_x = min(lo_x, origins[i, j, 0]), max(hi_x, origins[i, j, 0])
+                lo_y, hi_y = min(lo_y, origins[i, j, 1]), max(hi_y, origins[i, j, 1])
+        if per_ray:
+            for j in range(r):
+                reach = max(reach, max_range[i, j])
+        nc = _car_rows(cars.pose[i], cars.count[i], cars.half[i], lo_x - reach, lo_y - reach,
+                       hi_x + reach, hi_y + reach, rows, index)
         for j in range(r):
             ray_id += 1
             if lidar:
                 ox, oy = ego[i, 0], ego[i, 1]
-                dx, dy = math.cos(ego[i, 2] + angles[j]), math.sin(ego[i, 2] + angles[j])
+                dx, dy = ch * ray_cos[j] - sh * ray_sin[j], sh * ray_cos[j] + ch * ray_sin[j]
             else:
                 ox, oy = origins[i, j, 0], origins[i, j, 1]
                 dx, dy = directions[i, j, 0], directions[i, j, 1]
-            best, hc = _first_car(rows, nc, ox, oy, dx, dy, max_range[i, j])
+            best, hc = _first_car(rows, nc, ox, oy, dx, dy,
+                                  max_range[i, j] if per_ray else max_range[0, 0])
             best, hb = _first_building(scene, m, ox, oy, dx, dy, best, stamp, ray_id)
             distance[i, j] = best
             building[i, j] = hb
-            car[i, j] = hc if hb == NO_HIT else NO_HIT
+            car[i, j] = index[hc] if hc != NO_HIT and hb == NO_HIT else NO_HIT
+    return 0
 
 
 @njit(cache=True)
 def _contacts_kernel(scene, city_map, ego, ego_half, cars, building, car):
-    """The ego's contacts in ``N`` cities into ``building (N,)`` and ``car (N, K)``."""
+    """The ego's contacts in ``N`` cities into ``building (N,)`` and ``car (N, K)``;
+    ``ego_half`` ``(N, 2)`` or ``(1, 2)``. Returns 0 or a status (``BAD_*``)."""
+    status = _check_cities(scene, city_map, cars)
+    if status:
+        return status
     rects, start, items = scene.rects, scene.cell_start, scene.cell_rects
     stamp = np.zeros(_max_rects(scene), dtype=np.int64)
     me = np.empty(6)
@@ -390,8 +444,9 @@ def _contacts_kernel(scene, city_map, ego, ego_half, cars, building, car):
     for i in range(ego.shape[0]):
         m = city_map[i]
         c, s = math.cos(ego[i, 2]), math.sin(ego[i, 2])
-        me[0], me[1], me[2], me[3], me[4], me[5] = ego[i, 0], ego[i, 1], ego_half[i, 0], \
-            ego_half[i, 1], c, s
+        q = i if ego_half.shape[0] > 1 else 0
+        me[0], me[1], me[2], me[3], me[4], me[5] = ego[i, 0], ego[i, 1], ego_half[q, 0], \
+            ego_half[q, 1], c, s
         ex = me[2] * abs(c) + me[3] * abs(s) + _EPS
         ey = me[2] * abs(s) + me[3] * abs(c) + _EPS
         x0, y0, cell = scene.grid[m, 0], scene.grid[m, 1], scene.grid[m, 2]
@@ -417,52 +472,60 @@ def _contacts_kernel(scene, city_map, ego, ego_half, cars, building, car):
         reach = (math.hypot(me[2], me[3]) + math.hypot(half[0], half[1])) ** 2
         for k in range(cars.count[i]):
             p = cars.pose[i, k]
-            if (p[0] - me[0]) ** 2 + (p[1] - me[1]) ** 2 > reach:
-                continue
-            other[0], other[1], other[2], other[3] = p[0], p[1], half[0], half[1]
-            other[4], other[5] = math.cos(p[2]), math.sin(p[2])
-            car[i, k] = separation(me, other) <= 0.0
+            touch = False
+            if (p[0] - me[0]) ** 2 + (p[1] - me[1]) ** 2 <= reach:
+                other[0], other[1], other[2], other[3] = p[0], p[1], half[0], half[1]
+                other[4], other[5] = math.cos(p[2]), math.sin(p[2])
+                touch = separation(me, other) <= 0.0
+            car[i, k] = touch
+    return 0
 
 
 # ---------------------------------------------------------------------------- entry points
-def _as(a, shape_tail=None) -> np.ndarray:
+def _as(a) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.float64)
 
 
-def _check(scene: Scene, city_map, n: int, cars: Cars) -> np.ndarray:
+def _cities(scene: Scene, city_map, n: int, cars: Cars) -> tuple[np.ndarray, Cars]:
+    """``city_map`` and ``cars`` as the kernels take them, their shapes checked (values are
+    checked in the kernels: see :func:`_raise`)."""
     city_map = np.ascontiguousarray(city_map, dtype=np.int64).reshape(-1)
+    pose, count, half = _as(cars.pose), np.ascontiguousarray(cars.count, dtype=np.int64), \
+        _as(cars.half)
     if len(city_map) != n:
         raise ValueError(f"city_map has {len(city_map)} entries for {n} cities")
-    if len(city_map) and (city_map.min() < 0 or city_map.max() >= scene.n_maps):
+    if pose.ndim != 3 or pose.shape[0] != n or pose.shape[2] != 3 or count.shape != (n,) \
+            or half.shape != (n, 2):
+        raise ValueError(f"cars do not describe {n} cities: pose {pose.shape}, count "
+                         f"{count.shape}, half {half.shape}; expected (N, K, 3), (N,), (N, 2)")
+    return city_map, Cars(pose, count, half)
+
+
+def _raise(status: int, scene: Scene, cars: Cars) -> None:
+    if status == BAD_MAP:
         raise ValueError(f"city_map holds maps outside 0..{scene.n_maps - 1}")
-    if cars.pose.shape[0] != n or cars.pose.shape[2:] != (3,) or cars.count.shape != (n,) \
-            or cars.half.shape != (n, 2):
-        raise ValueError(f"cars do not describe {n} cities: pose {cars.pose.shape}, count "
-                         f"{cars.count.shape}, half {cars.half.shape}; expected (N, K, 3), "
-                         f"(N,), (N, 2)")
-    if n and (cars.count.min() < 0 or cars.count.max() > cars.pose.shape[1]):
-        raise ValueError(f"car counts must lie in 0..{cars.pose.shape[1]}")
-    return city_map
-
-
-def _cars(cars: Cars) -> Cars:
-    return Cars(_as(cars.pose), np.ascontiguousarray(cars.count, dtype=np.int64),
-                _as(cars.half))
-
-
-def _rays(scene, city_map, origins, directions, ego, angles, max_range, cars, n, r):
-    city_map = _check(scene, city_map, n, cars)
-    out = RayHits(np.empty((n, r)), np.empty((n, r), dtype=np.int64),
-                  np.empty((n, r), dtype=np.int64))
-    rng = np.ascontiguousarray(np.broadcast_to(np.asarray(max_range, dtype=np.float64),
-                                               (n, r)))
-    _cast_kernel(scene, city_map, origins, directions, ego, angles, rng, _cars(cars), *out)
-    return out
+    if status == BAD_COUNT:
+        raise ValueError(f"car counts must lie in 0..{cars.pose.shape[1]}, got {cars.count}")
 
 
 _NO_RAYS = np.zeros((0, 0, 2))
 _NO_EGO = np.zeros((0, 3))
 _NO_ANGLES = np.zeros(0)
+
+
+def _rays(scene, city_map, origins, directions, ego, angles, max_range, cars, n, r):
+    city_map, cars = _cities(scene, city_map, n, cars)
+    out = RayHits(np.empty((n, r)), np.empty((n, r), dtype=np.int64),
+                  np.empty((n, r), dtype=np.int64))
+    ranges = np.asarray(max_range, dtype=np.float64)
+    if ranges.ndim == 0:
+        ranges = ranges.reshape(1, 1)
+    elif ranges.shape != (n, r):
+        raise ValueError(f"max_range must be a number or ({n}, {r}), got {ranges.shape}")
+    ranges = np.ascontiguousarray(ranges)
+    _raise(_cast_kernel(scene, city_map, origins, directions, ego, angles, ranges, cars, *out),
+           scene, cars)
+    return out
 
 
 def cast_rays(scene: Scene, city_map, origins, directions, max_range, cars: Cars) -> RayHits:
@@ -485,7 +548,7 @@ def lidar(scene: Scene, city_map, ego, angles, max_range: float, cars: Cars) -> 
     ego, angles = _as(ego), _as(angles).reshape(-1)
     if ego.ndim != 2 or ego.shape[1] < 3:
         raise ValueError(f"ego poses must be (N, 3) (x, y, heading), got {ego.shape}")
-    return _rays(scene, city_map, _NO_RAYS, _NO_RAYS, ego, angles, max_range, cars,
+    return _rays(scene, city_map, _NO_RAYS, _NO_RAYS, ego, angles, float(max_range), cars,
                  ego.shape[0], len(angles))
 
 
@@ -493,12 +556,14 @@ def ego_contacts(scene: Scene, city_map, ego, ego_half, cars: Cars) -> Contacts:
     """What the ego's footprint (centre and heading ``ego (N, 3+)``, half length and half
     width ``ego_half``: ``(2,)`` or ``(N, 2)``) touches or overlaps in each of ``N`` cities:
     the buildings of map ``city_map[i]`` and the cars of city ``i``."""
-    ego = _as(ego)
+    ego, half = _as(ego), _as(ego_half)
     if ego.ndim != 2 or ego.shape[1] < 3:
         raise ValueError(f"ego poses must be (N, 3) (x, y, heading), got {ego.shape}")
     n = ego.shape[0]
-    city_map = _check(scene, city_map, n, cars)
-    half = np.ascontiguousarray(np.broadcast_to(_as(ego_half), (n, 2)))
+    half = half.reshape(1, 2) if half.shape == (2,) else half
+    if half.shape not in ((1, 2), (n, 2)):
+        raise ValueError(f"ego_half must be (2,) or ({n}, 2), got {half.shape}")
+    city_map, cars = _cities(scene, city_map, n, cars)
     out = Contacts(np.empty(n, dtype=np.int64), np.zeros((n, cars.pose.shape[1]), dtype=bool))
-    _contacts_kernel(scene, city_map, ego, half, _cars(cars), *out)
+    _raise(_contacts_kernel(scene, city_map, ego, half, cars, *out), scene, cars)
     return out
