@@ -14,6 +14,7 @@ from numba import njit
 
 from moonshot.physics.bullet import GROUP_CARS, GROUP_EGO, SEEN, BulletWorld
 from moonshot.physics.city import footprints as fp
+from moonshot.physics.city.footprint_kernels import separation
 from moonshot.physics.city.generator import generate_city
 from moonshot.physics.city.geometry import segments_distance
 from moonshot.physics.city.traffic import CAR_LENGTH, CAR_WIDTH, IDM_CITY
@@ -138,7 +139,7 @@ def _corners(r):
 def signed_distance(a, b):
     """Exact signed distance between two footprint rows: the gap if apart, minus the
     penetration depth if they overlap (separating axes give that exactly in 2D)."""
-    sep = fp.separation(a, b)
+    sep = separation(a, b)
     if sep <= 0.0:
         return sep
     ca, cb = _corners(a), _corners(b)
@@ -177,7 +178,7 @@ def distances(me, rows, band):
     ``band``, otherwise some number above ``band`` (the separating-axis gap)."""
     out = np.empty(rows.shape[0])
     for k in range(rows.shape[0]):
-        out[k] = fp.separation(me, rows[k])
+        out[k] = separation(me, rows[k])
         if out[k] <= band:
             out[k] = signed_distance(me, rows[k])
     return out

@@ -35,16 +35,21 @@ rows of that city's car poses.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
+
+from .footprint_kernels import (
+    BAD_COUNT,
+    BAD_MAP,
+    NO_HIT,
+    cast_kernel,
+    cell_lists,
+    contacts_kernel,
+)
 
 CELL = 10.0  # m: grid cell side (lots are 12-30 m wide; see benchmarks/bench_flat_lidar.py)
-NO_HIT = -1
-_EPS = 1e-9  # m: cells take a footprint that comes this close (gridding stays conservative)
 
 
 class Scene(NamedTuple):
@@ -99,62 +104,12 @@ class Contacts(NamedTuple):
         return "car" if self.car[i].any() else None
 
 
-# ---------------------------------------------------------------------------- building scenes
+# ---------------------------------------------------------------------------- scenes
 def footprint_rows(boxes: np.ndarray) -> np.ndarray:
     """``(B, 5)`` boxes ``cx, cy, half_length, half_width, yaw`` as ``(B, 6)`` footprint rows
     ``cx, cy, half_length, half_width, cos(yaw), sin(yaw)``."""
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 5)
     return np.column_stack([boxes[:, :4], np.cos(boxes[:, 4]), np.sin(boxes[:, 4])])
-
-
-@njit(cache=True)
-def _rect_meets_cell(r, x0, y0, cell):
-    """Does footprint row ``r`` overlap (or come within ``_EPS`` of) the axis-aligned square
-    ``[x0, x0 + cell] x [y0, y0 + cell]``? Separating axes: the square's two, the footprint's
-    two."""
-    cx, cy, hx, hy, c, s = r[0], r[1], r[2], r[3], r[4], r[5]
-    h = 0.5 * cell
-    dx, dy = x0 + h - cx, y0 + h - cy
-    if abs(dx) > hx * abs(c) + hy * abs(s) + h + _EPS:
-        return False
-    if abs(dy) > hx * abs(s) + hy * abs(c) + h + _EPS:
-        return False
-    if abs(dx * c + dy * s) > hx + h * (abs(c) + abs(s)) + _EPS:
-        return False
-    return abs(-dx * s + dy * c) <= hy + h * (abs(c) + abs(s)) + _EPS
-
-
-@njit(cache=True)
-def _cell_lists(rects, x0, y0, cell, nx, ny):
-    """CSR cell lists of a grid: ``start (nx * ny + 1,)``, ``items`` (footprint rows)."""
-    n = rects.shape[0]
-    box = np.empty((n, 4), dtype=np.int64)  # cell range of each footprint's bounding box
-    for b in range(n):
-        cx, cy, hx, hy, c, s = rects[b, 0], rects[b, 1], rects[b, 2], rects[b, 3], \
-            rects[b, 4], rects[b, 5]
-        ex = hx * abs(c) + hy * abs(s) + _EPS
-        ey = hx * abs(s) + hy * abs(c) + _EPS
-        box[b, 0] = max(0, int(math.floor((cx - ex - x0) / cell)))
-        box[b, 1] = max(0, int(math.floor((cy - ey - y0) / cell)))
-        box[b, 2] = min(nx - 1, int(math.floor((cx + ex - x0) / cell)))
-        box[b, 3] = min(ny - 1, int(math.floor((cy + ey - y0) / cell)))
-    start = np.zeros(nx * ny + 1, dtype=np.int64)
-    for b in range(n):
-        for iy in range(box[b, 1], box[b, 3] + 1):
-            for ix in range(box[b, 0], box[b, 2] + 1):
-                if _rect_meets_cell(rects[b], x0 + ix * cell, y0 + iy * cell, cell):
-                    start[iy * nx + ix + 1] += 1
-    for k in range(nx * ny):
-        start[k + 1] += start[k]
-    items = np.empty(start[nx * ny], dtype=np.int64)
-    fill = start[:-1].copy()
-    for b in range(n):
-        for iy in range(box[b, 1], box[b, 3] + 1):
-            for ix in range(box[b, 0], box[b, 2] + 1):
-                if _rect_meets_cell(rects[b], x0 + ix * cell, y0 + iy * cell, cell):
-                    items[fill[iy * nx + ix]] = b
-                    fill[iy * nx + ix] += 1
-    return start, items
 
 
 def build_scene(buildings: np.ndarray, cell: float = CELL) -> Scene:
@@ -169,7 +124,7 @@ def build_scene(buildings: np.ndarray, cell: float = CELL) -> Scene:
     else:
         lo, hi = np.zeros(2), np.full(2, cell)
     nx, ny = (int(v) for v in np.maximum(np.ceil((hi - lo) / cell), 1))
-    start, items = _cell_lists(rects, float(lo[0]), float(lo[1]), float(cell), nx, ny)
+    start, items = cell_lists(rects, float(lo[0]), float(lo[1]), float(cell), nx, ny)
     return Scene(rects=rects, first_rect=np.array([0, len(rects)], dtype=np.int64),
                  grid=np.array([[lo[0], lo[1], cell]]), shape=np.array([[nx, ny]]),
                  first_cell=np.array([0, nx * ny], dtype=np.int64), cell_start=start,
@@ -210,275 +165,6 @@ def single_city(pose: np.ndarray, half) -> Cars:
     pose = np.asarray(pose, dtype=np.float64).reshape(1, -1, 3)
     return Cars(pose=pose, count=np.array([pose.shape[1]], dtype=np.int64),
                 half=np.asarray(half, dtype=np.float64).reshape(1, 2))
-
-
-# ---------------------------------------------------------------------------- kernels
-@njit(cache=True, inline="always")
-def _entry(ox, oy, dx, dy, cx, cy, hx, hy, c, s):
-    """Distance along the ray from ``o`` along unit ``d`` at which it enters the footprint
-    (centre, half extents, cos/sin of yaw); inf if it misses, grazes or starts inside."""
-    rx, ry = ox - cx, oy - cy
-    px, py = c * rx + s * ry, c * ry - s * rx  # origin and direction in the footprint's frame
-    ux, uy = c * dx + s * dy, c * dy - s * dx
-    near, far = -math.inf, math.inf
-    if ux != 0.0:
-        inv = 1.0 / ux
-        t1, t2 = (-hx - px) * inv, (hx - px) * inv
-        near, far = min(t1, t2), max(t1, t2)
-    elif abs(px) >= hx:
-        return math.inf
-    if uy != 0.0:
-        inv = 1.0 / uy
-        t1, t2 = (-hy - py) * inv, (hy - py) * inv
-        near, far = max(near, min(t1, t2)), min(far, max(t1, t2))
-    elif abs(py) >= hy:
-        return math.inf
-    if near < 0.0 or near >= far:
-        return math.inf
-    return near
-
-
-@njit(cache=True)
-def separation(a, b):
-    """Signed separating-axis gap between footprint rows ``a`` and ``b`` (``cx, cy,
-    half_length, half_width, cos, sin``): the largest gap along the four edge normals;
-    ``<= 0``: they overlap or touch (then minus the smallest overlap along those axes)."""
-    dx, dy = b[0] - a[0], b[1] - a[1]
-    ca, sa, cb, sb = a[4], a[5], b[4], b[5]
-    cr = abs(ca * cb + sa * sb)  # |cos|, |sin| of the relative yaw
-    sr = abs(ca * sb - sa * cb)
-    gap = abs(dx * ca + dy * sa) - a[2] - (b[2] * cr + b[3] * sr)
-    gap = max(gap, abs(dy * ca - dx * sa) - a[3] - (b[2] * sr + b[3] * cr))
-    gap = max(gap, abs(dx * cb + dy * sb) - b[2] - (a[2] * cr + a[3] * sr))
-    return max(gap, abs(dy * cb - dx * sb) - b[3] - (a[2] * sr + a[3] * cr))
-
-
-@njit(cache=True)
-def _car_rows(pose, n, half, lo_x, lo_y, hi_x, hi_y, rows, index):
-    """Footprint rows (plus the bounding radius, column 6) of those of a city's first ``n``
-    cars that reach into the box ``[lo_x, hi_x] x [lo_y, hi_y]``; ``index`` receives their
-    car numbers. Returns how many."""
-    rad = math.hypot(half[0], half[1])
-    m = 0
-    for k in range(n):
-        x, y = pose[k, 0], pose[k, 1]
-        if x + rad < lo_x or x - rad > hi_x or y + rad < lo_y or y - rad > hi_y:
-            continue
-        rows[m, 0], rows[m, 1], rows[m, 2], rows[m, 3] = x, y, half[0], half[1]
-        rows[m, 4], rows[m, 5] = math.cos(pose[k, 2]), math.sin(pose[k, 2])
-        rows[m, 6] = rad
-        index[m] = k
-        m += 1
-    return m
-
-
-@njit(cache=True, inline="always")
-def _first_car(rows, n, ox, oy, dx, dy, best):
-    """Nearest car entered before ``best``: ``(distance, car)`` (``best, NO_HIT`` if none)."""
-    hit = NO_HIT
-    for k in range(n):
-        wx, wy = rows[k, 0] - ox, rows[k, 1] - oy
-        along, rad = wx * dx + wy * dy, rows[k, 6]
-        if along + rad < 0.0 or along - rad >= best or abs(wx * dy - wy * dx) > rad:
-            continue
-        t = _entry(ox, oy, dx, dy, rows[k, 0], rows[k, 1], rows[k, 2], rows[k, 3], rows[k, 4],
-                   rows[k, 5])
-        if t < best:
-            best, hit = t, k
-    return best, hit
-
-
-@njit(cache=True, inline="always")
-def _first_building(scene, m, ox, oy, dx, dy, best, stamp, ray_id):
-    """Nearest building of map ``m`` entered before ``best``: ``(distance, building)``.
-    Walks the grid cells along the ray (DDA); ``stamp`` (per building of the map) marks
-    the buildings this ray (``ray_id``) has tested already."""
-    rects, start, items = scene.rects, scene.cell_start, scene.cell_rects
-    x0, y0, cell = scene.grid[m, 0], scene.grid[m, 1], scene.grid[m, 2]
-    nx, ny = scene.shape[m, 0], scene.shape[m, 1]
-    base, r0 = scene.first_cell[m], scene.first_rect[m]
-    inv_x = 1.0 / dx if dx != 0.0 else math.inf
-    inv_y = 1.0 / dy if dy != 0.0 else math.inf
-    x1, y1 = x0 + nx * cell, y0 + ny * cell
-    t0 = 0.0
-    if not (x0 <= ox <= x1 and y0 <= oy <= y1):  # start where the ray enters the grid
-        t1 = best
-        if dx != 0.0:
-            ta, tb = (x0 - ox) * inv_x, (x1 - ox) * inv_x
-            t0, t1 = max(t0, min(ta, tb)), min(t1, max(ta, tb))
-        elif not x0 <= ox <= x1:
-            return best, NO_HIT
-        if dy != 0.0:
-            ta, tb = (y0 - oy) * inv_y, (y1 - oy) * inv_y
-            t0, t1 = max(t0, min(ta, tb)), min(t1, max(ta, tb))
-        elif not y0 <= oy <= y1:
-            return best, NO_HIT
-        if t0 > t1:
-            return best, NO_HIT
-    ix = min(max(int(math.floor((ox + t0 * dx - x0) / cell)), 0), nx - 1)
-    iy = min(max(int(math.floor((oy + t0 * dy - y0) / cell)), 0), ny - 1)
-    # ray distance to the next vertical / horizontal cell boundary, and between boundaries
-    step_x, tx, ddx = 0, math.inf, math.inf
-    if dx > 0.0:
-        step_x, tx, ddx = 1, (x0 + (ix + 1) * cell - ox) * inv_x, cell * inv_x
-    elif dx < 0.0:
-        step_x, tx, ddx = -1, (x0 + ix * cell - ox) * inv_x, -cell * inv_x
-    step_y, ty, ddy = 0, math.inf, math.inf
-    if dy > 0.0:
-        step_y, ty, ddy = 1, (y0 + (iy + 1) * cell - oy) * inv_y, cell * inv_y
-    elif dy < 0.0:
-        step_y, ty, ddy = -1, (y0 + iy * cell - oy) * inv_y, -cell * inv_y
-    hit = NO_HIT
-    while True:
-        k = base + iy * nx + ix
-        for q in range(start[k], start[k + 1]):
-            b = items[q]
-            if stamp[b - r0] == ray_id:
-                continue
-            stamp[b - r0] = ray_id
-            t = _entry(ox, oy, dx, dy, rects[b, 0], rects[b, 1], rects[b, 2], rects[b, 3],
-                       rects[b, 4], rects[b, 5])
-            if t < best:
-                best, hit = t, b - r0
-        if best <= min(tx, ty):  # no later cell holds a nearer entry
-            break
-        if tx < ty:
-            ix += step_x
-            tx += ddx
-            if ix < 0 or ix >= nx:
-                break
-        else:
-            iy += step_y
-            ty += ddy
-            if iy < 0 or iy >= ny:
-                break
-    return best, hit
-
-
-BAD_MAP, BAD_COUNT = 1, 2  # kernel status: a city names no map of the scene; a bad count
-
-
-@njit(cache=True)
-def _check_cities(scene, city_map, cars):
-    """0, or the status naming the first problem with the cities' maps or car counts."""
-    for i in range(city_map.shape[0]):
-        if city_map[i] < 0 or city_map[i] >= scene.grid.shape[0]:
-            return BAD_MAP
-        if cars.count[i] < 0 or cars.count[i] > cars.pose.shape[1]:
-            return BAD_COUNT
-    return 0
-
-
-@njit(cache=True)
-def _max_rects(scene):
-    most = 0
-    for m in range(scene.grid.shape[0]):
-        most = max(most, scene.first_rect[m + 1] - scene.first_rect[m])
-    return most
-
-
-@njit(cache=True)
-def _cast_kernel(scene, city_map, origins, directions, ego, angles, max_range, cars,
-                 distance, building, car):
-    """Rays of ``N`` cities into ``distance``, ``building``, ``car`` ``(N, R)``: given by
-    ``origins``/``directions (N, R, 2)`` or, if those are empty, by the ego poses ``(N, 3+)``
-    and ``angles (R,)`` in the ego frame (lidar); ``max_range`` ``(N, R)`` or ``(1, 1)``.
-    Returns 0 or a status (``BAD_*``)."""
-    status = _check_cities(scene, city_map, cars)
-    if status:
-        return status
-    n, r = distance.shape
-    lidar = origins.shape[0] == 0
-    per_ray = max_range.shape[0] > 1 or max_range.shape[1] > 1
-    stamp = np.zeros(_max_rects(scene), dtype=np.int64)
-    rows = np.empty((cars.pose.shape[1], 7))
-    index = np.empty(cars.pose.shape[1], dtype=np.int64)
-    ray_cos, ray_sin = np.cos(angles), np.sin(angles)
-    ray_id = 0
-    for i in range(n):
-        m = city_map[i]
-        if lidar:
-            ch, sh = math.cos(ego[i, 2]), math.sin(ego[i, 2])
-        # the cars that any of this city's rays can reach
-        reach = max_range[0, 0]
-        if lidar:
-            lo_x, lo_y, hi_x, hi_y = ego[i, 0], ego[i, 1], ego[i, 0], ego[i, 1]
-        else:
-            lo_x, lo_y, hi_x, hi_y = math.inf, math.inf, -math.inf, -math.inf
-            for j in range(r):
-                lo_x, hi_x = min(lo_x, origins[i, j, 0]), max(hi_x, origins[i, j, 0])
-                lo_y, hi_y = min(lo_y, origins[i, j, 1]), max(hi_y, origins[i, j, 1])
-        if per_ray:
-            for j in range(r):
-                reach = max(reach, max_range[i, j])
-        nc = _car_rows(cars.pose[i], cars.count[i], cars.half[i], lo_x - reach, lo_y - reach,
-                       hi_x + reach, hi_y + reach, rows, index)
-        for j in range(r):
-            ray_id += 1
-            if lidar:
-                ox, oy = ego[i, 0], ego[i, 1]
-                dx, dy = ch * ray_cos[j] - sh * ray_sin[j], sh * ray_cos[j] + ch * ray_sin[j]
-            else:
-                ox, oy = origins[i, j, 0], origins[i, j, 1]
-                dx, dy = directions[i, j, 0], directions[i, j, 1]
-            best, hc = _first_car(rows, nc, ox, oy, dx, dy,
-                                  max_range[i, j] if per_ray else max_range[0, 0])
-            best, hb = _first_building(scene, m, ox, oy, dx, dy, best, stamp, ray_id)
-            distance[i, j] = best
-            building[i, j] = hb
-            car[i, j] = index[hc] if hc != NO_HIT and hb == NO_HIT else NO_HIT
-    return 0
-
-
-@njit(cache=True)
-def _contacts_kernel(scene, city_map, ego, ego_half, cars, building, car):
-    """The ego's contacts in ``N`` cities into ``building (N,)`` and ``car (N, K)``;
-    ``ego_half`` ``(N, 2)`` or ``(1, 2)``. Returns 0 or a status (``BAD_*``)."""
-    status = _check_cities(scene, city_map, cars)
-    if status:
-        return status
-    rects, start, items = scene.rects, scene.cell_start, scene.cell_rects
-    stamp = np.zeros(_max_rects(scene), dtype=np.int64)
-    me = np.empty(6)
-    other = np.empty(6)
-    for i in range(ego.shape[0]):
-        m = city_map[i]
-        c, s = math.cos(ego[i, 2]), math.sin(ego[i, 2])
-        q = i if ego_half.shape[0] > 1 else 0
-        me[0], me[1], me[2], me[3], me[4], me[5] = ego[i, 0], ego[i, 1], ego_half[q, 0], \
-            ego_half[q, 1], c, s
-        ex = me[2] * abs(c) + me[3] * abs(s) + _EPS
-        ey = me[2] * abs(s) + me[3] * abs(c) + _EPS
-        x0, y0, cell = scene.grid[m, 0], scene.grid[m, 1], scene.grid[m, 2]
-        nx, ny = scene.shape[m, 0], scene.shape[m, 1]
-        base, r0 = scene.first_cell[m], scene.first_rect[m]
-        ix0 = max(int(math.floor((me[0] - ex - x0) / cell)), 0)
-        ix1 = min(int(math.floor((me[0] + ex - x0) / cell)), nx - 1)
-        iy0 = max(int(math.floor((me[1] - ey - y0) / cell)), 0)
-        iy1 = min(int(math.floor((me[1] + ey - y0) / cell)), ny - 1)
-        hit = NO_HIT
-        for iy in range(iy0, iy1 + 1):
-            for ix in range(ix0, ix1 + 1):
-                k = base + iy * nx + ix
-                for q in range(start[k], start[k + 1]):
-                    b = items[q]
-                    if stamp[b - r0] == i + 1:
-                        continue
-                    stamp[b - r0] = i + 1
-                    if (hit == NO_HIT or b - r0 < hit) and separation(me, rects[b]) <= 0.0:
-                        hit = b - r0
-        building[i] = hit
-        half = cars.half[i]
-        reach = (math.hypot(me[2], me[3]) + math.hypot(half[0], half[1])) ** 2
-        for k in range(cars.count[i]):
-            p = cars.pose[i, k]
-            touch = False
-            if (p[0] - me[0]) ** 2 + (p[1] - me[1]) ** 2 <= reach:
-                other[0], other[1], other[2], other[3] = p[0], p[1], half[0], half[1]
-                other[4], other[5] = math.cos(p[2]), math.sin(p[2])
-                touch = separation(me, other) <= 0.0
-            car[i, k] = touch
-    return 0
 
 
 # ---------------------------------------------------------------------------- entry points
@@ -523,7 +209,7 @@ def _rays(scene, city_map, origins, directions, ego, angles, max_range, cars, n,
     elif ranges.shape != (n, r):
         raise ValueError(f"max_range must be a number or ({n}, {r}), got {ranges.shape}")
     ranges = np.ascontiguousarray(ranges)
-    _raise(_cast_kernel(scene, city_map, origins, directions, ego, angles, ranges, cars, *out),
+    _raise(cast_kernel(scene, city_map, origins, directions, ego, angles, ranges, cars, *out),
            scene, cars)
     return out
 
@@ -565,5 +251,5 @@ def ego_contacts(scene: Scene, city_map, ego, ego_half, cars: Cars) -> Contacts:
         raise ValueError(f"ego_half must be (2,) or ({n}, 2), got {half.shape}")
     city_map, cars = _cities(scene, city_map, n, cars)
     out = Contacts(np.empty(n, dtype=np.int64), np.zeros((n, cars.pose.shape[1]), dtype=bool))
-    _raise(_contacts_kernel(scene, city_map, ego, half, cars, *out), scene, cars)
+    _raise(contacts_kernel(scene, city_map, ego, half, cars, *out), scene, cars)
     return out
