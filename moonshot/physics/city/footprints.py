@@ -6,17 +6,22 @@ stands on the ground and is taller than that (buildings 8-40 m, cars 1.5 m), so 
 body exactly where it enters its footprint; the ego's box (0.01-1.51 m) overlaps every body
 in height, so it touches a body exactly when their footprints touch.
 
-What the kernels answer (Bullet's answers; ``tests/test_city_footprints.py`` checks them
-against :class:`~moonshot.physics.bullet.BulletWorld`):
+What the kernels answer (Bullet's answers, exactly; ``tests/test_city_footprints.py``
+checks them against :class:`~moonshot.physics.bullet.BulletWorld`):
 
 * a ray reports the first footprint it *enters* within range, at the distance from its
   origin to the entry point (the range if none);
 * a ray that starts strictly inside a footprint does not see that footprint (Bullet's convex
   cast reports no hit from inside, not even where the ray leaves the box); the ray goes on to
-  the other footprints. Bullet's answer is unreliable within about 1 mm of an edge (it may
-  report 0 there), so no caller should depend on it;
+  the other footprints. Within about 1 mm of an edge Bullet's answer wavers (it may report
+  a hit at 0), so no caller should depend on it;
 * rays that only graze an edge or a corner miss;
 * two footprints are in contact when they overlap or touch (distance 0).
+
+The kernels are exact up to rounding; Bullet is not quite: its ray cast stops within about
+1 mm of a surface (a GJK tolerance), which a grazing ray turns into centimetres along the ray
+or, past a corner, into a different object; its box-box contacts miss overlaps shallower
+than about 0.4 mm. Every Bullet answer lies within those tolerances of the kernels' answer.
 
 A *scene* is the buildings of one or more maps, built once per map: arrays only (rows of
 ``cx, cy, half_length, half_width, cos(yaw), sin(yaw)``) and a uniform grid whose cells list
