@@ -89,7 +89,7 @@ def test_ray_semantics_on_one_box():
 
 def test_cars_hide_buildings_and_report_their_index():
     scene = fp.build_scene(np.array([[30.0, 0.0, 5.0, 5.0, 0.0]]))
-    cars = fp.single_city([[100.0, 100.0, 0.0], [10.0, 0.0, math.pi / 2], [0.0, 0.0, 0.0]],
+    cars = fp.Cars.single([[100.0, 100.0, 0.0], [10.0, 0.0, math.pi / 2], [0.0, 0.0, 0.0]],
                           (2.25, 0.9))
     # origin inside car 2: it sees car 1 (heading north: 0.9 m half-width along x) first
     hits = fp.lidar(scene, [0], [[0.0, 0.0, 0.0]], [0.0, math.pi / 2], 50.0, cars)
@@ -164,7 +164,7 @@ def test_lidar_is_cast_rays_from_the_ego():
 
 def test_contact_semantics():
     scene = fp.build_scene(np.array([[0.0, 0.0, 5.0, 3.0, 0.0], [0.0, 20.0, 5.0, 3.0, 0.0]]))
-    cars = fp.single_city([[30.0, 0.0, 0.0], [0.0, 10.0, 0.0]], (2.25, 0.9))
+    cars = fp.Cars.single([[30.0, 0.0, 0.0], [0.0, 10.0, 0.0]], (2.25, 0.9))
     ego = np.array([[7.25, 0.0, 0.0],  # face to face with building 0: touching counts
                     [7.25 + 1e-9, 0.0, 0.0],  # a nanometre apart
                     [25.5, 0.3, 0.0],  # overlapping car 0 by 0.5 m

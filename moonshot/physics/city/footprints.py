@@ -83,6 +83,13 @@ class Cars(NamedTuple):
     count: np.ndarray  # (N,) int64
     half: np.ndarray  # (N, 2) float64: half length, half width
 
+    @classmethod
+    def single(cls, pose, half) -> Cars:
+        """The cars of one city: ``pose (K, 3)``, ``half`` (half length, half width)."""
+        pose = np.asarray(pose, dtype=np.float64).reshape(1, -1, 3)
+        return cls(pose=pose, count=np.array([pose.shape[1]], dtype=np.int64),
+                   half=np.asarray(half, dtype=np.float64).reshape(1, 2))
+
 
 class RayHits(NamedTuple):
     """Per ray ``(N, R)``: ``distance`` to the first hit (the range if none), and what was hit:
@@ -163,13 +170,6 @@ def stack_scenes(scenes: Sequence[Scene]) -> Scene:
 def city_scene(cities: Sequence, cell: float = CELL) -> Scene:
     """The stacked scene of ``cities`` (:class:`~.generator.City`), map ``m`` = ``cities[m]``."""
     return stack_scenes([build_scene(c.buildings, cell) for c in cities])
-
-
-def single_city(pose: np.ndarray, half) -> Cars:
-    """:class:`Cars` of one city: ``pose (K, 3)``, ``half`` = (half length, half width)."""
-    pose = np.asarray(pose, dtype=np.float64).reshape(1, -1, 3)
-    return Cars(pose=pose, count=np.array([pose.shape[1]], dtype=np.int64),
-                half=np.asarray(half, dtype=np.float64).reshape(1, 2))
 
 
 # ---------------------------------------------------------------------------- entry points
