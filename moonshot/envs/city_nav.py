@@ -284,8 +284,8 @@ class CityNavEnv(gym.Env):
         obs[n + 3], obs[n + 4] = math.cos(bearing), math.sin(bearing)
         route = w.route
         if self.config["navigation"]:
-            navigator_features(route.points, route.cum, w.route_s, w._route_i, x, y, h,
-                               self._ahead, obs[n + 5:n + 18])
+            navigator_features(route.path, w.route_s, w._route_i, w.ego, self._ahead,
+                               obs[n + 5:n + 18])
         state, d = w.next_light(LIGHT_HORIZON)
         if state != NO_LIGHT:
             obs[n + 18 + {GREEN: 0, YELLOW: 1, RED: 2}[state]] = 1.0

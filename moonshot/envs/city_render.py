@@ -11,6 +11,7 @@ import numpy as np
 
 from ..physics.city.geometry import rect_corners
 from ..physics.city.signals import GREEN, RED, YELLOW
+from ..physics.city.traffic import CAR_LENGTH, CAR_WIDTH
 
 MPP = 0.5  # metres per pixel of the background
 EGO_VIEW = 120.0  # m across in the ego view
@@ -168,7 +169,7 @@ class CityRenderer:
         for lane in lit:
             v.fill_disc(g.pts[lane, -1], 1.2, COLORS[int(states[g.road[lane]])])
         tr = world.traffic
-        length, wid = tr.idm[6], tr.idm[7]
+        length, wid = tr.idm[CAR_LENGTH], tr.idm[CAR_WIDTH]
         for x, y, h in tr.pose:
             v.fill_poly(rect_corners(x, y, length / 2, wid / 2, h), COLORS["car"])
         x, y, h, _ = world.ego
