@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 
 import gymnasium as gym
 import numpy as np
@@ -14,6 +13,7 @@ from ..physics.city.generator import NEW_SEED_BASE
 from ..physics.city.route import navigator_features
 from ..physics.city.signals import GREEN, NO_LIGHT, RED, YELLOW
 from ..physics.city.world import CityWorld, cached_city
+from .display import has_display
 
 WAYPOINT_AHEAD = (5.0, 10.0, 20.0, 30.0, 50.0)  # m along the route
 LIGHT_HORIZON = 60.0  # m
@@ -141,9 +141,7 @@ class CityNavEnv(gym.Env):
                               f"use 1 .. {NEW_SEED_BASE}")
         if int(cfg["traffic_cars"]) < 0 or int(cfg["lidar_rays"]) < 1:
             raise ConfigError("traffic_cars must be >= 0 and lidar_rays >= 1")
-        if render_mode == "human" and os.name != "nt" and not (
-                os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-                or os.uname().sysname == "Darwin"):
+        if render_mode == "human" and not has_display():
             raise RuntimeError("render_mode='human' needs a display and none is available "
                                "(DISPLAY is unset); use render_mode='rgb_array' instead")
         self.config = cfg

@@ -12,6 +12,7 @@ import numpy as np
 from ..physics.city.geometry import rect_corners
 from ..physics.city.signals import GREEN, RED, YELLOW
 from ..physics.city.traffic import CAR_LENGTH, CAR_WIDTH
+from . import display
 
 MPP = 0.5  # metres per pixel of the background
 EGO_VIEW = 120.0  # m across in the ego view
@@ -128,7 +129,7 @@ class CityRenderer:
         self.size = size
         self._bg_key = None
         self._bg: _View | None = None
-        self._fig = None
+        self._viewer = None  # the human-render window (display.show)
 
     def draw(self, world, view: str = "ego") -> np.ndarray:
         city = world.city
@@ -193,20 +194,8 @@ class CityRenderer:
         return np.ascontiguousarray(sq[idx][:, idx])
 
     def show(self, frame: np.ndarray) -> None:
-        import matplotlib.pyplot as plt
-
-        if self._fig is None:
-            self._fig, ax = plt.subplots()
-            ax.axis("off")
-            self._im = ax.imshow(frame)
-            plt.show(block=False)
-        else:
-            self._im.set_data(frame)
-        plt.pause(0.001)
+        self._viewer = display.show(frame, self._viewer)
 
     def close(self) -> None:
-        if self._fig is not None:
-            import matplotlib.pyplot as plt
-
-            plt.close(self._fig)
-            self._fig = None
+        display.close(self._viewer)
+        self._viewer = None

@@ -53,8 +53,7 @@ class EgoParams:
 
     @cached_property
     def bicycle(self) -> Bicycle:
-        return Bicycle(float(self.wheelbase), float(self.rear_to_center), float(self.max_steer),
-                       float(self.max_speed))
+        return Bicycle._make(float(getattr(self, f)) for f in Bicycle._fields)
 
 
 @njit(cache=True)

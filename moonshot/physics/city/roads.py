@@ -92,8 +92,7 @@ class LaneGraph:
 
     @cached_property
     def arrays(self) -> LaneArrays:
-        return LaneArrays(self.pts, self.cum, self.length, self.kind, self.node, self.phase,
-                          self.src, self.dst, self.succ_ptr, self.succ_idx)
+        return LaneArrays._make(getattr(self, f) for f in LaneArrays._fields)
 
     def successors(self, lane: int) -> np.ndarray:
         """Connectors leaving road lane ``lane`` (or the road lane a connector enters)."""

@@ -79,6 +79,7 @@ class Signals:
 
     @cached_property
     def arrays(self) -> SignalArrays:
+        # durations as floats: one compiled specialization whatever the caller passed
         return SignalArrays(self.node_phases, self.node_offset, float(self.green),
                             float(self.yellow), float(self.all_red))
 

@@ -276,7 +276,7 @@ class Traffic:
     @property
     def state(self) -> TrafficState:
         # built on each call: the fields may be replaced, the arrays are shared
-        return TrafficState(self.lane, self.s, self.v, self.next, self.v0, self.pose)
+        return TrafficState._make(getattr(self, f) for f in TrafficState._fields)
 
     @property
     def position(self) -> np.ndarray:
