@@ -23,6 +23,7 @@ from .signals import NO_LIGHT, RED
 from .traffic import CAR_LENGTH, CAR_WIDTH, Traffic, spawn_traffic, step_traffic
 
 CAR_HEIGHT = 1.5
+DT = 0.1  # s: one control step
 RAY_HEIGHT = 0.75  # lidar at mid-height of the cars
 
 
@@ -44,7 +45,7 @@ class CityWorld:
     """
 
     def __init__(self, ego_params: EgoParams | None = None, lidar_rays: int = 32,
-                 lidar_range: float = 50.0, dt: float = 0.1):
+                 lidar_range: float = 50.0, dt: float = DT):
         self.bullet = BulletWorld()
         self.ego_params = ego_params or EgoParams()
         self.dt = dt
