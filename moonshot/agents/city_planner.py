@@ -235,8 +235,8 @@ class CityPlanner(Agent):
         """Imagined ego poses (T, 3) and route arc lengths (T,) for one candidate."""
         out = np.empty((len(self.times), 3))
         s_out = np.empty(len(self.times))
-        _rollout((x, y, h, v), accel, self._how, self.route.path, self._i, self.params.bicycle, out,
-                 s_out)
+        _rollout((x, y, h, v), accel, self._how, self.route.path, self._i,
+                 self.params.bicycle, out, s_out)
         return out, s_out
 
     def _light_ok(self, s_traj: np.ndarray, s0: float, v0: float, now: float) -> bool:
