@@ -27,7 +27,7 @@ def test_layout_offsets_box_and_table():
         Slot("light", 3, 0, 1, "one-hot light"),
     ], symbols={"K": "cars"})
     at = layout.resolve({"cars": 4})
-    assert at["speed"] == slice(0, 1) and at["cars"] == slice(1, 25)
+    assert at["speed"] == 0 and at.slices["speed"] == slice(0, 1) and at["cars"] == slice(1, 25)
     assert at["light"] == slice(25, 28) and at.span("cars", "light") == slice(1, 28)
     assert at.box.shape == (28,) and at.box.dtype == np.float32
     assert at.low[1] == -1 and at.high[27] == 1
@@ -50,9 +50,9 @@ def test_citynav_observation_follows_its_layout():
     for _ in range(5):
         obs, *_ = env.step(np.array([1.0, 0.0], np.float32))
     w = env.world
-    assert obs[at["speed"]][0] == np.float32(w.ego[3] / env.ego_params.max_speed)
+    assert obs[at["speed"]] == np.float32(w.ego[3] / env.ego_params.max_speed)
     assert np.allclose(obs[at["lidar"]], np.minimum(w.lidar / w.lidar_range, 1.0))
-    assert obs[at["progress"]][0] == np.float32(w.route_s / w.route.length)
+    assert obs[at["progress"]] == np.float32(w.route_s / w.route.length)
     env.close()
 
 

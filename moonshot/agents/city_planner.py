@@ -30,9 +30,9 @@ from typing import Any, NamedTuple
 import numpy as np
 from numba import njit
 
-from ..physics.city.ego import bicycle_update
-from ..physics.city.geometry import polyline_point
-from ..physics.city.roads import ROAD
+from ..physics.city.ego import Bicycle, bicycle_update
+from ..physics.city.geometry import Polyline, polyline_point
+from ..physics.city.roads import ROAD, LaneArrays
 from ..physics.city.route import plan_route, project_on_route
 from ..physics.city.signals import GREEN
 from ..physics.city.traffic import (
@@ -40,6 +40,7 @@ from ..physics.city.traffic import (
     EGO_CIRCLE_OFFSETS,
     EGO_CIRCLE_RADIUS,
     STOP_GAP,
+    TrafficState,
     stops_at_light,
 )
 from .base import Agent
@@ -62,7 +63,8 @@ class _Imagination(NamedTuple):
 def _predict(cars, stop_at, times, accel, lanes, out):
     """Poses ``out (T, N, 3)`` of the cars (``TrafficState``) along their lanes
     (``LaneArrays``), ``accel`` >= 0 (capped at v0), never beyond ``stop_at[j]`` (arc length
-    on the car's current lane; inf if none)."""
+    on the car's current lane; inf if none). Bundles may come as plain tuples."""
+    cars, lanes = TrafficState(*cars), LaneArrays(*lanes)
     lane, s, v, nxt, v0 = cars.lane, cars.s, cars.v, cars.next, cars.v0
     pts, cum, length, kind, dst = lanes.pts, lanes.cum, lanes.length, lanes.kind, lanes.dst
     n = lane.shape[0]
@@ -129,7 +131,8 @@ def pure_pursuit(x, y, h, v, route, i, car):
     """Steering angle of a car (``Bicycle`` parameters ``car``) at ``x, y, h, v`` towards the
     point of ``route`` (a ``Polyline``) ``max(4, 0.6 v + 3)`` m ahead, and the index and arc
     length of the route point nearest the car (searched forward from ``i``)."""
-    pts, cum = route
+    route, car = Polyline(*route), Bicycle(*car)
+    pts, cum = route.points, route.cum
     i, s, _ = project_on_route(pts, cum, x, y, i, 10, 40)
     look = max(4.0, 0.6 * v + 3.0)
     st = min(s + look, cum[-1])
@@ -151,9 +154,10 @@ def _rollout(ego, accel, how, route, i, car, out, s_out):
     holding ``accel`` for ``how.commit`` s, then braking at ``how.brake`` to a standstill.
     Writes poses every ``how.sub`` steps into ``out (n_out, 3)`` and route arc lengths into
     ``s_out``."""
+    how, route, car = _Imagination(*how), Polyline(*route), Bicycle(*car)
     x, y, h, v = ego
-    commit, brake, dt, sub = how
-    pts, cum = route
+    commit, brake, dt, sub = how.commit, how.brake, how.dt, how.sub
+    pts, cum = route.points, route.cum
     t = 0.0
     for k in range(out.shape[0] * sub):
         steer, i, s = pure_pursuit(x, y, h, v, route, i, car)
@@ -235,8 +239,9 @@ class CityPlanner(Agent):
         """Imagined ego poses (T, 3) and route arc lengths (T,) for one candidate."""
         out = np.empty((len(self.times), 3))
         s_out = np.empty(len(self.times))
-        _rollout((x, y, h, v), accel, self._how, self.route.path, self._i,
-                 self.params.bicycle, out, s_out)
+        # bundles as plain tuples: see physics.city.roads.LaneArrays
+        _rollout((x, y, h, v), accel, tuple(self._how), tuple(self.route.path), self._i,
+                 tuple(self.params.bicycle), out, s_out)
         return out, s_out
 
     def _light_ok(self, s_traj: np.ndarray, s0: float, v0: float, now: float) -> bool:
@@ -269,7 +274,7 @@ class CityPlanner(Agent):
         r = self.route
         self._i, s, _ = project_on_route(r.points, r.cum, x, y, self._i, 10, 40)
         self._s = s
-        steer, _, _ = pure_pursuit(x, y, h, v, r.path, self._i, p.bicycle)
+        steer, _, _ = pure_pursuit(x, y, h, v, tuple(r.path), self._i, tuple(p.bicycle))
         # speed: desired from the curvature envelope
         i = min(self._i, len(self.v_ref) - 1)
         v_des = float(self.v_ref[i])
@@ -318,7 +323,7 @@ class CityPlanner(Agent):
                 if stops_at_light(st, tr.v[j], d_stop):  # the drivers' rule, as traffic obeys it
                     stop_at[j] = g.length[ln] - half - STOP_GAP
         out = []
-        cars, lanes = tr.state, g.arrays
+        cars, lanes = tuple(tr.state), tuple(g.arrays)
         for accel in (0.0, 1.0):
             pred = np.empty((len(self.times), tr.n, 3))
             _predict(cars, stop_at, self.times, accel, lanes, pred)

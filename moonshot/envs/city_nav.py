@@ -167,6 +167,7 @@ class CityNavEnv(gym.Env):
         self.observation_space = self.observation_layout.box
         self.action_space = spaces.Box(-1.0, 1.0, (2,), dtype=np.float32)
         self._ahead = np.asarray(WAYPOINT_AHEAD)
+        self._navigator = self.observation_layout.span("route_points", "route_heading")
         self.map_id = -1
         self._steps = 0
         self._red_run = 0
@@ -286,8 +287,8 @@ class CityNavEnv(gym.Env):
         obs[at["goal_bearing"]] = math.cos(bearing), math.sin(bearing)
         route = w.route
         if self.config["navigation"]:
-            navigator_features(route.path, w.route_s, w._route_i, w.ego, self._ahead,
-                               obs[at.span("route_points", "route_heading")])
+            navigator_features(tuple(route.path), w.route_s, w._route_i, w.ego, self._ahead,
+                               obs[self._navigator])
         state, d = w.next_light(LIGHT_HORIZON)
         if state != NO_LIGHT:
             obs[at["light"].start + LIGHT_SLOT[state]] = 1.0

@@ -162,29 +162,25 @@ class ObservationLayout:
         return ResolvedLayout(slices, np.concatenate(low), np.concatenate(high))
 
 
-@dataclass(frozen=True)
-class ResolvedLayout:
-    """A layout for one config: ``slices[name]`` (also ``layout[name]``), ``low``/``high``
-    (float64, per number), ``size``, and the ``box`` (float32)."""
+class ResolvedLayout(dict):
+    """A layout for one config: a dict from slot name to where the slot sits in the
+    observation, an index for a one-number slot and a slice otherwise (``slices`` has slices
+    for all); ``low``/``high`` (float64, per number), ``size`` and the ``box`` (float32)."""
 
-    slices: Mapping[str, slice]
-    low: np.ndarray
-    high: np.ndarray
+    def __init__(self, slices: Mapping[str, slice], low: np.ndarray, high: np.ndarray):
+        # a plain dict lookup and an int index keep the env's writer as fast as hand-typed
+        # offsets (a one-element slice writes several times slower)
+        super().__init__((k, s.start if s.stop - s.start == 1 else s) for k, s in slices.items())
+        self.slices = dict(slices)
+        self.low, self.high = low, high
+        self.size = len(low)
 
-    @property
-    def size(self) -> int:
-        return len(self.low)
-
-    def __getitem__(self, name: str) -> slice:
-        try:
-            return self.slices[name]
-        except KeyError:
-            raise KeyError(f"unknown observation slot {name!r}; known: "
-                           f"{list(self.slices)}") from None
+    def __missing__(self, name: str):
+        raise KeyError(f"unknown observation slot {name!r}; known: {list(self.slices)}")
 
     def span(self, first: str, last: str) -> slice:
         """The slice from the start of slot ``first`` to the end of slot ``last``."""
-        return slice(self[first].start, self[last].stop)
+        return slice(self.slices[first].start, self.slices[last].stop)
 
     @property
     def box(self) -> spaces.Box:

@@ -58,8 +58,9 @@ class EgoParams:
 
 @njit(cache=True)
 def bicycle_update(x, y, heading, v, accel, steer, dt, car):
-    """One step of the kinematic bicycle model with parameters ``car`` (:class:`Bicycle`);
-    returns the new ``x, y, heading, v``."""
+    """One step of the kinematic bicycle model with parameters ``car`` (:class:`Bicycle`, or
+    its plain tuple); returns the new ``x, y, heading, v``."""
+    car = Bicycle(*car)
     beta = math.atan(car.rear_to_center / car.wheelbase * math.tan(steer))
     x += v * math.cos(heading + beta) * dt
     y += v * math.sin(heading + beta) * dt
@@ -74,4 +75,4 @@ def bicycle_step(x: float, y: float, heading: float, v: float, accel: float, ste
     """One step of the kinematic bicycle model; returns the new ``x, y, heading, v``."""
     # floats throughout: one compiled specialization, whatever number types the caller has
     return bicycle_update(float(x), float(y), float(heading), float(v), float(accel),
-                          float(steer), float(dt), p.bicycle)
+                          float(steer), float(dt), tuple(p.bicycle))

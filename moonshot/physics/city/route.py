@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numba import njit
@@ -45,7 +46,7 @@ class Route:
     def length(self) -> float:
         return float(self.cum[-1])
 
-    @property
+    @cached_property
     def path(self) -> Polyline:
         return Polyline(self.points, self.cum)
 
@@ -190,7 +191,8 @@ def navigator_features(route, route_s, i, ego, ahead, out):
     further along the route, ``(x, y)`` pairs divided by ``NAV_POINT_SCALE``, then the lateral
     offset from the route / ``NAV_OFFSET_SCALE`` and the cos, sin of the heading relative to
     it. Writes ``2 * len(ahead) + 3`` numbers into ``out``."""
-    points, cum = route
+    route = Polyline(*route)
+    points, cum = route.points, route.cum
     x, y, h = ego[0], ego[1], ego[2]
     c, s = math.cos(h), math.sin(h)
     n = points.shape[0]

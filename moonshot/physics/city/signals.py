@@ -36,7 +36,8 @@ class SignalArrays(NamedTuple):
 @njit(cache=True)
 def light_state(signals, node, phase, t):
     """State (GREEN, YELLOW, RED) of ``phase`` of the light at ``node`` at time ``t`` (s);
-    ``signals``: :class:`SignalArrays`."""
+    ``signals``: :class:`SignalArrays` (or its plain tuple)."""
+    signals = SignalArrays(*signals)
     n = signals.node_phases[node]
     if n <= 0 or phase < 0:
         return GREEN
@@ -85,7 +86,7 @@ class Signals:
 
     def state(self, node: int, phase: int, t: float) -> int:
         """GREEN, YELLOW or RED for ``phase`` at ``node`` at time ``t``."""
-        return int(light_state(self.arrays, node, phase, t))
+        return int(light_state(tuple(self.arrays), node, phase, t))
 
     def next_green(self, node: int, phase: int, t: float) -> tuple[float, float]:
         """``(start, end)`` (absolute times) of the green of ``phase`` now or next after ``t``."""
@@ -105,7 +106,8 @@ class Signals:
     def states(self, t: float) -> np.ndarray:
         """State of every directed road's light at time ``t`` (NO_LIGHT where none)."""
         out = np.full(len(self.road_phase), NO_LIGHT, dtype=np.int64)
-        return _road_states(self.arrays, self.road_node, self.road_phase, float(t), out)
+        return _road_states(tuple(self.arrays), self.road_node, self.road_phase, float(t),
+                            out)
 
     road_node: np.ndarray = None  # set by the generator: the node each directed road enters
 

@@ -32,6 +32,7 @@ among the legal movements, from a random number the caller supplies).
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -39,8 +40,8 @@ import numpy as np
 from numba import njit
 
 from .geometry import polyline_point, rect_corners, rects_clearance
-from .roads import CONNECTOR, ROAD
-from .signals import RED, YELLOW, light_state
+from .roads import CONNECTOR, ROAD, LaneArrays
+from .signals import RED, YELLOW, SignalArrays, light_state
 
 # IDM parameter vector: indices into ``Traffic.idm``.
 IDM_A, IDM_B, IDM_T, IDM_S0, IDM_DELTA, IDM_BMAX, CAR_LENGTH, CAR_WIDTH = range(8)
@@ -64,6 +65,10 @@ class TrafficState(NamedTuple):
     next: np.ndarray
     v0: np.ndarray
     pose: np.ndarray
+
+
+# the per-car arrays of a Traffic as the plain tuple kernels take (see roads.LaneArrays)
+_state_tuple = operator.attrgetter(*TrafficState._fields)
 
 
 @njit(cache=True)
@@ -124,9 +129,13 @@ def traffic_step(cars, idm, lanes, signals, ego, ego_on, rand, t, dt):
     (:class:`TrafficState`, ``pose`` receives x, y, heading), ``idm`` (parameter vector),
     ``lanes`` (:class:`~.roads.LaneArrays`), ``signals`` (:class:`~.signals.SignalArrays`),
     ``ego = [x, y, heading, speed]`` (ignored unless ``ego_on``), ``rand (n,)`` uniform
-    numbers for route choices."""
-    car_lane, car_s, car_v, car_next, car_v0, pose = cars
-    pts, cum, length, kind, node, phase, src, dst, succ_ptr, succ_idx = lanes
+    numbers for route choices. The bundles may come as plain tuples (see ``LaneArrays``)."""
+    cars, lanes, signals = TrafficState(*cars), LaneArrays(*lanes), SignalArrays(*signals)
+    car_lane, car_s, car_v, car_next, car_v0 = cars.lane, cars.s, cars.v, cars.next, cars.v0
+    pose = cars.pose
+    pts, cum, length, kind = lanes.pts, lanes.cum, lanes.length, lanes.kind
+    node, phase, src, dst = lanes.node, lanes.phase, lanes.src, lanes.dst
+    succ_ptr, succ_idx = lanes.succ_ptr, lanes.succ_idx
     n = car_lane.shape[0]
     a, b, T, s0, delta = idm[IDM_A], idm[IDM_B], idm[IDM_T], idm[IDM_S0], idm[IDM_DELTA]
     bmax, L = idm[IDM_BMAX], idm[CAR_LENGTH]
@@ -276,7 +285,7 @@ class Traffic:
     @property
     def state(self) -> TrafficState:
         # built on each call: the fields may be replaced, the arrays are shared
-        return TrafficState._make(getattr(self, f) for f in TrafficState._fields)
+        return TrafficState._make(_state_tuple(self))
 
     @property
     def position(self) -> np.ndarray:
@@ -321,8 +330,8 @@ def step_traffic(city, traffic: Traffic, t: float, dt: float, rand: np.ndarray,
                  ego=None) -> None:
     """Advance ``traffic`` by ``dt`` at time ``t`` (in place); ``ego``: ``[x, y, h, v]``."""
     ego_arr = np.zeros(4) if ego is None else np.asarray(ego, dtype=np.float64)
-    traffic_step(traffic.state, traffic.idm, city.lanes.arrays, city.signals.arrays, ego_arr,
-                 ego is not None, rand, t, dt)
+    traffic_step(_state_tuple(traffic), traffic.idm, tuple(city.lanes.arrays),
+                 tuple(city.signals.arrays), ego_arr, ego is not None, rand, t, dt)
 
 
 def min_pair_clearance(pose, length, width) -> float:
