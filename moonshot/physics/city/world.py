@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..bullet import GROUP_CARS, GROUP_EGO, BulletWorld
-from .ego import EgoParams, bicycle_step
+from .ego import EgoParams, bicycle_update
 from .generator import City, generate_city
 from .geometry import nearest_segment_distance
 from .route import Route, plan_route, project_on_route, shortest_costs
@@ -137,7 +137,8 @@ class CityWorld:
         """Advance by ``dt``; returns the set of body ids the ego touches afterwards."""
         x, y, h, v = self.ego
         self.steer = steer
-        x, y, h, v = bicycle_step(x, y, h, v, accel, steer, self.dt, self.ego_params)
+        x, y, h, v = bicycle_update(x, y, h, v, accel, steer, self.dt,
+                                    tuple(self.ego_params.bicycle))
         self.ego[:] = (x, y, h, v)
         step_traffic(self.city, self.traffic, self.t, self.dt, rand, self.ego)
         self.t += self.dt
