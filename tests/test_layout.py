@@ -32,6 +32,8 @@ def test_layout_offsets_box_and_table():
     assert at.box.shape == (28,) and at.box.dtype == np.float32
     assert at.low[1] == -1 and at.high[27] == 1
     assert layout.label("cars") == "1 .. 6K" and layout.label("light") == "6K+1 .. 6K+3"
+    one = ObservationLayout([Slot("rays", Size.symbol("R"), 0, 1, "")], {"R": "rays"})
+    assert one.resolve({"rays": 1})["rays"] == slice(0, 1)  # symbolic: a slice even if 1 wide
     assert "| 6K+1 .. 6K+3 | ``light`` | one-hot light | 0 .. 1 |" in layout.table()
     with pytest.raises(KeyError, match="speed"):
         at["sped"]

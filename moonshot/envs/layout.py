@@ -6,7 +6,8 @@ bounds and a one-line description. A width may depend on the env's config throug
 plus one). From the declaration come
 
 * for one config (:meth:`ObservationLayout.resolve`): the ``Box``, the clipping bounds and
-  the slice of every slot that the env writes to (``obs[slots["speed"]] = ...``);
+  where every slot sits, which the env writes to (``obs[at["speed"]] = ...``: an index for a
+  slot declared one number wide, a slice otherwise);
 * for the docs (:meth:`ObservationLayout.table`): the docstring's table of the observation,
   slot by slot, with symbolic indices (``R+3, R+4``), so the table cannot drift from the
   offsets.
@@ -89,6 +90,11 @@ class Slot:
     def size(self) -> Size:
         return Size.of(self.width)
 
+    @property
+    def scalar(self) -> bool:
+        """Declared one number wide (whatever the config)?"""
+        return not isinstance(self.width, Size) and self.width == 1
+
 
 class ObservationLayout:
     """An ordered list of slots; ``symbols`` maps each size symbol to its config key."""
@@ -159,18 +165,21 @@ class ObservationLayout:
             slices[s.name] = slice(start, start + width)
             low.append(np.full(width, s.low))
             high.append(np.full(width, s.high))
-        return ResolvedLayout(slices, np.concatenate(low), np.concatenate(high))
+        return ResolvedLayout(slices, {s.name for s in self.slots if s.scalar},
+                              np.concatenate(low), np.concatenate(high))
 
 
 class ResolvedLayout(dict):
     """A layout for one config: a dict from slot name to where the slot sits in the
-    observation, an index for a one-number slot and a slice otherwise (``slices`` has slices
-    for all); ``low``/``high`` (float64, per number), ``size`` and the ``box`` (float32)."""
+    observation, an index for a slot declared one number wide (``scalars``) and a slice
+    otherwise (``slices`` has slices for all); ``low``/``high`` (float64, per number),
+    ``size`` and the ``box`` (float32)."""
 
-    def __init__(self, slices: Mapping[str, slice], low: np.ndarray, high: np.ndarray):
+    def __init__(self, slices: Mapping[str, slice], scalars: set[str], low: np.ndarray,
+                 high: np.ndarray):
         # a plain dict lookup and an int index keep the env's writer as fast as hand-typed
         # offsets (a one-element slice writes several times slower)
-        super().__init__((k, s.start if s.stop - s.start == 1 else s) for k, s in slices.items())
+        super().__init__((k, s.start if k in scalars else s) for k, s in slices.items())
         self.slices = dict(slices)
         self.low, self.high = low, high
         self.size = len(low)
