@@ -274,7 +274,7 @@ class CityNavEnv(gym.Env):
 
     def _observe(self) -> np.ndarray:
         w, p, at = self.world, self.ego_params, self.observation_layout
-        x, y, h, v = w.ego
+        x, y, h, v = w.ego.tolist()  # Python floats: cheaper scalar arithmetic
         c, s = math.cos(h), math.sin(h)
         obs = np.zeros(at.size)
         obs[at["lidar"]] = w.lidar / w.lidar_range

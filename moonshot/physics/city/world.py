@@ -135,7 +135,7 @@ class CityWorld:
     # ------------------------------------------------------------------ stepping
     def step(self, accel: float, steer: float, rand: np.ndarray) -> set[int]:
         """Advance by ``dt``; returns the set of body ids the ego touches afterwards."""
-        x, y, h, v = self.ego
+        x, y, h, v = self.ego.tolist()  # Python floats: cheaper scalar arithmetic
         self.steer = steer
         x, y, h, v = bicycle_update(x, y, h, v, accel, steer, self.dt,
                                     tuple(self.ego_params.bicycle))
@@ -162,7 +162,7 @@ class CityWorld:
     def _place_bodies(self) -> None:
         """Pose the car bodies within lidar range (the others wait below the ground: nothing
         can see or touch them), then the ego."""
-        x, y, h, _ = self.ego
+        x, y, h, _ = self.ego.tolist()
         pose = self.traffic.pose
         r = self.lidar_range + 10.0
         near = (pose[:, 0] - x) ** 2 + (pose[:, 1] - y) ** 2 < r * r
@@ -182,7 +182,7 @@ class CityWorld:
         self.bullet.set_pose(self._ego_body, x, y, 0.5 * CAR_HEIGHT + 0.01, h)
 
     def _cast_lidar(self) -> None:
-        x, y, h, _ = self.ego
+        x, y, h, _ = self.ego.tolist()
         c, s = math.cos(h), math.sin(h)
         dx = self._ray_cos * c - self._ray_sin * s
         dy = self._ray_sin * c + self._ray_cos * s
