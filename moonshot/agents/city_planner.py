@@ -34,7 +34,7 @@ from ..physics.city.ego import Bicycle, bicycle_update
 from ..physics.city.geometry import Polyline, polyline_point
 from ..physics.city.roads import ROAD, LaneArrays
 from ..physics.city.route import plan_route, project_on_route
-from ..physics.city.signals import GREEN
+from ..physics.city.signals import GREEN, light_state
 from ..physics.city.traffic import (
     CAR_LENGTH,
     EGO_CIRCLE_OFFSETS,
@@ -98,6 +98,25 @@ def _predict(cars, stop_at, times, accel, lanes, out):
             out[k, j, 0] = x
             out[k, j, 1] = y
             out[k, j, 2] = h
+
+
+@njit(cache=True)
+def _stop_lines(cars, active, half, lanes, signals, t, stop_at):
+    """Where each ``active`` car (``TrafficState``, ``half`` its half-length) is expected to
+    halt for the light ahead of it at time ``t``: the arc length on its lane (front
+    ``STOP_GAP`` before the line) into ``stop_at``, if the drivers' rule that traffic obeys
+    stops it there (red, or yellow it can stop for); other entries are left as they are."""
+    cars, lanes = TrafficState(*cars), LaneArrays(*lanes)
+    for j in range(cars.lane.shape[0]):
+        ln = cars.lane[j]
+        if not active[j] or lanes.kind[ln] != ROAD or lanes.phase[ln] < 0:
+            continue
+        d_stop = lanes.length[ln] - cars.s[j] - half
+        if d_stop < 0:
+            continue
+        st = light_state(signals, lanes.node[ln], lanes.phase[ln], t)
+        if stops_at_light(st, cars.v[j], d_stop):
+            stop_at[j] = lanes.length[ln] - half - STOP_GAP
 
 
 @njit(cache=True)
@@ -200,13 +219,16 @@ class CityPlanner(Agent):
         self.city = u.city
         self.params = u.ego_params
         self.dt = u.dt
-        self._how = _Imagination(float(self.commit), float(self.brake), float(self.dt),
-                                 int(round(self.step / self.dt)))
+        # kernel bundles as plain tuples, built once (see physics.city.roads.LaneArrays)
+        self._how = tuple(_Imagination(float(self.commit), float(self.brake), float(self.dt),
+                                       int(round(self.step / self.dt))))
+        self._car = tuple(self.params.bicycle)
         g = self.city.lanes
         x, y = u.ego[:2]
         start_lane, start_s = u.route.lanes[0], u.world.start_s
         goal_lane, goal_s = u.goal
         self.route = plan_route(g, start_lane, start_s, goal_lane, goal_s)  # Dijkstra
+        self._path = tuple(self.route.path)
         pts = self.route.points
         self._i, self._s, _ = project_on_route(pts, self.route.cum, x, y, 0, 0, 10)
         # curvature speed limit along the route, then backwards braking envelope
@@ -239,9 +261,7 @@ class CityPlanner(Agent):
         """Imagined ego poses (T, 3) and route arc lengths (T,) for one candidate."""
         out = np.empty((len(self.times), 3))
         s_out = np.empty(len(self.times))
-        # bundles as plain tuples: see physics.city.roads.LaneArrays
-        _rollout((x, y, h, v), accel, tuple(self._how), tuple(self.route.path), self._i,
-                 tuple(self.params.bicycle), out, s_out)
+        _rollout((x, y, h, v), accel, self._how, self._path, self._i, self._car, out, s_out)
         return out, s_out
 
     def _light_ok(self, s_traj: np.ndarray, s0: float, v0: float, now: float) -> bool:
@@ -274,7 +294,7 @@ class CityPlanner(Agent):
         r = self.route
         self._i, s, _ = project_on_route(r.points, r.cum, x, y, self._i, 10, 40)
         self._s = s
-        steer, _, _ = pure_pursuit(x, y, h, v, tuple(r.path), self._i, tuple(p.bicycle))
+        steer, _, _ = pure_pursuit(x, y, h, v, self._path, self._i, self._car)
         # speed: desired from the curvature envelope
         i = min(self._i, len(self.v_ref) - 1)
         v_des = float(self.v_ref[i])
@@ -310,20 +330,11 @@ class CityPlanner(Agent):
         lateral = np.abs(-dx * math.sin(h) + dy * math.cos(h))
         behind = (ahead < -2.0) & same_way & (lateral < 3.0)
         active = (dx * dx + dy * dy < 90.0 ** 2) & ~behind
-        half = 0.5 * tr.idm[CAR_LENGTH]
         stop_at = np.full(tr.n, np.inf)
-        now = self._env.sim_time
-        for j in np.flatnonzero(active):
-            ln = tr.lane[j]
-            if g.kind[ln] == ROAD and g.phase[ln] >= 0:
-                d_stop = g.length[ln] - tr.s[j] - half
-                if d_stop < 0:
-                    continue
-                st = sig.state(g.node[ln], g.phase[ln], now)
-                if stops_at_light(st, tr.v[j], d_stop):  # the drivers' rule, as traffic obeys it
-                    stop_at[j] = g.length[ln] - half - STOP_GAP
-        out = []
         cars, lanes = tuple(tr.state), tuple(g.arrays)
+        _stop_lines(cars, active, 0.5 * tr.idm[CAR_LENGTH], lanes, tuple(sig.arrays),
+                    self._env.sim_time, stop_at)
+        out = []
         for accel in (0.0, 1.0):
             pred = np.empty((len(self.times), tr.n, 3))
             _predict(cars, stop_at, self.times, accel, lanes, pred)
