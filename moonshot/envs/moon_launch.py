@@ -123,7 +123,7 @@ class MoonLaunchEnv(gym.Env):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or "
                              f"None, got {render_mode!r}")
         if render_mode == "human":
-            from .moon_render import has_display
+            from .display import has_display
 
             if not has_display():
                 raise RuntimeError("render_mode='human' needs a display and none is available "
@@ -210,11 +210,14 @@ class MoonLaunchEnv(gym.Env):
 
         frame = render_launch(self.scenario, self._last, self.physical_constants)
         if self.render_mode == "human":
-            from .moon_render import show
+            from .display import show
 
             self._viewer = show(frame, self._viewer)
             return None
         return frame
 
     def close(self):
+        from .display import close
+
+        close(self._viewer)
         self._viewer = None
