@@ -32,7 +32,7 @@ def drive(spec: str, episodes: int, split: str) -> dict:
     succ, death, reds, speeding, steps, times = [], [], [], 0, 0, []
     for ep in range(episodes):
         obs, info = env.reset(seed=ep)
-        agent.begin_episode(env, obs, info)
+        agent.begin_episode(env.perceive(), obs, info)
         done = False
         while not done:
             action, _ = agent.predict(obs, deterministic=True)

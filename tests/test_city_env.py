@@ -170,7 +170,7 @@ def test_red_lights_run_are_counted_for_a_reckless_driver_and_never_for_the_plan
             obs, info = env.reset(seed=seed)
             assert info["red_lights_run"] == 0
             if who == "planner":
-                planner.begin_episode(env, obs, info)
+                planner.begin_episode(env.unwrapped.perceive(), obs, info)
             steps_on_red, done = 0, False
             while not done:
                 act = planner.predict(obs)[0] if who == "planner" else _reckless(obs)

@@ -34,7 +34,7 @@ def test_stops_behind_a_standing_car():
     tr.lane[0], tr.s[0], tr.v[0], tr.v0[0] = lane, s0 + 35.0, 0.0, 1e-3  # stays put
     traffic_poses(tr.lane, tr.s, w.city.lanes.pts, w.city.lanes.cum, tr.pose)
     agent = CityPlanner()
-    agent.begin_episode(env, obs, info)
+    agent.begin_episode(env.perceive(), obs, info)
     info = _drive(env, agent, 200)
     assert "outcome" not in info  # neither crashed nor drove through
     gap = np.hypot(*(tr.pose[0, :2] - w.ego[:2])) - 4.5
@@ -49,7 +49,7 @@ def test_waits_at_red():
     # a copy of the map whose lights never turn green (the cached map stays untouched)
     w.city = replace(city, signals=replace(city.signals, green=1e-3, yellow=0.0))
     agent = CityPlanner()
-    agent.begin_episode(env, obs, info)
+    agent.begin_episode(env.perceive(), obs, info)
     info = _drive(env, agent, 400)
     assert "outcome" not in info
     first_stop = w.route.stops[0, 0]
@@ -62,7 +62,7 @@ def test_reaches_the_goal():
     agent = CityPlanner()
     for seed in range(3):
         obs, info = env.reset(seed=seed)
-        agent.begin_episode(env, obs, info)
+        agent.begin_episode(env.perceive(), obs, info)
         info = _drive(env, agent, 1500)
         assert info["outcome"] == "arrived" and info["is_success"] and not info["death"]
     assert np.median(agent.decision_times) < 0.05

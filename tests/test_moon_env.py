@@ -167,9 +167,13 @@ def _per_id_scenarios(split, scenario_ids, eccentricity, soi_radius="laplace"):
             cols["alt"][j] = rng.uniform(600.0, 2000.0)
             cols["a"][j] = moon_world.EARTH_MOON_DISTANCE * two_sided(rng, 0.85, 0.93, 1.07, 1.20)
             cols["gm"][j] = moon_world.GM_MOON * two_sided(rng, 0.5, 0.8, 1.25, 2.0)
+    # the Sun's angle (added with the shift ladder) is the seventh draw of the same generator
+    sun = np.array([np.random.default_rng([int(sid), moon_world._SPLIT_SALT[split]])
+                    .uniform(0.0, 2 * np.pi, 7)[6] for sid in ids])
     return moon_world.Scenarios(
         ids, cols["alt"], cols["pa"], cols["ma"], cols["a"], np.full(n, float(eccentricity)),
-        cols["per"], cols["gm"], moon_world.sphere_of_influence(cols["a"], cols["gm"], soi_radius))
+        cols["per"], cols["gm"], moon_world.sphere_of_influence(cols["a"], cols["gm"], soi_radius),
+        sun)
 
 
 # Edge ids: the ends of the env's range [0, 2**31 - 1), and ids of two uint32 words.

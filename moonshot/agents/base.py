@@ -4,7 +4,7 @@ RL policies and model-based planners are driven the same way, so the evaluator n
 kind of agent it holds::
 
     obs, info = env.reset(seed=...)
-    agent.begin_episode(env, obs, info)
+    agent.begin_episode(perception_view(agent, env), obs, info)
     while True:
         action, _ = agent.predict(obs, deterministic=True)
         obs, reward, terminated, truncated, info = env.step(action)

@@ -1,20 +1,22 @@
 """CityPlanner: a model-based driver for CityNav that reads the map and watches the road.
 
-At the start of an episode it reads the world model (``env.unwrapped``: the lane graph, the
-signal plans, its own state and the bicycle-model parameters, the goal) and plans a route with
-Dijkstra over the lane graph. Every step it then
+At the start of an episode it reads its perception view (``env.unwrapped.perceive()``: the
+map with its lane graph, its own car and the road's friction, the start and the goal - see
+:mod:`moonshot.envs.city_perception`) and plans a route with Dijkstra over the lane graph.
+Every step it then
 
-1. predicts each traffic car over the horizon with a model of its own: along the car's lanes
-   (its lane, the connector it is signalling, the lane after) at constant speed and,
-   separately, accelerating at 1 m/s² towards its desired speed; a car that faces a red light
-   (or a yellow it can stop for) is expected to stop at its stop line;
+1. predicts each traffic car it sees over the horizon with a model of its own: the car is
+   map-matched to its lane and followed along every turn that lane allows, at constant speed
+   and, separately, accelerating at 1 m/s² towards 1.1 x the speed limit; a car whose light
+   it sees red (or yellow, close enough to stop) is expected to stop at its stop line (the
+   ``oracle`` ablation reads every car's true turn, desired speed and lights' plans instead);
 2. imagines candidate motions of the ego along the route (pure-pursuit steering, so the ego
    stays on the route): each holds one acceleration for ``commit`` seconds and then brakes to a
    standstill - so every accepted candidate keeps a safe stop available;
 3. rejects candidates that come within a safety margin of a predicted car (three covering
-   circles per car), that cross a stop line when the light will not be green (or leave too
-   little of the green to clear the intersection), or that exceed the speed the route's
-   curvature and the speed limit allow;
+   circles per car), that cross a stop line whose light it does not see green (a yellow only
+   when too close to stop comfortably), or that exceed the speed the route's curvature, the
+   speed limit and the tyres' grip allow;
 4. applies the fastest surviving acceleration (hard braking if none survives).
 
 Cars behind the ego that drive the same way are left out: they follow the ego (the traffic
@@ -30,12 +32,14 @@ from typing import Any, NamedTuple
 import numpy as np
 from numba import njit
 
+from ..envs.perception import check_perception
 from ..physics.city.ego import Bicycle, bicycle_update
 from ..physics.city.geometry import Polyline, polyline_point
-from ..physics.city.roads import ROAD, LaneArrays
+from ..physics.city.roads import ROAD, LaneArrays, match_lanes
 from ..physics.city.route import plan_route, project_on_route
-from ..physics.city.signals import GREEN, light_state
+from ..physics.city.signals import GREEN, YELLOW, light_state
 from ..physics.city.traffic import (
+    B_YELLOW,
     CAR_LENGTH,
     EGO_CIRCLE_OFFSETS,
     EGO_CIRCLE_RADIUS,
@@ -48,6 +52,7 @@ from .base import Agent
 # three covering circles per car, for the ego and the traffic alike (same 4.5 x 1.8 m body)
 CIRCLE_OFFSETS = np.array(EGO_CIRCLE_OFFSETS)
 CIRCLE_RADIUS = EGO_CIRCLE_RADIUS
+G = 9.81  # m/s²
 
 
 class _Imagination(NamedTuple):
@@ -193,6 +198,16 @@ def _rollout(ego, accel, how, route, i, car, out, s_out):
 class CityPlanner(Agent):
     """Route planning on the lane graph + sampling-based speed planning with safe stops.
 
+    It reads only its perception view (``env.unwrapped.perceive(perception)``, see
+    :mod:`moonshot.envs.city_perception`): the map, its own car, the cars and lights it sees.
+    With ``perception="honest"`` (the default) it predicts the cars it sees with a model of
+    its own - each map-matched to its lane, driving on at its speed and, separately,
+    accelerating towards 1.1 x the speed limit, along every turn the lane allows, stopping
+    at a light it sees red (or yellow, close enough to stop) - and crosses its own stop line
+    only on a green it sees. ``perception="oracle"`` (an ablation) reads every car's true
+    lane, chosen turn and desired speed and every light's future phases.
+
+    :param perception: ``"honest"`` or ``"oracle"``.
     :param horizon: prediction horizon (s).
     :param step: time resolution of the prediction (s).
     :param commit: how long a candidate holds its acceleration before braking (s).
@@ -203,47 +218,57 @@ class CityPlanner(Agent):
 
     name = "city_planner"
 
-    def __init__(self, horizon: float = 5.0, step: float = 0.2, commit: float = 0.6,
-                 margin: float = 0.5, brake: float = 5.0, lateral_accel: float = 2.5):
+    def __init__(self, perception: str = "honest", horizon: float = 5.0, step: float = 0.2,
+                 commit: float = 0.6, margin: float = 0.5, brake: float = 5.0,
+                 lateral_accel: float = 2.5):
+        self.perception = check_perception(perception)
+        if perception != "honest":
+            self.name = f"city_planner[{perception}]"
         self.horizon, self.step, self.commit = horizon, step, commit
         self.margin, self.brake, self.lateral_accel = margin, brake, lateral_accel
         self.times = np.arange(1, int(round(horizon / step)) + 1) * step
-        self._env = None
+        self.view = None
         self._planning = 0.0
         self._imagined = 0
         self.decision_times: list[float] = []
 
     # ------------------------------------------------------------------ episode
-    def begin_episode(self, env: Any, observation: np.ndarray, info: dict) -> None:
-        u = env.unwrapped
-        self._env = u
-        self.city = u.city
-        self.params = u.ego_params
-        self.dt = u.dt
+    def begin_episode(self, world: Any, observation: np.ndarray, info: dict) -> None:
+        """``world``: the env's :class:`~moonshot.envs.city_perception.CityView`."""
+        if world is None:
+            raise TypeError("CityPlanner needs its perception view: run it with "
+                            "moonshot.agents.run_episode, or pass env.unwrapped.perceive()")
+        self.view = v = world
+        m = v.map
+        self.map = m
+        self.params = v.vehicle
+        self.dt = v.dt
         # kernel bundles as plain tuples, built once (see physics.city.roads.LaneArrays)
-        self._how = tuple(_Imagination(float(self.commit), float(self.brake), float(self.dt),
-                                       int(round(self.step / self.dt))))
+        self._lanes = tuple(m.lanes.arrays)
         self._car = tuple(self.params.bicycle)
-        g = self.city.lanes
-        x, y = u.ego[:2]
-        start_lane, start_s = u.route.lanes[0], u.world.start_s
-        goal_lane, goal_s = u.goal
-        self.route = plan_route(g, start_lane, start_s, goal_lane, goal_s)  # Dijkstra
+        x, y = float(v.ego[0]), float(v.ego[1])
+        self.route = plan_route(m.lanes, *v.start, *v.goal)  # Dijkstra on the map
         self._path = tuple(self.route.path)
         pts = self.route.points
         self._i, self._s, _ = project_on_route(pts, self.route.cum, x, y, 0, 0, 10)
-        # curvature speed limit along the route, then backwards braking envelope
+        # curvature speed limit along the route, then backwards braking envelope; in curves
+        # no more than the tyres give (the road's friction, seen)
+        lateral = min(self.lateral_accel, 0.5 * G * v.road_friction)
         h = np.unwrap(np.arctan2(np.gradient(pts[:, 1]), np.gradient(pts[:, 0])))
         kappa = np.abs(np.gradient(h)) / np.maximum(np.gradient(self.route.cum), 1e-6)
         kappa = np.convolve(kappa, np.ones(5) / 5, mode="same")
-        vmax = min(self.params.max_speed, self.city.params.speed_limit)
-        v = np.minimum(np.sqrt(self.lateral_accel / np.maximum(kappa, 1e-6)), vmax)
-        v = np.maximum(v, 3.0)
+        vmax = min(self.params.max_speed, m.speed_limit)
+        vr = np.minimum(np.sqrt(lateral / np.maximum(kappa, 1e-6)), vmax)
+        vr = np.maximum(vr, 3.0)
         ds = np.diff(self.route.cum, prepend=0.0)
-        for i in range(len(v) - 2, -1, -1):  # can brake at 2 m/s² to every later limit
-            v[i] = min(v[i], math.sqrt(v[i + 1] ** 2 + 2 * 2.0 * ds[i + 1]))
-        self.v_ref = v
-        self.heading = np.arctan2(np.gradient(pts[:, 1]), np.gradient(pts[:, 0]))
+        decel = min(2.0, 0.5 * G * v.road_friction)
+        for i in range(len(vr) - 2, -1, -1):  # can brake comfortably to every later limit
+            vr[i] = min(vr[i], math.sqrt(vr[i + 1] ** 2 + 2 * decel * ds[i + 1]))
+        self.v_ref = vr
+        self._max_brake = min(self.params.max_brake, G * v.road_friction)
+        self._fallback = min(self.brake, 0.85 * self._max_brake)
+        self._how = tuple(_Imagination(float(self.commit), float(self._fallback),
+                                       float(self.dt), int(round(self.step / self.dt))))
 
     # ------------------------------------------------------------------ acting
     def predict(self, observation, state=None, episode_start=None, deterministic=True):
@@ -272,9 +297,12 @@ class CityPlanner(Agent):
         _rollout((x, y, h, v), accel, self._how, self._path, self._i, self._car, out, s_out)
         return out, s_out
 
+    def _committed(self, line: float, s0: float, v0: float) -> bool:
+        """Too close to stop before the line: crossing it is the only safe move."""
+        return v0 * v0 > 2 * self._max_brake * max(line - s0, 0.0) + 1e-6
+
     def _light_ok(self, s_traj: np.ndarray, s0: float, v0: float, now: float) -> bool:
-        """Does the candidate respect the lights (cross only on green, with time to clear)?"""
-        sig = self.city.signals
+        """Does the candidate respect the lights it reaches within the horizon?"""
         half = 0.5 * self.params.length
         for row in self.route.stops:
             line = row[0] - half  # where the front bumper reaches the stop line
@@ -282,23 +310,36 @@ class CityPlanner(Agent):
                 break  # this candidate stops before the line
             if s0 > line + 0.5:
                 continue  # the front is across the line: clear the intersection
-            if v0 * v0 > 2 * self.params.max_brake * max(line - s0, 0.0) + 1e-6:
-                continue  # cannot stop before the line any more: committed
-            k = min(int(np.searchsorted(s_traj, line - 1.0)), len(s_traj) - 1)
+            if self._committed(line, s0, v0):
+                continue
             node, phase = int(row[1]), int(row[2])
-            t_cross = now + self.times[k]
-            if sig.state(node, phase, t_cross) != GREEN:
-                return False
-            _, green_end = sig.next_green(node, phase, t_cross)
-            # time to clear about 30 m of intersection at the planned speed (at least 4 m/s)
-            v_at = max((s_traj[k] - s_traj[k - 1]) / self.step if k else v0, 4.0)
-            if t_cross + 30.0 / v_at > green_end + sig.yellow:
-                return False
+            if self.perception == "oracle":
+                if not self._oracle_green(s_traj, line, v0, node, phase, now):
+                    return False
+                continue
+            state = self.view.lights.get((node, phase))  # None: not in sight (yet)
+            if state == GREEN:
+                continue
+            if state == YELLOW and v0 * v0 > 2 * B_YELLOW * max(line - s0, 0.0):
+                continue  # too close to stop comfortably on yellow: go on
+            return False
         return True
 
+    def _oracle_green(self, s_traj, line, v0, node, phase, now) -> bool:
+        """Oracle: the light will be green when the car crosses, long enough to clear."""
+        sig = self.view.signals
+        k = min(int(np.searchsorted(s_traj, line - 1.0)), len(s_traj) - 1)
+        t_cross = now + self.times[k]
+        if sig.state(node, phase, t_cross) != GREEN:
+            return False
+        _, green_end = sig.next_green(node, phase, t_cross)
+        # time to clear about 30 m of intersection at the planned speed (at least 4 m/s)
+        v_at = max((s_traj[k] - s_traj[k - 1]) / self.step if k else v0, 4.0)
+        return t_cross + 30.0 / v_at <= green_end + sig.yellow
+
     def _decide(self) -> np.ndarray:
-        u, p = self._env, self.params
-        x, y, h, v = (float(z) for z in u.ego)
+        view, p = self.view, self.params
+        x, y, h, v = (float(z) for z in view.ego)
         r = self.route
         self._i, s, _ = project_on_route(r.points, r.cum, x, y, self._i, 10, 40)
         self._s = s
@@ -306,12 +347,13 @@ class CityPlanner(Agent):
         # speed: desired from the curvature envelope
         i = min(self._i, len(self.v_ref) - 1)
         v_des = float(self.v_ref[i])
-        a_track = max(-p.max_brake, min(p.max_accel, (v_des - v) / 0.5))
+        a_track = max(-self._max_brake, min(p.max_accel, (v_des - v) / 0.5))
         cands = sorted({a_track, *[a for a in (2.0, 1.0, 0.0, -1.5, -3.0, -4.5)
-                                   if a < a_track]}, reverse=True)
-        cars, active = self._predictions(x, y, h)
-        now = u.sim_time
-        chosen = -p.max_brake
+                                   if a < a_track and a > -self._max_brake]}, reverse=True)
+        cars, active = (self._oracle_predictions(x, y, h) if self.perception == "oracle"
+                        else self._honest_predictions(x, y, h))
+        now = view.time
+        chosen = -self._max_brake
         for a in cands:
             ego_traj, s_traj = self._ego_along(x, y, h, v, a)
             if not self._light_ok(s_traj, s, v, now):
@@ -327,24 +369,80 @@ class CityPlanner(Agent):
                 break
         return np.array([p.throttle(chosen), steer / p.max_steer], dtype=np.float32)
 
-    def _predictions(self, x: float, y: float, h: float):
-        """Predicted car poses (two models) and the mask of cars that matter."""
-        tr = self._env.traffic
-        g, sig = self.city.lanes, self.city.signals
-        pose = tr.pose
+    def _mask(self, pose: np.ndarray, x: float, y: float, h: float) -> np.ndarray:
+        """The cars that matter: within 90 m, and not following the ego in its lane (they
+        follow it; a standing ego is not made unsafe by them)."""
         dx, dy = pose[:, 0] - x, pose[:, 1] - y
         ahead = dx * math.cos(h) + dy * math.sin(h)
         same_way = np.cos(pose[:, 2] - h) > 0.5
         lateral = np.abs(-dx * math.sin(h) + dy * math.cos(h))
         behind = (ahead < -2.0) & same_way & (lateral < 3.0)
-        active = (dx * dx + dy * dy < 90.0 ** 2) & ~behind
+        return (dx * dx + dy * dy < 90.0 ** 2) & ~behind
+
+    def _oracle_predictions(self, x: float, y: float, h: float):
+        """Ablation: every car's true lane, turn and desired speed; the lights' plans."""
+        tr, view = self.view.traffic, self.view
+        active = self._mask(tr.pose, x, y, h)
         stop_at = np.full(tr.n, np.inf)
-        cars, lanes = tuple(tr.state), tuple(g.arrays)
-        _stop_lines(cars, active, 0.5 * tr.idm[CAR_LENGTH], lanes, tuple(sig.arrays),
-                    self._env.sim_time, stop_at)
+        cars = tuple(tr.state)
+        _stop_lines(cars, active, 0.5 * tr.idm[CAR_LENGTH], self._lanes,
+                    tuple(view.signals.arrays), view.time, stop_at)
+        return self._roll_predictions(cars, stop_at, tr.n), active
+
+    def _honest_predictions(self, x: float, y: float, h: float):
+        """The cars seen, each map-matched to its lane and predicted along every turn its
+        lane allows, at its speed and accelerating towards 1.1 x the speed limit; a car whose
+        light is seen red (or yellow, close enough to stop) halts at the line."""
+        seen = self.view.cars
+        k = len(seen)
+        if k == 0:
+            return [], np.zeros(0, dtype=bool)
+        lane = np.empty(k, dtype=np.int64)
+        s = np.empty(k)
+        match_lanes(self._lanes, seen[:, 0], seen[:, 1], seen[:, 2], 3.0, 0.8, lane, s)
+        g = self.map.lanes
+        rows = []  # (car, lane, s, next connector)
+        for j in range(k):
+            if lane[j] < 0:
+                continue  # off every lane (cannot happen to lane-following traffic)
+            if g.kind[lane[j]] == ROAD:
+                rows += [(j, lane[j], s[j], int(c)) for c in g.successors(int(lane[j]))]
+            else:
+                rows.append((j, lane[j], s[j], -1))
+        if not rows:
+            return [], np.zeros(0, dtype=bool)
+        owner = np.array([r[0] for r in rows])
+        n = len(rows)
+        hyp_lane = np.array([r[1] for r in rows], dtype=np.int64)
+        hyp_s = np.array([r[2] for r in rows])
+        v = seen[owner, 3].copy()
+        nxt = np.array([r[3] for r in rows], dtype=np.int64)
+        v0 = np.full(n, 1.1 * self.map.speed_limit)
+        # A car standing anywhere but at a stop line is yielding (to the ego, or to a queue
+        # ahead of it): expected to stay until it moves (then it is predicted again).
+        to_line = g.length[hyp_lane] - hyp_s - 0.5 * seen[owner, 4]
+        at_line = (g.kind[hyp_lane] == ROAD) & (g.phase[hyp_lane] >= 0) & (to_line < 8.0)
+        v0[(v < 0.5) & ~at_line] = 0.0
+        pose = seen[owner, :3].copy()
+        active = self._mask(pose, x, y, h)
+        stop_at = np.full(n, np.inf)
+        half = 0.5 * float(seen[0, 4])
+        lights = self.view.lights
+        for q in range(n):
+            ln = hyp_lane[q]
+            if g.kind[ln] != ROAD or g.phase[ln] < 0:
+                continue
+            state = lights.get((int(g.node[ln]), int(g.phase[ln])))
+            d_stop = g.length[ln] - hyp_s[q] - half
+            if state is not None and d_stop >= 0 and stops_at_light(state, v[q], d_stop):
+                stop_at[q] = g.length[ln] - half - STOP_GAP
+        cars = (hyp_lane, hyp_s, v, nxt, v0, pose)
+        return self._roll_predictions(cars, stop_at, n), active
+
+    def _roll_predictions(self, cars: tuple, stop_at: np.ndarray, n: int) -> list:
         out = []
         for accel in (0.0, 1.0):
-            pred = np.empty((len(self.times), tr.n, 3))
-            _predict(cars, stop_at, self.times, accel, lanes, pred)
+            pred = np.empty((len(self.times), n, 3))
+            _predict(cars, stop_at, self.times, accel, self._lanes, pred)
             out.append(pred)
-        return out, active
+        return out

@@ -165,12 +165,15 @@ class CityNavEnv(gym.Env):
                                lidar_range=float(cfg["lidar_range"]))
         self.dt = self.world.dt
         self.ego_params = self.world.ego_params
+        self.road_friction = float("inf")  # v0: no tyre limit
+        self.steer_rate = float("inf")  # v0: the wheels turn at once
         self.observation_layout = LIDAR_OBSERVATION.resolve(cfg)  # slot name -> slice
         self.observation_space = self.observation_layout.box
         self.action_space = spaces.Box(-1.0, 1.0, (2,), dtype=np.float32)
         self._ahead = np.asarray(WAYPOINT_AHEAD)
         self._navigator = self.observation_layout.span("route_points", "route_heading")
         self.map_id = -1
+        self._views: dict = {}  # perception views handed out, refreshed as the world moves
         self._steps = 0
         self._red_run = 0
         self._max_steps = int(round(float(cfg["time_limit"]) / self.dt))
@@ -216,9 +219,31 @@ class CityNavEnv(gym.Env):
         w = self.world
         self._togo = w.route.length - w.route_s + w.route_offset  # distance still to go, m
         info = self._info(False, False)
+        for view in self._views.values():
+            self._refresh_views(view, episode=True)
         if self.render_mode == "human":
             self.render()
         return self._observe(), info
+
+    def perceive(self, mode: str = "honest"):
+        """The perception view of a planner (:class:`~moonshot.envs.city_perception.CityView`):
+        what a driver in the ego's seat can know, refreshed after every step. ``"oracle"``
+        adds the traffic's and the lights' private state (an ablation)."""
+        from .city_perception import new_view
+
+        if self.world.route is None:
+            raise RuntimeError("call reset() before perceive()")
+        if mode not in self._views:
+            self._views[mode] = new_view(mode)
+            self._refresh_views(self._views[mode], episode=True)
+        return self._views[mode]
+
+    def _refresh_views(self, view, episode: bool = False) -> None:
+        from .city_perception import refresh_episode, refresh_step
+
+        if episode:
+            refresh_episode(view, self.world, self.road_friction, self.steer_rate)
+        refresh_step(view, self.world)
 
     def step(self, action):
         if self.world.route is None:
@@ -263,6 +288,8 @@ class CityNavEnv(gym.Env):
             info["outcome"] = "arrived"
         elif truncated:
             info["outcome"] = "timeout"
+        for view in self._views.values():
+            self._refresh_views(view)
         if self.render_mode == "human":
             self.render()
         return self._observe(), float(sum(terms.values())), terminated, truncated, info

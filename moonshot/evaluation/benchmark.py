@@ -147,7 +147,7 @@ def city_planner_figures(city_steps: int) -> dict:
     cenv = gym.make("moonshot/CityNav-v0", split="new").unwrapped
     cp = CityPlanner()
     obs, info = cenv.reset(seed=0)
-    cp.begin_episode(cenv, obs, info)
+    cp.begin_episode(cenv.perceive(), obs, info)
     dts = []
     for _ in range(city_steps):
         t0 = time.process_time()
@@ -157,7 +157,7 @@ def city_planner_figures(city_steps: int) -> dict:
         if term or trunc:
             cp.end_episode(info)
             obs, info = cenv.reset()
-            cp.begin_episode(cenv, obs, info)
+            cp.begin_episode(cenv.perceive(), obs, info)
     cenv.close()
     return {"city_planner_decision_ms_median": 1e3 * float(np.median(dts)),
             "city_planner_decision_ms_p95": 1e3 * float(np.percentile(dts, 95))}

@@ -122,10 +122,11 @@ def compare_runs(run_dirs: list[Path], window: int = WINDOW) -> list[dict]:
         lab = run_label(d)
         row = {"run": str(d), **lab, "env": display_env(lab["env"])}
         log = read_episodes(d)
-        if len(log["episode"]) == 0:
-            raise ValueError(f"run {d} has no episodes in its episodes.csv (a start that "
-                             "failed or was stopped before its first episode); leave it out "
-                             "or resume it")
+        finished = any((Path(d) / f).exists() for f in ("model.zip", "summary.json"))
+        if len(log["episode"]) == 0 and not finished:
+            raise ValueError(f"run {d} has no episodes in its episodes.csv and never "
+                             "finished (a start that failed or was stopped before its first "
+                             "episode); leave it out or resume it")
         row.update(run_metrics(log, window))
         rows.append(row)
     return rows

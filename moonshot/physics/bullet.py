@@ -114,6 +114,13 @@ class BulletWorld:
                                physicsClientId=self.client)
         return [h[2] for h in hits]
 
+    def ray_hits(self, origins: list, ends: list) -> tuple[np.ndarray, np.ndarray]:
+        """For each ray, the body it hits first (-1: none) and the fraction along it."""
+        hits = pb.rayTestBatch(origins, ends, numThreads=1, collisionFilterMask=SEEN,
+                               physicsClientId=self.client)
+        return (np.array([h[0] for h in hits], dtype=np.int64),
+                np.array([h[2] for h in hits], dtype=np.float64))
+
     def touching(self, body: int, others) -> set[int]:
         """Which of ``others`` (body ids) ``body`` touches or penetrates now (narrow phase
         only: the caller pre-selects the bodies near it)."""

@@ -31,6 +31,7 @@ from functools import cached_property
 from typing import NamedTuple
 
 import numpy as np
+from numba import njit
 
 from .geometry import bezier_polyline, cumulative_length
 
@@ -372,3 +373,37 @@ def roads_strongly_connected(graph: LaneGraph, n_roads: int) -> bool:
     arcs = set(zip(graph.road[graph.src[c]].tolist(), graph.road[graph.dst[c]].tolist(),
                    strict=True))
     return _strongly_connected(n_roads, arcs)
+
+
+@njit(cache=True)
+def match_lanes(lanes, x, y, heading, max_dist, max_angle, out_lane, out_s):
+    """Map-match cars seen at ``x, y`` with ``heading`` onto the lane graph (``LaneArrays``,
+    a plain tuple from Python): for each car the lane whose centre line passes nearest (within
+    ``max_dist`` m) and runs within ``max_angle`` rad of the car's heading, and the car's arc
+    length along it, into ``out_lane`` / ``out_s`` (-1 / 0 if none). What a driver does with
+    a car on the road: see which lane it is in and which way it goes."""
+    lanes = LaneArrays(*lanes)
+    pts, cum = lanes.pts, lanes.cum
+    for j in range(x.shape[0]):
+        best, best_lane, best_s = max_dist, -1, 0.0
+        cj, sj = math.cos(heading[j]), math.sin(heading[j])
+        for ln in range(pts.shape[0]):
+            for k in range(pts.shape[1] - 1):
+                ax, ay = pts[ln, k, 0], pts[ln, k, 1]
+                dx, dy = pts[ln, k + 1, 0] - ax, pts[ln, k + 1, 1] - ay
+                ll = dx * dx + dy * dy
+                if ll <= 1e-12:
+                    continue
+                t = ((x[j] - ax) * dx + (y[j] - ay) * dy) / ll
+                t = min(max(t, 0.0), 1.0)
+                px, py = ax + t * dx - x[j], ay + t * dy - y[j]
+                d = math.sqrt(px * px + py * py)
+                if d >= best:
+                    continue
+                seg = math.sqrt(ll)
+                if (cj * dx + sj * dy) / seg < math.cos(max_angle):
+                    continue
+                best, best_lane = d, ln
+                best_s = cum[ln, k] + t * seg
+        out_lane[j] = best_lane
+        out_s[j] = best_s

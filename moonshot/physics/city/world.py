@@ -25,6 +25,7 @@ from .traffic import CAR_LENGTH, CAR_WIDTH, Traffic, spawn_traffic, step_traffic
 CAR_HEIGHT = 1.5
 DT = 0.1  # s: one control step
 RAY_HEIGHT = 0.75  # lidar at mid-height of the cars
+LIGHT_HEIGHT = 3.0  # m: signal heads, above the cars (only buildings hide them)
 
 
 @lru_cache(maxsize=64)
@@ -45,11 +46,12 @@ class CityWorld:
     """
 
     def __init__(self, ego_params: EgoParams | None = None, lidar_rays: int = 32,
-                 lidar_range: float = 50.0, dt: float = DT):
+                 lidar_range: float = 50.0, dt: float = DT, sensor_range: float = 50.0):
         self.bullet = BulletWorld()
         self.ego_params = ego_params or EgoParams()
         self.dt = dt
         self.lidar_range = lidar_range
+        self.sensor_range = sensor_range  # what the perception sees (cars, lights)
         self.lidar_angles = np.linspace(0.0, 2 * np.pi, lidar_rays, endpoint=False)
         self.city: City | None = None
         self.traffic: Traffic | None = None
@@ -164,7 +166,7 @@ class CityWorld:
         can see or touch them), then the ego."""
         x, y, h, _ = self.ego.tolist()
         pose = self.traffic.pose
-        r = self.lidar_range + 10.0
+        r = max(self.lidar_range, self.sensor_range) + 10.0
         near = (pose[:, 0] - x) ** 2 + (pose[:, 1] - y) ** 2 < r * r
         bodies, xyz, quat = [], [], []
         z = 0.5 * CAR_HEIGHT
@@ -231,6 +233,39 @@ class CityWorld:
                     int(row[1]), int(row[2]), self.t) == RED:
                 n += 1
         return n
+
+    def visible_cars(self) -> np.ndarray:
+        """Indices of the traffic cars within ``sensor_range`` of the ego that it can see: a
+        ray from its sensor to the car's centre, nose or tail meets that car first."""
+        x, y, h, _ = self.ego.tolist()
+        pose = self.traffic.pose
+        near = np.flatnonzero((pose[:, 0] - x) ** 2 + (pose[:, 1] - y) ** 2
+                              < self.sensor_range ** 2)
+        if len(near) == 0:
+            return near
+        half = 0.4 * float(self.traffic.idm[CAR_LENGTH])
+        c, s = np.cos(pose[near, 2]), np.sin(pose[near, 2])
+        tx = np.concatenate([pose[near, 0], pose[near, 0] + half * c, pose[near, 0] - half * c])
+        ty = np.concatenate([pose[near, 1], pose[near, 1] + half * s, pose[near, 1] - half * s])
+        ends = np.stack([tx, ty, np.full(len(tx), RAY_HEIGHT)], 1).tolist()
+        bodies, _ = self.bullet.ray_hits([(x, y, RAY_HEIGHT)] * len(ends), ends)
+        want = np.tile(np.asarray(self._car_bodies)[near], 3)
+        seen = (bodies == want).reshape(3, -1).any(axis=0)
+        return near[seen]
+
+    def visible_nodes(self) -> np.ndarray:
+        """Signalized intersections within ``sensor_range`` whose centre the ego sees (no
+        building between; signal heads stand above the cars)."""
+        x, y = float(self.ego[0]), float(self.ego[1])
+        nodes = self.city.nodes
+        lit = self.city.signals.node_phases > 0
+        near = np.flatnonzero(lit & ((nodes[:, 0] - x) ** 2 + (nodes[:, 1] - y) ** 2
+                                     < self.sensor_range ** 2))
+        if len(near) == 0:
+            return near
+        ends = [(float(nodes[k, 0]), float(nodes[k, 1]), LIGHT_HEIGHT) for k in near]
+        _, frac = self.bullet.ray_hits([(x, y, LIGHT_HEIGHT)] * len(ends), ends)
+        return near[frac >= 1.0]
 
     def close(self) -> None:
         self.bullet.close()

@@ -1,0 +1,152 @@
+"""What a driver in the ego's seat can know in CityNav: the perception views.
+
+``env.unwrapped.perceive("honest")`` returns a :class:`CityView` that the env refreshes after
+every ``reset`` and ``step``. It holds
+
+* the map, as a driver's map shows it (:class:`CityMap`): roads, the lane graph with its
+  turns, where the lights are and which approach each one governs, buildings, the speed
+  limit - not the signal timings;
+* the ego's own vehicle (its parameters, the road's friction as one sees the weather) and
+  state, the clock, the start and the goal of the drive;
+* what its sensors see now: the traffic cars in line of sight within ``sensor_range``
+  (position, heading, speed, size) and the current colour of the lights of the
+  intersections it sees.
+
+It keeps no reference to the env, the traffic's arrays, the random generator, other drivers'
+intents (their next turn, their desired speed) or the future phases of any light: there is
+nothing to reach through it, and asking it for anything else raises ``PerceptionError``.
+``perceive("oracle")`` is the labelled ablation: it adds ``traffic`` (every car's lane, arc
+length, speed, chosen turn and desired speed) and ``signals`` (every light's plan), and lists
+every car and light as seen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .perception import View, check_perception
+
+#: Columns of :attr:`CityView.cars`.
+CAR_COLUMNS = ("x", "y", "heading", "speed", "length", "width")
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a = np.array(a, copy=True)
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True)
+class CityMap:
+    """The city as a driver's map shows it (read-only arrays; no signal timings).
+
+    ``nodes (N, 2)``, ``edges (E, 2)``, ``node_radius (N,)`` (centre to stop line);
+    ``lanes``: the lane graph (:class:`~moonshot.physics.city.roads.LaneGraph`: lane
+    geometry, turns, which light phase governs each approach); ``signalized (N,)``: which
+    intersections have lights; ``buildings (B, 5)``; ``speed_limit`` (m/s); ``lane_width``,
+    ``half_width`` (m); ``bounds``.
+    """
+
+    seed: int
+    nodes: np.ndarray
+    edges: np.ndarray
+    node_radius: np.ndarray
+    lanes: object
+    signalized: np.ndarray
+    buildings: np.ndarray
+    speed_limit: float
+    lane_width: float
+    half_width: float
+    bounds: tuple
+
+    @classmethod
+    def of(cls, city) -> CityMap:
+        """The map of ``city`` (memoized per map: a city is a pure function of its seed)."""
+        key = (city.seed, city.params)
+        if key not in _MAPS:
+            if len(_MAPS) > 64:
+                _MAPS.clear()
+            _MAPS[key] = cls._build(city)
+        return _MAPS[key]
+
+    @classmethod
+    def _build(cls, city) -> CityMap:
+        from copy import copy
+
+        lanes = copy(city.lanes)  # same geometry, in read-only copies
+        for name in ("pts", "cum", "length", "kind", "node", "phase", "road", "index", "src",
+                     "dst", "succ_ptr", "succ_idx", "turn"):
+            setattr(lanes, name, _frozen(getattr(lanes, name)))
+        lanes.__dict__.pop("arrays", None)  # rebuilt from the copies when asked for
+        p = city.params
+        return cls(seed=city.seed, nodes=_frozen(city.nodes), edges=_frozen(city.edges),
+                   node_radius=_frozen(city.node_radius), lanes=lanes,
+                   signalized=_frozen(city.signals.node_phases > 0),
+                   buildings=_frozen(city.buildings), speed_limit=float(p.speed_limit),
+                   lane_width=float(p.lane_width), half_width=float(p.half_width),
+                   bounds=tuple(city.bounds))
+
+
+_MAPS: dict = {}
+
+
+class CityView(View):
+    """The driver's view of a CityNav episode (see the module docstring).
+
+    ``map`` (:class:`CityMap`); ``vehicle`` (:class:`~moonshot.physics.city.ego.EgoParams`),
+    ``road_friction``, ``steer_rate`` (rad/s; inf: instant); ``dt`` (s); ``ego`` (``[x, y,
+    heading, speed]``), ``steer`` (rad), ``time`` (s); ``start`` and ``goal`` (``(lane,
+    s)`` on the lane graph) and ``goal_xy``; ``cars`` (``(K, 6)``: :data:`CAR_COLUMNS` of
+    the cars seen); ``lights`` (``{(node, phase): state}`` of the lights seen, states
+    ``GREEN``/``YELLOW``/``RED`` of :mod:`moonshot.physics.city.signals`); ``sensor_range``
+    (m). Oracle only: ``traffic``, ``signals``.
+    """
+
+    _fields = ("map", "vehicle", "road_friction", "steer_rate", "dt", "ego", "steer", "time",
+               "start", "goal", "goal_xy", "cars", "lights", "sensor_range", "traffic",
+               "signals")
+
+
+def new_view(mode: str) -> CityView:
+    return CityView(check_perception(mode))
+
+
+def refresh_episode(view: CityView, world, road_friction: float, steer_rate: float) -> None:
+    """What stays fixed for a drive: the map, the vehicle, the start and the goal."""
+    view._set("map", CityMap.of(world.city))
+    view._set("vehicle", world.ego_params)
+    view._set("road_friction", float(road_friction))
+    view._set("steer_rate", float(steer_rate))
+    view._set("dt", float(world.dt))
+    view._set("start", (int(world.start_lane), float(world.start_s)))
+    view._set("goal", (int(world.goal_lane), float(world.goal_s)))
+    view._set("goal_xy", tuple(float(g) for g in world.route.goal))
+    view._set("sensor_range", float(world.sensor_range))
+    if view.mode == "oracle":
+        view._set("signals", world.city.signals)
+
+
+def refresh_step(view: CityView, world) -> None:
+    """What the sensors report now."""
+    from ..physics.city.traffic import CAR_LENGTH, CAR_WIDTH
+
+    tr = world.traffic
+    view._set("ego", _frozen(world.ego))
+    view._set("steer", float(world.steer))
+    view._set("time", float(world.t))
+    seen = np.arange(tr.n) if view.mode == "oracle" else world.visible_cars()
+    cars = np.empty((len(seen), 6))
+    cars[:, :3] = tr.pose[seen]
+    cars[:, 3] = tr.v[seen]
+    cars[:, 4] = tr.idm[CAR_LENGTH]
+    cars[:, 5] = tr.idm[CAR_WIDTH]
+    view._set("cars", _frozen(cars))
+    sig = world.city.signals
+    nodes = np.flatnonzero(sig.node_phases > 0) if view.mode == "oracle" else \
+        world.visible_nodes()
+    view._set("lights", {(int(k), p): sig.state(int(k), p, world.t)
+                         for k in nodes for p in range(int(sig.node_phases[k]))})
+    if view.mode == "oracle":
+        view._set("traffic", tr.copy())
