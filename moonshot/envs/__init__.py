@@ -22,9 +22,16 @@ def register_envs() -> None:
             vector_entry_point="moonshot.envs.moon_vector:MoonLaunchVectorEnv",
         )
     if "moonshot/CityNav-v0" not in gym.registry:
+        # v0: the kinematic car, Bullet lidar (unchanged, so published figures reproduce)
         gym.register(
             id="moonshot/CityNav-v0",
             entry_point="moonshot.envs.city_nav:CityNavEnv",
+        )
+    if "moonshot/CityNav-v1" not in gym.registry:
+        gym.register(
+            id="moonshot/CityNav-v1",
+            entry_point="moonshot.envs.city_v1:CityNavV1Env",
+            vector_entry_point="moonshot.envs.city_v1:CityNavVectorEnv",
         )
 
 
@@ -42,7 +49,12 @@ def __getattr__(name: str):
         from .city_nav import CityNavEnv
 
         return CityNavEnv
+    if name in ("CityNavV1Env", "CityNavVectorEnv"):
+        from . import city_v1
+
+        return getattr(city_v1, name)
     raise AttributeError(name)
 
 
-__all__ = ["register_envs", "MoonLaunchEnv", "MoonLaunchVectorEnv", "CityNavEnv"]
+__all__ = ["register_envs", "MoonLaunchEnv", "MoonLaunchVectorEnv", "CityNavEnv",
+           "CityNavV1Env", "CityNavVectorEnv"]

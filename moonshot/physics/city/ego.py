@@ -1,4 +1,4 @@
-"""The ego car: a kinematic bicycle model.
+"""The ego car: a kinematic bicycle model, and the same with tyres and a steering rack.
 
 State ``[x, y, heading, speed]`` of the car's centre; inputs: longitudinal acceleration and the
 front-wheel steering angle. With ``beta = atan(l_r / wheelbase * tan(steer))`` the slip angle
@@ -8,6 +8,17 @@ of the centre,
 
 integrated by one explicit Euler step of ``dt`` (positions from the speed at the start of the
 step), then ``v <- clip(v + a dt, 0, max_speed)``: the car brakes to a stop, it does not reverse.
+
+:func:`bicycle_update` is that model alone (CityNav-v0): full lock at any speed, wheels that
+turn at once. :func:`tyre_update` (CityNav-v1) adds what a real car cannot escape:
+
+* a steering rate limit: the wheels turn towards the commanded angle at ``steer_rate`` rad/s
+  (full lock from straight in about a second);
+* the friction circle: the tyres give at most ``mu g`` of acceleration in all. Braking and
+  throttle come first (``|a| <= mu g``); the lateral acceleration of the turn,
+  ``v^2 sin(beta) / l_r``, gets what is left, ``sqrt((mu g)^2 - a^2)``. Past it the car
+  understeers: it follows the tightest curve the tyres hold (the slip angle shrinks to
+  ``asin(a_lat,max l_r / v^2)``), not the one the wheels point at.
 """
 
 from __future__ import annotations
@@ -41,6 +52,8 @@ class EgoParams:
     max_accel: float = 3.0  # m/s², at action[0] = +1
     max_brake: float = 6.0  # m/s², at action[0] = -1
     max_speed: float = 16.7  # m/s (60 km/h)
+    #: CityNav-v1: the steering rack turns the wheels at most this fast (full lock in ~1 s)
+    steer_rate: float = 0.55  # rad/s
 
     def accel(self, throttle: float) -> float:
         """Acceleration (m/s²) commanded by ``throttle`` in [-1, 1]."""
@@ -70,9 +83,57 @@ def bicycle_update(x, y, heading, v, accel, steer, dt, car):
     return x, y, heading, v
 
 
+G = 9.81  # m/s²
+
+
+class Tyres(NamedTuple):
+    """Grip and steering rack of CityNav-v1: ``friction`` (the road's coefficient: dry
+    about 0.9, wet 0.6, snow 0.3, ice 0.1) and ``steer_rate`` (rad/s)."""
+
+    friction: float
+    steer_rate: float
+
+
+@njit(cache=True)
+def tyre_update(x, y, heading, v, steer, accel, steer_cmd, dt, car, tyres):
+    """One step of the bicycle model with tyres (see the module docstring): the wheels move
+    from ``steer`` towards ``steer_cmd`` at most ``steer_rate`` rad/s, the tyres give at most
+    ``friction * G``; returns the new ``x, y, heading, v, steer``."""
+    car, tyres = Bicycle(*car), Tyres(*tyres)
+    lim = tyres.steer_rate * dt
+    steer = steer + min(max(steer_cmd - steer, -lim), lim)
+    steer = min(max(steer, -car.max_steer), car.max_steer)
+    grip = tyres.friction * G
+    a = min(max(accel, -grip), grip)
+    beta = math.atan(car.rear_to_center / car.wheelbase * math.tan(steer))
+    if v > 1e-9:
+        lateral = v * v * math.sin(beta) / car.rear_to_center
+        room = math.sqrt(max(grip * grip - a * a, 0.0))
+        if abs(lateral) > room:  # understeer: the tightest curve the tyres hold
+            sb = min(room * car.rear_to_center / (v * v), 1.0)
+            beta = math.asin(sb) if beta > 0.0 else -math.asin(sb)
+    x += v * math.cos(heading + beta) * dt
+    y += v * math.sin(heading + beta) * dt
+    heading += v * math.sin(beta) / car.rear_to_center * dt
+    heading = (heading + math.pi) % (2.0 * math.pi) - math.pi
+    v = min(max(v + a * dt, 0.0), car.max_speed)
+    return x, y, heading, v, steer
+
+
 def bicycle_step(x: float, y: float, heading: float, v: float, accel: float, steer: float,
                  dt: float, p: EgoParams) -> tuple[float, float, float, float]:
     """One step of the kinematic bicycle model; returns the new ``x, y, heading, v``."""
     # floats throughout: one compiled specialization, whatever number types the caller has
     return bicycle_update(float(x), float(y), float(heading), float(v), float(accel),
                           float(steer), float(dt), tuple(p.bicycle))
+
+
+#: The vehicles of CityNav-v1 (``vehicle=``): the shift ladder's vehicle axis.
+VEHICLES = {
+    "car": EgoParams(),
+    "heavy": EgoParams(max_accel=2.0, max_brake=4.5),
+    "weak_brakes": EgoParams(max_brake=3.0),
+    "truck": EgoParams(length=9.0, width=2.5, wheelbase=5.5, rear_to_center=2.75,
+                       max_steer=0.5, max_accel=1.5, max_brake=4.0, max_speed=16.7,
+                       steer_rate=0.4),
+}

@@ -40,7 +40,7 @@ from .roads import (
 from .signals import Signals
 
 NEW_SEED_BASE = 1_000_000
-STYLES = ("grid", "irregular")
+STYLES = ("grid", "irregular", "brick")  # brick: a grid whose inner crossings are all Ts
 MIN_ANGLE = math.radians(35.0)
 MIN_LANE_LENGTH = 20.0  # m between the stop lines of a road
 
@@ -140,7 +140,7 @@ def city_params(map_seed: int) -> CityParams:
 
 
 def _street_grid(rng, p: CityParams):
-    if p.style == "grid":
+    if p.style in ("grid", "brick"):
         xs = np.arange(p.blocks_x + 1) * p.block_min
         ys = np.arange(p.blocks_y + 1) * p.block_min
     else:
@@ -153,7 +153,8 @@ def _street_grid(rng, p: CityParams):
     nx, ny = p.blocks_x + 1, p.blocks_y + 1
     idx = np.arange(nx * ny).reshape(nx, ny)
     edges = [(idx[i, j], idx[i + 1, j]) for i in range(nx - 1) for j in range(ny)]
-    edges += [(idx[i, j], idx[i, j + 1]) for i in range(nx) for j in range(ny - 1)]
+    edges += [(idx[i, j], idx[i, j + 1]) for i in range(nx) for j in range(ny - 1)
+              if p.style != "brick" or i in (0, nx - 1) or (i + j) % 2 == 0]
     n_axis = len(edges)
     if p.diagonals > 0:
         used = set()
@@ -264,7 +265,7 @@ def generate_city(seed: int, params: CityParams | None = None) -> City:
         rng = np.random.default_rng([int(seed), 11] + ([attempt] if attempt else []))
         nodes, edges, n_axis = _street_grid(rng, p)
         diagonal = set(edges[n_axis:])
-        if p.style != "grid":
+        if p.style == "irregular":
             edges = _prune(rng, nodes, edges, n_axis, p)
         edges = sorted(edges)
         while True:  # drop diagonals whose sharp corners leave a road too short
@@ -312,6 +313,49 @@ def generate_city(seed: int, params: CityParams | None = None) -> City:
                 node_radius=radius, lanes=lanes, signals=signals, buildings=buildings,
                 building_height=height, spawn_lane=spawn_lane, spawn_s=spawn_s,
                 bounds=(float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])))
+
+
+#: Map layouts of the shift ladder (CityNav-v1 ``layout=``): the training maps' own
+#: (``default``), held-out block sizes, many diagonal avenues, and a topology absent from
+#: training - T-junctions only.
+LAYOUTS = ("default", "blocks", "diagonals", "t_junctions")
+
+
+def layout_params(seed: int, layout: str = "default") -> CityParams:
+    """The parameters of map ``seed`` in ``layout`` (``default``: :func:`city_params`)."""
+    p = city_params(seed)
+    if layout == "default":
+        return p
+    if layout == "blocks":  # blocks 30% smaller or 50% larger than the map's own
+        k = 0.7 if seed % 2 == 0 else 1.5
+        return replace(p, block_min=p.block_min * k, block_max=p.block_max * k)
+    if layout == "diagonals":
+        return replace(p, style="irregular", block_min=70.0, block_max=130.0,
+                       jitter=max(p.jitter, 10.0), missing_streets=max(p.missing_streets, 0.1),
+                       diagonals=0.35)
+    if layout == "t_junctions":
+        b = 0.5 * (p.block_min + p.block_max)
+        return replace(p, style="brick", block_min=b, block_max=b, jitter=0.0,
+                       missing_streets=0.0, diagonals=0.0)
+    raise ValueError(f"unknown layout {layout!r}; choose one of {list(LAYOUTS)}")
+
+
+def mirror_city(city: City) -> City:
+    """``city`` reflected left to right: the same roads, lights and buildings, driven on the
+    left (left-hand traffic). A pure change of coordinates: the lane graph, its turns and the
+    signal plans keep their meaning, mirrored."""
+    from copy import copy
+
+    lanes = copy(city.lanes)
+    lanes.pts = city.lanes.pts * np.array([-1.0, 1.0])
+    lanes.turn = -city.lanes.turn
+    lanes.__dict__.pop("arrays", None)
+    b = city.buildings.copy()
+    b[:, 0] = -b[:, 0]
+    b[:, 4] = np.pi - b[:, 4]
+    xmin, ymin, xmax, ymax = city.bounds
+    return replace(city, nodes=city.nodes * np.array([-1.0, 1.0]), lanes=lanes, buildings=b,
+                   bounds=(-xmax, ymin, -xmin, ymax))
 
 
 def with_style(params: CityParams, **changes) -> CityParams:
