@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 
 import gymnasium as gym
 import numpy as np
@@ -14,6 +13,7 @@ from ..physics.city.generator import NEW_SEED_BASE
 from ..physics.city.route import navigator_features
 from ..physics.city.signals import GREEN, NO_LIGHT, RED, YELLOW
 from ..physics.city.world import CityWorld, cached_city
+from .display import human_window
 
 WAYPOINT_AHEAD = (5.0, 10.0, 20.0, 30.0, 50.0)  # m along the route
 LIGHT_HORIZON = 60.0  # m
@@ -123,6 +123,8 @@ class CityNavEnv(gym.Env):
     pins one map; ``render_view`` is ``"ego"`` (120 m around the car, from above), ``"city"`` (the
     whole map) or ``"chase"`` (3D, from behind and above the car: pybullet's software camera
     on a visual copy of the scene, built on the first chase frame; ``render_size`` square).
+    ``render_mode="human"`` shows the frames in a window; without a display it warns and
+    draws nothing (the env runs as without rendering).
 
     ## Version History
     * v0: initial version.
@@ -142,11 +144,8 @@ class CityNavEnv(gym.Env):
                               f"use 1 .. {NEW_SEED_BASE}")
         if int(cfg["traffic_cars"]) < 0 or int(cfg["lidar_rays"]) < 1:
             raise ConfigError("traffic_cars must be >= 0 and lidar_rays >= 1")
-        if render_mode == "human" and os.name != "nt" and not (
-                os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-                or os.uname().sysname == "Darwin"):
-            raise RuntimeError("render_mode='human' needs a display and none is available "
-                               "(DISPLAY is unset); use render_mode='rgb_array' instead")
+        # Without a display, human mode runs headless (with a warning): see envs.display.
+        self._window = render_mode == "human" and human_window("CityNav")
         self.config = cfg
         self.render_mode = render_mode
         self.split = cfg["split"]
@@ -295,8 +294,10 @@ class CityNavEnv(gym.Env):
         return obs.clip(self._obs_low, self._obs_high, out=obs).astype(np.float32)
 
     def render(self):
-        if self.render_mode is None:
-            gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array'")
+        if self.render_mode is None or (self.render_mode == "human" and not self._window):
+            if self.render_mode is None:
+                gym.logger.warn("render() called without a render_mode; pass "
+                                "render_mode='rgb_array'")
             return None
         from .city_render import CityRenderer
 
