@@ -3,6 +3,7 @@ vector envs with rendering, its env checker with its defaults, ``check_environme
 pickling, ``RecordVideo``. RL Zoo has its own file (``test_zoo.py``)."""
 
 import pickle
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -13,6 +14,7 @@ from gymnasium.vector import AutoresetMode
 
 import moonshot  # noqa: F401  (registers the envs)
 
+ROOT = Path(__file__).resolve().parents[1]
 MOON = "moonshot/MoonLaunch-v1"
 CITY = "moonshot/CityNav-v0"
 # Small cities and few rays keep the CityNav cases at a second or two.
@@ -164,6 +166,16 @@ def test_check_environments_match_and_pickling(env_id):
         assert a[1:4] == b[1:4]
         if a[2] or a[3]:
             break
+
+
+def test_an_extra_installs_what_video_recording_needs():
+    """Defect 6: ``RecordVideo`` needs moviepy, which no extra installed."""
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    assert any(req.startswith("moviepy") for req in extras["video"])
+    for extra in ("video", "zoo", "tensorboard"):  # CI runs the tests that need them
+        assert set(extras[extra]) <= set(extras["test"])
 
 
 @pytest.mark.parametrize("env_id", [MOON, CITY])

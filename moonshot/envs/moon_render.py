@@ -72,7 +72,7 @@ def render_launch(scenario, info: dict | None, constants: dict, size_px: int = _
             _mark_closest(ax, trajs[-1], info, alpha=1.0)
     elif previous is not None and previous[1] is not None and len(previous[1]):
         last_info, tr = previous
-        ax.plot(tr[:, 1], tr[:, 2], color=colors[0], lw=1.0, alpha=0.45, zorder=4)
+        ax.plot(tr[:, 1], tr[:, 2], color=colors[0], lw=1.2, alpha=0.8, zorder=4)
         ax.plot(tr[:, 5], tr[:, 6], color="#aaaaaa", lw=1.5, alpha=0.25, zorder=2)
         ax.add_patch(Circle((tr[-1, 5], tr[-1, 6]), 4 * R_MOON, color="#d8d8d8", alpha=0.35,
                             zorder=5))
