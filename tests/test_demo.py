@@ -26,7 +26,7 @@ def test_demo_tiny_budget_writes_the_report(tmp_path, capfd):
     # lines, never carriage-return frames (a demo log was once 113 KB of them).
     out, err = capfd.readouterr()
     assert "\r" not in out + err
-    assert "ppo moon: 100% (512/512 steps)" in err
+    assert "ppo moon: 100% (2,048/2,048 steps)" in err  # one update of 8 x 256 launches
     assert "[1/7]" in out and "[7/7]" in out
 
 

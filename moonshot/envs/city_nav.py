@@ -294,10 +294,10 @@ class CityNavEnv(gym.Env):
         return obs.clip(self._obs_low, self._obs_high, out=obs).astype(np.float32)
 
     def render(self):
-        if self.render_mode is None or (self.render_mode == "human" and not self._window):
-            if self.render_mode is None:
-                gym.logger.warn("render() called without a render_mode; pass "
-                                "render_mode='rgb_array'")
+        if self.render_mode is None:
+            gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array'")
+            return None
+        if self.render_mode == "human" and not self._window:  # no display: nothing to draw
             return None
         from .city_render import CityRenderer
 

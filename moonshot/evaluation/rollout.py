@@ -63,8 +63,8 @@ def run_scenarios(agent: Agent, env, *, n: int, seed: int, split: str,
             successes += int(records[-1].success)
             if on_scenario is not None:
                 on_scenario(records[len(records) - trial:], env_steps)
+            bar.set_postfix(success=f"{successes / (i + 1):.0%}", refresh=False)
             bar.update(1)
-            bar.set_postfix(success=f"{successes / (i + 1):.0%}")
     finally:
         bar.close()
         if log is not None:
