@@ -151,6 +151,56 @@ def build_parser() -> argparse.ArgumentParser:
                    "or chase, 3D from behind and above it)")
     _add_common_run_args(p)
 
+    p = sub.add_parser(
+        "shift", help="the generalization ladder: agents along a world's shift axes",
+        description="Evaluate agents along the world's shift axes, one axis at a time, every "
+                    "level (0 = the training distribution), on the same scenarios; writes "
+                    "shift.csv (axis, level, agent, success with its 95%% CI, deaths, real and "
+                    "imagined trials), shift.png and report.md/html.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("env", metavar="ENV", help=env_help)
+    p.add_argument("--agent", action="append", required=True, metavar="AGENT",
+                   help="an agent (repeat the flag for several): planner, planner:WORLD:"
+                   "options, a run folder, or module:Class")
+    p.add_argument("--axis", nargs="+", default=None,
+                   help="axes to walk (default: all of the world's)")
+    p.add_argument("--level", nargs="+", type=int, default=None,
+                   help="levels to evaluate (default: every level of each axis)")
+    p.add_argument("--episodes", type=int, default=50,
+                   help="scenarios (moon) or drives (city) per level and agent (default: 50)")
+    p.add_argument("--env-kwargs", nargs="*", metavar="KEY=VALUE", default=[],
+                   help="env settings for every agent, e.g. target=soi")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_common_run_args(p, "runs/shift")
+
+    p = sub.add_parser(
+        "sweep", help="a grid of runs on Ray (local by default, a cluster with --address)",
+        description="Expand SPEC.yaml into cells (agents x seeds x env settings), run each "
+                    "cell (a train or plan run, then its evaluations) as a Ray task, and "
+                    "aggregate every cell into one table with 95%% CIs over seeds, plots and "
+                    "report.md/html. Workers send their cell folders to the driver, so a "
+                    "cluster needs no shared disk; a cell whose worker dies is retried and "
+                    "resumes from its last checkpoint.",
+        epilog="spec keys: name, world | env, env_kwargs, env_grid, num_train_maps, agents "
+               "({algo, timesteps, hyperparams, n_envs, label, ...} or {planner: true, "
+               "options, episodes, label}), seeds, evaluate {splits, episodes, seed, "
+               "max_trials}, shift {axis, levels, episodes}, relearn {timesteps}, resources "
+               "{num_cpus, num_gpus}, max_retries. Example: moonshot/sweeps/moon-transfer.yaml",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("spec", metavar="SPEC.yaml", help="the sweep spec")
+    p.add_argument("--out", required=True, help="the sweep folder (cells/, report.md, ...)")
+    p.add_argument("--address", default=None,
+                   help="join a running Ray cluster (auto, HOST:PORT or ray://HOST:PORT); "
+                   "default: start Ray on this machine")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the sweep in --out: finished cells are skipped, unfinished "
+                   "ones resume from their last checkpoint")
+    p.add_argument("--dry-run", action="store_true",
+                   help="check the spec and list the cells, run nothing")
+    p.add_argument("--num-cpus", type=int, default=None,
+                   help="CPUs of the local Ray (default: all of this machine's)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
     p = sub.add_parser("benchmark", help="throughput of the environments and planners",
                        description="Measure env and planner throughput next to peers.")
     p.add_argument("--quick", action="store_true", help="a smoke-sized run (< 1 minute)")
@@ -199,6 +249,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, OSError, RunFolderBusy) as exc:
         print(f"moonshot: error: {exc}", file=sys.stderr)  # unwrapped: paths stay whole
         return 2
+    except RuntimeError as exc:
+        if type(exc).__name__ != "SweepFailed":
+            raise
+        print(f"moonshot: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -147,3 +147,32 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     print("\n" + res["markdown"])
     print(f"wrote {out}/benchmark.json and {out}/benchmark.md")
     return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .evaluation.sweep import check_cell, expand, load_spec, print_plan, run_sweep
+
+    if args.dry_run:
+        cells = expand(load_spec(args.spec))
+        for cell in cells:
+            check_cell(cell)
+        print(print_plan(cells))
+        return 0
+    res = run_sweep(args.spec, args.out, address=args.address, resume=args.resume,
+                    progress=not args.no_progress, num_cpus=args.num_cpus)
+    print("\n" + res["markdown"])
+    print(f"wrote {args.out}/report.md, report.html, summary.csv, cells.csv")
+    return 0
+
+
+def cmd_shift(args: argparse.Namespace) -> int:
+    from .agents.config import parse_key_values
+    from .evaluation.shift import run_shift
+
+    res = run_shift(args.env, args.agent, axes=args.axis, levels=args.level,
+                    episodes=args.episodes, seed=args.seed, out=Path(args.out),
+                    progress=not args.no_progress,
+                    env_kwargs=parse_key_values(args.env_kwargs, "--env-kwargs"))
+    print("\n" + res["markdown"])
+    print(f"wrote {args.out}/shift.csv, shift.png, report.md, report.html")
+    return 0

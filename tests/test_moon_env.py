@@ -1,5 +1,7 @@
 """MoonLaunch-v0 and its batched vector env: API compliance, determinism, errors, semantics."""
 
+import dataclasses
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -10,6 +12,7 @@ import moonshot  # noqa: F401  (registers the envs)
 from moonshot.envs import moon_world
 from moonshot.envs.moon_launch import MoonLaunchEnv
 from moonshot.envs.moon_vector import MoonLaunchVectorEnv
+from moonshot.envs.seeded_uniforms import seeded_uniforms
 from moonshot.errors import ConfigError
 
 ENV_ID = "moonshot/MoonLaunch-v0"
@@ -141,3 +144,61 @@ def test_render_shows_the_flight():
     assert np.abs(after.astype(int) - before.astype(int)).sum() > 0
     assert "trajectory" not in info  # variable length: kept on the env, not in info
     assert env.last_trajectory().shape[1] == 9
+
+
+def _per_id_scenarios(split, scenario_ids, eccentricity, soi_radius="laplace"):
+    """``sample_scenarios`` as written before issue 16 (one numpy generator per id): the
+    reference that every scenario id must keep, bit for bit."""
+
+    def two_sided(rng, lo, hi, lo2, hi2):
+        u = rng.uniform(0.0, (hi - lo) + (hi2 - lo2))
+        return lo + u if u < hi - lo else lo2 + (u - (hi - lo))
+
+    ids = np.atleast_1d(np.asarray(scenario_ids, dtype=np.int64))
+    n = len(ids)
+    cols = {k: np.empty(n) for k in ("alt", "pa", "ma", "a", "per", "gm")}
+    for j, sid in enumerate(ids):
+        rng = np.random.default_rng([int(sid), moon_world._SPLIT_SALT[split]])
+        cols["pa"][j], cols["ma"][j], cols["per"][j] = rng.uniform(0, 2 * np.pi, 3)
+        if split == "train":
+            cols["alt"][j] = rng.uniform(180.0, 400.0)
+            cols["a"][j] = moon_world.EARTH_MOON_DISTANCE
+            cols["gm"][j] = moon_world.GM_MOON
+        else:
+            cols["alt"][j] = rng.uniform(600.0, 2000.0)
+            cols["a"][j] = moon_world.EARTH_MOON_DISTANCE * two_sided(rng, 0.85, 0.93, 1.07, 1.20)
+            cols["gm"][j] = moon_world.GM_MOON * two_sided(rng, 0.5, 0.8, 1.25, 2.0)
+    return moon_world.Scenarios(
+        ids, cols["alt"], cols["pa"], cols["ma"], cols["a"], np.full(n, float(eccentricity)),
+        cols["per"], cols["gm"], moon_world.sphere_of_influence(cols["a"], cols["gm"], soi_radius))
+
+
+# Edge ids: the ends of the env's range [0, 2**31 - 1), and ids of two uint32 words.
+EDGE_IDS = [0, 1, 2**31 - 2, 2**32 - 1, 2**32, 2**40 + 7, 2**63 - 1]
+
+
+@pytest.mark.parametrize("split", moon_world.SPLITS)
+def test_batched_scenario_draw_keeps_every_scenario_bit_for_bit(split):
+    # No skip on any numpy version: if numpy ever changes SeedSequence or PCG64, this fails,
+    # and so would the promise that a scenario id names the same scenario as before.
+    ids = np.concatenate([EDGE_IDS, np.random.default_rng(16).integers(0, 2**31 - 1, 100_000)])
+    got = moon_world.sample_scenarios(split, ids, 0.0549)
+    ref = _per_id_scenarios(split, ids, 0.0549)
+    for field in dataclasses.fields(moon_world.Scenarios):
+        a, b = getattr(got, field.name), getattr(ref, field.name)
+        assert a.dtype == b.dtype and a.shape == b.shape, field.name
+        bad = np.flatnonzero(a.view(np.uint64) != b.view(np.uint64))
+        assert bad.size == 0, (f"{split} {field.name}: numpy {np.__version__} draws other "
+                               f"values for ids {ids[bad[:5]].tolist()}")
+
+
+def test_seeded_uniforms_are_numpys_default_rng():
+    salt = 0xFFFF_FFFF
+    got = seeded_uniforms(EDGE_IDS, salt, 9)
+    ref = np.array([np.random.default_rng([i, salt]).random(9) for i in EDGE_IDS])
+    assert got.tobytes() == ref.tobytes(), f"numpy {np.__version__} seeds differently"
+    assert seeded_uniforms([], 0, 3).shape == (0, 3)
+    with pytest.raises(ValueError, match="non-negative"):
+        seeded_uniforms([3, -1], 0, 1)
+    with pytest.raises(ValueError, match="salt"):
+        seeded_uniforms([3], 2**32, 1)

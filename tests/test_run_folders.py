@@ -117,7 +117,7 @@ def test_missing_latest_json_resumes_from_the_newest_checkpoint(uninterrupted, t
     monkeypatch.undo()
     (out / "checkpoints" / "latest.json").unlink()
     train(TrainConfig(out=str(out), **TINY), resume=True)
-    assert "model_384.zip" in capsys.readouterr().out
+    assert "model_384.zip, the newest complete checkpoint" in capsys.readouterr().out
     _same_experiment(uninterrupted, out)
 
 

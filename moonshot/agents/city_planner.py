@@ -25,29 +25,52 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numba import njit
 
-from ..physics.city.ego import bicycle_step_jit
-from ..physics.city.geometry import polyline_point
+from ..physics.city.ego import Bicycle, bicycle_update
+from ..physics.city.geometry import Polyline, polyline_point
+from ..physics.city.roads import ROAD, LaneArrays
 from ..physics.city.route import plan_route, project_on_route
-from ..physics.city.signals import GREEN, RED, YELLOW, light_state
+from ..physics.city.signals import GREEN, light_state
+from ..physics.city.traffic import (
+    CAR_LENGTH,
+    EGO_CIRCLE_OFFSETS,
+    EGO_CIRCLE_RADIUS,
+    STOP_GAP,
+    TrafficState,
+    stops_at_light,
+)
 from .base import Agent
 
-CIRCLE_OFFSETS = np.array([-1.5, 0.0, 1.5])
-CIRCLE_RADIUS = 1.2
+# three covering circles per car, for the ego and the traffic alike (same 4.5 x 1.8 m body)
+CIRCLE_OFFSETS = np.array(EGO_CIRCLE_OFFSETS)
+CIRCLE_RADIUS = EGO_CIRCLE_RADIUS
+
+
+class _Imagination(NamedTuple):
+    """How a candidate motion is imagined (see :func:`_rollout`)."""
+
+    commit: float  # s: the candidate's acceleration is held this long
+    brake: float  # m/s²: then the ego brakes at this rate to a standstill
+    dt: float  # s: one step of the ego's own model (the env's control step)
+    sub: int  # model steps per imagined pose
 
 
 @njit(cache=True)
-def _predict(lane, s, v, nxt, v0, stop_at, times, accel, pts, cum, length, kind, dst, out):
-    """Poses ``out (T, N, 3)`` of the cars along their lanes, ``accel`` >= 0 (capped at v0),
-    never beyond ``stop_at[j]`` (arc length on the car's current lane; inf if none)."""
+def _predict(cars, stop_at, times, accel, lanes, out):
+    """Poses ``out (T, N, 3)`` of the cars (``TrafficState``) along their lanes
+    (``LaneArrays``), ``accel`` >= 0 (capped at v0), never beyond ``stop_at[j]`` (arc length
+    on the car's current lane; inf if none). Bundles may come as plain tuples."""
+    cars, lanes = TrafficState(*cars), LaneArrays(*lanes)
+    lane, s, v, nxt, v0 = cars.lane, cars.s, cars.v, cars.next, cars.v0
+    pts, cum, length, kind, dst = lanes.pts, lanes.cum, lanes.length, lanes.kind, lanes.dst
     n = lane.shape[0]
     for j in range(n):
         path0 = lane[j]
-        if kind[path0] == 0:
+        if kind[path0] == ROAD:
             p1 = nxt[j]
             p2 = dst[p1]
         else:
@@ -78,6 +101,25 @@ def _predict(lane, s, v, nxt, v0, stop_at, times, accel, pts, cum, length, kind,
 
 
 @njit(cache=True)
+def _stop_lines(cars, active, half, lanes, signals, t, stop_at):
+    """Where each ``active`` car (``TrafficState``, ``half`` its half-length) is expected to
+    halt for the light ahead of it at time ``t``: the arc length on its lane (front
+    ``STOP_GAP`` before the line) into ``stop_at``, if the drivers' rule that traffic obeys
+    stops it there (red, or yellow it can stop for); other entries are left as they are."""
+    cars, lanes = TrafficState(*cars), LaneArrays(*lanes)
+    for j in range(cars.lane.shape[0]):
+        ln = cars.lane[j]
+        if not active[j] or lanes.kind[ln] != ROAD or lanes.phase[ln] < 0:
+            continue
+        d_stop = lanes.length[ln] - cars.s[j] - half
+        if d_stop < 0:
+            continue
+        st = light_state(signals, lanes.node[ln], lanes.phase[ln], t)
+        if stops_at_light(st, cars.v[j], d_stop):
+            stop_at[j] = lanes.length[ln] - half - STOP_GAP
+
+
+@njit(cache=True)
 def _first_conflict(ego_xyh, cars, active, offsets, radius, margin):
     """Index of the first time step at which the ego (T, 3) comes within ``margin`` of a car
     (T, N, 3) in ``active``; T if never."""
@@ -104,9 +146,12 @@ def _first_conflict(ego_xyh, cars, active, offsets, radius, margin):
 
 
 @njit(cache=True)
-def pure_pursuit(x, y, h, v, pts, cum, i, wheelbase, max_steer):
-    """Steering angle towards the route point ``max(4, 0.6 v + 3)`` m ahead, and the index and
-    arc length of the route point nearest the car (searched forward from ``i``)."""
+def pure_pursuit(x, y, h, v, route, i, car):
+    """Steering angle of a car (``Bicycle`` parameters ``car``) at ``x, y, h, v`` towards the
+    point of ``route`` (a ``Polyline``) ``max(4, 0.6 v + 3)`` m ahead, and the index and arc
+    length of the route point nearest the car (searched forward from ``i``)."""
+    route, car = Polyline(*route), Bicycle(*car)
+    pts, cum = route.points, route.cum
     i, s, _ = project_on_route(pts, cum, x, y, i, 10, 40)
     look = max(4.0, 0.6 * v + 3.0)
     st = min(s + look, cum[-1])
@@ -117,23 +162,26 @@ def pure_pursuit(x, y, h, v, pts, cum, i, wheelbase, max_steer):
     alpha = math.atan2(ty - y, tx - x) - h
     alpha = (alpha + math.pi) % (2 * math.pi) - math.pi
     dist = max(math.hypot(tx - x, ty - y), 1.0)
-    steer = math.atan2(2.0 * wheelbase * math.sin(alpha), dist)
-    return min(max(steer, -max_steer), max_steer), i, s
+    steer = math.atan2(2.0 * car.wheelbase * math.sin(alpha), dist)
+    return min(max(steer, -car.max_steer), car.max_steer), i, s
 
 
 @njit(cache=True)
-def _rollout(x, y, h, v, accel, commit, brake, dt, sub, n_out, pts, cum, i, wheelbase,
-             rear_to_center, max_steer, max_speed, out, s_out):
-    """Closed-loop imagination of a candidate: the ego's own bicycle model steered by pure
-    pursuit, holding ``accel`` for ``commit`` s, then braking at ``brake`` to a standstill.
-    Writes poses every ``sub`` steps into ``out (n_out, 3)`` and route arc lengths into
+def _rollout(ego, accel, how, route, i, car, out, s_out):
+    """Closed-loop imagination of a candidate from ``ego = (x, y, h, v)``: the ego's own
+    bicycle model (``car``) steered by pure pursuit along ``route`` (from route point ``i``),
+    holding ``accel`` for ``how.commit`` s, then braking at ``how.brake`` to a standstill.
+    Writes poses every ``how.sub`` steps into ``out (n_out, 3)`` and route arc lengths into
     ``s_out``."""
+    how, route, car = _Imagination(*how), Polyline(*route), Bicycle(*car)
+    x, y, h, v = ego
+    commit, brake, dt, sub = how.commit, how.brake, how.dt, how.sub
+    pts, cum = route.points, route.cum
     t = 0.0
-    for k in range(n_out * sub):
-        steer, i, s = pure_pursuit(x, y, h, v, pts, cum, i, wheelbase, max_steer)
+    for k in range(out.shape[0] * sub):
+        steer, i, s = pure_pursuit(x, y, h, v, route, i, car)
         a = accel if t < commit else -brake
-        x, y, h, v = bicycle_step_jit(x, y, h, v, a, steer, dt, wheelbase, rear_to_center,
-                                      max_speed)
+        x, y, h, v = bicycle_update(x, y, h, v, a, steer, dt, car)
         t += dt
         if (k + 1) % sub == 0:
             q = (k + 1) // sub - 1
@@ -172,11 +220,16 @@ class CityPlanner(Agent):
         self.city = u.city
         self.params = u.ego_params
         self.dt = u.dt
+        # kernel bundles as plain tuples, built once (see physics.city.roads.LaneArrays)
+        self._how = tuple(_Imagination(float(self.commit), float(self.brake), float(self.dt),
+                                       int(round(self.step / self.dt))))
+        self._car = tuple(self.params.bicycle)
         g = self.city.lanes
         x, y = u.ego[:2]
         start_lane, start_s = u.route.lanes[0], u.world.start_s
         goal_lane, goal_s = u.goal
         self.route = plan_route(g, start_lane, start_s, goal_lane, goal_s)  # Dijkstra
+        self._path = tuple(self.route.path)
         pts = self.route.points
         self._i, self._s, _ = project_on_route(pts, self.route.cum, x, y, 0, 0, 10)
         # curvature speed limit along the route, then backwards braking envelope
@@ -213,14 +266,10 @@ class CityPlanner(Agent):
 
     def _ego_along(self, x, y, h, v, accel: float):
         """Imagined ego poses (T, 3) and route arc lengths (T,) for one candidate."""
-        p = self.params
-        sub = int(round(self.step / self.dt))
         out = np.empty((len(self.times), 3))
         s_out = np.empty(len(self.times))
         self._imagined += 1
-        _rollout(x, y, h, v, accel, self.commit, self.brake, self.dt, sub, len(self.times),
-                 self.route.points, self.route.cum, self._i, p.wheelbase, p.rear_to_center,
-                 p.max_steer, p.max_speed, out, s_out)
+        _rollout((x, y, h, v), accel, self._how, self._path, self._i, self._car, out, s_out)
         return out, s_out
 
     def _light_ok(self, s_traj: np.ndarray, s0: float, v0: float, now: float) -> bool:
@@ -253,8 +302,7 @@ class CityPlanner(Agent):
         r = self.route
         self._i, s, _ = project_on_route(r.points, r.cum, x, y, self._i, 10, 40)
         self._s = s
-        steer, _, _ = pure_pursuit(x, y, h, v, r.points, r.cum, self._i, p.wheelbase,
-                                   p.max_steer)
+        steer, _, _ = pure_pursuit(x, y, h, v, self._path, self._i, self._car)
         # speed: desired from the curvature envelope
         i = min(self._i, len(self.v_ref) - 1)
         v_des = float(self.v_ref[i])
@@ -290,23 +338,13 @@ class CityPlanner(Agent):
         lateral = np.abs(-dx * math.sin(h) + dy * math.cos(h))
         behind = (ahead < -2.0) & same_way & (lateral < 3.0)
         active = (dx * dx + dy * dy < 90.0 ** 2) & ~behind
-        half = 0.5 * tr.idm[6]
         stop_at = np.full(tr.n, np.inf)
-        now = self._env.sim_time
-        for j in np.flatnonzero(active):
-            ln = tr.lane[j]
-            if g.kind[ln] == 0 and g.phase[ln] >= 0:
-                d_stop = g.length[ln] - tr.s[j] - half
-                if d_stop < 0:
-                    continue
-                st = light_state(sig.node_phases, sig.node_offset, sig.green, sig.yellow,
-                                 sig.all_red, g.node[ln], g.phase[ln], now)
-                if st == RED or (st == YELLOW and tr.v[j] ** 2 <= 2 * 3.0 * d_stop):
-                    stop_at[j] = g.length[ln] - half - 1.0
+        cars, lanes = tuple(tr.state), tuple(g.arrays)
+        _stop_lines(cars, active, 0.5 * tr.idm[CAR_LENGTH], lanes, tuple(sig.arrays),
+                    self._env.sim_time, stop_at)
         out = []
         for accel in (0.0, 1.0):
             pred = np.empty((len(self.times), tr.n, 3))
-            _predict(tr.lane, tr.s, tr.v, tr.next, tr.v0, stop_at, self.times, accel, g.pts,
-                     g.cum, g.length, g.kind, g.dst, pred)
+            _predict(cars, stop_at, self.times, accel, lanes, pred)
             out.append(pred)
         return out, active

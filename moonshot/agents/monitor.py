@@ -70,6 +70,20 @@ def evaluate_policy_on_split(agent, env_id: str, split: str, episodes: int, seed
             "mean_return": float(np.mean(rets)), "n_episodes": episodes}
 
 
+def fault_point(name: str, steps: int) -> None:
+    """Fault injection for the reliability probes (``benchmarks/reliability_probes.py``):
+    with ``MOONSHOT_FAULT=name@N`` in the environment the process kills itself (SIGKILL, no
+    cleanup) at the first ``name`` point at or after step N. Off (one dict lookup) otherwise."""
+    spec = os.environ.get("MOONSHOT_FAULT")
+    if not spec:
+        return
+    where, _, at = spec.partition("@")
+    if where == name and steps >= int(at or 0):
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 class TrainingMonitor(BaseCallback):
     """Logs every finished episode, evaluates, checkpoints and shows a progress bar.
 
@@ -81,7 +95,8 @@ class TrainingMonitor(BaseCallback):
 
     def __init__(self, run: Path, cfg: TrainConfig, env_id: str, log: EpisodeLog,
                  evals: EvalLog, schedule: dict, wall_offset: float, total: int,
-                 resumed: dict | None = None, evaluated_at: int | None = None):
+                 resumed: dict | None = None, evaluated_at: int | None = None,
+                 on_checkpoint=None):
         super().__init__()
         self.run, self.cfg, self.log, self.evals = run, cfg, log, evals
         self.eval_every = int(schedule["eval_every"])
@@ -97,6 +112,7 @@ class TrainingMonitor(BaseCallback):
         self._recent: list[bool] = []
         self._resumed = resumed
         self._evaluated_at = evaluated_at
+        self._on_checkpoint = on_checkpoint
         self._next_eval = 0
         self._next_ckpt = 0
         self._last_eval_steps = -1
@@ -145,6 +161,7 @@ class TrainingMonitor(BaseCallback):
         infos = self.locals["infos"]
         self._ret += rewards
         self._len += 1
+        fault_point("rollout", self.num_timesteps)
         for i in np.nonzero(dones)[0]:
             info = infos[i]
             success = bool(info.get("is_success", False))
@@ -205,6 +222,7 @@ class TrainingMonitor(BaseCallback):
                                            env_kwargs=self.eval_kwargs)
             rows.append({"env_steps": self.num_timesteps, "episodes": self.log.episodes,
                          "split": split, "wall_time_s": round(self.wall(), 3), **res})
+            fault_point("evaluation", self.num_timesteps)  # between the splits
         self.evals.add_rows(rows)
         if self._scalars is not None:
             write_evaluation(self._scalars.writer, self.num_timesteps, rows)
@@ -232,6 +250,7 @@ class TrainingMonitor(BaseCallback):
         if norm is not None:
             meta["vecnormalize"] = f"vecnormalize_{n}.pkl"
             save_stats_atomic(norm, ckpt / meta["vecnormalize"])
+        fault_point("checkpoint", n)  # files written, latest.json not yet
         previous = None
         if getattr(self.model, "replay_buffer", None) is not None:
             # the buffer is large: only the newest checkpoint keeps one
@@ -245,6 +264,8 @@ class TrainingMonitor(BaseCallback):
         write_json(ckpt / "latest.json", meta)
         if previous and previous != meta.get("replay_buffer"):
             (ckpt / previous).unlink(missing_ok=True)
+        if self._on_checkpoint is not None:
+            self._on_checkpoint(self.run)
 
     def finish(self) -> None:
         """After the last update: the final policy's evaluation and checkpoint."""

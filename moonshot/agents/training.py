@@ -60,7 +60,8 @@ def load_agent(run_dir: str | os.PathLike):
     return load_sb3_agent(run_dir)
 
 
-def train(cfg: TrainConfig | None = None, *, resume: bool = False, **kwargs) -> Path:
+def train(cfg: TrainConfig | None = None, *, resume: bool = False,
+          on_checkpoint=None, **kwargs) -> Path:
     """Train an RL agent; returns the run folder.
 
     ``train(env="moon", algo="ppo", timesteps=200_000, out="runs/x", env_kwargs={"target":
@@ -74,7 +75,8 @@ def train(cfg: TrainConfig | None = None, *, resume: bool = False, **kwargs) -> 
     given), its random states and the episodes in flight (an uninterrupted run and a resumed
     one give the same results, bit for bit on the same machine); rows logged after the
     checkpoint are dropped and replayed, so no episode is lost or counted twice. A finished
-    run resumes to no work.
+    run resumes to no work. ``on_checkpoint(run_folder)`` is called after each checkpoint (a
+    sweep sends the folder to its driver from there).
     """
     if cfg is None:
         cfg = TrainConfig(**kwargs)
@@ -92,7 +94,7 @@ def train(cfg: TrainConfig | None = None, *, resume: bool = False, **kwargs) -> 
     with run_folder(run, "train", fresh=False):
         if not resume and _holds_run(run):  # another start won the race for the folder
             raise FileExistsError(f"run folder {run} already holds a run; pass --resume")
-        return _train_locked(cfg, plan, run, resume)
+        return _train_locked(cfg, plan, run, resume, on_checkpoint)
 
 
 def _holds_run(run: Path) -> bool:
@@ -204,12 +206,16 @@ def find_checkpoint(run: Path) -> dict | None:
     ckpt = run / "checkpoints"
     latest = ckpt / "latest.json"
     if latest.exists():
-        meta = read_json(latest)
-        files = [meta.get("model"), meta.get("state")]
-        if all(f and (ckpt / f).exists() for f in files):
-            return meta
-        print(f"moonshot: {latest} points at missing files; looking for the newest complete "
-              "checkpoint", flush=True)
+        try:
+            meta = read_json(latest)
+            if all((ckpt / meta[k]).exists() for k in ("model", "state")):
+                load_state(ckpt / meta["state"])  # readable, or the fallback below
+                return meta
+            problem = "points at missing files"
+        except (ValueError, KeyError, TypeError) as exc:
+            problem = f"is unreadable ({exc})"
+        print(f"moonshot: {latest} {problem}; looking for the newest complete checkpoint",
+              flush=True)
     candidates = []
     for path in ckpt.glob("model_*.zip"):
         try:
@@ -220,17 +226,22 @@ def find_checkpoint(run: Path) -> dict | None:
         state = ckpt / f"state_{steps}.pkl"
         if not (state.exists() and zipfile.is_zipfile(path)):
             continue
-        meta = load_state(state).get("meta", {})
+        try:
+            meta = load_state(state).get("meta", {})
+        except ValueError:
+            continue
         meta.update({"env_steps": steps, "model": path.name, "state": state.name})
         stats = ckpt / f"vecnormalize_{steps}.pkl"
         if stats.exists():
             meta["vecnormalize"] = stats.name
-        print(f"moonshot: resuming {run} from {path.name} (latest.json was missing)", flush=True)
+        print(f"moonshot: resuming {run} from {path.name}, the newest complete checkpoint",
+              flush=True)
         return meta
     return None
 
 
-def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool) -> Path:
+def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool,
+                  on_checkpoint=None) -> Path:
     from stable_baselines3.common.vec_env import VecMonitor
 
     env_id, hp, n_envs = plan["env_id"], plan["hp"], plan["n_envs"]
@@ -248,6 +259,12 @@ def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool) -> Path
     # after the budget. A new run's logs come after the model (a failed start writes none).
     keep = start_steps if meta else -1
     logs = _open_logs(run, keep) if resume else None
+    if meta and logs[0].episodes != int(meta.get("episodes", logs[0].episodes)):
+        logs[0].close()
+        raise ValueError(f"{run / 'episodes.csv'} holds {logs[0].episodes} episodes up to the "
+                         f"checkpoint at step {start_steps:,}, which counted "
+                         f"{meta['episodes']}: the log was cut or replaced, and resuming would "
+                         "lose or repeat episodes (restore the file, or start a new run)")
     set_torch_threads(cfg.torch_threads)
     env_kwargs = {**plan["env_kwargs"], "split": cfg.split}
     # Same seed as the first start; the exact resume below restores the envs' states (an env
@@ -288,7 +305,8 @@ def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool) -> Path
     monitor = TrainingMonitor(run, cfg, env_id, log, evals, schedule,
                               float(meta["wall_time_s"]) if meta else 0.0, cfg.timesteps,
                               resumed=None if state is None else state.get("monitor"),
-                              evaluated_at=meta.get("last_eval_steps") if meta else None)
+                              evaluated_at=meta.get("last_eval_steps") if meta else None,
+                              on_checkpoint=on_checkpoint)
     if tb is None:  # SB3's default logger would leave an empty folder in /tmp per run
         from stable_baselines3.common.logger import Logger
 

@@ -9,14 +9,39 @@ import numpy as np
 from gymnasium import spaces
 
 from ..errors import ConfigError, check_choice, check_keys
-from ..physics.city.generator import NEW_SEED_BASE
-from ..physics.city.route import navigator_features
+from ..physics.city.ego import EgoParams
+from ..physics.city.generator import NEW_SEED_BASE, CityParams
+from ..physics.city.route import NAV_OFFSET_SCALE, NAV_POINT_SCALE, navigator_features
 from ..physics.city.signals import GREEN, NO_LIGHT, RED, YELLOW
-from ..physics.city.world import CityWorld, cached_city
+from ..physics.city.world import DT, CityWorld, cached_city
 from .display import human_window
+from .docs import fill_doc, make_call, number
+from .layout import ObservationLayout, Size, Slot
 
 WAYPOINT_AHEAD = (5.0, 10.0, 20.0, 30.0, 50.0)  # m along the route
 LIGHT_HORIZON = 60.0  # m
+GOAL_SCALE = 500.0  # m: the goal distance is divided by this
+SPEEDING_MARGIN = 0.5  # m/s above the speed limit before a step counts as speeding
+LIGHT_SLOT = {GREEN: 0, YELLOW: 1, RED: 2}  # one-hot position of each state in "light"
+
+_EGO = EgoParams()  # the documented defaults
+_R = Size.symbol("R")
+LIDAR_OBSERVATION = ObservationLayout([
+    Slot("lidar", _R, 0, 1,
+         "lidar: distance to the first building or car / ``lidar_range``"),
+    Slot("speed", 1, 0, 1, f"speed / {_EGO.max_speed:g} m/s"),
+    Slot("steer", 1, -1, 1, f"steering angle / {_EGO.max_steer:g} rad"),
+    Slot("goal_distance", 1, 0, 4, f"straight-line distance to the goal / {GOAL_SCALE:g} m"),
+    Slot("goal_bearing", 2, -1, 1, "cos, sin of the goal's bearing in the ego frame"),
+    Slot("route_points", 2 * len(WAYPOINT_AHEAD), -3, 3,
+         f"navigator: route points ahead, (x, y) in the ego frame / {NAV_POINT_SCALE:g} m"),
+    Slot("route_offset", 1, -3, 3,
+         f"navigator: lateral offset from the route / {NAV_OFFSET_SCALE:g} m (left positive)"),
+    Slot("route_heading", 2, -1, 1, "navigator: cos, sin of the heading relative to the route"),
+    Slot("light", 3, 0, 1, "next light on the route: one-hot green, yellow, red"),
+    Slot("stop_distance", 1, 0, 1, f"distance to its stop line / {LIGHT_HORIZON:g} m (1: none)"),
+    Slot("progress", 1, 0, 1, "route progress (fraction of the route driven)"),
+], symbols={"R": "lidar_rays"})
 
 
 class CityNavEnv(gym.Env):
@@ -25,84 +50,75 @@ class CityNavEnv(gym.Env):
     Drive a car from a start to a goal across a procedurally generated city (0.4-0.9 km across)
     without hitting anything. Roads are two-way with one or two lanes per direction (right-hand
     traffic); intersections of three or more roads have traffic lights with yellow and all-red
-    clearance; buildings line the streets behind 3 m sidewalks. About twenty traffic cars follow
-    their lanes, turn at intersections, keep their distance (Intelligent Driver Model) and obey
-    the lights; they brake for the ego when it is on their path, but they do not dodge it. The
-    world lives in :mod:`moonshot.physics.city` (generator, lane graph, signals, traffic kernel,
-    bicycle model, route search) and pybullet (collisions, lidar). Maps: ``split="train"`` draws
-    one of ``num_train_maps`` fixed maps (seeds ``0 .. num_train_maps-1``: grid and irregular
-    cities, one lane per direction); ``split="new"`` draws held-out maps (seeds >= 1,000,000:
-    other block sizes, stronger irregularity, diagonal avenues, two-lane roads on a quarter of
-    the maps, other signal timings and speed limits).
+    clearance; buildings line the streets behind $sidewalk m sidewalks. ``traffic_cars``
+    ($traffic_cars) traffic cars follow their lanes, turn at intersections, keep their distance
+    (Intelligent Driver Model) and obey the lights; they brake for the ego when it is on their
+    path, but they do not dodge it. The world lives in :mod:`moonshot.physics.city` (generator,
+    lane graph, signals, traffic kernel, bicycle model, route search) and pybullet (collisions,
+    lidar). Maps: ``split="train"`` draws one of ``num_train_maps`` fixed maps (seeds
+    ``0 .. num_train_maps-1``: grid and irregular cities, one lane per direction);
+    ``split="new"`` draws held-out maps (seeds >= $new_seed_base: other block sizes, stronger
+    irregularity, diagonal avenues, two-lane roads on a quarter of the maps, other signal
+    timings and speed limits).
 
     ## Action Space
-    ``Box(-1, 1, (2,), float32)``, one control step = 0.1 s:
+    ``Box(-1, 1, (2,), float32)``, one control step = $dt s:
 
     | index | action | mapping |
     |---|---|---|
-    | 0 | acceleration | -1: brake 6 m/s², 0: coast, +1: throttle 3 m/s² |
-    | 1 | steering | front-wheel angle, -1: 0.55 rad right .. +1: 0.55 rad left |
+    | 0 | acceleration | -1: brake $max_brake m/s², 0: coast, +1: throttle $max_accel m/s² |
+    | 1 | steering | front-wheel angle, -1: $max_steer rad right .. +1: $max_steer rad left |
 
-    The ego moves by a kinematic bicycle model (wheelbase 2.7 m, 4.5 x 1.8 m body), at
-    0 .. 16.7 m/s (no reverse).
+    The ego moves by a kinematic bicycle model (wheelbase $wheelbase m, $length x $width m
+    body), at 0 .. $max_speed m/s (no reverse).
 
     ## Observation Space
-    ``Box(R + 23,)`` float32 with ``R = lidar_rays`` (default 32, so 55 slots). "Ego frame":
-    x forward, y left.
+    $observation_size
+    "Ego frame": x forward, y left.
 
-    | index | observation | range |
-    |---|---|---|
-    | 0 .. R-1 | lidar: distance to the first building or car / ``lidar_range`` | 0 .. 1 |
-    | R | speed / 16.7 m/s | 0 .. 1 |
-    | R+1 | steering angle / 0.55 rad | -1 .. 1 |
-    | R+2 | straight-line distance to the goal / 500 m | 0 .. 4 |
-    | R+3, R+4 | cos, sin of the goal's bearing in the ego frame | -1 .. 1 |
-    | R+5 .. R+14 | navigator: route points ahead, (x, y) in the ego frame / 50 m | -3 .. 3 |
-    | R+15 | navigator: lateral offset from the route / 5 m (left positive) | -3 .. 3 |
-    | R+16, R+17 | navigator: cos, sin of the heading relative to the route | -1 .. 1 |
-    | R+18 .. R+20 | next light on the route: one-hot green, yellow, red | 0 .. 1 |
-    | R+21 | distance to its stop line / 60 m (1: none) | 0 .. 1 |
-    | R+22 | route progress (fraction of the route driven) | 0 .. 1 |
+    $observation_table
 
     Ray k points at angle 2πk/R from the nose, counterclockwise; 1 means nothing within
-    range. The route points lie 5, 10, 20, 30 and 50 m ahead along the route on the road
-    graph. The light is the next signalized stop line on the route within 60 m (all three 0:
-    none). With ``navigation=False`` the navigator slots (R+5 .. R+17) are 0: the agent knows only
-    where the goal is, not the roads that lead there.
+    range. The route points lie $waypoints m ahead along the route on the road graph.
+    The light is the next signalized stop line on the route within $light_horizon m (all three
+    0: none). With ``navigation=False`` the navigator slots ($navigator_slots) are 0: the agent
+    knows only where the goal is, not the roads that lead there. The slots by name:
+    ``obs[env.unwrapped.observation_layout["speed"]]``.
 
     ## Rewards
-    The sum of named terms (``info["reward_terms"]``): ``progress`` = 0.02 per metre by which
-    the distance still to go shrinks (negative when it grows), the distance to go being the
-    rest of the route from the car's projection on it plus the car's distance from the route:
-    driving along the route pays, leaving it costs, coming back pays it back (a potential, so
-    no detour can earn more than the route); ``arrived`` = +10 on reaching the goal; ``death``
-    = -10 on a collision; ``time`` = -0.005 per step; ``off_road`` = -0.02 per step with the
-    car's centre off the carriageway; ``red_light`` per red light run and ``speeding`` per step
-    above the speed limit, both 0 by default (set them to train rule-abiding drivers).
-    Weights: config keys ``reward_*``.
+    The sum of named terms (``info["reward_terms"]``): ``progress`` = $reward_progress per metre
+    by which the distance still to go shrinks (negative when it grows), the distance to go
+    being the rest of the route from the car's projection on it plus the car's distance from
+    the route: driving along the route pays, leaving it costs, coming back pays it back (a
+    potential, so no detour can earn more than the route); ``arrived`` = $reward_arrived on
+    reaching the goal; ``death`` = $reward_death on a collision; ``time`` = $reward_time per
+    step; ``off_road`` = $reward_off_road per step with the car's centre off the carriageway;
+    ``red_light`` = $reward_red_light per red light run and ``speeding`` = $reward_speeding per
+    step above the speed limit (set them below 0 to train rule-abiding drivers). Weights:
+    config keys ``reward_*``.
 
     ## Starting State
     A map (see Description) and, from the env's seeded generator, a start on the curb lane of
     a road, at rest and aligned with the lane; a goal on a curb lane whose shortest legal route
-    is ``route_length`` (250-600 m) long; ``traffic_cars`` cars on random lanes at least 30 m
-    from the start, at 0-60% of their desired speed (at most 7 m/s); lights at the offsets of
-    their map. ``reset(options={"map_seed": k})`` drives map ``k`` for this episode.
+    is ``route_length`` ($route_length m) long; ``traffic_cars`` cars on random lanes at least
+    30 m from the start, at 0-60% of their desired speed (at most 7 m/s); lights at the offsets
+    of their map. ``reset(options={"map_seed": k})`` drives map ``k`` for this episode.
 
     ## Episode End
     Terminated: ``outcome="crashed"`` when the ego's body touches a building or a car (Bullet
     contact; ``info["crash"]`` says which) - a "death"; ``outcome="arrived"`` within
-    ``goal_radius`` (6 m) of the goal once the route is driven. Truncated:
-    ``outcome="timeout"`` after ``time_limit`` seconds (240). Leaving the road is allowed: the
-    sidewalk, squares and empty lots are drivable at the ``off_road`` cost; buildings kill.
-    Running a red light is not punished as such (``info`` counts it): it kills when crossing
-    traffic is there.
+    ``goal_radius`` ($goal_radius m) of the goal once the route is driven. Truncated:
+    ``outcome="timeout"`` after ``time_limit`` seconds ($time_limit). Leaving the road is
+    allowed: the sidewalk, squares and empty lots are drivable at the ``off_road`` cost;
+    buildings kill. Running a red light is not punished as such (``info`` counts it): it kills
+    when crossing traffic is there.
 
     ## Info
     Every step: ``is_success``, ``death``, ``map_id`` (the map's seed), ``split``,
     ``route_progress`` (0..1), ``red_lights_run`` (stop lines on the route crossed on red so
     far in the episode), ``off_road``, ``ran_red_light`` (this step), ``speeding`` (above the
-    map's speed limit + 0.5 m/s), ``reward_terms``; at the end ``outcome`` and, on a crash,
-    ``crash`` (``"building"`` or ``"car"``). Traffic rules are measured; penalties for
+    map's speed limit + $speeding_margin m/s), ``reward_terms``; at the end ``outcome`` and, on
+    a crash, ``crash`` (``"building"`` or ``"car"``). Traffic rules are measured; penalties for
     breaking them are opt-in (see Rewards).
 
     ## World model (for planners)
@@ -112,19 +128,15 @@ class CityNavEnv(gym.Env):
     parameters), ``ego`` (``[x, y, heading, speed]``), ``steer``, ``ego_params``
     (:class:`~moonshot.physics.city.ego.EgoParams`), ``route``
     (:class:`~moonshot.physics.city.route.Route`), ``goal`` (``(lane, s)`` on the lane graph),
-    ``sim_time`` (s), ``dt`` (0.1 s).
+    ``sim_time`` (s), ``dt`` ($dt s).
 
     ## Arguments
-    ``gymnasium.make("moonshot/CityNav-v0", split="train", num_train_maps=32, map_seed=None,
-    traffic_cars=20, lidar_rays=32, lidar_range=50.0, navigation=True, time_limit=240.0,
-    route_length=(250.0, 600.0), goal_radius=6.0, reward_progress=0.02, reward_arrived=10.0,
-    reward_death=-10.0, reward_time=-0.005, reward_off_road=-0.02, reward_red_light=0.0,
-    reward_speeding=0.0, render_view="ego", render_size=480, render_mode=None)``. ``map_seed``
-    pins one map; ``render_view`` is ``"ego"`` (120 m around the car, from above), ``"city"`` (the
-    whole map) or ``"chase"`` (3D, from behind and above the car: pybullet's software camera
-    on a visual copy of the scene, built on the first chase frame; ``render_size`` square).
-    ``render_mode="human"`` shows the frames in a window; without a display it warns and
-    draws nothing (the env runs as without rendering).
+    $arguments
+    ``map_seed`` pins one map; ``render_view`` is ``"ego"`` (120 m around the car, from
+    above), ``"city"`` (the whole map) or ``"chase"`` (3D, from behind and above the car:
+    pybullet's software camera on a visual copy of the scene, built on the first chase frame;
+    ``render_size`` square). ``render_mode="human"`` shows the frames in a window; without a
+    display it warns and draws nothing (the env runs as without rendering).
 
     ## Version History
     * v0: initial version.
@@ -153,16 +165,11 @@ class CityNavEnv(gym.Env):
                                lidar_range=float(cfg["lidar_range"]))
         self.dt = self.world.dt
         self.ego_params = self.world.ego_params
-        n = int(cfg["lidar_rays"])
-        self._n_rays = n
-        low = np.concatenate([np.zeros(n), [0, -1, 0, -1, -1], np.full(11, -3.0),
-                              [-1, -1, 0, 0, 0, 0, 0]]).astype(np.float32)
-        high = np.concatenate([np.ones(n), [1, 1, 4, 1, 1], np.full(11, 3.0),
-                               [1, 1, 1, 1, 1, 1, 1]]).astype(np.float32)
-        self.observation_space = spaces.Box(low, high, dtype=np.float32)
+        self.observation_layout = LIDAR_OBSERVATION.resolve(cfg)  # slot name -> slice
+        self.observation_space = self.observation_layout.box
         self.action_space = spaces.Box(-1.0, 1.0, (2,), dtype=np.float32)
-        self._obs_low, self._obs_high = low.astype(np.float64), high.astype(np.float64)
         self._ahead = np.asarray(WAYPOINT_AHEAD)
+        self._navigator = self.observation_layout.span("route_points", "route_heading")
         self.map_id = -1
         self._steps = 0
         self._red_run = 0
@@ -232,7 +239,7 @@ class CityNavEnv(gym.Env):
         ran_red = w.red_lights_crossed(s_before, w.route_s)
         self._red_run += ran_red
         off_road = w.off_road()
-        speeding = bool(w.ego[3] > w.city.params.speed_limit + 0.5)
+        speeding = bool(w.ego[3] > w.city.params.speed_limit + SPEEDING_MARGIN)
         arrived = crash is None and w.route_s >= w.route.length - cfg["goal_radius"] and \
             w.goal_distance() <= cfg["goal_radius"]
         self._togo = w.route.length - w.route_s + w.route_offset
@@ -268,30 +275,28 @@ class CityNavEnv(gym.Env):
                 "red_lights_run": self._red_run}
 
     def _observe(self) -> np.ndarray:
-        w, p = self.world, self.ego_params
-        n = self._n_rays
-        x, y, h, v = w.ego
+        w, p, at = self.world, self.ego_params, self.observation_layout
+        x, y, h, v = w.ego.tolist()  # Python floats: cheaper scalar arithmetic
         c, s = math.cos(h), math.sin(h)
-        obs = np.zeros(n + 23)
-        obs[:n] = w.lidar / w.lidar_range
-        obs[n] = v / p.max_speed
-        obs[n + 1] = w.steer / p.max_steer
+        obs = np.zeros(at.size)
+        obs[at["lidar"]] = w.lidar / w.lidar_range
+        obs[at["speed"]] = v / p.max_speed
+        obs[at["steer"]] = w.steer / p.max_steer
         gx, gy = w.route.goal
         dx, dy = gx - x, gy - y
-        dist = math.hypot(dx, dy)
-        obs[n + 2] = dist / 500.0
+        obs[at["goal_distance"]] = math.hypot(dx, dy) / GOAL_SCALE
         bearing = math.atan2(-s * dx + c * dy, c * dx + s * dy)
-        obs[n + 3], obs[n + 4] = math.cos(bearing), math.sin(bearing)
+        obs[at["goal_bearing"]] = math.cos(bearing), math.sin(bearing)
         route = w.route
         if self.config["navigation"]:
-            navigator_features(route.points, route.cum, w.route_s, w._route_i, x, y, h,
-                               self._ahead, obs[n + 5:n + 18])
+            navigator_features(tuple(route.path), w.route_s, w._route_i, w.ego, self._ahead,
+                               obs[self._navigator])
         state, d = w.next_light(LIGHT_HORIZON)
         if state != NO_LIGHT:
-            obs[n + 18 + {GREEN: 0, YELLOW: 1, RED: 2}[state]] = 1.0
-        obs[n + 21] = d / LIGHT_HORIZON
-        obs[n + 22] = w.route_s / route.length
-        return obs.clip(self._obs_low, self._obs_high, out=obs).astype(np.float32)
+            obs[at["light"].start + LIGHT_SLOT[state]] = 1.0
+        obs[at["stop_distance"]] = d / LIGHT_HORIZON
+        obs[at["progress"]] = w.route_s / route.length
+        return obs.clip(at.low, at.high, out=obs).astype(np.float32)
 
     def render(self):
         if self.render_mode is None:
@@ -314,3 +319,28 @@ class CityNavEnv(gym.Env):
             self._renderer.close()
             self._renderer = None
         self.world.close()
+
+
+def _doc_values() -> dict:
+    """What the class docstring's ``$name`` placeholders stand for."""
+    cfg = CityNavEnv.default_config()
+    out = {k: number(v) for k, v in cfg.items() if isinstance(v, (int, float))
+           and not isinstance(v, bool)}
+    out.update({k: number(getattr(_EGO, k)) for k in
+                ("max_brake", "max_accel", "max_steer", "wheelbase", "length", "width",
+                 "max_speed")})
+    lo, hi = cfg["route_length"]
+    *first, last = (number(d) for d in WAYPOINT_AHEAD)
+    out.update(
+        route_length=f"{number(lo)}-{number(hi)}", sidewalk=number(CityParams().sidewalk),
+        new_seed_base=f"{NEW_SEED_BASE:,}", dt=number(DT),
+        waypoints=f"{', '.join(first)} and {last}", light_horizon=number(LIGHT_HORIZON),
+        speeding_margin=number(SPEEDING_MARGIN),
+        observation_size=LIDAR_OBSERVATION.summary(cfg),
+        observation_table=LIDAR_OBSERVATION.table(),
+        navigator_slots=LIDAR_OBSERVATION.label("route_points", "route_heading"),
+        arguments=make_call("moonshot/CityNav-v0", {**cfg, "render_mode": None}) + ".")
+    return out
+
+
+CityNavEnv.__doc__ = fill_doc(CityNavEnv.__doc__, _doc_values())

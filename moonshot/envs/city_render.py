@@ -12,6 +12,8 @@ import numpy as np
 
 from ..physics.city.geometry import rect_corners
 from ..physics.city.signals import GREEN, RED, YELLOW
+from ..physics.city.traffic import CAR_LENGTH, CAR_WIDTH
+from . import display
 
 MPP = 0.5  # metres per pixel of the background
 EGO_VIEW = 120.0  # m across in the ego view
@@ -128,7 +130,7 @@ class CityRenderer:
         self.size = size
         self._bg_key = None
         self._bg: _View | None = None
-        self._fig = None
+        self._viewer = None  # the human-render window (display.show)
         self._chase = None
 
     def draw(self, world, view: str = "ego") -> np.ndarray:
@@ -176,7 +178,7 @@ class CityRenderer:
         for lane in lit:
             v.fill_disc(g.pts[lane, -1], 1.2, COLORS[int(states[g.road[lane]])])
         tr = world.traffic
-        length, wid = tr.idm[6], tr.idm[7]
+        length, wid = tr.idm[CAR_LENGTH], tr.idm[CAR_WIDTH]
         for x, y, h in tr.pose:
             v.fill_poly(rect_corners(x, y, length / 2, wid / 2, h), COLORS["car"])
         x, y, h, _ = world.ego
@@ -200,23 +202,11 @@ class CityRenderer:
         return np.ascontiguousarray(sq[idx][:, idx])
 
     def show(self, frame: np.ndarray) -> None:
-        import matplotlib.pyplot as plt
-
-        if self._fig is None:
-            self._fig, ax = plt.subplots()
-            ax.axis("off")
-            self._im = ax.imshow(frame)
-            plt.show(block=False)
-        else:
-            self._im.set_data(frame)
-        plt.pause(0.001)
+        self._viewer = display.show(frame, self._viewer)
 
     def close(self) -> None:
         if self._chase is not None:
             self._chase.close()
             self._chase = None
-        if self._fig is not None:
-            import matplotlib.pyplot as plt
-
-            plt.close(self._fig)
-            self._fig = None
+        display.close(self._viewer)
+        self._viewer = None

@@ -1,9 +1,11 @@
-"""``render_mode="human"`` on machines with and without a screen.
+"""The window of ``render_mode="human"``: whether one can open here, and frames shown in it.
 
 Gymnasium's env checker, RL Zoo's ``enjoy`` and many scripts make an env with
 ``render_mode="human"`` by default. Where no window can be opened (a CI runner, a server, a
-container) the env still runs: it warns, draws nothing and ``render()`` returns ``None``,
-the way a headless pygame env does with the dummy video driver.
+container) the env still runs: :func:`human_window` warns, and the env draws nothing and its
+``render()`` returns ``None``, the way a headless pygame env does with the dummy video driver.
+
+matplotlib is imported only when a frame is shown.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import sys
 
 import gymnasium as gym
+import numpy as np
 
 
 def has_display() -> bool:
@@ -27,3 +30,28 @@ def human_window(env_name: str) -> bool:
     gym.logger.warn(f"{env_name}: render_mode='human' without a display (DISPLAY is unset): "
                     "the env runs but draws no window; use render_mode='rgb_array' for frames")
     return False
+
+
+def show(frame: np.ndarray, viewer=None):
+    """Show ``frame`` in a matplotlib window (the caller checked that a display exists): a new
+    window when ``viewer`` is None, else the window of ``viewer``. Returns the viewer to pass
+    next time."""
+    import matplotlib.pyplot as plt
+
+    if viewer is None:
+        fig, ax = plt.subplots()
+        ax.axis("off")
+        viewer = ax.imshow(frame)
+        plt.show(block=False)
+    else:
+        viewer.set_data(frame)
+    plt.pause(0.001)
+    return viewer
+
+
+def close(viewer) -> None:
+    """Close the window of ``viewer`` (from :func:`show`; None: nothing to close)."""
+    if viewer is not None:
+        import matplotlib.pyplot as plt
+
+        plt.close(viewer.figure)

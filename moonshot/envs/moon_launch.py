@@ -174,7 +174,8 @@ class MoonLaunchEnv(gym.Env):
             raise ValueError(f"scenario_id must be a non-negative integer, got {sid!r}")
         self.scenario = world.sample_scenarios(self.split, [int(sid)],
                                                self.config["moon_eccentricity"],
-                                               self.config["soi_radius"])
+                                               self.config["soi_radius"],
+                                               world.split_ranges(self.split, self.config))
         self.physical_constants = world.physical_constants(self.scenario)
         self._obs = world.observe(self.scenario)[0]
         self._last = None
@@ -242,11 +243,14 @@ class MoonLaunchEnv(gym.Env):
             frame = render_launch(self.scenario, None, self.physical_constants,
                                   previous=self._flight)
         if self.render_mode == "human":
-            from .moon_render import show
+            from .display import show
 
             self._viewer = show(frame, self._viewer)
             return None
         return frame
 
     def close(self):
+        from .display import close
+
+        close(self._viewer)
         self._viewer = None

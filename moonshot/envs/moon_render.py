@@ -5,19 +5,34 @@ from __future__ import annotations
 import numpy as np
 
 from ..physics.constants import DAY, R_EARTH, R_MOON
+from .display import has_display, show  # noqa: F401  (their former home)
 
 _SIZE_PX = 600
+_SPACE = "#0b0d17"
 
 
 def _figure(size_px: int):
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(size_px / 100, size_px / 100), dpi=100, facecolor="#0b0d17")
-    ax = fig.add_axes([0, 0, 1, 1])
-    ax.set_facecolor("#0b0d17")
+    fig = Figure(figsize=(size_px / 100, size_px / 100), dpi=100, facecolor=_SPACE)
+    return fig, fig.add_axes([0, 0, 1, 1])
+
+
+def _earth_and_orbit(ax, a: float) -> None:
+    """Style ``ax`` as space 1.25 lunar orbits across, with the Earth and the Moon's orbit
+    (semi-major axis ``a``, km)."""
+    from matplotlib.patches import Circle
+
+    ax.set_facecolor(_SPACE)
     ax.set_aspect("equal")
     ax.axis("off")
-    return fig, ax
+    lim = 1.25 * a
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    # Earth drawn enlarged (x4) so that it is visible at this scale; the Moon at x4 too.
+    ax.add_patch(Circle((0, 0), 4 * R_EARTH, color="#2e6fd8", zorder=3))
+    th = np.linspace(0, 2 * np.pi, 256)
+    ax.plot(a * np.cos(th), a * np.sin(th), color="#444a5c", lw=0.8, ls="--", zorder=1)
 
 
 def _to_rgb(fig) -> np.ndarray:
@@ -43,13 +58,7 @@ def render_launch(scenario, info: dict | None, constants: dict, size_px: int = _
 
     fig, ax = _figure(size_px)
     a = constants.get("moon_semi_major_axis", 384400.0)
-    lim = 1.25 * a
-    ax.set_xlim(-lim, lim)
-    ax.set_ylim(-lim, lim)
-    # Earth drawn enlarged (x4) so that it is visible at this scale; the Moon at x4 too.
-    ax.add_patch(Circle((0, 0), 4 * R_EARTH, color="#2e6fd8", zorder=3))
-    th = np.linspace(0, 2 * np.pi, 256)
-    ax.plot(a * np.cos(th), a * np.sin(th), color="#444a5c", lw=0.8, ls="--", zorder=1)
+    _earth_and_orbit(ax, a)
     trajs = list(trajectories or [])
     if info is not None and "trajectory" in info and not trajectories:
         trajs = [info["trajectory"]]
@@ -95,21 +104,6 @@ def _mark_closest(ax, tr: np.ndarray, info: dict, alpha: float) -> None:
     ax.plot(tr[k, 1], tr[k, 2], "x", color="white", ms=9, mew=2, alpha=alpha, zorder=6)
 
 
-def show(frame: np.ndarray, viewer=None):
-    """Show ``frame`` in a matplotlib window (the caller checked that a display exists)."""
-    import matplotlib.pyplot as plt
-
-    if viewer is None:
-        fig, ax = plt.subplots()
-        ax.axis("off")
-        viewer = ax.imshow(frame)
-        plt.show(block=False)
-    else:
-        viewer.set_data(frame)
-    plt.pause(0.001)
-    return viewer
-
-
 def flight_frames(trajectories: list[np.ndarray], infos: list[dict], constants: dict,
                   n_frames: int = 40, size_px: int = 480, title: str = "") -> list[np.ndarray]:
     """Animation frames of one or more launches (a planner's trials, in order): the inertial
@@ -119,7 +113,6 @@ def flight_frames(trajectories: list[np.ndarray], infos: list[dict], constants: 
     from matplotlib.patches import Circle
 
     a = constants.get("moon_semi_major_axis", 384400.0)
-    lim = 1.25 * a
     colors = ["#ffb000", "#ff5e5b", "#7bd389", "#c38dff", "#4cc9f0"]
     frames = []
     per_trial = max(4, n_frames // max(1, len(trajectories)))
@@ -129,17 +122,10 @@ def flight_frames(trajectories: list[np.ndarray], infos: list[dict], constants: 
             t_now = t_end * (f + 1) / per_trial
             m = int(np.searchsorted(tr[:, 0], t_now, side="right"))
             fig = Figure(figsize=(2 * size_px / 100, size_px / 100), dpi=100,
-                         facecolor="#0b0d17")
+                         facecolor=_SPACE)
             for panel in (0, 1):
                 ax = fig.add_axes([panel * 0.5, 0, 0.5, 0.92])
-                ax.set_facecolor("#0b0d17")
-                ax.set_aspect("equal")
-                ax.axis("off")
-                ax.set_xlim(-lim, lim)
-                ax.set_ylim(-lim, lim)
-                ax.add_patch(Circle((0, 0), 4 * R_EARTH, color="#2e6fd8", zorder=3))
-                th = np.linspace(0, 2 * np.pi, 256)
-                ax.plot(a * np.cos(th), a * np.sin(th), color="#444a5c", lw=0.8, ls="--")
+                _earth_and_orbit(ax, a)
                 ax.text(0.5, 0.02, "inertial" if panel == 0 else "rotating with the Moon",
                         transform=ax.transAxes, color="#9aa0b4", fontsize=8, ha="center")
                 for j in range(k + 1):

@@ -53,7 +53,8 @@ class MoonLaunchVectorEnv(VectorEnv):
     def _new_scenarios(self) -> np.ndarray:
         ids = self.np_random.integers(0, 2**31 - 1, size=self.num_envs)
         self.scenario = world.sample_scenarios(self.split, ids, self.config["moon_eccentricity"],
-                                               self.config["soi_radius"])
+                                               self.config["soi_radius"],
+                                               world.split_ranges(self.split, self.config))
         self._obs = world.observe(self.scenario)
         return self._obs
 
@@ -114,7 +115,8 @@ class MoonLaunchVectorEnv(VectorEnv):
         self._np_random.bit_generator.state = state["rng"]
         ids = np.asarray(state["scenario_ids"], dtype=np.int64)
         self.scenario = world.sample_scenarios(self.split, ids, self.config["moon_eccentricity"],
-                                               self.config["soi_radius"])
+                                               self.config["soi_radius"],
+                                               world.split_ranges(self.split, self.config))
         self._obs = world.observe(self.scenario)
 
     def close_extras(self, **kwargs):

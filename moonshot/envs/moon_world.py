@@ -19,16 +19,32 @@ from ..physics.constants import (
     EARTH_MOON_DISTANCE,
     GM_EARTH,
     GM_MOON,
+    GM_SUN,
     MOON_ECCENTRICITY,
     MOON_SOI,
     MU_EARTH_MOON,
     R_EARTH,
     R_MOON,
 )
+from .seeded_uniforms import seeded_uniforms
 
 SPLITS = ("train", "new")
 # Salts keep the scenario streams of the two splits independent for equal scenario ids.
 _SPLIT_SALT = {"train": 0x5EED_7A11, "new": 0x5EED_0E3}
+# Uniforms drawn per scenario: parking angle, Moon angle, perigee, altitude (+ Moon a and GM).
+#: Uniforms drawn per scenario id: three angles, altitude, orbit size, mass, the Sun's angle
+#: (the generator's first draws never depend on how many follow, so adding one changes none).
+_DRAWS = 7
+#: Where each split draws from: parking altitude (km), and the Moon's orbit size and mass as
+#: factors of the real Moon's, each a list of intervals drawn uniformly over their union.
+SPLIT_RANGES = {
+    "train": {"park_altitude_km": (180.0, 400.0), "moon_orbit_scale": ((1.0, 1.0),),
+              "moon_mass_scale": ((1.0, 1.0),)},
+    "new": {"park_altitude_km": (600.0, 2000.0),
+            "moon_orbit_scale": ((0.85, 0.93), (1.07, 1.20)),
+            "moon_mass_scale": ((0.5, 0.8), (1.25, 2.0))},
+}
+RANGE_KEYS = tuple(SPLIT_RANGES["train"])
 
 #: Success radius (km from the Moon's centre) of each target, and what it means. ``soi`` is
 #: the real Moon's; a scenario's own sphere follows its Moon (see :func:`sphere_of_influence`).
@@ -73,6 +89,11 @@ def default_config() -> dict:
         "rtol": 1e-9,
         "record_trajectory": False,
         "soi_radius": "laplace",
+        # shift parameters (the generalization ladder): None = the split's own range
+        "park_altitude_km": None,
+        "moon_orbit_scale": None,
+        "moon_mass_scale": None,
+        "sun_gravity": 0.0,
     }
 
 
@@ -85,11 +106,43 @@ def make_config(**kwargs) -> dict:
     check_choice("split", cfg["split"], SPLITS)
     check_choice("soi_radius", cfg["soi_radius"], SOI_MODELS)
     for key, lo, hi in (("execution_error", 0, 100), ("moon_eccentricity", 0, 0.5),
-                        ("max_flight_days", 0.5, 60), ("rtol", 1e-14, 1e-5)):
+                        ("max_flight_days", 0.5, 60), ("rtol", 1e-14, 1e-5),
+                        ("sun_gravity", 0, 100)):
         val = cfg[key]
         if isinstance(val, bool) or not (isinstance(val, (int, float)) and lo <= val <= hi):
             raise ValueError(f"{key} must be a number in [{lo}, {hi}], got {val!r}")
+    if cfg["park_altitude_km"] is not None:
+        cfg["park_altitude_km"] = _interval("park_altitude_km", cfg["park_altitude_km"],
+                                            150.0, 3000.0)
+    for key, lo, hi in (("moon_orbit_scale", 0.5, 2.0), ("moon_mass_scale", 0.05, 4.0)):
+        val = cfg[key]
+        if val is not None:
+            if not isinstance(val, (list, tuple)) or not val:
+                raise ValueError(f"{key} must be a list of [low, high] intervals, got {val!r}")
+            if all(isinstance(v, (int, float)) for v in val):
+                val = [val]  # one interval given flat
+            cfg[key] = tuple(_interval(key, v, lo, hi) for v in val)
     return cfg
+
+
+def _interval(key: str, val, lo: float, hi: float) -> tuple[float, float]:
+    try:
+        a, b = (float(x) for x in val)
+    except (TypeError, ValueError):
+        raise ValueError(f"{key} must be [low, high], got {val!r}") from None
+    if not lo <= a <= b <= hi:
+        raise ValueError(f"{key} must be [low, high] with {lo} <= low <= high <= {hi}, "
+                         f"got {val!r}")
+    return a, b
+
+
+def split_ranges(split: str, cfg: dict | None = None) -> dict:
+    """The ranges a split draws from, with the config's shift parameters in their place."""
+    ranges = dict(SPLIT_RANGES[split])
+    for key in RANGE_KEYS:
+        if cfg is not None and cfg.get(key) is not None:
+            ranges[key] = cfg[key]
+    return ranges
 
 
 @dataclass
@@ -105,6 +158,7 @@ class Scenarios:
     moon_perigee: np.ndarray
     gm_moon: np.ndarray
     moon_soi: np.ndarray  #: radius of the Moon's sphere of influence, km (the ``soi`` target)
+    sun_angle: np.ndarray  #: the Sun's polar angle at t = 0 (used where the Sun is on)
 
     @property
     def park_radius(self) -> np.ndarray:
@@ -114,10 +168,24 @@ class Scenarios:
         return len(self.scenario_id)
 
 
-def _two_sided(rng: np.random.Generator, lo: float, hi: float, lo2: float, hi2: float) -> float:
+def _uniform(u: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """``Generator.uniform(lo, hi)`` from its standard uniform ``u`` (numpy's formula)."""
+    return lo + (hi - lo) * u
+
+
+def _two_sided(u: np.ndarray, lo: float, hi: float, lo2: float, hi2: float) -> np.ndarray:
     """Uniform on [lo, hi] U [lo2, hi2] (held-out values on both sides of the training value)."""
-    u = rng.uniform(0.0, (hi - lo) + (hi2 - lo2))
-    return lo + u if u < hi - lo else lo2 + (u - (hi - lo))
+    x = _uniform(u, 0.0, (hi - lo) + (hi2 - lo2))
+    return np.where(x < hi - lo, lo + x, lo2 + (x - (hi - lo)))
+
+
+def _intervals(u: np.ndarray, intervals) -> np.ndarray:
+    """Uniform over the union of one or two intervals (the two-sided draw for two)."""
+    if len(intervals) == 1:
+        return _uniform(u, *intervals[0])
+    if len(intervals) == 2:
+        return _two_sided(u, *intervals[0], *intervals[1])
+    raise ValueError(f"one or two intervals, got {len(intervals)}")
 
 
 def sphere_of_influence(moon_a, gm_moon, model: str = "laplace") -> np.ndarray:
@@ -131,31 +199,30 @@ def sphere_of_influence(moon_a, gm_moon, model: str = "laplace") -> np.ndarray:
 
 
 def sample_scenarios(split: str, scenario_ids, eccentricity: float,
-                     soi_radius: str = "laplace") -> Scenarios:
-    """Scenarios for ``scenario_ids``; a pure function of ``(split, id, eccentricity)``.
+                     soi_radius: str = "laplace", ranges: dict | None = None) -> Scenarios:
+    """Scenarios for ``scenario_ids``; a pure function of ``(split, id, eccentricity,
+    ranges)``.
 
     ``train``: parking altitude 180–400 km, the real Moon (a = 384,400 km, GM 4902.8).
     ``new``: parking altitude 600–2,000 km and a "new moon": semi-major axis scaled by
     0.85–0.93 or 1.07–1.20 and mass scaled by 0.5–0.8 or 1.25–2.0.
-    Both: uniform parking angle, Moon polar angle and lunar perigee direction.
+    Both: uniform parking angle, Moon polar angle and lunar perigee direction. ``ranges``
+    (:func:`split_ranges`) replaces a split's ranges (the shift ladder); each quantity keeps
+    its own draw, so changing one range changes that quantity and nothing else.
     """
     ids = np.atleast_1d(np.asarray(scenario_ids, dtype=np.int64))
     n = len(ids)
-    cols = {k: np.empty(n) for k in ("alt", "pa", "ma", "a", "per", "gm")}
-    for j, sid in enumerate(ids):
-        rng = np.random.default_rng([int(sid), _SPLIT_SALT[split]])
-        cols["pa"][j], cols["ma"][j], cols["per"][j] = rng.uniform(0, 2 * np.pi, 3)
-        if split == "train":
-            cols["alt"][j] = rng.uniform(180.0, 400.0)
-            cols["a"][j] = EARTH_MOON_DISTANCE
-            cols["gm"][j] = GM_MOON
-        else:
-            cols["alt"][j] = rng.uniform(600.0, 2000.0)
-            cols["a"][j] = EARTH_MOON_DISTANCE * _two_sided(rng, 0.85, 0.93, 1.07, 1.20)
-            cols["gm"][j] = GM_MOON * _two_sided(rng, 0.5, 0.8, 1.25, 2.0)
-    return Scenarios(ids, cols["alt"], cols["pa"], cols["ma"], cols["a"],
-                     np.full(n, float(eccentricity)), cols["per"], cols["gm"],
-                     sphere_of_influence(cols["a"], cols["gm"], soi_radius))
+    # Row j = default_rng([ids[j], salt]).random(...): the draws of the per-id generator this
+    # function has always used (same scenario for the same id), computed for the whole batch.
+    u = seeded_uniforms(ids, _SPLIT_SALT[split], _DRAWS)
+    r = ranges or SPLIT_RANGES[split]
+    pa, ma, per = (_uniform(u[:, k], 0.0, 2 * np.pi) for k in range(3))
+    alt = _uniform(u[:, 3], *r["park_altitude_km"])
+    a = EARTH_MOON_DISTANCE * _intervals(u[:, 4], r["moon_orbit_scale"])
+    gm = GM_MOON * _intervals(u[:, 5], r["moon_mass_scale"])
+    sun = _uniform(u[:, 6], 0.0, 2 * np.pi)
+    return Scenarios(ids, alt, pa, ma, a, np.full(n, float(eccentricity)), per, gm,
+                     sphere_of_influence(a, gm, soi_radius), sun)
 
 
 def observe(s: Scenarios) -> np.ndarray:
@@ -224,7 +291,8 @@ def launch(s: Scenarios, actions: np.ndarray, rng: np.random.Generator | None, c
         angle = angle + scale * ANGLE_ERROR_SIGMA * noise[:, 1]
     params = earth_moon.launch_params(
         s.park_radius, s.park_angle, coast, dv, angle, s.moon_angle, s.moon_a, s.moon_e,
-        s.moon_perigee, GM_EARTH, s.gm_moon, R_EARTH, R_MOON)
+        s.moon_perigee, GM_EARTH, s.gm_moon, R_EARTH, R_MOON,
+        gm_sun=GM_SUN * float(cfg.get("sun_gravity", 0.0)), sun_angle=s.sun_angle)
     t_max = cfg["max_flight_days"] * DAY
     if traced:
         results, trajs = [], []

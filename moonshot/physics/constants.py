@@ -37,3 +37,10 @@ DAY = 86400.0
 
 #: Mass ratio mu = M_moon / (M_earth + M_moon) of the restricted three-body problem (0.012150...).
 MU_EARTH_MOON = GM_MOON / (GM_EARTH + GM_MOON)
+
+#: Sun's gravitational parameter GM, km^3/s^2. IAU 2015 Resolution B3 nominal value
+#: (1.3271244e20 m^3/s^2); DE430 gives 132712440041.9394.
+GM_SUN = 1.3271244e11
+
+#: Astronomical unit, km. IAU 2012 Resolution B2 (exact): the mean Earth-Sun distance used here.
+AU = 149597870.7

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from .constants import DAY, EARTH_MOON_DISTANCE, GM_EARTH, GM_MOON, R_EARTH, R_MOON
+from .constants import AU, DAY, EARTH_MOON_DISTANCE, GM_EARTH, GM_MOON, R_EARTH, R_MOON
 from .integrators import EARTH_MOON, dopri_step, next_step_size, rhs
 
 # Event codes (``LaunchResult.event``).
@@ -48,7 +48,8 @@ EVENT_NAMES = ("timeout", "moon_impact", "earth_impact", "escape", "fell_back")
 IN_PARK_RADIUS, IN_PARK_ANGLE, IN_COAST, IN_DV, IN_BURN_ANGLE = 0, 1, 2, 3, 4
 IN_MOON_A, IN_MOON_E, IN_MOON_PERIGEE, IN_MOON_ANGLE = 5, 6, 7, 8
 IN_GM_EARTH, IN_GM_MOON, IN_R_EARTH, IN_R_MOON = 9, 10, 11, 12
-N_IN = 13
+IN_GM_SUN, IN_SUN_DISTANCE, IN_SUN_ANGLE = 13, 14, 15  # GM_sun = 0: no Sun (three bodies)
+N_IN = 16
 
 # Columns of the (N, N_OUT) result array.
 OUT_EVENT, OUT_CLOSEST, OUT_T_CLOSEST, OUT_T_END = 0, 1, 2, 3
@@ -163,23 +164,28 @@ def osculating_periapsis(rx, ry, vx, vy, gm):
 def _fly_one(prm, rtol, t_max, r_escape, out, traj, traj_cap):
     """Integrate one launch; writes the result row ``out`` and returns the number of
     trajectory samples written into ``traj`` (rows: t, rocket state, Moon state)."""
-    n = 8
     gm_e = prm[IN_GM_EARTH]
     gm_m = prm[IN_GM_MOON]
     r_e = prm[IN_R_EARTH]
     r_m = prm[IN_R_MOON]
-    p = np.empty(2)
+    gm_s = prm[IN_GM_SUN]
+    n = 9 if gm_s > 0.0 else 8  # the Sun's angle rides along as a ninth state
+    p = np.empty(5)
     p[0] = gm_e
     p[1] = gm_m
-    atol = np.empty(n)
-    for i in range(n):
+    p[2] = gm_s
+    p[3] = prm[IN_SUN_DISTANCE]
+    p[4] = math.sqrt((gm_s + gm_e) / p[3] ** 3) if gm_s > 0.0 else 0.0
+    atol = np.empty(9)
+    for i in range(8):
         # km for positions, km/s for velocities; rtol dominates at these scales.
         atol[i] = 1e-6 if (i % 4) < 2 else 1e-9
-    k = np.empty((6, n))
-    y = np.empty(n)
-    ynew = np.empty(n)
-    f0 = np.empty(n)
-    fnew = np.empty(n)
+    atol[8] = 1e-12  # rad
+    k = np.empty((6, 9))
+    y = np.empty(9)
+    ynew = np.empty(9)
+    f0 = np.empty(9)
+    fnew = np.empty(9)
 
     # Initial state: rocket on its circular parking orbit, the Moon on its ellipse.
     r0 = prm[IN_PARK_RADIUS]
@@ -198,6 +204,7 @@ def _fly_one(prm, rtol, t_max, r_escape, out, traj, traj_cap):
     mx, my, mvx, mvy = moon_state_at(prm[IN_MOON_A], prm[IN_MOON_E], prm[IN_MOON_PERIGEE],
                                      prm[IN_MOON_ANGLE], gm_e + gm_m, t_coast)
     y[4], y[5], y[6], y[7] = mx, my, mvx, mvy
+    y[8] = prm[IN_SUN_ANGLE] + p[4] * t_coast
     t = t_coast
 
     # Burn: rotate the unit velocity by burn_angle and add delta_v along it.
@@ -222,7 +229,7 @@ def _fly_one(prm, rtol, t_max, r_escape, out, traj, traj_cap):
     event = EVENT_NONE
     if traj_cap > 0:
         traj[0, 0] = 0.0
-        traj[0, 1:] = y
+        traj[0, 1:] = y[:8]
         n_traj = 1
 
     # Phase 2: free flight. Start small: the rocket is deep in the Earth's well.
@@ -289,7 +296,7 @@ def _fly_one(prm, rtol, t_max, r_escape, out, traj, traj_cap):
         rel0[0], rel0[1], relv0[0], relv0[1] = rel1[0], rel1[1], relv1[0], relv1[1]
         if n_traj < traj_cap:
             traj[n_traj, 0] = t
-            traj[n_traj, 1:] = y
+            traj[n_traj, 1:] = y[:8]
             n_traj += 1
         if event != EVENT_NONE:
             break
@@ -351,11 +358,13 @@ class LaunchResult:
 def launch_params(park_radius, park_angle, coast_time, delta_v, burn_angle, moon_angle,
                   moon_a=EARTH_MOON_DISTANCE, moon_e=0.0, moon_perigee=0.0,
                   gm_earth=GM_EARTH, gm_moon=GM_MOON, r_earth=R_EARTH,
-                  r_moon=R_MOON) -> np.ndarray:
-    """Pack launch parameters (scalars or arrays, broadcast together) into the kernel's layout."""
+                  r_moon=R_MOON, gm_sun=0.0, sun_distance=AU,
+                  sun_angle=0.0) -> np.ndarray:
+    """Pack launch parameters (scalars or arrays, broadcast together) into the kernel's layout.
+    ``gm_sun > 0`` adds the Sun (at ``sun_distance``, polar angle ``sun_angle`` at t = 0)."""
     cols = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (
         park_radius, park_angle, coast_time, delta_v, burn_angle, moon_a, moon_e, moon_perigee,
-        moon_angle, gm_earth, gm_moon, r_earth, r_moon)))
+        moon_angle, gm_earth, gm_moon, r_earth, r_moon, gm_sun, sun_distance, sun_angle)))
     return np.ascontiguousarray(np.stack([np.atleast_1d(c) for c in cols], axis=-1))
 
 

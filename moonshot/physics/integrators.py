@@ -11,7 +11,12 @@ first-class functions (which numba's on-disk cache handles poorly):
 * ``EARTH_MOON``: Earth-centred, non-rotating planar frame, km and s. State
   ``[x, y, vx, vy, mx, my, mvx, mvy]``: the rocket and the Moon. The Moon moves on the exact
   two-body (Keplerian) orbit relative to the Earth; the rocket feels both bodies plus the
-  indirect term (the Earth's own acceleration towards the Moon). Parameters ``[GM_earth, GM_moon]``.
+  indirect term (the Earth's own acceleration towards the Moon). Parameters ``[GM_earth,
+  GM_moon, GM_sun, sun_distance, sun_rate]``. With ``GM_sun > 0`` the state has a ninth
+  entry, the Sun's polar angle (the Sun circles the Earth at ``sun_distance`` with angular
+  rate ``sun_rate``), and the rocket and the Moon both feel the Sun's tidal acceleration
+  (its pull on them minus its pull on the Earth): a four-body world. With ``GM_sun = 0`` the
+  equations, and the numbers, are the three-body ones.
 * ``CR3BP``: planar circular restricted three-body problem in the rotating, nondimensional,
   barycentric frame (primary of mass 1-mu at (-mu, 0), secondary of mass mu at (1-mu, 0)).
   State ``[x, y, vx, vy]``, parameters ``[mu]``.
@@ -67,6 +72,18 @@ def rhs(model, y, p, out):
         gm_t = gm_e + gm_m
         out[6] = -gm_t * mx * im3
         out[7] = -gm_t * my * im3
+        if p.shape[0] > 2 and p[2] > 0.0:
+            gm_s, big_r = p[2], p[3]
+            sx, sy = big_r * math.cos(y[8]), big_r * math.sin(y[8])
+            is3 = 1.0 / (big_r * big_r * big_r)
+            for b in range(2):  # the rocket (0) and the Moon (4)
+                bx, by = y[4 * b], y[4 * b + 1]
+                qx, qy = sx - bx, sy - by
+                q2 = qx * qx + qy * qy
+                iq3 = 1.0 / (q2 * math.sqrt(q2))
+                out[4 * b + 2] += gm_s * (qx * iq3 - sx * is3)
+                out[4 * b + 3] += gm_s * (qy * iq3 - sy * is3)
+            out[8] = p[4]
     else:
         mu = p[0]
         x, yy, vx, vy = y[0], y[1], y[2], y[3]

@@ -46,6 +46,41 @@ def load_ref(ref: Ref) -> Any:
 
 
 @dataclass(frozen=True)
+class ShiftAxis:
+    """One axis of the generalization ladder: how far the world moves in one respect.
+
+    :param name: the axis (``altitude``).
+    :param levels: env settings per severity level; level 0 is ``{}``, the training
+        distribution, and each level moves further from it.
+    :param labels: what each level is, in words and units (``"400-500 km"``).
+    :param description: what the axis changes.
+    :param perceivable: whether a person in the agent's place could know the change (it is in
+        the observation or the perception view): a planner should then keep its success; an
+        unperceivable axis (execution noise, a model mismatch) shows what corrections cost.
+    """
+
+    name: str
+    levels: tuple[dict, ...]
+    labels: tuple[str, ...]
+    description: str = ""
+    perceivable: bool = True
+
+    def __post_init__(self):
+        if not self.levels or self.levels[0]:
+            raise ConfigError(f"shift axis {self.name!r}: level 0 must be {{}} (training)")
+        if len(self.labels) != len(self.levels):
+            raise ConfigError(f"shift axis {self.name!r}: one label per level")
+
+    def settings(self, level: int) -> dict:
+        """The env settings of ``level`` (a :class:`ConfigError` names the valid levels)."""
+        if isinstance(level, bool) or not isinstance(level, int) or \
+                not 0 <= level < len(self.levels):
+            raise ConfigError(f"invalid level {level!r} of shift axis {self.name!r}; levels are "
+                              f"0 .. {len(self.levels) - 1}")
+        return dict(self.levels[level])
+
+
+@dataclass(frozen=True)
 class World:
     """The declaration of one world (see the module docstring).
 
@@ -96,7 +131,7 @@ class World:
     hyperparams: Mapping[str, Mapping[str, Any]] | str | None = None
     pretrained: str | None = None
     benchmark: Ref | None = None
-    shift_axes: Mapping[str, Any] = field(default_factory=dict)
+    shift_axes: Mapping[str, ShiftAxis] = field(default_factory=dict)
 
     def __post_init__(self):
         if not self.env_ids:
@@ -136,6 +171,13 @@ class World:
                 f"world {self.name!r} has no default hyperparameters for {algo!r}; "
                 f"it has defaults for: {', '.join(sorted(table)) or 'no algorithm'}")
         return dict(table[algo])
+
+    def axis(self, name: str) -> ShiftAxis:
+        """The shift axis ``name`` (a :class:`ConfigError` lists the world's axes)."""
+        if name not in self.shift_axes:
+            raise ConfigError(f"unknown shift axis {name!r} of the {self.name} world; its "
+                              f"axes: {', '.join(self.shift_axes) or 'none'}")
+        return self.shift_axes[name]
 
     def task(self, env_kwargs: Mapping[str, Any]) -> str:
         """The task label of a run (``soi``), from its env kwargs or the env's default."""
@@ -225,5 +267,5 @@ def check_names(names: Iterable[str]) -> list[World]:
 from . import moon  # noqa: E402,F401,I001  (the built-in declarations register themselves)
 from . import city  # noqa: E402,F401,I001
 
-__all__ = ["World", "register_world", "unregister_world", "worlds", "get_world",
+__all__ = ["World", "ShiftAxis", "register_world", "unregister_world", "worlds", "get_world",
            "resolve_env_id", "display_env", "known_worlds", "load_ref", "env_defaults"]

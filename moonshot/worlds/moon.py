@@ -2,7 +2,41 @@
 
 from __future__ import annotations
 
-from . import World, register_world
+from . import ShiftAxis, World, register_world
+
+#: The MoonLaunch ladder (README, "The generalization ladder"): level 0 of every axis is the
+#: training distribution; the composite ``split="new"`` is unchanged.
+SHIFT_AXES = {a.name: a for a in (
+    ShiftAxis("altitude", (
+        {}, {"park_altitude_km": [400, 500]}, {"park_altitude_km": [500, 1000]},
+        {"park_altitude_km": [1000, 2000]}),
+        ("180-400 km (training)", "400-500 km (just outside)", "500-1,000 km",
+         "1,000-2,000 km (far outside)"),
+        "parking orbit altitude (in the observation)"),
+    ShiftAxis("moon_mass", (
+        {}, {"moon_mass_scale": [[0.8, 0.9], [1.1, 1.25]]},
+        {"moon_mass_scale": [[0.5, 0.8], [1.25, 2.0]]},
+        {"moon_mass_scale": [[0.25, 0.5], [2.0, 4.0]]}),
+        ("the Moon's (training)", "x0.8-0.9 or x1.1-1.25", "x0.5-0.8 or x1.25-2",
+         "x0.25-0.5 or x2-4"),
+        "the Moon's mass (in the observation and the published constants)"),
+    ShiftAxis("moon_orbit", (
+        {}, {"moon_orbit_scale": [[0.95, 0.98], [1.02, 1.05]]},
+        {"moon_orbit_scale": [[0.85, 0.93], [1.07, 1.2]]},
+        {"moon_orbit_scale": [[0.75, 0.85], [1.2, 1.35]]}),
+        ("384,400 km (training)", "x0.95-0.98 or x1.02-1.05", "x0.85-0.93 or x1.07-1.2",
+         "x0.75-0.85 or x1.2-1.35"),
+        "the size of the Moon's orbit (in the observation)"),
+    ShiftAxis("burn_noise", (
+        {}, {"execution_error": 3.0}, {"execution_error": 10.0}, {"execution_error": 30.0}),
+        ("0.5 m/s, 0.1 mrad (training)", "x3", "x10", "x30"),
+        "random error of the executed burn (not observable before the launch)",
+        perceivable=False),
+    ShiftAxis("sun", ({}, {"sun_gravity": 1.0}, {"sun_gravity": 10.0}, {"sun_gravity": 30.0}),
+              ("no Sun (training)", "the real Sun's gravity", "10x the Sun's", "30x the Sun's"),
+              "the Sun's tidal pull on the rocket and the Moon: a four-body world that the "
+              "planners' models do not contain", perceivable=False),
+)}
 
 
 def time_of_flight(info: dict, length: int, env) -> float | None:
@@ -28,4 +62,5 @@ MOON = register_world(World(
     hyperparams="moon",
     pretrained="moon-ppo",
     benchmark="moonshot.evaluation.benchmark:moon_figures",
+    shift_axes=SHIFT_AXES,
 ))

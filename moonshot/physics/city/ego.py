@@ -14,8 +14,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
+from typing import NamedTuple
 
 from numba import njit
+
+
+class Bicycle(NamedTuple):
+    """The parameters compiled kernels read from :class:`EgoParams` (``EgoParams.bicycle``)."""
+
+    wheelbase: float
+    rear_to_center: float
+    max_steer: float
+    max_speed: float
 
 
 @dataclass(frozen=True)
@@ -40,27 +51,28 @@ class EgoParams:
         u = accel / (self.max_accel if accel >= 0.0 else self.max_brake)
         return min(1.0, max(-1.0, u))
 
+    @cached_property
+    def bicycle(self) -> Bicycle:
+        return Bicycle._make(float(getattr(self, f)) for f in Bicycle._fields)
+
+
+@njit(cache=True)
+def bicycle_update(x, y, heading, v, accel, steer, dt, car):
+    """One step of the kinematic bicycle model with parameters ``car`` (:class:`Bicycle`, or
+    its plain tuple); returns the new ``x, y, heading, v``."""
+    car = Bicycle(*car)
+    beta = math.atan(car.rear_to_center / car.wheelbase * math.tan(steer))
+    x += v * math.cos(heading + beta) * dt
+    y += v * math.sin(heading + beta) * dt
+    heading += v * math.sin(beta) / car.rear_to_center * dt
+    heading = (heading + math.pi) % (2.0 * math.pi) - math.pi
+    v = min(max(v + accel * dt, 0.0), car.max_speed)
+    return x, y, heading, v
+
 
 def bicycle_step(x: float, y: float, heading: float, v: float, accel: float, steer: float,
                  dt: float, p: EgoParams) -> tuple[float, float, float, float]:
     """One step of the kinematic bicycle model; returns the new ``x, y, heading, v``."""
-    beta = math.atan(p.rear_to_center / p.wheelbase * math.tan(steer))
-    x += v * math.cos(heading + beta) * dt
-    y += v * math.sin(heading + beta) * dt
-    heading += v * math.sin(beta) / p.rear_to_center * dt
-    heading = (heading + math.pi) % (2.0 * math.pi) - math.pi
-    v = min(max(v + accel * dt, 0.0), p.max_speed)
-    return x, y, heading, v
-
-
-@njit(cache=True)
-def bicycle_step_jit(x, y, heading, v, accel, steer, dt, wheelbase, rear_to_center,
-                     max_speed):
-    """:func:`bicycle_step` for compiled callers (same formulas, parameters unpacked)."""
-    beta = math.atan(rear_to_center / wheelbase * math.tan(steer))
-    x += v * math.cos(heading + beta) * dt
-    y += v * math.sin(heading + beta) * dt
-    heading += v * math.sin(beta) / rear_to_center * dt
-    heading = (heading + math.pi) % (2.0 * math.pi) - math.pi
-    v = min(max(v + accel * dt, 0.0), max_speed)
-    return x, y, heading, v
+    # floats throughout: one compiled specialization, whatever number types the caller has
+    return bicycle_update(float(x), float(y), float(heading), float(v), float(accel),
+                          float(steer), float(dt), tuple(p.bicycle))

@@ -35,6 +35,7 @@ from .roads import (
     node_radii,
     reaches_all,
     roads_strongly_connected,
+    smallest_angle,
 )
 from .signals import Signals
 
@@ -176,10 +177,7 @@ def _min_angle(nodes, edges, node) -> float:
             w = v if u == node else u
             d = nodes[w] - nodes[node]
             a.append(math.atan2(d[1], d[0]))
-    if len(a) < 2:
-        return math.pi
-    a = np.sort(a)
-    return float(np.diff(np.concatenate([a, [a[0] + 2 * math.pi]])).min())
+    return smallest_angle(a)
 
 
 def _connected(n, edges) -> bool:

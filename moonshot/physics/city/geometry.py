@@ -6,9 +6,18 @@ Units are metres and radians; angles count counterclockwise from the x axis.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
+
+
+class Polyline(NamedTuple):
+    """A polyline as compiled kernels take it: ``points (n, 2)`` and the arc length ``cum (n,)``
+    at each of them."""
+
+    points: np.ndarray
+    cum: np.ndarray
 
 
 def bezier_polyline(p0, d0, p1, d1, n: int) -> np.ndarray:
@@ -108,24 +117,44 @@ def rect_segment_distance(corners, ax, ay, bx, by):
 
 
 @njit(cache=True)
+def _projections(c1, c2, poly, k):
+    """Intervals ``lo1, hi1, lo2, hi2`` of rectangles ``c1`` and ``c2`` (4, 2) projected on
+    the normal of edge ``k`` of ``poly`` (one of the two): a separating-axis candidate."""
+    ex = poly[k + 1, 0] - poly[k, 0]
+    ey = poly[k + 1, 1] - poly[k, 1]
+    n = math.sqrt(ex * ex + ey * ey)
+    ax, ay = -ey / n, ex / n
+    lo1 = hi1 = c1[0, 0] * ax + c1[0, 1] * ay
+    lo2 = hi2 = c2[0, 0] * ax + c2[0, 1] * ay
+    for j in range(1, 4):
+        p = c1[j, 0] * ax + c1[j, 1] * ay
+        lo1, hi1 = min(lo1, p), max(hi1, p)
+        q = c2[j, 0] * ax + c2[j, 1] * ay
+        lo2, hi2 = min(lo2, q), max(hi2, q)
+    return lo1, hi1, lo2, hi2
+
+
+@njit(cache=True)
 def rects_overlap(c1, c2, margin):
     """Separating-axis test: do two rectangles (4, 2) come closer than ``margin`` (approx.)?"""
     for poly in (c1, c2):
-        for k in range(2):
-            ex = poly[k + 1, 0] - poly[k, 0]
-            ey = poly[k + 1, 1] - poly[k, 1]
-            n = math.sqrt(ex * ex + ey * ey)
-            ax, ay = -ey / n, ex / n
-            lo1 = hi1 = c1[0, 0] * ax + c1[0, 1] * ay
-            lo2 = hi2 = c2[0, 0] * ax + c2[0, 1] * ay
-            for j in range(1, 4):
-                p = c1[j, 0] * ax + c1[j, 1] * ay
-                lo1, hi1 = min(lo1, p), max(hi1, p)
-                q = c2[j, 0] * ax + c2[j, 1] * ay
-                lo2, hi2 = min(lo2, q), max(hi2, q)
+        for k in range(2):  # a rectangle has two edge directions
+            lo1, hi1, lo2, hi2 = _projections(c1, c2, poly, k)
             if hi1 + margin <= lo2 or hi2 + margin <= lo1:
                 return False
     return True
+
+
+@njit(cache=True)
+def rects_clearance(c1, c2):
+    """Separating-axis clearance of two rectangles (4, 2): the widest gap between their
+    projections on the edge normals (negative: they overlap)."""
+    sep = -1e9
+    for poly in (c1, c2):
+        for k in range(2):
+            lo1, hi1, lo2, hi2 = _projections(c1, c2, poly, k)
+            sep = max(sep, max(lo2 - hi1, lo1 - hi2))
+    return sep
 
 
 @njit(cache=True)

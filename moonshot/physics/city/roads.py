@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 
@@ -36,6 +38,27 @@ LANE_POINTS = 10
 ROAD, CONNECTOR = 0, 1
 CONFLICT_DISTANCE = 2.8  # m: two movement paths closer than this cross (car width 1.8 + margin)
 TURN_RADIUS = 9.0  # m: largest radius of a turn across an intersection
+
+
+class LaneArrays(NamedTuple):
+    """The lane graph as compiled kernels take it: the arrays of :class:`LaneGraph` that
+    traffic and prediction read (``LaneGraph.arrays``).
+
+    Kernels called from Python take the plain ``tuple(view)`` of this and the other bundles
+    (``SignalArrays``, ``TrafficState``, ``Polyline``, ``Bicycle``) and rebuild the view
+    (``lanes = LaneArrays(*lanes)``) to read it by name: numba types a plain tuple from Python
+    several times faster than a NamedTuple, which would cost an env step a few percent."""
+
+    pts: np.ndarray
+    cum: np.ndarray
+    length: np.ndarray
+    kind: np.ndarray
+    node: np.ndarray
+    phase: np.ndarray
+    src: np.ndarray
+    dst: np.ndarray
+    succ_ptr: np.ndarray
+    succ_idx: np.ndarray
 
 
 @dataclass
@@ -48,7 +71,8 @@ class LaneGraph:
     (-1: no light); ``road``: directed road of a road lane, source directed road of a
     connector; ``index``: lane number from the curb; ``src``/``dst``: a connector's road lanes
     (-1 for road lanes); ``succ_ptr``/``succ_idx``: CSR lists of the connectors leaving each
-    road lane; ``turn``: a connector's turn angle (rad, left positive).
+    road lane; ``turn``: a connector's turn angle (rad, left positive). ``arrays``: the
+    :class:`LaneArrays` view that compiled kernels take (built once; it shares the arrays).
     """
 
     pts: np.ndarray
@@ -71,6 +95,10 @@ class LaneGraph:
     def n_lanes(self) -> int:
         return len(self.length)
 
+    @cached_property
+    def arrays(self) -> LaneArrays:
+        return LaneArrays._make(getattr(self, f) for f in LaneArrays._fields)
+
     def successors(self, lane: int) -> np.ndarray:
         """Connectors leaving road lane ``lane`` (or the road lane a connector enters)."""
         if self.kind[lane] == CONNECTOR:
@@ -90,6 +118,15 @@ def directed_roads(edges: np.ndarray):
     return frm, to
 
 
+def smallest_angle(directions) -> float:
+    """Smallest angle (rad) between neighbouring directions around a point (pi if fewer than
+    two): how sharp the sharpest corner of an intersection is."""
+    if len(directions) < 2:
+        return math.pi
+    a = np.sort(np.asarray(directions, dtype=np.float64))
+    return float(np.diff(np.concatenate([a, [a[0] + 2 * math.pi]])).min())
+
+
 def node_radii(nodes, edges, half_width: float) -> np.ndarray:
     """Distance from each intersection centre to its stop lines: room for the corners of
     crossing roads (``half_width / tan(angle / 2)``) and for turning paths (at acute angles
@@ -103,12 +140,7 @@ def node_radii(nodes, edges, half_width: float) -> np.ndarray:
         angles[v].append(math.atan2(-d[1], -d[0]))
     radius = np.zeros(n)
     for i, a in enumerate(angles):
-        a = np.sort(np.asarray(a))
-        if len(a) < 2:
-            gap = math.pi
-        else:
-            gaps = np.diff(np.concatenate([a, [a[0] + 2 * math.pi]]))
-            gap = float(gaps.min())
+        gap = smallest_angle(a)
         corner = half_width / math.tan(min(gap, math.pi - 1e-6) / 2) if gap < math.pi else 0.0
         # acute corners: stop lines far enough out that a sharp turn keeps a drivable radius
         sharp = (half_width + 5.0) / math.tan(gap / 2) if gap < math.pi / 2 else 0.0

@@ -10,15 +10,18 @@ from __future__ import annotations
 import heapq
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numba import njit
 
-from .geometry import cumulative_length, resample
+from .geometry import Polyline, cumulative_length, resample
 from .roads import CONNECTOR, LaneGraph
 
 LANE_CHANGE_COST = 15.0
 SPACING = 1.0  # m between route points
+NAV_POINT_SCALE = 50.0  # m: navigator route points are divided by this
+NAV_OFFSET_SCALE = 5.0  # m: the navigator's lateral offset is divided by this
 
 
 @dataclass
@@ -29,7 +32,8 @@ class Route:
     ``points (M, 2)`` about 1 m apart and ``cum (M,)`` their arc length; ``length`` (m);
     ``stops``: one row per signalized stop line on the way, ``[route_s, node, phase, lane]``
     (``route_s`` = arc length of the stop line along the route; ``lane`` the road lane that
-    ends there); ``goal`` ``(x, y)``.
+    ends there); ``goal`` ``(x, y)``; ``path``: points and arc lengths as a
+    :class:`~.geometry.Polyline` (what compiled kernels take).
     """
 
     lanes: list[int]
@@ -41,6 +45,10 @@ class Route:
     @property
     def length(self) -> float:
         return float(self.cum[-1])
+
+    @cached_property
+    def path(self) -> Polyline:
+        return Polyline(self.points, self.cum)
 
 
 def _siblings(g: LaneGraph, lane: int):
@@ -176,11 +184,16 @@ def project_on_route(points, cum, x, y, i0, back, ahead):
 
 
 @njit(cache=True)
-def navigator_features(points, cum, route_s, i, x, y, h, ahead, out):
-    """What a navigator tells the driver, in the ego frame (x forward, y left): the route
-    points ``ahead`` metres further along the route, ``(x, y)`` pairs divided by 50 m, then the
-    lateral offset from the route / 5 m and the cos, sin of the heading relative to it.
-    Writes ``2 * len(ahead) + 3`` numbers into ``out``."""
+def navigator_features(route, route_s, i, ego, ahead, out):
+    """What a navigator tells the driver at pose ``ego = [x, y, heading, ...]``, ``route_s``
+    metres along ``route`` (a :class:`~.geometry.Polyline`; ``i``: index of the route point
+    nearest the car), in the ego frame (x forward, y left): the route points ``ahead`` metres
+    further along the route, ``(x, y)`` pairs divided by ``NAV_POINT_SCALE``, then the lateral
+    offset from the route / ``NAV_OFFSET_SCALE`` and the cos, sin of the heading relative to
+    it. Writes ``2 * len(ahead) + 3`` numbers into ``out``."""
+    route = Polyline(*route)
+    points, cum = route.points, route.cum
+    x, y, h = ego[0], ego[1], ego[2]
     c, s = math.cos(h), math.sin(h)
     n = points.shape[0]
     for q in range(ahead.shape[0]):
@@ -189,12 +202,12 @@ def navigator_features(points, cum, route_s, i, x, y, h, ahead, out):
         f = (sq - cum[k - 1]) / max(cum[k] - cum[k - 1], 1e-9)
         wx = points[k - 1, 0] + f * (points[k, 0] - points[k - 1, 0]) - x
         wy = points[k - 1, 1] + f * (points[k, 1] - points[k - 1, 1]) - y
-        out[2 * q] = (c * wx + s * wy) / 50.0
-        out[2 * q + 1] = (-s * wx + c * wy) / 50.0
+        out[2 * q] = (c * wx + s * wy) / NAV_POINT_SCALE
+        out[2 * q + 1] = (-s * wx + c * wy) / NAV_POINT_SCALE
     i = min(i, n - 2)
     rh = math.atan2(points[i + 1, 1] - points[i, 1], points[i + 1, 0] - points[i, 0])
     px, py = x - points[i, 0], y - points[i, 1]
     m = 2 * ahead.shape[0]
-    out[m] = (-math.sin(rh) * px + math.cos(rh) * py) / 5.0
+    out[m] = (-math.sin(rh) * px + math.cos(rh) * py) / NAV_OFFSET_SCALE
     out[m + 1] = math.cos(h - rh)
     out[m + 2] = math.sin(h - rh)

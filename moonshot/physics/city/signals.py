@@ -12,6 +12,8 @@ signal plan (``Signals.state``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -21,14 +23,27 @@ NO_LIGHT = -1
 STATE_NAMES = ("green", "yellow", "red")
 
 
+class SignalArrays(NamedTuple):
+    """The signal plans as compiled kernels take them (``Signals.arrays``)."""
+
+    node_phases: np.ndarray
+    node_offset: np.ndarray
+    green: float
+    yellow: float
+    all_red: float
+
+
 @njit(cache=True)
-def light_state(node_phases, node_offset, green, yellow, all_red, node, phase, t):
-    """State (GREEN, YELLOW, RED) of ``phase`` of the light at ``node`` at time ``t`` (s)."""
-    n = node_phases[node]
+def light_state(signals, node, phase, t):
+    """State (GREEN, YELLOW, RED) of ``phase`` of the light at ``node`` at time ``t`` (s);
+    ``signals``: :class:`SignalArrays` (or its plain tuple)."""
+    signals = SignalArrays(*signals)
+    n = signals.node_phases[node]
     if n <= 0 or phase < 0:
         return GREEN
-    period = green + yellow + all_red
-    tt = (t + node_offset[node]) % (n * period)
+    green, yellow = signals.green, signals.yellow
+    period = green + yellow + signals.all_red
+    tt = (t + signals.node_offset[node]) % (n * period)
     k = int(tt // period)
     if k != phase:
         return RED
@@ -47,7 +62,9 @@ class Signals:
     ``node_phases (N,)``: phases of the light at each intersection (0: no light);
     ``node_offset (N,)``: its offset into the cycle (s); ``road_phase (2E,)``: phase of each
     directed road at the intersection it runs into (-1: no light); ``green``, ``yellow``,
-    ``all_red``: durations (s), the same for every light of the city.
+    ``all_red``: durations (s), the same for every light of the city; ``road_node (2E,)``:
+    the intersection each directed road runs into. ``arrays``: the :class:`SignalArrays` view
+    that compiled kernels take (built once).
     """
 
     node_phases: np.ndarray
@@ -61,10 +78,15 @@ class Signals:
     def period(self) -> float:
         return self.green + self.yellow + self.all_red
 
+    @cached_property
+    def arrays(self) -> SignalArrays:
+        # durations as floats: one compiled specialization whatever the caller passed
+        return SignalArrays(self.node_phases, self.node_offset, float(self.green),
+                            float(self.yellow), float(self.all_red))
+
     def state(self, node: int, phase: int, t: float) -> int:
         """GREEN, YELLOW or RED for ``phase`` at ``node`` at time ``t``."""
-        return int(light_state(self.node_phases, self.node_offset, self.green, self.yellow,
-                               self.all_red, node, phase, t))
+        return int(light_state(tuple(self.arrays), node, phase, t))
 
     def next_green(self, node: int, phase: int, t: float) -> tuple[float, float]:
         """``(start, end)`` (absolute times) of the green of ``phase`` now or next after ``t``."""
@@ -84,17 +106,15 @@ class Signals:
     def states(self, t: float) -> np.ndarray:
         """State of every directed road's light at time ``t`` (NO_LIGHT where none)."""
         out = np.full(len(self.road_phase), NO_LIGHT, dtype=np.int64)
-        return _road_states(self.node_phases, self.node_offset, self.green, self.yellow,
-                            self.all_red, self.road_node, self.road_phase, float(t), out)
+        return _road_states(tuple(self.arrays), self.road_node, self.road_phase, float(t),
+                            out)
 
     road_node: np.ndarray = None  # set by the generator: the node each directed road enters
 
 
 @njit(cache=True)
-def _road_states(node_phases, node_offset, green, yellow, all_red, road_node, road_phase, t,
-                 out):
+def _road_states(signals, road_node, road_phase, t, out):
     for d in range(road_phase.shape[0]):
         if road_phase[d] >= 0:
-            out[d] = light_state(node_phases, node_offset, green, yellow, all_red,
-                                 road_node[d], road_phase[d], t)
+            out[d] = light_state(signals, road_node[d], road_phase[d], t)
     return out

@@ -32,22 +32,50 @@ among the legal movements, from a random number the caller supplies).
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
-from .geometry import polyline_point
-from .signals import RED, YELLOW, light_state
+from .geometry import polyline_point, rect_corners, rects_clearance
+from .roads import CONNECTOR, ROAD, LaneArrays
+from .signals import RED, YELLOW, SignalArrays, light_state
 
 # IDM parameter vector: indices into ``Traffic.idm``.
 IDM_A, IDM_B, IDM_T, IDM_S0, IDM_DELTA, IDM_BMAX, CAR_LENGTH, CAR_WIDTH = range(8)
 IDM_CITY = np.array([1.0, 1.5, 1.0, 2.0, 4.0, 8.0, 4.5, 1.8])
 B_YELLOW = 3.0  # m/s²: a car stops at yellow if it can with this deceleration
+STOP_GAP = 1.0  # m: a car stopping for a light halts with its front this far before the line
 LOOKAHEAD = 80.0  # m
-PATH_HALF_WIDTH = 0.9 + 0.3  # m: car half-width + margin, added to the obstacle circle radius
+# car half-width + margin, added to the obstacle circle radius
+PATH_HALF_WIDTH = 0.5 * float(IDM_CITY[CAR_WIDTH]) + 0.3  # m
 EGO_CIRCLE_RADIUS = 1.2  # m: three circles at -1.5, 0, +1.5 m along the ego cover a 4.5x1.8 car
 EGO_CIRCLE_OFFSETS = (-1.5, 0.0, 1.5)
+
+
+class TrafficState(NamedTuple):
+    """The per-car arrays of :class:`Traffic` as compiled kernels take them
+    (``Traffic.state``); the step writes into them."""
+
+    lane: np.ndarray
+    s: np.ndarray
+    v: np.ndarray
+    next: np.ndarray
+    v0: np.ndarray
+    pose: np.ndarray
+
+
+# the per-car arrays of a Traffic as the plain tuple kernels take (see roads.LaneArrays)
+_state_tuple = operator.attrgetter(*TrafficState._fields)
+
+
+@njit(cache=True)
+def stops_at_light(state, v, d_stop):
+    """Does a driver at speed ``v`` stop for a light showing ``state``, ``d_stop`` metres
+    before its stop line? At red always; at yellow if it can with ``B_YELLOW``."""
+    return state == RED or (state == YELLOW and v * v <= 2.0 * B_YELLOW * d_stop)
 
 
 @njit(cache=True)
@@ -60,9 +88,11 @@ def idm_acceleration(v, v0, gap, dv, a, b, T, s0, delta):
 
 
 @njit(cache=True)
-def _ego_gap(i, lane, s, path, base, n_path, pts, cum, ego, lat_max):
-    """Along-path distance from car ``i``'s centre to the ego, if the ego overlaps the path
-    ahead (else a large number), and the ego's speed along the path there."""
+def _ego_gap(path, base, n_path, lanes, ego, lat_max):
+    """Along-path distance from a car's centre to the ego, if the ego overlaps the car's path
+    ahead (the first ``n_path`` lanes of ``path``, starting ``base`` metres along it; else a
+    large number), and the ego's speed along the path there."""
+    pts, cum = lanes.pts, lanes.cum
     best = 1e9
     vlead = 0.0
     for q in range(n_path):
@@ -94,11 +124,18 @@ def _ego_gap(i, lane, s, path, base, n_path, pts, cum, ego, lat_max):
 
 
 @njit(cache=True)
-def traffic_step(car_lane, car_s, car_v, car_next, car_v0, rand, t, dt, ego, ego_on,
-                 pts, cum, length, kind, node, phase, src, dst, succ_ptr, succ_idx,
-                 node_phases, node_offset, green, yellow, all_red, idm, pose):
-    """Advance every car by ``dt`` seconds (in place). ``ego = [x, y, heading, speed]``;
-    ``rand (n,)`` uniform numbers for route choices; ``pose (n, 3)`` receives x, y, heading."""
+def traffic_step(cars, idm, lanes, signals, ego, ego_on, rand, t, dt):
+    """Advance every car by ``dt`` seconds at time ``t`` (in place): ``cars``
+    (:class:`TrafficState`, ``pose`` receives x, y, heading), ``idm`` (parameter vector),
+    ``lanes`` (:class:`~.roads.LaneArrays`), ``signals`` (:class:`~.signals.SignalArrays`),
+    ``ego = [x, y, heading, speed]`` (ignored unless ``ego_on``), ``rand (n,)`` uniform
+    numbers for route choices. The bundles may come as plain tuples (see ``LaneArrays``)."""
+    cars, lanes, signals = TrafficState(*cars), LaneArrays(*lanes), SignalArrays(*signals)
+    car_lane, car_s, car_v, car_next, car_v0 = cars.lane, cars.s, cars.v, cars.next, cars.v0
+    pose = cars.pose
+    pts, cum, length, kind = lanes.pts, lanes.cum, lanes.length, lanes.kind
+    node, phase, src, dst = lanes.node, lanes.phase, lanes.src, lanes.dst
+    succ_ptr, succ_idx = lanes.succ_ptr, lanes.succ_idx
     n = car_lane.shape[0]
     a, b, T, s0, delta = idm[IDM_A], idm[IDM_B], idm[IDM_T], idm[IDM_S0], idm[IDM_DELTA]
     bmax, L = idm[IDM_BMAX], idm[CAR_LENGTH]
@@ -115,7 +152,7 @@ def traffic_step(car_lane, car_s, car_v, car_next, car_v0, rand, t, dt, ego, ego
         # the lanes ahead: [current, next connector, lane after it] (or [connector, exit])
         path[0] = li
         base[0] = -si
-        if kind[li] == 0:
+        if kind[li] == ROAD:
             c = car_next[i]
             e = dst[c]
             path[1] = c
@@ -139,15 +176,15 @@ def traffic_step(car_lane, car_s, car_v, car_next, car_v0, rand, t, dt, ego, ego
                 if sj > si or (sj == si and j > i):
                     gap = sj - si - L
             elif lj == e:
-                gap = length[li] - si + (length[c] if kind[li] == 0 else 0.0) + sj - L
-            elif kind[lj] == 1:
-                if kind[li] == 0 and src[lj] == li:
+                gap = length[li] - si + (length[c] if kind[li] == ROAD else 0.0) + sj - L
+            elif kind[lj] == CONNECTOR:
+                if kind[li] == ROAD and src[lj] == li:
                     gap = length[li] - si + sj - L  # on a connector leaving my lane
-                elif kind[li] == 1 and src[lj] == src[li] and sj > si:
+                elif kind[li] == CONNECTOR and src[lj] == src[li] and sj > si:
                     gap = sj - si - L  # on a sibling connector, still side by side
                 elif dst[lj] == e:
                     # merging into my exit lane: whoever is closer to the merge goes first
-                    rem_i = length[li] - si + (length[c] if kind[li] == 0 else 0.0)
+                    rem_i = length[li] - si + (length[c] if kind[li] == ROAD else 0.0)
                     rem_j = length[lj] - sj
                     if rem_j < rem_i or (rem_j == rem_i and j > i):
                         gap = rem_i - rem_j - L
@@ -156,23 +193,23 @@ def traffic_step(car_lane, car_s, car_v, car_next, car_v0, rand, t, dt, ego, ego
         if ego_on:
             cx, cy, _ = polyline_point(pts[li], cum[li], si)
             if (cx - ego[0]) ** 2 + (cy - ego[1]) ** 2 < (LOOKAHEAD + 5.0) ** 2:
-                along, ve = _ego_gap(i, li, si, path, base, n_path, pts, cum, ego,
+                along, ve = _ego_gap(path, base, n_path, lanes, ego,
                                      PATH_HALF_WIDTH + EGO_CIRCLE_RADIUS)
                 if along < LOOKAHEAD:
                     gap = along - half - EGO_CIRCLE_RADIUS
                     ai = min(ai, idm_acceleration(vi, v0, gap, vi - ve, a, b, T, s0, delta))
         # stop line
-        if kind[li] == 0 and phase[li] >= 0:
+        if kind[li] == ROAD and phase[li] >= 0:
             d_stop = length[li] - si - half
             if 0.0 <= d_stop < LOOKAHEAD:
-                st = light_state(node_phases, node_offset, green, yellow, all_red, node[li],
-                                 phase[li], t)
-                stop = st == RED or (st == YELLOW and vi * vi <= 2.0 * B_YELLOW * d_stop)
+                st = light_state(signals, node[li], phase[li], t)
+                stop = stops_at_light(st, vi, d_stop)
                 if not stop and d_stop < 40.0:
                     room = length[e]
                     for j in range(n):
                         lj = car_lane[j]
-                        if kind[lj] == 1 and node[lj] == node[li] and phase[lj] != phase[li]:
+                        if kind[lj] == CONNECTOR and node[lj] == node[li] and \
+                                phase[lj] != phase[li]:
                             stop = True  # a car of another phase is still crossing
                             break
                         if lj == e:
@@ -182,8 +219,8 @@ def traffic_step(car_lane, car_s, car_v, car_next, car_v0, rand, t, dt, ego, ego
                     if room < L + s0 + 1.0:
                         stop = True  # no room behind the intersection: don't block the box
                 if stop:
-                    ai = min(ai, idm_acceleration(vi, v0, d_stop + s0 - 1.0, vi, a, b, T, s0,
-                                                  delta))
+                    ai = min(ai, idm_acceleration(vi, v0, d_stop + s0 - STOP_GAP, vi, a, b, T,
+                                                  s0, delta))
         acc[i] = min(max(ai, -bmax), a)
     for i in range(n):
         vi = car_v[i]
@@ -198,7 +235,7 @@ def traffic_step(car_lane, car_s, car_v, car_next, car_v0, rand, t, dt, ego, ego
         li = car_lane[i]
         while s >= length[li]:
             s -= length[li]
-            if kind[li] == 0:
+            if kind[li] == ROAD:
                 li = car_next[i]
                 car_next[i] = -1
             else:
@@ -229,7 +266,8 @@ class Traffic:
     ``lane``: lane id; ``s``: arc length of the car's centre along it (m); ``v``: speed (m/s);
     ``next``: connector chosen for the next intersection (-1 while crossing one); ``v0``:
     desired speed; ``pose (n, 3)``: x, y, heading; ``idm``: IDM parameters (indices
-    ``IDM_*``, ``CAR_LENGTH``, ``CAR_WIDTH``).
+    ``IDM_*``, ``CAR_LENGTH``, ``CAR_WIDTH``). ``state``: the :class:`TrafficState` view
+    of the per-car arrays that compiled kernels take.
     """
 
     lane: np.ndarray
@@ -243,6 +281,11 @@ class Traffic:
     @property
     def n(self) -> int:
         return len(self.lane)
+
+    @property
+    def state(self) -> TrafficState:
+        # built on each call: the fields may be replaced, the arrays are shared
+        return TrafficState._make(_state_tuple(self))
 
     @property
     def position(self) -> np.ndarray:
@@ -286,45 +329,24 @@ def spawn_traffic(city, n: int, rng: np.random.Generator, avoid=None,
 def step_traffic(city, traffic: Traffic, t: float, dt: float, rand: np.ndarray,
                  ego=None) -> None:
     """Advance ``traffic`` by ``dt`` at time ``t`` (in place); ``ego``: ``[x, y, h, v]``."""
-    g, sg = city.lanes, city.signals
     ego_arr = np.zeros(4) if ego is None else np.asarray(ego, dtype=np.float64)
-    traffic_step(traffic.lane, traffic.s, traffic.v, traffic.next, traffic.v0, rand, t, dt,
-                 ego_arr, ego is not None, g.pts, g.cum, g.length, g.kind, g.node, g.phase,
-                 g.src, g.dst, g.succ_ptr, g.succ_idx, sg.node_phases, sg.node_offset,
-                 sg.green, sg.yellow, sg.all_red, traffic.idm, traffic.pose)
+    traffic_step(_state_tuple(traffic), traffic.idm, tuple(city.lanes.arrays),
+                 tuple(city.signals.arrays), ego_arr, ego is not None, rand, t, dt)
+
+
+def min_pair_clearance(pose, length, width) -> float:
+    """Smallest separating-axis clearance over all pairs of cars (negative: overlap)."""
+    corners = rect_corners(pose[:, 0], pose[:, 1], 0.5 * length, 0.5 * width, pose[:, 2])
+    return _min_pair_clearance(pose, corners)
 
 
 @njit(cache=True)
-def min_pair_clearance(pose, length, width):
-    """Smallest separating-axis clearance over all pairs of cars (negative: overlap)."""
+def _min_pair_clearance(pose, corners):
     n = pose.shape[0]
     best = 1e9
-    corners = np.empty((n, 4, 2))
-    for i in range(n):
-        c, s = math.cos(pose[i, 2]), math.sin(pose[i, 2])
-        for k in range(4):
-            lx = 0.5 * length * (1.0 if k == 0 or k == 3 else -1.0)
-            ly = 0.5 * width * (1.0 if k < 2 else -1.0)
-            corners[i, k, 0] = pose[i, 0] + c * lx - s * ly
-            corners[i, k, 1] = pose[i, 1] + s * lx + c * ly
     for i in range(n):
         for j in range(i + 1, n):
             if (pose[i, 0] - pose[j, 0]) ** 2 + (pose[i, 1] - pose[j, 1]) ** 2 > 36.0:
-                continue
-            sep = -1e9
-            for poly in (corners[i], corners[j]):
-                for k in range(2):
-                    ex = poly[k + 1, 0] - poly[k, 0]
-                    ey = poly[k + 1, 1] - poly[k, 1]
-                    nn = math.sqrt(ex * ex + ey * ey)
-                    ax, ay = -ey / nn, ex / nn
-                    lo1 = hi1 = corners[i, 0, 0] * ax + corners[i, 0, 1] * ay
-                    lo2 = hi2 = corners[j, 0, 0] * ax + corners[j, 0, 1] * ay
-                    for m in range(1, 4):
-                        p = corners[i, m, 0] * ax + corners[i, m, 1] * ay
-                        lo1, hi1 = min(lo1, p), max(hi1, p)
-                        q = corners[j, m, 0] * ax + corners[j, m, 1] * ay
-                        lo2, hi2 = min(lo2, q), max(hi2, q)
-                    sep = max(sep, max(lo2 - hi1, lo1 - hi2))
-            best = min(best, sep)
+                continue  # more than 6 m apart: cannot touch
+            best = min(best, rects_clearance(corners[i], corners[j]))
     return best

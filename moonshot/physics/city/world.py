@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..bullet import GROUP_CARS, GROUP_EGO, BulletWorld
-from .ego import EgoParams, bicycle_step
+from .ego import EgoParams, bicycle_update
 from .generator import City, generate_city
 from .geometry import nearest_segment_distance
 from .route import Route, plan_route, project_on_route, shortest_costs
@@ -23,6 +23,7 @@ from .signals import NO_LIGHT, RED
 from .traffic import CAR_LENGTH, CAR_WIDTH, Traffic, spawn_traffic, step_traffic
 
 CAR_HEIGHT = 1.5
+DT = 0.1  # s: one control step
 RAY_HEIGHT = 0.75  # lidar at mid-height of the cars
 
 
@@ -44,7 +45,7 @@ class CityWorld:
     """
 
     def __init__(self, ego_params: EgoParams | None = None, lidar_rays: int = 32,
-                 lidar_range: float = 50.0, dt: float = 0.1):
+                 lidar_range: float = 50.0, dt: float = DT):
         self.bullet = BulletWorld()
         self.ego_params = ego_params or EgoParams()
         self.dt = dt
@@ -134,9 +135,10 @@ class CityWorld:
     # ------------------------------------------------------------------ stepping
     def step(self, accel: float, steer: float, rand: np.ndarray) -> set[int]:
         """Advance by ``dt``; returns the set of body ids the ego touches afterwards."""
-        x, y, h, v = self.ego
+        x, y, h, v = self.ego.tolist()  # Python floats: cheaper scalar arithmetic
         self.steer = steer
-        x, y, h, v = bicycle_step(x, y, h, v, accel, steer, self.dt, self.ego_params)
+        x, y, h, v = bicycle_update(x, y, h, v, accel, steer, self.dt,
+                                    tuple(self.ego_params.bicycle))
         self.ego[:] = (x, y, h, v)
         step_traffic(self.city, self.traffic, self.t, self.dt, rand, self.ego)
         self.t += self.dt
@@ -160,7 +162,7 @@ class CityWorld:
     def _place_bodies(self) -> None:
         """Pose the car bodies within lidar range (the others wait below the ground: nothing
         can see or touch them), then the ego."""
-        x, y, h, _ = self.ego
+        x, y, h, _ = self.ego.tolist()
         pose = self.traffic.pose
         r = self.lidar_range + 10.0
         near = (pose[:, 0] - x) ** 2 + (pose[:, 1] - y) ** 2 < r * r
@@ -180,7 +182,7 @@ class CityWorld:
         self.bullet.set_pose(self._ego_body, x, y, 0.5 * CAR_HEIGHT + 0.01, h)
 
     def _cast_lidar(self) -> None:
-        x, y, h, _ = self.ego
+        x, y, h, _ = self.ego.tolist()
         c, s = math.cos(h), math.sin(h)
         dx = self._ray_cos * c - self._ray_sin * s
         dy = self._ray_sin * c + self._ray_cos * s

@@ -1,0 +1,44 @@
+"""Env docstrings filled from the values they document (defaults, constants, layouts).
+
+A docstring names a value as ``$name``; :func:`fill_doc` replaces it, so the manual shows the
+number the code uses and the number lives in one place. A placeholder alone on its line
+takes a multi-line value (a table), indented like the placeholder.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from collections.abc import Mapping
+from string import Template
+
+
+def fill_doc(doc: str | None, values: Mapping[str, object]) -> str | None:
+    """``doc`` with every ``$name`` replaced by ``values[name]`` (KeyError if one is missing);
+    None stays None (``python -OO`` strips docstrings)."""
+    if doc is None:
+        return None
+
+    def block(m: re.Match) -> str:
+        indent, name = m.group(1), m.group(2)
+        lines = str(values[name]).replace("$", "$$").splitlines()
+        return "\n".join(indent + line if line else "" for line in lines)
+
+    doc = re.sub(r"^([ \t]*)\$(\w+)[ \t]*$", block, doc, flags=re.MULTILINE)
+    return Template(doc).substitute(values)
+
+
+def number(x: float) -> str:
+    """``x`` as prose writes it: ``10``, ``0.02``, ``-0.005``."""
+    return f"{x:g}"
+
+
+def make_call(env_id: str, kwargs: Mapping[str, object], width: int = 92) -> str:
+    """``gymnasium.make(env_id, key=value, ...)`` as a literal, wrapped to ``width``."""
+    args = ", ".join(f"{k}={_literal(v)}" for k, v in kwargs.items())
+    return "\n".join(textwrap.wrap(f'``gymnasium.make("{env_id}", {args})``', width,
+                                   break_long_words=False, break_on_hyphens=False))
+
+
+def _literal(v: object) -> str:
+    return f'"{v}"' if isinstance(v, str) else repr(v)

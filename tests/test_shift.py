@@ -1,0 +1,100 @@
+"""The generalization ladder: level 0 is the training distribution exactly, each level changes
+what its table says and nothing else, bad axes and levels are named."""
+
+import json
+
+import numpy as np
+import pytest
+
+import moonshot
+from moonshot.cli import main
+from moonshot.envs import moon_world
+from moonshot.errors import ConfigError
+from moonshot.worlds import get_world
+
+MOON = get_world("moon")
+IDS = np.arange(0, 4000, 7)
+
+
+def _scenarios(**settings):
+    cfg = moon_world.make_config(**settings)
+    return moon_world.sample_scenarios("train", IDS, cfg["moon_eccentricity"],
+                                       cfg["soi_radius"], moon_world.split_ranges("train", cfg))
+
+
+def test_level_zero_of_every_moon_axis_is_the_training_distribution():
+    ref = moon_world.sample_scenarios("train", IDS, moon_world.MOON_ECCENTRICITY)
+    for axis in MOON.shift_axes.values():
+        assert axis.settings(0) == {}
+        s = _scenarios(**axis.settings(0))
+        for field in ("park_altitude", "park_angle", "moon_angle", "moon_a", "gm_moon"):
+            np.testing.assert_array_equal(getattr(s, field), getattr(ref, field))
+
+
+FIELDS = {"altitude": {"park_altitude"}, "moon_mass": {"gm_moon", "moon_soi"},
+          "moon_orbit": {"moon_a", "moon_soi"}, "burn_noise": set(), "sun": set()}
+
+
+@pytest.mark.parametrize("axis", list(FIELDS))
+def test_each_level_changes_what_its_axis_says_and_nothing_else(axis):
+    ref = _scenarios()
+    ax = MOON.axis(axis)
+    for level in range(1, len(ax.levels)):
+        s = _scenarios(**ax.settings(level))
+        for field in ("park_altitude", "park_angle", "moon_angle", "moon_perigee", "moon_a",
+                      "gm_moon", "moon_soi", "sun_angle"):
+            same = np.array_equal(getattr(s, field), getattr(ref, field))
+            assert same == (field not in FIELDS[axis]), (axis, level, field)
+    if axis == "altitude":  # the levels lie where the table says, outside training
+        for level, (lo, hi) in ((1, (400, 500)), (3, (1000, 2000))):
+            alt = _scenarios(**ax.settings(level)).park_altitude
+            assert alt.min() >= lo and alt.max() <= hi
+
+
+def test_dynamics_axes_change_the_flight_only_where_they_say():
+    import gymnasium as gym
+
+    def fly(**kw):
+        env = gym.make("moonshot/MoonLaunch-v1", target="soi", **kw).unwrapped
+        env.reset(seed=3)
+        return env.step(np.array([0.1, 0.2, 0.0], np.float32))[4]["closest_approach_km"]
+
+    base = fly()
+    assert fly(sun_gravity=0.0) == base
+    assert abs(fly(sun_gravity=30.0) - base) > 100.0  # the Sun pulls
+    assert fly(execution_error=10.0) != base  # the same draw, ten times the error
+
+
+def test_bad_axis_and_level_name_the_valid_ones(tmp_path, capsys):
+    with pytest.raises(ConfigError, match="altitude"):
+        MOON.axis("gravity")
+    with pytest.raises(ConfigError, match=r"0 \.\. 3"):
+        MOON.axis("altitude").settings(4)
+    assert main(["shift", "moon", "--agent", "planner", "--axis", "gravity", "--out",
+                 str(tmp_path / "x")]) == 2
+    assert "burn_noise" in capsys.readouterr().err
+    assert main(["shift", "moon", "--agent", "planner", "--axis", "sun", "--level", "9",
+                 "--out", str(tmp_path / "x")]) == 2
+    assert "levels are 0 .. 3" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="park_altitude_km"):
+        moon_world.make_config(park_altitude_km=[500, 100])
+
+
+def test_shift_cli_writes_the_ladder(tmp_path):
+    out = tmp_path / "shift"
+    assert main(["shift", "moon", "--agent", "planner", "--agent", "planner:moon:model="
+                 "first_guess", "--axis", "altitude", "--level", "0", "3", "--episodes", "3",
+                 "--env-kwargs", "target=soi", "--out", str(out), "--no-progress"]) == 0
+    rows = json.loads((out / "shift.json").read_text())["rows"]
+    assert {(r["agent"], r["level"]) for r in rows} == {
+        ("planner", 0), ("planner", 3), ("planner[first_guess]", 0),
+        ("planner[first_guess]", 3)}
+    for r in rows:
+        assert 0 <= r["success_low"] <= r["success"] <= r["success_high"] <= 1
+        assert (r["model_rollouts"] == 0) == (r["agent"] == "planner[first_guess]")
+    header = (out / "shift.csv").read_text().splitlines()[0].split(",")
+    for col in ("axis", "level", "agent", "episodes", "success", "success_low",
+                "success_high", "deaths", "trials", "model_rollouts"):
+        assert col in header
+    assert (out / "shift.png").stat().st_size > 1000 and (out / "report.html").exists()
+    assert moonshot.get_world("moon").axis("sun").perceivable is False

@@ -1,0 +1,196 @@
+"""Sweeps on a real Ray cluster: two nodes on loopback addresses of this machine, a node killed
+mid-sweep, resume; and the spec's errors before any task starts."""
+
+import csv
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from moonshot.cli import main
+from moonshot.errors import ConfigError
+from moonshot.evaluation.sweep import execute_cell, expand
+
+RAY_ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+TINY_PPO = {"algo": "ppo", "n_envs": 8, "eval_episodes": 2, "checkpoint_every": 256,
+            "hyperparams": {"n_steps": 16, "batch_size": 64, "n_epochs": 1}}
+SPEC = {
+    "name": "two-worlds",
+    "world": ["moon", "city"],
+    "env_kwargs": {"moon": {"target": "soi"}, "city": {"time_limit": 8}},
+    "agents": [{**TINY_PPO, "timesteps": 3072, "label": "ppo"},
+               {"planner": True, "episodes": 2}],
+    "seeds": [0, 1],
+    "evaluate": {"splits": ["train", "new"], "episodes": 2},
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.2", 0))
+        return s.getsockname()[1]
+
+
+def _pids_of(tag: str) -> list[int]:
+    """The processes whose command line holds ``tag`` (this cluster's temp dir)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if tag in cmd and int(entry.name) != os.getpid():
+                pids.append(int(entry.name))
+    return pids
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """Two Ray nodes, one CPU each: the head on 127.0.0.2, a worker on 127.0.0.3. Torn down
+    by killing the processes this fixture started (found by their temp dir), by pid."""
+    temp = tempfile.mkdtemp(prefix="rt", dir="/tmp")  # short: Ray's socket paths
+    port = _free_port()
+    common = ["--num-cpus", "1", "--disable-usage-stats", "--temp-dir", temp]
+    subprocess.run(["ray", "start", "--head", "--node-ip-address", "127.0.0.2", "--port",
+                    str(port), "--include-dashboard=false", *common], env=RAY_ENV,
+                   check=True, capture_output=True)
+    subprocess.run(["ray", "start", "--address", f"127.0.0.2:{port}", "--node-ip-address",
+                    "127.0.0.3", *common], env=RAY_ENV, check=True, capture_output=True)
+    try:
+        yield {"address": f"127.0.0.2:{port}", "temp": temp}
+    finally:
+        for pid in _pids_of(temp):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def _worker_raylet(temp: str) -> int | None:
+    for pid in _pids_of(temp):
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        if "raylet/raylet" in cmd and "127.0.0.3" in cmd:
+            return pid
+    return None
+
+
+def _rows(path: Path):
+    with open(path) as fh:
+        return [{k: v for k, v in r.items() if k != "wall_time_s"} for r in csv.DictReader(fh)]
+
+
+def test_a_sweep_survives_a_dead_node_and_resumes_to_no_work(cluster, tmp_path):
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(yaml.safe_dump(SPEC))
+    out = tmp_path / "sweep"
+    cmd = [sys.executable, "-m", "moonshot", "sweep", str(spec_path), "--out", str(out),
+           "--address", cluster["address"], "--no-progress"]
+    driver = subprocess.Popen(cmd, env=RAY_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    # kill the worker node once a cell has sent its first checkpoint to the driver
+    raylet = _worker_raylet(cluster["temp"])
+    assert raylet is not None
+    deadline = time.time() + 240
+    while time.time() < deadline and driver.poll() is None:
+        if any((out / "cells").glob("*/run/checkpoints/latest.json")):
+            break
+        time.sleep(0.2)
+    os.kill(raylet, signal.SIGKILL)
+    stdout, stderr = driver.communicate(timeout=600)
+    assert driver.returncode == 0, stderr[-3000:]
+    cells = expand(SPEC)
+    assert len(cells) == 8
+    for cell in cells:
+        folder = out / "cells" / cell.id
+        assert (folder / "DONE").exists(), cell.id
+        rows = _rows(folder / "run" / "episodes.csv")
+        assert [int(r["episode"]) for r in rows] == list(range(1, len(rows) + 1))
+        steps = [int(r["env_steps"]) for r in rows]
+        assert steps == sorted(steps)
+    # a retried cell resumed exactly: the same rows as the cell run without Ray
+    moon_ppo = next(c for c in cells if c.id.startswith("moon-ppo"))
+    ref = tmp_path / "ref"
+    execute_cell(moon_ppo, ref)
+    assert _rows(ref / "run" / "episodes.csv") == _rows(
+        out / "cells" / moon_ppo.id / "run" / "episodes.csv")
+    assert _rows(ref / "run" / "evaluations.csv") == _rows(
+        out / "cells" / moon_ppo.id / "run" / "evaluations.csv")
+    report = (out / "report.md").read_text()
+    assert "moon-planner" in report and "city-ppo" in report
+    assert (out / "report.html").exists() and (out / "learning_curves.png").exists()
+    summary = list(csv.DictReader(open(out / "summary.csv")))
+    assert {r["group"] for r in summary} == {"moon-ppo", "moon-planner", "city-ppo",
+                                             "city-planner"}
+    # --resume on a finished sweep does no work (and needs no cluster)
+    before = {p: p.stat().st_mtime_ns for p in (out / "cells").rglob("episodes.csv")}
+    t0 = time.perf_counter()
+    assert main(["sweep", str(spec_path), "--out", str(out), "--resume", "--no-progress"]) == 0
+    assert time.perf_counter() - t0 < 30
+    assert before == {p: p.stat().st_mtime_ns for p in (out / "cells").rglob("episodes.csv")}
+
+
+def test_local_ray_runs_the_example_spec_shape(tmp_path):
+    """Without --address: Ray on this machine (loopback), nothing to set up."""
+    spec = {"name": "local", "world": "moon", "env_kwargs": {"target": "soi"},
+            "agents": [{"planner": True, "episodes": 2}], "seeds": [0],
+            "evaluate": {"splits": ["new"], "episodes": 2}}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    out = tmp_path / "out"
+    res = subprocess.run([sys.executable, "-m", "moonshot", "sweep", str(path), "--out",
+                          str(out), "--num-cpus", "1", "--no-progress"], env=RAY_ENV,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "planner" in (out / "report.md").read_text()
+
+
+def test_shipped_example_spec_expands():
+    from importlib import resources
+
+    text = resources.files("moonshot").joinpath("sweeps/moon-transfer.yaml").read_text()
+    cells = expand(yaml.safe_load(text))
+    assert len(cells) == 6 and {c.group for c in cells} == {"ppo", "planner"}
+
+
+@pytest.mark.parametrize("change,needle", [
+    ({"colour": "red"}, "unknown sweep spec key"),
+    ({"seeds": []}, "empty list"),
+    ({"seeds": [0, -1]}, "seeds"),
+    ({"world": "mars"}, "known worlds"),
+    ({"agents": [{"algo": "dqn", "timesteps": 10}]}, "dqn"),
+    ({"agents": [{"algo": "ppo"}]}, "timesteps"),
+    ({"agents": [{"algo": "ppo", "timesteps": 10, "hyperparams": {"gamma": 7}}]}, "gamma"),
+    ({"agents": [{"planner": True, "options": {"model": "kepler"}}]}, "kepler"),
+    ({"evaluate": {"splits": ["test"]}}, "train and/or new"),
+    ({"evaluate": {"episodes": 0}}, "episodes"),
+    ({"env_kwargs": {"target": "venus"}}, "target"),
+    ({"env_grid": {"target": []}}, "empty list"),
+    ({"shift": {"axis": "nope"}}, "shift axis"),
+])
+def test_bad_specs_are_refused_before_any_task(change, needle, tmp_path, capsys):
+    spec = {"name": "x", "world": "moon", "agents": [{"planner": True}], "seeds": [0],
+            **change}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    assert main(["sweep", str(path), "--out", str(tmp_path / "o"), "--dry-run"]) == 2
+    assert needle in capsys.readouterr().err
+    assert main(["sweep", str(path), "--out", str(tmp_path / "o")]) == 2
+    assert not (tmp_path / "o").exists()
+
+
+def test_grids_expand_into_cells():
+    spec = {"world": "city", "agents": [{"planner": True}], "seeds": [0, 1, 2],
+            "env_grid": {"traffic_cars": [20, 40]}, "num_train_maps": [1, 4]}
+    cells = expand(spec)
+    assert len(cells) == 12
+    assert {c.env_kwargs["traffic_cars"] for c in cells} == {20, 40}
+    with pytest.raises(ConfigError, match="distinct label"):
+        expand({"world": "moon", "agents": [{"planner": True}, {"planner": True}]})
