@@ -89,13 +89,13 @@ def test_rl_zoo_trains_and_enjoys_citynav(tmp_path):
     logs = tmp_path / "logs"
     out = run_as_user(["-m", "rl_zoo3.train", "--algo", "ppo", "--env", CITY,
                        "--gym-packages", "moonshot", "-conf", "moonshot.agents.zoo.ppo",
-                       "--log-folder", str(logs), "-n", "512", "-params", "n_steps:64",
+                       "--log-folder", str(logs), "-n", "2048", "-params", "n_steps:256",
                        "n_epochs:1"], ROOT)
     assert "Hyperparameters not found" not in out
     run = logs / "ppo" / "moonshot-CityNav-v0_1"
     saved = yaml.load((run / "moonshot-CityNav-v0" / "config.yml").read_text(),
                       Loader=yaml.UnsafeLoader)
-    expected = {**zoo_hyperparams("ppo")[CITY], "n_steps": 64, "n_epochs": 1}
+    expected = {**zoo_hyperparams("ppo")[CITY], "n_steps": 256, "n_epochs": 1}
     assert dict(saved) == expected and saved["env_kwargs"]["reward_progress"] == 0.1
     assert len(list(run.glob("*.monitor.csv"))) == expected["n_envs"] == 8
     run_as_user(["-m", "rl_zoo3.enjoy", "--algo", "ppo", "--env", CITY, "--gym-packages",
