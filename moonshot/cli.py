@@ -77,8 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "hyperparams.yaml), e.g. learning_rate=1e-3 or lin_3e-4 (linear decay), "
                    "n_steps=1024, normalize=true (VecNormalize)")
     p.add_argument("--tensorboard", action="store_true",
-                   help="write TensorBoard logs into OUT/tensorboard (needs pip install "
-                   "tensorboard)")
+                   help="write TensorBoard logs into OUT/tensorboard: SB3's scalars and "
+                   "moonshot's (training success and death rates, deaths, evaluation per "
+                   "split; needs pip install tensorboard)")
     p.add_argument("--eval-every", type=int, default=None,
                    help="env steps between evaluations on both splits (default: 10 per run)")
     p.add_argument("--eval-episodes", type=int, default=None,
@@ -110,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "privileged state)")
     p.add_argument("--env-kwargs", nargs="*", metavar="KEY=VALUE", default=[],
                    help="env config, e.g. traffic_cars=40")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="write TensorBoard logs into OUT/tensorboard: real trials and model "
+                   "rollouts per scenario, success and death rates (needs pip install "
+                   "tensorboard)")
     _add_common_run_args(p)
 
     p = sub.add_parser("evaluate", help="evaluate frozen agents on held-out maps",

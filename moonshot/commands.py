@@ -48,7 +48,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
                           out=out, target=args.target, max_trials=args.max_trials,
                           env_id=resolve_env_id(args.env),
                           env_kwargs=parse_key_values(args.env_kwargs, "--env-kwargs"),
-                          planner_options=parse_key_values(args.options, "--options"))
+                          planner_options=parse_key_values(args.options, "--options"),
+                          tensorboard=args.tensorboard)
     _print_summary(f"{world.name} planner on split={args.split}", summary)
     print(f"\nwrote {out / 'episodes.csv'} and {out / 'summary.json'}")
     return 0

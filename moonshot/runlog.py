@@ -99,6 +99,7 @@ class EpisodeLog:
         self.flush_every = flush_every
         self._buffer: list[dict] = []
         self.episodes = 0
+        self.deaths = 0  # episodes that ended in a death, in the whole log
         self.last_env_steps = 0
         self.last_wall_time = 0.0
         if self.path.exists() and self.path.stat().st_size > 0:
@@ -109,6 +110,7 @@ class EpisodeLog:
             self._rewrite(rows)
             if rows:
                 self.episodes = int(rows[-1]["episode"])
+                self.deaths = sum(r["death"] == "1" for r in rows)
                 self.last_env_steps = int(rows[-1]["env_steps"])
                 self.last_wall_time = float(rows[-1]["wall_time_s"])
         else:
@@ -144,6 +146,7 @@ class EpisodeLog:
         row["episode"] = self.episodes
         for key in ("success", "death"):
             row[key] = int(bool(row[key]))
+        self.deaths += row["death"]
         self.last_env_steps = int(row["env_steps"])
         self.last_wall_time = float(row["wall_time_s"])
         self._buffer.append(row)

@@ -2,8 +2,14 @@
 elsewhere (where they keep finding new cases)."""
 
 import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
 
 import matplotlib
+import pytest
 from hypothesis import settings
 
 matplotlib.use("Agg")
@@ -11,3 +17,48 @@ matplotlib.use("Agg")
 settings.register_profile("ci", derandomize=True, deadline=None)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+# --- the README's RL Zoo commands, run once for the tests that check their results ---------
+ROOT = Path(__file__).resolve().parents[1]
+TOOLS_SECTION = "## Use it with the tools you already use"
+#: The README's RL Zoo budgets, cut for a test: train, enjoy, record_video.
+ZOO_SHORTER = {"1000000": "2048", "1000": "5", "40": "4"}
+
+
+def readme_blocks(lang: str) -> list[str]:
+    """The ``lang`` code blocks of the README's tools section."""
+    text = (ROOT / "README.md").read_text()
+    start = text.index(TOOLS_SECTION)
+    end = text.index("\n## ", start + len(TOOLS_SECTION))
+    return re.findall(rf"```{lang}\n(.*?)```", text[start:end], flags=re.S)
+
+
+def run_as_user(args: list[str], cwd: Path, timeout: int = 300) -> str:
+    """``python ARGS`` as a user runs it on a machine without a display; its output."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env.update(MPLBACKEND="Agg", PYTHONPATH=str(ROOT))  # this checkout's moonshot
+    res = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
+                         text=True, timeout=timeout)
+    assert res.returncode == 0, (args, res.stdout[-3000:], res.stderr[-3000:])
+    return res.stdout + res.stderr
+
+
+@pytest.fixture(scope="session")
+def zoo_readme_run(tmp_path_factory) -> Path:
+    """The folder where the README's RL Zoo commands ran (``logs/``, ``runs/``,
+    ``videos/``), budgets cut to seconds."""
+    pytest.importorskip("rl_zoo3", reason="pip install 'moonshot[zoo]'")
+    pytest.importorskip("moviepy", reason="pip install 'moonshot[video]'")
+    [block] = readme_blocks("bash")
+    lines = block.replace("\\\n", " ").splitlines()
+    commands = [shlex.split(line) for line in lines if line.strip()]
+    assert [c[2] for c in commands] == ["rl_zoo3.train", "rl_zoo3.enjoy",
+                                        "moonshot.agents.zoo.record_video"]
+    folder = tmp_path_factory.mktemp("zoo-readme")
+    for cmd in commands:
+        assert cmd[0] == "python"
+        n = cmd.index("-n")
+        cmd[n + 1] = ZOO_SHORTER[cmd[n + 1]]
+        run_as_user(cmd[1:], folder)
+    return folder

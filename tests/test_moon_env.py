@@ -142,7 +142,8 @@ def test_render_shows_the_flight():
     after = env.render()
     assert before.shape == after.shape == (600, 600, 3) and after.dtype == np.uint8
     assert np.abs(after.astype(int) - before.astype(int)).sum() > 0
-    assert info["trajectory"].shape[1] == 9
+    assert "trajectory" not in info  # variable length: kept on the env, not in info
+    assert env.last_trajectory().shape[1] == 9
 
 
 def _per_id_scenarios(split, scenario_ids, eccentricity, soi_radius="laplace"):

@@ -19,7 +19,7 @@ from ..worlds import get_world
 #: The algorithms ``moonshot train`` knows, by name -> stable-baselines3 class name.
 ALGO_NAMES = {"ppo": "PPO", "sac": "SAC", "td3": "TD3", "a2c": "A2C"}
 #: Hyperparameters that are ours, not the SB3 constructor's.
-OWN_KEYS = ("n_envs", "policy", "normalize", "env_kwargs")
+OWN_KEYS = ("n_envs", "policy", "normalize", "env_kwargs", "n_timesteps")
 #: Hyperparameters that take RL Zoo's ``lin_<x>`` linear schedules.
 SCHEDULED = ("learning_rate", "clip_range", "clip_range_vf")
 
@@ -240,6 +240,7 @@ def split_hyperparams(cfg: TrainConfig) -> tuple[dict, int, str, dict | None]:
     n_envs = cfg.n_envs if cfg.n_envs is not None else hp.get("n_envs", 1)
     hp.pop("n_envs", None)
     hp.pop("env_kwargs", None)  # training-time env settings, applied by train()
+    hp.pop("n_timesteps", None)  # RL Zoo's budget; ours is --timesteps
     policy = hp.pop("policy", "MlpPolicy")
     normalize = normalize_kwargs(hp.pop("normalize", False), hp.get("gamma", 0.99))
     schedules(hp)  # reject a bad schedule before anything is created

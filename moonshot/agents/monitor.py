@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
-from tqdm.auto import tqdm
 
+from ..progress import progress
 from ..runlog import EpisodeLog, atomic_write_text, read_evaluations, read_json, write_json
+from ..tblog import EpisodeScalars, write_evaluation
 from .checkpoints import save_model_atomic, save_stats_atomic
 from .config import TrainConfig
 from .sb3_agent import SB3Agent
@@ -115,7 +116,10 @@ class TrainingMonitor(BaseCallback):
         self._next_eval = 0
         self._next_ckpt = 0
         self._last_eval_steps = -1
-        self.bar: tqdm | None = None
+        self.bar = None
+        self._scalars: EpisodeScalars | None = None  # with --tensorboard
+        self._scalars_every = 1
+        self._scalars_next = 0
 
     def _on_training_start(self) -> None:
         n = self.training_env.num_envs
@@ -128,8 +132,20 @@ class TrainingMonitor(BaseCallback):
         now = self.num_timesteps
         self._next_eval = (now // self.eval_every + 1) * self.eval_every
         self._next_ckpt = (now // self.checkpoint_every + 1) * self.checkpoint_every
-        self.bar = tqdm(total=self.total, initial=now, disable=not self.cfg.progress,
-                        unit="step", unit_scale=True, desc=f"{self.cfg.algo} {self.cfg.env}")
+        end = self.total
+        if getattr(self.model, "n_steps", None):  # on-policy: whole rollouts (announce_budget)
+            per_update = int(self.model.n_steps) * n
+            end = -(-end // per_update) * per_update
+        self.bar = progress(end, f"{self.cfg.algo} {self.cfg.env}", unit="steps",
+                            initial=now, enabled=self.cfg.progress)
+        writer = self._tensorboard_writer()
+        if writer is not None:
+            self._scalars = EpisodeScalars(writer, self.log.episodes, self.log.deaths)
+            # once per rollout (on-policy) or every 1,000 steps (off-policy: a rollout is a
+            # step)
+            self._scalars_every = (int(self.model.n_steps) * n
+                                   if getattr(self.model, "n_steps", None) else 1000)
+            self._scalars_next = now + self._scalars_every
         if now == 0 or (self._evaluated_at == now and not self.evals.has(now)):
             self._evaluate()  # the start, or an evaluation the checkpoint had but the log lost
         else:
@@ -155,16 +171,32 @@ class TrainingMonitor(BaseCallback):
                 split=self.cfg.split, map_id=int(info.get("map_id", -1)),
                 outcome=info.get("outcome", ""), agent=self.cfg.algo, seed=self.cfg.seed)
             self._recent.append(success)
+            if self._scalars is not None:
+                self._scalars.add(success, bool(info.get("death", False)))
             self._ret[i] = 0.0
             self._len[i] = 0
         if self.bar is not None:
-            self.bar.n = self.num_timesteps
             if self._recent:
                 self._recent = self._recent[-1000:]
                 self.bar.set_postfix(episodes=self.log.episodes,
                                      success=f"{np.mean(self._recent):.0%}", refresh=False)
-            self.bar.refresh() if self.n_calls % 50 == 0 else None
+            self.bar.set(self.num_timesteps)
         return True
+
+    def _tensorboard_writer(self):
+        """The writer of SB3's TensorBoard output (``--tensorboard``), so that our scalars
+        sit in the same event file as SB3's; ``None`` without TensorBoard."""
+        from stable_baselines3.common.logger import TensorBoardOutputFormat
+
+        for fmt in getattr(self.logger, "output_formats", []):
+            if isinstance(fmt, TensorBoardOutputFormat):
+                return fmt.writer
+        return None
+
+    def _on_rollout_end(self) -> None:
+        if self._scalars is not None and self.num_timesteps >= self._scalars_next:
+            self._scalars.write(self.num_timesteps)
+            self._scalars_next = self.num_timesteps + self._scalars_every
 
     def _on_rollout_start(self) -> None:
         # After the update on the last rollout: evaluate, then checkpoint (never past the
@@ -192,6 +224,8 @@ class TrainingMonitor(BaseCallback):
                          "split": split, "wall_time_s": round(self.wall(), 3), **res})
             fault_point("evaluation", self.num_timesteps)  # between the splits
         self.evals.add_rows(rows)
+        if self._scalars is not None:
+            write_evaluation(self._scalars.writer, self.num_timesteps, rows)
 
     def state(self) -> dict:
         return {"ret": self._ret.copy(), "len": self._len.copy(), "recent": self._recent[-1000:]}
@@ -238,8 +272,13 @@ class TrainingMonitor(BaseCallback):
         if self._last_eval_steps != self.num_timesteps:
             self._evaluate()
         self.checkpoint()
+        if self._scalars is not None:
+            self._scalars.writer.flush()
 
     def _on_training_end(self) -> None:
+        if self._scalars is not None:
+            self._scalars.write(self.num_timesteps)
+            self._scalars.writer.flush()
         if self.bar is not None:
-            self.bar.n = self.num_timesteps
+            self.bar.set(self.num_timesteps)
             self.bar.close()

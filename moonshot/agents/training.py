@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..runlog import EpisodeLog, read_json, run_folder, write_json
+from ..tblog import check_tensorboard
 from ..versions import versions
 from ..worlds import get_world, resolve_env_id
 from .checkpoints import (
@@ -162,12 +163,7 @@ def _plan(cfg: TrainConfig, saved: dict) -> dict:
     if not saved:
         announce_budget(cfg.algo, hp, n_envs, timesteps)
     if cfg.tensorboard:
-        try:
-            import tensorboard  # noqa: F401
-        except ImportError:
-            raise ConfigError("--tensorboard needs the tensorboard package: "
-                              "pip install 'moonshot[tensorboard]' (or pip install "
-                              "tensorboard)") from None
+        check_tensorboard()
     if cfg.init_from and not Path(cfg.init_from).exists():
         raise FileNotFoundError(f"missing model file to start from: {cfg.init_from}")
     return {"env_id": env_id, "hp": hp, "n_envs": n_envs, "policy": policy,
@@ -246,6 +242,8 @@ def find_checkpoint(run: Path) -> dict | None:
 
 def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool,
                   on_checkpoint=None) -> Path:
+    from stable_baselines3.common.vec_env import VecMonitor
+
     env_id, hp, n_envs = plan["env_id"], plan["hp"], plan["n_envs"]
     normalize, schedule = plan["normalize"], plan["schedule"]
     meta = find_checkpoint(run) if resume else None
@@ -272,6 +270,8 @@ def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool,
     # Same seed as the first start; the exact resume below restores the envs' states (an env
     # that cannot say where it stood restarts with its seed offset by the checkpoint's step).
     vec = make_vec_env(env_id, n_envs, cfg.seed + start_steps, env_kwargs)
+    # Episode returns and lengths for SB3's own rollout/ep_rew_mean, ep_len_mean (TensorBoard)
+    vec = VecMonitor(vec)
     tb = str(run / "tensorboard") if cfg.tensorboard else None
     state = None
     try:

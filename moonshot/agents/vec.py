@@ -30,6 +30,11 @@ class GymVectorToSB3(VecEnv):
         self._actions: np.ndarray | None = None
         self._seed: int | None = None
 
+    @property
+    def spec(self):
+        """The Gymnasium spec of the vector env (its id, e.g. in VecMonitor's header)."""
+        return getattr(self.venv, "spec", None)
+
     def reset(self):
         obs, _ = self.venv.reset(seed=self._seed)
         self._seed = None

@@ -14,7 +14,7 @@ from ..physics.city.generator import NEW_SEED_BASE, CityParams
 from ..physics.city.route import NAV_OFFSET_SCALE, NAV_POINT_SCALE, navigator_features
 from ..physics.city.signals import GREEN, NO_LIGHT, RED, YELLOW
 from ..physics.city.world import DT, CityWorld, cached_city
-from .display import has_display
+from .display import human_window
 from .docs import fill_doc, make_call, number
 from .layout import ObservationLayout, Size, Slot
 
@@ -135,7 +135,8 @@ class CityNavEnv(gym.Env):
     ``map_seed`` pins one map; ``render_view`` is ``"ego"`` (120 m around the car, from
     above), ``"city"`` (the whole map) or ``"chase"`` (3D, from behind and above the car:
     pybullet's software camera on a visual copy of the scene, built on the first chase frame;
-    ``render_size`` square).
+    ``render_size`` square). ``render_mode="human"`` shows the frames in a window; without a
+    display it warns and draws nothing (the env runs as without rendering).
 
     ## Version History
     * v0: initial version.
@@ -155,9 +156,8 @@ class CityNavEnv(gym.Env):
                               f"use 1 .. {NEW_SEED_BASE}")
         if int(cfg["traffic_cars"]) < 0 or int(cfg["lidar_rays"]) < 1:
             raise ConfigError("traffic_cars must be >= 0 and lidar_rays >= 1")
-        if render_mode == "human" and not has_display():
-            raise RuntimeError("render_mode='human' needs a display and none is available "
-                               "(DISPLAY is unset); use render_mode='rgb_array' instead")
+        # Without a display, human mode runs headless (with a warning): see envs.display.
+        self._window = render_mode == "human" and human_window("CityNav")
         self.config = cfg
         self.render_mode = render_mode
         self.split = cfg["split"]
@@ -328,6 +328,8 @@ class CityNavEnv(gym.Env):
     def render(self):
         if self.render_mode is None:
             gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array'")
+            return None
+        if self.render_mode == "human" and not self._window:  # no display: nothing to draw
             return None
         from .city_render import CityRenderer
 

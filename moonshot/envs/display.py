@@ -1,5 +1,10 @@
 """The window of ``render_mode="human"``: whether one can open here, and frames shown in it.
 
+Gymnasium's env checker, RL Zoo's ``enjoy`` and many scripts make an env with
+``render_mode="human"`` by default. Where no window can be opened (a CI runner, a server, a
+container) the env still runs: :func:`human_window` warns, and the env draws nothing and its
+``render()`` returns ``None``, the way a headless pygame env does with the dummy video driver.
+
 matplotlib is imported only when a frame is shown.
 """
 
@@ -8,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 
+import gymnasium as gym
 import numpy as np
 
 
@@ -15,6 +21,15 @@ def has_display() -> bool:
     """Whether a window can be opened here."""
     return os.name == "nt" or sys.platform == "darwin" or bool(
         os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def human_window(env_name: str) -> bool:
+    """Whether ``render_mode="human"`` of ``env_name`` can show a window; warns when not."""
+    if has_display():
+        return True
+    gym.logger.warn(f"{env_name}: render_mode='human' without a display (DISPLAY is unset): "
+                    "the env runs but draws no window; use render_mode='rgb_array' for frames")
+    return False
 
 
 def show(frame: np.ndarray, viewer=None):

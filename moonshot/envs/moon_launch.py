@@ -7,6 +7,7 @@ import numpy as np
 from gymnasium import spaces
 
 from . import moon_world as world
+from .display import human_window
 from .perception import View, check_perception
 
 
@@ -94,8 +95,24 @@ class MoonLaunchEnv(gym.Env):
     periselene of the osculating conic, below R_moon), ``time_of_flight_days`` (burn to closest
     approach), ``delta_v_kms`` (as executed), ``miss_vector_km`` and ``miss_velocity_kms`` (the
     Moon-centred position and velocity at closest approach: the tracking data a planner corrects
-    from), ``integration_steps``; with ``record_trajectory=True`` or a render mode also
-    ``trajectory``: rows ``[t_s, x, y, vx, vy, moon_x, moon_y, moon_vx, moon_vy]`` (km, km/s).
+    from), ``integration_steps``; with ``record_trajectory=True`` also ``trajectory`` (below).
+    ``reset`` returns ``map_id``, ``split`` and ``is_success`` (False). The batched env
+    (:class:`~moonshot.envs.moon_vector.MoonLaunchVectorEnv`) returns the same keys.
+
+    ## Trajectory
+    With ``record_trajectory=True`` or a render mode every launch is traced:
+    ``env.unwrapped.last_trajectory()`` returns the last flight's rows ``[t_s, x, y, vx, vy,
+    moon_x, moon_y, moon_vx, moon_vy]`` (km, km/s; one row per integration step) and keeps it
+    after ``reset`` (in a vector env: ``envs.call("last_trajectory")``). Its length changes
+    from launch to launch, so only ``record_trajectory=True`` also puts it in the step
+    ``info`` (``info["trajectory"]``, for a single env: Gymnasium's vector envs cannot stack it).
+
+    ## Rendering
+    ``render_mode="rgb_array"``: a top-down frame of the Earth, the Moon's orbit and the last
+    flight with its outcome; after ``reset`` the new scenario with the previous flight faded,
+    so frames taken after an autoreset (vector envs, RL Zoo's ``record_video``) show every
+    flight. ``render_mode="human"`` shows the frames in a matplotlib window; without a display
+    it warns and draws nothing (the env runs as without rendering).
 
     ## Arguments
     ``gymnasium.make("moonshot/MoonLaunch-v1", target="landing", split="train",
@@ -109,6 +126,11 @@ class MoonLaunchEnv(gym.Env):
     ``env.unwrapped.perceive()`` (:class:`MoonView`).
 
     ## Version History
+    * Both versions, without changing observations, rewards or outcomes: a render mode no
+      longer puts the variable-length ``trajectory`` into ``info`` (Gymnasium's vector envs
+      could not stack it; ``last_trajectory()`` returns it), the frame after ``reset`` shows
+      the previous flight, and ``render_mode="human"`` without a display warns instead of
+      raising.
     * v1: the ``soi`` target and the ``entered_soi`` outcome use the sphere of influence of
       the scenario's moon (Laplace's formula) instead of the real Moon's 66,100 km for every
       moon (``soi_radius="laplace"``). The training split is unchanged.
@@ -122,14 +144,9 @@ class MoonLaunchEnv(gym.Env):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or "
                              f"None, got {render_mode!r}")
-        if render_mode == "human":
-            from .display import has_display
-
-            if not has_display():
-                raise RuntimeError("render_mode='human' needs a display and none is available "
-                                   "(DISPLAY is unset); use render_mode='rgb_array' or "
-                                   "`moonshot render moon --out FILE.gif`")
         self.render_mode = render_mode
+        # Without a display, human mode runs headless (with a warning): see envs.display.
+        self._window = render_mode == "human" and human_window("MoonLaunch")
         self.target = self.config["target"]
         self.split = self.config["split"]
         self.action_space = spaces.Box(-1.0, 1.0, (3,), dtype=np.float32)
@@ -137,7 +154,8 @@ class MoonLaunchEnv(gym.Env):
         self.scenario: world.Scenarios | None = None
         self.physical_constants: dict = {}
         self._obs: np.ndarray | None = None
-        self._last: tuple | None = None  # (info, trajectory) of the last launch, for render
+        self._last: dict | None = None  # info of this scenario's launch (None: not launched)
+        self._flight: tuple[dict, np.ndarray | None] | None = None  # last launch, any scenario
         self._viewer = None
 
     @classmethod
@@ -161,7 +179,7 @@ class MoonLaunchEnv(gym.Env):
         self.physical_constants = world.physical_constants(self.scenario)
         self._obs = world.observe(self.scenario)[0]
         self._last = None
-        return self._obs.copy(), {"map_id": int(sid), "is_success": False, "split": self.split}
+        return self._obs.copy(), world.reset_info(int(sid), self.split)
 
     def get_state(self) -> dict:
         """The env's generator and current scenario (exact resume of a training run)."""
@@ -195,20 +213,35 @@ class MoonLaunchEnv(gym.Env):
         reward, success, outcome = world.score(result, self.target, self.scenario.moon_soi)
         info = world.step_infos(self.scenario, result, dv, success, outcome, self.split,
                                 self.target)[0]
-        if traced:
+        self._flight = (info, trajs[0] if traced else None)
+        if self.config["record_trajectory"]:
             info["trajectory"] = trajs[0]
         self._last = info
         if self.render_mode == "human":
             self.render()
         return self._obs.copy(), float(reward[0]), True, False, info
 
+    def last_trajectory(self) -> np.ndarray | None:
+        """The rows of the last traced flight (see *Trajectory* in the class docstring), kept
+        after ``reset``; ``None`` before the first launch or when flights are not traced."""
+        if self._flight is None or self._flight[1] is None:
+            return None
+        return self._flight[1].copy()
+
     def render(self):
         if self.render_mode is None:
             gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array'")
             return None
+        if self.render_mode == "human" and not self._window:
+            return None
         from .moon_render import render_launch
 
-        frame = render_launch(self.scenario, self._last, self.physical_constants)
+        if self._last is not None:
+            frame = render_launch(self.scenario, self._last, self.physical_constants,
+                                  trajectories=[self._flight[1]])
+        else:
+            frame = render_launch(self.scenario, None, self.physical_constants,
+                                  previous=self._flight)
         if self.render_mode == "human":
             from .display import show
 

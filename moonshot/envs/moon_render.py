@@ -44,9 +44,16 @@ def _to_rgb(fig) -> np.ndarray:
 
 
 def render_launch(scenario, info: dict | None, constants: dict, size_px: int = _SIZE_PX,
-                  trajectories: list | None = None) -> np.ndarray:
+                  trajectories: list | None = None,
+                  previous: tuple[dict, np.ndarray] | None = None) -> np.ndarray:
     """RGB frame ``(size_px, size_px, 3)``: Earth, the Moon's orbit and path, the rocket's
-    trajectory (or several, for a planner's trials) and the closest approach."""
+    trajectory (or several, for a planner's trials) and the closest approach.
+
+    ``info`` is the launch's step info (``None`` before the launch); ``previous`` the
+    ``(info, trajectory)`` of the launch before, drawn faded with its outcome while this
+    scenario waits for its burn, so that frames taken after an autoreset (RL Zoo's videos,
+    vector envs) still show every flight.
+    """
     from matplotlib.patches import Circle
 
     fig, ax = _figure(size_px)
@@ -69,16 +76,32 @@ def render_launch(scenario, info: dict | None, constants: dict, size_px: int = _
                             zorder=5))
     text = "MoonLaunch: choose the burn"
     if info is not None and "outcome" in info:
-        text = (f"{info['outcome']}   closest {info['closest_approach_km']:,.0f} km   "
-                f"t {info['time_of_flight_days']:.2f} d   dv {info['delta_v_kms']:.3f} km/s")
+        text = _outcome_text(info)
         if trajs and len(trajs[-1]):
-            tr = trajs[-1]
-            t_c = info["time_of_flight_days"] * DAY
-            k = int(np.clip(np.searchsorted(tr[:, 0], t_c), 0, len(tr) - 1))
-            ax.plot(tr[k, 1], tr[k, 2], "x", color="white", ms=9, mew=2, zorder=6)
+            _mark_closest(ax, trajs[-1], info, alpha=1.0)
+    elif previous is not None and previous[1] is not None and len(previous[1]):
+        last_info, tr = previous
+        ax.plot(tr[:, 1], tr[:, 2], color=colors[0], lw=1.2, alpha=0.8, zorder=4)
+        ax.plot(tr[:, 5], tr[:, 6], color="#aaaaaa", lw=1.5, alpha=0.25, zorder=2)
+        ax.add_patch(Circle((tr[-1, 5], tr[-1, 6]), 4 * R_MOON, color="#d8d8d8", alpha=0.35,
+                            zorder=5))
+        _mark_closest(ax, tr, last_info, alpha=0.5)
+        text += "\nlast launch: " + _outcome_text(last_info)
     ax.text(0.02, 0.97, text, transform=ax.transAxes, color="white", fontsize=9, va="top",
             family="monospace")
     return _to_rgb(fig)
+
+
+def _outcome_text(info: dict) -> str:
+    return (f"{info['outcome']}   closest {info['closest_approach_km']:,.0f} km   "
+            f"t {info['time_of_flight_days']:.2f} d   dv {info['delta_v_kms']:.3f} km/s")
+
+
+def _mark_closest(ax, tr: np.ndarray, info: dict, alpha: float) -> None:
+    """A cross at the rocket's closest approach to the Moon."""
+    t_c = info["time_of_flight_days"] * DAY
+    k = int(np.clip(np.searchsorted(tr[:, 0], t_c), 0, len(tr) - 1))
+    ax.plot(tr[k, 1], tr[k, 2], "x", color="white", ms=9, mew=2, alpha=alpha, zorder=6)
 
 
 def flight_frames(trajectories: list[np.ndarray], infos: list[dict], constants: dict,

@@ -17,7 +17,10 @@ class MoonLaunchVectorEnv(VectorEnv):
     scenarios, rewards and outcomes). Every launch ends its episode, so each step autoresets in
     the same step (``AutoresetMode.SAME_STEP``): the returned observations are the next
     scenarios, the launched ones are in ``infos["final_obs"]`` and their infos in
-    ``infos["final_info"]``. Infos are Gymnasium's dict of arrays with ``_key`` masks.
+    ``infos["final_info"]``. Infos are Gymnasium's dict of arrays with ``_key`` masks, with
+    the keys of the single env: ``reset`` and the new scenarios of each step carry
+    ``map_id``, ``is_success`` and ``split``; ``final_info`` every key of a launch's ``info``
+    (``is_success``, ``death``, ``outcome``, ``split``, ``target``, ...).
 
     Make it with ``gymnasium.make_vec("moonshot/MoonLaunch-v0", num_envs=256,
     vectorization_mode="vector_entry_point")`` or directly. For stable-baselines3, wrap it with
@@ -61,8 +64,25 @@ class MoonLaunchVectorEnv(VectorEnv):
             raise ValueError(f"unknown reset option(s) {sorted(options)}; the batched env "
                              "draws its scenarios itself (use MoonLaunchEnv to pin one)")
         obs = self._new_scenarios().copy()
-        return obs, {"map_id": self.scenario.scenario_id.copy(),
-                     "_map_id": np.ones(self.num_envs, dtype=bool)}
+        return obs, self._reset_infos()
+
+    def _batched(self, single: dict) -> dict:
+        """Gymnasium's dict of arrays (with ``_key`` masks, everyone set) of per-launch
+        values: arrays pass through, a scalar shared by all launches is repeated."""
+        out: dict = {}
+        everyone = np.ones(self.num_envs, dtype=bool)
+        for key, val in single.items():
+            if not isinstance(val, np.ndarray):
+                dtype = object if isinstance(val, str) else type(val)
+                val = np.full(self.num_envs, val, dtype=dtype)
+            out[key], out["_" + key] = val, everyone.copy()
+        return out
+
+    def _reset_infos(self) -> dict:
+        """The reset infos of the current scenarios: the single env's keys, batched."""
+        info = world.reset_info(0, self.split)
+        info["map_id"] = self.scenario.scenario_id.copy()
+        return self._batched(info)
 
     def step(self, actions):
         if self.scenario is None:
@@ -72,14 +92,14 @@ class MoonLaunchVectorEnv(VectorEnv):
         reward, success, outcome = world.score(result, self.target, self.scenario.moon_soi)
         n = self.num_envs
         everyone = np.ones(n, dtype=bool)
-        final_info = world.info_arrays(self.scenario, result, dv, success, outcome)
-        for key in list(final_info):
-            final_info["_" + key] = everyone
+        final_info = self._batched({
+            **world.info_arrays(self.scenario, result, dv, success, outcome),
+            "split": self.split, "target": self.target})
         final_obs = self._obs
         obs = self._new_scenarios().copy()
-        infos = {"final_obs": final_obs, "_final_obs": everyone,
-                 "final_info": final_info, "_final_info": everyone,
-                 "map_id": self.scenario.scenario_id.copy(), "_map_id": everyone}
+        infos = {"final_obs": final_obs, "_final_obs": everyone.copy(),
+                 "final_info": final_info, "_final_info": everyone.copy(),
+                 **self._reset_infos()}
         return (obs, reward.astype(np.float64), everyone.copy(), np.zeros(n, dtype=bool), infos)
 
     def get_state(self) -> dict:

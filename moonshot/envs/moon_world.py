@@ -350,6 +350,11 @@ def info_arrays(s: Scenarios, result: earth_moon.LaunchResult, dv: np.ndarray, s
     }
 
 
+def reset_info(scenario_id: int, split: str) -> dict:
+    """The ``info`` of ``reset`` for one scenario (the batched env returns the same keys)."""
+    return {"map_id": int(scenario_id), "is_success": False, "split": split}
+
+
 def step_infos(s: Scenarios, result: earth_moon.LaunchResult, dv: np.ndarray, success,
                outcome, split: str, target: str) -> list[dict]:
     """One ``info`` dict per launch: :func:`info_arrays` row by row, plus split and target."""

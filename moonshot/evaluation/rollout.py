@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..agents.base import Agent, EpisodeRecord, run_episode
+from ..progress import progress as progress_display
 from ..runlog import EpisodeLog
 
 __all__ = ["EpisodeRecord", "run_episode", "run_scenarios", "summarize"]
@@ -17,13 +17,16 @@ def run_scenarios(agent: Agent, env, *, n: int, seed: int, split: str,
                   log: EpisodeLog | None = None, scenario_ids: Sequence[int] | None = None,
                   replay: Callable[[int], dict | None] | None = None,
                   max_trials: int = 1, agent_name: str | None = None,
-                  progress: bool = True, desc: str | None = None) -> list[EpisodeRecord]:
+                  progress: bool = True, desc: str | None = None,
+                  on_scenario: Callable[[list[EpisodeRecord], int], None] | None = None,
+                  ) -> list[EpisodeRecord]:
     """Run ``agent`` on ``n`` scenarios (or maps), up to ``max_trials`` tries each.
 
     With ``scenario_ids`` every trial at scenario ``i`` replays it (``reset(options=
     replay(id))``, the world's :meth:`~moonshot.worlds.World.replay`); otherwise each episode
     is a fresh reset (CityNav draws a map from its split). A scenario stops at its first
-    success. Every episode is appended to ``log`` with cumulative env steps and wall time.
+    success. Every episode is appended to ``log`` with cumulative env steps and wall time;
+    ``on_scenario(records, env_steps)`` is called after each scenario with its trials.
     """
     if n < 1:
         raise ValueError(f"the number of episodes must be >= 1, got {n}")
@@ -34,8 +37,8 @@ def run_scenarios(agent: Agent, env, *, n: int, seed: int, split: str,
     env_steps = log.last_env_steps if log else 0
     wall = log.last_wall_time if log else 0.0
     successes = 0
-    bar = tqdm(total=n, desc=desc or f"{name} {split}", disable=not progress, unit="scn",
-               leave=False)
+    bar = progress_display(n, desc or f"{name} {split}", unit="scenarios", enabled=progress,
+                           leave=False)
     first = True
     try:
         for i in range(n):
@@ -58,8 +61,10 @@ def run_scenarios(agent: Agent, env, *, n: int, seed: int, split: str,
                 if rec.success:
                     break
             successes += int(records[-1].success)
+            if on_scenario is not None:
+                on_scenario(records[len(records) - trial:], env_steps)
+            bar.set_postfix(success=f"{successes / (i + 1):.0%}", refresh=False)
             bar.update(1)
-            bar.set_postfix(success=f"{successes / (i + 1):.0%}")
     finally:
         bar.close()
         if log is not None:

@@ -430,7 +430,7 @@ def run_sweep(spec_path: str | os.PathLike, out: str | os.PathLike,
               address: str | None = None, resume: bool = False, progress: bool = True,
               num_cpus: int | None = None) -> dict:
     """Run (or resume) the sweep of ``spec_path`` into ``out``; returns the aggregate."""
-    from tqdm.auto import tqdm as progress_bar
+    from ..progress import progress as progress_display
 
     spec = load_spec(spec_path)
     cells = expand(spec)
@@ -464,8 +464,9 @@ def run_sweep(spec_path: str | os.PathLike, out: str | os.PathLike,
                 num_cpus=res.get("num_cpus", 1), num_gpus=res.get("num_gpus", 0),
                 max_retries=int(spec.get("max_retries", 3)), retry_exceptions=False)
             pending = {task.remote(asdict(c), store): c for c in todo}
-            bar = progress_bar(total=len(cells), initial=len(cells) - len(todo), unit="cell",
-                               desc=f"sweep {spec.get('name', out.name)}", disable=not progress)
+            bar = progress_display(len(cells), f"sweep {spec.get('name', out.name)}",
+                                   unit="cells", initial=len(cells) - len(todo),
+                                   enabled=progress)
             failures = []
             try:
                 while pending:
