@@ -73,7 +73,8 @@ def test_unknown_world_names_the_known_ones(command, tmp_path, capsys):
 def test_registry_lookups_and_errors():
     assert get_world("moon") is get_world("moonshot/MoonLaunch-v0")
     assert [w.name for w in worlds()][:2] == ["moon", "city"]
-    assert display_env("moonshot/CityNav-v0") == "CityNav"
+    assert display_env("moonshot/CityNav-v1") == "CityNav"
+    assert display_env("moonshot/CityNav-v0") == "CityNav-v0"
     assert display_env("someone/Else-v3") == "someone/Else-v3"
     with pytest.raises(ConfigError, match="registered already"):
         register_world(World(name="moon", title="x", env_id="x/Y-v0"))

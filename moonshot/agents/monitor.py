@@ -49,25 +49,71 @@ class EvalLog:
 
 def evaluate_policy_on_split(agent, env_id: str, split: str, episodes: int, seed: int,
                              env_kwargs: dict) -> dict:
-    """Deterministic episodes of ``agent`` on ``split``: success, death rate, mean return."""
+    """Deterministic episodes of ``agent`` on ``split``: success, death rate, mean return.
+
+    Episode ``i`` is the env's ``reset(seed=seed + i)``. Where the env has a native vector
+    version the episodes run side by side in it (one policy call and one env step for all),
+    else one after the other."""
     import gymnasium as gym
 
-    from .base import run_episode
+    kwargs = {**env_kwargs, "split": split}
+    if gym.spec(env_id).vector_entry_point is not None:
+        succ, death, rets = _batched_episodes(agent, env_id, kwargs, episodes, seed)
+    else:
+        from .base import run_episode
 
-    kwargs = dict(env_kwargs)
-    kwargs["split"] = split
-    env = gym.make(env_id, **kwargs)
-    succ, death, rets = [], [], []
-    try:
-        for i in range(episodes):
-            rec = run_episode(agent, env, seed=seed if i == 0 else None)
-            succ.append(rec.success)
-            death.append(rec.death)
-            rets.append(rec.ret)
-    finally:
-        env.close()
+        env = gym.make(env_id, **kwargs)
+        succ, death, rets = [], [], []
+        try:
+            for i in range(episodes):
+                rec = run_episode(agent, env, seed=seed + i)
+                succ.append(rec.success)
+                death.append(rec.death)
+                rets.append(rec.ret)
+        finally:
+            env.close()
     return {"success_rate": float(np.mean(succ)), "death_rate": float(np.mean(death)),
             "mean_return": float(np.mean(rets)), "n_episodes": episodes}
+
+
+def _batched_episodes(agent, env_id: str, kwargs: dict, episodes: int, seed: int,
+                      batch: int = 256):
+    """The first episode of each of ``episodes`` slots of a native vector env (slot ``i``
+    seeded ``seed + i``), ``batch`` slots at a time."""
+    import gymnasium as gym
+
+    succ, death, rets = [], [], []
+    for first in range(0, episodes, batch):
+        n = min(batch, episodes - first)
+        venv = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point",
+                            **kwargs)
+        try:
+            obs, _ = venv.reset(seed=seed + first)
+            done = np.zeros(n, dtype=bool)
+            ret, ok, died = np.zeros(n), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+            while not done.all():
+                action, _ = agent.predict(obs, deterministic=True)
+                obs, reward, term, trunc, info = venv.step(action)
+                ret[~done] += reward[~done]
+                ended = (term | trunc) & ~done
+                if ended.any():
+                    final = info["final_info"]
+                    ok[ended] = final["is_success"][ended].astype(bool)
+                    died[ended] = final["death"][ended].astype(bool)
+                    done |= ended
+        finally:
+            venv.close()
+        succ += ok.tolist()
+        death += died.tolist()
+        rets += ret.tolist()
+    return succ, death, rets
+
+
+def _set_threads(n: int) -> None:
+    import torch
+
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
 
 
 def fault_point(name: str, steps: int) -> None:
@@ -96,7 +142,7 @@ class TrainingMonitor(BaseCallback):
     def __init__(self, run: Path, cfg: TrainConfig, env_id: str, log: EpisodeLog,
                  evals: EvalLog, schedule: dict, wall_offset: float, total: int,
                  resumed: dict | None = None, evaluated_at: int | None = None,
-                 on_checkpoint=None):
+                 on_checkpoint=None, threads: tuple[int, int] = (1, 1)):
         super().__init__()
         self.run, self.cfg, self.log, self.evals = run, cfg, log, evals
         self.eval_every = int(schedule["eval_every"])
@@ -113,6 +159,7 @@ class TrainingMonitor(BaseCallback):
         self._resumed = resumed
         self._evaluated_at = evaluated_at
         self._on_checkpoint = on_checkpoint
+        self._threads = threads  # torch threads: (collecting, updating)
         self._next_eval = 0
         self._next_ckpt = 0
         self._last_eval_steps = -1
@@ -197,8 +244,13 @@ class TrainingMonitor(BaseCallback):
         if self._scalars is not None and self.num_timesteps >= self._scalars_next:
             self._scalars.write(self.num_timesteps)
             self._scalars_next = self.num_timesteps + self._scalars_every
+        # the update follows: no simulator runs now, the learner may use the CPUs
+        if self._threads[1] != self._threads[0]:
+            _set_threads(self._threads[1])
 
     def _on_rollout_start(self) -> None:
+        if self._threads[1] != self._threads[0]:
+            _set_threads(self._threads[0])
         # After the update on the last rollout: evaluate, then checkpoint (never past the
         # budget, which the final ones cover; never twice for one crossing).
         now = self.num_timesteps
@@ -269,6 +321,7 @@ class TrainingMonitor(BaseCallback):
 
     def finish(self) -> None:
         """After the last update: the final policy's evaluation and checkpoint."""
+        _set_threads(self._threads[0])
         if self._last_eval_steps != self.num_timesteps:
             self._evaluate()
         self.checkpoint()

@@ -41,9 +41,11 @@ from .config import (
     algo_class,
     command_line,
     default_hyperparams,
+    default_schedule,
     parse_key_values,
     schedules,
     split_hyperparams,
+    update_threads,
     validate_config,
 )
 from .monitor import EvalLog, TrainingMonitor
@@ -155,10 +157,10 @@ def _plan(cfg: TrainConfig, saved: dict) -> dict:
         cfg.env_kwargs = dict(env_kwargs)
     timesteps = cfg.timesteps if cfg.timesteps is not None else DEFAULT_TIMESTEPS
     cfg.timesteps = timesteps
-    schedule = saved.get("schedule") or {
-        "eval_every": cfg.eval_every or max(1, timesteps // 10),
-        "eval_episodes": cfg.eval_episodes or 50,
-        "checkpoint_every": cfg.checkpoint_every or max(1, timesteps // 5)}
+    world = get_world(cfg.env)
+    schedule = saved.get("schedule") or default_schedule(
+        timesteps, world.episode_steps(env_kwargs) if world.episode_steps else 1000,
+        cfg.eval_every, cfg.eval_episodes, cfg.checkpoint_every)
     check_env_kwargs(env_id, {**env_kwargs, "split": cfg.split})
     if not saved:
         announce_budget(cfg.algo, hp, n_envs, timesteps)
@@ -306,7 +308,8 @@ def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool,
                               float(meta["wall_time_s"]) if meta else 0.0, cfg.timesteps,
                               resumed=None if state is None else state.get("monitor"),
                               evaluated_at=meta.get("last_eval_steps") if meta else None,
-                              on_checkpoint=on_checkpoint)
+                              on_checkpoint=on_checkpoint,
+                              threads=(cfg.torch_threads, update_threads(cfg)))
     if tb is None:  # SB3's default logger would leave an empty folder in /tmp per run
         from stable_baselines3.common.logger import Logger
 

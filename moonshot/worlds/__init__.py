@@ -111,6 +111,8 @@ class World:
     :param pretrained: folder name of a pretrained agent under ``moonshot/pretrained``.
     :param benchmark: ``f(repeats, seconds, quick) -> dict`` of throughput figures.
     :param shift_axes: the world's shift axes (name -> declaration), for the ladder.
+    :param episode_steps: ``f(env_kwargs) -> int``: the longest an episode can last (env
+        steps); sizes the default evaluation budget of training runs.
     """
 
     name: str
@@ -132,6 +134,7 @@ class World:
     pretrained: str | None = None
     benchmark: Ref | None = None
     shift_axes: Mapping[str, ShiftAxis] = field(default_factory=dict)
+    episode_steps: Callable[[Mapping[str, Any]], int] | None = None
 
     def __post_init__(self):
         if not self.env_ids:

@@ -13,7 +13,8 @@ def drive_time(info: dict, length: int, env) -> float | None:
 CITY = register_world(World(
     name="city",
     title="CityNav",
-    env_id="moonshot/CityNav-v0",
+    env_id="moonshot/CityNav-v1",
+    env_ids=("moonshot/CityNav-v0", "moonshot/CityNav-v1"),
     planner="moonshot.agents.city_planner:CityPlanner",
     trials_per_scenario=1,
     episode_unit="drive",
@@ -26,4 +27,6 @@ CITY = register_world(World(
     hyperparams="city",
     pretrained="city-ppo",
     benchmark="moonshot.evaluation.benchmark:city_figures",
+    episode_steps=lambda env_kwargs: int(round(float(env_kwargs.get("time_limit", 240.0))
+                                               / 0.1)),
 ))

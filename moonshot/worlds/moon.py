@@ -63,4 +63,5 @@ MOON = register_world(World(
     pretrained="moon-ppo",
     benchmark="moonshot.evaluation.benchmark:moon_figures",
     shift_axes=SHIFT_AXES,
+    episode_steps=lambda env_kwargs: 1,
 ))
