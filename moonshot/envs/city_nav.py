@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from ..errors import ConfigError, check_choice, check_keys
+from ..errors import check_choice, check_keys
 from ..physics.city.ego import EgoParams
 from ..physics.city.generator import NEW_SEED_BASE, CityParams
 from ..physics.city.route import NAV_OFFSET_SCALE, NAV_POINT_SCALE, navigator_features
@@ -148,14 +148,10 @@ class CityNavEnv(gym.Env):
         cfg = self.default_config()
         check_keys(config, cfg, "CityNav config")
         cfg.update(config)
-        check_choice("split", cfg["split"], ("train", "new"))
+        from .city_config import check_city_config
+
+        check_city_config(cfg)
         check_choice("render_mode", render_mode, [None] + self.metadata["render_modes"])
-        check_choice("render_view", cfg["render_view"], ("ego", "city", "chase"))
-        if int(cfg["num_train_maps"]) < 1 or int(cfg["num_train_maps"]) > NEW_SEED_BASE:
-            raise ConfigError(f"invalid num_train_maps={cfg['num_train_maps']!r}; "
-                              f"use 1 .. {NEW_SEED_BASE}")
-        if int(cfg["traffic_cars"]) < 0 or int(cfg["lidar_rays"]) < 1:
-            raise ConfigError("traffic_cars must be >= 0 and lidar_rays >= 1")
         # Without a display, human mode runs headless (with a warning): see envs.display.
         self._window = render_mode == "human" and human_window("CityNav")
         self.config = cfg
