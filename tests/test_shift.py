@@ -98,3 +98,39 @@ def test_shift_cli_writes_the_ladder(tmp_path):
         assert col in header
     assert (out / "shift.png").stat().st_size > 1000 and (out / "report.html").exists()
     assert moonshot.get_world("moon").axis("sun").perceivable is False
+
+
+CITY = get_world("city")
+
+
+def test_level_zero_of_every_city_axis_is_the_training_distribution():
+    import gymnasium as gym
+
+    def drive(**kw):
+        env = gym.make("moonshot/CityNav-v1", **kw)
+        obs, _ = env.reset(seed=3)
+        out = [obs]
+        for _ in range(40):
+            obs, r, term, trunc, _ = env.step(np.array([0.4, 0.05], np.float32))
+            out.append(obs)
+            if term or trunc:
+                break
+        return np.array(out)
+
+    ref = drive()
+    for axis in CITY.shift_axes.values():
+        assert np.array_equal(drive(**axis.settings(0)), ref), axis.name
+    # each level changes its own setting and the drive it gives
+    assert not np.array_equal(drive(**CITY.axis("friction").settings(3)), ref)
+    assert not np.array_equal(drive(**CITY.axis("layout").settings(3)), ref)
+
+
+def test_city_axes_reach_the_planner_through_its_perception():
+    import gymnasium as gym
+
+    env = gym.make("moonshot/CityNav-v1", **CITY.axis("friction").settings(3)).unwrapped
+    env.reset(seed=0)
+    assert env.perceive().road_friction == pytest.approx(0.1)
+    env = gym.make("moonshot/CityNav-v1", **CITY.axis("vehicle").settings(3)).unwrapped
+    env.reset(seed=0)
+    assert env.perceive().vehicle.length == 9.0

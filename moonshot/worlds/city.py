@@ -2,7 +2,38 @@
 
 from __future__ import annotations
 
-from . import World, register_world
+from . import ShiftAxis, World, register_world
+
+#: The CityNav ladder (README, "The generalization ladder"): level 0 of every axis is the
+#: training distribution; the composite ``split="new"`` is unchanged.
+SHIFT_AXES = {a.name: a for a in (
+    ShiftAxis("traffic", ({}, {"traffic_cars": 30}, {"traffic_cars": 40},
+                          {"traffic_cars": 60}),
+              ("20 cars (training)", "30 cars", "40 cars", "60 cars"),
+              "traffic density (cars in the city)"),
+    ShiftAxis("layout", ({}, {"layout": "blocks"}, {"layout": "diagonals"},
+                         {"layout": "t_junctions"}),
+              ("the training maps", "held-out block sizes (x0.7 or x1.5)",
+               "many diagonal avenues", "T-junctions only (a topology absent from training)"),
+              "the maps' layout (on the map the planner reads)"),
+    ShiftAxis("vehicle", ({}, {"vehicle": "heavy"}, {"vehicle": "weak_brakes"},
+                          {"vehicle": "truck"}),
+              ("the car (training)", "heavier: 2 m/s² throttle, 4.5 m/s² brakes",
+               "weak brakes: 3 m/s²", "a 9 m truck, 5.5 m wheelbase"),
+              "the ego's vehicle (its own parameters, known to its driver)"),
+    ShiftAxis("friction", ({}, {"road_friction": 0.6}, {"road_friction": 0.3},
+                           {"road_friction": 0.1}),
+              ("dry, 0.9 (training)", "wet, 0.6", "snow, 0.3", "ice, 0.1"),
+              "the road's grip (seen, as one sees rain or snow)"),
+    ShiftAxis("driving_side", ({}, {"driving_side": "left"}),
+              ("right-hand traffic (training)", "left-hand traffic (the city mirrored)"),
+              "which side of the road traffic drives on"),
+    ShiftAxis("lidar_noise", ({}, {"lidar_noise": 0.5}, {"lidar_noise": 1.0},
+                              {"lidar_noise": 2.0}),
+              ("none (training)", "0.5 m", "1 m", "2 m"),
+              "Gaussian noise on the RL agent's lidar (the planner's perception is not "
+              "the lidar)"),
+)}
 
 
 def drive_time(info: dict, length: int, env) -> float | None:
@@ -27,6 +58,7 @@ CITY = register_world(World(
     hyperparams="city",
     pretrained="city-ppo",
     benchmark="moonshot.evaluation.benchmark:city_figures",
+    shift_axes=SHIFT_AXES,
     episode_steps=lambda env_kwargs: int(round(float(env_kwargs.get("time_limit", 240.0))
                                                / 0.1)),
 ))
