@@ -76,6 +76,8 @@ def run_demo(out: Path, full: bool = False, seed: int = 0,
     from .planning import run_planner
     from .render import render_episodes
 
+    if full and budget is None:
+        return run_full(Path(out))
     b = budget or (FULL if full else DemoBudget())
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -166,6 +168,17 @@ def _seeds_text(b: DemoBudget, seed: int) -> str:
 
     return (f"{seed} (PPO: MoonLaunch {span(b.moon_seeds)}, CityNav {span(b.city_seeds)}; "
             f"planners {seed}; evaluation {seed + 1}; renders {seed})")
+
+
+def run_full(out: Path) -> Path:
+    """``moonshot demo --full``: the sweep ``moonshot/sweeps/full.yaml`` (five seeds of PPO
+    and the planners in both worlds, 200 scenarios and drives per split, relearning), on a
+    local Ray; a rerun resumes it. Returns its ``report.md``."""
+    from .sweep import run_sweep
+
+    spec = Path(str(resources.files("moonshot") / "sweeps" / "full.yaml"))
+    run_sweep(spec, out, resume=(out / "sweep.json").exists())
+    return out / "report.md"
 
 
 def _rel(path: Path, root: Path) -> str:

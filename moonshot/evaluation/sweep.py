@@ -19,6 +19,8 @@ The spec (YAML; unknown keys, empty grids and bad values are errors before any t
     world: moon                      # any registered world (or env: a full env id)
     env_kwargs: {target: soi}        # for every cell
     env_grid: {traffic_cars: [20, 40]}   # optional: one cell per combination
+    # several worlds: world: [moon, city]; env_kwargs, agents, evaluate and relearn may then
+    # map each world's name to its own (env_kwargs: {moon: {target: soi}})
     num_train_maps: [1, 4, 16]       # optional (city): a grid over the training maps
     agents:
       - {algo: ppo, timesteps: 300000, hyperparams: {learning_rate: 1e-4}, label: ppo-slow}
@@ -141,6 +143,15 @@ def expand(spec: dict) -> list[Cell]:
         cells = []
         for name in names:
             sub = {**spec, "world": name, "env_kwargs": per_world.get(name, {})}
+            for key in ("agents", "relearn", "evaluate"):  # may be given per world
+                val = spec.get(key)
+                if isinstance(val, dict) and set(val) and set(val) <= set(names):
+                    if name in val:
+                        sub[key] = val[name]
+                    else:
+                        sub.pop(key)
+            if "agents" not in sub:
+                continue
             if "num_train_maps" in spec and "num_train_maps" not in _env_keys(
                     get_world(name).env_id):
                 sub.pop("num_train_maps")
