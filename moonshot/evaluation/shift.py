@@ -54,6 +54,11 @@ def run_shift(env: str, agents: list[str | AgentSpec], axes: list[str] | None = 
         for lv in (levels if levels is not None else range(len(ax.levels))):
             ax.settings(lv)  # a bad level is an error before anything runs
     specs = [resolve_agent(a, env) for a in agents]
+    # The ladder is the world's, whatever an agent trained on: its own values of the shifted
+    # quantities (a domain-randomized agent's wider ranges) give way to the levels'.
+    shifted = {k for ax in world.shift_axes.values() for lv in ax.levels for k in lv}
+    for spec in specs:
+        spec.env_kwargs = {k: v for k, v in spec.env_kwargs.items() if k not in shifted}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

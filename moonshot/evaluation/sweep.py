@@ -28,7 +28,8 @@ The spec (YAML; unknown keys, empty grids and bad values are errors before any t
     seeds: [0, 1, 2]
     evaluate: {splits: [train, new], episodes: 100, seed: 1000}
     shift: {axis: altitude, levels: [0, 1, 2, 3], episodes: 50}    # optional: the ladder
-    relearn: {timesteps: 100000}     # optional: fine-tune RL cells on the new split
+    relearn: {timesteps: 100000}     # optional: fine-tune RL cells on the new split, or at a
+                                     # shift level: {timesteps, axis: altitude, level: 3}
     resources: {num_cpus: 1, num_gpus: 0}
     max_retries: 3
 """
@@ -60,8 +61,8 @@ RL_KEYS = ("algo", "timesteps", "hyperparams", "n_envs", "label", "eval_every",
            "eval_episodes", "checkpoint_every", "env_kwargs")
 PLANNER_KEYS = ("planner", "options", "episodes", "label", "max_trials", "env_kwargs")
 EVALUATE_KEYS = ("splits", "episodes", "max_trials", "seed")
-SHIFT_KEYS = ("axis", "levels", "episodes")
-RELEARN_KEYS = ("timesteps",)
+SHIFT_KEYS = ("axis", "axes", "levels", "episodes")
+RELEARN_KEYS = ("timesteps", "axis", "level", "tolerance")
 RESOURCE_KEYS = ("num_cpus", "num_gpus")
 DONE = "DONE"
 
@@ -196,6 +197,10 @@ def expand(spec: dict) -> list[Cell]:
     relearn = _mapping(spec, "relearn", RELEARN_KEYS) or None
     if relearn is not None:
         _positive(relearn, "timesteps", "relearn")
+        if ("axis" in relearn) != ("level" in relearn):
+            raise ConfigError("sweep spec: relearn along an axis needs both axis and level")
+        if "axis" in relearn:
+            world.axis(relearn["axis"]).settings(relearn["level"])
     names = [k for k in grid]
     combos = list(itertools.product(*(grid[k] for k in names))) if names else [()]
     cells, seen = [], set()
@@ -249,12 +254,25 @@ def _check_agent(agent, k: int) -> dict:
 
 
 def _check_shift(world, shift: dict) -> None:
-    if "axis" not in shift:
-        raise ConfigError("sweep spec: shift needs an axis")
-    axes = world.shift_axes
-    if shift["axis"] not in axes:
-        raise ConfigError(f"sweep spec: unknown shift axis {shift['axis']!r} of the "
-                          f"{world.name} world; its axes: {', '.join(axes) or 'none'}")
+    """``axis: NAME`` or ``axes: [NAMES]`` / ``axes: all``; ``levels`` apply to each."""
+    if ("axis" in shift) == ("axes" in shift):
+        raise ConfigError("sweep spec: shift needs an axis (axis: NAME) or axes (axes: [...] or "
+                          "axes: all)")
+    names = shift_axes(world, shift)
+    for name in names:
+        if name not in world.shift_axes:
+            raise ConfigError(f"sweep spec: unknown shift axis {name!r} of the "
+                              f"{world.name} world; its axes: "
+                              f"{', '.join(world.shift_axes) or 'none'}")
+        for lv in shift.get("levels") or range(len(world.shift_axes[name].levels)):
+            world.shift_axes[name].settings(lv)
+
+
+def shift_axes(world, shift: dict) -> list[str]:
+    if "axis" in shift:
+        return [shift["axis"]]
+    axes = shift["axes"]
+    return list(world.shift_axes) if axes == "all" else list(axes)
 
 
 def check_cell(cell: Cell) -> None:
@@ -344,7 +362,8 @@ def execute_cell(cell: Cell, folder: Path, snapshot=None) -> dict:
 
         sh = folder / "shift"
         shutil.rmtree(sh, ignore_errors=True)
-        result["shift"] = run_shift(cell.env_id, [str(run)], axes=[cell.shift["axis"]],
+        result["shift"] = run_shift(cell.env_id, [str(run)],
+                                    axes=shift_axes(get_world(cell.env_id), cell.shift),
                                     levels=cell.shift.get("levels"),
                                     episodes=cell.shift.get("episodes",
                                                             cell.evaluate["episodes"]),
@@ -355,8 +374,12 @@ def execute_cell(cell: Cell, folder: Path, snapshot=None) -> dict:
 
         rl = folder / "relearn"
         shutil.rmtree(rl, ignore_errors=True)
-        result["relearn"] = relearning_cost(run, cell.relearn["timesteps"], rl, seed=cell.seed,
-                                            progress=False)
+        r = cell.relearn
+        where = ({"split": "train", "tolerance": float(r.get("tolerance", 0.05)),
+                  "env_overrides": get_world(cell.env_id).axis(r["axis"]).settings(r["level"])}
+                 if "axis" in r else {"tolerance": float(r.get("tolerance", 0.0))})
+        result["relearn"] = relearning_cost(run, r["timesteps"], rl, seed=cell.seed,
+                                            progress=False, **where)
     result["wall_time_s"] = time.perf_counter() - t0
     write_json(folder / "result.json", result)
     (folder / DONE).write_text("done\n")
@@ -583,16 +606,56 @@ def aggregate(out: Path, cells: list[Cell], wall_time_s: float = 0.0,
     report.plot_learning_curves(curves, out / "learning_curves.png",
                                 title="Learning curves (mean over seeds, 95% CI)")
     _plot_groups(summary, out / "transfer.png")
+    shift_md = _aggregate_shift(out, cells)
     text = "\n".join([
         f"# Sweep {out.name}", "",
         f"{len(cells)} cells in {len(groups)} groups; intervals are 95% bootstrap CIs over "
         "seeds. Per-cell figures in `cells.csv`, per-group in `summary.csv`.", "",
-        md, "![learning curves](learning_curves.png)", "", "![transfer](transfer.png)", ""])
+        md, "![learning curves](learning_curves.png)", "", "![transfer](transfer.png)", "",
+        *(["## Along the shift axes", "", "Success per level: mean over seeds with a 95% "
+           "bootstrap interval over seeds (per-seed rows in `shift_cells.csv`).", "",
+           "![shift](shift.png)", "", shift_md] if shift_md else [])])
     seeds = sorted({c.seed for c in cells})
     write_report(out, text, f"Sweep {out.name}",
                  report_meta(command, seeds=seeds, wall_time_s=wall_time_s))
     write_json(out / "summary.json", {"groups": summary, "cells": rows})
     return {"groups": summary, "cells": rows, "markdown": md}
+
+
+def _aggregate_shift(out: Path, cells: list[Cell]) -> str:
+    """The cells' shift ladders: one row per (group, axis, level) over seeds, and the plot."""
+    from . import report
+    from .shift import plot_shift
+
+    rows = []
+    for cell in cells:
+        result = read_json(out / "cells" / cell.id / "result.json")
+        for r in result.get("shift", []):
+            rows.append({**r, "group": cell.group, "seed": cell.seed})
+    if not rows:
+        return ""
+    report.write_table(out, "shift_cells", rows, [(k, k, "") for k in rows[0]])
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault((r["group"], r["axis"], r["level"]), []).append(r)
+    summary = []
+    for (group, axis, level), members in groups.items():
+        est, lo, hi = _ci([m["success"] for m in members])
+        summary.append({"axis": axis, "level": level, "label": members[0]["label"],
+                        "agent": group, "seeds": len(members), "success": est,
+                        "success_low": lo, "success_high": hi,
+                        "deaths": float(np.mean([m["deaths"] for m in members])),
+                        "trials": float(np.mean([m["trials"] for m in members])),
+                        "model_rollouts": float(np.mean([m["model_rollouts"]
+                                                         for m in members]))})
+    summary.sort(key=lambda r: (r["axis"], r["level"], r["agent"]))
+    plot_shift(summary, out / "shift.png", title="Success along the shift axes (over seeds)")
+    return report.write_table(out, "shift", summary, [
+        ("axis", "axis", ""), ("level", "level", ""), ("label", "what", ""),
+        ("agent", "group", ""), ("seeds", "seeds", ""), ("success", "success", ".1%"),
+        ("success_low", "low", ".0%"), ("success_high", "high", ".0%"),
+        ("deaths", "deaths/episode", ".1%"), ("trials", "real trials", ".2f"),
+        ("model_rollouts", "imagined trials", ".3g")])
 
 
 def _plot_groups(summary: list[dict], path: Path) -> None:

@@ -93,27 +93,43 @@ def generalization_gap(train_res: dict, new_res: dict) -> dict:
 
 
 def relearning_cost(run_dir: Path, timesteps: int, out: Path, seed: int = 0,
-                    window: int = 100, progress: bool = True) -> dict:
-    """Fine-tune a trained RL agent on the new split and count its deaths until its rolling
-    success on the new maps is back at its final rolling success on the training maps."""
+                    window: int = 100, progress: bool = True, split: str = "new",
+                    env_overrides: dict | None = None, target: float | None = None,
+                    tolerance: float = 0.0) -> dict:
+    """Fine-tune a trained RL agent where the world moved - the ``new`` split, or a shift
+    level (``split="train"`` with ``env_overrides``, :meth:`ShiftAxis.settings`) - and count
+    the env steps, episodes and deaths until its rolling success there (``window``
+    episodes) is back at ``target`` minus ``tolerance``. ``target`` defaults to its success
+    where it was trained: its last evaluation on the training split, else its final rolling
+    training success. The cost of being dropped into a world it must relearn."""
     from ..agents.config import TrainConfig
     from ..agents.training import train
-    from ..runlog import read_episodes
+    from ..runlog import read_episodes, read_evaluations
     from .efficiency import run_metrics
     from .stats import rolling_rate
 
-    cfg = read_json(Path(run_dir) / "config.json")["train"]
-    base = run_metrics(read_episodes(run_dir), window)
-    target_rate = base["final_success_rate"]
-    tc = TrainConfig(**{**cfg, "out": str(out), "split": "new", "timesteps": timesteps,
-                        "seed": seed, "progress": progress,
-                        "init_from": str(Path(run_dir) / "model.zip")})
+    run_dir = Path(run_dir)
+    cfg = read_json(run_dir / "config.json")["train"]
+    if target is None:
+        evals = [r for r in read_evaluations(run_dir) if r["split"] == "train"]
+        target = (float(evals[-1]["success_rate"]) if evals
+                  else run_metrics(read_episodes(run_dir), window)["final_success_rate"])
+    goal = target - tolerance
+    env_kwargs = {**cfg.get("env_kwargs", {}), **(env_overrides or {})}
+    known = TrainConfig.__dataclass_fields__
+    tc = TrainConfig(**{**{k: v for k, v in cfg.items() if k in known}, "out": str(out),
+                        "split": split, "timesteps": timesteps, "seed": seed,
+                        "progress": progress, "env_kwargs": env_kwargs,
+                        "init_from": str(run_dir / "model.zip")})
     train(tc)
     log = read_episodes(out)
     roll = np.nan_to_num(rolling_rate(log["success"], window), nan=-1)
-    back = np.flatnonzero(roll >= target_rate)
+    back = np.flatnonzero(roll >= goal)
     i = int(back[0]) if len(back) else None
-    return {"run": str(run_dir), "train_success_rate": target_rate,
+    return {"run": str(run_dir), "split": split, "env_overrides": env_overrides or {},
+            "train_success_rate": target, "goal": goal,
             "episodes_to_recover": None if i is None else i + 1,
+            "env_steps_to_recover": None if i is None else int(log["env_steps"][i]),
             "deaths_to_recover": int(log["death"].sum() if i is None else log["death"][:i].sum()),
-            "recovered": i is not None, "finetune_episodes": int(len(log["episode"]))}
+            "recovered": i is not None, "finetune_episodes": int(len(log["episode"])),
+            "finetune_env_steps": int(log["env_steps"][-1]) if len(log["episode"]) else 0}
