@@ -100,9 +100,12 @@ def _print_training_result(run: Path) -> None:
 
     log = read_episodes(run)
     n = len(log["episode"])
-    tail = log["success"][-max(1, n // 10):]
-    print(f"\ntrained {run}: {n} episodes, {int(log['death'].sum())} deaths, success "
-          f"{log['success'].mean():.1%} overall, {tail.mean():.1%} in the last tenth")
+    if n == 0:
+        print(f"\ntrained {run}: no episode finished within the budget")
+    else:
+        tail = log["success"][-max(1, n // 10):]
+        print(f"\ntrained {run}: {n} episodes, {int(log['death'].sum())} deaths, success "
+              f"{log['success'].mean():.1%} overall, {tail.mean():.1%} in the last tenth")
     print(f"model: {run / 'model.zip'}; logs: episodes.csv, evaluations.csv")
 
 

@@ -232,3 +232,57 @@ def test_resume_keeps_the_hyperparameters_the_run_started_with(tmp_path, monkeyp
     train(TrainConfig(timesteps=256, checkpoint_every=64, **common), resume=True)
     after = json.loads((out / "config.json").read_text())["resolved_hyperparams"]
     assert after == before and after["learning_rate"] != 1.0
+
+
+def test_default_evaluations_are_bounded_by_the_budget():
+    from moonshot.agents.config import default_schedule
+
+    # a long city run: ten evaluations of a few dozen drives per split
+    s = default_schedule(2_000_000, 2400)
+    assert s["eval_every"] == 200_000 and 10 <= s["eval_episodes"] <= 50
+    evaluation_steps = (2_000_000 // s["eval_every"] + 1) * 2 * s["eval_episodes"] * 2400
+    assert evaluation_steps <= 0.2 * 4 * 2_000_000
+    # a tiny one: the start and the end only, one drive per split
+    assert default_schedule(400, 2400) == {"eval_every": 400, "eval_episodes": 1,
+                                           "checkpoint_every": 80}
+    # one-step episodes: up to 50 per split; given values are kept
+    assert default_schedule(1_000_000, 1)["eval_episodes"] == 50
+    assert default_schedule(1000, 2400, eval_episodes=7)["eval_episodes"] == 7
+
+
+def test_sac_below_its_warm_up_says_so(tmp_path, capsys):
+    out = tmp_path / "sac"
+    assert main(["train", "city", "--algo", "sac", "--timesteps", "64", "--out", str(out),
+                 "--no-progress", "--env-kwargs", "time_limit=3"]) == 0
+    text = capsys.readouterr().out
+    assert "learning_starts=5,000" in text and "random experience" in text
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["schedule"]["eval_episodes"] == 1
+
+
+def test_batched_evaluation_is_the_single_env_evaluation():
+    # CityNav-v1's vector env seeds slot i like a single env's reset(seed=seed + i)
+    import gymnasium as gym
+
+    from moonshot.agents.monitor import _batched_episodes
+
+    class Steady:  # a frozen policy
+        def predict(self, obs, state=None, episode_start=None, deterministic=True):
+            obs = np.atleast_2d(obs)
+            return np.tile([0.4, 0.02], (len(obs), 1)).astype(np.float32), None
+
+    kw = {"time_limit": 6.0, "split": "new"}
+    succ, death, rets = _batched_episodes(Steady(), "moonshot/CityNav-v1", kw, 10, 5, batch=4)
+    env = gym.make("moonshot/CityNav-v1", **kw)
+    single = []
+    for i in range(10):
+        env.reset(seed=5 + i)
+        total, done = 0.0, False
+        while not done:
+            _, r, term, trunc, info = env.step(np.array([0.4, 0.02], np.float32))
+            total += r
+            done = term or trunc
+        single.append(total)
+    assert np.allclose(rets, single, rtol=0, atol=1e-9)
+    # and the same seed evaluates the same way again
+    assert _batched_episodes(Steady(), "moonshot/CityNav-v1", kw, 10, 5, batch=4)[2] == rets
