@@ -52,10 +52,11 @@ def check_city_config(cfg: dict) -> None:
         _number(cfg, key, -1e6, 1e6)
     if not isinstance(cfg["navigation"], bool):
         raise ConfigError(f"CityNav config navigation={cfg['navigation']!r}: true or false")
+    if "sensor_range" in cfg:
+        _number(cfg, "sensor_range", 0, 1000, lo_open=True)
     if "road_friction" in cfg:
         _number(cfg, "road_friction", 0, 2, lo_open=True)
         check_choice("vehicle", cfg["vehicle"], VEHICLES)
-        _number(cfg, "sensor_range", 0, 1000, lo_open=True)
         check_choice("observation", cfg["observation"], ("lidar", "objects"))
         _number(cfg, "objects", 1, 64, integer=True)
         _number(cfg, "lidar_noise", 0, 100)

@@ -121,14 +121,14 @@ class CityNavEnv(gym.Env):
     a crash, ``crash`` (``"building"`` or ``"car"``). Traffic rules are measured; penalties for
     breaking them are opt-in (see Rewards).
 
-    ## World model (for planners)
-    ``env.unwrapped.city`` (:class:`~moonshot.physics.city.generator.City`: nodes, roads, the
-    lane graph ``city.lanes``, signal plans ``city.signals``, buildings), ``traffic``
-    (:class:`~moonshot.physics.city.traffic.Traffic`: lane, s, speed, pose arrays and IDM
-    parameters), ``ego`` (``[x, y, heading, speed]``), ``steer``, ``ego_params``
-    (:class:`~moonshot.physics.city.ego.EgoParams`), ``route``
-    (:class:`~moonshot.physics.city.route.Route`), ``goal`` (``(lane, s)`` on the lane graph),
-    ``sim_time`` (s), ``dt`` ($dt s).
+    ## Perception (for planners)
+    A planner gets ``env.unwrapped.perceive()``
+    (:class:`~moonshot.envs.city_perception.CityView`), never the env: the map as a driver's
+    map shows it (roads, lanes and turns, where the lights are, the speed limit; not the
+    signal timings), its own car and state, the start and the goal, the traffic cars in line
+    of sight within ``sensor_range`` ($sensor_range m) and the current colour of the lights it
+    sees; refreshed after every step. ``perceive("oracle")`` adds every car's private state
+    and every light's plan (an ablation).
 
     ## Arguments
     $arguments
@@ -158,7 +158,8 @@ class CityNavEnv(gym.Env):
         self.render_mode = render_mode
         self.split = cfg["split"]
         self.world = CityWorld(lidar_rays=int(cfg["lidar_rays"]),
-                               lidar_range=float(cfg["lidar_range"]))
+                               lidar_range=float(cfg["lidar_range"]),
+                               sensor_range=float(cfg["sensor_range"]))
         self.dt = self.world.dt
         self.ego_params = self.world.ego_params
         self.road_friction = float("inf")  # v0: no tyre limit
@@ -182,7 +183,7 @@ class CityNavEnv(gym.Env):
                     route_length=(250.0, 600.0), goal_radius=6.0, reward_progress=0.02,
                     reward_arrived=10.0, reward_death=-10.0, reward_time=-0.005,
                     reward_off_road=-0.02, reward_red_light=0.0, reward_speeding=0.0,
-                    render_view="ego", render_size=480)
+                    render_view="ego", render_size=480, sensor_range=50.0)
 
     # world model, read by planners
     city = property(lambda self: self.world.city)
