@@ -75,50 +75,45 @@ def moon_figures(repeats: int, seconds: float, quick: bool = False,
 
 def city_figures(repeats: int, seconds: float, quick: bool = False,
                  workdir: Path | None = None) -> dict:
-    """CityNav: steps per second (single env and, not ``quick``, two subprocess envs), map
-    resets, the planner's decision time and (not ``quick``) PPO training throughput."""
+    """CityNav: steps per second of the single env (v1, and v0 beside it), of the batched v1
+    env with 16 cities (and its ratio to the single env), map resets, the planner's decision
+    time and (not ``quick``) PPO training throughput."""
     import gymnasium as gym
 
-    vectorized = not quick
-
-    env = gym.make("moonshot/CityNav-v0", lidar_rays=32, traffic_cars=20)
-    t0 = time.perf_counter()
-    env.reset(seed=123)
-    first_reset = time.perf_counter() - t0
-    resets = []
-    for k in range(5):
+    out: dict = {}
+    for version, key in (("v1", "city"), ("v0", "city_v0")):
+        env = gym.make(f"moonshot/CityNav-{version}", lidar_rays=32, traffic_cars=20)
         t0 = time.perf_counter()
-        env.reset(options={"map_seed": 1000 + k})
-        resets.append(time.perf_counter() - t0)
-    rate = _median_rate(lambda s: _random_steps(env, s), repeats, seconds)
-    dt = env.unwrapped.dt
-    out = {"city_steps_per_s": rate, "city_sim_s_per_wall_s": rate * dt,
-           "city_first_reset_s": first_reset, "city_new_map_reset_ms": 1e3 * float(
-               np.median(resets))}
-    env.close()
-    if vectorized:
-        from stable_baselines3.common.vec_env import SubprocVecEnv
+        env.reset(seed=123)
+        first_reset = time.perf_counter() - t0
+        resets = []
+        for k in range(5):
+            t0 = time.perf_counter()
+            env.reset(options={"map_seed": 1000 + k})
+            resets.append(time.perf_counter() - t0)
+        rate = _median_rate(lambda s, e=env: _random_steps(e, s), repeats, seconds)
+        out.update({f"{key}_steps_per_s": rate, f"{key}_sim_s_per_wall_s": rate * 0.1,
+                    f"{key}_first_reset_s": first_reset,
+                    f"{key}_new_map_reset_ms": 1e3 * float(np.median(resets))})
+        env.close()
+    vec = gym.make_vec("moonshot/CityNav-v1", num_envs=16,
+                       vectorization_mode="vector_entry_point", traffic_cars=20)
+    vec.reset(seed=0)
+    rng = np.random.default_rng(0)
 
-        from ..agents.vec import make_vec_env
+    def batched(s: float) -> tuple[int, float]:
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < s:
+            vec.step(rng.uniform(-1, 1, (16, 2)).astype(np.float32))
+            n += 16
+        return n, time.perf_counter() - t0
 
-        vec = make_vec_env("city", 2, 0, subprocess=True)
-        assert isinstance(vec, SubprocVecEnv)
-        vec.reset()
-        rng = np.random.default_rng(0)
-
-        def vec_steps(s: float) -> tuple[int, float]:
-            n, t0 = 0, time.perf_counter()
-            while time.perf_counter() - t0 < s:
-                vec.step(rng.uniform(-1, 1, (2, 2)).astype(np.float32))
-                n += 2
-            return n, time.perf_counter() - t0
-
-        r = _median_rate(vec_steps, repeats, seconds)
-        vec.close()
-        out.update({"city_vec2proc_steps_per_s": r, "city_vec2proc_sim_s_per_wall_s": r * dt})
+    out["city_vec16_steps_per_s"] = _median_rate(batched, repeats, seconds)
+    out["city_vec16_over_single"] = out["city_vec16_steps_per_s"] / out["city_steps_per_s"]
+    vec.close()
     out.update(city_planner_figures(50 if quick else 1000))
     if not quick and workdir is not None:
-        out.update(training_figures("city", 20_000, workdir))
+        out.update(training_figures("city", 40_960, workdir))
     return out
 
 
@@ -144,7 +139,7 @@ def city_planner_figures(city_steps: int) -> dict:
 
     from ..agents.city_planner import CityPlanner
 
-    cenv = gym.make("moonshot/CityNav-v0", split="new").unwrapped
+    cenv = gym.make("moonshot/CityNav-v1", split="new").unwrapped
     cp = CityPlanner()
     obs, info = cenv.reset(seed=0)
     cp.begin_episode(cenv.perceive(), obs, info)
@@ -207,11 +202,12 @@ ROWS = [
     ("MoonLaunch launch (`env.step`), single env", "moon_single_launch_ms", "ms"),
     ("MoonLaunch launches/s, single env", "moon_single_launches_per_s", "1/s"),
     ("MoonLaunch launches/s, batched env (256)", "moon_vec256_launches_per_s", "1/s"),
-    ("CityNav steps/s, single env (32 rays, 20 cars)", "city_steps_per_s", "1/s"),
-    ("CityNav simulated s per wall s, single env", "city_sim_s_per_wall_s", "x"),
-    ("CityNav steps/s, 2 subprocess envs", "city_vec2proc_steps_per_s", "1/s"),
-    ("CityNav simulated s per wall s, 2 subprocess envs", "city_vec2proc_sim_s_per_wall_s", "x"),
-    ("CityNav reset on a new map", "city_new_map_reset_ms", "ms"),
+    ("CityNav-v1 steps/s, single env (32 rays, 20 cars)", "city_steps_per_s", "1/s"),
+    ("CityNav-v1 simulated s per wall s, single env", "city_sim_s_per_wall_s", "x"),
+    ("CityNav-v1 steps/s, batched env (16 cities)", "city_vec16_steps_per_s", "1/s"),
+    ("CityNav-v1 batched (16) / single env", "city_vec16_over_single", "x"),
+    ("CityNav-v0 steps/s, single env (Bullet lidar)", "city_v0_steps_per_s", "1/s"),
+    ("CityNav-v1 reset on a new map", "city_new_map_reset_ms", "ms"),
     ("MoonPlanner plan per scenario, median", "moon_planner_plan_ms_median", "ms"),
     ("CityPlanner decision, median", "city_planner_decision_ms_median", "ms"),
     ("CityPlanner decision, 95th percentile", "city_planner_decision_ms_p95", "ms"),
