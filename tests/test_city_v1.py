@@ -161,3 +161,27 @@ def test_left_hand_traffic_mirrors_the_city():
     assert np.allclose(left.nodes[:, 0], -right.nodes[:, 0])
     assert np.allclose(left.lanes.pts[..., 0], -right.lanes.pts[..., 0])
     assert np.array_equal(left.lanes.succ_idx, right.lanes.succ_idx)
+
+
+def test_a_batch_split_across_worker_processes_drives_the_same_episodes():
+    from moonshot.agents.vec import WorkerVecEnv, make_vec_env
+
+    one = make_vec_env("city", 6, seed=3, env_kwargs={"time_limit": 5.0})
+    two = make_vec_env("city", 6, seed=3, env_kwargs={"time_limit": 5.0}, workers=2)
+    try:
+        assert isinstance(two, WorkerVecEnv)
+        a, b = one.reset(), two.reset()
+        assert np.array_equal(a, b)
+        rng = np.random.default_rng(0)
+        for _ in range(60):  # past the 5 s time limit: autoresets on both
+            act = rng.uniform(-1, 1, (6, 2)).astype(np.float32)
+            oa, ra, da, ia = one.step(act)
+            ob, rb, db, ib = two.step(act)
+            assert np.array_equal(oa, ob) and np.array_equal(ra, rb) and np.array_equal(da, db)
+            assert [i.get("outcome") for i in ia] == [i.get("outcome") for i in ib]
+        state = two.get_state()
+        two.set_state(state)
+        assert len(state) == 2
+    finally:
+        one.close()
+        two.close()

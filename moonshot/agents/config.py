@@ -103,12 +103,17 @@ class TrainConfig:
     #: may use (OMP_NUM_THREADS where set, as Ray sets it for a task; at most 4). Measured on
     #: 2 cores: a CityNav PPO update 211 -> 145 us per sample.
     update_threads: int = 0
+    #: processes stepping the batched env during collection; 0: two where the env's batches
+    #: split without changing any episode (CityNav-v1: slots are seeded one by one) and the
+    #: process may use two CPUs, else one
+    env_workers: int = 0
 
 
 DEFAULT_TIMESTEPS = 100_000
 MAX_TIMESTEPS = 10**11
 #: Fields a resumed run may change (the rest is the saved experiment).
-RESUMABLE = ("timesteps", "progress", "device", "torch_threads", "update_threads", "out")
+RESUMABLE = ("timesteps", "progress", "device", "torch_threads", "update_threads",
+             "env_workers", "out")
 
 
 def _int(name: str, value, lo: int, hi: int | None = None, flag: bool = True) -> int:
@@ -138,6 +143,7 @@ def validate_config(cfg: TrainConfig) -> None:
     _int("checkpoint_every", cfg.checkpoint_every, 0)
     _int("torch_threads", cfg.torch_threads, 1, 256, flag=False)
     _int("update_threads", cfg.update_threads, 0, 256, flag=False)
+    _int("env_workers", cfg.env_workers, 0, 64, flag=False)
     for name in ("env_kwargs", "hyperparams"):
         if not isinstance(getattr(cfg, name), dict):
             raise ConfigError(f"{name} must be a dict of key=value settings")
@@ -301,20 +307,37 @@ def schedules(hp: dict) -> dict:
     return out
 
 
-def update_threads(cfg: TrainConfig) -> int:
-    """The torch threads of the updates (see :attr:`TrainConfig.update_threads`)."""
+def usable_cpus() -> int:
+    """The CPUs this process may use: ``OMP_NUM_THREADS`` where set (Ray sets it for a
+    task), else its CPU affinity."""
     import os
 
-    if cfg.update_threads:
-        return cfg.update_threads
     omp = os.environ.get("OMP_NUM_THREADS")
     if omp and omp.isdigit():
         return max(1, int(omp))
     try:
-        cpus = len(os.sched_getaffinity(0))
+        return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(4, cpus))
+        return os.cpu_count() or 1
+
+
+def update_threads(cfg: TrainConfig) -> int:
+    """The torch threads of the updates (see :attr:`TrainConfig.update_threads`)."""
+    return cfg.update_threads or min(4, usable_cpus())
+
+
+def env_workers(cfg: TrainConfig, env_id: str, n_envs: int) -> int:
+    """Processes stepping the batched env (see :attr:`TrainConfig.env_workers`)."""
+    if cfg.env_workers:
+        return cfg.env_workers
+    import gymnasium as gym
+
+    from ..worlds import load_ref
+
+    entry = gym.spec(env_id).vector_entry_point
+    if entry is None or not getattr(load_ref(entry), "slot_seeding", False):
+        return 1
+    return 2 if usable_cpus() >= 2 and n_envs >= 4 else 1
 
 
 #: The default evaluations may cost this share of the run: evaluation steps are budgeted at

@@ -20,12 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from .vec import GymVectorToSB3
+from .vec import GymVectorToSB3, WorkerVecEnv
 
 
 def _base_vec(vec):
     """The VecEnv under any VecEnvWrapper (VecNormalize)."""
-    while hasattr(vec, "venv") and not isinstance(vec, GymVectorToSB3):
+    while hasattr(vec, "venv") and not isinstance(vec, (GymVectorToSB3, WorkerVecEnv)):
         vec = vec.venv
     return vec
 
@@ -33,6 +33,8 @@ def _base_vec(vec):
 def env_state(vec) -> dict | None:
     """Where every env of an SB3 VecEnv stands (``None`` if an env cannot say)."""
     base = _base_vec(vec)
+    if isinstance(base, WorkerVecEnv):
+        return {"kind": "workers", "state": base.get_state()}
     if isinstance(base, GymVectorToSB3):
         getter = getattr(base.venv.unwrapped, "get_state", None)
         return None if getter is None else {"kind": "vector", "state": getter()}
@@ -50,7 +52,10 @@ def env_state(vec) -> dict | None:
 
 def set_env_state(vec, state: dict) -> None:
     base = _base_vec(vec)
-    if state["kind"] == "vector":
+    if state["kind"] == "workers":
+        base.set_state(state["state"])
+        base._seed = None
+    elif state["kind"] == "vector":
         base.venv.unwrapped.set_state(state["state"])
         base._seed = None
     elif hasattr(base, "envs"):

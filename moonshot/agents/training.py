@@ -42,6 +42,7 @@ from .config import (
     command_line,
     default_hyperparams,
     default_schedule,
+    env_workers,
     parse_key_values,
     schedules,
     split_hyperparams,
@@ -271,7 +272,8 @@ def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool,
     env_kwargs = {**plan["env_kwargs"], "split": cfg.split}
     # Same seed as the first start; the exact resume below restores the envs' states (an env
     # that cannot say where it stood restarts with its seed offset by the checkpoint's step).
-    vec = make_vec_env(env_id, n_envs, cfg.seed + start_steps, env_kwargs)
+    vec = make_vec_env(env_id, n_envs, cfg.seed + start_steps, env_kwargs,
+                       workers=env_workers(cfg, env_id, n_envs))
     # Episode returns and lengths for SB3's own rollout/ep_rew_mean, ep_len_mean (TensorBoard)
     vec = VecMonitor(vec)
     tb = str(run / "tensorboard") if cfg.tensorboard else None

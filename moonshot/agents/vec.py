@@ -16,6 +16,25 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 from ..worlds import resolve_env_id
 
 
+def sb3_infos(info: dict, terminated: np.ndarray, truncated: np.ndarray) -> list[dict]:
+    """SB3's per-env info dicts from a same-step-autoreset vector env's dict of arrays: a
+    finished episode's carries its final info keys, ``terminal_observation`` and
+    ``TimeLimit.truncated``."""
+    dones = terminated | truncated
+    final = info.get("final_info", {})
+    final_obs = info.get("final_obs")
+    infos = [{} for _ in range(len(dones))]
+    keys = [k for k in final if not k.startswith("_")]
+    for i in np.nonzero(dones)[0]:
+        d = infos[i]
+        for k in keys:
+            v = final[k][i]
+            d[k] = v.item() if isinstance(v, np.generic) else v
+        d["terminal_observation"] = final_obs[i]
+        d["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
+    return infos
+
+
 class GymVectorToSB3(VecEnv):
     """Present a Gymnasium ``VectorEnv`` with same-step autoreset as an SB3 ``VecEnv``.
 
@@ -50,18 +69,7 @@ class GymVectorToSB3(VecEnv):
     def step_wait(self):
         obs, rewards, terminated, truncated, info = self.venv.step(self._actions)
         dones = terminated | truncated
-        final = info.get("final_info", {})
-        final_obs = info.get("final_obs")
-        infos = [{} for _ in range(self.num_envs)]
-        keys = [k for k in final if not k.startswith("_")]
-        for i in np.nonzero(dones)[0]:
-            d = infos[i]
-            for k in keys:
-                v = final[k][i]
-                d[k] = v.item() if isinstance(v, np.generic) else v
-            d["terminal_observation"] = final_obs[i]
-            d["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
-        return obs, rewards.astype(np.float32), dones, infos
+        return obs, rewards.astype(np.float32), dones, sb3_infos(info, terminated, truncated)
 
     def close(self) -> None:
         self.venv.close()
@@ -84,20 +92,147 @@ class GymVectorToSB3(VecEnv):
         return [None for _ in range(self.num_envs)]
 
 
+def _vector_worker(conn, env_id: str, n: int, kwargs: dict) -> None:
+    """A worker process of :class:`WorkerVecEnv`: one native vector env, driven by messages."""
+    from .. import register_envs
+
+    register_envs()
+    venv = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", **kwargs)
+    try:
+        while True:
+            cmd, arg = conn.recv()
+            if cmd == "step":
+                conn.send(venv.step(arg))
+            elif cmd == "reset":
+                conn.send(venv.reset(seed=arg)[0])
+            elif cmd == "get_state":
+                conn.send(venv.unwrapped.get_state())
+            elif cmd == "set_state":
+                venv.unwrapped.set_state(arg)
+                conn.send(None)
+            elif cmd == "close":
+                break
+    except (EOFError, KeyboardInterrupt):
+        pass
+    finally:
+        venv.close()
+        conn.close()
+
+
+class WorkerVecEnv(VecEnv):
+    """``n_envs`` slots of a native vector env split across worker processes, one batched
+    env each: every step is one message round trip per worker (not per env), and the workers
+    step their batches in parallel on as many cores. Slot ``i`` is seeded ``seed + i`` as in
+    one vector env, so for envs that seed each slot on its own (CityNav-v1) the episodes are
+    the single process's."""
+
+    def __init__(self, env_id: str, n_envs: int, workers: int, kwargs: dict):
+        import multiprocessing as mp
+
+        sizes = [n_envs // workers + (k < n_envs % workers) for k in range(workers)]
+        self._offsets = np.cumsum([0] + sizes)
+        ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods()
+                             else "spawn")
+        self._pipes, self._procs = [], []
+        for n in sizes:
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=_vector_worker, args=(child, env_id, n, kwargs),
+                               daemon=True)
+            proc.start()
+            child.close()
+            self._pipes.append(parent)
+            self._procs.append(proc)
+        probe = gym.make(env_id, **kwargs)
+        super().__init__(n_envs, probe.observation_space, probe.action_space)
+        probe.close()
+        self._seed: int | None = None
+        self._actions: np.ndarray | None = None
+        self.env_id = env_id
+
+    def seed(self, seed: int | None = None):
+        self._seed = seed
+        return [seed] * self.num_envs
+
+    def reset(self):
+        for k, pipe in enumerate(self._pipes):
+            pipe.send(("reset", None if self._seed is None else
+                       self._seed + int(self._offsets[k])))
+        self._seed = None
+        return np.concatenate([p.recv() for p in self._pipes])
+
+    def step_async(self, actions: np.ndarray) -> None:
+        for k, pipe in enumerate(self._pipes):
+            pipe.send(("step", actions[self._offsets[k]:self._offsets[k + 1]]))
+
+    def step_wait(self):
+        parts = [p.recv() for p in self._pipes]
+        obs = np.concatenate([p[0] for p in parts])
+        rewards = np.concatenate([p[1] for p in parts]).astype(np.float32)
+        term = np.concatenate([p[2] for p in parts])
+        trunc = np.concatenate([p[3] for p in parts])
+        infos = []
+        for p in parts:
+            infos += sb3_infos(p[4], p[2], p[3])
+        return obs, rewards, term | trunc, infos
+
+    def get_state(self) -> list:
+        for pipe in self._pipes:
+            pipe.send(("get_state", None))
+        return [p.recv() for p in self._pipes]
+
+    def set_state(self, states: list) -> None:
+        for pipe, s in zip(self._pipes, states, strict=True):
+            pipe.send(("set_state", s))
+        for pipe in self._pipes:
+            pipe.recv()
+
+    def close(self) -> None:
+        for pipe in self._pipes:
+            try:
+                pipe.send(("close", None))
+            except (BrokenPipeError, OSError):
+                pass
+        for proc in self._procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.kill()
+
+    def get_attr(self, attr_name: str, indices=None):
+        if attr_name == "render_mode":  # the workers' vector envs do not render
+            return [None for _ in self._get_indices(indices)]
+        raise AttributeError(f"{attr_name} lives in the worker processes")
+
+    def set_attr(self, attr_name: str, value, indices=None) -> None:
+        raise AttributeError(f"{attr_name} lives in the worker processes")
+
+    def env_method(self, method_name: str, *method_args, indices=None, **method_kwargs):
+        raise AttributeError(f"{method_name} lives in the worker processes")
+
+    def env_is_wrapped(self, wrapper_class, indices=None):
+        return [False] * self.num_envs
+
+    def get_images(self):
+        return [None] * self.num_envs
+
+
 def make_vec_env(env: str, n_envs: int, seed: int, env_kwargs: dict | None = None,
-                 subprocess: bool = False) -> VecEnv:
+                 subprocess: bool = False, workers: int = 1) -> VecEnv:
     """An SB3 VecEnv of ``n_envs`` copies of ``env`` (short name or id), seeded with ``seed``.
 
-    MoonLaunch uses its native batched env (one compiled call per step for all launches);
-    other envs are stacked with ``DummyVecEnv`` (or ``SubprocVecEnv`` with ``subprocess``).
+    Envs with a native batched version (MoonLaunch, CityNav-v1) use it - one compiled call
+    per step for all - split across ``workers`` processes when more than one (each steps its
+    share of the batch, in parallel); other envs are stacked with ``DummyVecEnv`` (or
+    ``SubprocVecEnv`` with ``subprocess``).
     """
     env_id = resolve_env_id(env)
     kwargs = dict(env_kwargs or {})
     spec = gym.spec(env_id)
-    if spec.vector_entry_point is not None:
+    if spec.vector_entry_point is not None and workers > 1 and n_envs >= 2 * workers:
+        vec: VecEnv = WorkerVecEnv(env_id, n_envs, workers, kwargs)
+    elif spec.vector_entry_point is not None:
         venv = gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="vector_entry_point",
                             **kwargs)
-        vec: VecEnv = GymVectorToSB3(venv)
+        vec = GymVectorToSB3(venv)
     else:
         def factory() -> Callable[[], gym.Env]:
             def _make() -> gym.Env:

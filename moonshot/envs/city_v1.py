@@ -430,6 +430,9 @@ class CityNavVectorEnv(VectorEnv):
     """
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
+    #: slot i is seeded on its own (``seed + i``): a batch split across processes drives
+    #: the same episodes
+    slot_seeding = True
 
     def __init__(self, num_envs: int = 8, render_mode: str | None = None, **config):
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or \
