@@ -48,7 +48,7 @@ def _message(res: subprocess.CompletedProcess) -> str:
 
 
 def bad_value(root: Path, case: str, argv: list, needle: str) -> None:
-    out = root / f"bad-{len(ROWS)}"
+    out = root / (f"bad-{len(ROWS)}" + (".gif" if argv[0] == "render" else ""))
     res = moonshot(*argv, "--out", out)
     msg = _message(res)
     tb = "Traceback" in res.stderr
@@ -239,7 +239,7 @@ BAD = [
                                                 "learning_rat=1e-3"], "learning_rate"),
     ("--hyperparams ent_coef=lin_0.01", ["train", "moon", "--hyperparams", "ent_coef=lin_0.01"],
      "learning_rate"),
-    ("--hyperparams normalize=yes", ["train", "moon", "--hyperparams", "normalize=yes"],
+    ("--hyperparams normalize=maybe", ["train", "moon", "--hyperparams", "normalize=maybe"],
      "normalize"),
     ("--env-kwargs rtol=0", ["train", "moon", "--env-kwargs", "rtol=0"], "rtol"),
     ("--env-kwargs colour=red", ["train", "moon", "--env-kwargs", "colour=red"], "colour"),

@@ -102,8 +102,11 @@ def compare(run_dirs: list[Path], out: Path, window: int = 100,
     t0 = time.perf_counter()
     if window < 1:
         raise ValueError(f"window must be >= 1 episode, got {window}")
+    for d in map(Path, run_dirs):
+        if not d.is_dir():
+            raise FileNotFoundError(f"no such run folder: {d}")
+    rows = compare_runs(run_dirs, window)  # every log read (and checked) before writing
     out.mkdir(parents=True, exist_ok=True)
-    rows = compare_runs(run_dirs, window)
     md = report.write_table(out, "efficiency", rows, report.EFFICIENCY_COLUMNS)
     curves = learning_curves(run_dirs, window)
     report.plot_learning_curves(curves, out / "learning_curves.png")
