@@ -85,10 +85,12 @@ def run_label(run_dir: Path) -> dict:
 def learning_curves(run_dirs: list[Path], window: int = WINDOW, points: int = 60) -> dict:
     """Rolling success vs episodes for each group of runs with the same (env, agent, target).
 
-    Returns ``{group_name: {"x": episodes, "mean", "low", "high", "iqm": arrays, "runs": n}}``;
-    the x grid is log-spaced up to the shortest run of the group.
+    Returns ``{group_name: {"x": episodes, "mean", "low", "high", "iqm": arrays, "runs": n,
+    "imagined_per_trial": imagined trials (model rollouts) per real one}}``; the x grid is
+    log-spaced up to the shortest run of the group.
     """
     groups: dict[str, list[np.ndarray]] = {}
+    imagined: dict[str, list[float]] = {}
     for d in run_dirs:
         lab = run_label(d)
         name = f"{lab['agent']} · {display_env(lab['env'])}" + (
@@ -97,6 +99,7 @@ def learning_curves(run_dirs: list[Path], window: int = WINDOW, points: int = 60
         if len(log["episode"]) == 0:
             continue
         groups.setdefault(name, []).append(rolling_rate(log["success"], window, min_count=1))
+        imagined.setdefault(name, []).append(float(log["model_rollouts"].mean()))
     out = {}
     for name, curves in groups.items():
         n_min = min(len(c) for c in curves)
@@ -111,7 +114,8 @@ def learning_curves(run_dirs: list[Path], window: int = WINDOW, points: int = 60
             m, lo, hi = bootstrap_ci(col, n_boot=500)
             mean.append(m), low.append(lo), high.append(hi), q.append(iqm(col))
         out[name] = {"x": x, "mean": np.array(mean), "low": np.array(low),
-                     "high": np.array(high), "iqm": np.array(q), "runs": len(curves)}
+                     "high": np.array(high), "iqm": np.array(q), "runs": len(curves),
+                     "imagined_per_trial": float(np.mean(imagined[name]))}
     return out
 
 

@@ -60,7 +60,10 @@ def plot_learning_curves(curves: dict, path: Path, title: str = "Learning curves
     ax = fig.add_subplot()
     for i, (name, c) in enumerate(sorted(curves.items())):
         color = f"C{i}"
-        label = f"{name} ({c['runs']} run{'s' if c['runs'] > 1 else ''})"
+        label = f"{name} ({c['runs']} run{'s' if c['runs'] > 1 else ''}"
+        if c.get("imagined_per_trial"):  # both parts of a planner's bill
+            label += f"; {c['imagined_per_trial']:,.0f} imagined trials per real one"
+        label += ")"
         ax.plot(c["x"], c["mean"], color=color, lw=2, label=label,
                 marker="o" if len(c["x"]) < 5 else None)
         if c["runs"] > 1:
@@ -68,7 +71,7 @@ def plot_learning_curves(curves: dict, path: Path, title: str = "Learning curves
             ax.plot(c["x"], c["iqm"], color=color, lw=1, ls="--")
     ax.set_xscale("log")
     ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("episodes (launches / drives), log scale")
+    ax.set_xlabel("real trials: episodes (launches / drives), log scale")
     ax.set_ylabel("rolling success rate")
     ax.set_title(title)
     ax.grid(alpha=0.3, which="both")
