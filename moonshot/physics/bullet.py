@@ -31,11 +31,30 @@ def _z_order(ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
     return code
 
 
-class BulletWorld:
-    """A pybullet client with an unbounded ground plane; bodies are kinematic boxes."""
+class BulletClient:
+    """Owns one pybullet DIRECT client (several can live in one process) and disconnects it
+    once, on ``close`` or when garbage-collected."""
 
     def __init__(self):
         self.client = pb.connect(pb.DIRECT)
+
+    def close(self) -> None:
+        if self.client is not None and pb.isConnected(self.client):
+            pb.disconnect(self.client)
+        self.client = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: pybullet may be gone already
+            pass
+
+
+class BulletWorld(BulletClient):
+    """A pybullet client with an unbounded ground plane; bodies are kinematic boxes."""
+
+    def __init__(self):
+        super().__init__()
         self._car_shapes: dict[tuple, int] = {}
         self.clear()
 
@@ -127,14 +146,3 @@ class BulletWorld:
         c = self.client
         closest = pb.getClosestPoints
         return {o for o in others if closest(body, o, 0.0, physicsClientId=c)}
-
-    def close(self) -> None:
-        if self.client is not None and pb.isConnected(self.client):
-            pb.disconnect(self.client)
-        self.client = None
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown: pybullet may be gone already
-            pass

@@ -17,14 +17,15 @@ import math
 import numpy as np
 import pybullet as pb
 
+from .bullet import BulletClient
 from .city.geometry import rect_corners
 
 
-class BulletScene:
+class BulletScene(BulletClient):
     """Coloured visual bodies and a camera, in a DIRECT pybullet client of their own."""
 
     def __init__(self):
-        self.client = pb.connect(pb.DIRECT)
+        super().__init__()
 
     def add_mesh(self, vertices: np.ndarray, normals: np.ndarray, indices: np.ndarray,
                  rgba) -> int:
@@ -84,16 +85,6 @@ class BulletScene:
         empty = np.asarray(depth, dtype=np.float32).reshape(height, width) > 1.0 - 1e-6
         return rgb, empty
 
-    def close(self) -> None:
-        if self.client is not None and pb.isConnected(self.client):
-            pb.disconnect(self.client)
-        self.client = None
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown: pybullet may be gone already
-            pass
 
 
 # ---------------------------------------------------------------------------- meshes
