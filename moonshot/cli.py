@@ -248,6 +248,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except (ValueError, FileNotFoundError, OSError, RunFolderBusy) as exc:
         print(f"moonshot: error: {exc}", file=sys.stderr)  # unwrapped: paths stay whole
+        if getattr(exc, "errno", None) == 28:  # ENOSPC: what was written is whole (atomic)
+            print("moonshot: the disk is full; free some space and run the same command with "
+                  "--resume: the checkpoint and the logs written so far are kept",
+                  file=sys.stderr)
         return 2
     except RuntimeError as exc:
         if type(exc).__name__ != "SweepFailed":
