@@ -1,9 +1,10 @@
 """How CityNav agents drive, beyond arriving: traffic rules and time (not run in CI).
 
-    python benchmarks/city_rules.py [--episodes 50] [--split new] [AGENT ...]
+    python benchmarks/city_rules.py [--episodes 50] [--split new] [--env ID] [AGENT ...]
 
-AGENT is ``planner:city`` or a training run folder (default: the planner and the pretrained
-PPO). For each agent, the same drives (seeds 0..N-1): success and death rates, red lights run
+AGENT is ``planner:city`` (options too: ``planner:city:perception=oracle``) or a training run
+folder (default: the planner and the pretrained PPO); ``--env`` the CityNav version
+(default: v1). For each agent, the same drives (seeds 0..N-1): success and death rates, red lights run
 per drive (``info["red_lights_run"]``: stop lines on the route crossed on red), the share of
 steps above the map's speed limit (``info["speeding"]``) and the median time to the goal of
 the drives that arrived. CityNav measures the rules but does not enforce them: a red light
@@ -26,13 +27,15 @@ from moonshot.evaluation.demo import pretrained_runs  # noqa: E402
 from moonshot.evaluation.transfer import resolve_agent  # noqa: E402
 
 
-def drive(spec: str, episodes: int, split: str) -> dict:
-    agent = resolve_agent(spec).agent
-    env = gym.make("moonshot/CityNav-v0", split=split)
+def drive(spec: str, episodes: int, split: str, env_id: str) -> dict:
+    from moonshot.agents.base import perception_view
+
+    agent = resolve_agent(spec, env_id).agent
+    env = gym.make(env_id, split=split)
     succ, death, reds, speeding, steps, times = [], [], [], 0, 0, []
     for ep in range(episodes):
         obs, info = env.reset(seed=ep)
-        agent.begin_episode(env.perceive(), obs, info)
+        agent.begin_episode(perception_view(agent, env), obs, info)
         done = False
         while not done:
             action, _ = agent.predict(obs, deterministic=True)
@@ -45,7 +48,7 @@ def drive(spec: str, episodes: int, split: str) -> dict:
         death.append(info["death"])
         reds.append(info["red_lights_run"])
         if info["is_success"]:
-            times.append(env.unwrapped.sim_time)
+            times.append(env.unwrapped.world.t)
     env.close()
     return {"agent": spec, "drives": episodes, "success": float(np.mean(succ)),
             "deaths": float(np.mean(death)), "red_lights_per_drive": float(np.mean(reds)),
@@ -59,13 +62,14 @@ if __name__ == "__main__":
     ap.add_argument("agents", nargs="*", help="planner:city or run folders")
     ap.add_argument("--episodes", type=int, default=50)
     ap.add_argument("--split", choices=("train", "new"), default="new")
+    ap.add_argument("--env", default="moonshot/CityNav-v1")
     args = ap.parse_args()
     specs = args.agents or ["planner:city", str(pretrained_runs()["city"])]
     print("| agent | drives | success | deaths | red lights run per drive | steps above the "
           "speed limit | median time to goal |")
     print("|---|---|---|---|---|---|---|")
     for spec in specs:
-        r = drive(spec, args.episodes, args.split)
+        r = drive(spec, args.episodes, args.split, args.env)
         print(f"| {r['agent']} | {r['drives']} | {r['success']:.0%} | {r['deaths']:.0%} | "
               f"{r['red_lights_per_drive']:.2f} | {r['speeding_share']:.0%} | "
               f"{r['median_time_to_goal_s']:.1f} s |")
