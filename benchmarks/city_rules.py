@@ -7,8 +7,8 @@ folder (default: the planner and the pretrained PPO); ``--env`` the CityNav vers
 (default: v1). For each agent, the same drives (seeds 0..N-1): success and death rates,
 red lights run per drive (``info["red_lights_run"]``: stop lines on the route crossed on
 red), the share of steps above the map's speed limit (``info["speeding"]``) and the median
-time to the goal of the drives that arrived. CityNav measures the rules but does not enforce them: a red light
-costs nothing unless crossing traffic is hit.
+time to the goal of the drives that arrived. CityNav measures the rules but does not
+enforce them: a red light costs nothing unless crossing traffic is hit.
 """
 
 from __future__ import annotations
