@@ -113,7 +113,10 @@ def city_figures(repeats: int, seconds: float, quick: bool = False,
     vec.close()
     out.update(city_planner_figures(50 if quick else 1000))
     if not quick and workdir is not None:
-        out.update(training_figures("city", 40_960, workdir))
+        out.update(training_figures("city", 204_800, workdir))
+        # the old path beside it: CityNav-v0 in SB3's DummyVecEnv, one thread throughout
+        out.update(training_figures("city", 81_920, workdir, env="moonshot/CityNav-v0",
+                                    key="city_v0_1thread", update_threads=1, env_workers=1))
     return out
 
 
@@ -158,17 +161,25 @@ def city_planner_figures(city_steps: int) -> dict:
             "city_planner_decision_ms_p95": 1e3 * float(np.percentile(dts, 95))}
 
 
-def training_figures(world: str, steps: int, workdir: Path) -> dict:
-    """PPO with the packaged defaults on ``world``: env steps per second, start-up included."""
+def training_figures(world: str, steps: int, workdir: Path, env: str | None = None,
+                     key: str | None = None, **settings) -> dict:
+    """PPO with the packaged defaults on ``world`` (or its env ``env``; ``settings``: other
+    TrainConfig fields): env steps per second of the training alone (start-up and the two
+    evaluations, before and after, left out)."""
     from ..agents.config import TrainConfig
     from ..agents.training import train
+    from ..runlog import read_episodes, read_evaluations
 
-    folder = workdir / f"train-{world}"
-    t0 = time.perf_counter()
-    train(TrainConfig(env=world, algo="ppo", timesteps=steps, out=str(folder), seed=0,
+    folder = workdir / f"train-{key or world}"
+    train(TrainConfig(env=env or world, algo="ppo", timesteps=steps, out=str(folder), seed=0,
                       eval_every=10 * steps, eval_episodes=1, checkpoint_every=10 * steps,
-                      progress=False))
-    return {f"{world}_ppo_train_steps_per_s": steps / (time.perf_counter() - t0)}
+                      progress=False, **settings))
+    # from the end of the evaluation at step 0 to the last episode logged
+    t_first = float(read_evaluations(folder)[1]["wall_time_s"])
+    log = read_episodes(folder)
+    seconds = float(log["wall_time_s"][-1]) - t_first
+    return {f"{key or world}_ppo_train_steps_per_s":
+            int(log["env_steps"][-1]) / max(seconds, 1e-9)}
 
 
 def peer_figures(repeats: int, seconds: float) -> dict:
@@ -212,7 +223,10 @@ ROWS = [
     ("CityPlanner decision, median", "city_planner_decision_ms_median", "ms"),
     ("CityPlanner decision, 95th percentile", "city_planner_decision_ms_p95", "ms"),
     ("PPO training on MoonLaunch", "moon_ppo_train_steps_per_s", "steps/s"),
-    ("PPO training on CityNav", "city_ppo_train_steps_per_s", "steps/s"),
+    ("PPO training on CityNav-v1 (packaged defaults)", "city_ppo_train_steps_per_s",
+     "steps/s"),
+    ("PPO training on CityNav-v0, one thread, single envs (the old path)",
+     "city_v0_1thread_ppo_train_steps_per_s", "steps/s"),
     ("peer: LunarLander-v3 steps/s (random)", "lunarlander_steps_per_s", "1/s"),
     ("peer: LunarLander-v3 simulated s per wall s", "lunarlander_sim_s_per_wall_s", "x"),
     ("peer: highway-env intersection-v0 steps/s (random)", "intersection_steps_per_s", "1/s"),
