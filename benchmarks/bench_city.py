@@ -1,6 +1,7 @@
-"""CityNav-v0 throughput and random-policy baseline (not run in CI).
+"""CityNav throughput and random-policy baseline (not run in CI).
 
     python benchmarks/bench_city.py [--steps 20000] [--episodes 200] [--cars 20]
+        [--env moonshot/CityNav-v1]
 
 Single env, one core, random actions, 32 lidar rays. Reports env steps per second (stepping
 only, and including the resets of finished episodes), the time to build a new map and reset
@@ -18,8 +19,16 @@ import numpy as np
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from moonshot.envs.city_nav import CityNavEnv  # noqa: E402
+import gymnasium as gym  # noqa: E402
+
+import moonshot  # noqa: E402,F401
 from moonshot.physics.city import world as city_world  # noqa: E402
+
+ENV_ID = "moonshot/CityNav-v1"
+
+
+def CityNavEnv(**kwargs):  # noqa: N802 - the env of --env, unwrapped
+    return gym.make(ENV_ID, **kwargs).unwrapped
 
 
 def throughput(steps: int, cars: int) -> tuple[float, float]:
@@ -82,10 +91,13 @@ def main() -> None:
     ap.add_argument("--episodes", type=int, default=200)
     ap.add_argument("--cars", type=int, default=20)
     ap.add_argument("--resets", type=int, default=30)
+    ap.add_argument("--env", default=ENV_ID)
     args = ap.parse_args()
+    global ENV_ID
+    ENV_ID = args.env
     pure, with_resets = throughput(args.steps, args.cars)
     print(f"steps/s (step only): {pure:,.0f}   (including resets): {with_resets:,.0f}   "
-          f"[{args.cars} cars, 32 rays, random actions, 1 env]")
+          f"[{args.env}, {args.cars} cars, 32 rays, random actions, 1 env]")
     fresh, cached = reset_times(args.resets, args.cars)
     print(f"new map built + reset: median {fresh * 1e3:.1f} ms;  reset on a cached map: "
           f"median {cached * 1e3:.1f} ms")
