@@ -86,14 +86,14 @@ def random_policy(split: str, episodes: int, cars: int) -> dict:
 
 
 def main() -> None:
+    global ENV_ID
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=20000)
     ap.add_argument("--episodes", type=int, default=200)
     ap.add_argument("--cars", type=int, default=20)
     ap.add_argument("--resets", type=int, default=30)
-    ap.add_argument("--env", default=ENV_ID)
+    ap.add_argument("--env", default="moonshot/CityNav-v1")
     args = ap.parse_args()
-    global ENV_ID
     ENV_ID = args.env
     pure, with_resets = throughput(args.steps, args.cars)
     print(f"steps/s (step only): {pure:,.0f}   (including resets): {with_resets:,.0f}   "
