@@ -27,3 +27,14 @@ def check_choice(name: str, value, choices: Iterable) -> None:
     choices = list(choices)
     if value not in choices:
         raise ConfigError(f"invalid {name}={value!r}; choose one of {choices}")
+
+
+def check_int(name: str, value, lo: int) -> int:
+    """``value`` as an integer ``>= lo`` (not a bool), else a :class:`ConfigError` naming
+    ``name`` (the flag or key)."""
+    if isinstance(value, bool) or not isinstance(value, (int,)) or value < lo:
+        import numpy as np
+
+        if not (isinstance(value, np.integer) and value >= lo):
+            raise ConfigError(f"{name} must be an integer >= {lo}, got {value!r}")
+    return int(value)

@@ -285,7 +285,9 @@ class RunLock:
     The lock is ``folder/.lock``, held with ``fcntl.flock`` (released by the kernel when the
     holder dies, however it dies) and naming its holder (pid, host, start). A second writer
     gets :class:`RunFolderBusy` naming the holder; a lock file left by a dead process is taken
-    over. On file systems without ``flock`` the holder's pid is checked instead (same host).
+    over. On file systems without ``flock`` the lock is a second file, ``folder/.lock.pid``,
+    created exclusively (``O_EXCL``, atomic there too) and removed on release; one left by a
+    dead process of this host is taken over.
     """
 
     NAME = ".lock"
@@ -294,9 +296,9 @@ class RunLock:
         self.folder = Path(folder)
         self.what = what
         self._fh = None
+        self._excl: Path | None = None
 
     def acquire(self) -> RunLock:
-        import socket
 
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / self.NAME
@@ -313,33 +315,57 @@ class RunLock:
                 raise RunFolderBusy(
                     f"run folder {self.folder} is in use by {holder}; wait for it to finish "
                     "or choose another --out") from None
-            except OSError:  # no flock here (some network file systems): check the pid
-                self._check_pid(path)
+            except OSError:  # no flock here (some network file systems)
+                self._exclusive(fh)
         except ImportError:  # not POSIX
-            self._check_pid(path)
+            self._exclusive(fh)
         fh.seek(0)
         fh.truncate()
-        fh.write(f"pid {os.getpid()} on {socket.gethostname()} ({self.what}, since "
-                 f"{time.strftime('%Y-%m-%d %H:%M:%S')})\n")
+        fh.write(self._holder())
         fh.flush()
         self._fh = fh
         return self
 
-    def _check_pid(self, path: Path) -> None:
+    def _holder(self) -> str:
         import socket
 
-        text = path.read_text().split() if path.exists() else []
-        if len(text) >= 4 and text[0] == "pid" and text[3] == socket.gethostname():
+        return (f"pid {os.getpid()} on {socket.gethostname()} ({self.what}, since "
+                f"{time.strftime('%Y-%m-%d %H:%M:%S')})\n")
+
+    def _exclusive(self, fh) -> None:
+        """The lock without flock: ``.lock.pid`` created with O_EXCL (one winner)."""
+        import socket
+
+        path = self.folder / (self.NAME + ".pid")
+        for _ in range(2):
             try:
-                os.kill(int(text[1]), 0)
-            except (ProcessLookupError, ValueError):
-                return  # stale: its holder is gone
-            except PermissionError:
-                pass
-            else:
-                if int(text[1]) != os.getpid():
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                try:
+                    text = path.read_text().split()
+                except FileNotFoundError:
+                    continue  # released meanwhile: try again
+                stale = False
+                if len(text) >= 4 and text[0] == "pid" and text[3] == socket.gethostname():
+                    try:
+                        os.kill(int(text[1]), 0)
+                    except (ProcessLookupError, ValueError):
+                        stale = True
+                    except PermissionError:
+                        pass
+                if not stale:
+                    fh.close()
                     raise RunFolderBusy(f"run folder {self.folder} is in use by "
-                                        f"{' '.join(text)}; choose another --out")
+                                        f"{' '.join(text) or 'another process'}; wait for it "
+                                        "to finish or choose another --out") from None
+                path.unlink(missing_ok=True)  # its holder is gone: take over
+                continue
+            with os.fdopen(fd, "w") as out:
+                out.write(self._holder())
+            self._excl = path
+            return
+        fh.close()
+        raise RunFolderBusy(f"run folder {self.folder}: could not take its lock {path}")
 
     def release(self) -> None:
         # The file stays (unlinking it would let a waiting process lock a file no one else
@@ -351,6 +377,9 @@ class RunLock:
             finally:
                 self._fh.close()
                 self._fh = None
+        if self._excl is not None:
+            self._excl.unlink(missing_ok=True)
+            self._excl = None
 
     def __enter__(self) -> RunLock:
         return self.acquire()

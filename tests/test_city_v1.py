@@ -185,3 +185,23 @@ def test_a_batch_split_across_worker_processes_drives_the_same_episodes():
     finally:
         one.close()
         two.close()
+
+
+def test_a_failing_or_dead_worker_is_an_error_not_a_hang():
+    import os
+    import signal
+
+    from moonshot.agents.vec import WorkerError, make_vec_env
+
+    vec = make_vec_env("city", 4, seed=0, env_kwargs={"time_limit": 5.0}, workers=2)
+    try:
+        vec.reset()
+        with pytest.raises(WorkerError, match="failed:(.|\n)*Error"):
+            vec.step(np.zeros((4, 7), dtype=np.float32))  # not the action shape
+        os.kill(vec._procs[1].pid, signal.SIGKILL)
+        with pytest.raises(WorkerError, match="died"):
+            vec.reset()
+    finally:
+        vec.close()
+    with pytest.raises(WorkerError, match="traffic_cars"):
+        make_vec_env("city", 4, seed=0, env_kwargs={"traffic_cars": -5}, workers=2)

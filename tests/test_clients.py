@@ -17,12 +17,13 @@ import moonshot  # noqa: F401  (registers the envs)
 ROOT = Path(__file__).resolve().parents[1]
 MOON = "moonshot/MoonLaunch-v1"
 CITY = "moonshot/CityNav-v0"
+CITY_V1 = "moonshot/CityNav-v1"
 # Small cities and few rays keep the CityNav cases at a second or two.
 SMALL_CITY = {"traffic_cars": 4, "lidar_rays": 8, "render_size": 96}
 
 
 def _kwargs(env_id: str) -> dict:
-    return dict(SMALL_CITY) if env_id == CITY else {}
+    return dict(SMALL_CITY) if env_id in (CITY, CITY_V1) else {}
 
 
 def _episode_ends(env_id: str) -> int:
@@ -133,7 +134,7 @@ def test_native_vector_env_infos_have_the_single_env_keys():
             np.testing.assert_array_equal(step_info["final_info"][key][j], val)
 
 
-@pytest.mark.parametrize("env_id", [MOON, CITY])
+@pytest.mark.parametrize("env_id", [MOON, CITY, CITY_V1])
 def test_gymnasium_env_checker_with_its_defaults_without_a_display(env_id, monkeypatch):
     """Defect 5: ``check_env`` with its defaults makes the env in every render mode; on a
     machine without a display ``render_mode="human"`` raised. It now warns and runs."""
@@ -149,7 +150,7 @@ def test_gymnasium_env_checker_with_its_defaults_without_a_display(env_id, monke
     assert human.render() is None
 
 
-@pytest.mark.parametrize("env_id", [MOON, CITY])
+@pytest.mark.parametrize("env_id", [MOON, CITY, CITY_V1])
 def test_check_environments_match_and_pickling(env_id):
     kwargs = _kwargs(env_id)
     check_environments_match(gym.make(env_id, render_mode="rgb_array", **kwargs),

@@ -57,7 +57,7 @@ def _reachable(root, depth: int = 6) -> list:
     return out
 
 
-@pytest.mark.parametrize("env_id", ["moonshot/CityNav-v0"])
+@pytest.mark.parametrize("env_id", ["moonshot/CityNav-v0", "moonshot/CityNav-v1"])
 def test_the_city_planner_drives_through_a_sealed_env(env_id):
     env = gym.make(env_id, split="new", traffic_cars=20).unwrapped
     rec = run_episode(CityPlanner(), SealedEnv(env), seed=3)
@@ -70,8 +70,11 @@ def test_moon_planner_plans_through_a_sealed_env():
     assert rec.success and rec.model_rollouts > 0
 
 
-def test_an_honest_city_view_holds_nothing_private():
-    env = gym.make("moonshot/CityNav-v0", traffic_cars=30).unwrapped
+@pytest.mark.parametrize("env_id", ["moonshot/CityNav-v0", "moonshot/CityNav-v1"])
+def test_an_honest_city_view_holds_nothing_private(env_id):
+    from moonshot.physics.city.batch import CityBatch
+
+    env = gym.make(env_id, traffic_cars=30).unwrapped
     env.reset(seed=5)
     view = env.perceive("honest")
     for name in ("traffic", "signals", "np_random", "world", "route", "city"):
@@ -82,7 +85,7 @@ def test_an_honest_city_view_holds_nothing_private():
     with pytest.raises(ValueError):
         view.cars[0, 0] = 1.0  # arrays are read-only too
     reached = _reachable(view)
-    assert not any(isinstance(o, (gym.Env, CityWorld, Traffic, Signals,
+    assert not any(isinstance(o, (gym.Env, CityWorld, CityBatch, Traffic, Signals,
                                   np.random.Generator)) for o in reached)
     assert not any(hasattr(o, "node_offset") for o in reached)  # no signal plan either
     # it sees what is in sight only: never more cars than the oracle, and the ones it sees
@@ -94,19 +97,20 @@ def test_an_honest_city_view_holds_nothing_private():
         for car in view.cars:
             assert np.min(np.abs(oracle.cars[:, :2] - car[:2]).sum(axis=1)) < 1e-9
         assert set(view.lights) <= set(oracle.lights)
-    assert isinstance(oracle.traffic, Traffic) and isinstance(oracle.signals, Signals)
+    assert oracle.traffic is not None and oracle.signals is not None
 
 
-def test_sensor_range_and_buildings_hide_cars():
-    env = gym.make("moonshot/CityNav-v0", traffic_cars=60).unwrapped
+@pytest.mark.parametrize("env_id", ["moonshot/CityNav-v0", "moonshot/CityNav-v1"])
+def test_sensor_range_and_buildings_hide_cars(env_id):
+    env = gym.make(env_id, traffic_cars=60).unwrapped
     hidden = in_range = 0
     for seed in range(3):
         env.reset(seed=seed)
-        view = env.perceive()
+        view, oracle = env.perceive(), env.perceive("oracle")
         for _ in range(60):
             env.step(np.array([0.2, 0.0], np.float32))
             x, y = view.ego[:2]
-            d = np.hypot(*(env.world.traffic.pose[:, :2] - [x, y]).T)
+            d = np.hypot(*(oracle.cars[:, :2] - [x, y]).T)
             assert np.all(np.hypot(view.cars[:, 0] - x, view.cars[:, 1] - y) < 50.0)
             in_range += int(np.sum(d < 50.0))
             hidden += int(np.sum(d < 50.0)) - len(view.cars)

@@ -121,6 +121,29 @@ def test_missing_latest_json_resumes_from_the_newest_checkpoint(uninterrupted, t
     _same_experiment(uninterrupted, out)
 
 
+def test_a_normalized_multi_step_run_resumes_with_its_running_sums(tmp_path, monkeypatch):
+    """VecNormalize's discounted returns and VecMonitor's counters are mid-episode state SB3
+    does not save: a resumed CityNav run with reward normalization is still the same run,
+    down to the weights."""
+    import torch
+    from stable_baselines3 import PPO
+
+    city = dict(TINY, env="city", n_envs=4, eval_episodes=2, env_kwargs={"time_limit": 10},
+                hyperparams={"n_steps": 16, "batch_size": 32, "n_epochs": 1,
+                             "normalize": True})
+    ref, out = tmp_path / "ref", tmp_path / "run"
+    train(TrainConfig(out=str(ref), timesteps=384, **city))
+    _kill_at(monkeypatch, 200)
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig(out=str(out), timesteps=384, **city))
+    monkeypatch.undo()
+    train(TrainConfig(out=str(out), **city), resume=True)
+    _same_experiment(ref, out)
+    a = PPO.load(ref / "model.zip").policy.state_dict()
+    b = PPO.load(out / "model.zip").policy.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_a_second_writer_is_refused_naming_the_holder(tmp_path, capsys):
     # defect 2
     out = tmp_path / "run"
@@ -134,6 +157,17 @@ def test_a_second_writer_is_refused_naming_the_holder(tmp_path, capsys):
     (out / RunLock.NAME).write_text("pid 999999999 on nowhere (train, since then)\n")
     with RunLock(out):
         pass
+
+
+def test_evaluations_lock_their_folder(tmp_path, capsys):
+    with RunLock(tmp_path / "ev", "train"):
+        assert main(["evaluate", "planner:moon", "--split", "new", "--episodes", "1",
+                     "--out", str(tmp_path / "ev")]) != 0
+        assert main(["shift", "moon", "--agent", "planner", "--axis", "altitude",
+                     "--level", "0", "--episodes", "1", "--out", str(tmp_path / "ev")]) != 0
+    err = capsys.readouterr().err
+    assert err.count("in use by pid") == 2
+    assert not (tmp_path / "ev" / "transfer.csv").exists()
 
 
 def test_resume_of_a_folder_still_training_is_refused(tmp_path):
@@ -187,6 +221,10 @@ def test_failed_starts_leave_nothing_behind(tmp_path, capsys):
     (["train", "moon", "--timesteps", str(10**23)], "--timesteps"),
     (["render", "moon", "--fps", "0"], "fps"),
     (["render", "moon", "--fps", "-3"], "fps"),
+    (["evaluate", "planner:moon", "--seed", "-1"], "--seed"),
+    (["evaluate", "planner:moon", "--episodes", "0"], "--episodes"),
+    (["shift", "moon", "--agent", "planner", "--seed", "-2"], "--seed"),
+    (["plan", "moon", "--seed", "-1"], "--seed"),
 ])
 def test_bad_values_are_refused_naming_the_flag(argv, needle, tmp_path, capsys):
     # defects 9, 11, 12
@@ -247,3 +285,28 @@ def test_a_budget_smaller_than_an_update_is_announced(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "2,048" in text and "64" in text
     assert np.all(read_episodes(out)["env_steps"] <= 2048)
+
+
+def test_without_flock_the_lock_is_an_exclusive_file(tmp_path, monkeypatch):
+    """On a file system without flock two writers still cannot both hold a folder."""
+    import fcntl
+
+    def no_flock(*args):
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(fcntl, "flock", no_flock)
+    first = RunLock(tmp_path, "train").acquire()
+    with pytest.raises(RunFolderBusy, match=f"pid {os.getpid()}"):
+        RunLock(tmp_path, "plan").acquire()
+    first.release()
+    assert not (tmp_path / ".lock.pid").exists()
+    with RunLock(tmp_path, "plan"):
+        pass
+    # a lock file left by a dead process of this host is taken over
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    import socket
+
+    (tmp_path / ".lock.pid").write_text(f"pid {dead} on {socket.gethostname()} (train)\n")
+    with RunLock(tmp_path, "train"):
+        assert f"pid {os.getpid()}" in (tmp_path / ".lock.pid").read_text()

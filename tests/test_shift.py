@@ -120,9 +120,54 @@ def test_level_zero_of_every_city_axis_is_the_training_distribution():
     ref = drive()
     for axis in CITY.shift_axes.values():
         assert np.array_equal(drive(**axis.settings(0)), ref), axis.name
-    # each level changes its own setting and the drive it gives
-    assert not np.array_equal(drive(**CITY.axis("friction").settings(3)), ref)
-    assert not np.array_equal(drive(**CITY.axis("layout").settings(3)), ref)
+
+
+def _city_drive(steps: int = 40, **kw):
+    """Config, map, vehicle, grip, traffic poses and observations of one seeded drive."""
+    import gymnasium as gym
+
+    env = gym.make("moonshot/CityNav-v1", **{"traffic_cars": 20, **kw}).unwrapped
+    obs, _ = env.reset(seed=3)
+    oracle = env.perceive("oracle")
+    cars, observations = [oracle.cars[:, :3].copy()], [obs]
+    for _ in range(steps):
+        obs, *_ = env.step(np.array([0.3, 0.0], np.float32))
+        cars.append(oracle.cars[:, :3].copy())
+        observations.append(obs)
+    return {"config": dict(env.config), "nodes": oracle.map.nodes.copy(),
+            "edges": {tuple(sorted(e[:2])) for e in np.asarray(oracle.map.edges).tolist()},
+            "vehicle": oracle.vehicle, "friction": oracle.road_friction,
+            "cars": np.array(cars), "obs": np.array(observations)}
+
+
+@pytest.mark.parametrize("axis", list(CITY.shift_axes))
+def test_each_city_level_changes_its_setting_and_only_what_it_says(axis):
+    ref = _city_drive()
+    lidar = slice(0, 32)
+    for level in range(1, len(CITY.axis(axis).levels)):
+        settings = CITY.axis(axis).settings(level)
+        got = _city_drive(**settings)
+        changed = {k for k in ref["config"] if got["config"][k] != ref["config"][k]}
+        assert changed == set(settings), (axis, level)
+        if axis == "traffic":
+            assert len(got["cars"][0]) == settings["traffic_cars"] != len(ref["cars"][0])
+        elif axis == "layout":  # other streets
+            assert got["edges"] != ref["edges"] or got["nodes"].shape != ref["nodes"].shape \
+                or not np.allclose(got["nodes"], ref["nodes"])
+        elif axis == "vehicle":
+            assert got["vehicle"] != ref["vehicle"]
+            assert np.array_equal(got["nodes"], ref["nodes"])
+        elif axis == "friction":
+            assert got["friction"] == settings["road_friction"] != ref["friction"]
+            assert np.array_equal(got["nodes"], ref["nodes"])
+        elif axis == "driving_side":  # the same city, mirrored
+            assert np.allclose(np.sort(got["nodes"][:, 0]), np.sort(-ref["nodes"][:, 0]))
+        elif axis == "lidar_noise":  # the same drive, only the lidar differs
+            assert np.array_equal(got["cars"], ref["cars"])
+            assert np.array_equal(np.delete(got["obs"], lidar, axis=1),
+                                  np.delete(ref["obs"], lidar, axis=1))
+            noise = np.std(got["obs"][:, lidar] - ref["obs"][:, lidar])
+            assert noise > 0
 
 
 def test_city_axes_reach_the_planner_through_its_perception():

@@ -108,6 +108,14 @@ def test_a_sweep_survives_a_dead_node_and_resumes_to_no_work(cluster, tmp_path):
     assert driver.returncode == 0, stderr[-3000:]
     cells = expand(SPEC)
     assert len(cells) == 8
+    # the cell that ran on the killed node was retried elsewhere, from its snapshot
+    import json
+
+    attempts = {c.id: [json.loads(x) for x in (out / "cells" / c.id / "attempts.jsonl")
+                       .read_text().splitlines()] for c in cells}
+    retried = [a for a in attempts.values() if len(a) > 1]
+    assert retried, attempts
+    assert all(len({x["node"] for x in a}) == 2 for a in retried)
     for cell in cells:
         folder = out / "cells" / cell.id
         assert (folder / "DONE").exists(), cell.id
@@ -135,6 +143,10 @@ def test_a_sweep_survives_a_dead_node_and_resumes_to_no_work(cluster, tmp_path):
     assert main(["sweep", str(spec_path), "--out", str(out), "--resume", "--no-progress"]) == 0
     assert time.perf_counter() - t0 < 30
     assert before == {p: p.stat().st_mtime_ns for p in (out / "cells").rglob("episodes.csv")}
+    # ...and refuses a spec whose cells differ in more than their ids (a bigger budget)
+    bigger = {**SPEC, "agents": [{**SPEC["agents"][0], "timesteps": 4096}, SPEC["agents"][1]]}
+    spec_path.write_text(yaml.safe_dump(bigger))
+    assert main(["sweep", str(spec_path), "--out", str(out), "--resume", "--no-progress"]) == 2
 
 
 def test_local_ray_runs_the_example_spec_shape(tmp_path):
@@ -174,6 +186,11 @@ def test_shipped_example_spec_expands():
     ({"env_kwargs": {"target": "venus"}}, "target"),
     ({"env_grid": {"target": []}}, "empty list"),
     ({"shift": {"axis": "nope"}}, "shift axis"),
+    ({"resources": {"num_cpus": 0}}, "num_cpus"),
+    ({"resources": {"num_gpus": -1}}, "num_gpus"),
+    ({"resources": {"memory": 4}}, "memory"),
+    ({"max_retries": -1}, "max_retries"),
+    ({"max_retries": "3"}, "max_retries"),
 ])
 def test_bad_specs_are_refused_before_any_task(change, needle, tmp_path, capsys):
     spec = {"name": "x", "world": "moon", "agents": [{"planner": True}], "seeds": [0],
@@ -194,3 +211,28 @@ def test_grids_expand_into_cells():
     assert {c.env_kwargs["traffic_cars"] for c in cells} == {20, 40}
     with pytest.raises(ConfigError, match="distinct label"):
         expand({"world": "moon", "agents": [{"planner": True}, {"planner": True}]})
+
+
+def test_the_aggregate_keeps_columns_only_some_cells_have(tmp_path):
+    """A relearning cost (RL cells only) or a split one group lacks still reaches the tables,
+    whichever cell comes first."""
+    import json
+
+    from moonshot.evaluation.sweep import aggregate
+
+    spec = {"world": "moon", "env_kwargs": {"target": "soi"},
+            "agents": [{"planner": True, "episodes": 2}], "seeds": [0, 1],
+            "evaluate": {"splits": ["new"], "episodes": 2}}
+    cells = expand(spec)
+    for cell in cells:
+        execute_cell(cell, tmp_path / "cells" / cell.id)
+    late = tmp_path / "cells" / cells[1].id / "result.json"
+    result = json.loads(late.read_text())
+    result["relearn"] = {"episodes_to_recover": 40, "deaths_to_recover": 3}
+    late.write_text(json.dumps(result))
+    summary = aggregate(tmp_path, cells)
+    assert summary["groups"][0]["relearn_episodes"] == 40
+    assert summary["groups"][0]["relearn_episodes_missing"] == 1
+    header = (tmp_path / "cells.csv").read_text().splitlines()[0].split(",")
+    assert "relearn_episodes" in header
+    assert "relearn: episodes" in (tmp_path / "summary.md").read_text()

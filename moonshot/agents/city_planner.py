@@ -33,7 +33,7 @@ import numpy as np
 from numba import njit
 
 from ..envs.perception import check_perception
-from ..physics.city.ego import Bicycle, bicycle_update
+from ..physics.city.ego import Bicycle, bicycle_update, tyre_update
 from ..physics.city.geometry import Polyline, polyline_point
 from ..physics.city.roads import ROAD, LaneArrays, match_lanes
 from ..physics.city.route import plan_route, project_on_route
@@ -53,6 +53,7 @@ from .base import Agent
 CIRCLE_OFFSETS = np.array(EGO_CIRCLE_OFFSETS)
 CIRCLE_RADIUS = EGO_CIRCLE_RADIUS
 G = 9.81  # m/s²
+GRIP_SHARE = 0.8  # of the tyres' grip that braking or throttle may take (steering keeps ~60%)
 
 
 class _Imagination(NamedTuple):
@@ -125,10 +126,12 @@ def _stop_lines(cars, active, half, lanes, signals, t, stop_at):
 
 
 @njit(cache=True)
-def _first_conflict(ego_xyh, cars, active, offsets, radius, margin):
-    """Index of the first time step at which the ego (T, 3) comes within ``margin`` of a car
-    (T, N, 3) in ``active``; T if never."""
-    lim = (2.0 * radius + margin) ** 2
+def _first_conflict(ego_xyh, ego_off, ego_r, cars, active, car_off, car_r, margin):
+    """Index of the first time step at which the ego (T, 3; covering circles of radius
+    ``ego_r`` at ``ego_off`` along it) comes within ``margin`` of a car (T, N, 3; circles
+    ``car_r``, ``car_off``) in ``active``; T if never."""
+    lim = (ego_r + car_r + margin) ** 2
+    reach = (np.abs(ego_off).max() + np.abs(car_off).max() + ego_r + car_r + margin) ** 2
     for k in range(ego_xyh.shape[0]):
         ex, ey, eh = ego_xyh[k, 0], ego_xyh[k, 1], ego_xyh[k, 2]
         ce, se = math.cos(eh), math.sin(eh)
@@ -136,15 +139,15 @@ def _first_conflict(ego_xyh, cars, active, offsets, radius, margin):
             if not active[j]:
                 continue
             cx, cy, ch = cars[k, j, 0], cars[k, j, 1], cars[k, j, 2]
-            if (cx - ex) ** 2 + (cy - ey) ** 2 > 49.0:
+            if (cx - ex) ** 2 + (cy - ey) ** 2 > reach:
                 continue
             cc, sc = math.cos(ch), math.sin(ch)
-            for a in range(offsets.shape[0]):
-                ax = ex + offsets[a] * ce
-                ay = ey + offsets[a] * se
-                for b in range(offsets.shape[0]):
-                    bx = cx + offsets[b] * cc
-                    by = cy + offsets[b] * sc
+            for a in range(ego_off.shape[0]):
+                ax = ex + ego_off[a] * ce
+                ay = ey + ego_off[a] * se
+                for b in range(car_off.shape[0]):
+                    bx = cx + car_off[b] * cc
+                    by = cy + car_off[b] * sc
                     if (ax - bx) ** 2 + (ay - by) ** 2 < lim:
                         return k
     return ego_xyh.shape[0]
@@ -172,21 +175,26 @@ def pure_pursuit(x, y, h, v, route, i, car):
 
 
 @njit(cache=True)
-def _rollout(ego, accel, how, route, i, car, out, s_out):
-    """Closed-loop imagination of a candidate from ``ego = (x, y, h, v)``: the ego's own
-    bicycle model (``car``) steered by pure pursuit along ``route`` (from route point ``i``),
-    holding ``accel`` for ``how.commit`` s, then braking at ``how.brake`` to a standstill.
-    Writes poses every ``how.sub`` steps into ``out (n_out, 3)`` and route arc lengths into
-    ``s_out``."""
+def _rollout(ego, accel, how, route, i, car, tyres, steer, out, s_out):
+    """Closed-loop imagination of a candidate from ``ego = (x, y, h, v)`` with the wheels at
+    ``steer``: the ego's own bicycle model (``car``; with ``tyres`` - friction, steering rate
+    - where they are finite, the model of CityNav-v1) steered by pure pursuit along ``route``
+    (from route point ``i``), holding ``accel`` for ``how.commit`` s, then braking at
+    ``how.brake`` to a standstill. Writes poses every ``how.sub`` steps into ``out (n_out,
+    3)`` and route arc lengths into ``s_out``."""
     how, route, car = _Imagination(*how), Polyline(*route), Bicycle(*car)
+    with_tyres = math.isfinite(tyres[0]) and math.isfinite(tyres[1])
     x, y, h, v = ego
     commit, brake, dt, sub = how.commit, how.brake, how.dt, how.sub
     pts, cum = route.points, route.cum
     t = 0.0
     for k in range(out.shape[0] * sub):
-        steer, i, s = pure_pursuit(x, y, h, v, route, i, car)
+        cmd, i, s = pure_pursuit(x, y, h, v, route, i, car)
         a = accel if t < commit else -brake
-        x, y, h, v = bicycle_update(x, y, h, v, a, steer, dt, car)
+        if with_tyres:
+            x, y, h, v, steer = tyre_update(x, y, h, v, steer, a, cmd, dt, car, tyres)
+        else:
+            x, y, h, v = bicycle_update(x, y, h, v, a, cmd, dt, car)
         t += dt
         if (k + 1) % sub == 0:
             q = (k + 1) // sub - 1
@@ -257,16 +265,26 @@ class CityPlanner(Agent):
         h = np.unwrap(np.arctan2(np.gradient(pts[:, 1]), np.gradient(pts[:, 0])))
         kappa = np.abs(np.gradient(h)) / np.maximum(np.gradient(self.route.cum), 1e-6)
         kappa = np.convolve(kappa, np.ones(5) / 5, mode="same")
-        vmax = min(self.params.max_speed, m.speed_limit)
+        # no faster than a stop within the prediction horizon (slippery roads), the limit,
+        # the car
+        grip = GRIP_SHARE * G * v.road_friction
+        stop = 0.8 * min(self.brake, 0.85 * min(self.params.max_brake, grip)) * self.horizon
+        vmax = min(self.params.max_speed, m.speed_limit, stop)
         vr = np.minimum(np.sqrt(lateral / np.maximum(kappa, 1e-6)), vmax)
-        vr = np.maximum(vr, 3.0)
+        vr = np.maximum(vr, min(3.0, vmax))
         ds = np.diff(self.route.cum, prepend=0.0)
         decel = min(2.0, 0.5 * G * v.road_friction)
         for i in range(len(vr) - 2, -1, -1):  # can brake comfortably to every later limit
             vr[i] = min(vr[i], math.sqrt(vr[i + 1] ** 2 + 2 * decel * ds[i + 1]))
         self.v_ref = vr
-        self._max_brake = min(self.params.max_brake, G * v.road_friction)
+        # on a slippery road brake and throttle keep a third of the grip for steering
+        grip = GRIP_SHARE * G * v.road_friction
+        self._max_brake = min(self.params.max_brake, grip)
+        self._max_accel = min(self.params.max_accel, grip)
         self._fallback = min(self.brake, 0.85 * self._max_brake)
+        self._tyres = (float(v.road_friction), float(v.steer_rate))
+        radius, offsets = self.params.circles
+        self._ego_r, self._ego_off = float(radius), np.asarray(offsets)
         self._how = tuple(_Imagination(float(self.commit), float(self._fallback),
                                        float(self.dt), int(round(self.step / self.dt))))
 
@@ -294,7 +312,8 @@ class CityPlanner(Agent):
         out = np.empty((len(self.times), 3))
         s_out = np.empty(len(self.times))
         self._imagined += 1
-        _rollout((x, y, h, v), accel, self._how, self._path, self._i, self._car, out, s_out)
+        _rollout((x, y, h, v), accel, self._how, self._path, self._i, self._car, self._tyres,
+                 float(self.view.steer), out, s_out)
         return out, s_out
 
     def _committed(self, line: float, s0: float, v0: float) -> bool:
@@ -347,7 +366,7 @@ class CityPlanner(Agent):
         # speed: desired from the curvature envelope
         i = min(self._i, len(self.v_ref) - 1)
         v_des = float(self.v_ref[i])
-        a_track = max(-self._max_brake, min(p.max_accel, (v_des - v) / 0.5))
+        a_track = max(-self._max_brake, min(self._max_accel, (v_des - v) / 0.5))
         cands = sorted({a_track, *[a for a in (2.0, 1.0, 0.0, -1.5, -3.0, -4.5)
                                    if a < a_track and a > -self._max_brake]}, reverse=True)
         cars, active = (self._oracle_predictions(x, y, h) if self.perception == "oracle"
@@ -360,8 +379,8 @@ class CityPlanner(Agent):
                 continue
             ok = True
             for pred in cars:
-                if _first_conflict(ego_traj, pred, active, CIRCLE_OFFSETS, CIRCLE_RADIUS,
-                                   self.margin) < len(self.times):
+                if _first_conflict(ego_traj, self._ego_off, self._ego_r, pred, active,
+                                   CIRCLE_OFFSETS, CIRCLE_RADIUS, self.margin) < len(self.times):
                     ok = False
                     break
             if ok:

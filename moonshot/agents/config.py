@@ -112,8 +112,7 @@ class TrainConfig:
 DEFAULT_TIMESTEPS = 100_000
 MAX_TIMESTEPS = 10**11
 #: Fields a resumed run may change (the rest is the saved experiment).
-RESUMABLE = ("timesteps", "progress", "device", "torch_threads", "update_threads",
-             "env_workers", "out")
+RESUMABLE = ("timesteps", "progress", "device", "torch_threads", "update_threads", "out")
 
 
 def _int(name: str, value, lo: int, hi: int | None = None, flag: bool = True) -> int:

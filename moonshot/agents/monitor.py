@@ -51,9 +51,10 @@ def evaluate_policy_on_split(agent, env_id: str, split: str, episodes: int, seed
                              env_kwargs: dict) -> dict:
     """Deterministic episodes of ``agent`` on ``split``: success, death rate, mean return.
 
-    Episode ``i`` is the env's ``reset(seed=seed + i)``. Where the env has a native vector
-    version the episodes run side by side in it (one policy call and one env step for all),
-    else one after the other."""
+    Where the env has a native vector version the episodes run side by side in it (one
+    policy call and one env step for all: ``reset(seed=seed)`` of a batch of them), else one
+    after the other, episode ``i`` the env's ``reset(seed=seed + i)``; the same seed
+    evaluates on the same scenarios, whatever the agent."""
     import gymnasium as gym
 
     kwargs = {**env_kwargs, "split": split}
@@ -151,7 +152,11 @@ class TrainingMonitor(BaseCallback):
         self.wall_offset = wall_offset
         self.total = total
         self.env_id = env_id
-        self.eval_kwargs = {k: v for k, v in cfg.env_kwargs.items() if k != "split"}
+        from ..worlds import get_world
+
+        # evaluations on the splits themselves, not on a randomized training distribution
+        self.eval_kwargs = {k: v for k, v in get_world(env_id).evaluation_kwargs(
+            cfg.env_kwargs).items() if k != "split"}
         self._t0 = time.perf_counter()
         self._ret: np.ndarray | None = None
         self._len: np.ndarray | None = None

@@ -6,7 +6,8 @@ A checkpoint is taken between two rollouts, after the update that consumed the l
 (weights and optimizer, SB3's zip) it records the random states (torch, numpy, Python, the
 action space's), where each environment stands (``get_state()`` of moonshot's envs: their
 generators and the scenario or drive in progress), SB3's last observation and episode-start
-flags, and the monitor's partial returns of the episodes in flight. Restoring all of them
+flags, the monitor's partial returns of the episodes in flight, and the wrappers' running
+sums (VecNormalize's discounted returns, VecMonitor's episode counters). Restoring all of them
 continues the run bit for bit (on the same machine; tested). An env without ``get_state``
 resumes from a fresh reset with its seed offset by the checkpoint's step (close, not exact).
 """
@@ -66,6 +67,30 @@ def set_env_state(vec, state: dict) -> None:
             base.env_method("set_state", s, indices=[i])
 
 
+#: Per wrapper class: the attributes that change step by step and that SB3 does not save.
+_WRAPPER_STATE = {"VecNormalize": ("returns",),
+                  "VecMonitor": ("episode_returns", "episode_lengths", "episode_count")}
+
+
+def wrapper_state(vec) -> list:
+    """The running sums of the VecEnvWrappers around the envs, outermost first."""
+    out = []
+    while hasattr(vec, "venv") and not isinstance(vec, (GymVectorToSB3, WorkerVecEnv)):
+        names = _WRAPPER_STATE.get(type(vec).__name__, ())
+        out.append({n: np.copy(getattr(vec, n)) for n in names if hasattr(vec, n)})
+        vec = vec.venv
+    return out
+
+
+def set_wrapper_state(vec, states: list) -> None:
+    for saved in states:
+        if not (hasattr(vec, "venv") and not isinstance(vec, (GymVectorToSB3, WorkerVecEnv))):
+            raise ValueError("the checkpoint's env wrappers differ from this run's")
+        for name, value in saved.items():
+            setattr(vec, name, np.copy(value) if isinstance(value, np.ndarray) else value)
+        vec = vec.venv
+
+
 def capture(model, monitor_state: dict) -> dict[str, Any]:
     """The trainer state of ``model`` now (see the module docstring)."""
     import torch
@@ -80,6 +105,7 @@ def capture(model, monitor_state: dict) -> dict[str, Any]:
         "last_episode_starts": model._last_episode_starts,
         "last_original_obs": getattr(model, "_last_original_obs", None),
         "env": env_state(model.get_env()),
+        "wrappers": wrapper_state(model.get_env()),
         "monitor": monitor_state,
     }
 
@@ -98,6 +124,7 @@ def restore(model, state: dict) -> bool:
     if state.get("env") is None:
         return False
     set_env_state(model.get_env(), state["env"])
+    set_wrapper_state(model.get_env(), state.get("wrappers", []))
     model._last_obs = state["last_obs"]
     model._last_episode_starts = state["last_episode_starts"]
     if state.get("last_original_obs") is not None:

@@ -122,7 +122,10 @@ def _resumed_config(cfg: TrainConfig, run: Path) -> tuple[TrainConfig, dict]:
     for key, val in given.items():
         if key in RESUMABLE or key == "env" or val == default[key]:
             continue
-        if val != base.get(key):
+        was = base.get(key)
+        if isinstance(val, dict) and isinstance(was, dict) and {**was, **val} == was:
+            continue  # what was given agrees with the saved (defaults filled in) settings
+        if val != was:
             flag = "--" + key.replace("_", "-")
             raise ConfigError(f"{flag} cannot change when resuming {run}: the run was started "
                               f"with {base.get(key)!r} (you gave {val!r}); resume without it, "
@@ -169,8 +172,11 @@ def _plan(cfg: TrainConfig, saved: dict) -> dict:
         check_tensorboard()
     if cfg.init_from and not Path(cfg.init_from).exists():
         raise FileNotFoundError(f"missing model file to start from: {cfg.init_from}")
+    # the layout of the envs is part of a checkpoint's state: a resumed run keeps its own
+    workers = saved.get("env_workers") or env_workers(cfg, env_id, n_envs)
     return {"env_id": env_id, "hp": hp, "n_envs": n_envs, "policy": policy,
-            "normalize": normalize, "env_kwargs": env_kwargs, "schedule": schedule}
+            "normalize": normalize, "env_kwargs": env_kwargs, "schedule": schedule,
+            "env_workers": int(workers)}
 
 
 def announce_budget(algo: str, hp: dict, n_envs: int, timesteps: int) -> None:
@@ -237,6 +243,9 @@ def find_checkpoint(run: Path) -> dict | None:
         stats = ckpt / f"vecnormalize_{steps}.pkl"
         if stats.exists():
             meta["vecnormalize"] = stats.name
+        buffer = ckpt / f"replay_buffer_{steps}.pkl"
+        if buffer.exists():
+            meta["replay_buffer"] = buffer.name
         print(f"moonshot: resuming {run} from {path.name}, the newest complete checkpoint",
               flush=True)
         return meta
@@ -273,7 +282,7 @@ def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool,
     # Same seed as the first start; the exact resume below restores the envs' states (an env
     # that cannot say where it stood restarts with its seed offset by the checkpoint's step).
     vec = make_vec_env(env_id, n_envs, cfg.seed + start_steps, env_kwargs,
-                       workers=env_workers(cfg, env_id, n_envs))
+                       workers=plan["env_workers"])
     # Episode returns and lengths for SB3's own rollout/ep_rew_mean, ep_len_mean (TensorBoard)
     vec = VecMonitor(vec)
     tb = str(run / "tensorboard") if cfg.tensorboard else None
@@ -305,6 +314,7 @@ def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool,
     write_json(run / "config.json", {
         "train": asdict(cfg), "env_id": env_id, "resolved_hyperparams": hp, "n_envs": n_envs,
         "normalize": normalize, "policy": plan["policy"], "schedule": schedule,
+        "env_workers": plan["env_workers"],
         "versions": versions(), "command": command_line(cfg)})
     monitor = TrainingMonitor(run, cfg, env_id, log, evals, schedule,
                               float(meta["wall_time_s"]) if meta else 0.0, cfg.timesteps,

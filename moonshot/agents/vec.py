@@ -63,6 +63,31 @@ class GymVectorToSB3(VecEnv):
         self._seed = seed
         return [seed] * self.num_envs
 
+    def _recv(self, k: int):
+        try:
+            status, payload = self._pipes[k].recv()
+        except (EOFError, ConnectionResetError, OSError):
+            proc = self._procs[k]
+            proc.join(timeout=1)
+            raise WorkerError(f"env worker {k} of {len(self._procs)} died (exit code "
+                              f"{proc.exitcode})") from None
+        if status == "error":
+            raise WorkerError(f"env worker {k} of {len(self._procs)} failed:\n{payload}")
+        return payload
+
+    def _gather(self) -> list:
+        """Every worker's reply (all read, so none is left for the next call), or the first
+        worker's error."""
+        out, error = [], None
+        for k in range(len(self._pipes)):
+            try:
+                out.append(self._recv(k))
+            except WorkerError as exc:
+                error = error or exc
+        if error is not None:
+            raise error
+        return out
+
     def step_async(self, actions: np.ndarray) -> None:
         self._actions = actions
 
@@ -93,30 +118,53 @@ class GymVectorToSB3(VecEnv):
 
 
 def _vector_worker(conn, env_id: str, n: int, kwargs: dict) -> None:
-    """A worker process of :class:`WorkerVecEnv`: one native vector env, driven by messages."""
+    """A worker process of :class:`WorkerVecEnv`: one native vector env, driven by messages.
+    Every reply is ``("ok", payload)`` or ``("error", traceback)``: an exception in the worker
+    reaches the trainer instead of leaving it waiting."""
+    import traceback
+
     from .. import register_envs
 
-    register_envs()
-    venv = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", **kwargs)
+    venv = None
     try:
+        register_envs()
+        venv = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point",
+                            **kwargs)
+        conn.send(("ok", None))
         while True:
             cmd, arg = conn.recv()
-            if cmd == "step":
-                conn.send(venv.step(arg))
-            elif cmd == "reset":
-                conn.send(venv.reset(seed=arg)[0])
-            elif cmd == "get_state":
-                conn.send(venv.unwrapped.get_state())
-            elif cmd == "set_state":
-                venv.unwrapped.set_state(arg)
-                conn.send(None)
-            elif cmd == "close":
+            if cmd == "close":
                 break
-    except (EOFError, KeyboardInterrupt):
+            try:
+                if cmd == "step":
+                    out = venv.step(arg)
+                elif cmd == "reset":
+                    out = venv.reset(seed=arg)[0]
+                elif cmd == "get_state":
+                    out = venv.unwrapped.get_state()
+                elif cmd == "set_state":
+                    out = venv.unwrapped.set_state(arg)
+                else:
+                    raise ValueError(f"unknown worker command {cmd!r}")
+            except Exception:
+                conn.send(("error", traceback.format_exc()))
+            else:
+                conn.send(("ok", out))
+    except (EOFError, KeyboardInterrupt, BrokenPipeError):
         pass
+    except Exception:  # building the env failed
+        try:
+            conn.send(("error", traceback.format_exc()))
+        except (BrokenPipeError, OSError):
+            pass
     finally:
-        venv.close()
+        if venv is not None:
+            venv.close()
         conn.close()
+
+
+class WorkerError(RuntimeError):
+    """An env worker process failed (its traceback is in the message) or died."""
 
 
 class WorkerVecEnv(VecEnv):
@@ -142,6 +190,12 @@ class WorkerVecEnv(VecEnv):
             child.close()
             self._pipes.append(parent)
             self._procs.append(proc)
+        try:
+            for k in range(len(self._pipes)):
+                self._recv(k)  # each worker built its env (or says why not)
+        except BaseException:
+            self.close()
+            raise
         probe = gym.make(env_id, **kwargs)
         super().__init__(n_envs, probe.observation_space, probe.action_space)
         probe.close()
@@ -153,19 +207,44 @@ class WorkerVecEnv(VecEnv):
         self._seed = seed
         return [seed] * self.num_envs
 
+    def _recv(self, k: int):
+        try:
+            status, payload = self._pipes[k].recv()
+        except (EOFError, ConnectionResetError, OSError):
+            proc = self._procs[k]
+            proc.join(timeout=1)
+            raise WorkerError(f"env worker {k} of {len(self._procs)} died (exit code "
+                              f"{proc.exitcode})") from None
+        if status == "error":
+            raise WorkerError(f"env worker {k} of {len(self._procs)} failed:\n{payload}")
+        return payload
+
+    def _gather(self) -> list:
+        """Every worker's reply (all read, so none is left for the next call), or the first
+        worker's error."""
+        out, error = [], None
+        for k in range(len(self._pipes)):
+            try:
+                out.append(self._recv(k))
+            except WorkerError as exc:
+                error = error or exc
+        if error is not None:
+            raise error
+        return out
+
     def reset(self):
         for k, pipe in enumerate(self._pipes):
             pipe.send(("reset", None if self._seed is None else
                        self._seed + int(self._offsets[k])))
         self._seed = None
-        return np.concatenate([p.recv() for p in self._pipes])
+        return np.concatenate(self._gather())
 
     def step_async(self, actions: np.ndarray) -> None:
         for k, pipe in enumerate(self._pipes):
             pipe.send(("step", actions[self._offsets[k]:self._offsets[k + 1]]))
 
     def step_wait(self):
-        parts = [p.recv() for p in self._pipes]
+        parts = self._gather()
         obs = np.concatenate([p[0] for p in parts])
         rewards = np.concatenate([p[1] for p in parts]).astype(np.float32)
         term = np.concatenate([p[2] for p in parts])
@@ -178,13 +257,12 @@ class WorkerVecEnv(VecEnv):
     def get_state(self) -> list:
         for pipe in self._pipes:
             pipe.send(("get_state", None))
-        return [p.recv() for p in self._pipes]
+        return self._gather()
 
     def set_state(self, states: list) -> None:
         for pipe, s in zip(self._pipes, states, strict=True):
             pipe.send(("set_state", s))
-        for pipe in self._pipes:
-            pipe.recv()
+        self._gather()
 
     def close(self) -> None:
         for pipe in self._pipes:

@@ -33,7 +33,7 @@ from .city_nav import (
     WAYPOINT_AHEAD,
     CityNavEnv,
 )
-from .display import has_display
+from .display import human_window
 from .docs import fill_doc, make_call, number
 from .layout import ObservationLayout, Size, Slot
 
@@ -113,8 +113,8 @@ class CityDrives:
         city = cached_city(int(self.map_id[i]), self.cfg["layout"], self.cfg["driving_side"])
         self.batch.start(i, city, rng, int(self.cfg["traffic_cars"]),
                          tuple(self.cfg["route_length"]))
-        if self.cfg["lidar_noise"] > 0:  # only then: the noiseless draws stay the same
-            self._noise[i] = np.random.default_rng(rng.integers(2**63))
+        if self.cfg["lidar_noise"] > 0:  # a jumped copy: the drive's own draws stay the same
+            self._noise[i] = np.random.Generator(rng.bit_generator.jumped())
         self.steps[i] = 0
         self.red_run[i] = 0
         b = self.batch
@@ -344,9 +344,7 @@ class CityNavV1Env(gym.Env):
         cfg.update(config)
         check_city_config(cfg)
         check_choice("render_mode", render_mode, [None] + self.metadata["render_modes"])
-        if render_mode == "human" and not has_display():
-            gym.logger.warn("render_mode='human' needs a display and none is available "
-                            "(DISPLAY is unset): frames are drawn but not shown")
+        self._window = render_mode == "human" and human_window("CityNav")
         self.config, self.render_mode, self.split = cfg, render_mode, cfg["split"]
         self._drives = CityDrives(1, cfg)
         self.world = DriveView(self._drives.batch, 0)
@@ -400,7 +398,12 @@ class CityNavV1Env(gym.Env):
         return (st["obs"][0], float(st["reward"][0]), bool(st["terminated"][0]),
                 bool(st["truncated"][0]), info)
 
-    perceive = CityNavEnv.perceive
+    def perceive(self, mode: str = "honest"):
+        """The perception view of a planner (see :meth:`CityNavEnv.perceive`)."""
+        if not self._started:
+            raise RuntimeError("call reset() before perceive()")
+        return CityNavEnv.perceive(self, mode)
+
     _refresh_views = CityNavEnv._refresh_views
     render = CityNavEnv.render
 
@@ -496,6 +499,11 @@ class CityNavVectorEnv(VectorEnv):
             infos["_final_obs"] = done.copy()
             infos["final_info"] = _final_infos(finals, self.num_envs)
             infos["_final_info"] = done.copy()
+        every = np.ones(self.num_envs, dtype=bool)
+        for key, val in (("off_road", st["off_road"]), ("ran_red_light", st["ran_red"]),
+                         ("speeding", st["speeding"]), ("map_id", self._drives.map_id.copy()),
+                         ("red_lights_run", self._drives.red_run.copy())):
+            infos[key], infos["_" + key] = val, every
         self._obs = obs
         return obs.copy(), st["reward"].astype(np.float64), st["terminated"], \
             st["truncated"], infos

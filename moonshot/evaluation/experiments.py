@@ -32,7 +32,21 @@ def evaluate_agents(specs: list[AgentSpec | str], splits: list[str], episodes: i
     ``moonshot evaluate`` command) and per-agent episode logs into ``out``.
 
     ``specs``: agent specs (see :func:`moonshot.agents.resolve_agent`); ``env`` gives the
-    world to agents that do not say (``planner``, ``module:Class``)."""
+    world to agents that do not say (``planner``, ``module:Class``). The folder is locked
+    for the evaluation (:class:`~moonshot.runlog.RunLock`): a second writer is refused."""
+    from ..errors import check_int
+    from ..runlog import run_folder
+
+    check_int("--episodes", episodes, 1)
+    check_int("--seed", seed, 0)
+    if max_trials is not None:
+        check_int("--max-trials", max_trials, 1)
+    with run_folder(out, "evaluate", fresh=False):
+        return _evaluate_agents(specs, splits, episodes, seed, Path(out), progress,
+                                max_trials, env, meta)
+
+
+def _evaluate_agents(specs, splits, episodes, seed, out, progress, max_trials, env, meta):
     t0 = time.perf_counter()
     names = [s if isinstance(s, str) else s.label for s in specs]
     specs = [resolve_agent(s, env) for s in specs]

@@ -23,9 +23,11 @@ def run_scenarios(agent: Agent, env, *, n: int, seed: int, split: str,
     """Run ``agent`` on ``n`` scenarios (or maps), up to ``max_trials`` tries each.
 
     With ``scenario_ids`` every trial at scenario ``i`` replays it (``reset(options=
-    replay(id))``, the world's :meth:`~moonshot.worlds.World.replay`); otherwise each episode
-    is a fresh reset (CityNav draws a map from its split). A scenario stops at its first
-    success. Every episode is appended to ``log`` with cumulative env steps and wall time;
+    replay(id))``, the world's :meth:`~moonshot.worlds.World.replay`); otherwise scenario
+    ``i`` is the env's ``reset(seed=seed + i)`` (CityNav draws a map and a drive from its
+    split), so every agent meets the same scenarios whatever happened in the ones before,
+    and a further trial is a fresh reset. A scenario stops at its first success. Every
+    episode is appended to ``log`` with cumulative env steps and wall time;
     ``on_scenario(records, env_steps)`` is called after each scenario with its trials.
     """
     if n < 1:
@@ -43,10 +45,13 @@ def run_scenarios(agent: Agent, env, *, n: int, seed: int, split: str,
     try:
         for i in range(n):
             for trial in range(1, max_trials + 1):
-                options = None
+                options, reset_seed = None, None
                 if scenario_ids is not None:
                     options = (replay or _scenario_option)(int(scenario_ids[i]))
-                rec = run_episode(agent, env, seed=seed if first else None, options=options)
+                    reset_seed = seed if first else None
+                elif trial == 1:
+                    reset_seed = seed + i
+                rec = run_episode(agent, env, seed=reset_seed, options=options)
                 first = False
                 rec.trial = trial
                 records.append(rec)

@@ -41,13 +41,12 @@ def run_shift(env: str, agents: list[str | AgentSpec], axes: list[str] | None = 
     success_high`` (95% bootstrap CI) ``, deaths`` (per episode) ``, trials`` (real trials per
     scenario) ``, model_rollouts`` (imagined trials per scenario) ``, time_to_goal``.
     """
-    from .html_report import report_meta, write_report
+    from ..errors import check_int
+    from ..runlog import run_folder
 
     world = get_world(env)
-    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
-        from ..errors import ConfigError
-
-        raise ConfigError(f"--episodes must be an integer >= 1, got {episodes!r}")
+    check_int("--episodes", episodes, 1)
+    check_int("--seed", seed, 0)
     names = list(axes) if axes else list(world.shift_axes)
     chosen = [world.axis(n) for n in names]
     for ax in chosen:
@@ -59,8 +58,15 @@ def run_shift(env: str, agents: list[str | AgentSpec], axes: list[str] | None = 
     shifted = {k for ax in world.shift_axes.values() for lv in ax.levels for k in lv}
     for spec in specs:
         spec.env_kwargs = {k: v for k, v in spec.env_kwargs.items() if k not in shifted}
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    with run_folder(out, "shift", fresh=False):
+        return _ladder(world, specs, chosen, names, levels, episodes, seed, Path(out),
+                       max_trials, progress, env_kwargs)
+
+
+def _ladder(world, specs, chosen, names, levels, episodes, seed, out, max_trials, progress,
+            env_kwargs) -> dict:
+    from .html_report import report_meta, write_report
+
     t0 = time.perf_counter()
     rows = []
     for ax in chosen:

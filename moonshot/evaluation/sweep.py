@@ -39,6 +39,7 @@ from __future__ import annotations
 import copy
 import io
 import itertools
+import json
 import os
 import shutil
 import tarfile
@@ -201,6 +202,7 @@ def expand(spec: dict) -> list[Cell]:
             raise ConfigError("sweep spec: relearn along an axis needs both axis and level")
         if "axis" in relearn:
             world.axis(relearn["axis"]).settings(relearn["level"])
+    _check_resources(spec)
     names = [k for k in grid]
     combos = list(itertools.product(*(grid[k] for k in names))) if names else [()]
     cells, seen = [], set()
@@ -222,6 +224,20 @@ def expand(spec: dict) -> list[Cell]:
                                   evaluate=evaluate, shift=shift,
                                   relearn=relearn if "algo" in agent else None, grid=values))
     return cells
+
+
+def _check_resources(spec: dict) -> None:
+    res = _mapping(spec, "resources", RESOURCE_KEYS)
+    for key, lo in (("num_cpus", 0.0), ("num_gpus", 0.0)):
+        val = res.get(key, 1 if key == "num_cpus" else 0)
+        if isinstance(val, bool) or not isinstance(val, (int, float)) or not val >= lo \
+                or (key == "num_cpus" and val == 0):
+            raise ConfigError(f"sweep spec: resources {key} must be a number "
+                              f"{'> 0' if key == 'num_cpus' else '>= 0'}, got {val!r}")
+    val = spec.get("max_retries", 3)
+    if isinstance(val, bool) or not isinstance(val, int) or val < 0:
+        raise ConfigError(f"sweep spec: max_retries must be an integer >= 0 (the retries of a "
+                          f"cell whose worker died), got {val!r}")
 
 
 def _env_keys(env_id: str) -> list[str]:
@@ -397,6 +413,12 @@ def _cell_task(cell_dict: dict, store) -> dict:
         blob = ray.get(store.get.remote(cell.id))
         if blob is not None:
             unpack(blob, folder)
+        # where each attempt ran: a retry after a lost worker shows as a second line
+        folder.mkdir(parents=True, exist_ok=True)
+        ctx = ray.get_runtime_context()
+        with open(folder / "attempts.jsonl", "a") as fh:
+            fh.write(json.dumps({"node": ctx.get_node_id(), "pid": os.getpid(),
+                                 "resumed": blob is not None, "time": time.time()}) + "\n")
 
         def snapshot(f: Path) -> None:
             ray.get(store.put.remote(cell.id, pack(f)))
@@ -475,12 +497,18 @@ def run_sweep(spec_path: str | os.PathLike, out: str | os.PathLike,
         raise FileExistsError(f"{out} already holds a sweep; pass --resume to continue it or "
                               "choose another --out")
     if resume and (out / "sweep.json").exists():
-        before = read_json(out / "sweep.json")
-        if [c["id"] for c in before["cells"]] != [c.id for c in cells]:
-            raise ConfigError(f"{out} holds a sweep of other cells; resume it with its own "
-                              f"spec ({out / 'sweep.yaml'}) or choose another --out")
+        before = read_json(out / "sweep.json")["cells"]
+        now = json.loads(json.dumps([asdict(c) for c in cells]))
+        if before != now:  # not only the ids: a cell's budget or settings count too
+            ids = {c["id"] for c in before}
+            changed = [c["id"] for c in now if c["id"] not in ids or c not in before]
+            gone = sorted(ids - {c["id"] for c in now})
+            raise ConfigError(
+                f"{out} holds a sweep of other cells (changed or new: "
+                f"{', '.join(changed[:5]) or 'none'}; not in this spec: "
+                f"{', '.join(gone[:5]) or 'none'}); resume it with its own spec "
+                f"({out / 'sweep.yaml'}) or choose another --out")
     res = spec.get("resources") or {}
-    check_keys(res, RESOURCE_KEYS, "sweep spec resources")
     t0 = time.perf_counter()
     with run_folder(out, "sweep", fresh=False):
         write_json(out / "sweep.json", {"spec": spec, "cells": [asdict(c) for c in cells]})
@@ -567,7 +595,10 @@ def aggregate(out: Path, cells: list[Cell], wall_time_s: float = 0.0,
     for r in rows:
         groups.setdefault(r["group"], []).append(r)
     summary = []
-    metrics = [k for k in rows[0] if k not in ("cell", "group", "seed", *cells[0].grid)]
+    # the union over cells: groups of different worlds or agents report different columns
+    grid = {k for c in cells for k in c.grid}
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    metrics = [k for k in keys if k not in ("cell", "group", "seed", *grid)]
     for name, members in groups.items():
         s = {"group": name, "seeds": len(members)}
         for k in metrics:
@@ -579,11 +610,11 @@ def aggregate(out: Path, cells: list[Cell], wall_time_s: float = 0.0,
             if any(v is None for v in vals):
                 s[f"{k}_missing"] = sum(v is None for v in vals)
         summary.append(s)
-    report.write_table(out, "cells", rows, [(k, k, "") for k in rows[0]])
+    report.write_table(out, "cells", rows, [(k, k, "") for k in keys])
     cols = [("group", "group", ""), ("seeds", "seeds", "")]
     for sp in ("train", "new"):
-        if f"success_{sp}" in summary[0]:
-            for r in summary:
+        if any(f"success_{sp}" in r for r in summary):
+            for r in (r for r in summary if f"success_{sp}" in r):
                 r[f"success_{sp}_ci"] = (f"{r[f'success_{sp}']:.0%} "
                                          f"[{r[f'success_{sp}_low']:.0%}–"
                                          f"{r[f'success_{sp}_high']:.0%}]")
@@ -634,7 +665,8 @@ def _aggregate_shift(out: Path, cells: list[Cell]) -> str:
             rows.append({**r, "group": cell.group, "seed": cell.seed})
     if not rows:
         return ""
-    report.write_table(out, "shift_cells", rows, [(k, k, "") for k in rows[0]])
+    report.write_table(out, "shift_cells", rows,
+                       [(k, k, "") for k in dict.fromkeys(k for r in rows for k in r)])
     groups: dict = {}
     for r in rows:
         groups.setdefault((r["group"], r["axis"], r["level"]), []).append(r)
@@ -668,11 +700,12 @@ def _plot_groups(summary: list[dict], path: Path) -> None:
     width = 0.38
     for k, (sp, color) in enumerate((("train", "#4c72b0"), ("new", "#dd8452"))):
         key = f"success_{sp}"
-        if key not in summary[0]:
+        if not any(key in r for r in summary):
             continue
         xs = np.arange(len(summary)) + (k - 0.5) * width
-        ys = np.array([r[key] for r in summary])
-        err = np.array([[r[key] - r[f"{key}_low"], r[f"{key}_high"] - r[key]]
+        ys = np.array([r.get(key, np.nan) for r in summary])
+        err = np.array([[r.get(key, np.nan) - r.get(f"{key}_low", np.nan),
+                         r.get(f"{key}_high", np.nan) - r.get(key, np.nan)]
                         for r in summary]).T
         ax.bar(xs, ys, width, color=color, label=f"split={sp}", yerr=err, capsize=3)
     ax.set_xticks(range(len(summary)), [r["group"] for r in summary], fontsize=7,

@@ -34,7 +34,7 @@ def evaluate_agent(spec: AgentSpec, split: str, episodes: int, seed: int,
     from .planning import scenario_plan
 
     world = get_world(spec.env_id)
-    kwargs = dict(spec.env_kwargs)
+    kwargs = world.evaluation_kwargs(spec.env_kwargs)
     kwargs.update(env_overrides or {})
     kwargs["split"] = split
     env = gym.make(spec.env_id, **kwargs).unwrapped
@@ -115,7 +115,8 @@ def relearning_cost(run_dir: Path, timesteps: int, out: Path, seed: int = 0,
         target = (float(evals[-1]["success_rate"]) if evals
                   else run_metrics(read_episodes(run_dir), window)["final_success_rate"])
     goal = target - tolerance
-    env_kwargs = {**cfg.get("env_kwargs", {}), **(env_overrides or {})}
+    env_kwargs = {**get_world(cfg["env"]).evaluation_kwargs(cfg.get("env_kwargs", {})),
+                  **(env_overrides or {})}
     known = TrainConfig.__dataclass_fields__
     tc = TrainConfig(**{**{k: v for k, v in cfg.items() if k in known}, "out": str(out),
                         "split": split, "timesteps": timesteps, "seed": seed,

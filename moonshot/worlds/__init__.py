@@ -113,6 +113,8 @@ class World:
     :param shift_axes: the world's shift axes (name -> declaration), for the ladder.
     :param episode_steps: ``f(env_kwargs) -> int``: the longest an episode can last (env
         steps); sizes the default evaluation budget of training runs.
+    :param split_keys: env settings that redraw a split's distribution (a domain-randomized
+        agent's training ranges); evaluations on a split, or a shift level, leave them out.
     """
 
     name: str
@@ -135,6 +137,7 @@ class World:
     benchmark: Ref | None = None
     shift_axes: Mapping[str, ShiftAxis] = field(default_factory=dict)
     episode_steps: Callable[[Mapping[str, Any]], int] | None = None
+    split_keys: tuple[str, ...] = ()
 
     def __post_init__(self):
         if not self.env_ids:
@@ -174,6 +177,11 @@ class World:
                 f"world {self.name!r} has no default hyperparameters for {algo!r}; "
                 f"it has defaults for: {', '.join(sorted(table)) or 'no algorithm'}")
         return dict(table[algo])
+
+    def evaluation_kwargs(self, env_kwargs: Mapping[str, Any]) -> dict:
+        """An agent's env settings as its evaluations on a split use them: without the
+        settings that redraw the split (:attr:`split_keys`)."""
+        return {k: v for k, v in env_kwargs.items() if k not in self.split_keys}
 
     def axis(self, name: str) -> ShiftAxis:
         """The shift axis ``name`` (a :class:`ConfigError` lists the world's axes)."""

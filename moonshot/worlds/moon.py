@@ -64,4 +64,5 @@ MOON = register_world(World(
     benchmark="moonshot.evaluation.benchmark:moon_figures",
     shift_axes=SHIFT_AXES,
     episode_steps=lambda env_kwargs: 1,
+    split_keys=("park_altitude_km", "moon_mass_scale", "moon_orbit_scale"),
 ))

@@ -158,6 +158,11 @@ class CityBatch:
         self._map_index = np.zeros(n, dtype=np.int64)
         self._bank_cap = 2 * self.n + 32
         self._ego_half = np.array([0.5 * self.ego_params.length, 0.5 * self.ego_params.width])
+        # the ego as traffic sees it: [x, y, h, v, radius, circle offsets...] (its own size)
+        radius, offsets = self.ego_params.circles
+        self._ego_ext = np.zeros((n, 5 + len(offsets)))
+        self._ego_ext[:, 4] = radius
+        self._ego_ext[:, 5:] = offsets
 
     # --------------------------------------------------------------------------- drives
     def start(self, i: int, city, rng: np.random.Generator, n_traffic: int,
@@ -224,10 +229,11 @@ class CityBatch:
         0 none, 1 a building, 2 a car."""
         egos_update(self.ego, self.steer, np.asarray(accel, dtype=np.float64),
                     np.asarray(steer_cmd, dtype=np.float64), self.dt, self._car, self._tyres)
+        self._ego_ext[:, :4] = self.ego
         for i in range(self.n):
             tr = self.drive[i].traffic
             traffic_step(_state_tuple(tr), tr.idm, self._lanes[i], self._signals[i],
-                         self.ego[i], True, rand[i], self.t[i], self.dt)
+                         self._ego_ext[i], True, rand[i], self.t[i], self.dt)
             self._pose[i, :tr.n] = tr.pose
         self.t += self.dt
         cars = self._cars()

@@ -65,6 +65,16 @@ class EgoParams:
         return min(1.0, max(-1.0, u))
 
     @cached_property
+    def circles(self) -> tuple[float, tuple[float, ...]]:
+        """Covering circles of the body: ``(radius, offsets along it)``. The 4.5 x 1.8 m car
+        has three of radius 1.2 m at -1.5, 0 and 1.5 m (what traffic and planners use); a
+        longer or wider vehicle scales them and adds circles to keep them overlapping."""
+        radius = round(1.2 * self.width / 1.8, 9)
+        reach = round(1.5 * (self.length - self.width) / (4.5 - 1.8), 9)
+        n = 1 + max(2, math.ceil(round(2 * reach / (1.25 * radius), 9)))
+        return radius, tuple(round(-reach + 2 * reach * k / (n - 1), 9) for k in range(n))
+
+    @cached_property
     def bicycle(self) -> Bicycle:
         return Bicycle._make(float(getattr(self, f)) for f in Bicycle._fields)
 

@@ -67,6 +67,7 @@ class CityParams:
     lot_width: tuple[float, float] = (12.0, 30.0)
     lot_depth: tuple[float, float] = (10.0, 32.0)
     park_fraction: float = 0.12
+    driving_side: str = "right"  # "left": the city mirrored (see mirror_city)
 
     @property
     def half_width(self) -> float:
@@ -354,7 +355,9 @@ def mirror_city(city: City) -> City:
     b[:, 0] = -b[:, 0]
     b[:, 4] = np.pi - b[:, 4]
     xmin, ymin, xmax, ymax = city.bounds
-    return replace(city, nodes=city.nodes * np.array([-1.0, 1.0]), lanes=lanes, buildings=b,
+    side = "left" if city.params.driving_side == "right" else "right"
+    return replace(city, params=replace(city.params, driving_side=side),
+                   nodes=city.nodes * np.array([-1.0, 1.0]), lanes=lanes, buildings=b,
                    bounds=(-xmax, ymin, -xmin, ymax))
 
 

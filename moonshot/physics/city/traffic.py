@@ -88,11 +88,31 @@ def idm_acceleration(v, v0, gap, dv, a, b, T, s0, delta):
 
 
 @njit(cache=True)
+def ego_circle(ego, c):
+    """Offset along the ego of its covering circle ``c``: the car's three by default, or the
+    circles of an ``ego`` row ``[x, y, h, v, radius, offset_0, ...]`` (another vehicle)."""
+    if ego.shape[0] > 4:
+        return ego[5 + c]
+    return EGO_CIRCLE_OFFSETS[c]
+
+
+@njit(cache=True)
+def ego_radius(ego):
+    return ego[4] if ego.shape[0] > 4 else EGO_CIRCLE_RADIUS
+
+
+@njit(cache=True)
+def ego_circles_count(ego):
+    return ego.shape[0] - 5 if ego.shape[0] > 4 else 3
+
+
+@njit(cache=True)
 def _ego_gap(path, base, n_path, lanes, ego, lat_max):
     """Along-path distance from a car's centre to the ego, if the ego overlaps the car's path
     ahead (the first ``n_path`` lanes of ``path``, starting ``base`` metres along it; else a
     large number), and the ego's speed along the path there."""
     pts, cum = lanes.pts, lanes.cum
+    radius = ego_radius(ego)
     best = 1e9
     vlead = 0.0
     for q in range(n_path):
@@ -104,12 +124,12 @@ def _ego_gap(path, base, n_path, lanes, ego, lat_max):
             if sl <= 1e-9:
                 continue
             ux, uy = dx / sl, dy / sl
-            for c in range(3):
-                off = EGO_CIRCLE_OFFSETS[c]
+            for c in range(ego_circles_count(ego)):
+                off = ego_circle(ego, c)
                 px = ego[0] + off * math.cos(ego[2])
                 py = ego[1] + off * math.sin(ego[2])
                 t = (px - ax) * ux + (py - ay) * uy
-                if t < -EGO_CIRCLE_RADIUS or t > sl + EGO_CIRCLE_RADIUS:
+                if t < -radius or t > sl + radius:
                     continue
                 lat = abs(-(px - ax) * uy + (py - ay) * ux)
                 if lat > lat_max:
@@ -194,9 +214,9 @@ def traffic_step(cars, idm, lanes, signals, ego, ego_on, rand, t, dt):
             cx, cy, _ = polyline_point(pts[li], cum[li], si)
             if (cx - ego[0]) ** 2 + (cy - ego[1]) ** 2 < (LOOKAHEAD + 5.0) ** 2:
                 along, ve = _ego_gap(path, base, n_path, lanes, ego,
-                                     PATH_HALF_WIDTH + EGO_CIRCLE_RADIUS)
+                                     PATH_HALF_WIDTH + ego_radius(ego))
                 if along < LOOKAHEAD:
-                    gap = along - half - EGO_CIRCLE_RADIUS
+                    gap = along - half - ego_radius(ego)
                     ai = min(ai, idm_acceleration(vi, v0, gap, vi - ve, a, b, T, s0, delta))
         # stop line
         if kind[li] == ROAD and phase[li] >= 0:
