@@ -66,3 +66,21 @@ def test_reaches_the_goal():
         info = _drive(env, agent, 1500)
         assert info["outcome"] == "arrived" and info["is_success"] and not info["death"]
     assert np.median(agent.decision_times) < 0.05
+
+
+def test_reads_the_road_and_its_vehicle_through_its_view():
+    """On ice it drives slowly enough to stop within sight (and still arrives in time); with
+    a truck it plans with the truck's size and tyres. No crash either way."""
+    import gymnasium as gym
+
+    from moonshot.agents import run_episode
+
+    for kwargs in ({"road_friction": 0.1}, {"vehicle": "truck"}):
+        env = gym.make("moonshot/CityNav-v1", traffic_cars=20, route_length=(150.0, 300.0),
+                       **kwargs).unwrapped
+        for seed in range(2):
+            agent = CityPlanner()
+            rec = run_episode(agent, env, seed=seed)
+            assert rec.outcome == "arrived" and not rec.death, (kwargs, seed, rec.outcome)
+            if "road_friction" in kwargs:  # within what it can stop in: ~6 m/s on ice
+                assert agent.v_ref.max() < 7.0 and agent.times[-1] > agent.horizon

@@ -265,11 +265,17 @@ class CityPlanner(Agent):
         h = np.unwrap(np.arctan2(np.gradient(pts[:, 1]), np.gradient(pts[:, 0])))
         kappa = np.abs(np.gradient(h)) / np.maximum(np.gradient(self.route.cum), 1e-6)
         kappa = np.convolve(kappa, np.ones(5) / 5, mode="same")
-        # no faster than a stop within the prediction horizon (slippery roads), the limit,
-        # the car
+        # no faster than a stop within the prediction horizon, the limit, the car. On a
+        # slippery road a stop takes longer than the horizon: the horizon grows (up to 3x) to
+        # a stop within what it sees (60% of its sensor range), which caps the speed instead
         grip = GRIP_SHARE * G * v.road_friction
-        stop = 0.8 * min(self.brake, 0.85 * min(self.params.max_brake, grip)) * self.horizon
-        vmax = min(self.params.max_speed, m.speed_limit, stop)
+        fallback = min(self.brake, 0.85 * min(self.params.max_brake, grip))
+        horizon = self.horizon
+        v_view = math.sqrt(2.0 * fallback * 0.6 * float(v.sensor_range))
+        if v_view > 0.8 * fallback * horizon:
+            horizon = min(3.0 * self.horizon, v_view / (0.8 * fallback))
+        self.times = np.arange(1, int(round(horizon / self.step)) + 1) * self.step
+        vmax = min(self.params.max_speed, m.speed_limit, 0.8 * fallback * horizon)
         vr = np.minimum(np.sqrt(lateral / np.maximum(kappa, 1e-6)), vmax)
         vr = np.maximum(vr, min(3.0, vmax))
         ds = np.diff(self.route.cum, prepend=0.0)
