@@ -118,9 +118,10 @@ def plot_shift(rows: list[dict], path: Path, title: str = "Shift") -> Path:
     agents = list(dict.fromkeys(r["agent"] for r in rows))
     ncol = min(3, len(axes))
     nrow = int(np.ceil(len(axes) / ncol))
-    fig = Figure(figsize=(4.2 * ncol, 3.3 * nrow))
-    panels = fig.subplots(nrow, ncol, squeeze=False).ravel()
-    for ax_name, panel in zip(axes, panels, strict=False):
+    fig = Figure(figsize=(4.2 * ncol, 3.0 * nrow + 0.8), layout="constrained")
+    grid = fig.subplots(nrow, ncol, squeeze=False)
+    panels = grid.ravel()
+    for k, (ax_name, panel) in enumerate(zip(axes, panels, strict=False)):
         for i, agent in enumerate(agents):
             pts = sorted((r["level"], r["success"], r["success_low"], r["success_high"])
                          for r in rows if r["axis"] == ax_name and r["agent"] == agent)
@@ -133,12 +134,16 @@ def plot_shift(rows: list[dict], path: Path, title: str = "Shift") -> Path:
         panel.set_xticks(sorted(labels), [f"{k}" for k in sorted(labels)])
         panel.set_title(ax_name, fontsize=10)
         panel.set_ylim(-0.02, 1.02)
-        panel.set_xlabel("severity level (0 = training)")
+        if k + ncol >= len(axes):  # the lowest panel of its column
+            panel.set_xlabel("severity level (0 = training)")
+        if k % ncol == 0:
+            panel.set_ylabel("success")
         panel.grid(alpha=0.3)
     for panel in panels[len(axes):]:
         panel.set_visible(False)
-    panels[0].set_ylabel("success")
-    panels[0].legend(fontsize=7, loc="lower left")
+    handles, names = panels[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncol=min(4, len(agents)),
+               fontsize=8)
     fig.suptitle(title, fontsize=11)
     report._save(fig, path)
     return path
