@@ -205,3 +205,12 @@ def test_a_failing_or_dead_worker_is_an_error_not_a_hang():
         vec.close()
     with pytest.raises(WorkerError, match="traffic_cars"):
         make_vec_env("city", 4, seed=0, env_kwargs={"traffic_cars": -5}, workers=2)
+
+
+def test_worker_processes_are_opt_in_and_only_where_episodes_stay_the_same():
+    from moonshot.agents.config import TrainConfig, env_workers
+
+    assert env_workers(TrainConfig(env="city"), "moonshot/CityNav-v1", 8) == 1
+    assert env_workers(TrainConfig(env="city", env_workers=2), "moonshot/CityNav-v1", 8) == 2
+    with pytest.raises(ValueError, match="MoonLaunch-v1 cannot split"):
+        env_workers(TrainConfig(env="moon", env_workers=2), "moonshot/MoonLaunch-v1", 256)

@@ -128,7 +128,9 @@ def test_a_normalized_multi_step_run_resumes_with_its_running_sums(tmp_path, mon
     import torch
     from stable_baselines3 import PPO
 
+    # two worker processes step the batch (opt-in; one by default): their state resumes too
     city = dict(TINY, env="city", n_envs=4, eval_episodes=2, env_kwargs={"time_limit": 10},
+                env_workers=2,
                 hyperparams={"n_steps": 16, "batch_size": 32, "n_epochs": 1,
                              "normalize": True})
     ref, out = tmp_path / "ref", tmp_path / "run"
@@ -138,6 +140,7 @@ def test_a_normalized_multi_step_run_resumes_with_its_running_sums(tmp_path, mon
         train(TrainConfig(out=str(out), timesteps=384, **city))
     monkeypatch.undo()
     train(TrainConfig(out=str(out), **city), resume=True)
+    assert json.loads((out / "config.json").read_text())["env_workers"] == 2
     _same_experiment(ref, out)
     a = PPO.load(ref / "model.zip").policy.state_dict()
     b = PPO.load(out / "model.zip").policy.state_dict()

@@ -103,9 +103,11 @@ class TrainConfig:
     #: may use (OMP_NUM_THREADS where set, as Ray sets it for a task; at most 4). Measured on
     #: 2 cores: a CityNav PPO update 211 -> 145 us per sample.
     update_threads: int = 0
-    #: processes stepping the batched env during collection; 0: two where the env's batches
-    #: split without changing any episode (CityNav-v1: slots are seeded one by one) and the
-    #: process may use two CPUs, else one
+    #: processes stepping the batched env during collection; 0: one. Splitting the batch
+    #: across two processes (CityNav-v1 only: its slots are seeded one by one, so episodes
+    #: stay the same) was measured *slower* on 2 cores with the default 8 cities: PPO 6,132
+    #: and 6,093 env steps/s with one process, 4,620 and 4,545 with two (runs alternated,
+    #: quiet machine): a batched step of 8 cities costs less than the pipe round trips.
     env_workers: int = 0
 
 
@@ -327,16 +329,18 @@ def update_threads(cfg: TrainConfig) -> int:
 
 def env_workers(cfg: TrainConfig, env_id: str, n_envs: int) -> int:
     """Processes stepping the batched env (see :attr:`TrainConfig.env_workers`)."""
-    if cfg.env_workers:
-        return cfg.env_workers
+    if not cfg.env_workers:
+        return 1
     import gymnasium as gym
 
     from ..worlds import load_ref
 
     entry = gym.spec(env_id).vector_entry_point
-    if entry is None or not getattr(load_ref(entry), "slot_seeding", False):
-        return 1
-    return 2 if usable_cpus() >= 2 and n_envs >= 4 else 1
+    if cfg.env_workers > 1 and (entry is None or not getattr(load_ref(entry), "slot_seeding",
+                                                               False)):
+        raise ValueError(f"env_workers={cfg.env_workers}: {env_id} cannot split its batch "
+                         "across processes without changing its episodes; use 1")
+    return min(cfg.env_workers, n_envs)
 
 
 #: The default evaluations may cost this share of the run: evaluation steps are budgeted at
