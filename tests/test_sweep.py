@@ -150,9 +150,10 @@ def test_a_sweep_survives_a_dead_node_and_resumes_to_no_work(cluster, tmp_path):
 
 
 def test_local_ray_runs_the_example_spec_shape(tmp_path):
-    """Without --address: Ray on this machine (loopback), nothing to set up."""
+    """Without --address: Ray on this machine (loopback), nothing to set up; with one CPU,
+    one cell at a time (a cell waiting on the driver's store must not let the next start)."""
     spec = {"name": "local", "world": "moon", "env_kwargs": {"target": "soi"},
-            "agents": [{"planner": True, "episodes": 2}], "seeds": [0],
+            "agents": [{"planner": True, "episodes": 2}], "seeds": [0, 1],
             "evaluate": {"splits": ["new"], "episodes": 2}}
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(spec))
@@ -162,6 +163,16 @@ def test_local_ray_runs_the_example_spec_shape(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "planner" in (out / "report.md").read_text()
+    import json
+
+    spans = []
+    for cell in ("moon-planner-s0", "moon-planner-s1"):
+        folder = out / "cells" / cell
+        start = json.loads((folder / "attempts.jsonl").read_text().splitlines()[0])["time"]
+        spans.append((start, start + json.loads((folder / "result.json").read_text())
+                      ["wall_time_s"]))
+    spans.sort()
+    assert spans[1][0] >= spans[0][1], spans
 
 
 def test_shipped_example_spec_expands():

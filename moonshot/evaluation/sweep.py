@@ -482,6 +482,15 @@ def _init_ray(address: str | None, num_cpus: int | None):
     return ray
 
 
+def _cells_that_fit(ray, res: dict) -> int:
+    """Cells the cluster can run at once with the resources each asks (at least one)."""
+    have = ray.cluster_resources()
+    fit = have.get("CPU", 1.0) / float(res.get("num_cpus", 1))
+    if res.get("num_gpus"):
+        fit = min(fit, have.get("GPU", 0.0) / float(res["num_gpus"]))
+    return max(1, int(fit + 1e-9))
+
+
 def run_sweep(spec_path: str | os.PathLike, out: str | os.PathLike,
               address: str | None = None, resume: bool = False, progress: bool = True,
               num_cpus: int | None = None) -> dict:
@@ -525,13 +534,19 @@ def run_sweep(spec_path: str | os.PathLike, out: str | os.PathLike,
             task = ray.remote(_cell_task).options(
                 num_cpus=res.get("num_cpus", 1), num_gpus=res.get("num_gpus", 0),
                 max_retries=int(spec.get("max_retries", 3)), retry_exceptions=False)
-            pending = {task.remote(asdict(c), store): c for c in todo}
+            queue, pending = list(todo), {}
             bar = progress_display(len(cells), f"sweep {spec.get('name', out.name)}",
                                    unit="cells", initial=len(cells) - len(todo),
                                    enabled=progress)
             failures = []
             try:
-                while pending:
+                while queue or pending:
+                    # Ray lends a task's CPU to the next one while it waits in ray.get (the
+                    # cells do, sending snapshots): submitting every cell at once would run
+                    # more cells than CPUs. The driver keeps only as many in flight as fit.
+                    while queue and len(pending) < _cells_that_fit(ray, res):
+                        cell = queue.pop(0)
+                        pending[task.remote(asdict(cell), store)] = cell
                     ready, _ = ray.wait(list(pending), num_returns=1)
                     cell = pending.pop(ready[0])
                     try:
