@@ -286,3 +286,20 @@ def test_batched_evaluation_is_the_single_env_evaluation():
     assert np.allclose(rets, single, rtol=0, atol=1e-9)
     # and the same seed evaluates the same way again
     assert _batched_episodes(Steady(), "moonshot/CityNav-v1", kw, 10, 5, batch=4)[2] == rets
+
+
+def test_torch_threads_wait_passively_unless_the_user_chose():
+    """Spinning OpenMP threads made updates ~10x slower on a busy machine (moonshot/__init__)."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import moonshot, os; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout
+    assert out.strip() == "PASSIVE"
+    env["OMP_WAIT_POLICY"] = "ACTIVE"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout
+    assert out.strip() == "ACTIVE"
