@@ -155,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
         "shift", help="the generalization ladder: agents along a world's shift axes",
         description="Evaluate agents along the world's shift axes, one axis at a time, every "
                     "level (0 = the training distribution), on the same scenarios; writes "
-                    "shift.csv (axis, level, agent, success with its 95%% CI, deaths, real and "
+                    "shift.csv (axis, level, agent, success with its 95% CI, deaths, real and "
                     "imagined trials), shift.png and report.md/html.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("env", metavar="ENV", help=env_help)
@@ -177,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
         "sweep", help="a grid of runs on Ray (local by default, a cluster with --address)",
         description="Expand SPEC.yaml into cells (agents x seeds x env settings), run each "
                     "cell (a train or plan run, then its evaluations) as a Ray task, and "
-                    "aggregate every cell into one table with 95%% CIs over seeds, plots and "
+                    "aggregate every cell into one table with 95% CIs over seeds, plots and "
                     "report.md/html. Workers send their cell folders to the driver, so a "
                     "cluster needs no shared disk; a cell whose worker dies is retried and "
                     "resumes from its last checkpoint.",

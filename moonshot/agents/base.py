@@ -54,6 +54,11 @@ class Agent:
     def end_episode(self, info: dict) -> None:
         """Called with the ``info`` of the last step of each episode. Default: nothing."""
 
+    def forget(self) -> None:
+        """Drop what the agent learned from the outcomes of earlier episodes (a planner's
+        corrections from its misses). The evaluator calls it before every evaluation, so each
+        one starts from the same agent whatever was evaluated before. Default: nothing."""
+
     def planning_time_s(self) -> float:
         """Compute time spent in model-based rehearsal since the last call (0 for RL)."""
         return 0.0

@@ -184,7 +184,8 @@ class MoonPlanner(Agent):
         return n
 
     def forget(self) -> None:
-        """Drop the per-scenario correction history."""
+        """Drop the per-scenario correction history (scenario ids repeat from one evaluation
+        to the next: a shift ladder meets the same ids at every level)."""
         self._history.clear()
 
     # --- planning ------------------------------------------------------------------------

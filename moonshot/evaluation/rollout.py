@@ -35,6 +35,11 @@ def run_scenarios(agent: Agent, env, *, n: int, seed: int, split: str,
     if max_trials < 1:
         raise ValueError(f"max_trials must be >= 1, got {max_trials}")
     name = agent_name or agent.name
+    # Each evaluation starts from the same agent: a planner's corrections learned on
+    # scenario ids of an earlier evaluation (another level of a ladder) must not carry over.
+    forget = getattr(agent, "forget", None)
+    if forget is not None:
+        forget()
     records: list[EpisodeRecord] = []
     env_steps = log.last_env_steps if log else 0
     wall = log.last_wall_time if log else 0.0
