@@ -71,7 +71,7 @@ def main(argv=None) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.2), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(7.5, 5), constrained_layout=True)
     for key, label in SERIES:
         xs = [m for m in maps if data[m][key]]
         stats = np.array([bootstrap_ci(data[m][key]) for m in xs])
@@ -79,14 +79,14 @@ def main(argv=None) -> None:
             continue
         ax.plot(xs, stats[:, 0], marker="o", label=f"moonshot PPO: {label}")
         ax.fill_between(xs, stats[:, 1], stats[:, 2], alpha=0.2)
-    ax.plot(list(METADRIVE), list(METADRIVE.values()), "k--", marker="s", alpha=0.6,
+    ax.plot(list(METADRIVE), list(METADRIVE.values()), "ks", alpha=0.6, linestyle="none",
             label="MetaDrive PPO, test maps (Li et al. 2022, Fig. 8; endpoints)")
     ax.set_xscale("log")
     ax.set_xlabel("training maps (num_train_maps), log scale")
     ax.set_ylabel("success (mean over seeds, 95% CI)")
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     ax.set_title("CityNav-v1: PPO success against training diversity (1M steps)")
     fig.savefig(args.sweep / "diversity.png", dpi=110)
     print("\n".join(lines))
