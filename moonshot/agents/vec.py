@@ -63,31 +63,6 @@ class GymVectorToSB3(VecEnv):
         self._seed = seed
         return [seed] * self.num_envs
 
-    def _recv(self, k: int):
-        try:
-            status, payload = self._pipes[k].recv()
-        except (EOFError, ConnectionResetError, OSError):
-            proc = self._procs[k]
-            proc.join(timeout=1)
-            raise WorkerError(f"env worker {k} of {len(self._procs)} died (exit code "
-                              f"{proc.exitcode})") from None
-        if status == "error":
-            raise WorkerError(f"env worker {k} of {len(self._procs)} failed:\n{payload}")
-        return payload
-
-    def _gather(self) -> list:
-        """Every worker's reply (all read, so none is left for the next call), or the first
-        worker's error."""
-        out, error = [], None
-        for k in range(len(self._pipes)):
-            try:
-                out.append(self._recv(k))
-            except WorkerError as exc:
-                error = error or exc
-        if error is not None:
-            raise error
-        return out
-
     def step_async(self, actions: np.ndarray) -> None:
         self._actions = actions
 
