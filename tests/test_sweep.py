@@ -82,6 +82,18 @@ def _worker_raylet(temp: str) -> int | None:
     return None
 
 
+def _ran_under(raylet: int, attempts: Path) -> bool:
+    """Whether the last attempt logged in ``attempts`` runs in a worker of ``raylet``."""
+    import json
+
+    try:
+        pid = json.loads(attempts.read_text().splitlines()[-1])["pid"]
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (OSError, IndexError, ValueError):
+        return False
+    return int(stat.rsplit(")", 1)[1].split()[1]) == raylet
+
+
 def _rows(path: Path):
     with open(path) as fh:
         return [{k: v for k, v in r.items() if k != "wall_time_s"} for r in csv.DictReader(fh)]
@@ -95,14 +107,16 @@ def test_a_sweep_survives_a_dead_node_and_resumes_to_no_work(cluster, tmp_path):
            "--address", cluster["address"], "--no-progress"]
     driver = subprocess.Popen(cmd, env=RAY_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True)
-    # kill the worker node once a cell has sent its first checkpoint to the driver
+    # kill the worker node once a cell running there has sent a checkpoint to the driver
     raylet = _worker_raylet(cluster["temp"])
     assert raylet is not None
     deadline = time.time() + 240
     while time.time() < deadline and driver.poll() is None:
-        if any((out / "cells").glob("*/run/checkpoints/latest.json")):
+        if any(_ran_under(raylet, c.parent.parent.parent / "attempts.jsonl")
+               for c in (out / "cells").glob("*/run/checkpoints/latest.json")):
             break
         time.sleep(0.2)
+    assert driver.poll() is None, "the sweep ended before a cell checkpointed on the worker"
     os.kill(raylet, signal.SIGKILL)
     stdout, stderr = driver.communicate(timeout=600)
     assert driver.returncode == 0, stderr[-3000:]

@@ -531,9 +531,13 @@ def run_sweep(spec_path: str | os.PathLike, out: str | os.PathLike,
             store = ray.remote(num_cpus=0)(CellStore).options(
                 scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False)).remote(
                 str(out.resolve()))
+            # SPREAD: a cell starts by waiting on the driver's store, which lends its CPU
+            # back; Ray's default policy would then pack the next cell onto the same node
+            # while other nodes stand idle.
             task = ray.remote(_cell_task).options(
                 num_cpus=res.get("num_cpus", 1), num_gpus=res.get("num_gpus", 0),
-                max_retries=int(spec.get("max_retries", 3)), retry_exceptions=False)
+                max_retries=int(spec.get("max_retries", 3)), retry_exceptions=False,
+                scheduling_strategy="SPREAD")
             queue, pending = list(todo), {}
             bar = progress_display(len(cells), f"sweep {spec.get('name', out.name)}",
                                    unit="cells", initial=len(cells) - len(todo),
