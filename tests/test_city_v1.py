@@ -41,10 +41,12 @@ def test_the_wheels_turn_at_the_steering_rate_and_braking_is_limited_by_grip():
     assert v == pytest.approx(10.0 - 0.1 * G * 0.1)  # ice: 0.98 m/s², not 6
 
 
-def test_the_batched_env_drives_the_single_envs_drives():
+@pytest.mark.parametrize("settings", [{}, {"road_friction": [0.3, 0.9],
+                                           "observe_friction": True}])
+def test_the_batched_env_drives_the_single_envs_drives(settings):
     n, steps = 4, 300
     vec = gym.make_vec("moonshot/CityNav-v1", num_envs=n, vectorization_mode="vector_entry_point",
-                       traffic_cars=25)
+                       traffic_cars=25, **settings)
     assert isinstance(vec.unwrapped, CityNavVectorEnv)
     rng = np.random.default_rng(7)
     acts = rng.uniform(-0.3, 1.0, (steps, n, 2)).astype(np.float32)
@@ -58,7 +60,7 @@ def test_the_batched_env_drives_the_single_envs_drives():
     assert ends > 0  # the autoreset is exercised
     vobs, vrew = np.array(vobs), np.array(vrew)
     for i in range(n):
-        env = gym.make("moonshot/CityNav-v1", traffic_cars=25)
+        env = gym.make("moonshot/CityNav-v1", traffic_cars=25, **settings)
         obs, _ = env.reset(seed=20 + i)
         sobs, srew = [obs], []
         for t in range(steps):
@@ -82,16 +84,73 @@ def test_v1_passes_the_checkers_and_v0_stays_registered():
     assert gym.spec("moonshot/CityNav-v0").entry_point.endswith("CityNavEnv")
 
 
-def test_same_seed_same_drive_and_state_round_trip():
-    env = CityNavV1Env()
+@pytest.mark.parametrize("settings", [{}, {"road_friction": [0.1, 0.9]}])
+def test_same_seed_same_drive_and_state_round_trip(settings):
+    env = CityNavV1Env(**settings)
     env.reset(seed=4)
     for _ in range(50):
         env.step(np.array([0.5, 0.1], np.float32))
     state = env.get_state()
     a = [env.step(np.array([0.4, -0.2], np.float32))[0] for _ in range(40)]
+    mu = env.road_friction
+    env.reset(seed=5)  # another drive (another road, with a range) in between
     env.set_state(state)
+    assert env.road_friction == mu
     b = [env.step(np.array([0.4, -0.2], np.float32))[0] for _ in range(40)]
     assert np.array_equal(np.array(a), np.array(b))
+
+
+def test_a_friction_range_draws_one_road_per_drive_and_can_be_observed():
+    fixed = CityNavV1Env()
+    ranged = CityNavV1Env(road_friction=[0.2, 0.8], observe_friction=True)
+    assert ranged.observation_space.shape[0] == fixed.observation_space.shape[0] + 1
+    seen = []
+    for seed in range(12):
+        obs0, info0 = fixed.reset(seed=seed)
+        obs, info = ranged.reset(seed=seed)
+        mu = ranged.road_friction
+        assert 0.2 <= mu <= 0.8 and obs[-1] == np.float32(mu)
+        assert ranged.perceive().road_friction == mu  # the planner's view: the same road
+        # the same drive (map, route, traffic) as on the fixed road: only the grip differs
+        assert np.array_equal(obs[:-1], obs0) and info["map_id"] == info0["map_id"]
+        assert ranged.observation_space.contains(obs)
+        seen.append(mu)
+        a = np.array([1.0, 0.0], np.float32)
+        for _ in range(20):
+            obs, *_ = ranged.step(a)
+            assert obs[-1] == np.float32(mu)  # constant through the drive
+    assert len(set(seen)) == len(seen) and max(seen) - min(seen) > 0.3
+    again = CityNavV1Env(road_friction=[0.2, 0.8], observe_friction=True)
+    again.reset(seed=3)
+    ranged.reset(seed=3)
+    assert again.road_friction == ranged.road_friction  # the seed fixes the road
+    # the objects observation carries it too; a fixed road observed is that number
+    obs, _ = CityNavV1Env(observation="objects", observe_friction=True,
+                          road_friction=0.45).reset(seed=0)
+    assert obs[-1] == np.float32(0.45)
+
+
+def test_the_grip_drawn_is_the_grip_driven():
+    """Braking hard from speed on the drawn road decelerates at that road's limit."""
+    env = CityNavV1Env(road_friction=[0.1, 0.3], traffic_cars=0)
+    env.reset(seed=2)
+    for _ in range(40):
+        env.step(np.array([1.0, 0.0], np.float32))
+    v0 = env.world.ego[3]
+    env.step(np.array([-1.0, 0.0], np.float32))
+    assert v0 - env.world.ego[3] == pytest.approx(env.road_friction * G * env.dt, rel=1e-6)
+
+
+@pytest.mark.parametrize("value", [[0.9, 0.3], [0, 0.5], [0.5, 3], [0.5], "wet", None,
+                                   [0.2, 0.4, 0.6]])
+def test_bad_friction_ranges_are_named(value):
+    with pytest.raises(ConfigError, match="road_friction"):
+        CityNavV1Env(road_friction=value)
+
+
+def test_observe_friction_must_be_a_bool():
+    with pytest.raises(ConfigError, match="observe_friction"):
+        CityNavV1Env(observe_friction="yes")
 
 
 @pytest.mark.parametrize("key,value", [

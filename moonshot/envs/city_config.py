@@ -25,6 +25,29 @@ def _number(cfg, key, lo, hi=None, integer=False, lo_open=False):
     return int(val) if integer else float(val)
 
 
+def friction_range(value) -> tuple[float, float]:
+    """``road_friction`` as ``(low, high)``: a number ``mu`` is ``(mu, mu)``; ``[low, high]``
+    is drawn uniformly per drive (domain randomization). Every value in (0, 2]."""
+    msg = (f"CityNav config road_friction={value!r}: must be a number > 0 and <= 2 (dry "
+           "0.9, wet 0.6, snow 0.3, ice 0.1) or [low, high] to draw one per drive")
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise ConfigError(msg)
+        try:
+            lo, hi = (_number({"road_friction": v}, "road_friction", 0, 2, lo_open=True)
+                      for v in value)
+        except ConfigError:
+            raise ConfigError(msg) from None
+        if lo > hi:
+            raise ConfigError(msg + " with low <= high")
+        return lo, hi
+    try:
+        mu = _number({"road_friction": value}, "road_friction", 0, 2, lo_open=True)
+    except ConfigError:
+        raise ConfigError(msg) from None
+    return mu, mu
+
+
 def check_city_config(cfg: dict) -> None:
     """Every CityNav setting checked, naming the key and what is accepted (v0 and v1)."""
     check_choice("split", cfg["split"], ("train", "new"))
@@ -55,7 +78,10 @@ def check_city_config(cfg: dict) -> None:
     if "sensor_range" in cfg:
         _number(cfg, "sensor_range", 0, 1000, lo_open=True)
     if "road_friction" in cfg:
-        _number(cfg, "road_friction", 0, 2, lo_open=True)
+        friction_range(cfg["road_friction"])
+        if not isinstance(cfg["observe_friction"], bool):
+            raise ConfigError(f"CityNav config observe_friction={cfg['observe_friction']!r}: "
+                              "true or false")
         check_choice("vehicle", cfg["vehicle"], VEHICLES)
         check_choice("observation", cfg["observation"], ("lidar", "objects"))
         _number(cfg, "objects", 1, 64, integer=True)

@@ -24,7 +24,7 @@ from ..physics.city.ego import VEHICLES
 from ..physics.city.generator import LAYOUTS, NEW_SEED_BASE
 from ..physics.city.signals import GREEN, RED, YELLOW
 from ..physics.city.world import cached_city
-from .city_config import check_city_config
+from .city_config import check_city_config, friction_range
 from .city_nav import (
     GOAL_SCALE,
     LIDAR_OBSERVATION,
@@ -37,6 +37,16 @@ from .display import human_window
 from .docs import fill_doc, make_call, number
 from .layout import ObservationLayout, Size, Slot
 
+_F = Size.symbol("F")
+#: the road's grip, a slot of width F = 1 with ``observe_friction=True`` (0 otherwise)
+FRICTION_SLOT = Slot("road_friction", _F, 0, 2,
+                     "the road's friction coefficient, only with ``observe_friction=True`` "
+                     "(F = 1; F = 0 otherwise)")
+#: CityNav-v1's lidar observation: v0's, and the road's grip when observed
+V1_LIDAR_OBSERVATION = ObservationLayout(
+    list(LIDAR_OBSERVATION.slots) + [FRICTION_SLOT],
+    symbols={**LIDAR_OBSERVATION.symbols, "F": "observe_friction"})
+
 OBJECT_WIDTH = 7  # per car: present, x, y (ego frame) / range, vx, vy (ego frame) / max speed,
 #                   cos, sin of its heading relative to the ego's
 _K = Size.symbol("K")
@@ -47,8 +57,8 @@ OBJECTS_OBSERVATION = ObservationLayout(
            "frame / max speed, cos, sin of its heading relative to the ego's")]
     + [s for s in LIDAR_OBSERVATION.slots if s.name not in ("lidar", "light")]
     + [Slot("light_seen", 4, 0, 1, "the next light on the route as seen: one-hot green, "
-            "yellow, red, not seen (all 0: none within the horizon)")],
-    symbols={"K": "objects"})
+            "yellow, red, not seen (all 0: none within the horizon)"), FRICTION_SLOT],
+    symbols={"K": "objects", "F": "observe_friction"})
 
 
 def default_config() -> dict:
@@ -56,7 +66,7 @@ def default_config() -> dict:
     the perception-based observation)."""
     return {**CityNavEnv.default_config(), "road_friction": 0.9, "vehicle": "car",
             "sensor_range": 50.0, "observation": "lidar", "objects": 8, "lidar_noise": 0.0,
-            "layout": "default", "driving_side": "right"}
+            "layout": "default", "driving_side": "right", "observe_friction": False}
 
 
 class CityDrives:
@@ -66,9 +76,11 @@ class CityDrives:
     def __init__(self, n: int, cfg: dict):
         self.cfg, self.n = cfg, n
         self.vehicle = VEHICLES[cfg["vehicle"]]
-        self.batch = CityBatch(n, self.vehicle, cfg["road_friction"], int(cfg["lidar_rays"]),
+        self._friction = friction_range(cfg["road_friction"])
+        self.batch = CityBatch(n, self.vehicle, self._friction[0], int(cfg["lidar_rays"]),
                                float(cfg["lidar_range"]), float(cfg["sensor_range"]))
-        self.lidar_layout = LIDAR_OBSERVATION.resolve(cfg)
+        self.lidar_layout = V1_LIDAR_OBSERVATION.resolve(cfg)
+        self._friction_at = self.lidar_layout.slices["road_friction"]
         self.layout = (OBJECTS_OBSERVATION.resolve(cfg) if cfg["observation"] == "objects"
                        else self.lidar_layout)
         sl = self.lidar_layout.slices
@@ -113,6 +125,10 @@ class CityDrives:
         city = cached_city(int(self.map_id[i]), self.cfg["layout"], self.cfg["driving_side"])
         self.batch.start(i, city, rng, int(self.cfg["traffic_cars"]),
                          tuple(self.cfg["route_length"]))
+        lo, hi = self._friction
+        if hi > lo:  # a range: this drive's road, drawn after the drive (same drive, any grip)
+            self.batch.friction[i] = lo + (hi - lo) * rng.random()
+        self._rows[i, self._friction_at] = self.batch.friction[i]
         if self.cfg["lidar_noise"] > 0:  # a jumped copy: the drive's own draws stay the same
             self._noise[i] = np.random.Generator(rng.bit_generator.jumped())
         self.steps[i] = 0
@@ -251,6 +267,7 @@ class CityDrives:
         b, d = self.batch, self.batch.drive[i]
         return {"map_id": int(self.map_id[i]), "drive": d._replace(traffic=d.traffic.copy()),
                 "ego": b.ego[i].copy(), "steer": float(b.steer[i]), "t": float(b.t[i]),
+                "friction": float(b.friction[i]),
                 "route": (int(b.route_i[i]), float(b.route_s[i]), float(b.route_offset[i])),
                 "steps": int(self.steps[i]), "red_run": int(self.red_run[i]),
                 "togo": float(self.togo[i]), "lidar": b.lidar[i].copy(),
@@ -265,6 +282,7 @@ class CityDrives:
         d = state["drive"]
         b.start(i, city, None, 0, drive=d._replace(traffic=d.traffic.copy()))
         b.ego[i], b.steer[i], b.t[i] = state["ego"], state["steer"], state["t"]
+        b.friction[i] = state["friction"]
         b.route_i[i], b.route_s[i], b.route_offset[i] = state["route"]
         b.lidar[i] = state["lidar"]
         self._rows[i] = state["rows"]
@@ -294,7 +312,8 @@ class CityNavV1Env(gym.Env):
     with three changes in the world:
 
     * **tyres**: a friction circle. The tyres give at most ``road_friction`` x 9.81 m/s² in
-      all (dry $road_friction, wet about 0.6, snow 0.3, ice 0.1); braking and throttle come
+      all (dry $road_friction, wet about 0.6, snow 0.3, ice 0.1; ``[low, high]`` draws one per
+      drive, uniformly: domain randomization); braking and throttle come
       first, the turn gets the rest, and past it the car understeers (it follows the tightest
       curve the tyres hold, not the one its wheels point at). v0's car could turn at full lock
       at top speed (about 6 g);
@@ -316,7 +335,9 @@ class CityNavV1Env(gym.Env):
     limits) and the commanded front-wheel angle (-1 .. +1: full lock right .. left).
 
     ## Observation Space
-    ``observation="lidar"`` (default): as v0 (``help(moonshot.envs.CityNavEnv)``).
+    ``observation="lidar"`` (default): as v0 (``help(moonshot.envs.CityNavEnv)``), and with
+    ``observe_friction=True`` one more number at the end: the road's friction coefficient
+    (what a driver reads from the weather; the planner's perception view has it always).
     ``observation="objects"``: $objects_size
 
     $objects_table
@@ -350,7 +371,7 @@ class CityNavV1Env(gym.Env):
         self.world = DriveView(self._drives.batch, 0)
         self.dt = self._drives.batch.dt
         self.ego_params = self._drives.vehicle
-        self.road_friction = float(cfg["road_friction"])
+        self.road_friction = float(self._drives.batch.friction[0])  # this drive's road
         self.steer_rate = float(self.ego_params.steer_rate)
         self.observation_layout = self._drives.layout
         self.observation_space = self.observation_layout.box
@@ -370,6 +391,7 @@ class CityNavV1Env(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         obs, info = self._drives.reset(0, self.np_random, options)
+        self.road_friction = float(self._drives.batch.friction[0])
         self._started = True
         for view in self._views.values():
             self._refresh_views(view, episode=True)
@@ -413,6 +435,7 @@ class CityNavV1Env(gym.Env):
 
     def set_state(self, state: dict) -> None:
         self._drives.set_state(0, state["drive"])
+        self.road_friction = float(self._drives.batch.friction[0])
         self.np_random.bit_generator.state = state["rng"]
         self._started = True
 

@@ -144,7 +144,7 @@ class ObservationLayout:
         if not self.symbols:
             return f"``Box({n},)`` float32."
         syms = ", ".join(f"``{s} = {k}``" for s, k in self.symbols.items())
-        vals = ", ".join(str(defaults[k]) for k in self.symbols.values())
+        vals = ", ".join(str(int(defaults[k])) for k in self.symbols.values())
         return f"``Box({self.size},)`` float32 with {syms} (default {vals}, so {n} numbers)."
 
     def table(self) -> str:

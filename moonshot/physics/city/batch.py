@@ -24,7 +24,7 @@ from collections import OrderedDict
 import numpy as np
 from numba import njit
 
-from .ego import EgoParams, Tyres, tyre_update
+from .ego import EgoParams, tyre_update
 from .footprints import NO_HIT, Cars, build_scene, cast_rays, ego_contacts, lidar, stack_scenes
 from .geometry import Polyline, nearest_segment_distance
 from .route import navigator_features, project_on_route
@@ -54,11 +54,13 @@ def scene_of(city):
 
 
 @njit(cache=True)
-def egos_update(ego, steer, accel, steer_cmd, dt, car, tyres):
-    """Every ego one step of the bicycle model with tyres (in place)."""
+def egos_update(ego, steer, accel, steer_cmd, dt, car, friction, steer_rate):
+    """Every ego one step of the bicycle model with tyres (in place); ``friction[i]`` is
+    the road's under drive ``i``."""
     for i in range(ego.shape[0]):
         x, y, h, v, s = tyre_update(ego[i, 0], ego[i, 1], ego[i, 2], ego[i, 3], steer[i],
-                                    accel[i], steer_cmd[i], dt, car, tyres)
+                                    accel[i], steer_cmd[i], dt, car,
+                                    (friction[i], steer_rate))
         ego[i, 0], ego[i, 1], ego[i, 2], ego[i, 3] = x, y, h, v
         steer[i] = s
 
@@ -118,9 +120,9 @@ def drive_features(ego, steer, t, route, stops, signals, segments, half_width, r
 class CityBatch:
     """N CityNav-v1 drives as arrays (see the module docstring).
 
-    Per drive: ``ego (N, 4)``, ``steer (N,)``, ``t (N,)``, ``route_i``, ``route_s``,
-    ``route_offset``, ``lidar (N, R)`` (m), and the per-city ``city``, ``drive``
-    (:class:`~.world.Drive`: start, goal, route, traffic) lists.
+    Per drive: ``ego (N, 4)``, ``steer (N,)``, ``t (N,)``, ``friction (N,)`` (the road's
+    grip), ``route_i``, ``route_s``, ``route_offset``, ``lidar (N, R)`` (m), and the
+    per-city ``city``, ``drive`` (:class:`~.world.Drive`: start, goal, route, traffic) lists.
     """
 
     def __init__(self, n: int, vehicle: EgoParams | None = None, friction: float = 0.9,
@@ -129,8 +131,7 @@ class CityBatch:
         self.n = int(n)
         self.ego_params = vehicle or EgoParams()
         self._car = tuple(self.ego_params.bicycle)
-        self._tyres = tuple(Tyres(float(friction), float(self.ego_params.steer_rate)))
-        self.friction = float(friction)
+        self.friction = np.full(self.n, float(friction))  # per drive: the road's grip
         self.dt = float(dt)
         self.lidar_range = float(lidar_range)
         self.sensor_range = float(sensor_range)
@@ -228,7 +229,8 @@ class CityBatch:
         ``rand[i]`` uniform numbers for city ``i``'s traffic. Returns the crash of each drive:
         0 none, 1 a building, 2 a car."""
         egos_update(self.ego, self.steer, np.asarray(accel, dtype=np.float64),
-                    np.asarray(steer_cmd, dtype=np.float64), self.dt, self._car, self._tyres)
+                    np.asarray(steer_cmd, dtype=np.float64), self.dt, self._car, self.friction,
+                    float(self.ego_params.steer_rate))
         self._ego_ext[:, :4] = self.ego
         for i in range(self.n):
             tr = self.drive[i].traffic
