@@ -352,8 +352,8 @@ class CityNavV1Env(gym.Env):
 
     ## Version History
     * v1: tyres (friction circle, understeer), steering rate limit, compiled geometry engine,
-      native vector env, ``observation="objects"``, vehicles, road friction, layouts, driving
-      side, lidar noise.
+      native vector env, ``observation="objects"``, vehicles, road friction (a number or a
+      range drawn per drive; ``observe_friction``), layouts, driving side, lidar noise.
     * v0: the kinematic car (``moonshot/CityNav-v0``, unchanged).
     """
 
