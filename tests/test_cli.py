@@ -52,7 +52,9 @@ def test_evaluate_writes_tables_and_plots(moon_runs, tmp_path, capsys):
     assert "| agent |" in printed and "gap" in printed
     data = json.loads((out / "transfer.json").read_text())
     splits = {(r["agent"], r["split"]) for r in data["results"]}
-    assert ("planner", "new") in splits and len(splits) == 4  # two planners share the label
+    # two planners (a plan run folder and planner:moon) are told apart
+    assert ("planner (plan)", "new") in splits and ("planner (planner:moon)", "new") in splits
+    assert len(splits) == 6
     assert all(0 <= r["success_low"] <= r["success_rate"] <= r["success_high"] <= 1
                for r in data["results"])
     assert (out / "transfer.png").stat().st_size > 1000

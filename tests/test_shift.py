@@ -196,3 +196,24 @@ def test_city_axes_reach_the_planner_through_its_perception():
     env = gym.make("moonshot/CityNav-v1", **CITY.axis("vehicle").settings(3)).unwrapped
     env.reset(seed=0)
     assert env.perceive().vehicle.length == 9.0
+
+
+def test_agents_that_would_share_a_label_are_told_apart(tmp_path):
+    """Three seeds' run folders are all called ``run``: the ladder's table and plot name each
+    by as much of its path as it takes; the same agent given twice is numbered."""
+    from moonshot.agents.loading import resolve_agents
+
+    for seed in ("s0", "s1"):
+        assert main(["train", "moon", "--timesteps", "128", "--out", str(tmp_path / seed / "run"),
+                     "--n-envs", "16", "--eval-episodes", "2", "--no-progress", "--target",
+                     "soi", "--seed", seed[1], "--hyperparams", "n_steps=8", "batch_size=64",
+                     "n_epochs=1"]) == 0
+    runs = [str(tmp_path / s / "run") for s in ("s0", "s1")]
+    out = tmp_path / "shift"
+    assert main(["shift", "moon", "--agent", runs[0], "--agent", runs[1], "--agent", "planner",
+                 "--axis", "altitude", "--level", "0", "--episodes", "2", "--env-kwargs",
+                 "target=soi", "--out", str(out), "--no-progress"]) == 0
+    agents = {r["agent"] for r in json.loads((out / "shift.json").read_text())["rows"]}
+    assert agents == {"ppo (s0/run)", "ppo (s1/run)", "planner"}
+    twice = [s.label for s in resolve_agents(["planner", "planner"], "moon")]
+    assert twice == ["planner #1", "planner #2"]

@@ -94,6 +94,30 @@ def resolve_agent(spec: str | Agent | AgentSpec, env: str | None = None) -> Agen
                             f"agent forms {', '.join(agent_kinds())}")
 
 
+def resolve_agents(specs, env: str | None = None) -> list[AgentSpec]:
+    """:func:`resolve_agent` of each spec, with labels made distinct: agents that would
+    share a label (three run folders all called ``run``) are told apart by as much of their
+    path as it takes (``ppo (city-ppo-s0/run)``) or by the spec as given, else by position."""
+    out = [resolve_agent(s, env) for s in specs]
+    for label in {s.label for s in out}:
+        same = [s for s in out if s.label == label]
+        if len(same) < 2:
+            continue
+        parts = [Path(s.source).resolve().parts if Path(s.source).is_dir() else (s.source,)
+                 for s in same]
+        tails = None
+        for k in range(1, max(map(len, parts)) + 1):
+            tails = ["/".join(p[-k:]) for p in parts]
+            if all(tails) and len(set(tails)) == len(tails):
+                break
+        else:
+            tails = None
+        for i, s in enumerate(same):
+            name = s.agent.name
+            s.label = f"{name} ({tails[i]})" if tails else f"{label} #{i + 1}"
+    return out
+
+
 def load_agent(spec: str | os.PathLike, env: str | None = None) -> Agent:
     """The agent of ``spec``: ``planner``/``planner:WORLD``, a run folder, or
     ``module:Class`` (see :func:`resolve_agent`)."""

@@ -6,7 +6,7 @@ import shlex
 import time
 from pathlib import Path
 
-from ..agents.loading import AgentSpec, resolve_agent
+from ..agents.loading import AgentSpec, resolve_agents
 from ..runlog import read_episodes, read_evaluations, write_json
 from . import report
 from .efficiency import compare_runs, learning_curves, run_label
@@ -49,7 +49,7 @@ def evaluate_agents(specs: list[AgentSpec | str], splits: list[str], episodes: i
 def _evaluate_agents(specs, splits, episodes, seed, out, progress, max_trials, env, meta):
     t0 = time.perf_counter()
     names = [s if isinstance(s, str) else s.label for s in specs]
-    specs = [resolve_agent(s, env) for s in specs]
+    specs = resolve_agents(specs, env)
     out.mkdir(parents=True, exist_ok=True)
     results = []
     for k, spec in enumerate(specs):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..agents.loading import AgentSpec, resolve_agent
+from ..agents.loading import AgentSpec, resolve_agents
 from ..runlog import write_json
 from ..worlds import get_world
 from . import report
@@ -52,7 +52,7 @@ def run_shift(env: str, agents: list[str | AgentSpec], axes: list[str] | None = 
     for ax in chosen:
         for lv in (levels if levels is not None else range(len(ax.levels))):
             ax.settings(lv)  # a bad level is an error before anything runs
-    specs = [resolve_agent(a, env) for a in agents]
+    specs = resolve_agents(agents, env)
     # The ladder is the world's, whatever an agent trained on: its own values of the shifted
     # quantities (a domain-randomized agent's wider ranges) give way to the levels'.
     shifted = {k for ax in world.shift_axes.values() for lv in ax.levels for k in lv}
