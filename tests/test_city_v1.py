@@ -273,3 +273,31 @@ def test_worker_processes_are_opt_in_and_only_where_episodes_stay_the_same():
     assert env_workers(TrainConfig(env="city", env_workers=2), "moonshot/CityNav-v1", 8) == 2
     with pytest.raises(ValueError, match="MoonLaunch-v1 cannot split"):
         env_workers(TrainConfig(env="moon", env_workers=2), "moonshot/MoonLaunch-v1", 256)
+
+
+def test_a_fixed_road_is_a_condition_of_the_task_a_range_is_training_randomization():
+    city = moonshot.get_world("city")
+    assert city.evaluation_kwargs({"road_friction": 0.3, "traffic_cars": 5}) == {
+        "road_friction": 0.3, "traffic_cars": 5}  # trained on snow: evaluated on snow
+    assert city.evaluation_kwargs({"road_friction": [0.3, 0.9], "observe_friction": True}) == {
+        "observe_friction": True}  # randomized: evaluated on the split's own road
+
+
+def test_restoring_a_drive_restores_its_road_for_the_planner_and_reads_older_states():
+    env = CityNavV1Env(road_friction=[0.1, 0.9])
+    env.reset(seed=4)
+    view = env.perceive()
+    state = env.get_state()
+    mu = env.road_friction
+    env.reset(seed=9)
+    assert env.perceive().road_friction != mu
+    env.set_state(state)
+    assert env.perceive() is view and view.road_friction == mu == env.road_friction
+    # a state saved before the road was per drive (no "friction"): the configured road
+    fixed = CityNavV1Env(road_friction=0.6)
+    fixed.reset(seed=1)
+    old = fixed.get_state()
+    del old["drive"]["friction"]
+    fixed.reset(seed=2)
+    fixed.set_state(old)
+    assert fixed.road_friction == 0.6

@@ -217,3 +217,7 @@ def test_agents_that_would_share_a_label_are_told_apart(tmp_path):
     assert agents == {"ppo (s0/run)", "ppo (s1/run)", "planner"}
     twice = [s.label for s in resolve_agents(["planner", "planner"], "moon")]
     assert twice == ["planner #1", "planner #2"]
+    given = resolve_agents([runs[0]], "moon")[0]
+    again = resolve_agents([given, given], "moon")
+    assert given.label == "ppo (run)"  # the caller's spec is left as it was
+    assert [s.label for s in again] == ["ppo (run) #1", "ppo (run) #2"]

@@ -113,6 +113,7 @@ def test_a_sweep_survives_a_dead_node_and_resumes_to_no_work(cluster, tmp_path):
     deadline = time.time() + 240
     while time.time() < deadline and driver.poll() is None:
         if any(_ran_under(raylet, c.parent.parent.parent / "attempts.jsonl")
+               and not (c.parent.parent.parent / "DONE").exists()
                for c in (out / "cells").glob("*/run/checkpoints/latest.json")):
             break
         time.sleep(0.2)

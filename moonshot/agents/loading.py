@@ -16,6 +16,7 @@ lists the kinds.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 import re
@@ -97,8 +98,9 @@ def resolve_agent(spec: str | Agent | AgentSpec, env: str | None = None) -> Agen
 def resolve_agents(specs, env: str | None = None) -> list[AgentSpec]:
     """:func:`resolve_agent` of each spec, with labels made distinct: agents that would
     share a label (three run folders all called ``run``) are told apart by as much of their
-    path as it takes (``ppo (city-ppo-s0/run)``) or by the spec as given, else by position."""
-    out = [resolve_agent(s, env) for s in specs]
+    path as it takes (``ppo (city-ppo-s0/run)``) or by the spec as given, else by position.
+    The specs given are not changed (relabelled copies are returned)."""
+    out = [dataclasses.replace(resolve_agent(s, env)) for s in specs]
     for label in {s.label for s in out}:
         same = [s for s in out if s.label == label]
         if len(same) < 2:
@@ -113,8 +115,11 @@ def resolve_agents(specs, env: str | None = None) -> list[AgentSpec]:
         else:
             tails = None
         for i, s in enumerate(same):
-            name = s.agent.name
-            s.label = f"{name} ({tails[i]})" if tails else f"{label} #{i + 1}"
+            base = s.agent.name if s.kind == "run" else label  # a run's label names its folder
+            s.label = f"{base} ({tails[i]})" if tails else f"{label} #{i + 1}"
+    if len({s.label for s in out}) < len(out):  # a new label met another agent's: number all
+        for i, s in enumerate(out):
+            s.label = f"{s.label} #{i + 1}"
     return out
 
 

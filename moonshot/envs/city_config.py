@@ -79,7 +79,7 @@ def check_city_config(cfg: dict) -> None:
         _number(cfg, "sensor_range", 0, 1000, lo_open=True)
     if "road_friction" in cfg:
         friction_range(cfg["road_friction"])
-        if not isinstance(cfg["observe_friction"], bool):
+        if not isinstance(cfg["observe_friction"], (bool, np.bool_)):
             raise ConfigError(f"CityNav config observe_friction={cfg['observe_friction']!r}: "
                               "true or false")
         check_choice("vehicle", cfg["vehicle"], VEHICLES)

@@ -77,6 +77,7 @@ class CityDrives:
         self.cfg, self.n = cfg, n
         self.vehicle = VEHICLES[cfg["vehicle"]]
         self._friction = friction_range(cfg["road_friction"])
+        cfg["observe_friction"] = bool(cfg["observe_friction"])  # numpy's bool too
         self.batch = CityBatch(n, self.vehicle, self._friction[0], int(cfg["lidar_rays"]),
                                float(cfg["lidar_range"]), float(cfg["sensor_range"]))
         self.lidar_layout = V1_LIDAR_OBSERVATION.resolve(cfg)
@@ -126,7 +127,9 @@ class CityDrives:
         self.batch.start(i, city, rng, int(self.cfg["traffic_cars"]),
                          tuple(self.cfg["route_length"]))
         lo, hi = self._friction
-        if hi > lo:  # a range: this drive's road, drawn after the drive (same drive, any grip)
+        # a range: this drive's road, drawn after the drive (the same map, route and starting
+        # traffic at any grip; the traffic's later draws come one number later)
+        if hi > lo:
             self.batch.friction[i] = lo + (hi - lo) * rng.random()
         self._rows[i, self._friction_at] = self.batch.friction[i]
         if self.cfg["lidar_noise"] > 0:  # a jumped copy: the drive's own draws stay the same
@@ -282,7 +285,7 @@ class CityDrives:
         d = state["drive"]
         b.start(i, city, None, 0, drive=d._replace(traffic=d.traffic.copy()))
         b.ego[i], b.steer[i], b.t[i] = state["ego"], state["steer"], state["t"]
-        b.friction[i] = state["friction"]
+        b.friction[i] = state.get("friction", self._friction[0])  # older states: fixed
         b.route_i[i], b.route_s[i], b.route_offset[i] = state["route"]
         b.lidar[i] = state["lidar"]
         self._rows[i] = state["rows"]
@@ -438,6 +441,8 @@ class CityNavV1Env(gym.Env):
         self.road_friction = float(self._drives.batch.friction[0])
         self.np_random.bit_generator.state = state["rng"]
         self._started = True
+        for view in self._views.values():  # a planner's view: this drive's map, road, goal
+            self._refresh_views(view, episode=True)
 
     def close(self):
         if self._renderer is not None:

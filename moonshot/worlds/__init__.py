@@ -115,6 +115,9 @@ class World:
         steps); sizes the default evaluation budget of training runs.
     :param split_keys: env settings that redraw a split's distribution (a domain-randomized
         agent's training ranges); evaluations on a split, or a shift level, leave them out.
+    :param range_keys: env settings left out of evaluations only when given as a range
+        ``[low, high]`` (domain randomization); a fixed value is a condition of the task
+        (a car trained on snow is evaluated on snow) and stays.
     """
 
     name: str
@@ -138,6 +141,7 @@ class World:
     shift_axes: Mapping[str, ShiftAxis] = field(default_factory=dict)
     episode_steps: Callable[[Mapping[str, Any]], int] | None = None
     split_keys: tuple[str, ...] = ()
+    range_keys: tuple[str, ...] = ()
 
     def __post_init__(self):
         if not self.env_ids:
@@ -180,8 +184,10 @@ class World:
 
     def evaluation_kwargs(self, env_kwargs: Mapping[str, Any]) -> dict:
         """An agent's env settings as its evaluations on a split use them: without the
-        settings that redraw the split (:attr:`split_keys`)."""
-        return {k: v for k, v in env_kwargs.items() if k not in self.split_keys}
+        settings that redraw the split (:attr:`split_keys`, and :attr:`range_keys` given as
+        ranges)."""
+        return {k: v for k, v in env_kwargs.items() if k not in self.split_keys and not (
+            k in self.range_keys and isinstance(v, (list, tuple)))}
 
     def axis(self, name: str) -> ShiftAxis:
         """The shift axis ``name`` (a :class:`ConfigError` lists the world's axes)."""

@@ -59,7 +59,7 @@ CITY = register_world(World(
     pretrained="city-ppo",
     benchmark="moonshot.evaluation.benchmark:city_figures",
     shift_axes=SHIFT_AXES,
-    split_keys=("road_friction",),
+    range_keys=("road_friction",),
     episode_steps=lambda env_kwargs: int(round(float(env_kwargs.get("time_limit", 240.0))
                                                / 0.1)),
 ))
