@@ -7,18 +7,10 @@
 
 from __future__ import annotations
 
-import os
-
 __version__ = "0.1.0"
 
-# The learner's updates run torch on several threads. OpenMP threads spin while they wait by
-# default; on a machine whose cores are busy with other work (a second training run, a
-# sweep) that spinning made PPO ~10x slower: 40k MoonLaunch steps took 110 s with 2 update
-# threads against 9-11 s with one, and 13 s with 2 passive threads, next to two busy
-# processes on 2 cores. Waiting passively costs little when the machine is quiet. It must be
-# set before torch loads its OpenMP runtime; set OMP_WAIT_POLICY yourself to choose.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
+# OpenMP's environment is left as the user set it: the learner updates on one torch thread
+# by default (TrainConfig.update_threads, with the measurements), where nothing waits.
 from .envs import register_envs
 
 register_envs()

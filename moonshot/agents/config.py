@@ -100,9 +100,13 @@ class TrainConfig:
     #: nothing from more, and extra threads spin against the simulators.
     torch_threads: int = 1
     #: torch CPU threads during the updates, when no simulator runs; 0: the CPUs this process
-    #: may use (OMP_NUM_THREADS where set, as Ray sets it for a task; at most 4). Measured on
-    #: 2 cores: a CityNav PPO update 211 -> 145 us per sample.
-    update_threads: int = 0
+    #: may use (OMP_NUM_THREADS where set, as Ray sets it for a task; at most 4). One by
+    #: default: measured on 2 cores (``benchmarks/bench_wait_policy.py``, CityNav PPO, 82k
+    #: steps), two threads are ~27% faster on a quiet machine (5,200 against 4,100 env
+    #: steps/s) but OpenMP's waiting threads spin, and with a second training on the cores
+    #: each run fell to ~690 env steps/s, against ~4,060 with one thread (waiting passively,
+    #: ``OMP_WAIT_POLICY=PASSIVE``: 3,140 quiet, 3,630 busy). Raise it on a machine of your own.
+    update_threads: int = 1
     #: processes stepping the batched env during collection; 0: one. Splitting the batch
     #: across two processes (CityNav-v1 only: its slots are seeded one by one, so episodes
     #: stay the same) was measured *slower* on 2 cores with the default 8 cities: PPO 6,132
