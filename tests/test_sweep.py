@@ -191,6 +191,23 @@ def test_local_ray_runs_the_example_spec_shape(tmp_path):
     assert spans[1][0] >= spans[0][1], spans
 
 
+@pytest.mark.parametrize("name", sorted(
+    p.name for p in Path(__file__).resolve().parents[1].joinpath("moonshot", "sweeps")
+    .glob("*.yaml")))
+def test_every_shipped_spec_is_valid(name):
+    """The specs behind docs/results.md and docs/generalization.md still expand and pass
+    every check a sweep makes before its first task."""
+    from importlib import resources
+
+    from moonshot.evaluation.sweep import check_cell
+
+    cells = expand(yaml.safe_load(resources.files("moonshot").joinpath("sweeps", name)
+                                  .read_text()))
+    assert cells
+    for cell in cells:
+        check_cell(cell)
+
+
 def test_shipped_example_spec_expands():
     from importlib import resources
 
