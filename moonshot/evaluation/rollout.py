@@ -37,9 +37,7 @@ def run_scenarios(agent: Agent, env, *, n: int, seed: int, split: str,
     name = agent_name or agent.name
     # Each evaluation starts from the same agent: a planner's corrections learned on
     # scenario ids of an earlier evaluation (another level of a ladder) must not carry over.
-    forget = getattr(agent, "forget", None)
-    if forget is not None:
-        forget()
+    agent.forget()
     records: list[EpisodeRecord] = []
     env_steps = log.last_env_steps if log else 0
     wall = log.last_wall_time if log else 0.0

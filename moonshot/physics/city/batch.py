@@ -132,6 +132,7 @@ class CityBatch:
         self.ego_params = vehicle or EgoParams()
         self._car = tuple(self.ego_params.bicycle)
         self.friction = np.full(self.n, float(friction))  # per drive: the road's grip
+        self._steer_rate = float(self.ego_params.steer_rate)
         self.dt = float(dt)
         self.lidar_range = float(lidar_range)
         self.sensor_range = float(sensor_range)
@@ -230,7 +231,7 @@ class CityBatch:
         0 none, 1 a building, 2 a car."""
         egos_update(self.ego, self.steer, np.asarray(accel, dtype=np.float64),
                     np.asarray(steer_cmd, dtype=np.float64), self.dt, self._car, self.friction,
-                    float(self.ego_params.steer_rate))
+                    self._steer_rate)
         self._ego_ext[:, :4] = self.ego
         for i in range(self.n):
             tr = self.drive[i].traffic
