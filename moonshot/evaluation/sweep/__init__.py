@@ -43,18 +43,21 @@ from .spec import (
     RELEARN_KEYS,
     RESOURCE_KEYS,
     RL_KEYS,
+    SCHEMA,
     SHIFT_KEYS,
     SPEC_KEYS,
     Cell,
+    SpecKey,
     check_cell,
     expand,
     load_spec,
     print_plan,
+    schema_help,
     shift_axes,
 )
 from .store import DONE, CellStore, pack, unpack
 
 __all__ = ["Cell", "CellStore", "DONE", "EVALUATE_KEYS", "PLANNER_KEYS", "RELEARN_KEYS",
-           "RESOURCE_KEYS", "RL_KEYS", "SHIFT_KEYS", "SPEC_KEYS", "SweepFailed", "aggregate",
-           "check_cell", "execute_cell", "expand", "load_spec", "pack", "print_plan", "run_sweep",
-           "shift_axes", "unpack"]
+           "RESOURCE_KEYS", "RL_KEYS", "SCHEMA", "SHIFT_KEYS", "SPEC_KEYS", "SpecKey",
+           "SweepFailed", "aggregate", "check_cell", "execute_cell", "expand", "load_spec",
+           "pack", "print_plan", "run_sweep", "schema_help", "shift_axes", "unpack"]

@@ -16,7 +16,7 @@ from ...errors import ConfigError
 from ...runlog import read_json, run_folder, write_json
 from .aggregate import aggregate
 from .cells import _cell_task
-from .spec import check_cell, expand, load_spec
+from .spec import check_cell, defaults, expand, load_spec
 from .store import DONE, CellStore
 
 
@@ -84,7 +84,7 @@ def run_sweep(spec_path: str | os.PathLike, out: str | os.PathLike,
                 f"{', '.join(changed[:5]) or 'none'}; not in this spec: "
                 f"{', '.join(gone[:5]) or 'none'}); resume it with its own spec "
                 f"({out / 'sweep.yaml'}) or choose another --out")
-    res = spec.get("resources") or {}
+    res = {**defaults("resources"), **(spec.get("resources") or {})}
     t0 = time.perf_counter()
     with run_folder(out, "sweep", fresh=False):
         write_json(out / "sweep.json", {"spec": spec, "cells": [asdict(c) for c in cells]})
@@ -102,8 +102,9 @@ def run_sweep(spec_path: str | os.PathLike, out: str | os.PathLike,
             # back; Ray's default policy would then pack the next cell onto the same node
             # while other nodes stand idle.
             task = ray.remote(_cell_task).options(
-                num_cpus=res.get("num_cpus", 1), num_gpus=res.get("num_gpus", 0),
-                max_retries=int(spec.get("max_retries", 3)), retry_exceptions=False,
+                num_cpus=res["num_cpus"], num_gpus=res["num_gpus"],
+                max_retries=int(spec.get("max_retries", defaults("top-level")["max_retries"])),
+                retry_exceptions=False,
                 scheduling_strategy="SPREAD")
             queue, pending = list(todo), {}
             bar = progress_display(len(cells), f"sweep {spec.get('name', out.name)}",
