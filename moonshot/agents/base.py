@@ -40,6 +40,9 @@ class Agent:
     #: (the env's perception view: what a person in its place could know) or ``"oracle"``
     #: (privileged state, an ablation).
     perception: str | None = None
+    #: ``predict`` takes a batch of observations and the agent learns nothing between
+    #: episodes: the evaluation core may run its fresh-reset episodes side by side.
+    batched: bool = False
 
     def begin_episode(self, world: Any, observation: np.ndarray, info: dict) -> None:
         """Called after each ``env.reset`` with the perception view (``None`` for an agent

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -401,8 +401,6 @@ def evaluate(agent, env_id: str | None, settings: EvalSettings, *,
         agent = spec.agent
     world = get_world(env_id)
     if label != settings.label:
-        from dataclasses import replace
-
         settings = replace(settings, label=label)
     kwargs = {**dict(env_kwargs or {}), **dict(settings.env_overrides),
               "split": settings.split}

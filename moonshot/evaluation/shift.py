@@ -10,7 +10,7 @@ same seed), frozen, as :func:`~moonshot.evaluation.transfer.evaluate_agent` does
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +60,11 @@ class ShiftRow:
 
     def row(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_row(cls, row: dict) -> ShiftRow:
+        """Read back a :meth:`row` (``shift.json``, a sweep cell's ``result.json``)."""
+        return cls(**{f.name: row.get(f.name) for f in fields(cls)})
 
 
 def run_shift(env: str, agents: list[str | AgentSpec], axes: list[str] | None = None,

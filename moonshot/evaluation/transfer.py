@@ -44,7 +44,14 @@ class TransferResult:
     model_rollouts_per_scenario: float
     time_to_goal: float | None
     time_unit: str | None
-    result: EvalResult = field(repr=False)  #: every episode behind the figures
+    #: every episode behind the figures (``None`` when read back from a table)
+    result: EvalResult | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_row(cls, row: dict) -> TransferResult:
+        """Read back a :meth:`row` (``transfer.json``, a sweep cell's ``result.json``);
+        figures an older file lacks are ``None``."""
+        return cls(**{f.name: row.get(f.name) for f in fields(cls) if f.name != "result"})
 
     @classmethod
     def of(cls, res: EvalResult) -> TransferResult:
