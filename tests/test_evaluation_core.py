@@ -7,6 +7,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import moonshot  # noqa: F401 (registers the envs)
 from moonshot.agents import Agent
@@ -92,6 +94,23 @@ def test_scenarios_start_at_a_first_trial_or_a_new_map():
     assert scenario_starts([1, 2], [7, 8]).tolist() == [True, True]
 
 
+@given(st.lists(st.tuples(st.integers(1, 5), st.integers(0, 3)), min_size=1, max_size=30))
+def test_grouping_recovers_the_scenarios_an_evaluation_ran(scenarios):
+    """Scenarios of any number of trials, on maps that may repeat from one scenario to the
+    next, are grouped back exactly as they were run; the summary counts them so."""
+    from moonshot.agents.base import EpisodeRecord
+    from moonshot.agents.episodes import group_scenarios, summarize
+
+    records = [EpisodeRecord(map_id=m, trial=k, ret=0.0, length=1, success=k == n,
+                             death=False, outcome="", compute_s=0.0, wall_time_s=0.0,
+                             final_info={})
+               for n, m in scenarios for k in range(1, n + 1)]
+    assert [len(g) for g in group_scenarios(records)] == [n for n, _ in scenarios]
+    s = summarize(records)
+    assert s["scenarios"] == len(scenarios) and s["success_rate"] == 1.0
+    assert s["max_trials_per_scenario"] == max(n for n, _ in scenarios)
+
+
 def _rows(path):
     with open(path) as fh:
         return [{k: v for k, v in r.items() if k not in ("wall_time_s", "compute_s")}
@@ -119,8 +138,9 @@ def test_a_plan_run_is_the_run_scenario_set(tmp_path):
     out = tmp_path / "plan"
     assert main(["plan", "moon", "--episodes", "3", "--seed", "2", "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
-    res = evaluate(get_world("moon").make_planner(), "moonshot/MoonLaunch-v1",
+    res = evaluate(get_world("moon").make_planner(), "moon",  # a world's name will do
                    EvalSettings(episodes=3, seed=2, scenarios="run"))
+    assert res.env_id == "moonshot/MoonLaunch-v1"
     assert res.summary()["success_rate"] == summary["success_rate"]
     assert res.summary()["model_rollouts"] == summary["model_rollouts"]
     ids = [int(r["map_id"]) for r in _rows(out / "episodes.csv")]

@@ -373,7 +373,7 @@ def evaluate(agent, env_id: str | None, settings: EvalSettings, *,
     :param agent: an :class:`Agent`, or an :class:`~moonshot.agents.loading.AgentSpec` (then
         ``env_id`` may be ``None``, and ``env_kwargs`` default to the world's evaluation
         settings of the agent's own, :meth:`~moonshot.worlds.World.evaluation_kwargs`).
-    :param env_id: the env.
+    :param env_id: the env (or a world's short name: its default env).
     :param settings: split, episodes, seed, trials, env overrides, progress.
     :param env_kwargs: env settings (``settings.env_overrides`` go on top, then the split).
     :param log: an :class:`~moonshot.runlog.EpisodeLog` that gets every episode.
@@ -388,7 +388,7 @@ def evaluate(agent, env_id: str | None, settings: EvalSettings, *,
     """
     import gymnasium as gym
 
-    from ..worlds import get_world
+    from ..worlds import get_world, resolve_env_id
     from .loading import AgentSpec
 
     label = settings.label
@@ -399,6 +399,7 @@ def evaluate(agent, env_id: str | None, settings: EvalSettings, *,
             env_kwargs = get_world(env_id).evaluation_kwargs(spec.env_kwargs)
         label = label or spec.label
         agent = spec.agent
+    env_id = resolve_env_id(env_id)
     world = get_world(env_id)
     if label != settings.label:
         settings = replace(settings, label=label)
