@@ -106,9 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="trials allowed per scenario in worlds that replay scenarios "
                    "(default: the world's, 5 launches for moon)")
     p.add_argument("--options", nargs="*", metavar="KEY=VALUE", default=[],
-                   help="planner options, e.g. model=patched_conic (moon: simulator | "
-                   "patched_conic | first_guess) or perception=oracle (the ablation with "
-                   "privileged state)")
+                   help="planner options, e.g. model=first_guess (moon: patched_conic, the "
+                   "default | first_guess | simulator, the oracle ablation) or "
+                   "perception=oracle (the ablation with privileged state)")
     p.add_argument("--env-kwargs", nargs="*", metavar="KEY=VALUE", default=[],
                    help="env config, e.g. traffic_cars=40")
     p.add_argument("--tensorboard", action="store_true",
