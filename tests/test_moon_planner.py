@@ -167,3 +167,19 @@ def test_a_correction_stays_on_the_transfer_it_measured():
     assert not recs[0].success and recs[-1].success and len(recs) == 2
     tof = [r.final_info["time_of_flight_days"] for r in recs]
     assert abs(tof[1] - tof[0]) < 1.0
+
+
+def test_a_biased_engine_is_calibrated_from_the_executed_delta_v():
+    # burn_bias level 3 (+4% delta-v, 1.5 deg): the first launch reveals the engine's gain,
+    # and the planner commands less from then on, at every scenario.
+    from moonshot.worlds import get_world
+
+    env = MoonLaunchEnv(target="landing", **get_world("moon").axis("burn_bias").settings(3))
+    planner = MoonPlanner()
+    recs = run_scenarios(planner, env, n=10, seed=0, split="train", scenario_ids=range(10),
+                         max_trials=5, progress=False)
+    s = summarize(recs)
+    assert planner.engine_gain() == pytest.approx(1.04, abs=1e-3)
+    assert s["success_rate"] == 1.0 and s["mean_trials_per_scenario"] <= 1.5
+    planner.forget()
+    assert planner.engine_gain() == 1.0

@@ -16,7 +16,9 @@ How a mission designer would do it:
 3. **Launch, observe, correct.** Every ``env.step`` is a trial. After a miss, the tracking data
    in ``info`` (the Moon-centred miss vector and velocity) give the observed signed miss; the
    mean gap between observed and predicted misses on this scenario is the model's bias, and the
-   next launch aims against it.
+   next launch aims against it. The executed delta-v in ``info`` calibrates the engine: when
+   its mean ratio to the commanded one departs from 1 by more than its scatter (a systematic
+   engine error), the planner commands that much less, at every scenario.
 
 It reads the observation and the published constants of its perception view (as a scientist
 knows G and the masses; ``env.unwrapped.perceive()``), never the env or its random state.
@@ -65,6 +67,8 @@ MODEL_LABELS = {"patched_conic": "", "first_guess": "first_guess",
                 "simulator": "simulator, oracle"}
 #: first_guess: the burn-time change of its second launch, and the cap on any correction (s).
 PROBE_S = 60.0
+#: Two calibrations of the engine within this fraction of each other are the same one.
+ENGINE_SAME = 5e-4
 MAX_CORRECTION_S = 900.0
 
 
@@ -143,10 +147,12 @@ class MoonPlanner(Agent):
         self._constants: dict = {}
         self._exact: tuple[float, float] | None = None
         self._map_id: tuple | None = None
-        # (split, map_id) -> [(predicted, observed signed miss)]: scenario ids repeat across
-        # splits, the worlds behind them do not.
-        self._history: dict[tuple, list[tuple[float, float]]] = {}
-        self._last: tuple[float, float] | None = None  # (predicted signed miss, ...) this trial
+        # (split, map_id) -> [(predicted, observed signed miss, coast action, engine gain)]:
+        # scenario ids repeat across splits, the worlds behind them do not.
+        self._history: dict[tuple, list[tuple[float, float, float, float]]] = {}
+        # (predicted signed miss, coast action, commanded delta-v, engine gain) of this trial
+        self._last: tuple[float, float, float, float] | None = None
+        self._engine: list[float] = []  # executed / commanded delta-v of every launch
         self._compute = 0.0
         self.rehearsals = 0  # imagined launches flown in the model, in all
         self._reported = 0
@@ -166,10 +172,15 @@ class MoonPlanner(Agent):
         if self.model == "first_guess":
             action, predicted = self._secant(obs, history)
         else:
-            bias = float(np.mean([o - p for p, o, _ in history])) if history else 0.0
+            # Misses measured with another calibration of the engine say nothing of the model.
+            gain = self.engine_gain()
+            gaps = [o - p for p, o, _, g in history if abs(g / gain - 1.0) < ENGINE_SAME]
+            bias = float(np.mean(gaps)) if gaps else 0.0
             action, predicted = self.plan(obs, aim=-bias,
                                           near_action=history[-1][2] if history else None)
-        self._last = (predicted, float(action[0]))
+        # delta-v does not depend on the parking orbit (any radius decodes it)
+        self._last = (predicted, float(action[0]), float(action_to_burn(action, R_EARTH)[1][0]),
+                      self.engine_gain())
         self._compute += time.process_time() - t0
         return action, state
 
@@ -178,8 +189,21 @@ class MoonPlanner(Agent):
             return
         observed = float(signed_miss(info["miss_vector_km"], info["miss_velocity_kms"])[0])
         self._history.setdefault((info.get("split"), int(info.get("map_id", -1))), []).append(
-            (self._last[0], observed, self._last[1]))
+            (self._last[0], observed, self._last[1], self._last[3]))
+        if "delta_v_kms" in info:
+            self._engine.append(float(info["delta_v_kms"]) / self._last[2])
         self._last = None
+
+    def engine_gain(self) -> float:
+        """Executed per commanded delta-v, as measured by the planner's launches so far: their
+        mean ratio when it departs from 1 by more than 0.1% and three standard errors (a
+        systematic engine error, not the burn's random error), else 1."""
+        if not self._engine:
+            return 1.0
+        r = np.asarray(self._engine)
+        mean = float(r.mean())
+        sem = float(r.std(ddof=1) / math.sqrt(len(r))) if len(r) > 1 else 0.0
+        return mean if abs(mean - 1.0) > max(1e-3, 3 * sem) else 1.0
 
     def planning_time_s(self) -> float:
         t, self._compute = self._compute, 0.0
@@ -192,8 +216,10 @@ class MoonPlanner(Agent):
 
     def forget(self) -> None:
         """Drop the per-scenario correction history (scenario ids repeat from one evaluation
-        to the next: a shift ladder meets the same ids at every level)."""
+        to the next: a shift ladder meets the same ids at every level) and the engine's
+        calibration."""
         self._history.clear()
+        self._engine.clear()
 
     # --- planning ------------------------------------------------------------------------
     def scenario_from_observation(self, obs: np.ndarray) -> dict:
@@ -265,8 +291,8 @@ class MoonPlanner(Agent):
             t = t_guess
         else:
             times = [float(action_to_burn(np.array([a, 0.0, 0.0]), r_p)[0][0])
-                     for _, _, a in history]
-            misses = [o for _, o, _ in history]
+                     for _, _, a, _ in history]
+            misses = [o for _, o, _, _ in history]
             if len(history) == 1:
                 t = times[0] + PROBE_S
             else:
@@ -274,7 +300,8 @@ class MoonPlanner(Agent):
                 step = -s1 * (t1 - t0) / (s1 - s0) if s1 != s0 else PROBE_S
                 t = t1 + float(np.clip(step, -MAX_CORRECTION_S, MAX_CORRECTION_S))
         t = float(np.clip(t, 0.0, period))
-        return burn_to_action(t, dv, 0.0, r_p).reshape(3).astype(np.float32), 0.0
+        action = burn_to_action(t, dv / self.engine_gain(), 0.0, r_p)
+        return action.reshape(3).astype(np.float32), 0.0
 
     def plan(self, obs: np.ndarray, aim: float = 0.0,
              near_action: float | None = None) -> tuple[np.ndarray, float]:
@@ -311,7 +338,7 @@ class MoonPlanner(Agent):
                 k = int(cross[np.argmin(np.minimum(gap, period - gap))])
             t_best, s_best = self._regula_falsi(sc, dv, aim, coast[k], s[k], coast[k + 1],
                                                 s[k + 1])
-        action = burn_to_action(t_best, dv, 0.0, r_p).reshape(3)
+        action = burn_to_action(t_best, dv / self.engine_gain(), 0.0, r_p).reshape(3)
         return action.astype(np.float32), s_best + aim
 
     def _regula_falsi(self, sc, dv, aim, t0, s0, t1, s1, tol_km: float = 5.0):

@@ -117,9 +117,14 @@ class MoonLaunchEnv(gym.Env):
     ## Arguments
     ``gymnasium.make("moonshot/MoonLaunch-v1", target="landing", split="train",
     execution_error=1.0, moon_eccentricity=0.0549, max_flight_days=10.0, rtol=1e-9,
-    record_trajectory=False, soi_radius="laplace", render_mode=None)``.
+    record_trajectory=False, soi_radius="laplace", burn_bias=0.0, burn_bias_angle_deg=0.0,
+    render_mode=None)``.
     ``execution_error`` scales the burn's random error (1-sigma 0.5 m/s in magnitude and
-    0.1 mrad in direction at 1; 0 for exact burns).
+    0.1 mrad in direction at 1; 0 for exact burns). ``burn_bias`` and
+    ``burn_bias_angle_deg`` are a systematic error of the engine, the same at every launch
+    and in no observation: it delivers ``(1 + burn_bias)`` times the commanded delta-v, turned
+    ``burn_bias_angle_deg`` degrees counterclockwise (``info["delta_v_kms"]`` reports the
+    executed delta-v, so a few launches reveal it).
     ``rtol`` is the integrator's relative tolerance (1e-9 keeps the position error below 1 km
     over a 6-day flight with a lunar flyby). The physical constants in force are in
     ``env.unwrapped.physical_constants`` after ``reset``; a planner receives them through

@@ -97,6 +97,11 @@ def default_config() -> dict:
         "moon_orbit_scale": None,
         "moon_mass_scale": None,
         "sun_gravity": 0.0,
+        # a systematic error of the engine, the same at every launch (0: the engine does what
+        # it is told): the executed delta-v is (1 + burn_bias) x the commanded one, and the
+        # burn points burn_bias_angle_deg degrees counterclockwise of the commanded direction
+        "burn_bias": 0.0,
+        "burn_bias_angle_deg": 0.0,
     }
 
 
@@ -110,7 +115,8 @@ def make_config(**kwargs) -> dict:
     check_choice("soi_radius", cfg["soi_radius"], SOI_MODELS)
     for key, lo, hi in (("execution_error", 0, 100), ("moon_eccentricity", 0, 0.5),
                         ("max_flight_days", 0.5, 60), ("rtol", 1e-14, 1e-5),
-                        ("sun_gravity", 0, 100)):
+                        ("sun_gravity", 0, 100), ("burn_bias", -0.2, 0.2),
+                        ("burn_bias_angle_deg", -10, 10)):
         val = cfg[key]
         if isinstance(val, bool) or not (isinstance(val, (int, float)) and lo <= val <= hi):
             raise ValueError(f"{key} must be a number in [{lo}, {hi}], got {val!r}")
@@ -257,9 +263,15 @@ def launch(s: Scenarios, actions: np.ndarray, rng: np.random.Generator | None, c
            traced: bool = False):
     """Fly the launches; returns ``(LaunchResult, executed delta_v, trajectories or None)``.
 
-    ``rng`` draws the burn execution error (``None`` or ``execution_error=0``: exact burns).
+    ``rng`` draws the burn execution error (``None`` or ``execution_error=0``: exact burns);
+    ``burn_bias`` and ``burn_bias_angle_deg`` are the engine's systematic error, applied before
+    the random one.
     """
     coast, dv, angle = action_to_burn(actions, s.park_radius)
+    bias, bias_deg = cfg.get("burn_bias", 0.0), cfg.get("burn_bias_angle_deg", 0.0)
+    if bias or bias_deg:  # skipped when exact, so the flights stay the same bit for bit
+        dv = dv * (1.0 + bias)
+        angle = angle + math.radians(bias_deg)
     scale = cfg["execution_error"]
     if rng is not None and scale > 0:
         noise = rng.standard_normal((len(s), 2))
