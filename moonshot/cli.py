@@ -121,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Evaluate frozen agents: run folders, planner:WORLD, or "
                                    "module:Class (your own moonshot.agents.Agent subclass).")
     p.add_argument("runs", nargs="+", metavar="AGENT",
-                   help="training or planner run folders, planner:WORLD, or module:Class")
+                   help="training or planner run folders, planner:WORLD, search:WORLD (the "
+                   "simulator-search ablation), or module:Class")
     p.add_argument("--env", default=None,
                    help="the world of agents that do not say (planner, module:Class)")
     p.add_argument("--split", choices=["train", "new", "both"], default="both",

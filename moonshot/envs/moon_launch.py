@@ -8,7 +8,7 @@ from gymnasium import spaces
 
 from . import moon_world as world
 from .display import human_window
-from .perception import View, check_perception
+from .perception import SIMULATOR, Rehearsal, View, check_perception
 
 
 class MoonView(View):
@@ -161,6 +161,7 @@ class MoonLaunchEnv(gym.Env):
         self._obs: np.ndarray | None = None
         self._last: dict | None = None  # info of this scenario's launch (None: not launched)
         self._flight: tuple[dict, np.ndarray | None] | None = None  # last launch, any scenario
+        self._copies = 0  # copies handed out by perceive("simulator"), each its own generator
         self._viewer = None
 
     @classmethod
@@ -197,16 +198,35 @@ class MoonLaunchEnv(gym.Env):
         self.reset(options={"scenario_id": state["scenario_id"]})
         self.np_random.bit_generator.state = state["rng"]
 
-    def perceive(self, mode: str = "honest") -> MoonView:
-        """The planner's view of the current scenario (see :class:`MoonView`)."""
+    def perceive(self, mode: str = "honest") -> MoonView | Rehearsal:
+        """The planner's view of the current scenario (see :class:`MoonView`); for
+        ``mode="simulator"`` (an agent that owns the simulator) a
+        :class:`~moonshot.envs.perception.Rehearsal`: launches in a copy of this env at the
+        current scenario, whose burn errors come from a generator of its own (seeded by the
+        scenario id and a count of copies, so a run repeats)."""
         if self.scenario is None:
             raise RuntimeError("call reset() before perceive()")
+        if mode == SIMULATOR:
+            return self._rehearsal()
         extra = {}
         if check_perception(mode) == "oracle":
             extra = {"moon_eccentricity": float(self.scenario.moon_e[0]),
                      "moon_perigee": float(self.scenario.moon_perigee[0])}
         return MoonView(mode, constants=self.physical_constants, target=self.target,
                         split=self.split, **extra)
+
+    def _rehearsal(self) -> Rehearsal:
+        sid = int(self.scenario.scenario_id[0])
+        twin = MoonLaunchEnv(**{**self.config, "record_trajectory": False})
+        twin.reset(options={"scenario_id": sid})
+        self._copies += 1
+        twin.np_random = np.random.default_rng([sid, self._copies])
+
+        def launch(action) -> tuple[float, dict]:
+            _, reward, _, _, info = twin.step(action)
+            return reward, info
+
+        return Rehearsal(launch, self.action_space)
 
     def step(self, action):
         if self.scenario is None:
