@@ -43,6 +43,10 @@ SIMULATOR_MODULES = (
     "moonshot.physics.city.world",
     "moonshot.envs.city_nav",
     "moonshot.envs.city_v1",
+    # the worlds' generators: given a map or scenario id (info["map_id"]) they regenerate
+    # what an agent may not know (signal plans, the Moon's exact ellipse)
+    "moonshot.physics.city.generator",
+    "moonshot.envs.seeded_uniforms",
 )
 #: A module whose file name holds one of these may wrap the simulator: it is a labelled
 #: ablation (``model="simulator"``, ``perception="oracle"``), never a headline.
