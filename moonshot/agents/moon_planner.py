@@ -67,9 +67,9 @@ MODEL_LABELS = {"patched_conic": "", "first_guess": "first_guess",
                 "simulator": "simulator, oracle"}
 #: first_guess: the burn-time change of its second launch, and the cap on any correction (s).
 PROBE_S = 60.0
+MAX_CORRECTION_S = 900.0
 #: Two calibrations of the engine within this fraction of each other are the same one.
 ENGINE_SAME = 5e-4
-MAX_CORRECTION_S = 900.0
 
 
 def hohmann_delta_v(r_park: float, r_target: float, gm: float = GM_EARTH) -> float:
@@ -169,18 +169,18 @@ class MoonPlanner(Agent):
         t0 = time.process_time()
         obs = np.asarray(observation, dtype=np.float64).reshape(-1)
         history = self._history.get(self._map_id, [])
+        gain = self.engine_gain()
         if self.model == "first_guess":
             action, predicted = self._secant(obs, history)
         else:
             # Misses measured with another calibration of the engine say nothing of the model.
-            gain = self.engine_gain()
             gaps = [o - p for p, o, _, g in history if abs(g / gain - 1.0) < ENGINE_SAME]
             bias = float(np.mean(gaps)) if gaps else 0.0
             action, predicted = self.plan(obs, aim=-bias,
                                           near_action=history[-1][2] if history else None)
         # delta-v does not depend on the parking orbit (any radius decodes it)
         self._last = (predicted, float(action[0]), float(action_to_burn(action, R_EARTH)[1][0]),
-                      self.engine_gain())
+                      gain)
         self._compute += time.process_time() - t0
         return action, state
 

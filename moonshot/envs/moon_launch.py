@@ -217,7 +217,7 @@ class MoonLaunchEnv(gym.Env):
 
     def _rehearsal(self) -> Rehearsal:
         sid = int(self.scenario.scenario_id[0])
-        twin = MoonLaunchEnv(**{**self.config, "record_trajectory": False})
+        twin = type(self)(**{**self.config, "record_trajectory": False})
         twin.reset(options={"scenario_id": sid})
         self._copies += 1
         twin.np_random = np.random.default_rng([sid, self._copies])
