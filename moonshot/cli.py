@@ -107,9 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="trials allowed per scenario in worlds that replay scenarios "
                    "(default: the world's, 5 launches for moon)")
     p.add_argument("--options", nargs="*", metavar="KEY=VALUE", default=[],
-                   help="planner options, e.g. model=patched_conic (moon: simulator | "
-                   "patched_conic | first_guess) or perception=oracle (the ablation with "
-                   "privileged state)")
+                   help="planner options, e.g. model=first_guess (moon: patched_conic, the "
+                   "default | first_guess | simulator, the oracle ablation) or "
+                   "perception=oracle (the ablation with privileged state)")
     p.add_argument("--env-kwargs", nargs="*", metavar="KEY=VALUE", default=[],
                    help="env config, e.g. traffic_cars=40")
     p.add_argument("--tensorboard", action="store_true",
@@ -122,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Evaluate frozen agents: run folders, planner:WORLD, or "
                                    "module:Class (your own moonshot.agents.Agent subclass).")
     p.add_argument("runs", nargs="+", metavar="AGENT",
-                   help="training or planner run folders, planner:WORLD, or module:Class")
+                   help="training or planner run folders, planner:WORLD, search:WORLD (the "
+                   "simulator-search ablation), or module:Class")
     p.add_argument("--env", default=None,
                    help="the world of agents that do not say (planner, module:Class)")
     p.add_argument("--split", choices=["train", "new", "both"], default="both",

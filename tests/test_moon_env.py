@@ -111,8 +111,9 @@ def test_outcomes_success_and_reward_by_target():
     assert info["is_success"] == (info["outcome"] == "landed")
 
 
-def test_vector_env_matches_single_env():
-    vec = MoonLaunchVectorEnv(num_envs=4, execution_error=0.0)
+@pytest.mark.parametrize("bias", [{}, {"burn_bias": 0.015, "burn_bias_angle_deg": 0.5}])
+def test_vector_env_matches_single_env(bias):
+    vec = MoonLaunchVectorEnv(num_envs=4, execution_error=0.0, **bias)
     obs, info = vec.reset(seed=3)
     acts = np.array([[0.1, 0.1, 0.0], [-0.3, 0.05, 0.1], [0.7, -0.2, 0.0], [0.0, 0.4, -0.5]],
                     dtype=np.float32)
@@ -120,18 +121,40 @@ def test_vector_env_matches_single_env():
     nobs, rew, term, trunc, vinfo = vec.step(acts)
     assert term.all() and not trunc.any()
     np.testing.assert_array_equal(vinfo["final_obs"], obs)
-    single = MoonLaunchEnv(execution_error=0.0)
+    single = MoonLaunchEnv(execution_error=0.0, **bias)
     for j in range(4):
         o, _ = single.reset(options={"scenario_id": int(ids[j])})
         np.testing.assert_array_equal(o, obs[j])
         _, r, _, _, inf = single.step(acts[j])
         assert r == rew[j]
         assert inf["outcome"] == vinfo["final_info"]["outcome"][j]
+        assert inf["delta_v_kms"] == vinfo["final_info"]["delta_v_kms"][j]
     assert not np.array_equal(nobs, obs)  # autoreset drew new scenarios
     with pytest.raises(ValueError, match="NaN"):
         vec.step(np.full((4, 3), np.nan))
     made = gym.make_vec(ENV_ID, num_envs=2, vectorization_mode="vector_entry_point")
     assert isinstance(made, MoonLaunchVectorEnv)
+
+
+def test_burn_bias_is_a_systematic_engine_error():
+    # The engine delivers (1 + b) x the commanded delta-v, turned by a fixed angle, at every
+    # launch; info reports the executed delta-v; nothing in the observation shows it.
+    exact, biased = MoonLaunchEnv(execution_error=0.0), MoonLaunchEnv(
+        execution_error=0.0, burn_bias=0.015, burn_bias_angle_deg=0.5)
+    turned = MoonLaunchEnv(execution_error=0.0, burn_bias_angle_deg=0.5)
+    action = np.array([0.2, 0.1, 0.0], np.float32)
+    for sid in (3, 6):  # flights that approach the Moon after the burn
+        outs = []
+        for env in (exact, biased, turned):
+            obs, _ = env.reset(options={"scenario_id": sid})
+            outs.append((obs, env.step(action)[4]))
+        (o0, i0), (o1, i1), (o2, i2) = outs
+        np.testing.assert_array_equal(o0, o1)
+        assert i1["delta_v_kms"] == pytest.approx(1.015 * i0["delta_v_kms"], rel=1e-12)
+        assert i2["delta_v_kms"] == i0["delta_v_kms"]
+        assert i2["closest_approach_km"] != i0["closest_approach_km"]  # the angle acts too
+    with pytest.raises(ValueError, match="burn_bias"):
+        MoonLaunchEnv(burn_bias=0.5)
 
 
 def test_render_shows_the_flight():

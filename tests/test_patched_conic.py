@@ -1,21 +1,24 @@
-"""The patched-conic model is correct two-body physics (its own tests), and near the full
-simulator where a patched conic should be."""
+"""The patched-conic model (the MoonPlanner's own, independent of the simulator) is correct
+two-body physics (its own tests), and near the full simulator where a patched conic should
+be."""
 
 import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from moonshot.agents.moon_planner import MoonPlanner
-from moonshot.envs.moon_launch import MoonLaunchEnv
-from moonshot.physics.constants import EARTH_MOON_DISTANCE, GM_EARTH, GM_MOON, MOON_SOI
-from moonshot.physics.patched_conic import (
+from moonshot.agents.moon_conics import (
+    body_state_at,
     ellipse_state,
     kepler_eccentric_anomaly,
     laplace_soi,
+    periapsis_distance,
 )
+from moonshot.agents.moon_planner import MoonPlanner
+from moonshot.envs.moon_launch import MoonLaunchEnv
+from moonshot.physics.constants import EARTH_MOON_DISTANCE, GM_EARTH, GM_MOON, MOON_SOI
 
 
 @settings(deadline=None)  # the first call compiles the kernel
@@ -58,7 +61,7 @@ def test_patched_conic_aims_where_the_simulator_aims():
     env = MoonLaunchEnv(execution_error=0.0)
     for sid in range(4):
         obs, info = env.reset(options={"scenario_id": sid})
-        sim, pc = MoonPlanner(), MoonPlanner(model="patched_conic")
+        sim, pc = MoonPlanner(model="simulator"), MoonPlanner()
         for p in (sim, pc):
             p.begin_episode(env.perceive(), obs, info)
         sc = sim.scenario_from_observation(obs)
@@ -72,3 +75,27 @@ def test_patched_conic_aims_where_the_simulator_aims():
             assert near, (sid, p.model)
             zeros.append(coast[near[0]])
         assert abs(zeros[0] - zeros[1]) <= 30.0, (sid, zeros)
+
+
+@settings(deadline=None)
+@given(st.floats(300000, 500000), st.floats(0, 0.3), st.floats(0, 2 * math.pi),
+       st.floats(0, 2 * math.pi), st.floats(0, 2e6))
+def test_the_moon_moves_as_in_the_simulator(a, e, perigee, angle, t):
+    # The model's own Kepler solution, checked against the simulator's (which it never calls).
+    from moonshot.physics.earth_moon import moon_state_at
+
+    gm = GM_EARTH + GM_MOON
+    mine = np.array(body_state_at(a, e, perigee, angle, gm, t))
+    sim = np.array(moon_state_at(a, e, perigee, angle, gm, t))
+    np.testing.assert_allclose(mine[:2], sim[:2], rtol=0, atol=1e-4)  # km
+    np.testing.assert_allclose(mine[2:], sim[2:], rtol=0, atol=1e-9)  # km/s
+
+
+@settings(deadline=None)
+@given(st.tuples(*[st.floats(-1e5, 1e5)] * 2), st.tuples(*[st.floats(-3, 3)] * 2))
+def test_periapsis_matches_the_osculating_conic(r, v):
+    from moonshot.physics.earth_moon import osculating_periapsis
+
+    assume(math.hypot(*r) > 100.0)
+    want = osculating_periapsis(*r, *v, GM_MOON)[0]
+    assert periapsis_distance(*r, *v, GM_MOON) == pytest.approx(want, rel=1e-9, abs=1e-9)

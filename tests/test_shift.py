@@ -32,7 +32,8 @@ def test_level_zero_of_every_moon_axis_is_the_training_distribution():
 
 
 FIELDS = {"altitude": {"park_altitude"}, "moon_mass": {"gm_moon", "moon_soi"},
-          "moon_orbit": {"moon_a", "moon_soi"}, "burn_noise": set(), "sun": set()}
+          "moon_orbit": {"moon_a", "moon_soi"}, "burn_noise": set(), "sun": set(),
+          "burn_bias": set()}
 
 
 @pytest.mark.parametrize("axis", list(FIELDS))

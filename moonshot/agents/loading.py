@@ -6,6 +6,9 @@ An agent spec is one of
 * ``planner`` or ``planner:WORLD`` - the world's model-based planner, with options after a
   second colon: ``planner:moon:model=patched_conic``, ``planner:city:perception=oracle``;
 * a run folder - a training run (its ``model.zip``) or a planner run (``moonshot plan``);
+* ``search:WORLD`` - the ``simulator-search`` baseline (an ablation that owns the simulator:
+  CEM in a copy of the env before each real trial), with options after a second colon:
+  ``search:moon:population=50,iterations=2``; for worlds whose episode is one step;
 * ``module:Class`` - a user's :class:`~moonshot.agents.base.Agent` subclass (or a factory
   returning an agent), importable from the current directory or the Python path. Its world
   comes from the caller (``--env``) or from the class attribute ``env_id``.
@@ -177,6 +180,36 @@ def _load_planner(text: str, env: str | None) -> AgentSpec:
                      info={"planner_options": options})
 
 
+# --- simulator search ------------------------------------------------------------------
+def _is_search(text: str) -> bool:
+    return text == "search" or text.startswith("search:")
+
+
+def _load_search(text: str, env: str | None) -> AgentSpec:
+    parts = text.split(":", 2)
+    world_name = parts[1] if len(parts) > 1 and parts[1] else env
+    if world_name is None:
+        raise ConfigError("'search' needs a world: write search:WORLD (e.g. search:moon) "
+                          "or give the env")
+    world = get_world(world_name)
+    steps = world.episode_steps({}) if world.episode_steps is not None else None
+    if steps != 1:
+        raise ConfigError(f"{text!r}: the simulator-search baseline is implemented for "
+                          "worlds whose episode is one step (moon); an episode of the "
+                          f"{world.name} world lasts up to {steps or 'many'} steps")
+    options = parse_options(parts[2], f"search options of {text!r}") if len(parts) > 2 else {}
+    from .simulator_search import SimulatorSearch
+
+    try:
+        agent = SimulatorSearch(**options)
+    except TypeError as exc:
+        raise ConfigError(f"bad search option in {text!r}: {exc}") from None
+    env_id = resolve_env_id(env) if env is not None and get_world(env) is world else \
+        world.env_id
+    return AgentSpec(agent.name, env_id, {}, agent, "search", text,
+                     info={"search_options": options})
+
+
 # --- run folders -----------------------------------------------------------------------
 def _is_run(text: str) -> bool:
     return Path(text).is_dir()
@@ -257,3 +290,4 @@ register_agent_kind("class", _is_class, _load_class, "module:Class", first=False
 register_agent_kind("run", _is_run, _load_run, "a run folder", first=True)
 register_agent_kind("planner", _is_planner, _load_planner, "planner, planner:WORLD",
                     first=True)
+register_agent_kind("search", _is_search, _load_search, "search:WORLD", first=True)

@@ -6,16 +6,19 @@ How a mission designer would do it:
    a little beyond the Moon's orbit (``APOGEE_MARGIN``) gives the delta-v (within a percent of
    the Hohmann value) and, by Kepler's equation, the time of flight to the Moon's distance; the
    burn must happen where the Moon will be ahead by the transfer angle when the rocket arrives.
-2. **Mental rehearsal.** The planner's *model* of the world is the planar Earth–Moon problem of
-   :mod:`moonshot.physics.earth_moon` with the Moon's ellipse reconstructed from the ephemeris in
-   the observation (distance, radial velocity, semi-major axis, mass ratio). It flies a batch of
-   imagined launches around the first guess, then shoots for a central hit: regula falsi on the
-   signed periselene (the Moon-centred miss, signed by the sense of the flyby) as a function of
-   the burn time. These rehearsals cost compute, never launches.
+2. **Mental rehearsal.** The planner's *model* of the world is its own: by default two Kepler
+   conics patched at the Moon's sphere of influence (:mod:`moonshot.agents.moon_conics`), with
+   the Moon's ellipse reconstructed from the ephemeris in the observation (distance, radial
+   velocity, semi-major axis, mass ratio). It flies a batch of imagined launches around the
+   first guess, then shoots for a central hit: regula falsi on the signed periselene (the
+   Moon-centred miss, signed by the sense of the flyby) as a function of the burn time. These
+   rehearsals cost compute, never launches.
 3. **Launch, observe, correct.** Every ``env.step`` is a trial. After a miss, the tracking data
    in ``info`` (the Moon-centred miss vector and velocity) give the observed signed miss; the
    mean gap between observed and predicted misses on this scenario is the model's bias, and the
-   next launch aims against it.
+   next launch aims against it. The executed delta-v in ``info`` calibrates the engine: when
+   its mean ratio to the commanded one departs from 1 by more than its scatter (a systematic
+   engine error), the planner commands that much less, at every scenario.
 
 It reads the observation and the published constants of its perception view (as a scientist
 knows G and the masses; ``env.unwrapped.perceive()``), never the env or its random state.
@@ -24,15 +27,17 @@ between trials.
 
 How good must the abstract model be? ``model=`` chooses it:
 
-* ``"simulator"`` (default): the planar Earth–Moon problem integrated by the same compiled
-  Dormand–Prince code as the environment - the planner's model *is* the simulator's
-  equations (with the Moon's ellipse reconstructed from the observation);
-* ``"patched_conic"``: two Kepler conics in closed form (Earth alone, then the Moon alone
-  inside its sphere of influence; :mod:`moonshot.physics.patched_conic`) - no integration,
-  and wrong by the pull each body is left without;
+* ``"patched_conic"`` (default): two Kepler conics in closed form (Earth alone, then the Moon
+  alone inside its sphere of influence; :mod:`moonshot.agents.moon_conics`) - no
+  integration, wrong by the pull each body is left without, and independent of the
+  simulator by construction (it imports none of the env's dynamics);
 * ``"first_guess"``: the closed-form transfer ellipse alone, no rehearsal at all; the
   planner then corrects its burn time from its real misses (a secant on the observed signed
-  miss), so its model costs real launches instead of imagined ones.
+  miss), so its model costs real launches instead of imagined ones;
+* ``"simulator"``: an **oracle ablation** (labelled ``planner[simulator, oracle]``): the
+  env's own Earth-Moon equations and compiled integrator
+  (:mod:`moonshot.agents.moon_simulator_model`), with the Moon's ellipse reconstructed from
+  the observation - what rehearsing in the simulator itself buys.
 
 Every rehearsed launch is counted (:meth:`MoonPlanner.costs`, the ``model_rollouts``
 column of ``episodes.csv``): real trials and imagined ones are both part of the bill.
@@ -45,21 +50,26 @@ import time
 
 import numpy as np
 
-from ..envs import moon_world
+from ..envs.moon_actions import action_to_burn, burn_to_action
 from ..envs.perception import check_perception
-from ..physics import earth_moon
 from ..physics.constants import DAY, EARTH_MOON_DISTANCE, GM_EARTH, MU_EARTH_MOON, R_EARTH, R_MOON
-from ..physics.patched_conic import patched_conic_miss
 from .base import Agent, AgentCosts
+from .moon_conics import patched_conic_miss
 
 #: Apogee of the first-guess transfer ellipse, as a multiple of the Moon's distance: a little
 #: beyond it, so that the rocket crosses the Moon's orbit in ~3 days instead of ~5.
 APOGEE_MARGIN = 1.15
-#: The planner's models of the world (see the module docstring).
-MODELS = ("simulator", "patched_conic", "first_guess")
+#: The planner's models of the world (see the module docstring); the first is the default.
+MODELS = ("patched_conic", "first_guess", "simulator")
+#: How a model shows in the planner's label (``planner[...]``): the default shows nothing, the
+#: simulator says it is an oracle.
+MODEL_LABELS = {"patched_conic": "", "first_guess": "first_guess",
+                "simulator": "simulator, oracle"}
 #: first_guess: the burn-time change of its second launch, and the cap on any correction (s).
 PROBE_S = 60.0
 MAX_CORRECTION_S = 900.0
+#: Two calibrations of the engine within this fraction of each other are the same one.
+ENGINE_SAME = 5e-4
 
 
 def hohmann_delta_v(r_park: float, r_target: float, gm: float = GM_EARTH) -> float:
@@ -109,17 +119,18 @@ def signed_miss(miss: np.ndarray, miss_velocity: np.ndarray) -> np.ndarray:
 class MoonPlanner(Agent):
     """Physics-model planner for MoonLaunch (see the module docstring).
 
-    :param model: ``"simulator"``, ``"patched_conic"`` or ``"first_guess"``.
+    :param model: ``"patched_conic"`` (default), ``"first_guess"`` or ``"simulator"`` (the
+        oracle ablation that rehearses in the env's own dynamics).
     :param perception: ``"honest"`` (published constants) or ``"oracle"`` (adds the Moon's
         exact eccentricity and perigee instead of reconstructing them).
     :param scan_points: imagined launches in the coarse scan of burn times.
     :param max_rehearsals: cap on imagined launches per plan (scan included).
-    :param model_rtol: integrator tolerance of the mental model (``simulator``).
+    :param model_rtol: integrator tolerance of the ``simulator`` model.
     """
 
     name = "planner"
 
-    def __init__(self, model: str = "simulator", perception: str = "honest",
+    def __init__(self, model: str = "patched_conic", perception: str = "honest",
                  scan_points: int = 96, max_rehearsals: int = 400, model_rtol: float = 1e-9):
         if model not in MODELS:
             from ..errors import ConfigError
@@ -128,19 +139,20 @@ class MoonPlanner(Agent):
                               f"{list(MODELS)}")
         self.model = model
         self.perception = check_perception(perception)
-        if model != "simulator" or perception != "honest":
-            self.name = "planner" + "".join(
-                f"[{x}]" for x in (model, perception) if x not in ("simulator", "honest"))
+        self.name = "planner" + "".join(
+            f"[{x}]" for x in (MODEL_LABELS[model], perception) if x not in ("", "honest"))
         self.scan_points = int(scan_points)
         self.max_rehearsals = int(max_rehearsals)
         self.model_rtol = float(model_rtol)
         self._constants: dict = {}
         self._exact: tuple[float, float] | None = None
         self._map_id: tuple | None = None
-        # (split, map_id) -> [(predicted, observed signed miss)]: scenario ids repeat across
-        # splits, the worlds behind them do not.
-        self._history: dict[tuple, list[tuple[float, float]]] = {}
-        self._last: tuple[float, float] | None = None  # (predicted signed miss, ...) this trial
+        # (split, map_id) -> [(predicted, observed signed miss, coast action, engine gain)]:
+        # scenario ids repeat across splits, the worlds behind them do not.
+        self._history: dict[tuple, list[tuple[float, float, float, float]]] = {}
+        # (predicted signed miss, coast action, commanded delta-v, engine gain) of this trial
+        self._last: tuple[float, float, float, float] | None = None
+        self._engine: list[float] = []  # executed / commanded delta-v of every launch
         self._compute = 0.0
         self.rehearsals = 0  # imagined launches flown in the model, in all
 
@@ -156,12 +168,18 @@ class MoonPlanner(Agent):
         t0 = time.process_time()
         obs = np.asarray(observation, dtype=np.float64).reshape(-1)
         history = self._history.get(self._map_id, [])
+        gain = self.engine_gain()
         if self.model == "first_guess":
             action, predicted = self._secant(obs, history)
         else:
-            bias = float(np.mean([o - p for p, o, _ in history])) if history else 0.0
-            action, predicted = self.plan(obs, aim=-bias)
-        self._last = (predicted, float(action[0]))
+            # Misses measured with another calibration of the engine say nothing of the model.
+            gaps = [o - p for p, o, _, g in history if abs(g / gain - 1.0) < ENGINE_SAME]
+            bias = float(np.mean(gaps)) if gaps else 0.0
+            action, predicted = self.plan(obs, aim=-bias,
+                                          near_action=history[-1][2] if history else None)
+        # delta-v does not depend on the parking orbit (any radius decodes it)
+        self._last = (predicted, float(action[0]), float(action_to_burn(action, R_EARTH)[1][0]),
+                      gain)
         self._compute += time.process_time() - t0
         return action, state
 
@@ -170,17 +188,32 @@ class MoonPlanner(Agent):
             return
         observed = float(signed_miss(info["miss_vector_km"], info["miss_velocity_kms"])[0])
         self._history.setdefault((info.get("split"), int(info.get("map_id", -1))), []).append(
-            (self._last[0], observed, self._last[1]))
+            (self._last[0], observed, self._last[1], self._last[3]))
+        if "delta_v_kms" in info:
+            self._engine.append(float(info["delta_v_kms"]) / self._last[2])
         self._last = None
 
     def costs(self) -> AgentCosts:
         """Launches rehearsed in the model and CPU seconds spent planning, so far."""
         return AgentCosts(self.rehearsals, self._compute)
 
+    def engine_gain(self) -> float:
+        """Executed per commanded delta-v, as measured by the planner's launches so far: their
+        mean ratio when it departs from 1 by more than 0.1% and three standard errors (a
+        systematic engine error, not the burn's random error), else 1."""
+        if not self._engine:
+            return 1.0
+        r = np.asarray(self._engine)
+        mean = float(r.mean())
+        sem = float(r.std(ddof=1) / math.sqrt(len(r))) if len(r) > 1 else 0.0
+        return mean if abs(mean - 1.0) > max(1e-3, 3 * sem) else 1.0
+
     def forget(self) -> None:
         """Drop the per-scenario correction history (scenario ids repeat from one evaluation
-        to the next: a shift ladder meets the same ids at every level)."""
+        to the next: a shift ladder meets the same ids at every level) and the engine's
+        calibration."""
         self._history.clear()
+        self._engine.clear()
 
     # --- planning ------------------------------------------------------------------------
     def scenario_from_observation(self, obs: np.ndarray) -> dict:
@@ -231,18 +264,15 @@ class MoonPlanner(Agent):
         in the planner's model."""
         coast = np.atleast_1d(np.asarray(coast, dtype=np.float64))
         self.rehearsals += len(coast)
-        if self.model == "patched_conic":
-            signed, closest, _ = patched_conic_miss(
-                sc["park_radius"], sc["park_angle"], coast, dv, sc["moon_a"], sc["moon_e"],
-                sc["moon_perigee"], sc["moon_angle"], sc["gm_earth"], sc["gm_moon"],
-                sc["moon_soi"], 8 * DAY)
-            return signed, closest
-        params = earth_moon.launch_params(
-            sc["park_radius"], sc["park_angle"], coast, dv, 0.0, sc["moon_angle"], sc["moon_a"],
-            sc["moon_e"], sc["moon_perigee"], sc["gm_earth"], sc["gm_moon"], sc["r_earth"],
-            sc["r_moon"])
-        res = earth_moon.fly(params, rtol=self.model_rtol, t_max=8 * DAY)
-        return signed_miss(res.miss, res.miss_velocity), res.closest_approach
+        if self.model == "simulator":  # the oracle ablation, loaded only when asked for
+            from .moon_simulator_model import simulator_miss
+
+            return simulator_miss(sc, coast, dv, self.model_rtol)
+        signed, closest, _ = patched_conic_miss(
+            sc["park_radius"], sc["park_angle"], coast, dv, sc["moon_a"], sc["moon_e"],
+            sc["moon_perigee"], sc["moon_angle"], sc["gm_earth"], sc["gm_moon"],
+            sc["moon_soi"], 8 * DAY)
+        return signed, closest
 
     def _secant(self, obs: np.ndarray, history: list) -> tuple[np.ndarray, float]:
         """``first_guess``: the closed-form burn first; then a secant step on the observed
@@ -254,9 +284,9 @@ class MoonPlanner(Agent):
         if not history:
             t = t_guess
         else:
-            times = [float(moon_world.action_to_burn(np.array([a, 0.0, 0.0]), r_p)[0][0])
-                     for _, _, a in history]
-            misses = [o for _, o, _ in history]
+            times = [float(action_to_burn(np.array([a, 0.0, 0.0]), r_p)[0][0])
+                     for _, _, a, _ in history]
+            misses = [o for _, o, _, _ in history]
             if len(history) == 1:
                 t = times[0] + PROBE_S
             else:
@@ -264,11 +294,15 @@ class MoonPlanner(Agent):
                 step = -s1 * (t1 - t0) / (s1 - s0) if s1 != s0 else PROBE_S
                 t = t1 + float(np.clip(step, -MAX_CORRECTION_S, MAX_CORRECTION_S))
         t = float(np.clip(t, 0.0, period))
-        return moon_world.burn_to_action(t, dv, 0.0, r_p).reshape(3).astype(np.float32), 0.0
+        action = burn_to_action(t, dv / self.engine_gain(), 0.0, r_p)
+        return action.reshape(3).astype(np.float32), 0.0
 
-    def plan(self, obs: np.ndarray, aim: float = 0.0) -> tuple[np.ndarray, float]:
+    def plan(self, obs: np.ndarray, aim: float = 0.0,
+             near_action: float | None = None) -> tuple[np.ndarray, float]:
         """Plan a launch whose modelled signed miss is ``aim`` km; returns ``(action,
-        predicted signed miss)``."""
+        predicted signed miss)``. ``near_action``: the coast action of the last real launch
+        at this scenario; a correction then stays on its transfer (the bracket nearest in
+        burn time), where the miss it measured says something about the model's error."""
         sc = self.scenario_from_observation(obs)
         t_guess, dv = self.first_guess(sc)
         r_p = sc["park_radius"]
@@ -290,10 +324,15 @@ class MoonPlanner(Agent):
             k = int(np.argmin(np.abs(s)))
             t_best, s_best = float(coast[k]), float(s[k])
         else:
-            k = int(cross[np.argmin(near[cross])])
+            if near_action is None:
+                k = int(cross[np.argmin(near[cross])])
+            else:
+                last = float(action_to_burn(np.array([near_action, 0.0, 0.0]), r_p)[0][0])
+                gap = np.abs(0.5 * (coast[cross] + coast[cross + 1]) - last)
+                k = int(cross[np.argmin(np.minimum(gap, period - gap))])
             t_best, s_best = self._regula_falsi(sc, dv, aim, coast[k], s[k], coast[k + 1],
                                                 s[k + 1])
-        action = moon_world.burn_to_action(t_best, dv, 0.0, r_p).reshape(3)
+        action = burn_to_action(t_best, dv / self.engine_gain(), 0.0, r_p).reshape(3)
         return action.astype(np.float32), s_best + aim
 
     def _regula_falsi(self, sc, dv, aim, t0, s0, t1, s1, tol_km: float = 5.0):

@@ -46,10 +46,10 @@ class CityMap:
     ``lanes``: the lane graph (:class:`~moonshot.physics.city.roads.LaneGraph`: lane
     geometry, turns, which light phase governs each approach); ``signalized (N,)``: which
     intersections have lights; ``buildings (B, 5)``; ``speed_limit`` (m/s); ``lane_width``,
-    ``half_width`` (m); ``bounds``.
+    ``half_width`` (m); ``bounds``. No seed: nothing in a view can regenerate the city
+    (and with it the signal plans a driver cannot know).
     """
 
-    seed: int
     nodes: np.ndarray
     edges: np.ndarray
     node_radius: np.ndarray
@@ -81,7 +81,7 @@ class CityMap:
             setattr(lanes, name, _frozen(getattr(lanes, name)))
         lanes.__dict__.pop("arrays", None)  # rebuilt from the copies when asked for
         p = city.params
-        return cls(seed=city.seed, nodes=_frozen(city.nodes), edges=_frozen(city.edges),
+        return cls(nodes=_frozen(city.nodes), edges=_frozen(city.edges),
                    node_radius=_frozen(city.node_radius), lanes=lanes,
                    signalized=_frozen(city.signals.node_phases > 0),
                    buildings=_frozen(city.buildings), speed_limit=float(p.speed_limit),

@@ -8,7 +8,7 @@ from gymnasium import spaces
 
 from . import moon_world as world
 from .display import human_window
-from .perception import View, check_perception
+from .perception import SIMULATOR, Rehearsal, View, check_perception
 
 
 class MoonView(View):
@@ -117,9 +117,14 @@ class MoonLaunchEnv(gym.Env):
     ## Arguments
     ``gymnasium.make("moonshot/MoonLaunch-v1", target="landing", split="train",
     execution_error=1.0, moon_eccentricity=0.0549, max_flight_days=10.0, rtol=1e-9,
-    record_trajectory=False, soi_radius="laplace", render_mode=None)``.
+    record_trajectory=False, soi_radius="laplace", burn_bias=0.0, burn_bias_angle_deg=0.0,
+    render_mode=None)``.
     ``execution_error`` scales the burn's random error (1-sigma 0.5 m/s in magnitude and
-    0.1 mrad in direction at 1; 0 for exact burns).
+    0.1 mrad in direction at 1; 0 for exact burns). ``burn_bias`` and
+    ``burn_bias_angle_deg`` are a systematic error of the engine, the same at every launch
+    and in no observation: it delivers ``(1 + burn_bias)`` times the commanded delta-v, turned
+    ``burn_bias_angle_deg`` degrees counterclockwise (``info["delta_v_kms"]`` reports the
+    executed delta-v, so a few launches reveal it).
     ``rtol`` is the integrator's relative tolerance (1e-9 keeps the position error below 1 km
     over a 6-day flight with a lunar flyby). The physical constants in force are in
     ``env.unwrapped.physical_constants`` after ``reset``; a planner receives them through
@@ -156,6 +161,7 @@ class MoonLaunchEnv(gym.Env):
         self._obs: np.ndarray | None = None
         self._last: dict | None = None  # info of this scenario's launch (None: not launched)
         self._flight: tuple[dict, np.ndarray | None] | None = None  # last launch, any scenario
+        self._copies = 0  # copies handed out by perceive("simulator"), each its own generator
         self._viewer = None
 
     @classmethod
@@ -192,16 +198,35 @@ class MoonLaunchEnv(gym.Env):
         self.reset(options={"scenario_id": state["scenario_id"]})
         self.np_random.bit_generator.state = state["rng"]
 
-    def perceive(self, mode: str = "honest") -> MoonView:
-        """The planner's view of the current scenario (see :class:`MoonView`)."""
+    def perceive(self, mode: str = "honest") -> MoonView | Rehearsal:
+        """The planner's view of the current scenario (see :class:`MoonView`); for
+        ``mode="simulator"`` (an agent that owns the simulator) a
+        :class:`~moonshot.envs.perception.Rehearsal`: launches in a copy of this env at the
+        current scenario, whose burn errors come from a generator of its own (seeded by the
+        scenario id and a count of copies, so a run repeats)."""
         if self.scenario is None:
             raise RuntimeError("call reset() before perceive()")
+        if mode == SIMULATOR:
+            return self._rehearsal()
         extra = {}
         if check_perception(mode) == "oracle":
             extra = {"moon_eccentricity": float(self.scenario.moon_e[0]),
                      "moon_perigee": float(self.scenario.moon_perigee[0])}
         return MoonView(mode, constants=self.physical_constants, target=self.target,
                         split=self.split, **extra)
+
+    def _rehearsal(self) -> Rehearsal:
+        sid = int(self.scenario.scenario_id[0])
+        twin = type(self)(**{**self.config, "record_trajectory": False})
+        twin.reset(options={"scenario_id": sid})
+        self._copies += 1
+        twin.np_random = np.random.default_rng([sid, self._copies])
+
+        def launch(action) -> tuple[float, dict]:
+            _, reward, _, _, info = twin.step(action)
+            return reward, info
+
+        return Rehearsal(launch, self.action_space)
 
     def step(self, action):
         if self.scenario is None:

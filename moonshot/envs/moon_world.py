@@ -26,6 +26,14 @@ from ..physics.constants import (
     R_EARTH,
     R_MOON,
 )
+from .moon_actions import (  # noqa: F401 - the action mapping is public here too
+    BURN_ANGLE_MAX,
+    DV_CENTER,
+    DV_HALF_RANGE,
+    action_to_burn,
+    burn_to_action,
+    parking_period,
+)
 from .seeded_uniforms import seeded_uniforms
 
 SPLITS = ("train", "new")
@@ -56,11 +64,6 @@ TARGETS = {
 #: How the ``soi`` target's radius is set: Laplace's formula for the scenario's Moon
 #: (MoonLaunch-v1), or the real Moon's 66,100 km for every moon (MoonLaunch-v0).
 SOI_MODELS = ("laplace", "fixed")
-
-# Action scaling: a in [-1, 1]^3 -> (coast fraction of a parking revolution, delta-v, angle).
-DV_CENTER = 3.1  # km/s, about the trans-lunar injection from low Earth orbit
-DV_HALF_RANGE = 0.4  # km/s: delta-v in [2.7, 3.5]
-BURN_ANGLE_MAX = math.radians(30.0)
 
 # Execution error at scale 1: 1-sigma burn magnitude (km/s) and pointing (rad).
 DV_ERROR_SIGMA = 0.5e-3
@@ -94,6 +97,11 @@ def default_config() -> dict:
         "moon_orbit_scale": None,
         "moon_mass_scale": None,
         "sun_gravity": 0.0,
+        # a systematic error of the engine, the same at every launch (0: the engine does what
+        # it is told): the executed delta-v is (1 + burn_bias) x the commanded one, and the
+        # burn points burn_bias_angle_deg degrees counterclockwise of the commanded direction
+        "burn_bias": 0.0,
+        "burn_bias_angle_deg": 0.0,
     }
 
 
@@ -107,7 +115,8 @@ def make_config(**kwargs) -> dict:
     check_choice("soi_radius", cfg["soi_radius"], SOI_MODELS)
     for key, lo, hi in (("execution_error", 0, 100), ("moon_eccentricity", 0, 0.5),
                         ("max_flight_days", 0.5, 60), ("rtol", 1e-14, 1e-5),
-                        ("sun_gravity", 0, 100)):
+                        ("sun_gravity", 0, 100), ("burn_bias", -0.2, 0.2),
+                        ("burn_bias_angle_deg", -10, 10)):
         val = cfg[key]
         if isinstance(val, bool) or not (isinstance(val, (int, float)) and lo <= val <= hi):
             raise ValueError(f"{key} must be a number in [{lo}, {hi}], got {val!r}")
@@ -240,33 +249,6 @@ def observe(s: Scenarios) -> np.ndarray:
     return np.clip(obs, OBS_LOW, OBS_HIGH).astype(np.float32)
 
 
-def parking_period(park_radius, gm_earth: float = GM_EARTH):
-    """Period (s) of a circular orbit of radius ``park_radius`` km."""
-    return 2 * np.pi * np.sqrt(np.asarray(park_radius) ** 3 / gm_earth)
-
-
-def action_to_burn(actions, park_radius):
-    """Map actions in [-1, 1]^3 to ``(coast_time_s, delta_v_kms, burn_angle_rad)``.
-
-    coast_time covers one revolution of the parking orbit; delta_v spans 2.7–3.5 km/s;
-    the burn angle spans ±30° from prograde (counterclockwise positive).
-    """
-    a = np.clip(np.asarray(actions, dtype=np.float64).reshape(-1, 3), -1.0, 1.0)
-    coast = 0.5 * (a[:, 0] + 1.0) * parking_period(park_radius)
-    dv = DV_CENTER + DV_HALF_RANGE * a[:, 1]
-    angle = BURN_ANGLE_MAX * a[:, 2]
-    return coast, dv, angle
-
-
-def burn_to_action(coast_time, delta_v, burn_angle, park_radius) -> np.ndarray:
-    """Inverse of :func:`action_to_burn` (coast time taken modulo one revolution)."""
-    period = parking_period(park_radius)
-    frac = np.mod(coast_time, period) / period
-    a = np.stack([2 * frac - 1, (np.asarray(delta_v) - DV_CENTER) / DV_HALF_RANGE,
-                  np.asarray(burn_angle) / BURN_ANGLE_MAX], axis=-1)
-    return a.astype(np.float32)
-
-
 def check_actions(actions, n: int) -> np.ndarray:
     """Validate a batch of actions: shape (n, 3) and finite, else ``ValueError``."""
     a = np.asarray(actions, dtype=np.float64)
@@ -281,9 +263,15 @@ def launch(s: Scenarios, actions: np.ndarray, rng: np.random.Generator | None, c
            traced: bool = False):
     """Fly the launches; returns ``(LaunchResult, executed delta_v, trajectories or None)``.
 
-    ``rng`` draws the burn execution error (``None`` or ``execution_error=0``: exact burns).
+    ``rng`` draws the burn execution error (``None`` or ``execution_error=0``: exact burns);
+    ``burn_bias`` and ``burn_bias_angle_deg`` are the engine's systematic error, applied before
+    the random one.
     """
     coast, dv, angle = action_to_burn(actions, s.park_radius)
+    bias, bias_deg = cfg.get("burn_bias", 0.0), cfg.get("burn_bias_angle_deg", 0.0)
+    if bias or bias_deg:  # skipped when exact, so the flights stay the same bit for bit
+        dv = dv * (1.0 + bias)
+        angle = angle + math.radians(bias_deg)
     scale = cfg["execution_error"]
     if rng is not None and scale > 0:
         noise = rng.standard_normal((len(s), 2))

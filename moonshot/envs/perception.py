@@ -8,15 +8,21 @@ reference to the env, its random generator, other agents' intents or the future,
 nothing to reach through it. Asking a view for anything else raises :class:`PerceptionError`.
 
 ``mode`` is ``"honest"`` (the default everywhere) or ``"oracle"``, a labelled ablation that
-adds the privileged state a real agent could not know.
+adds the privileged state a real agent could not know. An agent that owns the simulator (the
+``simulator-search`` baseline, not a planner) asks for ``"simulator"`` and gets a
+:class:`Rehearsal` instead of a view, from the worlds that offer one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any
 
 PERCEPTIONS = ("honest", "oracle")
+#: The perception of an agent that owns the simulator: ``perceive(SIMULATOR)`` returns a
+#: :class:`Rehearsal`.
+SIMULATOR = "simulator"
 
 
 class PerceptionError(AttributeError):
@@ -59,3 +65,26 @@ class View:
         raise PerceptionError(
             f"{key!r} is not part of the {self.mode} perception of "
             f"{type(self).__name__}; it holds: {', '.join(self._fields)}")
+
+
+class Rehearsal:
+    """The simulator itself, sealed: what ``perceive("simulator")`` hands an agent that owns
+    the simulator (the ``simulator-search`` baseline, a labelled ablation, never a planner).
+
+    It holds a copy of the env at the current scenario; the one thing to do with it is
+    :meth:`rehearse` an action and see the reward and ``info`` the copy returns. The copy
+    draws its own random errors (never the real env's next ones), and every rehearsal is
+    counted in :attr:`rehearsals`. ``action_space`` is the env's.
+    """
+
+    __slots__ = ("__step", "action_space", "rehearsals")
+
+    def __init__(self, step: Callable[[Any], tuple[float, dict]], action_space: Any):
+        self.__step = step
+        self.action_space = action_space
+        self.rehearsals = 0
+
+    def rehearse(self, action: Any) -> tuple[float, dict]:
+        """``(reward, info)`` of ``action`` in a copy of the env at the current scenario."""
+        self.rehearsals += 1
+        return self.__step(action)

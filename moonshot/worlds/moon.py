@@ -32,6 +32,14 @@ SHIFT_AXES = {a.name: a for a in (
         ("0.5 m/s, 0.1 mrad (training)", "x3", "x10", "x30"),
         "random error of the executed burn (not observable before the launch)",
         perceivable=False),
+    ShiftAxis("burn_bias", (
+        {}, {"burn_bias": 0.005, "burn_bias_angle_deg": 0.2},
+        {"burn_bias": 0.015, "burn_bias_angle_deg": 0.5},
+        {"burn_bias": 0.04, "burn_bias_angle_deg": 1.5}),
+        ("an exact engine (training)", "+0.5% delta-v, 0.2 deg", "+1.5% delta-v, 0.5 deg",
+         "+4% delta-v, 1.5 deg"),
+        "a systematic error of the engine, the same at every launch (not observable before "
+        "a launch; the tracking data of a few reveal it)", perceivable=False),
     ShiftAxis("sun", ({}, {"sun_gravity": 1.0}, {"sun_gravity": 10.0}, {"sun_gravity": 30.0}),
               ("no Sun (training)", "the real Sun's gravity", "10x the Sun's", "30x the Sun's"),
               "the Sun's tidal pull on the rocket and the Moon: a four-body world that the "

@@ -1,13 +1,18 @@
-"""A patched-conic model of a lunar transfer: the two-body problem twice, in closed form.
+"""The MoonPlanner's own model: a lunar transfer as the two-body problem twice, in closed form.
 
 The abstraction a mission designer starts from (Bate, Mueller & White, *Fundamentals of
 Astrodynamics*, ch. 7): outside the Moon's sphere of influence the rocket follows a Kepler
 conic around the Earth alone; once inside (radius ``r_soi``) it follows a conic around the
 Moon alone, whose periapsis is the predicted closest approach. The Moon moves on its own
 Kepler ellipse. Nothing is integrated; each launch costs a few hundred evaluations of
-Kepler's equation, against thousands of integration steps of the full model
-(:mod:`moonshot.physics.earth_moon`), and the answer differs from the real flight by the
-Moon's pull outside its sphere and the Earth's pull inside it.
+Kepler's equation, against thousands of integration steps of the simulator, and the answer
+differs from the real flight by the Moon's pull outside its sphere and the Earth's pull inside
+it.
+
+The model is independent of the simulator by construction: it imports none of the env's
+dynamics (``moonshot.physics``' integrators and Earth-Moon problem; ``tests/
+test_information_rule.py`` enforces it) and knows only Kepler's laws and the published
+constants the planner reads from its perception view.
 
 A launch here is a prograde burn (the planner's launches): the burn point is the transfer
 conic's perigee.
@@ -19,8 +24,6 @@ import math
 
 import numpy as np
 from numba import njit
-
-from .earth_moon import moon_state_at, osculating_periapsis
 
 #: The search for the sphere-of-influence entry steps along the transfer conic by the time
 #: the rocket needs to close the remaining distance at ``MAX_CLOSING_SPEED`` (so it cannot
@@ -60,6 +63,31 @@ def ellipse_state(a, e, omega, gm, t):
 
 
 @njit(cache=True)
+def body_state_at(a, e, perigee, angle0, gm, t):
+    """State of a body on the ellipse ``a``, ``e`` (perigee at polar angle ``perigee``) ``t``
+    seconds after it stood at polar angle ``angle0``: back to its time since perigee by
+    Kepler's equation, then :func:`ellipse_state`."""
+    nu0 = angle0 - perigee
+    ecc0 = 2.0 * math.atan2(math.sqrt(1.0 - e) * math.sin(0.5 * nu0),
+                            math.sqrt(1.0 + e) * math.cos(0.5 * nu0))
+    since_perigee = (ecc0 - e * math.sin(ecc0)) / math.sqrt(gm / (a * a * a))
+    return ellipse_state(a, e, perigee, gm, since_perigee + t)
+
+
+@njit(cache=True)
+def periapsis_distance(rx, ry, vx, vy, gm):
+    """Periapsis distance of the two-body conic through a relative state (``h^2 / gm /
+    (1 + e)``, any conic)."""
+    r = math.sqrt(rx * rx + ry * ry)
+    v2 = vx * vx + vy * vy
+    rv = rx * vx + ry * vy
+    ex = ((v2 - gm / r) * rx - rv * vx) / gm
+    ey = ((v2 - gm / r) * ry - rv * vy) / gm
+    hz = rx * vy - ry * vx
+    return hz * hz / gm / (1.0 + math.sqrt(ex * ex + ey * ey))
+
+
+@njit(cache=True)
 def _one(r_park, park_angle, coast, dv, moon_a, moon_e, moon_perigee, moon_angle, gm_earth,
          gm_moon, r_soi, t_max, out):
     """Signed predicted miss, closest approach and its time for one launch (into ``out``)."""
@@ -77,7 +105,7 @@ def _one(r_park, park_angle, coast, dv, moon_a, moon_e, moon_perigee, moon_angle
     prev_d, prev_t = 1e18, 0.0
     while t <= t_max:
         x, y, vx, vy = ellipse_state(a, e, omega, gm_earth, t)
-        mx, my, mvx, mvy = moon_state_at(moon_a, moon_e, moon_perigee, moon_angle,
+        mx, my, mvx, mvy = body_state_at(moon_a, moon_e, moon_perigee, moon_angle,
                                          gm_total, coast + t)
         rx, ry = x - mx, y - my
         d = math.sqrt(rx * rx + ry * ry)
@@ -86,10 +114,10 @@ def _one(r_park, park_angle, coast, dv, moon_a, moon_e, moon_perigee, moon_angle
             f = (prev_d - r_soi) / max(prev_d - d, 1e-9) if prev_d < 1e17 else 1.0
             te = prev_t + f * (t - prev_t)
             x, y, vx, vy = ellipse_state(a, e, omega, gm_earth, te)
-            mx, my, mvx, mvy = moon_state_at(moon_a, moon_e, moon_perigee, moon_angle,
+            mx, my, mvx, mvy = body_state_at(moon_a, moon_e, moon_perigee, moon_angle,
                                              gm_total, coast + te)
             rx, ry, wx, wy = x - mx, y - my, vx - mvx, vy - mvy
-            rp, _, _, _, _ = osculating_periapsis(rx, ry, wx, wy, gm_moon)
+            rp = periapsis_distance(rx, ry, wx, wy, gm_moon)
             h = rx * wy - ry * wx
             # time to periapsis on the Moon-centred conic is not needed by the planner;
             # report the entry time as the encounter time
