@@ -25,7 +25,7 @@ from ..errors import ConfigError
 from ..runlog import EpisodeLog, read_json, run_folder, write_json
 from ..tblog import check_tensorboard
 from ..versions import versions
-from ..worlds import get_world, resolve_env_id
+from ..worlds import get_world, resolve_env_id, run_modules
 from .checkpoints import (
     load_model,
     load_sb3_agent,
@@ -314,7 +314,7 @@ def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool,
     write_json(run / "config.json", {
         "train": asdict(cfg), "env_id": env_id, "resolved_hyperparams": hp, "n_envs": n_envs,
         "normalize": normalize, "policy": plan["policy"], "schedule": schedule,
-        "env_workers": plan["env_workers"],
+        "env_workers": plan["env_workers"], "modules": run_modules(env_id),
         "versions": versions(), "command": command_line(cfg)})
     monitor = TrainingMonitor(run, cfg, env_id, log, evals, schedule,
                               float(meta["wall_time_s"]) if meta else 0.0, cfg.timesteps,
@@ -353,6 +353,9 @@ def _build_model(cfg: TrainConfig, plan: dict, vec):
         return algo_class(cfg.algo)(plan["policy"], vec, seed=cfg.seed, device=cfg.device,
                                     verbose=0, **schedules(copy.deepcopy(plan["hp"])))
     except (TypeError, ValueError, AssertionError, KeyError) as exc:
+        if "spaces but" in str(exc):  # SB3: "only supports (...) as action spaces but ..."
+            raise ConfigError(f"--algo {cfg.algo} cannot train in {plan['env_id']}: "
+                              f"{' '.join(str(exc).split())}") from None
         raise ConfigError(f"{cfg.algo} rejects these hyperparameters "
                           f"({', '.join(f'{k}={v}' for k, v in plan['hp'].items())}): "
                           f"{type(exc).__name__}: {exc}") from None

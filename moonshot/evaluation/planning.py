@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
-from ..worlds import World, get_world
+from ..worlds import World, get_world, run_modules
 
 
 def scenario_ids(seed: int, n: int) -> np.ndarray:
@@ -87,7 +87,8 @@ def _plan_locked(w, env, agent, env_id, kwargs, options, ids, trials, *, episode
 
     config = {"command": "plan", "env": env_id, "world": w.name, "agent": agent.name,
               "seed": seed, "episodes": episodes, "split": split, "env_kwargs": kwargs,
-              "max_trials": trials, "planner_options": options, "versions": versions()}
+              "max_trials": trials, "planner_options": options,
+              "modules": run_modules(env_id), "versions": versions()}
     write_json(out / "config.json", config)
     t0 = time.perf_counter()
     board = _PlanScalars(out / "tensorboard") if tensorboard else None
