@@ -223,13 +223,10 @@ def _load_plugins_for_help(argv: list[str]) -> None:
     """Help lists the plug-in worlds too; a broken plug-in is said when a command uses it."""
     if not {"-h", "--help"} & set(argv):
         return
-    from .errors import ConfigError
     from .worlds import load_plugins
 
-    try:
-        load_plugins()
-    except ConfigError as exc:
-        print(f"moonshot: warning: {exc}", file=sys.stderr)
+    for error in load_plugins():
+        print(f"moonshot: warning: world plug-in not loaded: {error}", file=sys.stderr)
 
 
 def _version() -> str:

@@ -68,6 +68,15 @@ def check_algo(algo: str) -> None:
                           f"{sorted({*known, *ALGO_ALIASES})}{hint}")
 
 
+def is_algo(algo) -> bool:
+    """Whether ``algo`` is a name :func:`check_algo` accepts."""
+    try:
+        check_algo(algo)
+    except ConfigError:
+        return False
+    return True
+
+
 def default_hyperparams(env: str, algo: str) -> dict:
     """The packaged defaults for ``algo`` in the world of ``env`` (short name or id);
     ``{}`` (the algorithm's own defaults) where the world declares none for it."""

@@ -273,13 +273,13 @@ def worlds(plugins: bool = False) -> list[World]:
     return list(_WORLDS.values())
 
 
-def load_plugins() -> None:
-    """Import the world plug-ins not imported yet: the entry points of group
-    ``moonshot.worlds`` and the modules of ``MOONSHOT_WORLDS`` (a :class:`ConfigError` names
-    a plug-in that fails)."""
+def load_plugins() -> list[str]:
+    """Import the world plug-ins not tried yet in this process: the entry points of group
+    ``moonshot.worlds`` and the modules of ``MOONSHOT_WORLDS``; returns the errors of those
+    that failed (each names the plug-in and its exception)."""
     from .plugins import load_plugins as load
 
-    load(lambda world, module: register_world(world, replace=True, module=module))
+    return load(lambda world, module: register_world(world, replace=True, module=module))
 
 
 def known_worlds() -> str:
@@ -298,16 +298,20 @@ def get_world(name_or_id: str) -> World:
     is unknown; a :class:`ConfigError` lists the known ones."""
     key = str(name_or_id)
     world = _find(key)
-    if world is None:
-        load_plugins()
-        world = _find(key)
-    if world is None:
-        from .plugins import ENTRY_POINT_GROUP, ENV_VAR
+    if world is not None:
+        return world
+    failed = load_plugins()
+    world = _find(key)
+    if world is not None:
+        return world
+    if failed:  # the likely cause first
+        raise ConfigError(f"unknown world or env {key!r}: a world plug-in failed to load: "
+                          f"{'; '.join(failed)}. Known worlds: {known_worlds()}")
+    from .plugins import ENTRY_POINT_GROUP, ENV_VAR
 
-        raise ConfigError(f"unknown world or env {key!r}; known worlds: {known_worlds()} "
-                          f"(a world of your own: name its module in {ENV_VAR}, or declare "
-                          f"it in the entry-point group {ENTRY_POINT_GROUP})")
-    return world
+    raise ConfigError(f"unknown world or env {key!r}; known worlds: {known_worlds()} "
+                      f"(a world of your own: name its module in {ENV_VAR}, or declare it "
+                      f"in the entry-point group {ENTRY_POINT_GROUP})")
 
 
 def run_modules(*names: str) -> list[str]:

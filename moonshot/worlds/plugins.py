@@ -35,7 +35,8 @@ ENTRY_POINT_GROUP = "moonshot.worlds"
 #: The environment variable naming world plug-in modules, comma-separated.
 ENV_VAR = "MOONSHOT_WORLDS"
 
-_loaded: set[str] = set()  # entry-point names and modules imported so far
+#: Each plug-in tried in this process (entry point or module) -> its error, or None.
+_tried: dict[str, str | None] = {}
 _loading = False  # a plug-in that looks up an unknown world while it loads
 
 
@@ -71,45 +72,45 @@ def _entry_points() -> tuple:
     return tuple(entry_points(group=ENTRY_POINT_GROUP))
 
 
-def load_plugins(register: Callable[[Any, str], Any]) -> None:
-    """Import every world plug-in not imported yet: the entry points of group
-    :data:`ENTRY_POINT_GROUP`, then the modules of :data:`ENV_VAR`.
+def load_plugins(register: Callable[[Any, str], Any]) -> list[str]:
+    """Import every world plug-in not tried yet in this process: the entry points of group
+    :data:`ENTRY_POINT_GROUP`, then the modules of :data:`ENV_VAR`. One that fails leaves
+    the others loaded.
 
     :param register: ``register(world, module)``, for an entry point that names a ``World``
         object rather than a module that registers its world itself.
-    :raises ConfigError: naming each plug-in that failed (the others stay loaded).
+    :returns: the errors of the current plug-ins that failed (each names the plug-in, where
+        it was declared and its exception), for the caller to report.
     """
     global _loading
     if _loading:
-        return
+        return []
     _loading = True
-    errors = []
+    keys = []
     try:
         for ep in _entry_points():
             key = f"entry point {ep.name} = {ep.value}"
-            if key in _loaded:
-                continue
-            dist = getattr(getattr(ep, "dist", None), "name", None) or "?"
-            try:
-                _load_entry_point(ep, f"entry point {ep.name!r} of distribution {dist!r}",
-                                  register)
-            except ConfigError as exc:
-                errors.append(str(exc))
-                continue
-            _loaded.add(key)
+            keys.append(key)
+            if key not in _tried:
+                dist = getattr(getattr(ep, "dist", None), "name", None) or "?"
+                source = f"entry point {ep.name!r} of distribution {dist!r}"
+                _tried[key] = _attempt(_load_entry_point, ep, source, register)
         for module in env_modules():
-            if module in _loaded:
-                continue
-            try:
-                import_user_module(module, f"named in {ENV_VAR}")
-            except ConfigError as exc:
-                errors.append(str(exc))
-                continue
-            _loaded.add(module)
+            keys.append(module)
+            if module not in _tried:
+                _tried[module] = _attempt(import_user_module, module, f"named in {ENV_VAR}")
     finally:
         _loading = False
-    if errors:
-        raise ConfigError("world plug-in failed: " + "; ".join(errors))
+    return [_tried[k] for k in dict.fromkeys(keys) if _tried[k]]
+
+
+def _attempt(load: Callable[..., Any], *args) -> str | None:
+    """``load(*args)``: None, or the error it raised."""
+    try:
+        load(*args)
+    except ConfigError as exc:
+        return str(exc)
+    return None
 
 
 def _load_entry_point(ep, source: str, register: Callable[[Any, str], Any]) -> None:
