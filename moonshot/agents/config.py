@@ -68,6 +68,14 @@ def check_algo(algo: str) -> None:
                           f"{sorted({*known, *ALGO_ALIASES})}{hint}")
 
 
+def default_policy(algo: str) -> str:
+    """The policy of ``algo`` where the world names none: ``MlpPolicy``, or the algorithm's
+    own MLP policy (``MlpLstmPolicy`` for ``recurrentppo``)."""
+    aliases = list(getattr(algo_class(algo), "policy_aliases", {}) or ["MlpPolicy"])
+    return "MlpPolicy" if "MlpPolicy" in aliases else next(
+        (name for name in aliases if name.startswith("Mlp")), aliases[0])
+
+
 def is_algo(algo) -> bool:
     """Whether ``algo`` is a name :func:`check_algo` accepts."""
     try:
@@ -308,7 +316,7 @@ def split_hyperparams(cfg: TrainConfig) -> tuple[dict, int, str, dict | None]:
     hp.pop("n_envs", None)
     hp.pop("env_kwargs", None)  # training-time env settings, applied by train()
     hp.pop("n_timesteps", None)  # RL Zoo's budget; ours is --timesteps
-    policy = hp.pop("policy", "MlpPolicy")
+    policy = hp.pop("policy", default_policy(cfg.algo))
     normalize = normalize_kwargs(hp.pop("normalize", False), hp.get("gamma", 0.99))
     schedules(hp)  # reject a bad schedule before anything is created
     check_hyperparams(hp)

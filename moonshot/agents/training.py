@@ -165,7 +165,7 @@ def _plan(cfg: TrainConfig, saved: dict) -> dict:
     schedule = saved.get("schedule") or default_schedule(
         timesteps, world.episode_steps(env_kwargs) if world.episode_steps else 1000,
         cfg.eval_every, cfg.eval_episodes, cfg.checkpoint_every)
-    check_env_kwargs(env_id, {**env_kwargs, "split": cfg.split})
+    check_env_kwargs(env_id, {**env_kwargs, "split": cfg.split}, cfg.algo, policy)
     if not saved:
         announce_budget(cfg.algo, hp, n_envs, timesteps)
     if cfg.tensorboard:
@@ -197,13 +197,23 @@ def announce_budget(algo: str, hp: dict, n_envs: int, timesteps: int) -> None:
               "experience (raise --timesteps or lower learning_starts)", flush=True)
 
 
-def check_env_kwargs(env_id: str, kwargs: dict) -> None:
+def check_env_kwargs(env_id: str, kwargs: dict, algo: str | None = None,
+                     policy: str = "MlpPolicy") -> None:
     """Build the env once with ``kwargs``: a bad setting fails here, naming its key, before
-    any folder or vectorized env exists."""
+    any folder or vectorized env exists. With ``algo``, also that the algorithm can act in
+    the env's spaces (an algorithm object without its networks checks them)."""
     import gymnasium as gym
 
     env = gym.make(env_id, **kwargs)
-    env.close()
+    try:
+        if algo is not None:
+            try:
+                algo_class(algo)(policy, env, device="cpu", _init_setup_model=False)
+            except (AssertionError, ValueError, TypeError, KeyError) as exc:
+                raise ConfigError(f"--algo {algo} cannot train in {env_id} (policy {policy}): "
+                                  f"{' '.join(str(exc).split())}") from None
+    finally:
+        env.close()
 
 
 def find_checkpoint(run: Path) -> dict | None:
@@ -353,9 +363,6 @@ def _build_model(cfg: TrainConfig, plan: dict, vec):
         return algo_class(cfg.algo)(plan["policy"], vec, seed=cfg.seed, device=cfg.device,
                                     verbose=0, **schedules(copy.deepcopy(plan["hp"])))
     except (TypeError, ValueError, AssertionError, KeyError) as exc:
-        if "spaces but" in str(exc):  # SB3: "only supports (...) as action spaces but ..."
-            raise ConfigError(f"--algo {cfg.algo} cannot train in {plan['env_id']}: "
-                              f"{' '.join(str(exc).split())}") from None
         raise ConfigError(f"{cfg.algo} rejects these hyperparameters "
                           f"({', '.join(f'{k}={v}' for k, v in plan['hp'].items())}): "
                           f"{type(exc).__name__}: {exc}") from None
