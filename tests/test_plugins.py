@@ -70,6 +70,9 @@ def test_a_world_named_in_moonshot_worlds_runs_through_every_command(user):
     results = json.loads((user / "runs" / "ev" / "transfer.json").read_text())["results"]
     assert {r["env"] for r in results} == {line_world.ENV_ID}
     assert all(r["success_rate"] == 1.0 for r in results if r["agent"] == "planner")
+    moonshot(["compare", "runs/ppo", "runs/plan", "--out", "runs/cmp"], user)
+    rows = json.loads((user / "runs" / "cmp" / "efficiency.json").read_text())["runs"]
+    assert {r["env"] for r in rows} == {"Line"}  # the world's title: its module was imported
     moonshot(["shift", "line", "--agent", "planner", "--agent", "runs/ppo", "--episodes", "2",
               "--out", "runs/shift", "--no-progress"], user, PLUGIN)
     shift = (user / "runs" / "shift" / "shift.csv").read_text()
