@@ -12,6 +12,18 @@ def _world(name: str):
     return get_world(name)
 
 
+def _import_recorded_modules(run: Path) -> None:
+    """The world modules recorded in ``run/config.json``, imported (if it has any)."""
+    from .runlog import read_json
+    from .worlds.plugins import import_recorded
+
+    path = run / "config.json"
+    if path.exists():
+        cfg = read_json(path)
+        import_recorded(cfg.get("modules", []) if isinstance(cfg, dict) else [],
+                        f"recorded in {path}")
+
+
 def _fresh_run_dir(out: str) -> Path:
     """``--out`` of a new run: refused if it holds a run (nothing is created here; the run
     creates and locks it once every argument has been checked)."""
@@ -68,6 +80,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .agents.training import train
     from .errors import ConfigError
 
+    if args.resume:  # a plug-in world's run resumes without the variable
+        _import_recorded_modules(Path(args.out))
     world = _world(args.env)
     env_kwargs = parse_key_values(args.env_kwargs, "--env-kwargs")
     if args.target is not None:

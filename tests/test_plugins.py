@@ -65,7 +65,10 @@ def test_a_world_named_in_moonshot_worlds_runs_through_every_command(user):
     for run in ("plan", "ppo"):  # each folder records the module of its world
         cfg = json.loads((user / "runs" / run / "config.json").read_text())
         assert cfg["modules"] == ["line_plugin"]
-    # ...so it loads later without the variable
+    # ...so it loads later without the variable: resumed, evaluated, compared
+    moonshot(["train", "line", "--out", "runs/ppo", "--resume", "--timesteps", "128",
+              "--no-progress"], user)
+    assert read_episodes(user / "runs" / "ppo")["env_steps"].max() > 64
     moonshot(["evaluate", "runs/ppo", "runs/plan", "--episodes", "2", "--out", "runs/ev"], user)
     results = json.loads((user / "runs" / "ev" / "transfer.json").read_text())["results"]
     assert {r["env"] for r in results} == {line_world.ENV_ID}
@@ -77,7 +80,7 @@ def test_a_world_named_in_moonshot_worlds_runs_through_every_command(user):
               "--out", "runs/shift", "--no-progress"], user, PLUGIN)
     shift = (user / "runs" / "shift" / "shift.csv").read_text()
     assert "distance" in shift and "ppo (ppo)" in shift
-    moonshot(["render", "line", "--agent", "runs/ppo", "--out", "line.gif"], user, PLUGIN)
+    moonshot(["render", "line", "--agent", "planner", "--out", "line.gif"], user, PLUGIN)
     assert len(imageio.mimread(user / "line.gif")) > 1
 
 
