@@ -214,3 +214,22 @@ def test_moonshot_worlds_is_a_comma_separated_list(names, sep):
             del os.environ[ENV_VAR]
         else:
             os.environ[ENV_VAR] = before
+
+
+def test_a_sweep_ships_the_users_own_world_modules_to_its_workers(tmp_path, monkeypatch):
+    """What a node without the user's folder needs: the variable, and the user's module as a
+    file (or package); installed packages and moonshot itself stay where they are."""
+    pytest.importorskip("ray")
+    from moonshot.evaluation.sweep.driver import _ray_ships_files, worker_runtime_env
+
+    (tmp_path / "my_world.py").write_text("")
+    (tmp_path / "my_lab").mkdir()
+    (tmp_path / "my_lab" / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("MOONSHOT_WORLDS", "my_world,my_lab.drone")
+    env = worker_runtime_env(["my_world", "my_lab.drone", "yaml", "moonshot.worlds.moon"])
+    assert env["env_vars"] == {"MOONSHOT_WORLDS": "my_world,my_lab.drone"}
+    files = [str(tmp_path / "my_world.py")] if _ray_ships_files() else []  # Ray >= 2.38
+    assert env["py_modules"] == [*files, str(tmp_path / "my_lab")]
+    monkeypatch.delenv("MOONSHOT_WORLDS")
+    assert worker_runtime_env(["yaml"]) == {}

@@ -17,7 +17,7 @@ import yaml
 from ...errors import ConfigError
 from ...runlog import read_json, run_folder, write_json
 from ...worlds import run_modules
-from ...worlds.plugins import ENV_VAR, env_modules
+from ...worlds.plugins import ENV_VAR
 from .aggregate import aggregate
 from .cells import _cell_task
 from .spec import check_cell, expand, load_spec
@@ -60,9 +60,9 @@ def _init_ray(address: str | None, num_cpus: int | None, runtime_env: dict | Non
 
 def world_modules(cells) -> list[str]:
     """The plug-in modules a worker imports before its cell: those that declared the cells'
-    worlds, and those named in ``MOONSHOT_WORLDS``."""
-    return list(dict.fromkeys([m for c in cells for m in run_modules(c.env_id)]
-                              + env_modules()))
+    worlds (the rest of ``MOONSHOT_WORLDS`` loads there as anywhere, when a name is
+    unknown)."""
+    return list(dict.fromkeys(m for c in cells for m in run_modules(c.env_id)))
 
 
 def worker_runtime_env(modules: list[str]) -> dict:
