@@ -8,7 +8,8 @@ stable-baselines3 (and torch) on first use only.
 
 from __future__ import annotations
 
-from .base import Agent, EpisodeRecord, run_episode
+from .base import Agent, AgentCosts, EpisodeRecord, run_episode
+from .episodes import EvalResult, EvalSettings, evaluate
 from .loading import AgentSpec, load_agent, register_agent_kind, resolve_agent
 from .moon_planner import MoonPlanner
 
@@ -24,6 +25,6 @@ def __getattr__(name: str):
     raise AttributeError(name)
 
 
-__all__ = ["Agent", "EpisodeRecord", "run_episode", "MoonPlanner", "CityPlanner", "train",
-           "TrainConfig", "load_agent", "resolve_agent", "AgentSpec", "register_agent_kind",
-           "SB3Agent"]
+__all__ = ["Agent", "AgentCosts", "EvalResult", "EvalSettings", "evaluate", "EpisodeRecord",
+           "run_episode", "MoonPlanner", "CityPlanner", "train", "TrainConfig", "load_agent",
+           "resolve_agent", "AgentSpec", "register_agent_kind", "SB3Agent"]

@@ -39,27 +39,41 @@ The spec (YAML; unknown keys, empty grids and bad values are errors before any t
     max_retries: 3
 """
 
-from .aggregate import aggregate
-from .cells import execute_cell
-from .driver import SweepFailed, run_sweep
 from .spec import (
     EVALUATE_KEYS,
     PLANNER_KEYS,
     RELEARN_KEYS,
     RESOURCE_KEYS,
     RL_KEYS,
+    SCHEMA,
     SHIFT_KEYS,
     SPEC_KEYS,
     Cell,
+    SpecKey,
     check_cell,
     expand,
     load_spec,
     print_plan,
+    schema_help,
     shift_axes,
 )
-from .store import DONE, CellStore, pack, unpack
+
+# The rest on first use: `moonshot --help` reads the spec schema and should not pay for the
+# agents, Ray or plotting.
+_LAZY = {"aggregate": "aggregate", "execute_cell": "cells", "SweepFailed": "driver",
+         "run_sweep": "driver", "DONE": "store", "CellStore": "store", "pack": "store",
+         "unpack": "store"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(name)
+
 
 __all__ = ["Cell", "CellStore", "DONE", "EVALUATE_KEYS", "PLANNER_KEYS", "RELEARN_KEYS",
-           "RESOURCE_KEYS", "RL_KEYS", "SHIFT_KEYS", "SPEC_KEYS", "SweepFailed", "aggregate",
-           "check_cell", "execute_cell", "expand", "load_spec", "pack", "print_plan", "run_sweep",
-           "shift_axes", "unpack"]
+           "RESOURCE_KEYS", "RL_KEYS", "SCHEMA", "SHIFT_KEYS", "SPEC_KEYS", "SpecKey",
+           "SweepFailed", "aggregate", "check_cell", "execute_cell", "expand", "load_spec",
+           "pack", "print_plan", "run_sweep", "schema_help", "shift_axes", "unpack"]

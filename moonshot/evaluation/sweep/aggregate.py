@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ...runlog import read_json, write_json
+from ..transfer import TransferResult
 from .spec import Cell
 
 
@@ -41,12 +42,12 @@ def aggregate(out: Path, cells: list[Cell], wall_time_s: float = 0.0,
                "episodes_to_success_50": m["episodes_to_success_50"],
                "model_rollouts_per_scenario": m.get("model_rollouts_per_scenario"),
                "final_success_rate": m["final_success_rate"]}
-        for r in result["transfer"]:
-            sp = r["split"]
-            row[f"success_{sp}"] = r["success_rate"]
-            row[f"deaths_{sp}"] = r["death_rate"]
-            row[f"trials_{sp}"] = r["trials_per_scenario"]
-            row[f"imagined_{sp}"] = r.get("model_rollouts_per_scenario")
+        for r in map(TransferResult.from_row, result["transfer"]):
+            sp = r.split
+            row[f"success_{sp}"] = r.success_rate
+            row[f"deaths_{sp}"] = r.death_rate
+            row[f"trials_{sp}"] = r.trials_per_scenario
+            row[f"imagined_{sp}"] = r.model_rollouts_per_scenario
         if "relearn" in result:
             row["relearn_episodes"] = result["relearn"]["episodes_to_recover"]
             row["relearn_deaths"] = result["relearn"]["deaths_to_recover"]
@@ -116,29 +117,29 @@ def aggregate(out: Path, cells: list[Cell], wall_time_s: float = 0.0,
 def _aggregate_shift(out: Path, cells: list[Cell]) -> str:
     """The cells' shift ladders: one row per (group, axis, level) over seeds, and the plot."""
     from .. import report
-    from ..shift import plot_shift
+    from ..shift import ShiftRow, plot_shift
 
-    rows = []
+    typed = []  # (cell, its row at one level of one axis)
     for cell in cells:
         result = read_json(out / "cells" / cell.id / "result.json")
-        for r in result.get("shift", []):
-            rows.append({**r, "group": cell.group, "seed": cell.seed})
-    if not rows:
+        typed += [(cell, ShiftRow.from_row(r)) for r in result.get("shift", [])]
+    if not typed:
         return ""
+    rows = [{**r.row(), "group": c.group, "seed": c.seed} for c, r in typed]
     report.write_table(out, "shift_cells", rows,
                        [(k, k, "") for k in dict.fromkeys(k for r in rows for k in r)])
-    groups: dict = {}
-    for r in rows:
-        groups.setdefault((r["group"], r["axis"], r["level"]), []).append(r)
+    groups: dict[tuple, list[ShiftRow]] = {}
+    for c, r in typed:
+        groups.setdefault((c.group, r.axis, r.level), []).append(r)
     summary = []
     for (group, axis, level), members in groups.items():
-        est, lo, hi = _ci([m["success"] for m in members])
-        summary.append({"axis": axis, "level": level, "label": members[0]["label"],
+        est, lo, hi = _ci([m.success for m in members])
+        summary.append({"axis": axis, "level": level, "label": members[0].label,
                         "agent": group, "seeds": len(members), "success": est,
                         "success_low": lo, "success_high": hi,
-                        "deaths": float(np.mean([m["deaths"] for m in members])),
-                        "trials": float(np.mean([m["trials"] for m in members])),
-                        "model_rollouts": float(np.mean([m["model_rollouts"]
+                        "deaths": float(np.mean([m.deaths for m in members])),
+                        "trials": float(np.mean([m.trials for m in members])),
+                        "model_rollouts": float(np.mean([m.model_rollouts
                                                          for m in members]))})
     summary.sort(key=lambda r: (r["axis"], r["level"], r["agent"]))
     plot_shift(summary, out / "shift.png", title="Success along the shift axes (over seeds)")

@@ -12,6 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ...agents.episodes import EvalSettings
 from ...runlog import write_json
 from ...worlds import get_world
 from ...worlds.plugins import import_recorded
@@ -24,7 +25,7 @@ def execute_cell(cell: Cell, folder: Path, snapshot=None) -> dict:
     called after each checkpoint. Returns the cell's result (also ``folder/result.json``)."""
     from ...agents.training import train
     from ..experiments import evaluate_agents
-    from ..planning import run_planner
+    from ..planning import PlanConfig, plan
 
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / "cell.json", asdict(cell))
@@ -35,11 +36,12 @@ def execute_cell(cell: Cell, folder: Path, snapshot=None) -> dict:
             shutil.rmtree(run)  # an interrupted plan run: short, done again
         if not run.exists():
             a = cell.agent
-            run_planner(get_world(cell.env_id).name, env_id=cell.env_id,
-                        episodes=a.get("episodes", cell.evaluate["episodes"]), seed=cell.seed,
-                        split="train", out=run, max_trials=a.get("max_trials"),
-                        progress=False, env_kwargs=dict(cell.env_kwargs),
-                        planner_options=a.get("options", {}))
+            plan(PlanConfig(
+                world=get_world(cell.env_id).name, env_id=cell.env_id, out=run,
+                env_kwargs=dict(cell.env_kwargs), planner_options=a.get("options", {}),
+                settings=EvalSettings(split="train", seed=cell.seed,
+                                      episodes=a.get("episodes", cell.evaluate["episodes"]),
+                                      max_trials=a.get("max_trials"), scenarios="run")))
     else:
         cfg = _train_config(cell, str(run))
         train(cfg, resume=(run / "config.json").exists(),
@@ -52,21 +54,19 @@ def execute_cell(cell: Cell, folder: Path, snapshot=None) -> dict:
                              cell.evaluate.get("seed", 1000), ev, progress=False,
                              max_trials=cell.evaluate.get("max_trials"))
     result: dict[str, Any] = {"cell": cell.id, "group": cell.group, "seed": cell.seed,
-                              "transfer": [{k: v for k, v in r.items() if not k.startswith("_")}
-                                           for r in ev_res["results"]],
+                              "transfer": ev_res["results"],
                               "gaps": ev_res["gaps"]}
     if cell.shift is not None:
         from ..shift import run_shift
 
         sh = folder / "shift"
         shutil.rmtree(sh, ignore_errors=True)
+        settings = EvalSettings(episodes=cell.shift.get("episodes", cell.evaluate["episodes"]),
+                                seed=cell.evaluate.get("seed", 1000))
         result["shift"] = run_shift(cell.env_id, [str(run)],
                                     axes=shift_axes(get_world(cell.env_id), cell.shift),
-                                    levels=cell.shift.get("levels"),
-                                    episodes=cell.shift.get("episodes",
-                                                            cell.evaluate["episodes"]),
-                                    seed=cell.evaluate.get("seed", 1000), out=sh,
-                                    progress=False)["rows"]
+                                    levels=cell.shift.get("levels"), settings=settings,
+                                    out=sh)["rows"]
     if cell.relearn is not None:
         from ..transfer import relearning_cost
 

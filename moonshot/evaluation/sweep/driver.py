@@ -20,7 +20,7 @@ from ...worlds import run_modules
 from ...worlds.plugins import ENV_VAR
 from .aggregate import aggregate
 from .cells import _cell_task
-from .spec import check_cell, expand, load_spec
+from .spec import check_cell, defaults, expand, load_spec
 from .store import DONE, CellStore
 
 
@@ -158,7 +158,7 @@ def run_sweep(spec_path: str | os.PathLike, out: str | os.PathLike,
                 f"{', '.join(changed[:5]) or 'none'}; not in this spec: "
                 f"{', '.join(gone[:5]) or 'none'}); resume it with its own spec "
                 f"({out / 'sweep.yaml'}) or choose another --out")
-    res = spec.get("resources") or {}
+    res = {**defaults("resources"), **(spec.get("resources") or {})}
     t0 = time.perf_counter()
     with run_folder(out, "sweep", fresh=False):
         write_json(out / "sweep.json", {"spec": spec, "cells": [asdict(c) for c in cells]})
@@ -180,8 +180,9 @@ def run_sweep(spec_path: str | os.PathLike, out: str | os.PathLike,
             task_env = {"runtime_env": {"env_vars": {ENV_VAR: os.environ[ENV_VAR]}}} \
                 if os.environ.get(ENV_VAR) else {}
             task = ray.remote(_cell_task).options(
-                num_cpus=res.get("num_cpus", 1), num_gpus=res.get("num_gpus", 0),
-                max_retries=int(spec.get("max_retries", 3)), retry_exceptions=False,
+                num_cpus=res["num_cpus"], num_gpus=res["num_gpus"],
+                max_retries=int(spec.get("max_retries", defaults("top-level")["max_retries"])),
+                retry_exceptions=False,
                 scheduling_strategy="SPREAD", **task_env)
             queue, pending = list(todo), {}
             bar = progress_display(len(cells), f"sweep {spec.get('name', out.name)}",

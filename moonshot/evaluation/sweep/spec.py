@@ -8,21 +8,161 @@ import itertools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from ...errors import ConfigError, check_keys
 from ...worlds import get_world, resolve_env_id
 
-SPEC_KEYS = ("name", "world", "env", "env_kwargs", "env_grid", "num_train_maps", "agents",
-             "seeds", "evaluate", "shift", "relearn", "resources", "max_retries")
-RL_KEYS = ("algo", "timesteps", "hyperparams", "n_envs", "label", "eval_every",
-           "eval_episodes", "checkpoint_every", "env_kwargs")
-PLANNER_KEYS = ("planner", "options", "episodes", "label", "max_trials", "env_kwargs")
-EVALUATE_KEYS = ("splits", "episodes", "max_trials", "seed")
-SHIFT_KEYS = ("axis", "axes", "levels", "episodes")
-RELEARN_KEYS = ("timesteps", "axis", "level", "tolerance")
-RESOURCE_KEYS = ("num_cpus", "num_gpus")
+
+@dataclass(frozen=True)
+class SpecKey:
+    """One key of the sweep spec: the table below is the single source of the keys a spec
+    accepts, the checks of simple values and the key list of ``moonshot sweep --help``."""
+
+    name: str
+    kind: str  #: what a value may be, in words (the kinds in :data:`_KIND_CHECKS` are checked)
+    default: Any  #: the value when the key is absent (:data:`REQUIRED`, or None: not set)
+    doc: str  #: one line for ``moonshot sweep --help``
+
+
+REQUIRED = "required"
+
+#: The spec's sections and their keys, in the order ``moonshot sweep --help`` lists them.
+SCHEMA: dict[str, tuple[SpecKey, ...]] = {
+    "top-level": (
+        SpecKey("name", "text", None, "the sweep's name (progress bar, report title)"),
+        SpecKey("world", "name | list", None, "a registered world (moon, city), or a list "
+                "of worlds; then env_kwargs, agents, evaluate and relearn may map each "
+                "world's name to its own; world or env is required"),
+        SpecKey("env", "env id", None, "a full env id instead of world"),
+        SpecKey("env_kwargs", "mapping", {}, "env settings for every cell (any the env accepts)"),
+        SpecKey("env_grid", "mapping of lists", {}, "one cell per combination of these env "
+                "settings"),
+        SpecKey("num_train_maps", "list", None, "(city) a grid over the training maps"),
+        SpecKey("agents", "list", REQUIRED, "the agents: RL agents {algo: ...} or planners "
+                "{planner: true} (keys below)"),
+        SpecKey("seeds", "list of int >= 0", [0], "one cell per seed and agent"),
+        SpecKey("evaluate", "mapping", {}, "each cell's evaluation (keys below)"),
+        SpecKey("shift", "mapping", None, "each cell's shift ladder (keys below)"),
+        SpecKey("relearn", "mapping", None, "fine-tune RL cells on the new split or at a "
+                "shift level (keys below)"),
+        SpecKey("resources", "mapping", {}, "what each cell asks of Ray (keys below)"),
+        SpecKey("max_retries", "int >= 0", 3, "the retries of a cell whose worker died"),
+    ),
+    "RL agent": (
+        SpecKey("algo", "ppo | sac | td3 | a2c", REQUIRED, "the SB3 algorithm"),
+        SpecKey("timesteps", "int >= 1", REQUIRED, "the training budget in env steps"),
+        SpecKey("hyperparams", "mapping", {}, "the algorithm's hyperparameters"),
+        SpecKey("n_envs", "int >= 1", None, "parallel training envs (default: the world's)"),
+        SpecKey("label", "text", None, "the agent's name in tables (default: algo)"),
+        SpecKey("eval_every", "int >= 1", None, "env steps between training-time "
+                "evaluations"),
+        SpecKey("eval_episodes", "int >= 1", None, "episodes per training-time evaluation"),
+        SpecKey("checkpoint_every", "int >= 1", None, "env steps between checkpoints"),
+        SpecKey("env_kwargs", "mapping", {}, "env settings of this agent's cells"),
+    ),
+    "planner agent": (
+        SpecKey("planner", "true", REQUIRED, "the world's planner"),
+        SpecKey("options", "mapping", {}, "the planner's options (e.g. model)"),
+        SpecKey("episodes", "int >= 1", None, "planned scenarios (default: evaluate "
+                "episodes)"),
+        SpecKey("label", "text", None, "the agent's name in tables (default: planner)"),
+        SpecKey("max_trials", "int >= 1", None, "trials per scenario (default: the world's)"),
+        SpecKey("env_kwargs", "mapping", {}, "env settings of this agent's cells"),
+    ),
+    "evaluate": (
+        SpecKey("splits", "list of train | new", ["train", "new"], "the splits evaluated"),
+        SpecKey("episodes", "int >= 1", 100, "scenarios per split"),
+        SpecKey("max_trials", "int >= 1", None, "trials per scenario (default: the world's)"),
+        SpecKey("seed", "int >= 0", 1000, "the evaluation seed"),
+    ),
+    "shift": (
+        SpecKey("axis", "name", None, "one shift axis of the world (axis or axes)"),
+        SpecKey("axes", "list | all", None, "several shift axes, or all of the world's"),
+        SpecKey("levels", "list of int", None, "the levels (default: every level)"),
+        SpecKey("episodes", "int >= 1", None, "scenarios per level (default: evaluate "
+                "episodes)"),
+    ),
+    "relearn": (
+        SpecKey("timesteps", "int >= 1", REQUIRED, "the fine-tuning budget in env steps"),
+        SpecKey("axis", "name", None, "relearn at a shift level instead of the new split"),
+        SpecKey("level", "int", None, "the shift level (with axis)"),
+        SpecKey("tolerance", "number >= 0", None, "how close to the old success counts as "
+                "recovered (default: 0.05 at a shift level, else 0)"),
+    ),
+    "resources": (
+        SpecKey("num_cpus", "number > 0", 1, "CPUs per cell"),
+        SpecKey("num_gpus", "number >= 0", 0, "GPUs per cell"),
+    ),
+}
+
+
+def keys(section: str) -> tuple[str, ...]:
+    """The keys of one section of :data:`SCHEMA`."""
+    return tuple(k.name for k in SCHEMA[section])
+
+
+def defaults(section: str) -> dict[str, Any]:
+    """The keys of ``section`` that have a default, and their defaults (copies)."""
+    return {k.name: copy.deepcopy(k.default) for k in SCHEMA[section]
+            if k.default is not None and k.default != REQUIRED}
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+_KIND_CHECKS = {
+    "int >= 0": lambda v: _is_int(v) and v >= 0,
+    "int >= 1": lambda v: _is_int(v) and v >= 1,
+    "number > 0": lambda v: _is_number(v) and v > 0,
+    "number >= 0": lambda v: _is_number(v) and v >= 0,
+}
+
+
+def check_section(values: dict, section: str, where: str) -> None:
+    """Unknown keys of ``values`` (listing the known ones) and simple values of the wrong
+    kind raise :class:`ConfigError`; ``where`` names the place in the spec."""
+    check_keys(values, keys(section), where)
+    for key in SCHEMA[section]:
+        check = _KIND_CHECKS.get(key.kind)
+        if check is not None and key.name in values and not check(values[key.name]):
+            raise ConfigError(f"{where}: {key.name} must be {_KIND_WORDS[key.kind]} "
+                              f"({key.doc}), got {values[key.name]!r}")
+
+
+_KIND_WORDS = {"int >= 0": "an integer >= 0", "int >= 1": "an integer >= 1",
+               "number > 0": "a number > 0", "number >= 0": "a number >= 0"}
+
+
+def schema_help(width: int = 100) -> str:
+    """The spec's keys as text, one line per key (the epilog of ``moonshot sweep --help``)."""
+    import textwrap
+
+    lines = ["spec keys (YAML; example: moonshot/sweeps/moon-transfer.yaml):"]
+    for section, entries in SCHEMA.items():
+        lines.append(f"  {section}:")
+        for k in entries:
+            default = ("" if k.default in (None, {}) else
+                       "; required" if k.default == REQUIRED else f"; default {k.default}")
+            text = f"    {k.name:<17} {k.kind:<22} {k.doc}{default}"
+            lines += textwrap.wrap(text, width, subsequent_indent=" " * 45)
+    return "\n".join(lines)
+
+
+SPEC_KEYS = keys("top-level")
+RL_KEYS = keys("RL agent")
+PLANNER_KEYS = keys("planner agent")
+EVALUATE_KEYS = keys("evaluate")
+SHIFT_KEYS = keys("shift")
+RELEARN_KEYS = keys("relearn")
+RESOURCE_KEYS = keys("resources")
 
 
 @dataclass
@@ -70,12 +210,21 @@ def _list(spec: dict, key: str, default=None) -> list:
     return val
 
 
-def _mapping(spec: dict, key: str, known=None) -> dict:
-    """``spec[key]``, a mapping (of the ``known`` keys, where given)."""
+def _as_mapping(spec: dict, key: str) -> dict:
+    """``spec[key]`` as a mapping (empty if absent), keys unchecked."""
     val = spec.get(key) or {}
     if not isinstance(val, dict):
         raise ConfigError(f"sweep spec: {key} must be a mapping, got {val!r}")
-    if known is not None:
+    return dict(val)
+
+
+def _mapping(spec: dict, key: str, known=None) -> dict:
+    """``spec[key]`` as a mapping, its keys checked: those of ``known`` or, by default, of
+    the schema's section ``key``."""
+    val = _as_mapping(spec, key)
+    if known is None:
+        check_section(val, key, f"sweep spec {key}")
+    else:
         check_keys(val, known, f"sweep spec {key}")
     return dict(val)
 
@@ -87,7 +236,7 @@ def _slug(text: str) -> str:
 def expand(spec: dict) -> list[Cell]:
     """The cells of a spec, every value checked (see the module docstring). ``world`` may be
     a list of worlds; ``env_kwargs`` then maps each world's name to its settings."""
-    check_keys(spec, SPEC_KEYS, "sweep spec")
+    check_section(spec, "top-level", "sweep spec")
     if isinstance(spec.get("world"), list):
         names = _list(spec, "world")
         per_world = spec.get("env_kwargs") or {}
@@ -123,8 +272,8 @@ def expand(spec: dict) -> list[Cell]:
     env_id = resolve_env_id(spec["env"]) if "env" in spec else world.env_id
     # Env settings are whatever the env accepts: check_cell builds it once with each cell's
     # (as `moonshot plan` does), so an env need not list every setting in default_config().
-    base_kwargs = _mapping(spec, "env_kwargs")
-    grid = _mapping(spec, "env_grid")
+    base_kwargs = _as_mapping(spec, "env_kwargs")
+    grid = _as_mapping(spec, "env_grid")
     for key in grid:
         _list(grid, key)
     maps = _list(spec, "num_train_maps")
@@ -142,23 +291,21 @@ def expand(spec: dict) -> list[Cell]:
             raise ConfigError(f"sweep spec: seeds must be integers >= 0, got {s!r}")
     if len(set(seeds)) != len(seeds):
         raise ConfigError(f"sweep spec: seeds repeat: {seeds}")
-    evaluate = {"splits": ["train", "new"], "episodes": 100, "seed": 1000,
-                **_mapping(spec, "evaluate", EVALUATE_KEYS)}
+    evaluate = {**defaults("evaluate"), **_mapping(spec, "evaluate")}
     for sp in _list(evaluate, "splits"):
         if sp not in ("train", "new"):
             raise ConfigError(f"sweep spec: evaluate splits are train and/or new, got {sp!r}")
-    _positive(evaluate, "episodes", "evaluate")
-    shift = _mapping(spec, "shift", SHIFT_KEYS) or None
+    shift = _mapping(spec, "shift") or None
     if shift is not None:
         _check_shift(world, shift)
-    relearn = _mapping(spec, "relearn", RELEARN_KEYS) or None
+    relearn = _mapping(spec, "relearn") or None
     if relearn is not None:
         _positive(relearn, "timesteps", "relearn")
         if ("axis" in relearn) != ("level" in relearn):
             raise ConfigError("sweep spec: relearn along an axis needs both axis and level")
         if "axis" in relearn:
             world.axis(relearn["axis"]).settings(relearn["level"])
-    _check_resources(spec)
+    _mapping(spec, "resources")
     names = [k for k in grid]
     combos = list(itertools.product(*(grid[k] for k in names))) if names else [()]
     cells, seen = [], set()
@@ -182,20 +329,6 @@ def expand(spec: dict) -> list[Cell]:
     return cells
 
 
-def _check_resources(spec: dict) -> None:
-    res = _mapping(spec, "resources", RESOURCE_KEYS)
-    for key, lo in (("num_cpus", 0.0), ("num_gpus", 0.0)):
-        val = res.get(key, 1 if key == "num_cpus" else 0)
-        if isinstance(val, bool) or not isinstance(val, (int, float)) or not val >= lo \
-                or (key == "num_cpus" and val == 0):
-            raise ConfigError(f"sweep spec: resources {key} must be a number "
-                              f"{'> 0' if key == 'num_cpus' else '>= 0'}, got {val!r}")
-    val = spec.get("max_retries", 3)
-    if isinstance(val, bool) or not isinstance(val, int) or val < 0:
-        raise ConfigError(f"sweep spec: max_retries must be an integer >= 0 (the retries of a "
-                          f"cell whose worker died), got {val!r}")
-
-
 def _env_keys(env_id: str) -> list[str]:
     from ...worlds import env_defaults
 
@@ -212,12 +345,10 @@ def _check_agent(agent, k: int) -> dict:
     if not isinstance(agent, dict):
         raise ConfigError(f"sweep spec: agents[{k}] must be a mapping, got {agent!r}")
     if agent.get("planner"):
-        check_keys(agent, PLANNER_KEYS, f"sweep spec agents[{k}] (a planner)")
+        check_section(agent, "planner agent", f"sweep spec agents[{k}] (a planner)")
         agent = {"options": {}, **agent}
-        if "episodes" in agent:
-            _positive(agent, "episodes", f"agents[{k}]")
     else:
-        check_keys(agent, RL_KEYS, f"sweep spec agents[{k}] (an RL agent)")
+        check_section(agent, "RL agent", f"sweep spec agents[{k}] (an RL agent)")
         if "algo" not in agent:
             raise ConfigError(f"sweep spec: agents[{k}] needs algo (a stable-baselines3 or "
                               "sb3-contrib algorithm: ppo, sac, td3, ...) or planner: true")
