@@ -99,7 +99,9 @@ def _legacy_counters(agent: Agent) -> bool:
     """An agent written for the older reading: it overrides ``model_rollouts`` or
     ``planning_time_s`` (counts since the last call) and not ``costs``."""
     cls = type(agent)
-    return (getattr(cls, "costs", None) is Agent.costs
+    if getattr(cls, "costs", None) is None:  # duck-typed, not an Agent
+        return True
+    return (cls.costs is Agent.costs
             and (getattr(cls, "model_rollouts", None) is not Agent.model_rollouts
                  or getattr(cls, "planning_time_s", None) is not Agent.planning_time_s))
 
@@ -108,7 +110,8 @@ def episode_costs(agent: Agent, before: AgentCosts | None) -> AgentCosts:
     """What ``agent`` spent since ``before`` (a :meth:`Agent.costs` reading taken at the
     episode's start; ``None`` for an agent with the older per-call counters)."""
     if before is None:
-        return AgentCosts(int(agent.model_rollouts()), float(agent.planning_time_s()))
+        return AgentCosts(int(getattr(agent, "model_rollouts", int)()),
+                          float(getattr(agent, "planning_time_s", float)()))
     return agent.costs() - before
 
 

@@ -39,6 +39,7 @@ The spec (YAML; unknown keys, empty grids and bad values are errors before any t
     max_retries: 3
 """
 
+from .aggregate import aggregate  # eager: the function shadows its module's name
 from .spec import (
     EVALUATE_KEYS,
     PLANNER_KEYS,
@@ -59,8 +60,8 @@ from .spec import (
 )
 
 # The rest on first use: `moonshot --help` reads the spec schema and should not pay for the
-# agents, Ray or plotting.
-_LAZY = {"aggregate": "aggregate", "execute_cell": "cells", "SweepFailed": "driver",
+# agents or Ray.
+_LAZY = {"execute_cell": "cells", "SweepFailed": "driver",
          "run_sweep": "driver", "DONE": "store", "CellStore": "store", "pack": "store",
          "unpack": "store"}
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 
 from ...runlog import read_json, write_json
-from ..transfer import TransferResult
 from .spec import Cell
 
 
@@ -29,6 +28,7 @@ def aggregate(out: Path, cells: list[Cell], wall_time_s: float = 0.0,
     from .. import report
     from ..efficiency import learning_curves, run_metrics
     from ..html_report import report_meta, write_report
+    from ..transfer import TransferResult
 
     rows = []
     for cell in cells:
