@@ -13,12 +13,13 @@ def _world(name: str):
 
 
 def _import_recorded_modules(run: Path) -> None:
-    """The world modules recorded in ``run/config.json``, imported (if it has any)."""
+    """The world modules recorded in ``run/config.json`` (a run folder's, if ``run`` is one),
+    imported before a command looks its world up."""
     from .runlog import read_json
     from .worlds.plugins import import_recorded
 
     path = run / "config.json"
-    if path.exists():
+    if path.is_file():
         cfg = read_json(path)
         import_recorded(cfg.get("modules", []) if isinstance(cfg, dict) else [],
                         f"recorded in {path}")
@@ -150,6 +151,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_render(args: argparse.Namespace) -> int:
     from .evaluation.render import render_episodes
 
+    _import_recorded_modules(Path(args.agent))  # a run folder of a plug-in world
     path = render_episodes(args.env, agent=args.agent, split=args.split, episodes=args.episodes,
                            seed=args.seed, out=args.out, fps=args.fps, view=args.view)
     print(f"wrote {path}")
@@ -186,6 +188,8 @@ def cmd_shift(args: argparse.Namespace) -> int:
     from .agents.config import parse_key_values
     from .evaluation.shift import run_shift
 
+    for agent in args.agent:  # run folders of a plug-in world
+        _import_recorded_modules(Path(agent))
     res = run_shift(args.env, args.agent, axes=args.axis, levels=args.level,
                     episodes=args.episodes, seed=args.seed, out=Path(args.out),
                     progress=not args.no_progress,

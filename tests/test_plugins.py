@@ -65,7 +65,7 @@ def test_a_world_named_in_moonshot_worlds_runs_through_every_command(user):
     for run in ("plan", "ppo"):  # each folder records the module of its world
         cfg = json.loads((user / "runs" / run / "config.json").read_text())
         assert cfg["modules"] == ["line_plugin"]
-    # ...so it loads later without the variable: resumed, evaluated, compared
+    # ...so it loads later without the variable: resumed, evaluated, compared, shifted
     moonshot(["train", "line", "--out", "runs/ppo", "--resume", "--timesteps", "128",
               "--no-progress"], user)
     assert read_episodes(user / "runs" / "ppo")["env_steps"].max() > 64
@@ -77,7 +77,7 @@ def test_a_world_named_in_moonshot_worlds_runs_through_every_command(user):
     rows = json.loads((user / "runs" / "cmp" / "efficiency.json").read_text())["runs"]
     assert {r["env"] for r in rows} == {"Line"}  # the world's title: its module was imported
     moonshot(["shift", "line", "--agent", "planner", "--agent", "runs/ppo", "--episodes", "2",
-              "--out", "runs/shift", "--no-progress"], user, PLUGIN)
+              "--out", "runs/shift", "--no-progress"], user)
     shift = (user / "runs" / "shift" / "shift.csv").read_text()
     assert "distance" in shift and "ppo (ppo)" in shift
     moonshot(["render", "line", "--agent", "planner", "--out", "line.gif"], user, PLUGIN)
