@@ -101,7 +101,7 @@ def load_plugins(register: Callable[[Any, str], Any]) -> list[str]:
                 _tried[module] = _attempt(import_user_module, module, f"named in {ENV_VAR}")
     finally:
         _loading = False
-    return [_tried[k] for k in dict.fromkeys(keys) if _tried[k]]
+    return [error for k in dict.fromkeys(keys) if (error := _tried[k])]
 
 
 def _attempt(load: Callable[..., Any], *args) -> str | None:
