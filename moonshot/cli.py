@@ -13,7 +13,8 @@ moonshot: measure local vs extreme generalization in two worlds.
 
 Model-free RL (stable-baselines3) needs many trials and deaths; model-based planners need a
 handful; `moonshot evaluate` moves both to unseen ("new") maps and scenarios.
-ENV is a world's short name or one of its env ids: {worlds}.
+ENV is a world's short name or one of its env ids: {worlds}; worlds of your own load as
+plug-ins (MOONSHOT_WORLDS=module[,module], or the entry-point group moonshot.worlds).
 AGENT is `planner` (the world's planner), a run folder, or `module:Class` (your own Agent).
 """
 
@@ -59,7 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train an RL agent (stable-baselines3)",
                        description="Train an RL agent and log every training episode.")
     p.add_argument("env", metavar="ENV", help=env_help)
-    p.add_argument("--algo", default=None, help="ppo | sac | td3 | a2c (default: ppo)")
+    p.add_argument("--algo", default=None,
+                   help="any stable-baselines3 algorithm (ppo, sac, td3, a2c, ddpg, dqn) or, "
+                   "with sb3-contrib installed, one of its own (tqc, trpo, qrdqn, ars, "
+                   "crossq, recurrentppo); the world's defaults where it declares them, "
+                   "else the algorithm's own (default: ppo)")
     p.add_argument("--timesteps", type=int, default=None,
                    help="env steps, i.e. launches for moon (default: 100000; with --resume: "
                    "the run's own budget, or a new one)")
@@ -212,6 +217,16 @@ def _worlds():
     return worlds()
 
 
+def _load_plugins_for_help(argv: list[str]) -> None:
+    """Help lists the plug-in worlds too; a broken plug-in is said when a command uses it."""
+    if not {"-h", "--help"} & set(argv):
+        return
+    from .worlds import load_plugins
+
+    for error in load_plugins():
+        print(f"moonshot: warning: world plug-in not loaded: {error}", file=sys.stderr)
+
+
 def _version() -> str:
     from . import __version__
 
@@ -231,6 +246,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     from .runlog import RunFolderBusy
 
+    _load_plugins_for_help(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

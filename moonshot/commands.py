@@ -12,6 +12,19 @@ def _world(name: str):
     return get_world(name)
 
 
+def _import_recorded_modules(run: Path) -> None:
+    """The world modules recorded in ``run/config.json`` (a run folder's, if ``run`` is one),
+    imported before a command looks its world up."""
+    from .runlog import read_json
+    from .worlds.plugins import import_recorded
+
+    path = run / "config.json"
+    if path.is_file():
+        cfg = read_json(path)
+        import_recorded(cfg.get("modules", []) if isinstance(cfg, dict) else [],
+                        f"recorded in {path}")
+
+
 def _fresh_run_dir(out: str) -> Path:
     """``--out`` of a new run: refused if it holds a run (nothing is created here; the run
     creates and locks it once every argument has been checked)."""
@@ -68,6 +81,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .agents.training import train
     from .errors import ConfigError
 
+    if args.resume:  # a plug-in world's run resumes without the variable
+        _import_recorded_modules(Path(args.out))
     world = _world(args.env)
     env_kwargs = parse_key_values(args.env_kwargs, "--env-kwargs")
     if args.target is not None:
@@ -136,6 +151,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_render(args: argparse.Namespace) -> int:
     from .evaluation.render import render_episodes
 
+    _import_recorded_modules(Path(args.agent))  # a run folder of a plug-in world
     path = render_episodes(args.env, agent=args.agent, split=args.split, episodes=args.episodes,
                            seed=args.seed, out=args.out, fps=args.fps, view=args.view)
     print(f"wrote {path}")
@@ -172,6 +188,8 @@ def cmd_shift(args: argparse.Namespace) -> int:
     from .agents.config import parse_key_values
     from .evaluation.shift import run_shift
 
+    for agent in args.agent:  # run folders of a plug-in world
+        _import_recorded_modules(Path(agent))
     res = run_shift(args.env, args.agent, axes=args.axis, levels=args.level,
                     episodes=args.episodes, seed=args.seed, out=Path(args.out),
                     progress=not args.no_progress,

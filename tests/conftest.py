@@ -34,13 +34,21 @@ def readme_blocks(lang: str) -> list[str]:
     return re.findall(rf"```{lang}\n(.*?)```", text[start:end], flags=re.S)
 
 
-def run_as_user(args: list[str], cwd: Path, timeout: int = 300) -> str:
-    """``python ARGS`` as a user runs it on a machine without a display; its output."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
-    env.update(MPLBACKEND="Agg", PYTHONPATH=str(ROOT))  # this checkout's moonshot
+def run_as_user(args: list[str], cwd: Path, timeout: int = 300, env: dict | None = None,
+                returncode: int = 0) -> str:
+    """``python ARGS`` as a user runs it on a machine without a display; its output.
+
+    :param env: variables to set (``PYTHONPATH`` goes after this checkout's moonshot).
+    :param returncode: the exit status expected.
+    """
+    extra = dict(env or {})
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "MOONSHOT_WORLDS")}
+    path = os.pathsep.join(filter(None, [str(ROOT), extra.pop("PYTHONPATH", "")]))
+    env.update(MPLBACKEND="Agg", PYTHONPATH=path, **extra)  # this checkout's moonshot
     res = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
                          text=True, timeout=timeout)
-    assert res.returncode == 0, (args, res.stdout[-3000:], res.stderr[-3000:])
+    assert res.returncode == returncode, (args, res.stdout[-3000:], res.stderr[-3000:])
     return res.stdout + res.stderr
 
 

@@ -8,7 +8,7 @@ import numpy as np
 from gymnasium import spaces
 
 from moonshot.agents import Agent
-from moonshot.worlds import World, register_world, unregister_world
+from moonshot.worlds import ShiftAxis, World, register_world, unregister_world
 
 ENV_ID = "tests/Line-v0"
 
@@ -16,12 +16,13 @@ ENV_ID = "tests/Line-v0"
 class LineEnv(gym.Env):
     """Walk along a line to a goal: observation ``[position, goal]``, action a step in
     [-1, 1] (times 0.2), success within 0.1 of the goal, at most 20 steps. ``split="new"``
-    puts the goal on the other side."""
+    puts the goal on the other side; ``far`` scales its distance (a shift axis). Its
+    ``default_config`` does not list ``far``: an env need not declare every setting."""
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 5}
 
-    def __init__(self, split: str = "train", render_mode: str | None = None):
-        self.split, self.render_mode = split, render_mode
+    def __init__(self, split: str = "train", render_mode: str | None = None, far: float = 1.0):
+        self.split, self.render_mode, self.far = split, render_mode, float(far)
         self.observation_space = spaces.Box(-2.0, 2.0, (2,), np.float32)
         self.action_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
         self.pos = self.goal = 0.0
@@ -36,7 +37,7 @@ class LineEnv(gym.Env):
         self.sid = int((options or {}).get("scenario_id", self.np_random.integers(1000)))
         rng = np.random.default_rng(self.sid)
         side = 1.0 if self.split == "train" else -1.0
-        self.pos, self.goal, self.steps = 0.0, side * rng.uniform(0.5, 1.5), 0
+        self.pos, self.goal, self.steps = 0.0, side * self.far * rng.uniform(0.5, 1.5), 0
         return self._obs(), {"map_id": self.sid, "is_success": False}
 
     def _obs(self):
@@ -78,7 +79,9 @@ def register() -> World:
     return register_world(World(
         name="line", title="Line", env_id=ENV_ID, planner=LinePlanner,
         trials_per_scenario=2, replay_option="scenario_id", episode_unit="walk",
-        hyperparams={"ppo": {"n_envs": 2, "n_steps": 16, "batch_size": 16, "n_epochs": 1}}),
+        hyperparams={"ppo": {"n_envs": 2, "n_steps": 16, "batch_size": 16, "n_epochs": 1}},
+        shift_axes={"distance": ShiftAxis("distance", ({}, {"far": 1.3}), ("x1", "x1.3"),
+                                          "the goal further away")}),
         replace=True)
 
 

@@ -87,7 +87,8 @@ def test_missing_or_corrupt_model_names_the_file(tmp_path, capsys):
 
 def test_bad_algo_and_hyperparameters_list_the_valid_ones(tmp_path):
     with pytest.raises(ConfigError, match="ppo"):
-        default_hyperparams("moon", "dqn")
+        default_hyperparams("moon", "dpq")
+    assert default_hyperparams("moon", "dqn") == {}  # an algorithm's own defaults
     with pytest.raises(ConfigError, match="learning_rate"):
         train(env="moon", timesteps=8, out=str(tmp_path / "x"), n_envs=8, progress=False,
               hyperparams={"learning_rat": 1e-3})

@@ -8,7 +8,7 @@ import pickle
 from pathlib import Path
 
 from ..runlog import read_json
-from .config import ALGO_NAMES, algo_class
+from .config import ALGO_NAMES, algo_class, is_algo
 from .sb3_agent import SB3Agent
 
 
@@ -93,7 +93,7 @@ def load_sb3_agent(run_dir: str | os.PathLike) -> SB3Agent:
         algo = saved.get("train", {}).get("algo")
         normalized = bool(saved.get("normalize"))
     set_torch_threads(1)
-    model = load_model(run / "model.zip", algo if algo in ALGO_NAMES else None, device="cpu")
+    model = load_model(run / "model.zip", algo if is_algo(algo) else None, device="cpu")
     stats = run / "vecnormalize.pkl"
     agent = SB3Agent(model, name=algo or type(model).__name__.lower(),
                      normalizer=load_normalizer(stats) if normalized or stats.exists()

@@ -16,31 +16,81 @@ import yaml
 from ..errors import ConfigError
 from ..worlds import get_world
 
-#: The algorithms ``moonshot train`` knows, by name -> stable-baselines3 class name.
+#: The algorithms with packaged hyperparameters (and RL Zoo files), by name ->
+#: stable-baselines3 class name. ``--algo`` takes any algorithm of :data:`ALGO_PACKAGES`.
 ALGO_NAMES = {"ppo": "PPO", "sac": "SAC", "td3": "TD3", "a2c": "A2C"}
+#: The packages whose algorithm classes ``--algo`` names in lower case (``ddpg``, ``tqc``).
+ALGO_PACKAGES = ("stable_baselines3", "sb3_contrib")
+#: RL Zoo's names of sb3-contrib's recurrent and masked PPO.
+ALGO_ALIASES = {"ppo_lstm": "recurrentppo", "ppo_mask": "maskableppo"}
 #: Hyperparameters that are ours, not the SB3 constructor's.
 OWN_KEYS = ("n_envs", "policy", "normalize", "env_kwargs", "n_timesteps")
 #: Hyperparameters that take RL Zoo's ``lin_<x>`` linear schedules.
 SCHEDULED = ("learning_rate", "clip_range", "clip_range_vf")
 
 
-def algo_class(algo: str):
-    """The stable-baselines3 class of ``algo`` (imports stable-baselines3)."""
-    check_algo(algo)
-    import stable_baselines3
+def algorithms() -> dict[str, type]:
+    """Every algorithm ``--algo`` accepts, by lower-case name -> class: the
+    ``BaseAlgorithm`` subclasses of stable-baselines3 and, where installed, sb3-contrib
+    (imports them)."""
+    import importlib
 
-    return getattr(stable_baselines3, ALGO_NAMES[algo])
+    from stable_baselines3.common.base_class import BaseAlgorithm
+
+    out: dict[str, type] = {}
+    for package in ALGO_PACKAGES:
+        try:
+            module = importlib.import_module(package)
+        except ImportError:  # sb3-contrib is optional
+            continue
+        for name in getattr(module, "__all__", dir(module)):
+            obj = getattr(module, name, None)
+            if isinstance(obj, type) and issubclass(obj, BaseAlgorithm):
+                out.setdefault(name.lower(), obj)
+    return out
+
+
+def algo_class(algo: str):
+    """The stable-baselines3 (or sb3-contrib) class of ``algo`` (imports them)."""
+    check_algo(algo)
+    return algorithms()[ALGO_ALIASES.get(algo, algo)]
 
 
 def check_algo(algo: str) -> None:
-    if algo not in ALGO_NAMES:
-        raise ConfigError(f"invalid algo={algo!r}; choose one of {list(ALGO_NAMES)}")
+    """``algo`` names an algorithm class of :data:`ALGO_PACKAGES` (the packaged ones are
+    checked without importing torch)."""
+    if algo in ALGO_NAMES:
+        return
+    known = algorithms() if isinstance(algo, str) else {}
+    if ALGO_ALIASES.get(algo, algo) not in known:
+        hint = "" if "tqc" in known else " (sb3-contrib's: pip install sb3-contrib)"
+        raise ConfigError(f"invalid algo={algo!r}; choose one of "
+                          f"{sorted({*known, *ALGO_ALIASES})}{hint}")
+
+
+def default_policy(algo: str) -> str:
+    """The policy of ``algo`` where the world names none: ``MlpPolicy``, or the algorithm's
+    own MLP policy (``MlpLstmPolicy`` for ``recurrentppo``)."""
+    aliases = list(getattr(algo_class(algo), "policy_aliases", {}) or ["MlpPolicy"])
+    return "MlpPolicy" if "MlpPolicy" in aliases else next(
+        (name for name in aliases if name.startswith("Mlp")), aliases[0])
+
+
+def is_algo(algo) -> bool:
+    """Whether ``algo`` is a name :func:`check_algo` accepts."""
+    try:
+        check_algo(algo)
+    except ConfigError:
+        return False
+    return True
 
 
 def default_hyperparams(env: str, algo: str) -> dict:
-    """The packaged defaults for ``algo`` in the world of ``env`` (short name or id)."""
+    """The packaged defaults for ``algo`` in the world of ``env`` (short name or id);
+    ``{}`` (the algorithm's own defaults) where the world declares none for it."""
     check_algo(algo)
-    return get_world(env).default_hyperparams(algo)
+    world = get_world(env)
+    return world.default_hyperparams(algo) if algo in world.hyperparam_table() else {}
 
 
 def parse_key_values(items: list[str] | None, what: str) -> dict:
@@ -74,7 +124,7 @@ class TrainConfig:
     """
 
     env: str  #: world short name or env id (``moon``, ``city``, ``moonshot/CityNav-v0``)
-    algo: str = _flag("--algo", "ppo | sac | td3 | a2c", "ppo")
+    algo: str = _flag("--algo", "a stable-baselines3 or sb3-contrib algorithm", "ppo")
     #: total env steps (launches for MoonLaunch); None: 100,000 for a new run, the saved
     #: budget for a resumed one
     timesteps: int | None = _flag("--timesteps", "env steps", None)
@@ -248,16 +298,25 @@ def command_line(cfg: TrainConfig) -> str:
     return " ".join(parts)
 
 
+_NOTED: set[tuple[str, str]] = set()
+
+
 def split_hyperparams(cfg: TrainConfig) -> tuple[dict, int, str, dict | None]:
     """SB3 constructor arguments, n_envs, policy and VecNormalize arguments (None: off),
     from the packaged defaults under ``cfg.hyperparams``; every value checked."""
     hp = default_hyperparams(cfg.env, cfg.algo)
+    if not hp and (get_world(cfg.env).name, cfg.algo) not in _NOTED:
+        _NOTED.add((get_world(cfg.env).name, cfg.algo))  # once per process (a sweep's cells)
+        print(f"moonshot: the {get_world(cfg.env).name} world declares no {cfg.algo} "
+              f"hyperparameters: {cfg.algo} starts from its own defaults in "
+              f"{algo_class(cfg.algo).__module__.split('.')[0]} (set any with --hyperparams)",
+              flush=True)
     hp.update(cfg.hyperparams)
     n_envs = cfg.n_envs if cfg.n_envs is not None else hp.get("n_envs", 1)
     hp.pop("n_envs", None)
     hp.pop("env_kwargs", None)  # training-time env settings, applied by train()
     hp.pop("n_timesteps", None)  # RL Zoo's budget; ours is --timesteps
-    policy = hp.pop("policy", "MlpPolicy")
+    policy = hp.pop("policy", default_policy(cfg.algo))
     normalize = normalize_kwargs(hp.pop("normalize", False), hp.get("gamma", 0.99))
     schedules(hp)  # reject a bad schedule before anything is created
     check_hyperparams(hp)

@@ -20,10 +20,8 @@ lists the kinds.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import os
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +30,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..runlog import read_json
 from ..worlds import get_world, resolve_env_id
+from ..worlds.plugins import import_recorded, import_user_module
 from .base import Agent
 
 
@@ -219,6 +218,9 @@ def _load_run(text: str, env: str | None) -> AgentSpec:
     path = Path(text)
     cfg_path = path / "config.json"
     cfg = read_json(cfg_path) if cfg_path.exists() else {}
+    # The modules of its world (a plug-in), imported before the world is looked up; older
+    # folders have none. Only module names: code runs by import, nothing is unpickled.
+    import_recorded(cfg.get("modules", []), f"recorded in {cfg_path}")
     if cfg.get("command") == "plan":
         env_id = cfg["env"]
         kwargs = {k: v for k, v in cfg.get("env_kwargs", {}).items() if k != "split"}
@@ -262,13 +264,7 @@ def _class_env(cls: Any, env: str | None) -> str:
 
 def _load_class(text: str, env: str | None) -> AgentSpec:
     module_name, _, attr = text.partition(":")
-    if os.getcwd() not in sys.path:  # a user's module beside them, as `python -m` would see it
-        sys.path.append(os.getcwd())
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(f"cannot import module {module_name!r} of agent {text!r}: {exc}") \
-            from None
+    obj: Any = import_user_module(module_name, f"agent {text!r}")
     try:
         for part in attr.split("."):
             obj = getattr(obj, part)

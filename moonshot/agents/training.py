@@ -25,7 +25,7 @@ from ..errors import ConfigError
 from ..runlog import EpisodeLog, read_json, run_folder, write_json
 from ..tblog import check_tensorboard
 from ..versions import versions
-from ..worlds import get_world, resolve_env_id
+from ..worlds import get_world, resolve_env_id, run_modules
 from .checkpoints import (
     load_model,
     load_sb3_agent,
@@ -165,7 +165,7 @@ def _plan(cfg: TrainConfig, saved: dict) -> dict:
     schedule = saved.get("schedule") or default_schedule(
         timesteps, world.episode_steps(env_kwargs) if world.episode_steps else 1000,
         cfg.eval_every, cfg.eval_episodes, cfg.checkpoint_every)
-    check_env_kwargs(env_id, {**env_kwargs, "split": cfg.split})
+    check_env_kwargs(env_id, {**env_kwargs, "split": cfg.split}, cfg.algo, policy)
     if not saved:
         announce_budget(cfg.algo, hp, n_envs, timesteps)
     if cfg.tensorboard:
@@ -197,13 +197,23 @@ def announce_budget(algo: str, hp: dict, n_envs: int, timesteps: int) -> None:
               "experience (raise --timesteps or lower learning_starts)", flush=True)
 
 
-def check_env_kwargs(env_id: str, kwargs: dict) -> None:
+def check_env_kwargs(env_id: str, kwargs: dict, algo: str | None = None,
+                     policy: str = "MlpPolicy") -> None:
     """Build the env once with ``kwargs``: a bad setting fails here, naming its key, before
-    any folder or vectorized env exists."""
+    any folder or vectorized env exists. With ``algo``, also that the algorithm can act in
+    the env's spaces (an algorithm object without its networks checks them)."""
     import gymnasium as gym
 
     env = gym.make(env_id, **kwargs)
-    env.close()
+    try:
+        if algo is not None:
+            try:
+                algo_class(algo)(policy, env, device="cpu", _init_setup_model=False)
+            except (AssertionError, ValueError, TypeError, KeyError) as exc:
+                raise ConfigError(f"--algo {algo} cannot train in {env_id} (policy {policy}): "
+                                  f"{' '.join(str(exc).split())}") from None
+    finally:
+        env.close()
 
 
 def find_checkpoint(run: Path) -> dict | None:
@@ -314,7 +324,7 @@ def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool,
     write_json(run / "config.json", {
         "train": asdict(cfg), "env_id": env_id, "resolved_hyperparams": hp, "n_envs": n_envs,
         "normalize": normalize, "policy": plan["policy"], "schedule": schedule,
-        "env_workers": plan["env_workers"],
+        "env_workers": plan["env_workers"], "modules": run_modules(env_id),
         "versions": versions(), "command": command_line(cfg)})
     monitor = TrainingMonitor(run, cfg, env_id, log, evals, schedule,
                               float(meta["wall_time_s"]) if meta else 0.0, cfg.timesteps,

@@ -15,6 +15,7 @@ from ..agents.episodes import scenario_starts
 from ..errors import ConfigError
 from ..runlog import read_episodes, read_json
 from ..worlds import display_env, get_world
+from ..worlds.plugins import import_recorded
 from .stats import bootstrap_ci, iqm, rolling_rate
 
 WINDOW = 100  #: episodes in the rolling success rate
@@ -73,6 +74,7 @@ def run_label(run_dir: Path) -> dict:
         agent = "planner" if cfg.get("command") == "plan" else cfg.get("agent", "?")
         env, kwargs = cfg.get("env", "?"), cfg.get("env_kwargs", {})
     try:
+        import_recorded(cfg.get("modules", []), f"recorded in {cfg_path}")  # a plug-in world
         world = get_world(env)
         target = world.task(kwargs)
     except ConfigError:  # a run of a world that is not registered here: label it as it is

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..agents.episodes import EvalSettings, evaluate, scenario_ids, scenario_set
 from ..errors import ConfigError
-from ..worlds import World, get_world
+from ..worlds import World, get_world, run_modules
 
 __all__ = ["PlanConfig", "make_planner", "plan", "run_planner", "scenario_ids",
            "scenario_plan"]
@@ -129,7 +129,8 @@ def _plan_locked(cfg: PlanConfig, w: World, env_id: str, env, agent, kwargs: dic
     config = {"command": "plan", "env": env_id, "world": w.name, "agent": agent.name,
               "seed": settings.seed, "episodes": settings.episodes, "split": settings.split,
               "env_kwargs": kwargs, "max_trials": trials,
-              "planner_options": dict(cfg.planner_options), "versions": versions()}
+              "planner_options": dict(cfg.planner_options), "modules": run_modules(env_id),
+              "versions": versions()}
     write_json(out / "config.json", config)
     t0 = time.perf_counter()
     board = _PlanScalars(out / "tensorboard") if cfg.tensorboard else None

@@ -14,6 +14,13 @@ Adding a world is one module with a :class:`World` and one :func:`register_world
     register_world(World(name="drone", title="DroneHop", env_id="mylab/DroneHop-v0",
                          planner="mylab.planner:DronePlanner", episode_unit="hop"))
 
+Such a module becomes a *plug-in* that every command finds by name (``moonshot plan
+drone``), in every process (Ray workers too), when it is declared in the entry-point group
+``moonshot.worlds`` of an installed package or named in ``MOONSHOT_WORLDS=module[,module]``
+(see :mod:`moonshot.worlds.plugins`). They are imported when a name is unknown. The module
+that registered a world is recorded (:attr:`World.module`), and run folders of the world
+record it, so loading a folder later imports it first.
+
 This module imports nothing heavy: planners and renderers are named by import strings
 (``"package.module:attribute"``) and loaded on first use, so that a planner run never loads
 torch and ``import moonshot`` stays fast.
@@ -21,7 +28,9 @@ torch and ``import moonshot`` stays fast.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -118,6 +127,8 @@ class World:
     :param range_keys: env settings left out of evaluations only when given as a range
         ``[low, high]`` (domain randomization); a fixed value is a condition of the task
         (a car trained on snow is evaluated on snow) and stays.
+    :param module: the module that declared the world (set by :func:`register_world`):
+        importing it registers the world in another process.
     """
 
     name: str
@@ -142,6 +153,7 @@ class World:
     episode_steps: Callable[[Mapping[str, Any]], int] | None = None
     split_keys: tuple[str, ...] = ()
     range_keys: tuple[str, ...] = ()
+    module: str = ""
 
     def __post_init__(self):
         if not self.env_ids:
@@ -165,8 +177,8 @@ class World:
         """``reset`` options that replay scenario ``scenario_id`` (``None``: no replay)."""
         return None if self.replay_option is None else {self.replay_option: int(scenario_id)}
 
-    def default_hyperparams(self, algo: str) -> dict:
-        """The packaged default hyperparameters of ``algo`` in this world."""
+    def hyperparam_table(self) -> Mapping[str, Mapping[str, Any]]:
+        """The world's default hyperparameters of every algorithm it declares them for."""
         table = self.hyperparams
         if isinstance(table, str):
             from importlib import resources
@@ -175,7 +187,11 @@ class World:
 
             text = resources.files("moonshot.agents").joinpath("hyperparams.yaml").read_text()
             table = yaml.safe_load(text).get(table, {})
-        table = table or {}
+        return table or {}
+
+    def default_hyperparams(self, algo: str) -> dict:
+        """The packaged default hyperparameters of ``algo`` in this world."""
+        table = self.hyperparam_table()
         if algo not in table:
             raise ConfigError(
                 f"world {self.name!r} has no default hyperparameters for {algo!r}; "
@@ -219,8 +235,17 @@ def env_defaults(env_id: str) -> dict:
 _WORLDS: dict[str, World] = {}
 
 
-def register_world(world: World, replace: bool = False) -> World:
-    """Add ``world`` to the registry (``replace=True`` to redeclare a name); returns it."""
+def register_world(world: World, replace: bool = False, module: str | None = None) -> World:
+    """Add ``world`` to the registry (``replace=True`` to redeclare a name); returns it.
+
+    :param module: the module that declares the world (default: the caller's, unless it is
+        a script's ``__main__``, which another process cannot import).
+    """
+    if not world.module:
+        if module is None:
+            module = sys._getframe(1).f_globals.get("__name__", "")
+        if module and module != "__main__":
+            world = dataclasses.replace(world, module=module)
     if not replace:
         if world.name in _WORLDS:
             raise ConfigError(f"a world named {world.name!r} is registered already")
@@ -237,9 +262,24 @@ def unregister_world(name: str) -> None:
     _WORLDS.pop(name, None)
 
 
-def worlds() -> list[World]:
-    """Every registered world, in registration order."""
+def worlds(plugins: bool = False) -> list[World]:
+    """Every registered world, in registration order.
+
+    :param plugins: import the world plug-ins first (:func:`load_plugins`); by default only
+        the worlds registered so far (the demo and the benchmark run the built-in ones).
+    """
+    if plugins:
+        load_plugins()
     return list(_WORLDS.values())
+
+
+def load_plugins() -> list[str]:
+    """Import the world plug-ins not tried yet in this process: the entry points of group
+    ``moonshot.worlds`` and the modules of ``MOONSHOT_WORLDS``; returns the errors of those
+    that failed (each names the plug-in and its exception)."""
+    from .plugins import load_plugins as load
+
+    return load(lambda world, module: register_world(world, replace=True, module=module))
 
 
 def known_worlds() -> str:
@@ -247,15 +287,42 @@ def known_worlds() -> str:
     return ", ".join(f"{w.name} ({', '.join(w.env_ids)})" for w in _WORLDS.values())
 
 
-def get_world(name_or_id: str) -> World:
-    """The world with this short name or env id; a :class:`ConfigError` lists the known ones."""
-    key = str(name_or_id)
+def _find(key: str) -> World | None:
     if key in _WORLDS:
         return _WORLDS[key]
-    for w in _WORLDS.values():
-        if key in w.env_ids:
-            return w
-    raise ConfigError(f"unknown world or env {key!r}; known worlds: {known_worlds()}")
+    return next((w for w in _WORLDS.values() if key in w.env_ids), None)
+
+
+def get_world(name_or_id: str) -> World:
+    """The world with this short name or env id, importing the world plug-ins when the name
+    is unknown; a :class:`ConfigError` lists the known ones."""
+    key = str(name_or_id)
+    world = _find(key)
+    if world is not None:
+        return world
+    failed = load_plugins()
+    world = _find(key)
+    if world is not None:
+        return world
+    if failed:  # the likely cause first
+        raise ConfigError(f"unknown world or env {key!r}: a world plug-in failed to load: "
+                          f"{'; '.join(failed)}. Known worlds: {known_worlds()}")
+    from .plugins import ENTRY_POINT_GROUP, ENV_VAR
+
+    raise ConfigError(f"unknown world or env {key!r}; known worlds: {known_worlds()} "
+                      f"(a world of your own: name its module in {ENV_VAR}, or declare it "
+                      f"in the entry-point group {ENTRY_POINT_GROUP})")
+
+
+def run_modules(*names: str) -> list[str]:
+    """The modules a run folder records so that loading it imports them first: those that
+    declared the worlds of ``names`` (world names or env ids), outside moonshot itself."""
+    out = []
+    for name in names:
+        module = get_world(name).module
+        if module and module.split(".")[0] != __name__.split(".")[0] and module not in out:
+            out.append(module)
+    return out
 
 
 def resolve_env_id(name_or_id: str) -> str:
@@ -285,4 +352,5 @@ from . import moon  # noqa: E402,F401,I001  (the built-in declarations register 
 from . import city  # noqa: E402,F401,I001
 
 __all__ = ["World", "ShiftAxis", "register_world", "unregister_world", "worlds", "get_world",
-           "resolve_env_id", "display_env", "known_worlds", "load_ref", "env_defaults"]
+           "resolve_env_id", "display_env", "known_worlds", "load_ref", "env_defaults",
+           "load_plugins", "run_modules"]

@@ -13,11 +13,16 @@ resumes unfinished ones; a finished sweep resumes to no work. When every cell is
 driver aggregates all ``episodes.csv`` / ``evaluations.csv`` / transfer results into one table
 with 95% bootstrap intervals over seeds per group, plots and ``report.md`` / ``report.html``.
 
+A plug-in world (:mod:`moonshot.worlds.plugins`) runs on every node: the job's Ray
+``runtime_env`` carries ``MOONSHOT_WORLDS`` and ships the user's own world modules (those not
+installed, such as a module beside the user), and each task imports the sweep's world modules
+before its cell. A cell that fails shows its exception and the last frames of its traceback.
+
 The spec (YAML; unknown keys, empty grids and bad values are errors before any task starts)::
 
     name: moon-transfer
-    world: moon                      # any registered world (or env: a full env id)
-    env_kwargs: {target: soi}        # for every cell
+    world: moon                      # any world, a plug-in's too (or env: a full env id)
+    env_kwargs: {target: soi}        # for every cell: any setting the env accepts
     env_grid: {traffic_cars: [20, 40]}   # optional: one cell per combination
     # several worlds: world: [moon, city]; env_kwargs, agents, evaluate and relearn may then
     # map each world's name to its own (env_kwargs: {moon: {target: soi}})

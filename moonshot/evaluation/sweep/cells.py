@@ -15,6 +15,7 @@ from typing import Any
 from ...agents.episodes import EvalSettings
 from ...runlog import write_json
 from ...worlds import get_world
+from ...worlds.plugins import import_recorded
 from .spec import Cell, _train_config, shift_axes
 from .store import DONE, pack, unpack
 
@@ -83,10 +84,12 @@ def execute_cell(cell: Cell, folder: Path, snapshot=None) -> dict:
     return result
 
 
-def _cell_task(cell_dict: dict, store) -> dict:
-    """The Ray task of one cell: fetch its last snapshot, run, send the folder back."""
+def _cell_task(cell_dict: dict, store, modules: list[str] | tuple = ()) -> dict:
+    """The Ray task of one cell: import the sweep's world modules (plug-ins this worker has
+    not met), fetch its last snapshot, run, send the folder back."""
     import ray
 
+    import_recorded(list(modules), "a world module of the sweep")
     cell = Cell(**cell_dict)
     work = Path(tempfile.mkdtemp(prefix="moonshot-cell-"))
     folder = work / cell.id

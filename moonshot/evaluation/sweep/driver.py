@@ -3,8 +3,10 @@ the aggregate written at the end."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import re
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -14,6 +16,8 @@ import yaml
 
 from ...errors import ConfigError
 from ...runlog import read_json, run_folder, write_json
+from ...worlds import run_modules
+from ...worlds.plugins import ENV_VAR
 from .aggregate import aggregate
 from .cells import _cell_task
 from .spec import check_cell, defaults, expand, load_spec
@@ -24,7 +28,9 @@ class SweepFailed(RuntimeError):
     """Some cells failed for good (after Ray's retries); the others are kept."""
 
 
-def _init_ray(address: str | None, num_cpus: int | None):
+def _init_ray(address: str | None, num_cpus: int | None, runtime_env: dict | None = None):
+    """Ray started or joined, with the job's ``runtime_env`` (Ray ships local modules only
+    for a whole job); a Ray this process had started already keeps its own."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     try:
         import ray
@@ -34,10 +40,13 @@ def _init_ray(address: str | None, num_cpus: int | None):
     if ray.is_initialized():
         return ray
     kwargs: dict[str, Any] = {"log_to_driver": False, "include_dashboard": False}
+    if runtime_env:
+        kwargs["runtime_env"] = runtime_env
     if address:
         host = address.removeprefix("ray://").split(":")[0]
         if address.startswith("ray://"):
-            kwargs = {"log_to_driver": False}
+            kwargs = {"log_to_driver": False, **({"runtime_env": runtime_env}
+                                                 if runtime_env else {})}
         elif address != "auto" and host.startswith("127."):
             kwargs["_node_ip_address"] = host  # a local cluster on a loopback address
         ray.init(address=address, **kwargs)
@@ -47,6 +56,71 @@ def _init_ray(address: str | None, num_cpus: int | None):
         ray.init(_node_ip_address=os.environ.get("MOONSHOT_RAY_IP", "127.0.0.2"),
                  num_cpus=num_cpus or os.cpu_count(), **kwargs)
     return ray
+
+
+def world_modules(cells) -> list[str]:
+    """The plug-in modules a worker imports before its cell: those that declared the cells'
+    worlds (the rest of ``MOONSHOT_WORLDS`` loads there as anywhere, when a name is
+    unknown)."""
+    return list(dict.fromkeys(m for c in cells for m in run_modules(c.env_id)))
+
+
+def worker_runtime_env(modules: list[str]) -> dict:
+    """Ray's ``runtime_env`` of the cells' tasks: ``MOONSHOT_WORLDS`` as the driver has it,
+    and the user's own plug-in modules (files or packages outside any installed location,
+    such as a module beside the user) shipped to every node as ``py_modules``; installed
+    packages are expected on the nodes, as moonshot itself is."""
+    env: dict[str, Any] = {}
+    if os.environ.get(ENV_VAR):
+        env["env_vars"] = {ENV_VAR: os.environ[ENV_VAR]}
+    shipped = []
+    for module in modules:
+        top = module.split(".")[0]
+        try:
+            spec = importlib.util.find_spec(top)
+        except (ImportError, ValueError):
+            continue
+        if spec is None or not spec.origin or top == __name__.split(".")[0]:
+            continue
+        path = Path(spec.submodule_search_locations[0]) if spec.submodule_search_locations \
+            else Path(spec.origin)
+        if any(part in ("site-packages", "dist-packages") for part in path.parts):
+            continue
+        if path.is_dir() or (path.suffix == ".py" and _ray_ships_files()):
+            shipped.append(str(path))
+    if shipped:
+        env["py_modules"] = list(dict.fromkeys(shipped))
+    return env
+
+
+def _ray_ships_files() -> bool:
+    """Whether this Ray ships a single-file module in ``py_modules`` (Ray 2.38 and later;
+    before, such a module reaches only the workers of this machine)."""
+    import ray
+
+    try:
+        return tuple(int(p) for p in ray.__version__.split(".")[:2]) >= (2, 38)
+    except ValueError:  # a development build
+        return True
+
+
+def failure_text(exc: BaseException, frames: int = 3) -> str:
+    """What a failed cell says: its exception (the cause inside Ray's wrapper, whose own
+    text starts with a header and the first frames) and the last ``frames`` frames of its
+    traceback, where it failed."""
+    cause = getattr(exc, "cause", None) or exc
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).splitlines()
+    where = []
+    for i, line in enumerate(lines):
+        m = re.match(r'\s*File "(.+)", line (\d+), in (.+)', line)
+        if m:
+            code = lines[i + 1].strip() if i + 1 < len(lines) else ""
+            code = "" if code.startswith(("File ", "^", "~")) else code
+            where.append(f"      at {m[1]}:{m[2]} in {m[3]}" + (f": {code}" if code else ""))
+    message = " ".join(str(cause).split())
+    if len(message) > 1000:
+        message = message[:997] + "..."
+    return "\n".join([f"{type(cause).__name__}: {message}", *where[-frames:]])
 
 
 def _cells_that_fit(ray, res: dict) -> int:
@@ -91,7 +165,8 @@ def run_sweep(spec_path: str | os.PathLike, out: str | os.PathLike,
         (out / "sweep.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
         todo = [c for c in cells if not (out / "cells" / c.id / DONE).exists()]
         if todo:
-            ray = _init_ray(address, num_cpus)
+            modules = world_modules(todo)
+            ray = _init_ray(address, num_cpus, worker_runtime_env(modules))
             from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
             here = ray.get_runtime_context().get_node_id()
@@ -101,11 +176,14 @@ def run_sweep(spec_path: str | os.PathLike, out: str | os.PathLike,
             # SPREAD: a cell starts by waiting on the driver's store, which lends its CPU
             # back; Ray's default policy would then pack the next cell onto the same node
             # while other nodes stand idle.
+            # The variable also per task: a Ray started before this sweep has its own job env.
+            task_env = {"runtime_env": {"env_vars": {ENV_VAR: os.environ[ENV_VAR]}}} \
+                if os.environ.get(ENV_VAR) else {}
             task = ray.remote(_cell_task).options(
                 num_cpus=res["num_cpus"], num_gpus=res["num_gpus"],
                 max_retries=int(spec.get("max_retries", defaults("top-level")["max_retries"])),
                 retry_exceptions=False,
-                scheduling_strategy="SPREAD")
+                scheduling_strategy="SPREAD", **task_env)
             queue, pending = list(todo), {}
             bar = progress_display(len(cells), f"sweep {spec.get('name', out.name)}",
                                    unit="cells", initial=len(cells) - len(todo),
@@ -118,13 +196,13 @@ def run_sweep(spec_path: str | os.PathLike, out: str | os.PathLike,
                     # more cells than CPUs. The driver keeps only as many in flight as fit.
                     while queue and len(pending) < _cells_that_fit(ray, res):
                         cell = queue.pop(0)
-                        pending[task.remote(asdict(cell), store)] = cell
+                        pending[task.remote(asdict(cell), store, modules)] = cell
                     ready, _ = ray.wait(list(pending), num_returns=1)
                     cell = pending.pop(ready[0])
                     try:
                         ray.get(ready[0])
                     except Exception as exc:  # a cell failed for good: report, keep the rest
-                        failures.append((cell.id, f"{type(exc).__name__}: {exc}"[:500]))
+                        failures.append((cell.id, failure_text(exc)))
                     bar.update(1)
             finally:
                 bar.close()

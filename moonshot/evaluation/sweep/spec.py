@@ -37,7 +37,7 @@ SCHEMA: dict[str, tuple[SpecKey, ...]] = {
                 "of worlds; then env_kwargs, agents, evaluate and relearn may map each "
                 "world's name to its own; world or env is required"),
         SpecKey("env", "env id", None, "a full env id instead of world"),
-        SpecKey("env_kwargs", "mapping", {}, "env settings for every cell"),
+        SpecKey("env_kwargs", "mapping", {}, "env settings for every cell (any the env accepts)"),
         SpecKey("env_grid", "mapping of lists", {}, "one cell per combination of these env "
                 "settings"),
         SpecKey("num_train_maps", "list", None, "(city) a grid over the training maps"),
@@ -210,12 +210,18 @@ def _list(spec: dict, key: str, default=None) -> list:
     return val
 
 
-def _mapping(spec: dict, key: str, known=None) -> dict:
-    """``spec[key]`` as a mapping, its keys checked: those of ``known`` or, by default, of
-    the schema's section ``key``."""
+def _as_mapping(spec: dict, key: str) -> dict:
+    """``spec[key]`` as a mapping (empty if absent), keys unchecked."""
     val = spec.get(key) or {}
     if not isinstance(val, dict):
         raise ConfigError(f"sweep spec: {key} must be a mapping, got {val!r}")
+    return dict(val)
+
+
+def _mapping(spec: dict, key: str, known=None) -> dict:
+    """``spec[key]`` as a mapping, its keys checked: those of ``known`` or, by default, of
+    the schema's section ``key``."""
+    val = _as_mapping(spec, key)
     if known is None:
         check_section(val, key, f"sweep spec {key}")
     else:
@@ -264,8 +270,10 @@ def expand(spec: dict) -> list[Cell]:
     if "world" in spec and "env" in spec and get_world(spec["env"]) is not world:
         raise ConfigError(f"sweep spec: env {spec['env']} is not of the world {spec['world']}")
     env_id = resolve_env_id(spec["env"]) if "env" in spec else world.env_id
-    base_kwargs = _mapping(spec, "env_kwargs", _env_keys(env_id))
-    grid = _mapping(spec, "env_grid", _env_keys(env_id))
+    # Env settings are whatever the env accepts: check_cell builds it once with each cell's
+    # (as `moonshot plan` does), so an env need not list every setting in default_config().
+    base_kwargs = _as_mapping(spec, "env_kwargs")
+    grid = _as_mapping(spec, "env_grid")
     for key in grid:
         _list(grid, key)
     maps = _list(spec, "num_train_maps")
@@ -342,8 +350,8 @@ def _check_agent(agent, k: int) -> dict:
     else:
         check_section(agent, "RL agent", f"sweep spec agents[{k}] (an RL agent)")
         if "algo" not in agent:
-            raise ConfigError(f"sweep spec: agents[{k}] needs algo (ppo, sac, td3, a2c) or "
-                              "planner: true")
+            raise ConfigError(f"sweep spec: agents[{k}] needs algo (a stable-baselines3 or "
+                              "sb3-contrib algorithm: ppo, sac, td3, ...) or planner: true")
         _positive(agent, "timesteps", f"agents[{k}]")
     return copy.deepcopy(agent)
 
@@ -372,11 +380,9 @@ def shift_axes(world, shift: dict) -> list[str]:
 
 def check_cell(cell: Cell) -> None:
     """Everything a cell will do, checked without doing it (before any task starts)."""
-    from ...agents.training import check_env_kwargs
-
     kwargs = {**cell.env_kwargs, "split": "train"}
     if cell.is_planner:
-        check_env_kwargs(cell.env_id, kwargs)
+        _check_env(cell, kwargs)
         try:
             get_world(cell.env_id).make_planner(**cell.agent.get("options", {}))
         except TypeError as exc:
@@ -386,8 +392,23 @@ def check_cell(cell: Cell) -> None:
 
     cfg = _train_config(cell, "unused")
     validate_config(cfg)
-    split_hyperparams(cfg)
-    check_env_kwargs(cell.env_id, kwargs)
+    policy = split_hyperparams(cfg)[2]
+    _check_env(cell, kwargs, cfg.algo, policy)
+
+
+def _check_env(cell: Cell, kwargs: dict, *algo) -> None:
+    """The cell's env built once with ``kwargs`` (and ``algo`` checked to fit it); an env
+    that refuses a setting its own way (a ``TypeError`` of its constructor) is a
+    :class:`ConfigError` naming the cell."""
+    from ...agents.training import check_env_kwargs
+
+    try:
+        check_env_kwargs(cell.env_id, kwargs, *algo)
+    except ConfigError:
+        raise
+    except TypeError as exc:
+        raise ConfigError(f"sweep cell {cell.id}: {cell.env_id} refuses the env settings "
+                          f"{cell.env_kwargs}: {exc}") from None
 
 
 def _train_config(cell: Cell, out: str):
