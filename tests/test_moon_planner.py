@@ -8,8 +8,8 @@ import pytest
 from moonshot.agents import MoonPlanner
 from moonshot.agents.moon_planner import hohmann_delta_v, moon_orbit_from_ephemeris, signed_miss
 from moonshot.cli import main
+from moonshot.envs.moon_core import action_to_burn
 from moonshot.envs.moon_launch import MoonLaunchEnv
-from moonshot.envs.moon_world import action_to_burn
 from moonshot.evaluation.rollout import run_scenarios, summarize
 from moonshot.physics.constants import EARTH_MOON_DISTANCE, GM_EARTH, GM_MOON, R_EARTH
 from moonshot.runlog import read_episodes
@@ -64,7 +64,7 @@ def test_a_biased_first_launch_is_corrected_from_the_miss():
     action, _ = planner.predict(obs)
     sc = planner.scenario_from_observation(obs)
     coast, dv, angle = action_to_burn(action, sc["park_radius"])
-    from moonshot.envs.moon_world import burn_to_action
+    from moonshot.envs.moon_core import burn_to_action
 
     biased = burn_to_action(coast + 40.0, dv, angle, sc["park_radius"]).reshape(3)
     _, _, _, _, info1 = env.step(biased)

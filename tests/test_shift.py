@@ -8,7 +8,7 @@ import pytest
 
 import moonshot
 from moonshot.cli import main
-from moonshot.envs import moon_world
+from moonshot.envs import moon_core
 from moonshot.errors import ConfigError
 from moonshot.worlds import get_world
 
@@ -17,13 +17,13 @@ IDS = np.arange(0, 4000, 7)
 
 
 def _scenarios(**settings):
-    cfg = moon_world.make_config(**settings)
-    return moon_world.sample_scenarios("train", IDS, cfg["moon_eccentricity"],
-                                       cfg["soi_radius"], moon_world.split_ranges("train", cfg))
+    cfg = moon_core.make_config(**settings)
+    return moon_core.sample_scenarios("train", IDS, cfg["moon_eccentricity"],
+                                       cfg["soi_radius"], moon_core.split_ranges("train", cfg))
 
 
 def test_level_zero_of_every_moon_axis_is_the_training_distribution():
-    ref = moon_world.sample_scenarios("train", IDS, moon_world.MOON_ECCENTRICITY)
+    ref = moon_core.sample_scenarios("train", IDS, moon_core.MOON_ECCENTRICITY)
     for axis in MOON.shift_axes.values():
         assert axis.settings(0) == {}
         s = _scenarios(**axis.settings(0))
@@ -77,7 +77,7 @@ def test_bad_axis_and_level_name_the_valid_ones(tmp_path, capsys):
                  "--out", str(tmp_path / "x")]) == 2
     assert "levels are 0 .. 3" in capsys.readouterr().err
     with pytest.raises(ValueError, match="park_altitude_km"):
-        moon_world.make_config(park_altitude_km=[500, 100])
+        moon_core.make_config(park_altitude_km=[500, 100])
 
 
 def test_shift_cli_writes_the_ladder(tmp_path):

@@ -241,12 +241,12 @@ class CityPlanner(Agent):
         self.decision_times: list[float] = []
 
     # ------------------------------------------------------------------ episode
-    def begin_episode(self, world: Any, observation: np.ndarray, info: dict) -> None:
-        """``world``: the env's :class:`~moonshot.envs.city_perception.CityView`."""
-        if world is None:
+    def begin_episode(self, view: Any, observation: np.ndarray, info: dict) -> None:
+        """``view``: the env's :class:`~moonshot.envs.city_perception.CityView`."""
+        if view is None:
             raise TypeError("CityPlanner needs its perception view: run it with "
                             "moonshot.agents.run_episode, or pass env.unwrapped.perceive()")
-        self.view = v = world
+        self.view = v = view
         m = v.map
         self.map = m
         self.params = v.vehicle

@@ -45,7 +45,7 @@ import time
 
 import numpy as np
 
-from ..envs import moon_world
+from ..envs import moon_core
 from ..envs.perception import check_perception
 from ..physics import earth_moon
 from ..physics.constants import DAY, EARTH_MOON_DISTANCE, GM_EARTH, MU_EARTH_MOON, R_EARTH, R_MOON
@@ -146,11 +146,11 @@ class MoonPlanner(Agent):
         self._reported = 0
 
     # --- the agent interface -------------------------------------------------------------
-    def begin_episode(self, world, observation, info) -> None:
-        """``world``: the env's :class:`~moonshot.envs.moon_launch.MoonView`."""
-        self._constants = dict(world.constants) if world is not None else {}
-        self._exact = ((world.moon_eccentricity, world.moon_perigee)
-                       if world is not None and world.mode == "oracle" else None)
+    def begin_episode(self, view, observation, info) -> None:
+        """``view``: the env's :class:`~moonshot.envs.moon_launch.MoonView`."""
+        self._constants = dict(view.constants) if view is not None else {}
+        self._exact = ((view.moon_eccentricity, view.moon_perigee)
+                       if view is not None and view.mode == "oracle" else None)
         self._map_id = (info.get("split"), int(info.get("map_id", -1)))
 
     def predict(self, observation, state=None, episode_start=None, deterministic=True):
@@ -260,7 +260,7 @@ class MoonPlanner(Agent):
         if not history:
             t = t_guess
         else:
-            times = [float(moon_world.action_to_burn(np.array([a, 0.0, 0.0]), r_p)[0][0])
+            times = [float(moon_core.action_to_burn(np.array([a, 0.0, 0.0]), r_p)[0][0])
                      for _, _, a in history]
             misses = [o for _, o, _ in history]
             if len(history) == 1:
@@ -270,7 +270,7 @@ class MoonPlanner(Agent):
                 step = -s1 * (t1 - t0) / (s1 - s0) if s1 != s0 else PROBE_S
                 t = t1 + float(np.clip(step, -MAX_CORRECTION_S, MAX_CORRECTION_S))
         t = float(np.clip(t, 0.0, period))
-        return moon_world.burn_to_action(t, dv, 0.0, r_p).reshape(3).astype(np.float32), 0.0
+        return moon_core.burn_to_action(t, dv, 0.0, r_p).reshape(3).astype(np.float32), 0.0
 
     def plan(self, obs: np.ndarray, aim: float = 0.0) -> tuple[np.ndarray, float]:
         """Plan a launch whose modelled signed miss is ``aim`` km; returns ``(action,
@@ -299,7 +299,7 @@ class MoonPlanner(Agent):
             k = int(cross[np.argmin(near[cross])])
             t_best, s_best = self._regula_falsi(sc, dv, aim, coast[k], s[k], coast[k + 1],
                                                 s[k + 1])
-        action = moon_world.burn_to_action(t_best, dv, 0.0, r_p).reshape(3)
+        action = moon_core.burn_to_action(t_best, dv, 0.0, r_p).reshape(3)
         return action.astype(np.float32), s_best + aim
 
     def _regula_falsi(self, sc, dv, aim, t0, s0, t1, s1, tol_km: float = 5.0):

@@ -9,11 +9,12 @@ import numpy as np
 from gymnasium import spaces
 
 from ..errors import check_choice, check_keys
+from ..physics.city.bullet_city import CityWorld
+from ..physics.city.drive import DT, cached_city
 from ..physics.city.ego import EgoParams
 from ..physics.city.generator import NEW_SEED_BASE, CityParams
 from ..physics.city.route import NAV_OFFSET_SCALE, NAV_POINT_SCALE, navigator_features
 from ..physics.city.signals import GREEN, NO_LIGHT, RED, YELLOW
-from ..physics.city.world import DT, CityWorld, cached_city
 from .display import human_window
 from .docs import fill_doc, make_call, number
 from .layout import ObservationLayout, Size, Slot

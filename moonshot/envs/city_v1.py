@@ -20,10 +20,10 @@ from gymnasium.vector.utils import batch_space
 
 from ..errors import ConfigError, check_choice, check_keys
 from ..physics.city.batch import OBS_FIELDS, CityBatch, DriveView, drive_features
+from ..physics.city.drive import cached_city
 from ..physics.city.ego import VEHICLES
 from ..physics.city.generator import LAYOUTS, NEW_SEED_BASE
 from ..physics.city.signals import GREEN, RED, YELLOW
-from ..physics.city.world import cached_city
 from .city_config import check_city_config, friction_range
 from .city_nav import (
     GOAL_SCALE,

@@ -6,7 +6,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from . import moon_world as world
+from . import moon_core as core
 from .display import human_window
 from .perception import View, check_perception
 
@@ -140,7 +140,7 @@ class MoonLaunchEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array", "human"], "render_fps": 4}
 
     def __init__(self, render_mode: str | None = None, **config):
-        self.config = world.make_config(**config)
+        self.config = core.make_config(**config)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or "
                              f"None, got {render_mode!r}")
@@ -150,8 +150,8 @@ class MoonLaunchEnv(gym.Env):
         self.target = self.config["target"]
         self.split = self.config["split"]
         self.action_space = spaces.Box(-1.0, 1.0, (3,), dtype=np.float32)
-        self.observation_space = spaces.Box(world.OBS_LOW, world.OBS_HIGH, dtype=np.float32)
-        self.scenario: world.Scenarios | None = None
+        self.observation_space = spaces.Box(core.OBS_LOW, core.OBS_HIGH, dtype=np.float32)
+        self.scenario: core.Scenarios | None = None
         self.physical_constants: dict = {}
         self._obs: np.ndarray | None = None
         self._last: dict | None = None  # info of this scenario's launch (None: not launched)
@@ -160,7 +160,7 @@ class MoonLaunchEnv(gym.Env):
 
     @classmethod
     def default_config(cls) -> dict:
-        return world.default_config()
+        return core.default_config()
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
@@ -172,14 +172,14 @@ class MoonLaunchEnv(gym.Env):
             sid = int(self.np_random.integers(0, 2**31 - 1))
         elif not isinstance(sid, (int, np.integer)) or not 0 <= sid < 2**63:
             raise ValueError(f"scenario_id must be a non-negative integer, got {sid!r}")
-        self.scenario = world.sample_scenarios(self.split, [int(sid)],
-                                               self.config["moon_eccentricity"],
-                                               self.config["soi_radius"],
-                                               world.split_ranges(self.split, self.config))
-        self.physical_constants = world.physical_constants(self.scenario)
-        self._obs = world.observe(self.scenario)[0]
+        self.scenario = core.sample_scenarios(self.split, [int(sid)],
+                                              self.config["moon_eccentricity"],
+                                              self.config["soi_radius"],
+                                              core.split_ranges(self.split, self.config))
+        self.physical_constants = core.physical_constants(self.scenario)
+        self._obs = core.observe(self.scenario)[0]
         self._last = None
-        return self._obs.copy(), world.reset_info(int(sid), self.split)
+        return self._obs.copy(), core.reset_info(int(sid), self.split)
 
     def get_state(self) -> dict:
         """The env's generator and current scenario (exact resume of a training run)."""
@@ -206,12 +206,12 @@ class MoonLaunchEnv(gym.Env):
     def step(self, action):
         if self.scenario is None:
             raise RuntimeError("call reset() before step()")
-        actions = world.check_actions(action, 1)
+        actions = core.check_actions(action, 1)
         traced = self.config["record_trajectory"] or self.render_mode is not None
-        result, dv, trajs = world.launch(self.scenario, actions, self.np_random, self.config,
-                                         traced=traced)
-        reward, success, outcome = world.score(result, self.target, self.scenario.moon_soi)
-        info = world.step_infos(self.scenario, result, dv, success, outcome, self.split,
+        result, dv, trajs = core.launch(self.scenario, actions, self.np_random, self.config,
+                                        traced=traced)
+        reward, success, outcome = core.score(result, self.target, self.scenario.moon_soi)
+        info = core.step_infos(self.scenario, result, dv, success, outcome, self.split,
                                 self.target)[0]
         self._flight = (info, trajs[0] if traced else None)
         if self.config["record_trajectory"]:

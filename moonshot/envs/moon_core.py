@@ -1,4 +1,5 @@
-"""Scenarios, action mapping, observation and scoring of MoonLaunch, vectorized over launches.
+"""MoonLaunch's core, vectorized over launches: config, scenarios, action mapping,
+observation, the flight and its scoring.
 
 Shared by :class:`~moonshot.envs.moon_launch.MoonLaunchEnv` (one launch per step) and
 :class:`~moonshot.envs.moon_vector.MoonLaunchVectorEnv` (a batch of launches per step), so the
