@@ -21,6 +21,10 @@ Every step it then
 
 Cars behind the ego that drive the same way are left out: they follow the ego (the traffic
 model sees it), and a standing ego is not made unsafe by them.
+
+Why one module of ~470 lines: a later issue rewrites the planner's model, which still calls the
+simulator's own code (the bicycle and tyre updates, the traffic kernel's lane geometry; see
+docs/design.md, "Where the code does not yet meet the design"), and splits the module then.
 """
 
 from __future__ import annotations

@@ -40,5 +40,19 @@ def make_call(env_id: str, kwargs: Mapping[str, object], width: int = 92) -> str
                                    break_long_words=False, break_on_hyphens=False))
 
 
+def arguments_table(defaults: Mapping[str, object], meanings: Mapping[str, str]) -> str:
+    """The docstring's table of settings: each key of ``defaults`` with its default and its
+    one-line meaning from ``meanings``. A setting without a meaning, or a meaning of no
+    setting, is a ``ValueError`` naming it (a new setting cannot go undocumented)."""
+    missing = [k for k in defaults if k not in meanings]
+    unknown = [k for k in meanings if k not in defaults]
+    if missing or unknown:
+        raise ValueError(f"settings without a meaning: {missing}; meanings of no setting: "
+                         f"{unknown}")
+    rows = ["| argument | default | meaning |", "|---|---|---|"]
+    rows += [f"| ``{k}`` | ``{_literal(v)}`` | {meanings[k]} |" for k, v in defaults.items()]
+    return "\n".join(rows)
+
+
 def _literal(v: object) -> str:
     return f'"{v}"' if isinstance(v, str) else repr(v)

@@ -27,6 +27,7 @@ from ..physics.constants import (
     R_EARTH,
     R_MOON,
 )
+from .layout import ObservationLayout, Slot
 from .seeded_uniforms import seeded_uniforms
 
 SPLITS = ("train", "new")
@@ -67,35 +68,92 @@ BURN_ANGLE_MAX = math.radians(30.0)
 DV_ERROR_SIGMA = 0.5e-3
 ANGLE_ERROR_SIGMA = 1e-4
 
-OBS_NAMES = (
-    "cos_park_angle", "sin_park_angle", "cos_moon_angle", "sin_moon_angle",
-    "park_altitude_1000km", "moon_distance_rel", "moon_radial_velocity_x10",
-    "moon_mass_ratio_rel", "moon_semi_major_axis_rel",
-)
-OBS_LOW = np.array([-1, -1, -1, -1, 0, 0, -1, 0, 0], dtype=np.float32)
-OBS_HIGH = np.array([1, 1, 1, 1, 3, 2, 1, 4, 2], dtype=np.float32)
+
+
+def _ranges(key: str, scale: float = 1.0) -> str:
+    """How the splits draw ``key`` (a range of ``SPLIT_RANGES``), for the docs:
+    ``train 0.18 .. 0.4, new 0.6 .. 2``; a fixed training value is just ``train 1``."""
+    def one(rng) -> str:
+        if isinstance(rng[0], (tuple, list)):
+            return " or ".join(one(r) for r in rng)
+        lo, hi = (scale * x for x in rng)
+        return f"{lo:g}" if lo == hi else f"{lo:g} .. {hi:g}"
+
+    return f"train {one(SPLIT_RANGES['train'][key])}, new {one(SPLIT_RANGES['new'][key])}"
+
+
+# The Moon's radial velocity peaks at sqrt(GM / p) e (km/s) on the real Moon's orbit.
+_V_RADIAL = math.sqrt((GM_EARTH + GM_MOON) / (EARTH_MOON_DISTANCE * (1 - MOON_ECCENTRICITY**2))) \
+    * MOON_ECCENTRICITY
+#: MoonLaunch's observation, slot by slot (the Box, :func:`observe`'s columns and the env
+#: docstring's table); angles in an Earth-centred inertial frame at t = 0.
+MOON_OBSERVATION = ObservationLayout([
+    Slot("park_angle", 2, -1, 1, "cos, sin of the rocket's polar angle on its parking orbit"),
+    Slot("moon_angle", 2, -1, 1, "cos, sin of the Moon's polar angle"),
+    Slot("park_altitude", 1, 0, 3,
+         f"parking orbit altitude / 1000 km ({_ranges('park_altitude_km', 1e-3)})"),
+    Slot("moon_distance", 1, 0, 2,
+         f"current Earth-Moon distance / {EARTH_MOON_DISTANCE:,.0f} km (about "
+         f"{1 - MOON_ECCENTRICITY:.3f} .. {1 + MOON_ECCENTRICITY:.3f} on the real Moon's orbit)"),
+    Slot("moon_radial_velocity", 1, -1, 1,
+         f"the Moon's radial velocity x 10, km/s (about ±{10 * _V_RADIAL:.2f} on the real "
+         "Moon's orbit)"),
+    Slot("moon_mass_ratio", 1, 0, 4,
+         f"Moon mass ratio GM_moon / (GM_earth + GM_moon) / {MU_EARTH_MOON:.5f} (about the mass "
+         f"scale: {_ranges('moon_mass_scale')})"),
+    Slot("moon_semi_major_axis", 1, 0, 2,
+         f"the Moon's orbital semi-major axis / {EARTH_MOON_DISTANCE:,.0f} km "
+         f"({_ranges('moon_orbit_scale')})"),
+])
+OBSERVATION_AT = MOON_OBSERVATION.resolve({})  # slot name -> index or slice
+OBS_LOW = OBSERVATION_AT.low.astype(np.float32)
+OBS_HIGH = OBSERVATION_AT.high.astype(np.float32)
 
 OUTCOMES = ("landed", "flyby", "entered_soi", "missed", "fell_back", "crashed_earth",
             "escaped")
 
 
+_SHIFT = "*shift*: "  # a quantity the generalization ladder moves (see the env docstring)
+#: Every MoonLaunch setting: its default and what it means, in one line. The env docstring's
+#: Arguments table is generated from it, so no setting goes undocumented (tested).
+SETTINGS: dict[str, tuple[object, str]] = {
+    "target": ("landing", "what counts as success: ``\"soi\"`` (enter the Moon's sphere of "
+               "influence), ``\"flyby\"`` (pass within "
+               f"{TARGETS['flyby'] - R_MOON:,.0f} km of its surface) or ``\"landing\"`` "
+               "(hit the Moon); see Episode End"),
+    "split": ("train", "``\"train\"``: the training distribution; ``\"new\"``: held-out "
+              "conditions (see Starting State)"),
+    "execution_error": (1.0, "scale of the burn's random error: 1-sigma "
+                        f"{DV_ERROR_SIGMA * 1e3:g} m/s in magnitude and "
+                        f"{ANGLE_ERROR_SIGMA * 1e3:g} mrad in direction at 1; 0 for exact "
+                        "burns"),
+    "moon_eccentricity": (MOON_ECCENTRICITY, "the eccentricity of the Moon's orbit"),
+    "max_flight_days": (10.0, "the longest flight integrated, in days (a rocket still flying "
+                        "then has ``outcome=\"missed\"``)"),
+    "rtol": (1e-9, "the integrator's relative tolerance (1e-9 keeps the position error below "
+             "1 km over a 6-day flight with a lunar flyby)"),
+    "record_trajectory": (False, "also put each flight's trajectory into the step ``info`` "
+                          "(see Trajectory)"),
+    "soi_radius": ("laplace", "the ``soi`` target's radius: ``\"laplace\"``, the sphere of "
+                   "influence of the scenario's moon; ``\"fixed\"``, the real Moon's "
+                   f"{MOON_SOI:,.0f} km for every moon (v0)"),
+    "park_altitude_km": (None, _SHIFT + "parking altitudes ``[low, high]`` (km) in place of "
+                         f"the split's ({_ranges('park_altitude_km')}); ``None``: the "
+                         "split's"),
+    "moon_orbit_scale": (None, _SHIFT + "the Moon's orbit size as a factor of the real one's, "
+                         "``[low, high]`` or two intervals drawn over their union; ``None``: "
+                         f"the split's ({_ranges('moon_orbit_scale')})"),
+    "moon_mass_scale": (None, _SHIFT + "the Moon's mass as a factor of the real one's, "
+                        "``[low, high]`` or two intervals drawn over their union; ``None``: "
+                        f"the split's ({_ranges('moon_mass_scale')})"),
+    "sun_gravity": (0.0, _SHIFT + "the Sun's gravity as a multiple of the real Sun's (0: no "
+                    "Sun, as in training)"),
+}
+
+
 def default_config() -> dict:
-    """The MoonLaunch configuration keys and their defaults (see the env docstring)."""
-    return {
-        "target": "landing",
-        "split": "train",
-        "execution_error": 1.0,
-        "moon_eccentricity": MOON_ECCENTRICITY,
-        "max_flight_days": 10.0,
-        "rtol": 1e-9,
-        "record_trajectory": False,
-        "soi_radius": "laplace",
-        # shift parameters (the generalization ladder): None = the split's own range
-        "park_altitude_km": None,
-        "moon_orbit_scale": None,
-        "moon_mass_scale": None,
-        "sun_gravity": 0.0,
-    }
+    """The MoonLaunch configuration keys and their defaults (:data:`SETTINGS`)."""
+    return {key: default for key, (default, _) in SETTINGS.items()}
 
 
 def make_config(**kwargs) -> dict:
@@ -227,7 +285,7 @@ def sample_scenarios(split: str, scenario_ids, eccentricity: float,
 
 
 def observe(s: Scenarios) -> np.ndarray:
-    """Observation rows (float32, shape (N, 9)); see ``OBS_NAMES`` and the env docstring."""
+    """Observation rows (float32, shape (N, 9)), the slots of :data:`MOON_OBSERVATION`."""
     gm_total = GM_EARTH + s.gm_moon
     nu = s.moon_angle - s.moon_perigee
     p = s.moon_a * (1 - s.moon_e**2)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
 from . import moon_core as core
 from .display import human_window
+from .docs import arguments_table, fill_doc, make_call, number
 from .perception import View, check_perception
 
 
@@ -46,21 +49,14 @@ class MoonLaunchEnv(gym.Env):
     | index | meaning | range mapped to |
     |---|---|---|
     | 0 | coast time on the parking orbit before the burn | 0 .. one full revolution |
-    | 1 | burn delta-v | 2.7 .. 3.5 km/s (3.1 at 0) |
-    | 2 | burn direction from prograde, counterclockwise | -30° .. +30° |
+    | 1 | burn delta-v | $dv_low .. $dv_high km/s ($dv_center at 0) |
+    | 2 | burn direction from prograde, counterclockwise | -$burn_angle° .. +$burn_angle° |
 
     ## Observation Space
-    ``Box(9,)`` float32, the scenario (angles in an Earth-centred inertial frame, t = 0):
+    ``Box($obs_size,)`` float32, the scenario (angles in an Earth-centred inertial frame, t = 0; the
+    slots by name: ``obs[env.unwrapped.observation_layout["park_altitude"]]``):
 
-    | index | observation | train range |
-    |---|---|---|
-    | 0, 1 | cos, sin of the rocket's polar angle on its parking orbit | [-1, 1] |
-    | 2, 3 | cos, sin of the Moon's polar angle | [-1, 1] |
-    | 4 | parking orbit altitude / 1000 km | 0.18 .. 0.40 (new: 0.6 .. 2.0) |
-    | 5 | current Earth–Moon distance / 384,400 km | 0.945 .. 1.055 |
-    | 6 | Moon's radial velocity × 10 (km/s) | about ±0.56 |
-    | 7 | Moon mass ratio GM_moon/(GM_earth+GM_moon) / 0.01215 | 1 (new: 0.5 .. 2) |
-    | 8 | Moon's orbital semi-major axis / 384,400 km | 1 (new: 0.85 .. 1.2) |
+    $observation_table
 
     The parking orbit is circular and counterclockwise, like the Moon's orbit.
 
@@ -115,15 +111,12 @@ class MoonLaunchEnv(gym.Env):
     it warns and draws nothing (the env runs as without rendering).
 
     ## Arguments
-    ``gymnasium.make("moonshot/MoonLaunch-v1", target="landing", split="train",
-    execution_error=1.0, moon_eccentricity=0.0549, max_flight_days=10.0, rtol=1e-9,
-    record_trajectory=False, soi_radius="laplace", render_mode=None)``.
-    ``execution_error`` scales the burn's random error (1-sigma 0.5 m/s in magnitude and
-    0.1 mrad in direction at 1; 0 for exact burns).
-    ``rtol`` is the integrator's relative tolerance (1e-9 keeps the position error below 1 km
-    over a 6-day flight with a lunar flyby). The physical constants in force are in
-    ``env.unwrapped.physical_constants`` after ``reset``; a planner receives them through
-    ``env.unwrapped.perceive()`` (:class:`MoonView`).
+    $arguments
+
+    Settings marked *shift* move one quantity away from the training distribution for the
+    generalization ladder (``moonshot shift``, :class:`moonshot.worlds.ShiftAxis`). The physical
+    constants in force are in ``env.unwrapped.physical_constants`` after ``reset``; a planner
+    receives them through ``env.unwrapped.perceive()`` (:class:`MoonView`).
 
     ## Version History
     * Both versions, without changing observations, rewards or outcomes: a render mode no
@@ -151,6 +144,7 @@ class MoonLaunchEnv(gym.Env):
         self.split = self.config["split"]
         self.action_space = spaces.Box(-1.0, 1.0, (3,), dtype=np.float32)
         self.observation_space = spaces.Box(core.OBS_LOW, core.OBS_HIGH, dtype=np.float32)
+        self.observation_layout = core.OBSERVATION_AT  # slot name -> index or slice
         self.scenario: core.Scenarios | None = None
         self.physical_constants: dict = {}
         self._obs: np.ndarray | None = None
@@ -254,3 +248,24 @@ class MoonLaunchEnv(gym.Env):
 
         close(self._viewer)
         self._viewer = None
+
+
+def _doc_values() -> dict:
+    """What the class docstring's ``$name`` placeholders stand for."""
+    cfg = core.default_config()
+    return {
+        "dv_low": number(core.DV_CENTER - core.DV_HALF_RANGE),
+        "dv_high": number(core.DV_CENTER + core.DV_HALF_RANGE),
+        "dv_center": number(core.DV_CENTER),
+        "burn_angle": f"{math.degrees(core.BURN_ANGLE_MAX):.0f}",
+        "obs_size": str(core.OBSERVATION_AT.size),
+        "observation_table": core.MOON_OBSERVATION.table(),
+        "arguments": make_call("moonshot/MoonLaunch-v1", {**cfg, "render_mode": None})
+        + ":\n\n" + arguments_table(
+            {**cfg, "render_mode": None},
+            {**{k: doc for k, (_, doc) in core.SETTINGS.items()},
+             "render_mode": "``None``, ``\"rgb_array\"`` or ``\"human\"`` (see Rendering)"}),
+    }
+
+
+MoonLaunchEnv.__doc__ = fill_doc(MoonLaunchEnv.__doc__, _doc_values())
