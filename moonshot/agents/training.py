@@ -3,7 +3,7 @@
 A run folder holds::
 
     config.json        everything needed to reproduce the run (versions, seed, hyperparameters)
-    episodes.csv       one row per training episode (DESIGN.md schema)
+    episodes.csv       one row per training episode (docs/design.md, "Run folders")
     evaluations.csv    periodic deterministic evaluations on both splits
     model.zip          the final model
     vecnormalize.pkl   observation/reward normalization statistics (runs with ``normalize``)
