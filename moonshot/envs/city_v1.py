@@ -24,6 +24,7 @@ from .city_drives import (
     OBJECT_WIDTH,
     OBJECTS_OBSERVATION,
     V1_LIDAR_OBSERVATION,
+    V1_SETTINGS,
     CityDrives,
     default_config,
     episode_end,
@@ -31,7 +32,7 @@ from .city_drives import (
 from .city_nav import CityNavEnv
 from .city_vector import CityNavVectorEnv
 from .display import human_window
-from .docs import fill_doc, make_call, number
+from .docs import arguments, fill_doc, number
 
 __all__ = ["CityNavV1Env", "CityNavVectorEnv", "CityDrives", "default_config",
            "V1_LIDAR_OBSERVATION", "OBJECTS_OBSERVATION", "FRICTION_SLOT", "OBJECT_WIDTH"]
@@ -190,7 +191,7 @@ def _doc_values() -> dict:
         "objects_table": OBJECTS_OBSERVATION.table(),
         "vehicles": ", ".join(f"``{k}``" for k in VEHICLES),
         "layouts": ", ".join(f"``{k}``" for k in LAYOUTS),
-        "arguments": make_call("moonshot/CityNav-v1", {**cfg, "render_mode": None}) + ".",
+        "arguments": arguments(V1_SETTINGS, "moonshot/CityNav-v1"),
     }
 
 

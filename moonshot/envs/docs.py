@@ -54,5 +54,16 @@ def arguments_table(defaults: Mapping[str, object], meanings: Mapping[str, str])
     return "\n".join(rows)
 
 
+def arguments(settings: Mapping[str, tuple[object, str]], env_id: str) -> str:
+    """The docstring's Arguments: the ``gymnasium.make`` call with every default, then the
+    table of every setting (``settings``: key -> ``(default, meaning)``) and ``render_mode``."""
+    defaults = {k: d for k, (d, _) in settings.items()}
+    meanings = {k: m for k, (_, m) in settings.items()}
+    render = "``None``, ``\"rgb_array\"`` (frames from ``render()``) or ``\"human\"`` (a window)"
+    return (make_call(env_id, {**defaults, "render_mode": None}) + ":\n\n"
+            + arguments_table({**defaults, "render_mode": None},
+                              {**meanings, "render_mode": render}))
+
+
 def _literal(v: object) -> str:
     return f'"{v}"' if isinstance(v, str) else repr(v)

@@ -10,7 +10,7 @@ from gymnasium import spaces
 
 from . import moon_core as core
 from .display import human_window
-from .docs import arguments_table, fill_doc, make_call, number
+from .docs import arguments, fill_doc, number
 from .perception import View, check_perception
 
 
@@ -252,7 +252,6 @@ class MoonLaunchEnv(gym.Env):
 
 def _doc_values() -> dict:
     """What the class docstring's ``$name`` placeholders stand for."""
-    cfg = core.default_config()
     return {
         "dv_low": number(core.DV_CENTER - core.DV_HALF_RANGE),
         "dv_high": number(core.DV_CENTER + core.DV_HALF_RANGE),
@@ -260,11 +259,7 @@ def _doc_values() -> dict:
         "burn_angle": f"{math.degrees(core.BURN_ANGLE_MAX):.0f}",
         "obs_size": str(core.OBSERVATION_AT.size),
         "observation_table": core.MOON_OBSERVATION.table(),
-        "arguments": make_call("moonshot/MoonLaunch-v1", {**cfg, "render_mode": None})
-        + ":\n\n" + arguments_table(
-            {**cfg, "render_mode": None},
-            {**{k: doc for k, (_, doc) in core.SETTINGS.items()},
-             "render_mode": "``None``, ``\"rgb_array\"`` or ``\"human\"`` (see Rendering)"}),
+        "arguments": arguments(core.SETTINGS, "moonshot/MoonLaunch-v1"),
     }
 
 
