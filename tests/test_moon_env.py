@@ -9,7 +9,7 @@ from gymnasium.utils.env_checker import check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import moonshot  # noqa: F401  (registers the envs)
-from moonshot.envs import moon_core
+from moonshot.envs import moon_config, moon_core
 from moonshot.envs.moon_launch import MoonLaunchEnv
 from moonshot.envs.moon_vector import MoonLaunchVectorEnv
 from moonshot.envs.seeded_uniforms import seeded_uniforms
@@ -101,7 +101,7 @@ def test_outcomes_success_and_reward_by_target():
         if best is None or info["closest_approach_km"] < best[1]["closest_approach_km"]:
             best = (frac, info, reward)
     frac, info, reward = best
-    assert info["closest_approach_km"] < moon_core.TARGETS["flyby"], s
+    assert info["closest_approach_km"] < moon_config.TARGETS["flyby"], s
     assert info["outcome"] in ("landed", "flyby")
     for target in ("soi", "flyby"):
         e = MoonLaunchEnv(execution_error=0.0, moon_eccentricity=0.0, target=target)
@@ -181,7 +181,7 @@ def _per_id_scenarios(split, scenario_ids, eccentricity, soi_radius="laplace"):
 EDGE_IDS = [0, 1, 2**31 - 2, 2**32 - 1, 2**32, 2**40 + 7, 2**63 - 1]
 
 
-@pytest.mark.parametrize("split", moon_core.SPLITS)
+@pytest.mark.parametrize("split", moon_config.SPLITS)
 def test_batched_scenario_draw_keeps_every_scenario_bit_for_bit(split):
     # No skip on any numpy version: if numpy ever changes SeedSequence or PCG64, this fails,
     # and so would the promise that a scenario id names the same scenario as before.

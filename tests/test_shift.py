@@ -9,7 +9,7 @@ import pytest
 
 import moonshot
 from moonshot.cli import main
-from moonshot.envs import moon_core
+from moonshot.envs import moon_config, moon_core
 from moonshot.errors import ConfigError
 from moonshot.worlds import get_world
 
@@ -18,9 +18,9 @@ IDS = np.arange(0, 4000, 7)
 
 
 def _scenarios(**settings):
-    cfg = moon_core.make_config(**settings)
+    cfg = moon_config.make_config(**settings)
     return moon_core.sample_scenarios("train", IDS, cfg["moon_eccentricity"],
-                                       cfg["soi_radius"], moon_core.split_ranges("train", cfg))
+                                       cfg["soi_radius"], moon_config.split_ranges("train", cfg))
 
 
 def _episodes_by_agent(folder) -> dict[str, list[dict]]:
@@ -130,7 +130,7 @@ def test_bad_axis_and_level_name_the_valid_ones(tmp_path, capsys):
                  "--out", str(tmp_path / "x")]) == 2
     assert "levels are 0 .. 3" in capsys.readouterr().err
     with pytest.raises(ValueError, match="park_altitude_km"):
-        moon_core.make_config(park_altitude_km=[500, 100])
+        moon_config.make_config(park_altitude_km=[500, 100])
 
 
 def test_shift_cli_writes_the_ladder(tmp_path):

@@ -11,6 +11,7 @@ from gymnasium import spaces
 from . import moon_core as core
 from .display import human_window
 from .docs import arguments, fill_doc, number
+from .moon_config import SETTINGS, default_config, make_config, split_ranges
 from .perception import View, check_perception
 
 
@@ -133,7 +134,7 @@ class MoonLaunchEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array", "human"], "render_fps": 4}
 
     def __init__(self, render_mode: str | None = None, **config):
-        self.config = core.make_config(**config)
+        self.config = make_config(**config)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or "
                              f"None, got {render_mode!r}")
@@ -154,7 +155,7 @@ class MoonLaunchEnv(gym.Env):
 
     @classmethod
     def default_config(cls) -> dict:
-        return core.default_config()
+        return default_config()
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
@@ -169,7 +170,7 @@ class MoonLaunchEnv(gym.Env):
         self.scenario = core.sample_scenarios(self.split, [int(sid)],
                                               self.config["moon_eccentricity"],
                                               self.config["soi_radius"],
-                                              core.split_ranges(self.split, self.config))
+                                              split_ranges(self.split, self.config))
         self.physical_constants = core.physical_constants(self.scenario)
         self._obs = core.observe(self.scenario)[0]
         self._last = None
@@ -259,7 +260,7 @@ def _doc_values() -> dict:
         "burn_angle": f"{math.degrees(core.BURN_ANGLE_MAX):.0f}",
         "obs_size": str(core.OBSERVATION_AT.size),
         "observation_table": core.MOON_OBSERVATION.table(),
-        "arguments": arguments(core.SETTINGS, "moonshot/MoonLaunch-v1"),
+        "arguments": arguments(SETTINGS, "moonshot/MoonLaunch-v1"),
     }
 
 

@@ -8,6 +8,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from . import moon_core as core
+from .moon_config import make_config, split_ranges
 
 
 class MoonLaunchVectorEnv(VectorEnv):
@@ -35,7 +36,7 @@ class MoonLaunchVectorEnv(VectorEnv):
         if render_mode is not None:
             raise ValueError("MoonLaunchVectorEnv does not render; render a MoonLaunchEnv "
                              "(render_mode='rgb_array') instead")
-        self.config = core.make_config(**config)
+        self.config = make_config(**config)
         if self.config["record_trajectory"]:
             raise ValueError("record_trajectory is not supported by the batched env")
         self.num_envs = int(num_envs)
@@ -54,7 +55,7 @@ class MoonLaunchVectorEnv(VectorEnv):
         ids = self.np_random.integers(0, 2**31 - 1, size=self.num_envs)
         self.scenario = core.sample_scenarios(self.split, ids, self.config["moon_eccentricity"],
                                               self.config["soi_radius"],
-                                              core.split_ranges(self.split, self.config))
+                                              split_ranges(self.split, self.config))
         self._obs = core.observe(self.scenario)
         return self._obs
 
@@ -116,7 +117,7 @@ class MoonLaunchVectorEnv(VectorEnv):
         ids = np.asarray(state["scenario_ids"], dtype=np.int64)
         self.scenario = core.sample_scenarios(self.split, ids, self.config["moon_eccentricity"],
                                               self.config["soi_radius"],
-                                              core.split_ranges(self.split, self.config))
+                                              split_ranges(self.split, self.config))
         self._obs = core.observe(self.scenario)
 
     def close_extras(self, **kwargs):
