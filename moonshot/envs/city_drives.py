@@ -17,14 +17,13 @@ from ..errors import ConfigError, check_keys
 from ..physics.city.batch import OBS_FIELDS, CityBatch, drive_features
 from ..physics.city.drive import cached_city
 from ..physics.city.ego import VEHICLES
-from ..physics.city.generator import LAYOUTS, NEW_SEED_BASE
+from ..physics.city.generator import NEW_SEED_BASE
 from ..physics.city.signals import GREEN, RED, YELLOW
-from .city_config import friction_range
+from .city_config import V1_SETTINGS, friction_range
 from .city_nav import (
     GOAL_SCALE,
     LIDAR_OBSERVATION,
     LIGHT_HORIZON,
-    SETTINGS,
     SPEEDING_MARGIN,
     WAYPOINT_AHEAD,
 )
@@ -52,25 +51,6 @@ OBJECTS_OBSERVATION = ObservationLayout(
     + [Slot("light_seen", 4, 0, 1, "the next light on the route as seen: one-hot green, "
             "yellow, red, not seen (all 0: none within the horizon)"), FRICTION_SLOT],
     symbols={"K": "objects", "F": "observe_friction"})
-
-
-#: Every CityNav-v1 setting: v0's (:data:`~moonshot.envs.city_nav.SETTINGS`), plus the vehicle,
-#: the road and the perception-based observation, each with its default and meaning.
-V1_SETTINGS: dict[str, tuple[object, str]] = {
-    **SETTINGS,
-    "road_friction": (0.9, "the tyres' grip, a friction coefficient (dry 0.9, wet 0.6, snow "
-                      "0.3, ice 0.1), or ``[low, high]`` drawn per drive (domain "
-                      "randomization)"),
-    "vehicle": ("car", "the ego's vehicle: " + ", ".join(f"``{k}``" for k in VEHICLES)),
-    "observation": ("lidar", "``\"lidar\"`` or ``\"objects\"`` (see Observation Space)"),
-    "objects": (8, "K, the nearest cars seen that ``observation=\"objects\"`` lists"),
-    "lidar_noise": (0.0, "Gaussian noise on the lidar, m (1-sigma)"),
-    "layout": ("default", "the maps' layout: " + ", ".join(f"``{k}``" for k in LAYOUTS)),
-    "driving_side": ("right", "``\"right\"``, or ``\"left\"``: the city mirrored, "
-                     "left-hand traffic"),
-    "observe_friction": (False, "add the road's friction coefficient to the lidar "
-                         "observation (its last slot)"),
-}
 
 
 def default_config() -> dict:

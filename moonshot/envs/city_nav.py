@@ -15,6 +15,7 @@ from ..physics.city.ego import EgoParams
 from ..physics.city.generator import NEW_SEED_BASE, CityParams
 from ..physics.city.route import NAV_OFFSET_SCALE, NAV_POINT_SCALE, navigator_features
 from ..physics.city.signals import GREEN, NO_LIGHT, RED, YELLOW
+from .city_config import SETTINGS
 from .display import human_window
 from .docs import arguments, fill_doc, number
 from .layout import ObservationLayout, Size, Slot
@@ -43,42 +44,6 @@ LIDAR_OBSERVATION = ObservationLayout([
     Slot("stop_distance", 1, 0, 1, f"distance to its stop line / {LIGHT_HORIZON:g} m (1: none)"),
     Slot("progress", 1, 0, 1, "route progress (fraction of the route driven)"),
 ], symbols={"R": "lidar_rays"})
-
-
-#: Every CityNav-v0 setting: its default and what it means, in one line. The env docstring's
-#: Arguments table is generated from it, so no setting goes undocumented (tested).
-SETTINGS: dict[str, tuple[object, str]] = {
-    "split": ("train", "``\"train\"``: one of ``num_train_maps`` fixed maps; ``\"new\"``: "
-              "held-out maps (see Description)"),
-    "num_train_maps": (32, "how many maps the training split draws from (seeds 0 .. "
-                       "``num_train_maps``-1)"),
-    "map_seed": (None, "pins one map for every episode; ``None``: drawn per episode from the "
-                 "split"),
-    "traffic_cars": (20, "traffic cars per drive"),
-    "lidar_rays": (32, "lidar rays R, evenly spaced from the nose, counterclockwise"),
-    "lidar_range": (50.0, "the lidar's range, m"),
-    "navigation": (True, "the navigator's slots in the observation (route points, offset, "
-                   "heading); ``False``: zeros, the agent knows only where the goal is"),
-    "time_limit": (240.0, "seconds before the drive is truncated (``outcome=\"timeout\"``)"),
-    "route_length": ((250.0, 600.0), "``[low, high]``, m: the length of the shortest legal "
-                     "route from the start to the goal"),
-    "goal_radius": (6.0, "m: arrived within this distance of the goal once the route is "
-                    "driven"),
-    "reward_progress": (0.02, "reward per metre by which the distance still to go shrinks"),
-    "reward_arrived": (10.0, "reward on reaching the goal"),
-    "reward_death": (-10.0, "reward on a collision"),
-    "reward_time": (-0.005, "reward per step"),
-    "reward_off_road": (-0.02, "reward per step with the car's centre off the carriageway"),
-    "reward_red_light": (0.0, "reward per red light run"),
-    "reward_speeding": (0.0, "reward per step above the speed limit"),
-    "render_view": ("ego", "``\"ego\"``: 120 m around the car, from above; ``\"city\"``: "
-                    "the whole map; ``\"chase\"``: 3D, from behind and above the car "
-                    "(pybullet's software camera on a visual copy of the scene, built on the "
-                    "first chase frame)"),
-    "render_size": (480, "the side of a rendered frame, pixels (square)"),
-    "sensor_range": (50.0, "m: how far the driver's perception (the planner's view) sees "
-                     "cars and lights, in line of sight"),
-}
 
 
 class CityNavEnv(gym.Env):

@@ -18,13 +18,12 @@ from ..errors import check_choice, check_keys
 from ..physics.city.batch import DriveView
 from ..physics.city.ego import VEHICLES
 from ..physics.city.generator import LAYOUTS
-from .city_config import check_city_config
+from .city_config import V1_SETTINGS, check_city_config
 from .city_drives import (
     FRICTION_SLOT,
     OBJECT_WIDTH,
     OBJECTS_OBSERVATION,
     V1_LIDAR_OBSERVATION,
-    V1_SETTINGS,
     CityDrives,
     default_config,
     episode_end,
