@@ -1,4 +1,5 @@
-"""Observation layouts: one declaration gives the Box, the offsets and the docstring table."""
+"""Declared once: an observation layout gives the Box, the offsets and the docstring table;
+an env's settings give its defaults and the docstring's Arguments table."""
 
 from __future__ import annotations
 
