@@ -22,7 +22,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import gymnasium as gym  # noqa: E402
 
 import moonshot  # noqa: E402,F401
-from moonshot.physics.city import world as city_world  # noqa: E402
+from moonshot.physics.city import drive as city_drive  # noqa: E402
 
 ENV_ID = "moonshot/CityNav-v1"
 
@@ -56,7 +56,7 @@ def reset_times(n: int, cars: int) -> tuple[float, float]:
     env.reset(seed=0)
     fresh = []
     for k in range(n):
-        city_world.cached_city.cache_clear()
+        city_drive.cached_city.cache_clear()
         t0 = time.perf_counter()
         env.reset(seed=1000 + k)
         fresh.append(time.perf_counter() - t0)

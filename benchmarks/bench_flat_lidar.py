@@ -40,8 +40,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # this checkout's moonshot; the
 
 from moonshot.physics.bullet import GROUP_CARS, GROUP_EGO, BulletWorld  # noqa: E402
 from moonshot.physics.city import footprints as fp  # noqa: E402
+from moonshot.physics.city.bullet_city import CAR_HEIGHT, RAY_HEIGHT  # noqa: E402
 from moonshot.physics.city.generator import NEW_SEED_BASE, generate_city  # noqa: E402
-from moonshot.physics.city.world import CAR_HEIGHT, RAY_HEIGHT  # noqa: E402
 
 RAYS, RANGE, CARS = 32, 50.0, 20
 CAR_HALF = (2.25, 0.9)

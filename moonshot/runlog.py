@@ -19,8 +19,9 @@ from typing import Any
 
 import numpy as np
 
-#: Columns required by the contract (DESIGN.md), in order. ``model_rollouts`` counts the
-#: imagined trials (a planner's rehearsals in its model) behind an episode; 0 for RL.
+#: Columns required by the contract (docs/design.md, "Run folders"), in order.
+#: ``model_rollouts`` counts the imagined trials (a planner's rehearsals in its model) behind
+#: an episode; 0 for RL.
 EPISODE_COLUMNS = ("episode", "env_steps", "wall_time_s", "return", "length", "success",
                    "death", "split", "map_id", "model_rollouts")
 #: Logs written before ``model_rollouts`` existed are still read (as 0 imagined trials).

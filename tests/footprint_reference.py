@@ -14,11 +14,11 @@ from numba import njit
 
 from moonshot.physics.bullet import GROUP_CARS, GROUP_EGO, SEEN, BulletWorld
 from moonshot.physics.city import footprints as fp
+from moonshot.physics.city.bullet_city import CAR_HEIGHT, RAY_HEIGHT
 from moonshot.physics.city.footprint_kernels import separation
 from moonshot.physics.city.generator import generate_city
 from moonshot.physics.city.geometry import segments_distance
 from moonshot.physics.city.traffic import CAR_LENGTH, CAR_WIDTH, IDM_CITY
-from moonshot.physics.city.world import CAR_HEIGHT, RAY_HEIGHT
 
 CAR_HALF = (0.5 * float(IDM_CITY[CAR_LENGTH]), 0.5 * float(IDM_CITY[CAR_WIDTH]))
 EGO_HALF = (2.25, 0.9)  # EgoParams: 4.5 x 1.8 m

@@ -214,7 +214,7 @@ def test_shifted_worlds_run(settings):
 
 
 def test_left_hand_traffic_mirrors_the_city():
-    from moonshot.physics.city.world import cached_city
+    from moonshot.physics.city.drive import cached_city
 
     right, left = cached_city(5), cached_city(5, "default", "left")
     assert np.allclose(left.nodes[:, 0], -right.nodes[:, 0])

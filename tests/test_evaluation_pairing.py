@@ -16,7 +16,7 @@ class _Recorder(Agent):
         self.action = np.asarray(action, dtype=np.float32)
         self.starts = []
 
-    def begin_episode(self, world, observation, info):
+    def begin_episode(self, view, observation, info):
         self.starts.append(np.array(observation))
 
     def predict(self, observation, state=None, episode_start=None, deterministic=True):

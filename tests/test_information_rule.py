@@ -34,15 +34,20 @@ SIMULATOR_MODULES = (
     "moonshot.physics.earth_moon",
     "moonshot.physics.integrators",
     "moonshot.physics.cr3bp",  # not the env's, but built on the env's integrator
-    "moonshot.envs.moon_world",
+    "moonshot.envs.moon_core",
+    "moonshot.envs.moon_world",  # moon_core's name before 0.2
     "moonshot.envs.moon_launch",
     "moonshot.envs.moon_vector",
     "moonshot.physics.city.ego",
     "moonshot.physics.city.traffic",
     "moonshot.physics.city.batch",
-    "moonshot.physics.city.world",
+    "moonshot.physics.city.world",  # a deprecated alias of drive and bullet_city
+    "moonshot.physics.city.drive",
+    "moonshot.physics.city.bullet_city",
     "moonshot.envs.city_nav",
     "moonshot.envs.city_v1",
+    "moonshot.envs.city_drives",
+    "moonshot.envs.city_vector",
     # the worlds' generators: given a map or scenario id (info["map_id"]) they regenerate
     # what an agent may not know (signal plans, the Moon's exact ellipse)
     "moonshot.physics.city.generator",

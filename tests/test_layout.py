@@ -1,4 +1,5 @@
-"""Observation layouts: one declaration gives the Box, the offsets and the docstring table."""
+"""Declared once: an observation layout gives the Box, the offsets and the docstring table;
+an env's settings give its defaults and the docstring's Arguments table."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import re
 import numpy as np
 import pytest
 
+from moonshot.envs import moon_core
 from moonshot.envs.city_nav import LIDAR_OBSERVATION, CityNavEnv
-from moonshot.envs.docs import fill_doc
+from moonshot.envs.city_v1 import CityNavV1Env
+from moonshot.envs.docs import arguments_table, fill_doc
 from moonshot.envs.layout import ObservationLayout, Size, Slot
+from moonshot.envs.moon_launch import MoonLaunchEnv
 
 
 def test_sizes_stay_symbolic_and_print_compactly():
@@ -58,17 +62,76 @@ def test_citynav_observation_follows_its_layout():
     env.close()
 
 
+def _shown(value) -> str:
+    return f'"{value}"' if isinstance(value, str) else repr(value)
+
+
+def _table_rows(doc: str, header: str) -> list[list[str]]:
+    """The cells of the rows of the markdown table that starts with ``header``."""
+    lines = [line.strip() for line in doc.splitlines()]
+    start = lines.index(header) + 2
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("| "):
+            break
+        rows.append([c.strip() for c in line.strip("|").split(" | ")])
+    return rows
+
+
+@pytest.mark.parametrize("env_cls", [CityNavEnv, CityNavV1Env, MoonLaunchEnv])
+def test_env_docstrings_document_every_setting_with_its_default(env_cls):
+    """The Arguments section: the ``gymnasium.make`` call with every default, then one row per
+    setting with its default and what it means."""
+    doc = env_cls.__doc__
+    assert "$" not in doc
+    args = re.search(r"gymnasium\.make\((.*?)\)``", " ".join(doc.split())).group(1)
+    settings = {row[0].strip("`"): row for row in
+                _table_rows(doc, "| argument | default | meaning |")}
+    config = env_cls.default_config()
+    assert set(settings) == set(config) | {"render_mode"}
+    for key, value in config.items():
+        assert f"{key}={_shown(value)}" in args, key
+        _, default, meaning = settings[key]
+        assert default == f"``{_shown(value)}``", key
+        assert len(meaning) > 10, key  # a meaning, not a placeholder
+
+
 def test_citynav_docstring_is_generated_from_layout_and_defaults():
     doc = CityNavEnv.__doc__
-    assert "$" not in doc
-    table = [line.strip() for line in doc.splitlines() if line.strip().startswith("| ")]
-    rows = [r for r in table if "``" in r.split("|")[2]]
-    assert [r.split("``")[1] for r in rows] == LIDAR_OBSERVATION.names
+    slots = _table_rows(doc, "| index | slot | observation | range |")
+    assert [row[1].strip("`") for row in slots] == LIDAR_OBSERVATION.names
     assert "| R+18 .. R+20 | ``light`` |" in doc
-    args = re.search(r"gymnasium\.make\((.*?)\)``", " ".join(doc.split())).group(1)
-    for key, value in CityNavEnv.default_config().items():
-        shown = f'"{value}"' if isinstance(value, str) else repr(value)
-        assert f"{key}={shown}" in args, key
+
+
+def test_moonlaunch_docstring_documents_every_setting_and_observation_slot():
+    doc = MoonLaunchEnv.__doc__
+    assert "(train 180 .. 400, new 600 .. 2000)" in doc  # the shift settings' meanings
+    slots = _table_rows(doc, "| index | slot | observation | range |")
+    assert [row[1].strip("`") for row in slots] == moon_core.MOON_OBSERVATION.names
+    assert [row[0] for row in slots][:3] == ["0, 1", "2, 3", "4"]
+    assert "| 8 | ``moon_semi_major_axis`` |" in doc
+
+
+def test_moonlaunch_observation_follows_its_layout():
+    env = MoonLaunchEnv(split="new")
+    at = env.observation_layout
+    assert env.observation_space == moon_core.MOON_OBSERVATION.resolve({}).box
+    obs, _ = env.reset(seed=4)
+    s = env.scenario
+    assert obs[at["park_altitude"]] == np.float32(s.park_altitude[0] / 1000.0)
+    assert obs[at["moon_semi_major_axis"]] == np.float32(
+        s.moon_a[0] / moon_core.EARTH_MOON_DISTANCE)
+    np.testing.assert_array_equal(obs[at["park_angle"]], np.float32(
+        [np.cos(s.park_angle[0]), np.sin(s.park_angle[0])]))
+
+
+def test_a_setting_without_a_meaning_is_an_error_naming_it():
+    with pytest.raises(ValueError, match="sun_gravity"):
+        arguments_table({"target": "soi", "sun_gravity": 0.0}, {"target": "what succeeds"})
+    with pytest.raises(ValueError, match="gravity"):
+        arguments_table({"target": "soi"}, {"target": "what succeeds", "gravity": "?"})
+    assert "| ``target`` | ``\"soi\"`` | what succeeds |" in arguments_table(
+        {"target": "soi"}, {"target": "what succeeds"})
 
 
 def test_fill_doc_indents_blocks_and_rejects_unknown_names():

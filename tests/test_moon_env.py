@@ -9,7 +9,7 @@ from gymnasium.utils.env_checker import check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import moonshot  # noqa: F401  (registers the envs)
-from moonshot.envs import moon_world
+from moonshot.envs import moon_config, moon_core
 from moonshot.envs.moon_launch import MoonLaunchEnv
 from moonshot.envs.moon_vector import MoonLaunchVectorEnv
 from moonshot.envs.seeded_uniforms import seeded_uniforms
@@ -81,8 +81,8 @@ def test_scenario_replay_and_splits_differ():
 def test_burn_mapping_round_trips():
     r = np.array([6578.0, 7000.0])
     a = np.array([[-0.5, 0.25, 0.1], [0.9, -0.7, -1.0]], dtype=np.float32)
-    coast, dv, ang = moon_world.action_to_burn(a, r)
-    np.testing.assert_allclose(moon_world.burn_to_action(coast, dv, ang, r), a, atol=1e-6)
+    coast, dv, ang = moon_core.action_to_burn(a, r)
+    np.testing.assert_allclose(moon_core.burn_to_action(coast, dv, ang, r), a, atol=1e-6)
     assert np.all((dv >= 2.7) & (dv <= 3.5))
 
 
@@ -101,7 +101,7 @@ def test_outcomes_success_and_reward_by_target():
         if best is None or info["closest_approach_km"] < best[1]["closest_approach_km"]:
             best = (frac, info, reward)
     frac, info, reward = best
-    assert info["closest_approach_km"] < moon_world.TARGETS["flyby"], s
+    assert info["closest_approach_km"] < moon_config.TARGETS["flyby"], s
     assert info["outcome"] in ("landed", "flyby")
     for target in ("soi", "flyby"):
         e = MoonLaunchEnv(execution_error=0.0, moon_eccentricity=0.0, target=target)
@@ -181,22 +181,22 @@ def _per_id_scenarios(split, scenario_ids, eccentricity, soi_radius="laplace"):
     n = len(ids)
     cols = {k: np.empty(n) for k in ("alt", "pa", "ma", "a", "per", "gm")}
     for j, sid in enumerate(ids):
-        rng = np.random.default_rng([int(sid), moon_world._SPLIT_SALT[split]])
+        rng = np.random.default_rng([int(sid), moon_core._SPLIT_SALT[split]])
         cols["pa"][j], cols["ma"][j], cols["per"][j] = rng.uniform(0, 2 * np.pi, 3)
         if split == "train":
             cols["alt"][j] = rng.uniform(180.0, 400.0)
-            cols["a"][j] = moon_world.EARTH_MOON_DISTANCE
-            cols["gm"][j] = moon_world.GM_MOON
+            cols["a"][j] = moon_core.EARTH_MOON_DISTANCE
+            cols["gm"][j] = moon_core.GM_MOON
         else:
             cols["alt"][j] = rng.uniform(600.0, 2000.0)
-            cols["a"][j] = moon_world.EARTH_MOON_DISTANCE * two_sided(rng, 0.85, 0.93, 1.07, 1.20)
-            cols["gm"][j] = moon_world.GM_MOON * two_sided(rng, 0.5, 0.8, 1.25, 2.0)
+            cols["a"][j] = moon_core.EARTH_MOON_DISTANCE * two_sided(rng, 0.85, 0.93, 1.07, 1.20)
+            cols["gm"][j] = moon_core.GM_MOON * two_sided(rng, 0.5, 0.8, 1.25, 2.0)
     # the Sun's angle (added with the shift ladder) is the seventh draw of the same generator
-    sun = np.array([np.random.default_rng([int(sid), moon_world._SPLIT_SALT[split]])
+    sun = np.array([np.random.default_rng([int(sid), moon_core._SPLIT_SALT[split]])
                     .uniform(0.0, 2 * np.pi, 7)[6] for sid in ids])
-    return moon_world.Scenarios(
+    return moon_core.Scenarios(
         ids, cols["alt"], cols["pa"], cols["ma"], cols["a"], np.full(n, float(eccentricity)),
-        cols["per"], cols["gm"], moon_world.sphere_of_influence(cols["a"], cols["gm"], soi_radius),
+        cols["per"], cols["gm"], moon_core.sphere_of_influence(cols["a"], cols["gm"], soi_radius),
         sun)
 
 
@@ -204,14 +204,14 @@ def _per_id_scenarios(split, scenario_ids, eccentricity, soi_radius="laplace"):
 EDGE_IDS = [0, 1, 2**31 - 2, 2**32 - 1, 2**32, 2**40 + 7, 2**63 - 1]
 
 
-@pytest.mark.parametrize("split", moon_world.SPLITS)
+@pytest.mark.parametrize("split", moon_config.SPLITS)
 def test_batched_scenario_draw_keeps_every_scenario_bit_for_bit(split):
     # No skip on any numpy version: if numpy ever changes SeedSequence or PCG64, this fails,
     # and so would the promise that a scenario id names the same scenario as before.
     ids = np.concatenate([EDGE_IDS, np.random.default_rng(16).integers(0, 2**31 - 1, 100_000)])
-    got = moon_world.sample_scenarios(split, ids, 0.0549)
+    got = moon_core.sample_scenarios(split, ids, 0.0549)
     ref = _per_id_scenarios(split, ids, 0.0549)
-    for field in dataclasses.fields(moon_world.Scenarios):
+    for field in dataclasses.fields(moon_core.Scenarios):
         a, b = getattr(got, field.name), getattr(ref, field.name)
         assert a.dtype == b.dtype and a.shape == b.shape, field.name
         bad = np.flatnonzero(a.view(np.uint64) != b.view(np.uint64))

@@ -8,8 +8,8 @@ import pytest
 from moonshot.agents import MoonPlanner
 from moonshot.agents.moon_planner import hohmann_delta_v, moon_orbit_from_ephemeris, signed_miss
 from moonshot.cli import main
+from moonshot.envs.moon_core import action_to_burn
 from moonshot.envs.moon_launch import MoonLaunchEnv
-from moonshot.envs.moon_world import action_to_burn
 from moonshot.evaluation.rollout import run_scenarios, summarize
 from moonshot.physics.constants import EARTH_MOON_DISTANCE, GM_EARTH, GM_MOON, R_EARTH
 from moonshot.runlog import read_episodes
@@ -59,7 +59,7 @@ def test_a_systematic_error_is_corrected_from_the_miss(model):
     # Sabotage every launch the same way (the burn 40 s late, a clock error the planner does
     # not know of): the first misses, and the planner corrects from the tracking data, so
     # the next one does much better and lands.
-    from moonshot.envs.moon_world import burn_to_action
+    from moonshot.envs.moon_core import burn_to_action
 
     env = MoonLaunchEnv(execution_error=0.0)
     planner = MoonPlanner(model=model)

@@ -11,9 +11,9 @@ import pytest
 import moonshot  # noqa: F401
 from moonshot.agents import CityPlanner, MoonPlanner, run_episode
 from moonshot.envs.perception import PerceptionError
+from moonshot.physics.city.bullet_city import CityWorld
 from moonshot.physics.city.signals import Signals
 from moonshot.physics.city.traffic import Traffic
-from moonshot.physics.city.world import CityWorld
 
 
 class SealedEnv:

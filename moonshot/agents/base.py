@@ -44,9 +44,9 @@ class Agent:
     #: episodes: the evaluation core may run its fresh-reset episodes side by side.
     batched: bool = False
 
-    def begin_episode(self, world: Any, observation: np.ndarray, info: dict) -> None:
-        """Called after each ``env.reset`` with the perception view (``None`` for an agent
-        without perception). Default: nothing."""
+    def begin_episode(self, view: Any, observation: np.ndarray, info: dict) -> None:
+        """Called after each ``env.reset`` with the perception ``view`` (``None`` for an
+        agent without perception). Default: nothing."""
 
     def predict(self, observation: np.ndarray, state: Any = None,
                 episode_start: np.ndarray | None = None,

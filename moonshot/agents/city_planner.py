@@ -21,6 +21,10 @@ Every step it then
 
 Cars behind the ego that drive the same way are left out: they follow the ego (the traffic
 model sees it), and a standing ego is not made unsafe by them.
+
+Why one module of ~470 lines: a later issue rewrites the planner's model, which still calls the
+simulator's own code (the bicycle and tyre updates, the traffic kernel's lane geometry; see
+docs/design.md, "Where the code does not yet meet the design"), and splits the module then.
 """
 
 from __future__ import annotations
@@ -241,12 +245,12 @@ class CityPlanner(Agent):
         self.decision_times: list[float] = []
 
     # ------------------------------------------------------------------ episode
-    def begin_episode(self, world: Any, observation: np.ndarray, info: dict) -> None:
-        """``world``: the env's :class:`~moonshot.envs.city_perception.CityView`."""
-        if world is None:
+    def begin_episode(self, view: Any, observation: np.ndarray, info: dict) -> None:
+        """``view``: the env's :class:`~moonshot.envs.city_perception.CityView`."""
+        if view is None:
             raise TypeError("CityPlanner needs its perception view: run it with "
                             "moonshot.agents.run_episode, or pass env.unwrapped.perceive()")
-        self.view = v = world
+        self.view = v = view
         m = v.map
         self.map = m
         self.params = v.vehicle

@@ -157,11 +157,11 @@ class MoonPlanner(Agent):
         self.rehearsals = 0  # imagined launches flown in the model, in all
 
     # --- the agent interface -------------------------------------------------------------
-    def begin_episode(self, world, observation, info) -> None:
-        """``world``: the env's :class:`~moonshot.envs.moon_launch.MoonView`."""
-        self._constants = dict(world.constants) if world is not None else {}
-        self._exact = ((world.moon_eccentricity, world.moon_perigee)
-                       if world is not None and world.mode == "oracle" else None)
+    def begin_episode(self, view, observation, info) -> None:
+        """``view``: the env's :class:`~moonshot.envs.moon_launch.MoonView`."""
+        self._constants = dict(view.constants) if view is not None else {}
+        self._exact = ((view.moon_eccentricity, view.moon_perigee)
+                       if view is not None and view.mode == "oracle" else None)
         self._map_id = (info.get("split"), int(info.get("map_id", -1)))
 
     def predict(self, observation, state=None, episode_start=None, deterministic=True):

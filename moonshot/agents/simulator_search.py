@@ -61,12 +61,12 @@ class SimulatorSearch(Agent):
         # cumulative (compute seconds, rehearsals)
         self._bill = (0.0, 0)
 
-    def begin_episode(self, world, observation, info) -> None:
-        """``world``: the env's :class:`~moonshot.envs.perception.Rehearsal`."""
-        if not isinstance(world, Rehearsal):
+    def begin_episode(self, view, observation, info) -> None:
+        """``view``: the env's :class:`~moonshot.envs.perception.Rehearsal`."""
+        if not isinstance(view, Rehearsal):
             raise TypeError(f"{self.name} needs the env's simulator (perceive('simulator') "
-                            f"returning a Rehearsal), got {type(world).__name__}")
-        self._rehearsal = world
+                            f"returning a Rehearsal), got {type(view).__name__}")
+        self._rehearsal = view
         self._key = (info.get("split"), int(info.get("map_id", -1)))
 
     def predict(self, observation, state=None, episode_start=None, deterministic=True):

@@ -3,7 +3,7 @@
 A run folder holds::
 
     config.json        everything needed to reproduce the run (versions, seed, hyperparameters)
-    episodes.csv       one row per training episode (DESIGN.md schema)
+    episodes.csv       one row per training episode (docs/design.md, "Run folders")
     evaluations.csv    periodic deterministic evaluations on both splits
     model.zip          the final model
     vecnormalize.pkl   observation/reward normalization statistics (runs with ``normalize``)
@@ -17,7 +17,6 @@ log, evaluations, checkpoints during the run), :mod:`.checkpoints` (files and lo
 from __future__ import annotations
 
 import copy
-import os
 from dataclasses import asdict
 from pathlib import Path
 
@@ -28,7 +27,6 @@ from ..versions import versions
 from ..worlds import get_world, resolve_env_id, run_modules
 from .checkpoints import (
     load_model,
-    load_sb3_agent,
     save_model_atomic,
     save_stats_atomic,
     set_torch_threads,
@@ -53,14 +51,22 @@ from .monitor import EvalLog, TrainingMonitor
 from .resume import load_state, restore
 from .vec import make_vec_env
 
-__all__ = ["train", "TrainConfig", "load_agent", "default_hyperparams", "parse_key_values",
-           "command_line", "versions"]
+__all__ = ["train", "TrainConfig", "default_hyperparams", "parse_key_values", "command_line",
+           "versions"]
 
 
-def load_agent(run_dir: str | os.PathLike):
-    """A trained agent from its run folder (kept for scripts; :func:`moonshot.agents.load_agent`
-    also takes ``planner`` and ``module:Class``)."""
-    return load_sb3_agent(run_dir)
+def __getattr__(name: str):
+    # Deprecated: moonshot.agents.training.load_agent(run_dir) is moonshot.agents.load_agent,
+    # the one loader (which also takes ``planner`` and ``module:Class``).
+    if name == "load_agent":
+        import warnings
+
+        from .loading import load_agent
+
+        warnings.warn("moonshot.agents.training.load_agent is deprecated: use "
+                      "moonshot.agents.load_agent", DeprecationWarning, stacklevel=2)
+        return load_agent
+    raise AttributeError(name)
 
 
 def train(cfg: TrainConfig | None = None, *, resume: bool = False,

@@ -31,7 +31,7 @@ def register_envs() -> None:
         gym.register(
             id="moonshot/CityNav-v1",
             entry_point="moonshot.envs.city_v1:CityNavV1Env",
-            vector_entry_point="moonshot.envs.city_v1:CityNavVectorEnv",
+            vector_entry_point="moonshot.envs.city_vector:CityNavVectorEnv",
         )
 
 
@@ -49,10 +49,14 @@ def __getattr__(name: str):
         from .city_nav import CityNavEnv
 
         return CityNavEnv
-    if name in ("CityNavV1Env", "CityNavVectorEnv"):
-        from . import city_v1
+    if name == "CityNavV1Env":
+        from .city_v1 import CityNavV1Env
 
-        return getattr(city_v1, name)
+        return CityNavV1Env
+    if name == "CityNavVectorEnv":
+        from .city_vector import CityNavVectorEnv
+
+        return CityNavVectorEnv
     raise AttributeError(name)
 
 

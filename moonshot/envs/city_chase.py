@@ -43,7 +43,7 @@ PIECE = 10.0  # m: long strips are drawn in pieces (see bullet_scene.segments)
 
 
 class ChaseRenderer:
-    """Frames of a :class:`~moonshot.physics.city.world.CityWorld` seen from behind its ego.
+    """Frames of a :class:`~moonshot.physics.city.bullet_city.CityWorld` seen from behind its ego.
 
     ``size``: the image is ``size x size`` pixels; ``fov`` the vertical field of view
     (degrees); ``far`` how far the camera sees (m)."""

@@ -1,4 +1,6 @@
-"""CityNav's settings, checked: every bad value names its key and what is accepted."""
+"""CityNav's settings, declared once with their defaults and meanings (the env docstrings'
+Arguments tables come from them), and checked: every bad value names its key and what is
+accepted."""
 
 from __future__ import annotations
 
@@ -9,6 +11,59 @@ from ..physics.city.ego import VEHICLES
 from ..physics.city.generator import LAYOUTS, NEW_SEED_BASE
 
 MAX_TRAFFIC = 999
+
+#: Every CityNav-v0 setting: its default and what it means, in one line. The env docstring's
+#: Arguments table is generated from it, so no setting goes undocumented (tested).
+SETTINGS: dict[str, tuple[object, str]] = {
+    "split": ("train", "``\"train\"``: one of ``num_train_maps`` fixed maps; ``\"new\"``: "
+              "held-out maps (see Description)"),
+    "num_train_maps": (32, "how many maps the training split draws from (seeds 0 .. "
+                       "``num_train_maps``-1)"),
+    "map_seed": (None, "pins one map for every episode; ``None``: drawn per episode from the "
+                 "split"),
+    "traffic_cars": (20, "traffic cars per drive"),
+    "lidar_rays": (32, "lidar rays R, evenly spaced from the nose, counterclockwise"),
+    "lidar_range": (50.0, "the lidar's range, m"),
+    "navigation": (True, "the navigator's slots in the observation (route points, offset, "
+                   "heading); ``False``: zeros, the agent knows only where the goal is"),
+    "time_limit": (240.0, "seconds before the drive is truncated (``outcome=\"timeout\"``)"),
+    "route_length": ((250.0, 600.0), "``[low, high]``, m: the length of the shortest legal "
+                     "route from the start to the goal"),
+    "goal_radius": (6.0, "m: arrived within this distance of the goal once the route is "
+                    "driven"),
+    "reward_progress": (0.02, "reward per metre by which the distance still to go shrinks"),
+    "reward_arrived": (10.0, "reward on reaching the goal"),
+    "reward_death": (-10.0, "reward on a collision"),
+    "reward_time": (-0.005, "reward per step"),
+    "reward_off_road": (-0.02, "reward per step with the car's centre off the carriageway"),
+    "reward_red_light": (0.0, "reward per red light run"),
+    "reward_speeding": (0.0, "reward per step above the speed limit"),
+    "render_view": ("ego", "``\"ego\"``: 120 m around the car, from above; ``\"city\"``: "
+                    "the whole map; ``\"chase\"``: 3D, from behind and above the car "
+                    "(pybullet's software camera on a visual copy of the scene, built on the "
+                    "first chase frame)"),
+    "render_size": (480, "the side of a rendered frame, pixels (square)"),
+    "sensor_range": (50.0, "m: how far the driver's perception (the planner's view) sees "
+                     "cars and lights, in line of sight"),
+}
+
+#: Every CityNav-v1 setting: v0's (:data:`SETTINGS`), plus the vehicle,
+#: the road and the perception-based observation, each with its default and meaning.
+V1_SETTINGS: dict[str, tuple[object, str]] = {
+    **SETTINGS,
+    "road_friction": (0.9, "the tyres' grip, a friction coefficient (dry 0.9, wet 0.6, snow "
+                      "0.3, ice 0.1), or ``[low, high]`` drawn per drive (domain "
+                      "randomization)"),
+    "vehicle": ("car", "the ego's vehicle: " + ", ".join(f"``{k}``" for k in VEHICLES)),
+    "observation": ("lidar", "``\"lidar\"`` or ``\"objects\"`` (see Observation Space)"),
+    "objects": (8, "K, the nearest cars seen that ``observation=\"objects\"`` lists"),
+    "lidar_noise": (0.0, "Gaussian noise on the lidar, m (1-sigma)"),
+    "layout": ("default", "the maps' layout: " + ", ".join(f"``{k}``" for k in LAYOUTS)),
+    "driving_side": ("right", "``\"right\"``, or ``\"left\"``: the city mirrored, "
+                     "left-hand traffic"),
+    "observe_friction": (False, "add the road's friction coefficient to the lidar "
+                         "observation (its last slot)"),
+}
 
 
 def _number(cfg, key, lo, hi=None, integer=False, lo_open=False):

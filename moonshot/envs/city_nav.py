@@ -9,13 +9,15 @@ import numpy as np
 from gymnasium import spaces
 
 from ..errors import check_choice, check_keys
+from ..physics.city.bullet_city import CityWorld
+from ..physics.city.drive import DT, cached_city
 from ..physics.city.ego import EgoParams
 from ..physics.city.generator import NEW_SEED_BASE, CityParams
 from ..physics.city.route import NAV_OFFSET_SCALE, NAV_POINT_SCALE, navigator_features
 from ..physics.city.signals import GREEN, NO_LIGHT, RED, YELLOW
-from ..physics.city.world import DT, CityWorld, cached_city
+from .city_config import SETTINGS
 from .display import human_window
-from .docs import fill_doc, make_call, number
+from .docs import arguments, fill_doc, number
 from .layout import ObservationLayout, Size, Slot
 
 WAYPOINT_AHEAD = (5.0, 10.0, 20.0, 30.0, 50.0)  # m along the route
@@ -132,11 +134,9 @@ class CityNavEnv(gym.Env):
 
     ## Arguments
     $arguments
-    ``map_seed`` pins one map; ``render_view`` is ``"ego"`` (120 m around the car, from
-    above), ``"city"`` (the whole map) or ``"chase"`` (3D, from behind and above the car:
-    pybullet's software camera on a visual copy of the scene, built on the first chase frame;
-    ``render_size`` square). ``render_mode="human"`` shows the frames in a window; without a
-    display it warns and draws nothing (the env runs as without rendering).
+
+    ``render_mode="human"`` shows the frames in a window; without a display it warns and draws
+    nothing (the env runs as without rendering).
 
     ## Version History
     * v0: initial version.
@@ -178,12 +178,7 @@ class CityNavEnv(gym.Env):
 
     @classmethod
     def default_config(cls) -> dict:
-        return dict(split="train", num_train_maps=32, map_seed=None, traffic_cars=20,
-                    lidar_rays=32, lidar_range=50.0, navigation=True, time_limit=240.0,
-                    route_length=(250.0, 600.0), goal_radius=6.0, reward_progress=0.02,
-                    reward_arrived=10.0, reward_death=-10.0, reward_time=-0.005,
-                    reward_off_road=-0.02, reward_red_light=0.0, reward_speeding=0.0,
-                    render_view="ego", render_size=480, sensor_range=50.0)
+        return {key: default for key, (default, _) in SETTINGS.items()}
 
     # world model, read by planners
     city = property(lambda self: self.world.city)
@@ -363,7 +358,7 @@ def _doc_values() -> dict:
         observation_size=LIDAR_OBSERVATION.summary(cfg),
         observation_table=LIDAR_OBSERVATION.table(),
         navigator_slots=LIDAR_OBSERVATION.label("route_points", "route_heading"),
-        arguments=make_call("moonshot/CityNav-v0", {**cfg, "render_mode": None}) + ".")
+        arguments=arguments(SETTINGS, "moonshot/CityNav-v0"))
     return out
 
 

@@ -124,7 +124,7 @@ def _background(city) -> _View:
 
 
 class CityRenderer:
-    """Draws frames of a :class:`~moonshot.physics.city.world.CityWorld`."""
+    """Draws frames of a :class:`~moonshot.physics.city.bullet_city.CityWorld`."""
 
     def __init__(self, size: int = 480):
         self.size = size

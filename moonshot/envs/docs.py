@@ -40,5 +40,30 @@ def make_call(env_id: str, kwargs: Mapping[str, object], width: int = 92) -> str
                                    break_long_words=False, break_on_hyphens=False))
 
 
+def arguments_table(defaults: Mapping[str, object], meanings: Mapping[str, str]) -> str:
+    """The docstring's table of settings: each key of ``defaults`` with its default and its
+    one-line meaning from ``meanings``. A setting without a meaning, or a meaning of no
+    setting, is a ``ValueError`` naming it (a new setting cannot go undocumented)."""
+    missing = [k for k in defaults if k not in meanings]
+    unknown = [k for k in meanings if k not in defaults]
+    if missing or unknown:
+        raise ValueError(f"settings without a meaning: {missing}; meanings of no setting: "
+                         f"{unknown}")
+    rows = ["| argument | default | meaning |", "|---|---|---|"]
+    rows += [f"| ``{k}`` | ``{_literal(v)}`` | {meanings[k]} |" for k, v in defaults.items()]
+    return "\n".join(rows)
+
+
+def arguments(settings: Mapping[str, tuple[object, str]], env_id: str) -> str:
+    """The docstring's Arguments: the ``gymnasium.make`` call with every default, then the
+    table of every setting (``settings``: key -> ``(default, meaning)``) and ``render_mode``."""
+    defaults = {k: d for k, (d, _) in settings.items()}
+    meanings = {k: m for k, (_, m) in settings.items()}
+    render = "``None``, ``\"rgb_array\"`` (frames from ``render()``) or ``\"human\"`` (a window)"
+    return (make_call(env_id, {**defaults, "render_mode": None}) + ":\n\n"
+            + arguments_table({**defaults, "render_mode": None},
+                              {**meanings, "render_mode": render}))
+
+
 def _literal(v: object) -> str:
     return f'"{v}"' if isinstance(v, str) else repr(v)

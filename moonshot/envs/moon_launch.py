@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
+
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from . import moon_world as world
+from . import moon_core as core
 from .display import human_window
+from .docs import arguments, fill_doc, number
+from .moon_config import SETTINGS, default_config, make_config, split_ranges
 from .perception import SIMULATOR, Rehearsal, View, check_perception
 
 
@@ -46,21 +50,14 @@ class MoonLaunchEnv(gym.Env):
     | index | meaning | range mapped to |
     |---|---|---|
     | 0 | coast time on the parking orbit before the burn | 0 .. one full revolution |
-    | 1 | burn delta-v | 2.7 .. 3.5 km/s (3.1 at 0) |
-    | 2 | burn direction from prograde, counterclockwise | -30° .. +30° |
+    | 1 | burn delta-v | $dv_low .. $dv_high km/s ($dv_center at 0) |
+    | 2 | burn direction from prograde, counterclockwise | -$burn_angle° .. +$burn_angle° |
 
     ## Observation Space
-    ``Box(9,)`` float32, the scenario (angles in an Earth-centred inertial frame, t = 0):
+    ``Box($obs_size,)`` float32, the scenario (angles in an Earth-centred inertial frame, t = 0; the
+    slots by name: ``obs[env.unwrapped.observation_layout["park_altitude"]]``):
 
-    | index | observation | train range |
-    |---|---|---|
-    | 0, 1 | cos, sin of the rocket's polar angle on its parking orbit | [-1, 1] |
-    | 2, 3 | cos, sin of the Moon's polar angle | [-1, 1] |
-    | 4 | parking orbit altitude / 1000 km | 0.18 .. 0.40 (new: 0.6 .. 2.0) |
-    | 5 | current Earth–Moon distance / 384,400 km | 0.945 .. 1.055 |
-    | 6 | Moon's radial velocity × 10 (km/s) | about ±0.56 |
-    | 7 | Moon mass ratio GM_moon/(GM_earth+GM_moon) / 0.01215 | 1 (new: 0.5 .. 2) |
-    | 8 | Moon's orbital semi-major axis / 384,400 km | 1 (new: 0.85 .. 1.2) |
+    $observation_table
 
     The parking orbit is circular and counterclockwise, like the Moon's orbit.
 
@@ -115,20 +112,12 @@ class MoonLaunchEnv(gym.Env):
     it warns and draws nothing (the env runs as without rendering).
 
     ## Arguments
-    ``gymnasium.make("moonshot/MoonLaunch-v1", target="landing", split="train",
-    execution_error=1.0, moon_eccentricity=0.0549, max_flight_days=10.0, rtol=1e-9,
-    record_trajectory=False, soi_radius="laplace", burn_bias=0.0, burn_bias_angle_deg=0.0,
-    render_mode=None)``.
-    ``execution_error`` scales the burn's random error (1-sigma 0.5 m/s in magnitude and
-    0.1 mrad in direction at 1; 0 for exact burns). ``burn_bias`` and
-    ``burn_bias_angle_deg`` are a systematic error of the engine, the same at every launch
-    and in no observation: it delivers ``(1 + burn_bias)`` times the commanded delta-v, turned
-    ``burn_bias_angle_deg`` degrees counterclockwise (``info["delta_v_kms"]`` reports the
-    executed delta-v, so a few launches reveal it).
-    ``rtol`` is the integrator's relative tolerance (1e-9 keeps the position error below 1 km
-    over a 6-day flight with a lunar flyby). The physical constants in force are in
-    ``env.unwrapped.physical_constants`` after ``reset``; a planner receives them through
-    ``env.unwrapped.perceive()`` (:class:`MoonView`).
+    $arguments
+
+    Settings marked *shift* move one quantity away from the training distribution for the
+    generalization ladder (``moonshot shift``, :class:`moonshot.worlds.ShiftAxis`). The physical
+    constants in force are in ``env.unwrapped.physical_constants`` after ``reset``; a planner
+    receives them through ``env.unwrapped.perceive()`` (:class:`MoonView`).
 
     ## Version History
     * Both versions, without changing observations, rewards or outcomes: a render mode no
@@ -145,7 +134,7 @@ class MoonLaunchEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array", "human"], "render_fps": 4}
 
     def __init__(self, render_mode: str | None = None, **config):
-        self.config = world.make_config(**config)
+        self.config = make_config(**config)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or "
                              f"None, got {render_mode!r}")
@@ -155,8 +144,9 @@ class MoonLaunchEnv(gym.Env):
         self.target = self.config["target"]
         self.split = self.config["split"]
         self.action_space = spaces.Box(-1.0, 1.0, (3,), dtype=np.float32)
-        self.observation_space = spaces.Box(world.OBS_LOW, world.OBS_HIGH, dtype=np.float32)
-        self.scenario: world.Scenarios | None = None
+        self.observation_space = spaces.Box(core.OBS_LOW, core.OBS_HIGH, dtype=np.float32)
+        self.observation_layout = core.OBSERVATION_AT  # slot name -> index or slice
+        self.scenario: core.Scenarios | None = None
         self.physical_constants: dict = {}
         self._obs: np.ndarray | None = None
         self._last: dict | None = None  # info of this scenario's launch (None: not launched)
@@ -166,7 +156,7 @@ class MoonLaunchEnv(gym.Env):
 
     @classmethod
     def default_config(cls) -> dict:
-        return world.default_config()
+        return default_config()
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
@@ -178,14 +168,14 @@ class MoonLaunchEnv(gym.Env):
             sid = int(self.np_random.integers(0, 2**31 - 1))
         elif not isinstance(sid, (int, np.integer)) or not 0 <= sid < 2**63:
             raise ValueError(f"scenario_id must be a non-negative integer, got {sid!r}")
-        self.scenario = world.sample_scenarios(self.split, [int(sid)],
-                                               self.config["moon_eccentricity"],
-                                               self.config["soi_radius"],
-                                               world.split_ranges(self.split, self.config))
-        self.physical_constants = world.physical_constants(self.scenario)
-        self._obs = world.observe(self.scenario)[0]
+        self.scenario = core.sample_scenarios(self.split, [int(sid)],
+                                              self.config["moon_eccentricity"],
+                                              self.config["soi_radius"],
+                                              split_ranges(self.split, self.config))
+        self.physical_constants = core.physical_constants(self.scenario)
+        self._obs = core.observe(self.scenario)[0]
         self._last = None
-        return self._obs.copy(), world.reset_info(int(sid), self.split)
+        return self._obs.copy(), core.reset_info(int(sid), self.split)
 
     def get_state(self) -> dict:
         """The env's generator and current scenario (exact resume of a training run)."""
@@ -231,12 +221,12 @@ class MoonLaunchEnv(gym.Env):
     def step(self, action):
         if self.scenario is None:
             raise RuntimeError("call reset() before step()")
-        actions = world.check_actions(action, 1)
+        actions = core.check_actions(action, 1)
         traced = self.config["record_trajectory"] or self.render_mode is not None
-        result, dv, trajs = world.launch(self.scenario, actions, self.np_random, self.config,
-                                         traced=traced)
-        reward, success, outcome = world.score(result, self.target, self.scenario.moon_soi)
-        info = world.step_infos(self.scenario, result, dv, success, outcome, self.split,
+        result, dv, trajs = core.launch(self.scenario, actions, self.np_random, self.config,
+                                        traced=traced)
+        reward, success, outcome = core.score(result, self.target, self.scenario.moon_soi)
+        info = core.step_infos(self.scenario, result, dv, success, outcome, self.split,
                                 self.target)[0]
         self._flight = (info, trajs[0] if traced else None)
         if self.config["record_trajectory"]:
@@ -279,3 +269,19 @@ class MoonLaunchEnv(gym.Env):
 
         close(self._viewer)
         self._viewer = None
+
+
+def _doc_values() -> dict:
+    """What the class docstring's ``$name`` placeholders stand for."""
+    return {
+        "dv_low": number(core.DV_CENTER - core.DV_HALF_RANGE),
+        "dv_high": number(core.DV_CENTER + core.DV_HALF_RANGE),
+        "dv_center": number(core.DV_CENTER),
+        "burn_angle": f"{math.degrees(core.BURN_ANGLE_MAX):.0f}",
+        "obs_size": str(core.OBSERVATION_AT.size),
+        "observation_table": core.MOON_OBSERVATION.table(),
+        "arguments": arguments(SETTINGS, "moonshot/MoonLaunch-v1"),
+    }
+
+
+MoonLaunchEnv.__doc__ = fill_doc(MoonLaunchEnv.__doc__, _doc_values())

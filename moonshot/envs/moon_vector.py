@@ -7,7 +7,8 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from . import moon_world as world
+from . import moon_core as core
+from .moon_config import make_config, split_ranges
 
 
 class MoonLaunchVectorEnv(VectorEnv):
@@ -35,7 +36,7 @@ class MoonLaunchVectorEnv(VectorEnv):
         if render_mode is not None:
             raise ValueError("MoonLaunchVectorEnv does not render; render a MoonLaunchEnv "
                              "(render_mode='rgb_array') instead")
-        self.config = world.make_config(**config)
+        self.config = make_config(**config)
         if self.config["record_trajectory"]:
             raise ValueError("record_trajectory is not supported by the batched env")
         self.num_envs = int(num_envs)
@@ -43,19 +44,19 @@ class MoonLaunchVectorEnv(VectorEnv):
         self.split = self.config["split"]
         self.target = self.config["target"]
         self.single_action_space = spaces.Box(-1.0, 1.0, (3,), dtype=np.float32)
-        self.single_observation_space = spaces.Box(world.OBS_LOW, world.OBS_HIGH,
+        self.single_observation_space = spaces.Box(core.OBS_LOW, core.OBS_HIGH,
                                                    dtype=np.float32)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
-        self.scenario: world.Scenarios | None = None
+        self.scenario: core.Scenarios | None = None
         self._obs: np.ndarray | None = None
 
     def _new_scenarios(self) -> np.ndarray:
         ids = self.np_random.integers(0, 2**31 - 1, size=self.num_envs)
-        self.scenario = world.sample_scenarios(self.split, ids, self.config["moon_eccentricity"],
-                                               self.config["soi_radius"],
-                                               world.split_ranges(self.split, self.config))
-        self._obs = world.observe(self.scenario)
+        self.scenario = core.sample_scenarios(self.split, ids, self.config["moon_eccentricity"],
+                                              self.config["soi_radius"],
+                                              split_ranges(self.split, self.config))
+        self._obs = core.observe(self.scenario)
         return self._obs
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -80,20 +81,20 @@ class MoonLaunchVectorEnv(VectorEnv):
 
     def _reset_infos(self) -> dict:
         """The reset infos of the current scenarios: the single env's keys, batched."""
-        info = world.reset_info(0, self.split)
+        info = core.reset_info(0, self.split)
         info["map_id"] = self.scenario.scenario_id.copy()
         return self._batched(info)
 
     def step(self, actions):
         if self.scenario is None:
             raise RuntimeError("call reset() before step()")
-        acts = world.check_actions(actions, self.num_envs)
-        result, dv, _ = world.launch(self.scenario, acts, self.np_random, self.config)
-        reward, success, outcome = world.score(result, self.target, self.scenario.moon_soi)
+        acts = core.check_actions(actions, self.num_envs)
+        result, dv, _ = core.launch(self.scenario, acts, self.np_random, self.config)
+        reward, success, outcome = core.score(result, self.target, self.scenario.moon_soi)
         n = self.num_envs
         everyone = np.ones(n, dtype=bool)
         final_info = self._batched({
-            **world.info_arrays(self.scenario, result, dv, success, outcome),
+            **core.info_arrays(self.scenario, result, dv, success, outcome),
             "split": self.split, "target": self.target})
         final_obs = self._obs
         obs = self._new_scenarios().copy()
@@ -114,10 +115,10 @@ class MoonLaunchVectorEnv(VectorEnv):
         self._np_random = np.random.Generator(np.random.PCG64())
         self._np_random.bit_generator.state = state["rng"]
         ids = np.asarray(state["scenario_ids"], dtype=np.int64)
-        self.scenario = world.sample_scenarios(self.split, ids, self.config["moon_eccentricity"],
-                                               self.config["soi_radius"],
-                                               world.split_ranges(self.split, self.config))
-        self._obs = world.observe(self.scenario)
+        self.scenario = core.sample_scenarios(self.split, ids, self.config["moon_eccentricity"],
+                                              self.config["soi_radius"],
+                                              split_ranges(self.split, self.config))
+        self._obs = core.observe(self.scenario)
 
     def close_extras(self, **kwargs):
         self.scenario = None

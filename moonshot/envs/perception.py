@@ -1,11 +1,12 @@
 """What an agent may know, handed over by the env: the perception views.
 
-The information rule (DESIGN.md) is enforced here, not by a docstring: a planner receives a
-*view* from ``env.unwrapped.perceive(mode)``, never the env. A view is a read-only object
-that holds what a person in the agent's place could know - the map or the published
-constants, its own vehicle, what its sensors see now - and nothing else: it keeps no
-reference to the env, its random generator, other agents' intents or the future, so there is
-nothing to reach through it. Asking a view for anything else raises :class:`PerceptionError`.
+The information rule (docs/design.md, "The information rule") is enforced here, not by a
+docstring: a planner receives a *view* from ``env.unwrapped.perceive(mode)``, never the env.
+A view is a read-only object that holds what a person in the agent's place could know - the
+map or the published constants, its own vehicle, what its sensors see now - and nothing
+else: it keeps no reference to the env, its random generator, other agents' intents or the
+future, so there is nothing to reach through it. Asking a view for anything else raises
+:class:`PerceptionError`.
 
 ``mode`` is ``"honest"`` (the default everywhere) or ``"oracle"``, a labelled ablation that
 adds the privileged state a real agent could not know. An agent that owns the simulator (the

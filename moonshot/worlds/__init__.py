@@ -3,8 +3,8 @@
 A *world* is an environment family plus everything the testbed needs to run experiments in
 it: its planner, how a scenario is replayed for a second trial, how many trials a scenario
 allows, the unit of its time axis, how its episodes are rendered, its default
-hyperparameters and (later) its shift axes. The command line, the evaluator, the demo, the
-benchmark and training look a world up by its short name or any of its env ids
+hyperparameters and its shift axes (:class:`ShiftAxis`). The command line, the evaluator, the
+demo, the benchmark and training look a world up by its short name or any of its env ids
 (:func:`get_world`); nothing outside the declarations compares world names.
 
 Adding a world is one module with a :class:`World` and one :func:`register_world` call::

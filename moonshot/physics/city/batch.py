@@ -12,7 +12,7 @@ A drive of city ``i`` depends only on city ``i``'s generator and actions: the sa
 the same drive whether it runs alone (``N = 1``: the single CityNav-v1 env) or among others.
 
 :class:`DriveView` presents one drive with the attributes of a
-:class:`~.world.CityWorld` (``city``, ``traffic``, ``ego``, ``route``, ``lidar``, ...), for
+:class:`~.bullet_city.CityWorld` (``city``, ``traffic``, ``ego``, ``route``, ``lidar``, ...), for
 the renderers and the perception views.
 """
 
@@ -24,13 +24,13 @@ from collections import OrderedDict
 import numpy as np
 from numba import njit
 
+from .drive import DT, Drive, draw_drive
 from .ego import EgoParams, tyre_update
 from .footprints import NO_HIT, Cars, build_scene, cast_rays, ego_contacts, lidar, stack_scenes
 from .geometry import Polyline, nearest_segment_distance
 from .route import navigator_features, project_on_route
 from .signals import NO_LIGHT, RED, light_state
 from .traffic import CAR_LENGTH, CAR_WIDTH, _state_tuple, traffic_step
-from .world import DT, Drive, draw_drive
 
 #: Where the observation kernel writes (indices into the observation row; see the env's
 #: declared layout): lidar start, speed, steer, goal distance, goal bearing (2), navigator
@@ -122,7 +122,7 @@ class CityBatch:
 
     Per drive: ``ego (N, 4)``, ``steer (N,)``, ``t (N,)``, ``friction (N,)`` (the road's
     grip), ``route_i``, ``route_s``, ``route_offset``, ``lidar (N, R)`` (m), and the
-    per-city ``city``, ``drive`` (:class:`~.world.Drive`: start, goal, route, traffic) lists.
+    per-city ``city``, ``drive`` (:class:`~.drive.Drive`: start, goal, route, traffic) lists.
     """
 
     def __init__(self, n: int, vehicle: EgoParams | None = None, friction: float = 0.9,
@@ -297,7 +297,7 @@ class CityBatch:
 
 class DriveView:
     """Drive ``i`` of a :class:`CityBatch` with the attributes of a
-    :class:`~.world.CityWorld` (what the renderers and the perception views read)."""
+    :class:`~.bullet_city.CityWorld` (what the renderers and the perception views read)."""
 
     def __init__(self, batch: CityBatch, i: int):
         self._b, self._i = batch, i

@@ -110,7 +110,7 @@ class Contacts(NamedTuple):
 
     def kind(self, i: int) -> str | None:
         """``"building"``, ``"car"`` or None for city ``i`` (a building wins, as in
-        :meth:`~moonshot.physics.city.world.CityWorld.classify`)."""
+        :meth:`~moonshot.physics.city.bullet_city.CityWorld.classify`)."""
         if self.building[i] != NO_HIT:
             return "building"
         return "car" if self.car[i].any() else None

@@ -21,6 +21,9 @@ T-junction every approach has its own phase, so that every turn stays legal (els
 ring of a grid would become a one-way trap). An approach whose lanes would lose every movement
 gets a phase of its own. If the result would leave some road unreachable,
 every approach of every light gets its own phase (all movements legal).
+
+Why one module of ~410 lines: lanes, movements and signal phases are one construction
+(:func:`build_lanes` decides all three together, each phase from the paths of its movements).
 """
 
 from __future__ import annotations

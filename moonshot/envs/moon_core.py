@@ -1,4 +1,5 @@
-"""Scenarios, action mapping, observation and scoring of MoonLaunch, vectorized over launches.
+"""MoonLaunch's core, vectorized over launches: scenarios, observation, action mapping, the
+flight and its scoring (the settings are :mod:`moonshot.envs.moon_config`).
 
 Shared by :class:`~moonshot.envs.moon_launch.MoonLaunchEnv` (one launch per step) and
 :class:`~moonshot.envs.moon_vector.MoonLaunchVectorEnv` (a batch of launches per step), so the
@@ -12,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import check_choice, check_keys
 from ..physics import earth_moon
 from ..physics.constants import (
     DAY,
@@ -26,6 +26,7 @@ from ..physics.constants import (
     R_EARTH,
     R_MOON,
 )
+from .layout import ObservationLayout, Slot
 from .moon_actions import (  # noqa: F401 - the action mapping is public here too
     BURN_ANGLE_MAX,
     DV_CENTER,
@@ -34,124 +35,44 @@ from .moon_actions import (  # noqa: F401 - the action mapping is public here to
     burn_to_action,
     parking_period,
 )
+from .moon_config import ANGLE_ERROR_SIGMA, DV_ERROR_SIGMA, SPLIT_RANGES, TARGETS, ranges_text
 from .seeded_uniforms import seeded_uniforms
 
-SPLITS = ("train", "new")
 # Salts keep the scenario streams of the two splits independent for equal scenario ids.
 _SPLIT_SALT = {"train": 0x5EED_7A11, "new": 0x5EED_0E3}
-# Uniforms drawn per scenario: parking angle, Moon angle, perigee, altitude (+ Moon a and GM).
 #: Uniforms drawn per scenario id: three angles, altitude, orbit size, mass, the Sun's angle
 #: (the generator's first draws never depend on how many follow, so adding one changes none).
 _DRAWS = 7
-#: Where each split draws from: parking altitude (km), and the Moon's orbit size and mass as
-#: factors of the real Moon's, each a list of intervals drawn uniformly over their union.
-SPLIT_RANGES = {
-    "train": {"park_altitude_km": (180.0, 400.0), "moon_orbit_scale": ((1.0, 1.0),),
-              "moon_mass_scale": ((1.0, 1.0),)},
-    "new": {"park_altitude_km": (600.0, 2000.0),
-            "moon_orbit_scale": ((0.85, 0.93), (1.07, 1.20)),
-            "moon_mass_scale": ((0.5, 0.8), (1.25, 2.0))},
-}
-RANGE_KEYS = tuple(SPLIT_RANGES["train"])
 
-#: Success radius (km from the Moon's centre) of each target, and what it means. ``soi`` is
-#: the real Moon's; a scenario's own sphere follows its Moon (see :func:`sphere_of_influence`).
-TARGETS = {
-    "soi": MOON_SOI,  # enter the Moon's sphere of influence
-    "flyby": R_MOON + 5000.0,  # pass within 5,000 km of the lunar surface (or hit it)
-    "landing": R_MOON,  # hit the Moon
-}
-#: How the ``soi`` target's radius is set: Laplace's formula for the scenario's Moon
-#: (MoonLaunch-v1), or the real Moon's 66,100 km for every moon (MoonLaunch-v0).
-SOI_MODELS = ("laplace", "fixed")
-
-# Execution error at scale 1: 1-sigma burn magnitude (km/s) and pointing (rad).
-DV_ERROR_SIGMA = 0.5e-3
-ANGLE_ERROR_SIGMA = 1e-4
-
-OBS_NAMES = (
-    "cos_park_angle", "sin_park_angle", "cos_moon_angle", "sin_moon_angle",
-    "park_altitude_1000km", "moon_distance_rel", "moon_radial_velocity_x10",
-    "moon_mass_ratio_rel", "moon_semi_major_axis_rel",
-)
-OBS_LOW = np.array([-1, -1, -1, -1, 0, 0, -1, 0, 0], dtype=np.float32)
-OBS_HIGH = np.array([1, 1, 1, 1, 3, 2, 1, 4, 2], dtype=np.float32)
+# The Moon's radial velocity peaks at sqrt(GM / p) e (km/s) on the real Moon's orbit.
+_V_RADIAL = math.sqrt((GM_EARTH + GM_MOON) / (EARTH_MOON_DISTANCE * (1 - MOON_ECCENTRICITY**2))) \
+    * MOON_ECCENTRICITY
+#: MoonLaunch's observation, slot by slot (the Box, :func:`observe`'s columns and the env
+#: docstring's table); angles in an Earth-centred inertial frame at t = 0.
+MOON_OBSERVATION = ObservationLayout([
+    Slot("park_angle", 2, -1, 1, "cos, sin of the rocket's polar angle on its parking orbit"),
+    Slot("moon_angle", 2, -1, 1, "cos, sin of the Moon's polar angle"),
+    Slot("park_altitude", 1, 0, 3,
+         f"parking orbit altitude / 1000 km ({ranges_text('park_altitude_km', 1e-3)})"),
+    Slot("moon_distance", 1, 0, 2,
+         f"current Earth-Moon distance / {EARTH_MOON_DISTANCE:,.0f} km (about "
+         f"{1 - MOON_ECCENTRICITY:.3f} .. {1 + MOON_ECCENTRICITY:.3f} on the real Moon's orbit)"),
+    Slot("moon_radial_velocity", 1, -1, 1,
+         f"the Moon's radial velocity x 10, km/s (about ±{10 * _V_RADIAL:.2f} on the real "
+         "Moon's orbit)"),
+    Slot("moon_mass_ratio", 1, 0, 4,
+         f"Moon mass ratio GM_moon / (GM_earth + GM_moon) / {MU_EARTH_MOON:.5f} (about the mass "
+         f"scale: {ranges_text('moon_mass_scale')})"),
+    Slot("moon_semi_major_axis", 1, 0, 2,
+         f"the Moon's orbital semi-major axis / {EARTH_MOON_DISTANCE:,.0f} km "
+         f"({ranges_text('moon_orbit_scale')})"),
+])
+OBSERVATION_AT = MOON_OBSERVATION.resolve({})  # slot name -> index or slice
+OBS_LOW = OBSERVATION_AT.low.astype(np.float32)
+OBS_HIGH = OBSERVATION_AT.high.astype(np.float32)
 
 OUTCOMES = ("landed", "flyby", "entered_soi", "missed", "fell_back", "crashed_earth",
             "escaped")
-
-
-def default_config() -> dict:
-    """The MoonLaunch configuration keys and their defaults (see the env docstring)."""
-    return {
-        "target": "landing",
-        "split": "train",
-        "execution_error": 1.0,
-        "moon_eccentricity": MOON_ECCENTRICITY,
-        "max_flight_days": 10.0,
-        "rtol": 1e-9,
-        "record_trajectory": False,
-        "soi_radius": "laplace",
-        # shift parameters (the generalization ladder): None = the split's own range
-        "park_altitude_km": None,
-        "moon_orbit_scale": None,
-        "moon_mass_scale": None,
-        "sun_gravity": 0.0,
-        # a systematic error of the engine, the same at every launch (0: the engine does what
-        # it is told): the executed delta-v is (1 + burn_bias) x the commanded one, and the
-        # burn points burn_bias_angle_deg degrees counterclockwise of the commanded direction
-        "burn_bias": 0.0,
-        "burn_bias_angle_deg": 0.0,
-    }
-
-
-def make_config(**kwargs) -> dict:
-    """Merge ``kwargs`` over :func:`default_config`, validating keys and values."""
-    cfg = default_config()
-    check_keys(kwargs, cfg, "MoonLaunch config")
-    cfg.update(kwargs)
-    check_choice("target", cfg["target"], TARGETS)
-    check_choice("split", cfg["split"], SPLITS)
-    check_choice("soi_radius", cfg["soi_radius"], SOI_MODELS)
-    for key, lo, hi in (("execution_error", 0, 100), ("moon_eccentricity", 0, 0.5),
-                        ("max_flight_days", 0.5, 60), ("rtol", 1e-14, 1e-5),
-                        ("sun_gravity", 0, 100), ("burn_bias", -0.2, 0.2),
-                        ("burn_bias_angle_deg", -10, 10)):
-        val = cfg[key]
-        if isinstance(val, bool) or not (isinstance(val, (int, float)) and lo <= val <= hi):
-            raise ValueError(f"{key} must be a number in [{lo}, {hi}], got {val!r}")
-    if cfg["park_altitude_km"] is not None:
-        cfg["park_altitude_km"] = _interval("park_altitude_km", cfg["park_altitude_km"],
-                                            150.0, 3000.0)
-    for key, lo, hi in (("moon_orbit_scale", 0.5, 2.0), ("moon_mass_scale", 0.05, 4.0)):
-        val = cfg[key]
-        if val is not None:
-            if not isinstance(val, (list, tuple)) or not val:
-                raise ValueError(f"{key} must be a list of [low, high] intervals, got {val!r}")
-            if all(isinstance(v, (int, float)) for v in val):
-                val = [val]  # one interval given flat
-            cfg[key] = tuple(_interval(key, v, lo, hi) for v in val)
-    return cfg
-
-
-def _interval(key: str, val, lo: float, hi: float) -> tuple[float, float]:
-    try:
-        a, b = (float(x) for x in val)
-    except (TypeError, ValueError):
-        raise ValueError(f"{key} must be [low, high], got {val!r}") from None
-    if not lo <= a <= b <= hi:
-        raise ValueError(f"{key} must be [low, high] with {lo} <= low <= high <= {hi}, "
-                         f"got {val!r}")
-    return a, b
-
-
-def split_ranges(split: str, cfg: dict | None = None) -> dict:
-    """The ranges a split draws from, with the config's shift parameters in their place."""
-    ranges = dict(SPLIT_RANGES[split])
-    for key in RANGE_KEYS:
-        if cfg is not None and cfg.get(key) is not None:
-            ranges[key] = cfg[key]
-    return ranges
 
 
 @dataclass
@@ -216,8 +137,9 @@ def sample_scenarios(split: str, scenario_ids, eccentricity: float,
     ``new``: parking altitude 600–2,000 km and a "new moon": semi-major axis scaled by
     0.85–0.93 or 1.07–1.20 and mass scaled by 0.5–0.8 or 1.25–2.0.
     Both: uniform parking angle, Moon polar angle and lunar perigee direction. ``ranges``
-    (:func:`split_ranges`) replaces a split's ranges (the shift ladder); each quantity keeps
-    its own draw, so changing one range changes that quantity and nothing else.
+    (:func:`~moonshot.envs.moon_config.split_ranges`) replaces a split's ranges (the shift
+    ladder); each quantity keeps its own draw, so changing one range changes that quantity and
+    nothing else.
     """
     ids = np.atleast_1d(np.asarray(scenario_ids, dtype=np.int64))
     n = len(ids)
@@ -235,7 +157,7 @@ def sample_scenarios(split: str, scenario_ids, eccentricity: float,
 
 
 def observe(s: Scenarios) -> np.ndarray:
-    """Observation rows (float32, shape (N, 9)); see ``OBS_NAMES`` and the env docstring."""
+    """Observation rows (float32, shape (N, 9)), the slots of :data:`MOON_OBSERVATION`."""
     gm_total = GM_EARTH + s.gm_moon
     nu = s.moon_angle - s.moon_perigee
     p = s.moon_a * (1 - s.moon_e**2)
