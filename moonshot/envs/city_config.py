@@ -88,5 +88,11 @@ def check_city_config(cfg: dict) -> None:
         _number(cfg, "lidar_noise", 0, 100)
         check_choice("layout", cfg["layout"], LAYOUTS)
         check_choice("driving_side", cfg["driving_side"], ("right", "left"))
+        if cfg["weather_seen"] is not None:
+            from .city_perception import WEATHER_NAMES
+
+            check_choice("weather_seen", cfg["weather_seen"], WEATHER_NAMES[:-1])
+        _number(cfg, "sensor_delay", 0, 100, integer=True)
+        _number(cfg, "bold_drivers", 0, 1)
 
 

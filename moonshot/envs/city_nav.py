@@ -239,8 +239,9 @@ class CityNavEnv(gym.Env):
         from .city_perception import refresh_episode, refresh_step
 
         if episode:
-            refresh_episode(view, self.world, self.road_friction, self.steer_rate)
-        refresh_step(view, self.world)
+            refresh_episode(view, self.world, self.road_friction, self.steer_rate,
+                            self.config.get("weather_seen"))
+        refresh_step(view, self.world, int(self.config.get("sensor_delay", 0)), episode)
 
     def step(self, action):
         if self.world.route is None:

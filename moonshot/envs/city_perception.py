@@ -24,6 +24,7 @@ and ``signals`` (every light's plan), and lists every car and light as seen.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -183,8 +184,9 @@ def refresh_episode(view: CityView, world, road_friction: float, steer_rate: flo
         view._set("signals", world.city.signals)
 
 
-def refresh_step(view: CityView, world) -> None:
-    """What the sensors report now."""
+def refresh_step(view: CityView, world, delay: int = 0, episode: bool = False) -> None:
+    """What the sensors report now (``delay``: the cars and lights as they were ``delay``
+    steps ago - the honest view's sensors lag; ``episode``: a new drive, no past yet)."""
     from ..physics.city.traffic import CAR_LENGTH, CAR_WIDTH
 
     tr = world.traffic
@@ -197,11 +199,19 @@ def refresh_step(view: CityView, world) -> None:
     cars[:, 3] = tr.v[seen]
     cars[:, 4] = tr.idm[CAR_LENGTH]
     cars[:, 5] = tr.idm[CAR_WIDTH]
-    view._set("cars", _frozen(cars))
     sig = world.city.signals
     nodes = np.flatnonzero(sig.node_phases > 0) if view.mode == "oracle" else \
         world.visible_nodes()
-    view._set("lights", {(int(k), p): sig.state(int(k), p, world.t)
-                         for k in nodes for p in range(int(sig.node_phases[k]))})
+    lights = {(int(k), p): sig.state(int(k), p, world.t)
+              for k in nodes for p in range(int(sig.node_phases[k]))}
+    if delay > 0 and view.mode == "honest":
+        frames = getattr(view, "_frames", None)
+        if episode or frames is None or frames.maxlen != delay + 1:
+            frames = deque(maxlen=delay + 1)
+            object.__setattr__(view, "_frames", frames)  # the env's, not a field
+        frames.append((cars, lights))
+        cars, lights = frames[0]  # the oldest: delay steps ago (or the drive's first)
+    view._set("cars", _frozen(cars))
+    view._set("lights", lights)
     if view.mode == "oracle":
         view._set("traffic", tr.copy())

@@ -23,6 +23,7 @@ from ..physics.city.batch import OBS_FIELDS, CityBatch, DriveView, drive_feature
 from ..physics.city.ego import VEHICLES
 from ..physics.city.generator import LAYOUTS, NEW_SEED_BASE
 from ..physics.city.signals import GREEN, RED, YELLOW
+from ..physics.city.traffic import BOLD_SPEED
 from ..physics.city.world import cached_city
 from .city_config import check_city_config, friction_range
 from .city_nav import (
@@ -66,7 +67,8 @@ def default_config() -> dict:
     the perception-based observation)."""
     return {**CityNavEnv.default_config(), "road_friction": 0.9, "vehicle": "car",
             "sensor_range": 50.0, "observation": "lidar", "objects": 8, "lidar_noise": 0.0,
-            "layout": "default", "driving_side": "right", "observe_friction": False}
+            "layout": "default", "driving_side": "right", "observe_friction": False,
+            "weather_seen": None, "sensor_delay": 0, "bold_drivers": 0.0}
 
 
 class CityDrives:
@@ -132,6 +134,10 @@ class CityDrives:
         if hi > lo:
             self.batch.friction[i] = lo + (hi - lo) * rng.random()
         self._rows[i, self._friction_at] = self.batch.friction[i]
+        if self.cfg["bold_drivers"] > 0:  # drawn after the rest: the same drive otherwise
+            tr = self.batch.drive[i].traffic
+            tr.bold = rng.random(tr.n) < float(self.cfg["bold_drivers"])
+            tr.v0[tr.bold] *= BOLD_SPEED
         if self.cfg["lidar_noise"] > 0:  # a jumped copy: the drive's own draws stay the same
             self._noise[i] = np.random.Generator(rng.bit_generator.jumped())
         self.steps[i] = 0
@@ -349,6 +355,16 @@ class CityNavV1Env(gym.Env):
     ``vehicle=``: $vehicles. ``lidar_noise``: Gaussian noise (m, 1-sigma) on the lidar.
     ``layout``: $layouts (held-out block sizes, many diagonals, T-junctions only: a topology
     absent from training). ``driving_side="left"``: the city mirrored, left-hand traffic.
+    ``bold_drivers``: the share of traffic cars that drive boldly: 25% over their desired
+    speed, half the time gap and minimum gap, through every yellow and through a red they
+    would have to brake for.
+
+    ## Perception (the planner's view)
+    ``weather_seen``: the weather class a planner's view shows (``None``: the class of the
+    road's friction, ``dry`` from 0.75, ``wet`` 0.45, ``snow`` 0.2, ``ice`` below; a class
+    name: the weather misleads, e.g. black ice under a road that looks dry).
+    ``sensor_delay``: the view's cars and lights are this many steps old (0: current).
+    Neither changes the drive itself.
 
     ## Arguments
     $arguments

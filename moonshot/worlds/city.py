@@ -33,6 +33,23 @@ SHIFT_AXES = {a.name: a for a in (
               ("none (training)", "0.5 m", "1 m", "2 m"),
               "Gaussian noise on the RL agent's lidar (the planner's perception is not "
               "the lidar)"),
+    ShiftAxis("drivers", ({}, {"bold_drivers": 0.1}, {"bold_drivers": 0.25},
+                          {"bold_drivers": 0.5}),
+              ("lawful drivers (training)", "10% bold", "25% bold", "half bold"),
+              "bold drivers among the traffic: speeding, short gaps, running yellows and "
+              "reds (seen as they drive, not told)", perceivable=False),
+    ShiftAxis("grip_misjudged", ({}, {"road_friction": 0.7, "weather_seen": "dry"},
+                                 {"road_friction": 0.5, "weather_seen": "dry"},
+                                 {"road_friction": 0.3, "weather_seen": "dry"}),
+              ("dry, 0.9 (training)", "looks dry, 0.7", "looks dry, 0.5 (wet grip)",
+               "looks dry, 0.3 (black ice: snow grip)"),
+              "the road's true grip below what the weather shows (the view says dry)",
+              perceivable=False),
+    ShiftAxis("sensor_delay", ({}, {"sensor_delay": 2}, {"sensor_delay": 5},
+                               {"sensor_delay": 10}),
+              ("none (training)", "0.2 s", "0.5 s", "1 s"),
+              "the planner's view of the cars and lights lags by this much (its own car "
+              "does not)", perceivable=False),
 )}
 
 
