@@ -113,3 +113,31 @@ def test_a_bold_driver_runs_a_red_a_lawful_one_stops_for():
             step_traffic(city, tr, t0 + 0.1 * k, 0.1, np.zeros(1))
         ends[bold] = int(tr.lane[0])
     assert ends[False] == lane and ends[True] != lane
+
+
+def test_combined_ladders_walk_their_axes_together():
+    ax = CITY.axis("friction+traffic+vehicle")
+    assert ax.name == "friction+traffic+vehicle" and len(ax.levels) == 4
+    for k in range(4):
+        parts = [CITY.axis(n).settings(k) for n in ("friction", "traffic", "vehicle")]
+        assert ax.settings(k) == {**parts[0], **parts[1], **parts[2]}
+        assert ax.labels[k].count(" + ") == 2
+    assert ax.settings(0) == {} and ax.perceivable
+    assert not CITY.axis("drivers+sensor_delay").perceivable
+    assert len(CITY.axis("traffic+driving_side").levels) == 2  # the shortest axis
+    assert len(CITY.combined_axes) >= 3
+    for name in CITY.combined_axes:  # declared ladders are real combinations
+        assert len(CITY.axis(name).levels) > 1 and "+" in name
+
+
+def test_combined_ladders_refuse_clashes_and_unknown_parts(tmp_path, capsys):
+    from moonshot.cli import main
+
+    with pytest.raises(ConfigError, match=r"'friction' and 'grip_misjudged'.*road_friction"):
+        CITY.axis("friction+grip_misjudged")
+    with pytest.raises(ConfigError, match="fog"):
+        CITY.axis("friction+fog")
+    assert main(["shift", "city", "--agent", "planner", "--axis", "traffic+fog", "--out",
+                 str(tmp_path / "x")]) == 2
+    assert "unknown shift axis 'fog'" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

@@ -53,6 +53,13 @@ SHIFT_AXES = {a.name: a for a in (
 )}
 
 
+#: Combined ladders (``moonshot shift city --axis friction+traffic``): level k of each axis
+#: together - the shifts a driver meets at once (snow in rush hour; a truck on an unseen
+#: layout in snow; bold drivers, late eyes and black ice).
+COMBINED_AXES = ("friction+traffic", "friction+traffic+vehicle", "friction+vehicle+layout",
+                 "drivers+sensor_delay+grip_misjudged")
+
+
 def drive_time(info: dict, length: int, env) -> float | None:
     """Seconds of simulated driving (control steps times the env's step)."""
     return length * float(getattr(env.unwrapped, "dt", 0.1))
@@ -76,6 +83,7 @@ CITY = register_world(World(
     pretrained="city-ppo",
     benchmark="moonshot.evaluation.benchmark:city_figures",
     shift_axes=SHIFT_AXES,
+    combined_axes=COMBINED_AXES,
     range_keys=("road_friction",),
     episode_steps=lambda env_kwargs: int(round(float(env_kwargs.get("time_limit", 240.0))
                                                / 0.1)),
