@@ -141,3 +141,35 @@ def test_combined_ladders_refuse_clashes_and_unknown_parts(tmp_path, capsys):
                  str(tmp_path / "x")]) == 2
     assert "unknown shift axis 'fog'" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_hedges_hide_cars_from_the_planner_and_change_nothing_else():
+    from moonshot.envs.city_perception import hidden_by_hedges
+    from moonshot.physics.city.generator import generate_city
+
+    axis = CITY.axis("occlusion")
+    assert not axis.perceivable
+    base, _ = _drive(steps=60)
+    hidden_any = False
+    for level in range(1, len(axis.levels)):
+        hedged, _ = _drive(steps=60, **axis.settings(level))
+        for a, b in zip(hedged, base, strict=True):
+            np.testing.assert_array_equal(a[0], b[0])  # the same drive
+            np.testing.assert_array_equal(a[4], b[4])  # the oracle sees through hedges
+            seen = {tuple(c) for c in b[2]}
+            assert {tuple(c) for c in a[2]} <= seen  # hedges only hide
+            hidden_any |= len(a[2]) < len(b[2])
+    assert hidden_any
+    # the geometry: across a corner lot is hidden, along the road is not
+    city = generate_city(3)
+    node = city.nodes[int(np.argmax(city.signals.node_phases))]
+    e = city.edges[np.any(city.edges == int(np.argmax(city.signals.node_phases)), axis=1)]
+    ends = city.nodes[e.ravel()]
+    others = ends[np.hypot(*(ends - node).T) > 1.0]
+    u = (others - node) / np.hypot(*(others - node).T)[:, None]
+    i, j = divmod(int(np.argmin(np.abs(u @ u.T))), len(u))  # two roads at an angle
+    assert abs(u[i] @ u[j]) < 0.5
+    a, b = node + 14.0 * u[i], node + 14.0 * u[j]
+    assert hidden_by_hedges(city, a, b[None], 25.0)[0]
+    assert not hidden_by_hedges(city, a, b[None], 0.0)[0]
+    assert not hidden_by_hedges(city, a, (node + 3.0 * u[i])[None], 25.0)[0]

@@ -94,5 +94,6 @@ def check_city_config(cfg: dict) -> None:
             check_choice("weather_seen", cfg["weather_seen"], WEATHER_NAMES[:-1])
         _number(cfg, "sensor_delay", 0, 100, integer=True)
         _number(cfg, "bold_drivers", 0, 1)
+        _number(cfg, "occlusion", 0, 1000)
 
 

@@ -241,7 +241,9 @@ class CityNavEnv(gym.Env):
         if episode:
             refresh_episode(view, self.world, self.road_friction, self.steer_rate,
                             self.config.get("weather_seen"))
-        refresh_step(view, self.world, int(self.config.get("sensor_delay", 0)), episode)
+        cfg = self.config
+        refresh_step(view, self.world, int(cfg.get("sensor_delay", 0)), episode,
+                     float(cfg.get("occlusion", 0.0)))
 
     def step(self, action):
         if self.world.route is None:

@@ -184,9 +184,36 @@ def refresh_episode(view: CityView, world, road_friction: float, steer_rate: flo
         view._set("signals", world.city.signals)
 
 
-def refresh_step(view: CityView, world, delay: int = 0, episode: bool = False) -> None:
+def hidden_by_hedges(city, eye, targets: np.ndarray, reach: float) -> np.ndarray:
+    """Which ``targets (K, 2)`` hedges hide from ``eye (x, y)``: hedges grow on every corner
+    lot within ``reach`` m of an intersection's centre (off the roadway: farther than the
+    road's half width + 0.5 m from every road's centre line), too high to see through."""
+    if reach <= 0 or len(targets) == 0:
+        return np.zeros(len(targets), dtype=bool)
+    eye = np.asarray(eye, dtype=np.float64)[:2]
+    d = targets - eye
+    n = np.maximum(np.ceil(np.hypot(d[:, 0], d[:, 1])), 2).astype(int)
+    f = np.concatenate([np.linspace(0.0, 1.0, k + 1)[1:-1] for k in n])  # 1 m apart, inside
+    owner = np.repeat(np.arange(len(targets)), n - 1)
+    pts = eye + f[:, None] * d[owner]
+    near_node = np.min(np.hypot(pts[:, None, 0] - city.nodes[None, :, 0],
+                                pts[:, None, 1] - city.nodes[None, :, 1]), axis=1) < reach
+    seg = city.road_segments
+    a, ab = seg[:, :2], seg[:, 2:] - seg[:, :2]
+    t = np.clip(((pts[:, None] - a[None]) * ab[None]).sum(-1)
+                / np.maximum((ab * ab).sum(-1), 1e-9)[None], 0.0, 1.0)
+    off = np.min(np.hypot(*(pts[:, None] - a[None] - t[..., None] * ab[None]).transpose(2, 0,
+                                                                                       1)), 1)
+    blocked = near_node & (off > city.params.half_width + 0.5)
+    return np.bincount(owner, weights=blocked, minlength=len(targets)) > 0
+
+
+def refresh_step(view: CityView, world, delay: int = 0, episode: bool = False,
+                 hedges: float = 0.0) -> None:
     """What the sensors report now (``delay``: the cars and lights as they were ``delay``
-    steps ago - the honest view's sensors lag; ``episode``: a new drive, no past yet)."""
+    steps ago - the honest view's sensors lag; ``episode``: a new drive, no past yet;
+    ``hedges``: cars behind hedges at the intersections are hidden from the honest view,
+    see :func:`hidden_by_hedges`)."""
     from ..physics.city.traffic import CAR_LENGTH, CAR_WIDTH
 
     tr = world.traffic
@@ -194,6 +221,8 @@ def refresh_step(view: CityView, world, delay: int = 0, episode: bool = False) -
     view._set("steer", float(world.steer))
     view._set("time", float(world.t))
     seen = np.arange(tr.n) if view.mode == "oracle" else world.visible_cars()
+    if hedges > 0 and view.mode == "honest":
+        seen = seen[~hidden_by_hedges(world.city, world.ego, tr.pose[seen, :2], hedges)]
     cars = np.empty((len(seen), 6))
     cars[:, :3] = tr.pose[seen]
     cars[:, 3] = tr.v[seen]

@@ -68,7 +68,7 @@ def default_config() -> dict:
     return {**CityNavEnv.default_config(), "road_friction": 0.9, "vehicle": "car",
             "sensor_range": 50.0, "observation": "lidar", "objects": 8, "lidar_noise": 0.0,
             "layout": "default", "driving_side": "right", "observe_friction": False,
-            "weather_seen": None, "sensor_delay": 0, "bold_drivers": 0.0}
+            "weather_seen": None, "sensor_delay": 0, "occlusion": 0.0, "bold_drivers": 0.0}
 
 
 class CityDrives:
@@ -364,7 +364,9 @@ class CityNavV1Env(gym.Env):
     road's friction, ``dry`` from 0.75, ``wet`` 0.45, ``snow`` 0.2, ``ice`` below; a class
     name: the weather misleads, e.g. black ice under a road that looks dry).
     ``sensor_delay``: the view's cars and lights are this many steps old (0: current).
-    Neither changes the drive itself.
+    ``occlusion``: hedges on the corner lots within this many metres of every intersection's
+    centre hide the cars behind them from the view (0: none; the lidar and the objects
+    observation are unchanged). None of these changes the drive itself.
 
     ## Arguments
     $arguments

@@ -45,6 +45,12 @@ SHIFT_AXES = {a.name: a for a in (
                "looks dry, 0.3 (black ice: snow grip)"),
               "the road's true grip below what the weather shows (the view says dry)",
               perceivable=False),
+    ShiftAxis("occlusion", ({}, {"occlusion": 15.0}, {"occlusion": 25.0},
+                            {"occlusion": 40.0}),
+              ("open corners (training)", "hedges 15 m from the crossings' centres",
+               "hedges 25 m out", "hedges 40 m out"),
+              "hedges on the corner lots hide cross traffic from the planner's sensors (the "
+              "map does not show them)", perceivable=False),
     ShiftAxis("sensor_delay", ({}, {"sensor_delay": 2}, {"sensor_delay": 5},
                                {"sensor_delay": 10}),
               ("none (training)", "0.2 s", "0.5 s", "1 s"),
@@ -57,7 +63,7 @@ SHIFT_AXES = {a.name: a for a in (
 #: together - the shifts a driver meets at once (snow in rush hour; a truck on an unseen
 #: layout in snow; bold drivers, late eyes and black ice).
 COMBINED_AXES = ("friction+traffic", "friction+traffic+vehicle", "friction+vehicle+layout",
-                 "drivers+sensor_delay+grip_misjudged")
+                 "drivers+sensor_delay+grip_misjudged", "drivers+occlusion+sensor_delay")
 
 
 def drive_time(info: dict, length: int, env) -> float | None:
