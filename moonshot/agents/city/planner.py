@@ -289,6 +289,7 @@ class CityPlanner(Agent):
                 size = self._row_size[~active]
                 standing = rect_corners(still[..., 0], still[..., 1], 0.5 * size[:, 0],
                                         0.5 * size[:, 1], still[..., 2])
+
         def latest_conflict(a: float) -> int:
             """First conflict of candidate ``a`` (T: none; -1: it breaks a light)."""
             ego_traj, s_traj = self._ego_along(x, y, h, v, a)
@@ -350,9 +351,8 @@ class CityPlanner(Agent):
         lights = self.view.lights
         self._lights.update(lights, now)
         k = len(seen)
-        none = ([], np.zeros(0, dtype=bool), covering_circles(4.5, 1.8), np.zeros((0, 2)))
         if k == 0:
-            return none
+            return [], np.zeros(0, dtype=bool), (0.0, np.zeros(1)), np.zeros((0, 2))
         near, behind, ahead = self._near(seen, x, y, h)
         rear = near & behind
         follow = np.column_stack([
