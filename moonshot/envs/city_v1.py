@@ -346,7 +346,8 @@ class CityNavV1Env(gym.Env):
     ## Observation Space
     ``observation="lidar"`` (default): as v0 (``help(moonshot.envs.CityNavEnv)``), and with
     ``observe_friction=True`` one more number at the end: the road's friction coefficient
-    (what a driver reads from the weather; the planner's perception view has it always).
+    (more than a driver reads from the weather: the planner's view shows the weather's class,
+    dry, wet, snow or ice - ``perceive().weather`` - and only its oracle the coefficient).
     ``observation="objects"``: $objects_size
 
     $objects_table
