@@ -173,3 +173,11 @@ def test_hedges_hide_cars_from_the_planner_and_change_nothing_else():
     assert hidden_by_hedges(city, a, b[None], 25.0)[0]
     assert not hidden_by_hedges(city, a, b[None], 0.0)[0]
     assert not hidden_by_hedges(city, a, (node + 3.0 * u[i])[None], 25.0)[0]
+
+
+def test_sweep_specs_take_combined_ladders():
+    from moonshot.evaluation.sweep import _check_shift
+
+    _check_shift(CITY, {"axis": "friction+traffic", "levels": [0, 3]})
+    with pytest.raises(ConfigError, match="sweep spec: .*road_friction"):
+        _check_shift(CITY, {"axes": ["traffic", "friction+grip_misjudged"]})
