@@ -127,3 +127,24 @@ def test_a_follower_is_predicted_not_trusted():
     assert rear_conflict(10.0, -5.0, 0.6, 2.0, 10.0, times, 0.5) < len(times)
     assert rear_conflict(10.0, 0.0, 0.6, 2.0, 10.0, times, 0.5) == len(times)
     assert rear_conflict(10.0, -5.0, 0.6, 40.0, 10.0, times, 0.5) == len(times)
+
+
+def test_the_oracle_is_a_labelled_ablation_loaded_only_when_asked_for():
+    import subprocess
+    import sys
+
+    import gymnasium as gym
+
+    from moonshot.agents import CityPlanner, run_episode
+
+    code = ("import sys, moonshot.agents.city as c; c.CityPlanner(); "
+            "print('moonshot.agents.city.oracle_models' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
+    oracle = CityPlanner(perception="oracle")
+    assert oracle.name == "city_planner[oracle]"
+    env = gym.make("moonshot/CityNav-v1", traffic_cars=10, route_length=(150.0, 300.0))
+    rec = run_episode(oracle, env.unwrapped, seed=2)
+    assert rec.outcome == "arrived" and rec.model_rollouts > 0
+    assert "moonshot.agents.city.oracle_models" in sys.modules

@@ -119,12 +119,13 @@ def pure_pursuit(x, y, h, v, route, i, wheelbase, max_steer):
 
 
 @njit(cache=True)
-def imagine_drive(ego, steer, accel, how, route, i, car, out, s_out):
+def imagine_drive(step, ego, steer, accel, how, route, i, car, out, s_out):
     """Closed-loop imagination of a candidate from ``ego = (x, y, h, v)`` with the wheels at
-    ``steer``: the planner's car model ``car`` steered by pure pursuit along ``route`` (from
-    route point ``i``), holding ``accel`` for ``how.commit`` s, then braking at ``how.brake``
-    to a standstill. Writes poses every ``how.sub`` steps into ``out (n_out, 3)`` and route
-    arc lengths into ``s_out``."""
+    ``steer``: the car model ``step`` (:func:`car_step`, or a compiled function of the same
+    signature) with parameters ``car`` steered by pure pursuit along ``route`` (from route
+    point ``i``), holding ``accel`` for ``how.commit`` s, then braking at ``how.brake`` to a
+    standstill. Writes poses every ``how.sub`` steps into ``out (n_out, 3)`` and route arc
+    lengths into ``s_out``."""
     how, car_ = Imagination(*how), CarModel(*car)
     x, y, h, v = ego
     pts, cum = route[0], route[1]
@@ -132,7 +133,7 @@ def imagine_drive(ego, steer, accel, how, route, i, car, out, s_out):
     for k in range(out.shape[0] * how.sub):
         cmd, i, s = pure_pursuit(x, y, h, v, route, i, car_.wheelbase, car_.max_steer)
         a = accel if t < how.commit else -how.brake
-        x, y, h, v, steer = car_step(x, y, h, v, steer, a, cmd, how.dt, car)
+        x, y, h, v, steer = step(x, y, h, v, steer, a, cmd, how.dt, car)
         t += how.dt
         if (k + 1) % how.sub == 0:
             q = (k + 1) // how.sub - 1

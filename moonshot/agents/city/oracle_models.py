@@ -16,7 +16,6 @@ from numba import njit
 
 from ...physics.city.ego import tyre_update
 from ...physics.city.roads import ROAD, LaneArrays
-from ...physics.city.route import project_on_route
 from ...physics.city.signals import GREEN, light_state
 from ...physics.city.traffic import (
     CAR_LENGTH,
@@ -27,7 +26,7 @@ from ...physics.city.traffic import (
     TrafficState,
     stops_at_light,
 )
-from .car_model import CarModel, Imagination, pure_pursuit
+from .car_model import CarModel, G
 from .drivers import predict_along_lanes
 
 #: the traffic cars' covering circles, as the simulator draws them
@@ -35,24 +34,13 @@ TRAFFIC_CIRCLES = (EGO_CIRCLE_RADIUS, np.array(EGO_CIRCLE_OFFSETS))
 
 
 @njit(cache=True)
-def simulator_drive(ego, steer, accel, how, route, i, car, tyres, out, s_out):
-    """:func:`~.car_model.imagine_drive` with the simulator's car (``tyre_update`` with
-    ``car`` as its ``Bicycle`` and ``tyres = (friction, steer_rate)``, the true values)."""
-    how, car_ = Imagination(*how), CarModel(*car)
-    bicycle = (car_.wheelbase, car_.rear_to_center, car_.max_steer, car_.max_speed)
-    x, y, h, v = ego
-    pts, cum = route[0], route[1]
-    t = 0.0
-    for k in range(out.shape[0] * how.sub):
-        cmd, i, s = pure_pursuit(x, y, h, v, route, i, car_.wheelbase, car_.max_steer)
-        a = accel if t < how.commit else -how.brake
-        x, y, h, v, steer = tyre_update(x, y, h, v, steer, a, cmd, how.dt, bicycle, tyres)
-        t += how.dt
-        if (k + 1) % how.sub == 0:
-            q = (k + 1) // how.sub - 1
-            out[q, 0], out[q, 1], out[q, 2] = x, y, h
-            _, s, _ = project_on_route(pts, cum, x, y, i, 10, 40)
-            s_out[q] = s
+def simulator_step(x, y, h, v, steer, accel, steer_cmd, dt, car):
+    """The simulator's car (``tyre_update``) with the signature of
+    :func:`~.car_model.car_step`: ``car`` (a ``CarModel``) carries the road's true grip."""
+    c = CarModel(*car)
+    return tyre_update(x, y, h, v, steer, accel, steer_cmd, dt,
+                       (c.wheelbase, c.rear_to_center, c.max_steer, c.max_speed),
+                       (c.grip / G, c.steer_rate))
 
 
 @njit(cache=True)

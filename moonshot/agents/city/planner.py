@@ -45,6 +45,7 @@ from .car_model import (
     Imagination,
     believed_grip,
     car_model,
+    car_step,
     covering_circles,
     imagine_drive,
     pure_pursuit,
@@ -186,13 +187,13 @@ class CityPlanner(Agent):
             vr[i] = min(vr[i], math.sqrt(vr[i + 1] ** 2 + 2 * decel * ds[i + 1]))
         self.v_ref = vr
         if oracle:
-            from .oracle_models import TRAFFIC_CIRCLES
+            from .oracle_models import simulator_step
 
             radius, offsets = p.circles  # the simulator's covering of the vehicle
-            self._tyres = (mu, float(v.steer_rate))
-            self._car_circles = TRAFFIC_CIRCLES
+            self._step = simulator_step
         else:
             radius, offsets = covering_circles(float(p.length), float(p.width))
+            self._step = car_step
             self._tracks = Tracks(prior_v0=float(m.speed_limit) + PRIOR_SPEEDING)
             self._lights = LightMemory()
         self._ego_r, self._ego_off = float(radius), np.asarray(offsets, dtype=np.float64)
@@ -224,14 +225,8 @@ class CityPlanner(Agent):
         s_out = np.empty(len(self.times))
         self._imagined += 1
         ego, steer = (x, y, h, v), float(self.view.steer)
-        if self.perception == "oracle":
-            from .oracle_models import simulator_drive
-
-            simulator_drive(ego, steer, accel, self._how, self._path, self._i, self._car,
-                            self._tyres, out, s_out)
-        else:
-            imagine_drive(ego, steer, accel, self._how, self._path, self._i, self._car, out,
-                          s_out)
+        imagine_drive(self._step, ego, steer, accel, self._how, self._path, self._i,
+                      self._car, out, s_out)
         return out, s_out
 
     def _committed(self, line: float, s0: float, v0: float) -> bool:
