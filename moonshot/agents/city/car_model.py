@@ -150,3 +150,10 @@ def covering_circles(length: float, width: float) -> tuple[float, np.ndarray]:
     piece = length / n
     radius = math.hypot(0.5 * width, 0.5 * piece)
     return radius, (np.arange(n) - 0.5 * (n - 1)) * piece
+
+
+@njit(cache=True)
+def imagine_own(ego, steer, accel, how, route, i, car, out, s_out):
+    """:func:`imagine_drive` with the planner's own car model (:func:`car_step`); compiled
+    once here, so that a call does not type the model function again."""
+    imagine_drive(car_step, ego, steer, accel, how, route, i, car, out, s_out)

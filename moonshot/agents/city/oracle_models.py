@@ -26,7 +26,7 @@ from ...physics.city.traffic import (
     TrafficState,
     stops_at_light,
 )
-from .car_model import CarModel, G
+from .car_model import CarModel, G, imagine_drive
 from .drivers import predict_along_lanes
 
 #: the traffic cars' covering circles, as the simulator draws them
@@ -41,6 +41,12 @@ def simulator_step(x, y, h, v, steer, accel, steer_cmd, dt, car):
     return tyre_update(x, y, h, v, steer, accel, steer_cmd, dt,
                        (c.wheelbase, c.rear_to_center, c.max_steer, c.max_speed),
                        (c.grip / G, c.steer_rate))
+
+
+@njit  # not cached: numba cannot cache a kernel that takes another module's model as a value
+def imagine_simulator(ego, steer, accel, how, route, i, car, out, s_out):
+    """:func:`~.car_model.imagine_drive` with the simulator's car (:func:`simulator_step`)."""
+    imagine_drive(simulator_step, ego, steer, accel, how, route, i, car, out, s_out)
 
 
 @njit(cache=True)

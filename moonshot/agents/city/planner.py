@@ -45,9 +45,8 @@ from .car_model import (
     Imagination,
     believed_grip,
     car_model,
-    car_step,
     covering_circles,
-    imagine_drive,
+    imagine_own,
     pure_pursuit,
 )
 from .drivers import PRIOR_SPEEDING, Tracks, predict_along_lanes, rear_conflict
@@ -187,13 +186,13 @@ class CityPlanner(Agent):
             vr[i] = min(vr[i], math.sqrt(vr[i + 1] ** 2 + 2 * decel * ds[i + 1]))
         self.v_ref = vr
         if oracle:
-            from .oracle_models import simulator_step
+            from .oracle_models import imagine_simulator
 
             radius, offsets = p.circles  # the simulator's covering of the vehicle
-            self._step = simulator_step
+            self._imagine = imagine_simulator
         else:
             radius, offsets = covering_circles(float(p.length), float(p.width))
-            self._step = car_step
+            self._imagine = imagine_own
             self._tracks = Tracks(prior_v0=float(m.speed_limit) + PRIOR_SPEEDING)
             self._lights = LightMemory()
         self._ego_r, self._ego_off = float(radius), np.asarray(offsets, dtype=np.float64)
@@ -225,8 +224,8 @@ class CityPlanner(Agent):
         s_out = np.empty(len(self.times))
         self._imagined += 1
         ego, steer = (x, y, h, v), float(self.view.steer)
-        imagine_drive(self._step, ego, steer, accel, self._how, self._path, self._i,
-                      self._car, out, s_out)
+        self._imagine(ego, steer, accel, self._how, self._path, self._i, self._car, out,
+                      s_out)
         return out, s_out
 
     def _committed(self, line: float, s0: float, v0: float) -> bool:
