@@ -21,7 +21,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import gymnasium as gym  # noqa: E402
 
 import moonshot  # noqa: E402,F401
-from moonshot.agents.city_planner import CityPlanner  # noqa: E402
+from moonshot.agents.city import CityPlanner  # noqa: E402
 
 
 def evaluate(split: str, cars: int, episodes: int, seed0: int = 0, verbose: bool = False,

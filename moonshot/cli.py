@@ -170,7 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="an agent (repeat the flag for several): planner, planner:WORLD:"
                    "options, a run folder, or module:Class")
     p.add_argument("--axis", nargs="+", default=None,
-                   help="axes to walk (default: all of the world's)")
+                   help="axes to walk (default: all of the world's); a+b+c walks several "
+                   "together, level k of each (e.g. friction+traffic+vehicle)")
     p.add_argument("--level", nargs="+", type=int, default=None,
                    help="levels to evaluate (default: every level of each axis)")
     p.add_argument("--episodes", type=int, default=50,

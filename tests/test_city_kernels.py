@@ -31,7 +31,7 @@ def test_kernels_take_views_or_plain_tuples():
         rand = rng.random(a.n)
         step_traffic(city, a, 0.1 * k, 0.1, rand, ego)  # plain tuples
         traffic_step(b.state, b.idm, city.lanes.arrays, city.signals.arrays, ego, True, rand,
-                     0.1 * k, 0.1)  # NamedTuples
+                     0.1 * k, 0.1, b.bold)  # NamedTuples
     assert np.array_equal(a.pose, b.pose) and np.array_equal(a.v, b.v)
     sg = city.signals
     node = int(np.argmax(sg.node_phases))

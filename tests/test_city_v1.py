@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import moonshot  # noqa: F401
+from moonshot.envs.city_perception import weather_of
 from moonshot.envs.city_v1 import CityNavV1Env, CityNavVectorEnv
 from moonshot.errors import ConfigError
 from moonshot.physics.city.ego import VEHICLES, EgoParams, G, bicycle_update, tyre_update
@@ -110,7 +111,9 @@ def test_a_friction_range_draws_one_road_per_drive_and_can_be_observed():
         obs, info = ranged.reset(seed=seed)
         mu = ranged.road_friction
         assert 0.2 <= mu <= 0.8 and obs[-1] == np.float32(mu)
-        assert ranged.perceive().road_friction == mu  # the planner's view: the same road
+        # the planner's view: the weather of the same road (the oracle's: the coefficient)
+        assert ranged.perceive().weather == weather_of(mu)
+        assert ranged.perceive("oracle").road_friction == mu
         # the same drive (map, route, traffic) as on the fixed road: only the grip differs
         assert np.array_equal(obs[:-1], obs0) and info["map_id"] == info0["map_id"]
         assert ranged.observation_space.contains(obs)
@@ -286,13 +289,14 @@ def test_a_fixed_road_is_a_condition_of_the_task_a_range_is_training_randomizati
 def test_restoring_a_drive_restores_its_road_for_the_planner_and_reads_older_states():
     env = CityNavV1Env(road_friction=[0.1, 0.9])
     env.reset(seed=4)
-    view = env.perceive()
+    view = env.perceive("oracle")
     state = env.get_state()
     mu = env.road_friction
     env.reset(seed=9)
-    assert env.perceive().road_friction != mu
+    assert env.perceive("oracle").road_friction != mu
     env.set_state(state)
-    assert env.perceive() is view and view.road_friction == mu == env.road_friction
+    assert env.perceive("oracle") is view and view.road_friction == mu == env.road_friction
+    assert env.perceive().weather == weather_of(mu)
     # a state saved before the road was per drive (no "friction"): the configured road
     fixed = CityNavV1Env(road_friction=0.6)
     fixed.reset(seed=1)

@@ -235,7 +235,8 @@ def test_city_axes_reach_the_planner_through_its_perception():
 
     env = gym.make("moonshot/CityNav-v1", **CITY.axis("friction").settings(3)).unwrapped
     env.reset(seed=0)
-    assert env.perceive().road_friction == pytest.approx(0.1)
+    assert env.perceive().weather.name == "ice"  # as a driver sees it
+    assert env.perceive("oracle").road_friction == pytest.approx(0.1)
     env = gym.make("moonshot/CityNav-v1", **CITY.axis("vehicle").settings(3)).unwrapped
     env.reset(seed=0)
     assert env.perceive().vehicle.length == 9.0

@@ -14,7 +14,7 @@ from .loading import AgentSpec, load_agent, register_agent_kind, resolve_agent
 from .moon_planner import MoonPlanner
 
 _LAZY = {"train": "training", "TrainConfig": "config", "SB3Agent": "sb3_agent",
-         "CityPlanner": "city_planner"}
+         "CityPlanner": "city"}
 
 
 def __getattr__(name: str):

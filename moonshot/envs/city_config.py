@@ -63,6 +63,18 @@ V1_SETTINGS: dict[str, tuple[object, str]] = {
                      "left-hand traffic"),
     "observe_friction": (False, "add the road's friction coefficient to the lidar "
                          "observation (its last slot)"),
+    "weather_seen": (None, "the weather class a planner's view shows: ``None``, the class of "
+                     "the road's friction (``dry`` from 0.75, ``wet`` 0.45, ``snow`` 0.2, "
+                     "``ice`` below); a class name: the weather misleads (black ice under a "
+                     "road that looks dry)"),
+    "sensor_delay": (0, "the planner's view of cars and lights is this many steps old (0: "
+                     "current)"),
+    "occlusion": (0.0, "hedges on the corner lots within this many metres of every "
+                  "intersection's centre hide the cars behind them from the planner's view "
+                  "(0: none; the lidar and the objects observation are unchanged)"),
+    "bold_drivers": (0.0, "the share of traffic cars that drive boldly: 25% over their desired "
+                     "speed, half the time gap and minimum gap, through every yellow and "
+                     "through a red they would have to brake for"),
 }
 
 
@@ -143,5 +155,12 @@ def check_city_config(cfg: dict) -> None:
         _number(cfg, "lidar_noise", 0, 100)
         check_choice("layout", cfg["layout"], LAYOUTS)
         check_choice("driving_side", cfg["driving_side"], ("right", "left"))
+        if cfg["weather_seen"] is not None:
+            from .city_perception import WEATHER_NAMES
+
+            check_choice("weather_seen", cfg["weather_seen"], WEATHER_NAMES[:-1])
+        _number(cfg, "sensor_delay", 0, 100, integer=True)
+        _number(cfg, "bold_drivers", 0, 1)
+        _number(cfg, "occlusion", 0, 1000)
 
 

@@ -19,6 +19,7 @@ from ..physics.city.drive import cached_city
 from ..physics.city.ego import VEHICLES
 from ..physics.city.generator import NEW_SEED_BASE
 from ..physics.city.signals import GREEN, RED, YELLOW
+from ..physics.city.traffic import BOLD_SPEED
 from .city_config import V1_SETTINGS, friction_range
 from .city_nav import (
     GOAL_SCALE,
@@ -125,6 +126,10 @@ class CityDrives:
         if hi > lo:
             self.batch.friction[i] = lo + (hi - lo) * rng.random()
         self._rows[i, self._friction_at] = self.batch.friction[i]
+        if self.cfg["bold_drivers"] > 0:  # drawn after the rest: the same drive otherwise
+            tr = self.batch.drive[i].traffic
+            tr.bold = rng.random(tr.n) < float(self.cfg["bold_drivers"])
+            tr.v0[tr.bold] *= BOLD_SPEED
         if self.cfg["lidar_noise"] > 0:  # a jumped copy: the drive's own draws stay the same
             self._noise[i] = np.random.Generator(rng.bit_generator.jumped())
         self.steps[i] = 0

@@ -234,8 +234,11 @@ class CityNavEnv(gym.Env):
         from .city_perception import refresh_episode, refresh_step
 
         if episode:
-            refresh_episode(view, self.world, self.road_friction, self.steer_rate)
-        refresh_step(view, self.world)
+            refresh_episode(view, self.world, self.road_friction, self.steer_rate,
+                            self.config.get("weather_seen"))
+        cfg = self.config
+        refresh_step(view, self.world, int(cfg.get("sensor_delay", 0)), episode,
+                     float(cfg.get("occlusion", 0.0)))
 
     def step(self, action):
         if self.world.route is None:

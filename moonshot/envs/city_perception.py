@@ -6,8 +6,9 @@ every ``reset`` and ``step``. It holds
 * the map, as a driver's map shows it (:class:`CityMap`): roads, the lane graph with its
   turns, where the lights are and which approach each one governs, buildings, the speed
   limit - not the signal timings;
-* the ego's own vehicle (its parameters, the road's friction as one sees the weather) and
-  state, the clock, the start and the goal of the drive;
+* the ego's own vehicle (its parameters) and state, the clock, the start and the goal of the
+  drive, and the weather as a driver sees it (:class:`Weather`: dry, wet, snow or ice, with
+  the class's nominal grip and range - not the road's friction coefficient);
 * what its sensors see now: the traffic cars in line of sight within ``sensor_range``
   (position, heading, speed, size) and the current colour of the lights of the
   intersections it sees.
@@ -15,13 +16,15 @@ every ``reset`` and ``step``. It holds
 It keeps no reference to the env, the traffic's arrays, the random generator, other drivers'
 intents (their next turn, their desired speed) or the future phases of any light: there is
 nothing to reach through it, and asking it for anything else raises ``PerceptionError``.
-``perceive("oracle")`` is the labelled ablation: it adds ``traffic`` (every car's lane, arc
-length, speed, chosen turn and desired speed) and ``signals`` (every light's plan), and lists
-every car and light as seen.
+``perceive("oracle")`` is the labelled ablation: it adds ``road_friction`` (the exact
+coefficient), ``traffic`` (every car's lane, arc length, speed, chosen turn and desired speed)
+and ``signals`` (every light's plan), and lists every car and light as seen.
 """
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +33,52 @@ from .perception import View, check_perception
 
 #: Columns of :attr:`CityView.cars`.
 CAR_COLUMNS = ("x", "y", "heading", "speed", "length", "width")
+
+
+@dataclass(frozen=True)
+class Weather:
+    """The road's grip as a driver sees the weather: a class, its nominal friction
+    coefficient and the range of coefficients the class covers (``low <= mu < high``).
+
+    A driver sees rain, snow or ice, not the coefficient; the bands (:data:`WEATHER`) are
+    fixed and published, so a planner knows the range a class stands for (the true road may
+    still be anywhere in it, or - black ice - below it).
+    """
+
+    name: str
+    grip: float
+    low: float
+    high: float
+
+
+#: The published weather classes, slipperiest first (``road_friction`` in ``[low, high)``
+#: shows as the class; ice covers everything below 0.2, its range says 0.05 - 0.2).
+#: ``ideal`` is CityNav-v0's kinematic car: no tyre limit at all.
+WEATHER = (Weather("ice", 0.1, 0.05, 0.2), Weather("snow", 0.3, 0.2, 0.45),
+           Weather("wet", 0.6, 0.45, 0.75), Weather("dry", 0.9, 0.75, 2.0),
+           Weather("ideal", math.inf, math.inf, math.inf))
+WEATHER_NAMES = tuple(w.name for w in WEATHER)
+
+
+def weather_of(road_friction: float) -> Weather:
+    """The weather class a driver sees on a road of friction ``road_friction``."""
+    mu = float(road_friction)
+    if math.isinf(mu):
+        return WEATHER[-1]
+    for w in WEATHER[:-1]:
+        if mu < w.high:
+            return w
+    return WEATHER[-2]  # above the dry band (up to 2): still dry
+
+
+def weather_named(name: str) -> Weather:
+    """The weather class ``name`` (one of :data:`WEATHER_NAMES`)."""
+    for w in WEATHER:
+        if w.name == name:
+            return w
+    from ..errors import ConfigError
+
+    raise ConfigError(f"unknown weather {name!r}; choose one of {list(WEATHER_NAMES)}")
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -96,16 +145,17 @@ class CityView(View):
     """The driver's view of a CityNav episode (see the module docstring).
 
     ``map`` (:class:`CityMap`); ``vehicle`` (:class:`~moonshot.physics.city.ego.EgoParams`),
-    ``road_friction``, ``steer_rate`` (rad/s; inf: instant); ``dt`` (s); ``ego`` (``[x, y,
-    heading, speed]``), ``steer`` (rad), ``time`` (s); ``start`` and ``goal`` (``(lane,
-    s)`` on the lane graph) and ``goal_xy``; ``cars`` (``(K, 6)``: :data:`CAR_COLUMNS` of
-    the cars seen); ``lights`` (``{(node, phase): state}`` of the lights seen, states
-    ``GREEN``/``YELLOW``/``RED`` of :mod:`moonshot.physics.city.signals`); ``sensor_range``
-    (m). Oracle only: ``traffic``, ``signals``.
+    ``weather`` (:class:`Weather`, the road's grip as seen), ``steer_rate`` (rad/s; inf:
+    instant); ``dt`` (s); ``ego`` (``[x, y, heading, speed]``), ``steer`` (rad), ``time``
+    (s); ``start`` and ``goal`` (``(lane, s)`` on the lane graph) and ``goal_xy``; ``cars``
+    (``(K, 6)``: :data:`CAR_COLUMNS` of the cars seen); ``lights`` (``{(node, phase):
+    state}`` of the lights seen, states ``GREEN``/``YELLOW``/``RED`` of
+    :mod:`moonshot.physics.city.signals`); ``sensor_range`` (m). Oracle only:
+    ``road_friction`` (the exact coefficient), ``traffic``, ``signals``.
     """
 
-    _fields = ("map", "vehicle", "road_friction", "steer_rate", "dt", "ego", "steer", "time",
-               "start", "goal", "goal_xy", "cars", "lights", "sensor_range", "traffic",
+    _fields = ("map", "vehicle", "weather", "road_friction", "steer_rate", "dt", "ego", "steer",
+               "time", "start", "goal", "goal_xy", "cars", "lights", "sensor_range", "traffic",
                "signals")
 
 
@@ -113,11 +163,17 @@ def new_view(mode: str) -> CityView:
     return CityView(check_perception(mode))
 
 
-def refresh_episode(view: CityView, world, road_friction: float, steer_rate: float) -> None:
-    """What stays fixed for a drive: the map, the vehicle, the start and the goal."""
+def refresh_episode(view: CityView, world, road_friction: float, steer_rate: float,
+                    weather: str | None = None) -> None:
+    """What stays fixed for a drive: the map, the vehicle, the weather, the start and the
+    goal. ``weather``: the class the driver sees (default: the class of ``road_friction``;
+    another one: the weather misleads, as black ice does)."""
     view._set("map", CityMap.of(world.city))
     view._set("vehicle", world.ego_params)
-    view._set("road_friction", float(road_friction))
+    view._set("weather", weather_of(road_friction) if weather is None else
+              weather_named(weather))
+    if view.mode == "oracle":
+        view._set("road_friction", float(road_friction))
     view._set("steer_rate", float(steer_rate))
     view._set("dt", float(world.dt))
     view._set("start", (int(world.start_lane), float(world.start_s)))
@@ -128,8 +184,36 @@ def refresh_episode(view: CityView, world, road_friction: float, steer_rate: flo
         view._set("signals", world.city.signals)
 
 
-def refresh_step(view: CityView, world) -> None:
-    """What the sensors report now."""
+def hidden_by_hedges(city, eye, targets: np.ndarray, reach: float) -> np.ndarray:
+    """Which ``targets (K, 2)`` hedges hide from ``eye (x, y)``: hedges grow on every corner
+    lot within ``reach`` m of an intersection's centre (off the roadway: farther than the
+    road's half width + 0.5 m from every road's centre line), too high to see through."""
+    if reach <= 0 or len(targets) == 0:
+        return np.zeros(len(targets), dtype=bool)
+    eye = np.asarray(eye, dtype=np.float64)[:2]
+    d = targets - eye
+    n = np.maximum(np.ceil(np.hypot(d[:, 0], d[:, 1])), 2).astype(int)
+    f = np.concatenate([np.linspace(0.0, 1.0, k + 1)[1:-1] for k in n])  # 1 m apart, inside
+    owner = np.repeat(np.arange(len(targets)), n - 1)
+    pts = eye + f[:, None] * d[owner]
+    near_node = np.min(np.hypot(pts[:, None, 0] - city.nodes[None, :, 0],
+                                pts[:, None, 1] - city.nodes[None, :, 1]), axis=1) < reach
+    seg = city.road_segments
+    a, ab = seg[:, :2], seg[:, 2:] - seg[:, :2]
+    t = np.clip(((pts[:, None] - a[None]) * ab[None]).sum(-1)
+                / np.maximum((ab * ab).sum(-1), 1e-9)[None], 0.0, 1.0)
+    off = np.min(np.hypot(*(pts[:, None] - a[None] - t[..., None] * ab[None]).transpose(2, 0,
+                                                                                       1)), 1)
+    blocked = near_node & (off > city.params.half_width + 0.5)
+    return np.bincount(owner, weights=blocked, minlength=len(targets)) > 0
+
+
+def refresh_step(view: CityView, world, delay: int = 0, episode: bool = False,
+                 hedges: float = 0.0) -> None:
+    """What the sensors report now (``delay``: the cars and lights as they were ``delay``
+    steps ago - the honest view's sensors lag; ``episode``: a new drive, no past yet;
+    ``hedges``: cars behind hedges at the intersections are hidden from the honest view,
+    see :func:`hidden_by_hedges`)."""
     from ..physics.city.traffic import CAR_LENGTH, CAR_WIDTH
 
     tr = world.traffic
@@ -137,16 +221,26 @@ def refresh_step(view: CityView, world) -> None:
     view._set("steer", float(world.steer))
     view._set("time", float(world.t))
     seen = np.arange(tr.n) if view.mode == "oracle" else world.visible_cars()
+    if hedges > 0 and view.mode == "honest":
+        seen = seen[~hidden_by_hedges(world.city, world.ego, tr.pose[seen, :2], hedges)]
     cars = np.empty((len(seen), 6))
     cars[:, :3] = tr.pose[seen]
     cars[:, 3] = tr.v[seen]
     cars[:, 4] = tr.idm[CAR_LENGTH]
     cars[:, 5] = tr.idm[CAR_WIDTH]
-    view._set("cars", _frozen(cars))
     sig = world.city.signals
     nodes = np.flatnonzero(sig.node_phases > 0) if view.mode == "oracle" else \
         world.visible_nodes()
-    view._set("lights", {(int(k), p): sig.state(int(k), p, world.t)
-                         for k in nodes for p in range(int(sig.node_phases[k]))})
+    lights = {(int(k), p): sig.state(int(k), p, world.t)
+              for k in nodes for p in range(int(sig.node_phases[k]))}
+    if delay > 0 and view.mode == "honest":
+        frames = getattr(view, "_frames", None)
+        if episode or frames is None or frames.maxlen != delay + 1:
+            frames = deque(maxlen=delay + 1)
+            object.__setattr__(view, "_frames", frames)  # the env's, not a field
+        frames.append((cars, lights))
+        cars, lights = frames[0]  # the oldest: delay steps ago (or the drive's first)
+    view._set("cars", _frozen(cars))
+    view._set("lights", lights)
     if view.mode == "oracle":
         view._set("traffic", tr.copy())

@@ -70,7 +70,8 @@ class CityNavV1Env(gym.Env):
     ## Observation Space
     ``observation="lidar"`` (default): as v0 (``help(moonshot.envs.CityNavEnv)``), and with
     ``observe_friction=True`` one more number at the end: the road's friction coefficient
-    (what a driver reads from the weather; the planner's perception view has it always).
+    (more than a driver reads from the weather: the planner's view shows the weather's class,
+    dry, wet, snow or ice - ``perceive().weather`` - and only its oracle the coefficient).
     ``observation="objects"``: $objects_size
 
     $objects_table
@@ -79,6 +80,9 @@ class CityNavV1Env(gym.Env):
     ``vehicle=``: $vehicles. ``lidar_noise``: Gaussian noise (m, 1-sigma) on the lidar.
     ``layout``: $layouts (held-out block sizes, many diagonals, T-junctions only: a topology
     absent from training). ``driving_side="left"``: the city mirrored, left-hand traffic.
+    ``bold_drivers``, ``weather_seen``, ``sensor_delay`` and ``occlusion`` move the traffic's
+    behaviour and what the planner's view shows (the shift axes ``drivers``,
+    ``grip_misjudged``, ``sensor_delay``, ``occlusion``); see Arguments.
 
     ## Arguments
     $arguments

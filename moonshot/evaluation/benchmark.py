@@ -140,7 +140,7 @@ def moon_planner_figures(moon_scenarios: int) -> dict:
 def city_planner_figures(city_steps: int) -> dict:
     import gymnasium as gym
 
-    from ..agents.city_planner import CityPlanner
+    from ..agents.city import CityPlanner
 
     cenv = gym.make("moonshot/CityNav-v1", split="new").unwrapped
     cp = CityPlanner()

@@ -80,6 +80,32 @@ class ShiftAxis:
         if len(self.labels) != len(self.levels):
             raise ConfigError(f"shift axis {self.name!r}: one label per level")
 
+    @classmethod
+    def combine(cls, axes: Iterable[ShiftAxis]) -> ShiftAxis:
+        """The ladder that walks ``axes`` together: level k sets every axis's level k (as
+        many levels as the shortest axis has). Two axes that set one key differently at
+        some level cannot be combined (a :class:`ConfigError` names them and the key)."""
+        axes = list(axes)
+        if len(axes) < 2:
+            raise ConfigError("a combined shift axis needs two axes or more (a+b)")
+        levels = []
+        for k in range(min(len(a.levels) for a in axes)):
+            merged: dict = {}
+            owner: dict = {}
+            for a in axes:
+                for key, val in a.levels[k].items():
+                    if key in merged and merged[key] != val:
+                        raise ConfigError(
+                            f"shift axes {owner[key]!r} and {a.name!r} cannot be combined: "
+                            f"at level {k} both set {key!r} ({merged[key]!r} and {val!r})")
+                    merged[key], owner[key] = val, a.name
+            levels.append(merged)
+        n = len(levels)
+        return cls(name="+".join(a.name for a in axes), levels=tuple(levels),
+                   labels=tuple(" + ".join(a.labels[k] for a in axes) for k in range(n)),
+                   description=" and ".join(a.description or a.name for a in axes),
+                   perceivable=all(a.perceivable for a in axes))
+
     def settings(self, level: int) -> dict:
         """The env settings of ``level`` (a :class:`ConfigError` names the valid levels)."""
         if isinstance(level, bool) or not isinstance(level, int) or \
@@ -120,6 +146,8 @@ class World:
     :param pretrained: folder name of a pretrained agent under ``moonshot/pretrained``.
     :param benchmark: ``f(repeats, seconds, quick) -> dict`` of throughput figures.
     :param shift_axes: the world's shift axes (name -> declaration), for the ladder.
+    :param combined_axes: combined ladders the world ships (``"friction+traffic"``: level k
+        of each named axis together, see :meth:`axis`); each is checked when declared.
     :param episode_steps: ``f(env_kwargs) -> int``: the longest an episode can last (env
         steps); sizes the default evaluation budget of training runs.
     :param split_keys: env settings that redraw a split's distribution (a domain-randomized
@@ -150,6 +178,7 @@ class World:
     pretrained: str | None = None
     benchmark: Ref | None = None
     shift_axes: Mapping[str, ShiftAxis] = field(default_factory=dict)
+    combined_axes: tuple[str, ...] = ()
     episode_steps: Callable[[Mapping[str, Any]], int] | None = None
     split_keys: tuple[str, ...] = ()
     range_keys: tuple[str, ...] = ()
@@ -165,6 +194,11 @@ class World:
         if self.trials_per_scenario > 1 and self.replay_option is None:
             raise ConfigError(f"world {self.name!r}: several trials per scenario need a "
                               "replay_option to replay the scenario")
+        for name in self.combined_axes:
+            if "+" not in name:
+                raise ConfigError(f"world {self.name!r}: combined axis {name!r} joins no "
+                                  "axes (a+b)")
+            self.axis(name)  # every part exists, no two set one key differently
 
     # --- what consumers ask -------------------------------------------------------------
     def make_planner(self, **options):
@@ -206,10 +240,16 @@ class World:
             k in self.range_keys and isinstance(v, (list, tuple)))}
 
     def axis(self, name: str) -> ShiftAxis:
-        """The shift axis ``name`` (a :class:`ConfigError` lists the world's axes)."""
+        """The shift axis ``name``, or the combined ladder ``a+b+c`` of several (see
+        :meth:`ShiftAxis.combine`; a :class:`ConfigError` lists the world's axes)."""
+        if "+" in name and name not in self.shift_axes:
+            return ShiftAxis.combine(self.axis(part) for part in name.split("+"))
         if name not in self.shift_axes:
+            combined = f"; combined ladders: {', '.join(self.combined_axes)}" \
+                if self.combined_axes else ""
             raise ConfigError(f"unknown shift axis {name!r} of the {self.name} world; its "
-                              f"axes: {', '.join(self.shift_axes) or 'none'}")
+                              f"axes: {', '.join(self.shift_axes) or 'none'} (or several "
+                              f"joined by '+'{combined})")
         return self.shift_axes[name]
 
     def task(self, env_kwargs: Mapping[str, Any]) -> str:

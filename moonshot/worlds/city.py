@@ -33,7 +33,37 @@ SHIFT_AXES = {a.name: a for a in (
               ("none (training)", "0.5 m", "1 m", "2 m"),
               "Gaussian noise on the RL agent's lidar (the planner's perception is not "
               "the lidar)"),
+    ShiftAxis("drivers", ({}, {"bold_drivers": 0.1}, {"bold_drivers": 0.25},
+                          {"bold_drivers": 0.5}),
+              ("lawful drivers (training)", "10% bold", "25% bold", "half bold"),
+              "bold drivers among the traffic: speeding, short gaps, running yellows and "
+              "reds (seen as they drive, not told)", perceivable=False),
+    ShiftAxis("grip_misjudged", ({}, {"road_friction": 0.7, "weather_seen": "dry"},
+                                 {"road_friction": 0.5, "weather_seen": "dry"},
+                                 {"road_friction": 0.3, "weather_seen": "dry"}),
+              ("dry, 0.9 (training)", "looks dry, 0.7", "looks dry, 0.5 (wet grip)",
+               "looks dry, 0.3 (black ice: snow grip)"),
+              "the road's true grip below what the weather shows (the view says dry)",
+              perceivable=False),
+    ShiftAxis("occlusion", ({}, {"occlusion": 15.0}, {"occlusion": 25.0},
+                            {"occlusion": 40.0}),
+              ("open corners (training)", "hedges 15 m from the crossings' centres",
+               "hedges 25 m out", "hedges 40 m out"),
+              "hedges on the corner lots hide cross traffic from the planner's sensors (the "
+              "map does not show them)", perceivable=False),
+    ShiftAxis("sensor_delay", ({}, {"sensor_delay": 2}, {"sensor_delay": 5},
+                               {"sensor_delay": 10}),
+              ("none (training)", "0.2 s", "0.5 s", "1 s"),
+              "the planner's view of the cars and lights lags by this much (its own car "
+              "does not)", perceivable=False),
 )}
+
+
+#: Combined ladders (``moonshot shift city --axis friction+traffic``): level k of each axis
+#: together - the shifts a driver meets at once (snow in rush hour; a truck on an unseen
+#: layout in snow; bold drivers, late eyes and black ice).
+COMBINED_AXES = ("friction+traffic", "friction+traffic+vehicle", "friction+vehicle+layout",
+                 "drivers+sensor_delay+grip_misjudged", "drivers+occlusion+sensor_delay")
 
 
 def drive_time(info: dict, length: int, env) -> float | None:
@@ -46,7 +76,7 @@ CITY = register_world(World(
     title="CityNav",
     env_id="moonshot/CityNav-v1",
     env_ids=("moonshot/CityNav-v0", "moonshot/CityNav-v1"),
-    planner="moonshot.agents.city_planner:CityPlanner",
+    planner="moonshot.agents.city:CityPlanner",
     trials_per_scenario=1,
     episode_unit="drive",
     scenario_unit="drive",
@@ -59,6 +89,7 @@ CITY = register_world(World(
     pretrained="city-ppo",
     benchmark="moonshot.evaluation.benchmark:city_figures",
     shift_axes=SHIFT_AXES,
+    combined_axes=COMBINED_AXES,
     range_keys=("road_friction",),
     episode_steps=lambda env_kwargs: int(round(float(env_kwargs.get("time_limit", 240.0))
                                                / 0.1)),

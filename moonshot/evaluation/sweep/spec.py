@@ -363,12 +363,12 @@ def _check_shift(world, shift: dict) -> None:
                           "axes: all)")
     names = shift_axes(world, shift)
     for name in names:
-        if name not in world.shift_axes:
-            raise ConfigError(f"sweep spec: unknown shift axis {name!r} of the "
-                              f"{world.name} world; its axes: "
-                              f"{', '.join(world.shift_axes) or 'none'}")
-        for lv in shift.get("levels") or range(len(world.shift_axes[name].levels)):
-            world.shift_axes[name].settings(lv)
+        try:
+            axis = world.axis(name)  # one axis, or a combined ladder a+b
+        except ConfigError as err:
+            raise ConfigError(f"sweep spec: {err}") from None
+        for lv in shift.get("levels") or range(len(axis.levels)):
+            axis.settings(lv)
 
 
 def shift_axes(world, shift: dict) -> list[str]:

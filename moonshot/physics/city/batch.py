@@ -236,7 +236,7 @@ class CityBatch:
         for i in range(self.n):
             tr = self.drive[i].traffic
             traffic_step(_state_tuple(tr), tr.idm, self._lanes[i], self._signals[i],
-                         self._ego_ext[i], True, rand[i], self.t[i], self.dt)
+                         self._ego_ext[i], True, rand[i], self.t[i], self.dt, tr.bold)
             self._pose[i, :tr.n] = tr.pose
         self.t += self.dt
         cars = self._cars()

@@ -48,6 +48,10 @@ IDM_A, IDM_B, IDM_T, IDM_S0, IDM_DELTA, IDM_BMAX, CAR_LENGTH, CAR_WIDTH = range(
 IDM_CITY = np.array([1.0, 1.5, 1.0, 2.0, 4.0, 8.0, 4.5, 1.8])
 B_YELLOW = 3.0  # m/s²: a car stops at yellow if it can with this deceleration
 STOP_GAP = 1.0  # m: a car stopping for a light halts with its front this far before the line
+# bold drivers (``Traffic.bold``): desired speed x BOLD_SPEED, time gap and minimum gap x
+# BOLD_GAP; never stop at yellow, and run a red they would need more than IDM_B to stop for
+BOLD_SPEED = 1.25
+BOLD_GAP = 0.5
 LOOKAHEAD = 80.0  # m
 # car half-width + margin, added to the obstacle circle radius
 PATH_HALF_WIDTH = 0.5 * float(IDM_CITY[CAR_WIDTH]) + 0.3  # m
@@ -144,12 +148,13 @@ def _ego_gap(path, base, n_path, lanes, ego, lat_max):
 
 
 @njit(cache=True)
-def traffic_step(cars, idm, lanes, signals, ego, ego_on, rand, t, dt):
+def traffic_step(cars, idm, lanes, signals, ego, ego_on, rand, t, dt, bold):
     """Advance every car by ``dt`` seconds at time ``t`` (in place): ``cars``
     (:class:`TrafficState`, ``pose`` receives x, y, heading), ``idm`` (parameter vector),
     ``lanes`` (:class:`~.roads.LaneArrays`), ``signals`` (:class:`~.signals.SignalArrays`),
     ``ego = [x, y, heading, speed]`` (ignored unless ``ego_on``), ``rand (n,)`` uniform
-    numbers for route choices. The bundles may come as plain tuples (see ``LaneArrays``)."""
+    numbers for route choices, ``bold`` which cars drive boldly (``Traffic.bold``; empty:
+    none). The bundles may come as plain tuples (see ``LaneArrays``)."""
     cars, lanes, signals = TrafficState(*cars), LaneArrays(*lanes), SignalArrays(*signals)
     car_lane, car_s, car_v, car_next, car_v0 = cars.lane, cars.s, cars.v, cars.next, cars.v0
     pose = cars.pose
@@ -163,11 +168,16 @@ def traffic_step(cars, idm, lanes, signals, ego, ego_on, rand, t, dt):
     acc = np.empty(n)
     path = np.empty(3, dtype=np.int64)
     base = np.empty(3)
+    n_bold = bold.shape[0]
+    T_all, s0_all = T, s0
     for i in range(n):
         li = car_lane[i]
         si = car_s[i]
         vi = car_v[i]
         v0 = car_v0[i]
+        is_bold = i < n_bold and bold[i]
+        T = T_all * BOLD_GAP if is_bold else T_all
+        s0 = s0_all * BOLD_GAP if is_bold else s0_all
         ai = a * (1.0 - (vi / v0) ** delta)
         # the lanes ahead: [current, next connector, lane after it] (or [connector, exit])
         path[0] = li
@@ -223,7 +233,10 @@ def traffic_step(cars, idm, lanes, signals, ego, ego_on, rand, t, dt):
             d_stop = length[li] - si - half
             if 0.0 <= d_stop < LOOKAHEAD:
                 st = light_state(signals, node[li], phase[li], t)
-                stop = stops_at_light(st, vi, d_stop)
+                if is_bold:
+                    stop = st == RED and vi * vi <= 2.0 * b * d_stop
+                else:
+                    stop = stops_at_light(st, vi, d_stop)
                 if not stop and d_stop < 40.0:
                     room = length[e]
                     for j in range(n):
@@ -286,8 +299,9 @@ class Traffic:
     ``lane``: lane id; ``s``: arc length of the car's centre along it (m); ``v``: speed (m/s);
     ``next``: connector chosen for the next intersection (-1 while crossing one); ``v0``:
     desired speed; ``pose (n, 3)``: x, y, heading; ``idm``: IDM parameters (indices
-    ``IDM_*``, ``CAR_LENGTH``, ``CAR_WIDTH``). ``state``: the :class:`TrafficState` view
-    of the per-car arrays that compiled kernels take.
+    ``IDM_*``, ``CAR_LENGTH``, ``CAR_WIDTH``); ``bold``: which cars drive boldly (empty:
+    none; see :data:`BOLD_GAP`). ``state``: the :class:`TrafficState` view of the per-car
+    arrays that compiled kernels take.
     """
 
     lane: np.ndarray
@@ -297,6 +311,7 @@ class Traffic:
     v0: np.ndarray
     pose: np.ndarray
     idm: np.ndarray = field(default_factory=lambda: IDM_CITY.copy())
+    bold: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
 
     @property
     def n(self) -> int:
@@ -317,7 +332,7 @@ class Traffic:
 
     def copy(self) -> Traffic:
         return Traffic(self.lane.copy(), self.s.copy(), self.v.copy(), self.next.copy(),
-                       self.v0.copy(), self.pose.copy(), self.idm.copy())
+                       self.v0.copy(), self.pose.copy(), self.idm.copy(), self.bold.copy())
 
 
 def spawn_traffic(city, n: int, rng: np.random.Generator, avoid=None,
@@ -351,7 +366,8 @@ def step_traffic(city, traffic: Traffic, t: float, dt: float, rand: np.ndarray,
     """Advance ``traffic`` by ``dt`` at time ``t`` (in place); ``ego``: ``[x, y, h, v]``."""
     ego_arr = np.zeros(4) if ego is None else np.asarray(ego, dtype=np.float64)
     traffic_step(_state_tuple(traffic), traffic.idm, tuple(city.lanes.arrays),
-                 tuple(city.signals.arrays), ego_arr, ego is not None, rand, t, dt)
+                 tuple(city.signals.arrays), ego_arr, ego is not None, rand, t, dt,
+                 traffic.bold)
 
 
 def min_pair_clearance(pose, length, width) -> float:
