@@ -179,3 +179,10 @@ def cmd_shift(args: argparse.Namespace) -> int:
     print("\n" + res["markdown"])
     print(f"wrote {args.out}/shift.csv, shift.png, report.md, report.html")
     return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from .agents.migrate import migrate
+
+    migrate(Path(args.dir), trust=args.trust)
+    return 0

@@ -11,6 +11,7 @@ an older moonshot as pickles are refused with a pointer to ``moonshot migrate``.
 from __future__ import annotations
 
 import copy
+import inspect
 import io
 import json
 import os
@@ -140,6 +141,7 @@ def load_normalizer(path: Path):
     tree = _read_stats(Path(path))
     norm = VecNormalize.__new__(VecNormalize)  # what unpickling makes, from plain data
     norm.venv = None
+    norm.class_attributes = dict(inspect.getmembers(VecNormalize))
     norm.training = False
     norm.returns = np.zeros(1)
     _apply_stats(norm, tree, Path(path))
@@ -151,9 +153,10 @@ _BUFFER_ARRAYS = ("observations", "next_observations", "actions", "rewards", "do
                   "timeouts")
 
 
-def save_replay_buffer(model, path: Path) -> None:
-    """An off-policy model's replay buffer as plain arrays (``.npz``)."""
-    buf = model.replay_buffer
+def save_replay_buffer(model_or_buffer, path: Path) -> None:
+    """An off-policy model's replay buffer (or the buffer itself) as plain arrays
+    (``.npz``)."""
+    buf = getattr(model_or_buffer, "replay_buffer", model_or_buffer)
     save_tree(path, {"format": _BUFFER_FORMAT, "pos": int(buf.pos), "full": bool(buf.full),
                      **{k: getattr(buf, k, None) for k in _BUFFER_ARRAYS}})
 
