@@ -104,9 +104,9 @@ class EpisodeLog:
         self.last_wall_time = 0.0
         if self.path.exists() and self.path.stat().st_size > 0:
             rows = _read_rows(self.path)
+            if truncate_after_steps is not None:  # rows past a checkpoint are replayed
+                rows = _rows_up_to(rows, truncate_after_steps, self.path)
             check_rows(rows, self.path)
-            if truncate_after_steps is not None:
-                rows = [r for r in rows if int(r["env_steps"]) <= truncate_after_steps]
             self._rewrite(rows)
             if rows:
                 self.episodes = int(rows[-1]["episode"])
@@ -157,15 +157,23 @@ class EpisodeLog:
         return self.episodes
 
     def flush(self) -> None:
+        """Append the buffered rows. Idempotent: rows carry their episode number, and only
+        those past the last whole row on disk are written (a torn last line is cut first), so
+        an interrupt anywhere in here and a second flush never duplicate or lose a row."""
         self._last_flush = time.monotonic()
         if not self._buffer:
             return
-        with open(self.path, "a", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=ALL_COLUMNS, extrasaction="ignore",
-                                    lineterminator="\n")
-            writer.writerows(self._buffer)
-            fh.flush()
-            os.fsync(fh.fileno())
+        with open(self.path, "r+b") as fh:
+            on_disk = _last_whole_row(fh, self.path)
+            rows = [r for r in self._buffer if int(r["episode"]) > on_disk]
+            if rows:
+                buf = io.StringIO()
+                writer = csv.DictWriter(buf, fieldnames=ALL_COLUMNS, extrasaction="ignore",
+                                        lineterminator="\n")
+                writer.writerows(rows)
+                fh.write(buf.getvalue().encode("utf-8"))
+                fh.flush()
+                os.fsync(fh.fileno())
         self._buffer.clear()
 
     def close(self) -> None:
@@ -176,6 +184,32 @@ class EpisodeLog:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _last_whole_row(fh, path: Path) -> int:
+    """The episode number of the last whole row of the open log ``fh`` (0: the header
+    only), cutting a torn last line (a write interrupted or killed half way); ``fh`` is left
+    at the end of the file."""
+    end = fh.seek(0, os.SEEK_END)
+    tail, start = b"", end
+    while start > 0 and tail.count(b"\n") < 2:
+        start = max(0, start - 4096)
+        fh.seek(start)
+        tail = fh.read(end - start)
+    if not tail.endswith(b"\n"):
+        cut = tail.rfind(b"\n") + 1
+        fh.truncate(start + cut)
+        tail = tail[:cut]
+        fh.seek(0, os.SEEK_END)
+    lines = tail.splitlines()
+    last = lines[-1].split(b",", 1)[0] if lines else b"episode"
+    if last == b"episode":
+        return 0
+    try:
+        return int(last)
+    except ValueError:
+        raise ValueError(f"corrupt episode log {path}: its last row starts {last[:40]!r}, not "
+                         "an episode number") from None
 
 
 def check_rows(rows: list[dict], path: Path) -> None:
@@ -203,8 +237,30 @@ def check_rows(rows: list[dict], path: Path) -> None:
         last_steps, last_wall = steps, wall
 
 
+def _rows_up_to(rows: list[dict], steps: int, path: Path) -> list[dict]:
+    """The rows logged up to env step ``steps`` (the log's order: steps never go back)."""
+    out = []
+    for k, r in enumerate(rows, start=2):
+        try:
+            if int(float(r["env_steps"])) > steps:
+                break
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"corrupt episode log {path}, line {k}: {exc}") from None
+        out.append(r)
+    return out
+
+
+def _read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"unreadable {what} {path}: not a text CSV file ({exc.reason} at byte "
+                         f"{exc.start}); restore it, or start a new run in another folder") \
+            from None
+
+
 def _read_rows(path: Path) -> list[dict]:
-    text = path.read_text()
+    text = _read_text(path, "episode log")
     if text and not text.endswith("\n"):
         text = text[: text.rfind("\n") + 1]  # drop a torn last line
     reader = csv.DictReader(io.StringIO(text))
@@ -225,7 +281,7 @@ def read_evaluations(path: str | os.PathLike) -> list[dict]:
         path = path / "evaluations.csv"
     if not path.exists():
         return []
-    text = path.read_text()
+    text = _read_text(path, "evaluations file")
     if text and not text.endswith("\n"):
         text = text[: text.rfind("\n") + 1]  # drop a torn last line
     reader = csv.DictReader(io.StringIO(text))
@@ -250,10 +306,7 @@ def read_episodes(path: str | os.PathLike) -> dict[str, np.ndarray]:
         path = path / "episodes.csv"
     if not path.exists():
         raise FileNotFoundError(f"missing episode log: {path}")
-    try:
-        rows = _read_rows(path)
-    except UnicodeDecodeError:
-        raise ValueError(f"unreadable episode log {path}: not a text CSV file") from None
+    rows = _read_rows(path)
     cols: dict[str, np.ndarray] = {}
     try:
         for key in ("episode", "env_steps", "length", "success", "death", "map_id"):

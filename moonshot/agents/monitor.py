@@ -296,12 +296,14 @@ class TrainingMonitor(BaseCallback):
         ckpt = self.run / "checkpoints"
         ckpt.mkdir(exist_ok=True)
         n = int(self.num_timesteps)
-        meta = {"env_steps": n, "episodes": self.log.episodes, "wall_time_s": self.wall(),
+        meta = {"env_steps": n, "episodes": self.log.episodes, "evaluations": len(self.evals.rows),
+                "wall_time_s": self.wall(),
                 "last_eval_steps": self._last_eval_steps, "model": f"model_{n}.zip",
                 "state": f"state_{n}.npz"}
         save_model_atomic(self.model, ckpt / meta["model"])
         state = capture(self.model, self.state())
-        state["meta"] = {k: meta[k] for k in ("episodes", "wall_time_s", "last_eval_steps")}
+        state["meta"] = {k: meta[k] for k in ("episodes", "evaluations", "wall_time_s",
+                                              "last_eval_steps")}
         save_state(state, ckpt / meta["state"])
         norm = self.model.get_vec_normalize_env()
         if norm is not None:

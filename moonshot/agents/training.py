@@ -22,7 +22,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..runlog import EpisodeLog, read_json, run_folder, write_json
+from ..runlog import EpisodeLog, read_evaluations, read_json, run_folder, write_json
 from ..tblog import check_tensorboard
 from ..versions import versions
 from ..worlds import get_world, resolve_env_id
@@ -298,6 +298,8 @@ def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool,
     # A resumed run's logs first: a corrupt episodes.csv fails now (naming the file), not
     # after the budget. A new run's logs come after the model (a failed start writes none).
     keep = start_steps if meta else -1
+    if meta:
+        _check_logs_before_resume(run, meta, start_steps)
     logs = _open_logs(run, keep) if resume else None
     if meta and logs[0].episodes != int(meta.get("episodes", logs[0].episodes)):
         logs[0].close()
@@ -366,6 +368,29 @@ def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool,
     if model.get_vec_normalize_env() is not None:
         save_stats_atomic(model.get_vec_normalize_env(), run / STATS_FILE)
     return run
+
+
+def _check_logs_before_resume(run: Path, meta: dict, steps: int) -> None:
+    """A log the checkpoint counted on must be there, whole up to the checkpoint: a missing
+    or cut one is an error naming the file and the fix (a resume would leave a gap)."""
+    episodes = run / "episodes.csv"
+    if not episodes.exists() and int(meta.get("episodes", 0)) > 0:
+        raise FileNotFoundError(f"missing episode log {episodes}: the checkpoint at step "
+                                f"{steps:,} counted {meta['episodes']} episodes in it; restore "
+                                "the file, or start a new run in another folder")
+    path = run / "evaluations.csv"
+    kept = [r for r in read_evaluations(path) if int(float(r["env_steps"])) <= steps]
+    expected = meta.get("evaluations")
+    if expected is None:  # a checkpoint of an older moonshot: did it evaluate at all?
+        expected = len(kept) if int(meta.get("last_eval_steps", -1)) < 0 or kept else 1
+    # the checkpoint's own evaluation, if lost, is run again (TrainingMonitor): one per split
+    redo = int(meta.get("last_eval_steps", -1)) == steps and not any(
+        int(float(r["env_steps"])) == steps for r in kept)
+    if len(kept) < int(expected) - (2 if redo else 0):
+        what = "missing" if not path.exists() else f"holds {len(kept)} evaluation row(s)"
+        raise ValueError(f"{path} is {what} up to the checkpoint at step {steps:,}, which "
+                         f"counted {expected}: the file was cut or deleted, and resuming would "
+                         "leave a gap; restore the file, or start a new run in another folder")
 
 
 def _open_logs(run: Path, keep: int | None) -> tuple[EpisodeLog, EvalLog]:
