@@ -235,6 +235,7 @@ def _version() -> str:
 def _dispatch(args: argparse.Namespace) -> int:
     from . import commands
 
+    commands.check_out(args.command, getattr(args, "out", None))
     handler = getattr(commands, f"cmd_{args.command}", None)
     if handler is None:
         raise NotBuiltYet(f"`moonshot {args.command}` is part of the documented interface but "

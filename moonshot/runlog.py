@@ -469,11 +469,29 @@ class run_folder:
             remove_if_empty(self.path)
 
 
+def _holds_results(folder: Path) -> bool:
+    """Whether a run folder (or any folder in it: a sweep's cells) holds anything worth
+    keeping: a logged episode, a checkpoint, a model, a result, a report."""
+    for path in folder.rglob("*"):
+        if path.name in ("latest.json", "model.zip", "summary.json", "result.json",
+                         "report.md"):
+            return True
+        if path.name in ("episodes.csv", "evaluations.csv") and path.is_file():
+            with open(path, "rb") as fh:
+                if fh.read(1 << 16).count(b"\n") > 1:  # the header and at least one row
+                    return True
+    return False
+
+
 def remove_if_empty(folder: Path) -> None:
-    """Remove ``folder`` if it holds no file but the lock file (a failed start)."""
+    """Remove ``folder`` (which this invocation created) after a failed start: when it holds
+    no file but the lock file, or only what the failed run itself began to write (its config,
+    a header-only log) and no result; a folder with results is kept whole."""
     import shutil
 
     folder = Path(folder)
-    if folder.is_dir() and not any(p.is_file() and p.name != RunLock.NAME
-                                   for p in folder.rglob("*")):
+    if not folder.is_dir():
+        return
+    if not any(p.is_file() and p.name != RunLock.NAME for p in folder.rglob("*")) or \
+            not _holds_results(folder):
         shutil.rmtree(folder, ignore_errors=True)
