@@ -174,6 +174,7 @@ class EpisodeLog:
                 fh.write(buf.getvalue().encode("utf-8"))
                 fh.flush()
                 os.fsync(fh.fileno())
+                _interrupt_point("flush")
         self._buffer.clear()
 
     def close(self) -> None:
@@ -184,6 +185,23 @@ class EpisodeLog:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+_FLUSHES = [0]
+
+
+def _interrupt_point(name: str) -> None:
+    """Fault injection for the reliability probes: with ``MOONSHOT_FAULT=sigint-NAME@K`` the
+    process sends itself SIGINT (Ctrl-C) at the K-th ``NAME`` point (``flush``: after a
+    flush's rows are on disk). Off (one dict lookup) otherwise."""
+    spec = os.environ.get("MOONSHOT_FAULT")
+    if not spec or not spec.startswith(f"sigint-{name}@"):
+        return
+    _FLUSHES[0] += 1
+    if _FLUSHES[0] == int(spec.partition("@")[2] or 1):
+        import signal
+
+        os.kill(os.getpid(), signal.SIGINT)
 
 
 def _last_whole_row(fh, path: Path) -> int:
