@@ -30,7 +30,6 @@ def evaluate(split: str, cars: int, episodes: int, seed0: int = 0, verbose: bool
     agent = CityPlanner(perception=perception)
     outcomes: dict[str, int] = {}
     failures = []
-    imagined = 0
     t0 = time.perf_counter()
     for ep in range(episodes):
         obs, info = env.reset(seed=seed0 + ep)
@@ -40,7 +39,6 @@ def evaluate(split: str, cars: int, episodes: int, seed0: int = 0, verbose: bool
             obs, _, term, trunc, info = env.step(action)
             if term or trunc:
                 break
-        imagined += agent.model_rollouts()
         outcomes[info["outcome"]] = outcomes.get(info["outcome"], 0) + 1
         if info["outcome"] != "arrived":
             failures.append((seed0 + ep, info["map_id"], info["outcome"], info.get("crash"),
@@ -48,6 +46,7 @@ def evaluate(split: str, cars: int, episodes: int, seed0: int = 0, verbose: bool
             if verbose:
                 print("  failure:", failures[-1], flush=True)
     env.close()
+    imagined = agent.costs().model_rollouts  # cumulative over the episodes
     dts = np.asarray(agent.decision_times) * 1e3
     return outcomes, failures, float(np.median(dts)), float(np.percentile(dts, 95)), \
         time.perf_counter() - t0, imagined / episodes

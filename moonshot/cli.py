@@ -38,6 +38,7 @@ def _add_common_run_args(p: argparse.ArgumentParser, out_default: str | None = N
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .evaluation.sweep.spec import schema_help
     from .worlds import known_worlds
 
     env_help = "a world (" + ", ".join(w.name for w in _worlds()) + ") or a full env id"
@@ -181,11 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "report.md/html. Workers send their cell folders to the driver, so a "
                     "cluster needs no shared disk; a cell whose worker dies is retried and "
                     "resumes from its last checkpoint.",
-        epilog="spec keys: name, world | env, env_kwargs, env_grid, num_train_maps, agents "
-               "({algo, timesteps, hyperparams, n_envs, label, ...} or {planner: true, "
-               "options, episodes, label}), seeds, evaluate {splits, episodes, seed, "
-               "max_trials}, shift {axis, levels, episodes}, relearn {timesteps}, resources "
-               "{num_cpus, num_gpus}, max_retries. Example: moonshot/sweeps/moon-transfer.yaml",
+        epilog=schema_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("spec", metavar="SPEC.yaml", help="the sweep spec")
     p.add_argument("--out", required=True, help="the sweep folder (cells/, report.md, ...)")

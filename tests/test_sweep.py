@@ -1,6 +1,7 @@
 """Sweeps on a real Ray cluster: two nodes on loopback addresses of this machine, a node killed
 mid-sweep, resume; and the spec's errors before any task starts."""
 
+import copy
 import csv
 import os
 import signal
@@ -280,3 +281,65 @@ def test_the_aggregate_keeps_columns_only_some_cells_have(tmp_path):
     header = (tmp_path / "cells.csv").read_text().splitlines()[0].split(",")
     assert "relearn_episodes" in header
     assert "relearn: episodes" in (tmp_path / "summary.md").read_text()
+
+
+def test_sweep_help_lists_every_key_of_the_schema():
+    """`moonshot sweep --help` is generated from the spec schema: every section and every key
+    (with its kind) appears, in its section."""
+    from moonshot.evaluation.sweep import SCHEMA
+
+    env = {**os.environ, "COLUMNS": "100"}
+    text = subprocess.run([sys.executable, "-m", "moonshot", "sweep", "--help"], check=True,
+                          capture_output=True, text=True, env=env).stdout
+    sections, current = {}, None
+    for line in text.split("spec keys")[1].splitlines()[1:]:
+        if line.startswith("  ") and not line.startswith("   "):
+            current = sections.setdefault(line.strip().rstrip(":"), [])
+        elif current is not None:
+            current.append(line)
+    assert list(sections) == list(SCHEMA)
+    for section, entries in SCHEMA.items():
+        for key in entries:
+            assert any(line.split()[:1] == [key.name] and key.kind in line
+                       for line in sections[section]), (section, key.name)
+
+
+# a minimal valid spec that reaches each section's check, and where that section lives
+_SECTION_SPECS = {
+    "top-level": ({}, lambda s: s),
+    "RL agent": ({"agents": [{"algo": "ppo", "timesteps": 10}]}, lambda s: s["agents"][0]),
+    "planner agent": ({}, lambda s: s["agents"][0]),
+    "evaluate": ({"evaluate": {}}, lambda s: s["evaluate"]),
+    "shift": ({"shift": {"axis": "altitude"}}, lambda s: s["shift"]),
+    "relearn": ({"agents": [{"algo": "ppo", "timesteps": 10}], "relearn": {"timesteps": 10}},
+                lambda s: s["relearn"]),
+    "resources": ({"resources": {}}, lambda s: s["resources"]),
+}
+
+
+@pytest.mark.parametrize("section", list(_SECTION_SPECS))
+def test_an_unknown_key_names_itself_and_lists_the_known_keys(section):
+    from moonshot.evaluation.sweep import SCHEMA
+
+    change, where = _SECTION_SPECS[section]
+    spec = copy.deepcopy({"world": "moon", "agents": [{"planner": True}], **change})
+    expand(spec)  # valid as it is
+    where(spec)["colour"] = "red"
+    with pytest.raises(ConfigError) as err:
+        expand(spec)
+    msg = str(err.value)
+    assert "'colour'" in msg
+    known = msg.split("known keys are:")[1]
+    assert sorted(k.strip() for k in known.split(",")) == sorted(k.name for k in
+                                                                  SCHEMA[section])
+
+
+@pytest.mark.parametrize("section,key,value", [
+    ("planner agent", "max_trials", 0), ("evaluate", "seed", -1), ("shift", "episodes", 0),
+    ("relearn", "tolerance", "small"), ("resources", "num_cpus", True)])
+def test_simple_values_are_checked_from_the_schema(section, key, value):
+    change, where = _SECTION_SPECS[section]
+    spec = copy.deepcopy({"world": "moon", "agents": [{"planner": True}], **change})
+    where(spec)[key] = value
+    with pytest.raises(ConfigError, match=f"{key} must be"):
+        expand(spec)

@@ -262,31 +262,39 @@ def test_sac_below_its_warm_up_says_so(tmp_path, capsys):
 
 
 def test_batched_evaluation_is_the_single_env_evaluation():
-    # CityNav-v1's vector env seeds slot i like a single env's reset(seed=seed + i)
-    import gymnasium as gym
+    """The evaluation core runs a batch-acting agent's fresh-reset episodes side by side in
+    CityNav-v1's vector env (slot i seeded like a single env's reset(seed=seed + i)): the
+    episodes of the one-by-one path, whatever the batch size."""
+    from moonshot.agents.base import Agent
+    from moonshot.agents.episodes import (
+        TRAINING_EVAL_SEED,
+        EvalSettings,
+        _batched_records,
+        evaluate,
+    )
 
-    from moonshot.agents.monitor import _batched_episodes
+    class Steady(Agent):  # a frozen policy
+        batched = True
 
-    class Steady:  # a frozen policy
         def predict(self, obs, state=None, episode_start=None, deterministic=True):
-            obs = np.atleast_2d(obs)
-            return np.tile([0.4, 0.02], (len(obs), 1)).astype(np.float32), None
+            action = np.array([0.4, 0.02], np.float32)
+            return (action if np.ndim(obs) == 1 else np.tile(action, (len(obs), 1))), None
 
-    kw = {"time_limit": 6.0, "split": "new"}
-    succ, death, rets = _batched_episodes(Steady(), "moonshot/CityNav-v1", kw, 10, 5, batch=4)
-    env = gym.make("moonshot/CityNav-v1", **kw)
-    single = []
-    for i in range(10):
-        env.reset(seed=5 + i)
-        total, done = 0.0, False
-        while not done:
-            _, r, term, trunc, info = env.step(np.array([0.4, 0.02], np.float32))
-            total += r
-            done = term or trunc
-        single.append(total)
-    assert np.allclose(rets, single, rtol=0, atol=1e-9)
-    # and the same seed evaluates the same way again
-    assert _batched_episodes(Steady(), "moonshot/CityNav-v1", kw, 10, 5, batch=4)[2] == rets
+    class OneByOne(Steady):
+        batched = False
+
+    kw = {"time_limit": 6.0}
+    settings = EvalSettings(split="new", episodes=10, seed=5, scenarios="training")
+    together = evaluate(Steady(), "moonshot/CityNav-v1", settings, env_kwargs=kw)
+    apart = evaluate(OneByOne(), "moonshot/CityNav-v1", settings, env_kwargs=kw)
+    fields = ("map_id", "trial", "length", "success", "death", "outcome")
+    for a, b in zip(together.records, apart.records, strict=True):
+        assert [getattr(a, f) for f in fields] == [getattr(b, f) for f in fields]
+        assert abs(a.ret - b.ret) <= 1e-9
+    assert len({r.map_id for r in apart.records}) > 1  # really different drives
+    small = _batched_records(Steady(), "moonshot/CityNav-v1", {**kw, "split": "new"}, 10,
+                             TRAINING_EVAL_SEED + 5, batch=4)
+    assert [r.ret for r in small] == [r.ret for r in together.records]
 
 
 def test_updates_use_one_thread_unless_asked_and_openmp_is_left_alone():

@@ -59,14 +59,54 @@ class Agent:
         corrections from its misses). The evaluator calls it before every evaluation, so each
         one starts from the same agent whatever was evaluated before. Default: nothing."""
 
+    def costs(self) -> AgentCosts:
+        """What the agent spent imagining so far, cumulative (never reset by reading):
+        :func:`run_episode` logs the difference across an episode. Default: nothing (RL)."""
+        return AgentCosts()
+
     def planning_time_s(self) -> float:
-        """Compute time spent in model-based rehearsal since the last call (0 for RL)."""
-        return 0.0
+        """Compute seconds spent in model-based rehearsal so far (``costs().compute_s``).
+
+        Older subclasses overrode this (and :meth:`model_rollouts`) to return the time
+        *since the last call*; :func:`run_episode` still reads such an agent that way, once
+        per episode, as long as it does not override :meth:`costs`."""
+        return self.costs().compute_s
 
     def model_rollouts(self) -> int:
-        """Imagined trials (rollouts of the agent's own model of the world) since the last
-        call: the rehearsed launches or imagined drives behind an episode (0 for RL)."""
-        return 0
+        """Imagined trials (rollouts of the agent's own model of the world) so far: the
+        rehearsed launches or imagined drives (``costs().model_rollouts``; see
+        :meth:`planning_time_s` for subclasses written for the older per-call reading)."""
+        return self.costs().model_rollouts
+
+
+@dataclass(frozen=True)
+class AgentCosts:
+    """An agent's imagined work, cumulative: model rollouts (imagined trials) and the compute
+    seconds spent planning. Subtract two readings for what happened between them."""
+
+    model_rollouts: int = 0
+    compute_s: float = 0.0
+
+    def __sub__(self, other: AgentCosts) -> AgentCosts:
+        return AgentCosts(self.model_rollouts - other.model_rollouts,
+                          self.compute_s - other.compute_s)
+
+
+def _legacy_counters(agent: Agent) -> bool:
+    """An agent written for the older reading: it overrides ``model_rollouts`` or
+    ``planning_time_s`` (counts since the last call) and not ``costs``."""
+    cls = type(agent)
+    return (getattr(cls, "costs", None) is Agent.costs
+            and (getattr(cls, "model_rollouts", None) is not Agent.model_rollouts
+                 or getattr(cls, "planning_time_s", None) is not Agent.planning_time_s))
+
+
+def episode_costs(agent: Agent, before: AgentCosts | None) -> AgentCosts:
+    """What ``agent`` spent since ``before`` (a :meth:`Agent.costs` reading taken at the
+    episode's start; ``None`` for an agent with the older per-call counters)."""
+    if before is None:
+        return AgentCosts(int(agent.model_rollouts()), float(agent.planning_time_s()))
+    return agent.costs() - before
 
 
 @dataclass
@@ -106,6 +146,7 @@ def run_episode(agent: Agent, env, *, seed: int | None = None, options: dict | N
     the first, every ``frame_every``-th step's and the last.
     """
     t0 = time.perf_counter()
+    before = None if _legacy_counters(agent) else agent.costs()
     obs, info = env.reset(seed=seed, options=options)
     agent.begin_episode(perception_view(agent, env), obs, info)
     if frames is not None:
@@ -121,9 +162,10 @@ def run_episode(agent: Agent, env, *, seed: int | None = None, options: dict | N
         if terminated or truncated:
             break
     agent.end_episode(info)
+    spent = episode_costs(agent, before)
     return EpisodeRecord(
         map_id=int(info.get("map_id", -1)), trial=1, ret=ret, length=length,
         success=bool(info.get("is_success", False)), death=bool(info.get("death", False)),
         outcome=str(info.get("outcome", "timeout" if truncated else "")),
-        compute_s=agent.planning_time_s(), wall_time_s=time.perf_counter() - t0,
-        final_info=info, model_rollouts=int(agent.model_rollouts()))
+        compute_s=spent.compute_s, wall_time_s=time.perf_counter() - t0,
+        final_info=info, model_rollouts=spent.model_rollouts)

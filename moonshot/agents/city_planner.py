@@ -47,7 +47,7 @@ from ..physics.city.traffic import (
     TrafficState,
     stops_at_light,
 )
-from .base import Agent
+from .base import Agent, AgentCosts
 
 # three covering circles per car, for the ego and the traffic alike (same 4.5 x 1.8 m body)
 CIRCLE_OFFSETS = np.array(EGO_CIRCLE_OFFSETS)
@@ -303,15 +303,10 @@ class CityPlanner(Agent):
         self.decision_times.append(dt)
         return action, state
 
-    def planning_time_s(self) -> float:
-        t, self._planning = self._planning, 0.0
-        return t
-
-    def model_rollouts(self) -> int:
-        """Imagined drives (candidate motions rolled out in the planner's model) since the
-        last call."""
-        n, self._imagined = self._imagined, 0
-        return n
+    def costs(self) -> AgentCosts:
+        """Imagined drives (candidate motions rolled out in the planner's model) and seconds
+        spent deciding, so far."""
+        return AgentCosts(self._imagined, self._planning)
 
     def _ego_along(self, x, y, h, v, accel: float):
         """Imagined ego poses (T, 3) and route arc lengths (T,) for one candidate."""

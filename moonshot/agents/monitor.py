@@ -15,6 +15,7 @@ from ..runlog import EpisodeLog, atomic_write_text, read_evaluations, read_json,
 from ..tblog import EpisodeScalars, write_evaluation
 from .checkpoints import save_model_atomic, save_replay_buffer, save_stats_atomic
 from .config import TrainConfig
+from .episodes import EvalSettings, evaluate
 from .sb3_agent import SB3Agent
 
 EVAL_COLUMNS = ("env_steps", "episodes", "split", "success_rate", "death_rate", "mean_return",
@@ -51,63 +52,16 @@ def evaluate_policy_on_split(agent, env_id: str, split: str, episodes: int, seed
                              env_kwargs: dict) -> dict:
     """Deterministic episodes of ``agent`` on ``split``: success, death rate, mean return.
 
-    Where the env has a native vector version the episodes run side by side in it (one
-    policy call and one env step for all: ``reset(seed=seed)`` of a batch of them), else one
-    after the other, episode ``i`` the env's ``reset(seed=seed + i)``; the same seed
-    evaluates on the same scenarios, whatever the agent."""
-    import gymnasium as gym
-
-    kwargs = {**env_kwargs, "split": split}
-    if gym.spec(env_id).vector_entry_point is not None:
-        succ, death, rets = _batched_episodes(agent, env_id, kwargs, episodes, seed)
-    else:
-        from .base import run_episode
-
-        env = gym.make(env_id, **kwargs)
-        succ, death, rets = [], [], []
-        try:
-            for i in range(episodes):
-                rec = run_episode(agent, env, seed=seed + i)
-                succ.append(rec.success)
-                death.append(rec.death)
-                rets.append(rec.ret)
-        finally:
-            env.close()
-    return {"success_rate": float(np.mean(succ)), "death_rate": float(np.mean(death)),
-            "mean_return": float(np.mean(rets)), "n_episodes": episodes}
-
-
-def _batched_episodes(agent, env_id: str, kwargs: dict, episodes: int, seed: int,
-                      batch: int = 256):
-    """The first episode of each of ``episodes`` slots of a native vector env (slot ``i``
-    seeded ``seed + i``), ``batch`` slots at a time."""
-    import gymnasium as gym
-
-    succ, death, rets = [], [], []
-    for first in range(0, episodes, batch):
-        n = min(batch, episodes - first)
-        venv = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point",
-                            **kwargs)
-        try:
-            obs, _ = venv.reset(seed=seed + first)
-            done = np.zeros(n, dtype=bool)
-            ret, ok, died = np.zeros(n), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
-            while not done.all():
-                action, _ = agent.predict(obs, deterministic=True)
-                obs, reward, term, trunc, info = venv.step(action)
-                ret[~done] += reward[~done]
-                ended = (term | trunc) & ~done
-                if ended.any():
-                    final = info["final_info"]
-                    ok[ended] = final["is_success"][ended].astype(bool)
-                    died[ended] = final["death"][ended].astype(bool)
-                    done |= ended
-        finally:
-            venv.close()
-        succ += ok.tolist()
-        death += died.tolist()
-        rets += ret.tolist()
-    return succ, death, rets
+    The training-time scenario set of a run of ``seed`` (:func:`~moonshot.agents.episodes.
+    scenario_set`, fresh resets from :data:`~moonshot.agents.episodes.TRAINING_EVAL_SEED`
+    ``+ seed``), through the evaluation core (:func:`~moonshot.agents.episodes.evaluate`;
+    side by side in the env's vector version where it has one); the same seed evaluates on
+    the same scenarios, whatever the agent."""
+    res = evaluate(agent, env_id, EvalSettings(split=split, episodes=episodes, seed=seed,
+                                               scenarios="training"), env_kwargs=env_kwargs)
+    return {"success_rate": res.success_rate, "death_rate": float(res.deaths.mean()),
+            "mean_return": float(np.mean([r.ret for r in res.records])),
+            "n_episodes": episodes}
 
 
 def _set_threads(n: int) -> None:
@@ -275,8 +229,7 @@ class TrainingMonitor(BaseCallback):
         rows = []
         for split in ("train", "new"):
             res = evaluate_policy_on_split(agent, self.env_id, split, self.eval_episodes,
-                                           seed=10_000 + self.cfg.seed,
-                                           env_kwargs=self.eval_kwargs)
+                                           seed=self.cfg.seed, env_kwargs=self.eval_kwargs)
             rows.append({"env_steps": self.num_timesteps, "episodes": self.log.episodes,
                          "split": split, "wall_time_s": round(self.wall(), 3), **res})
             fault_point("evaluation", self.num_timesteps)  # between the splits

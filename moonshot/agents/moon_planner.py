@@ -34,7 +34,7 @@ How good must the abstract model be? ``model=`` chooses it:
   planner then corrects its burn time from its real misses (a secant on the observed signed
   miss), so its model costs real launches instead of imagined ones.
 
-Every rehearsed launch is counted (:meth:`MoonPlanner.model_rollouts`, the ``model_rollouts``
+Every rehearsed launch is counted (:meth:`MoonPlanner.costs`, the ``model_rollouts``
 column of ``episodes.csv``): real trials and imagined ones are both part of the bill.
 """
 
@@ -50,7 +50,7 @@ from ..envs.perception import check_perception
 from ..physics import earth_moon
 from ..physics.constants import DAY, EARTH_MOON_DISTANCE, GM_EARTH, MU_EARTH_MOON, R_EARTH, R_MOON
 from ..physics.patched_conic import patched_conic_miss
-from .base import Agent
+from .base import Agent, AgentCosts
 
 #: Apogee of the first-guess transfer ellipse, as a multiple of the Moon's distance: a little
 #: beyond it, so that the rocket crosses the Moon's orbit in ~3 days instead of ~5.
@@ -143,7 +143,6 @@ class MoonPlanner(Agent):
         self._last: tuple[float, float] | None = None  # (predicted signed miss, ...) this trial
         self._compute = 0.0
         self.rehearsals = 0  # imagined launches flown in the model, in all
-        self._reported = 0
 
     # --- the agent interface -------------------------------------------------------------
     def begin_episode(self, world, observation, info) -> None:
@@ -174,14 +173,9 @@ class MoonPlanner(Agent):
             (self._last[0], observed, self._last[1]))
         self._last = None
 
-    def planning_time_s(self) -> float:
-        t, self._compute = self._compute, 0.0
-        return t
-
-    def model_rollouts(self) -> int:
-        """Launches rehearsed in the model since the last call."""
-        n, self._reported = self.rehearsals - self._reported, self.rehearsals
-        return n
+    def costs(self) -> AgentCosts:
+        """Launches rehearsed in the model and CPU seconds spent planning, so far."""
+        return AgentCosts(self.rehearsals, self._compute)
 
     def forget(self) -> None:
         """Drop the per-scenario correction history (scenario ids repeat from one evaluation

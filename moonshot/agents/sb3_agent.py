@@ -18,6 +18,10 @@ class SB3Agent(Agent):
     observations; raw observations are normalized with them (never updating them).
     """
 
+    #: ``predict`` takes a batch of observations and the hooks do nothing: the evaluation
+    #: core may run its episodes side by side (:func:`~moonshot.agents.episodes.evaluate`).
+    batched = True
+
     def __init__(self, model: Any, name: str = "rl", normalizer: Any = None):
         self.model = model
         self.name = name

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..agents.episodes import scenario_starts
 from ..errors import ConfigError
 from ..runlog import read_episodes, read_json
 from ..worlds import display_env, get_world
@@ -47,11 +48,9 @@ def run_metrics(log: dict[str, np.ndarray], window: int = WINDOW) -> dict:
         out[f"wall_s_to_{name}"] = None if i is None else float(log["wall_time_s"][i])
         out[f"deaths_before_{name}"] = (int(death.sum()) if i is None else
                                         int(deaths_cum[i] - death[i]))
-    # Trials per scenario (map_id runs of consecutive episodes), as planners count them.
+    # Trials per scenario, grouped as every evaluation groups them.
     if n:
-        ids = log["map_id"]
-        new_scn = np.concatenate([[True], (ids[1:] != ids[:-1]) | (log["trial"][1:] <= 1)])
-        groups = np.cumsum(new_scn)
+        groups = np.cumsum(scenario_starts(log["trial"], log["map_id"]))
         sizes = np.bincount(groups)[1:]
         solved = np.bincount(groups, weights=success.astype(float))[1:] > 0
         imagined = np.bincount(groups, weights=log["model_rollouts"].astype(float))[1:]

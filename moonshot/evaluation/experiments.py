@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import shlex
 import time
+from dataclasses import replace
 from pathlib import Path
 
+from ..agents.episodes import EvalSettings
 from ..agents.loading import AgentSpec, resolve_agents
 from ..runlog import read_episodes, read_evaluations, write_json
 from . import report
@@ -41,36 +43,38 @@ def evaluate_agents(specs: list[AgentSpec | str], splits: list[str], episodes: i
     check_int("--seed", seed, 0)
     if max_trials is not None:
         check_int("--max-trials", max_trials, 1)
+    settings = EvalSettings(episodes=episodes, seed=seed, max_trials=max_trials,
+                            progress=progress)
     with run_folder(out, "evaluate", fresh=False):
-        return _evaluate_agents(specs, splits, episodes, seed, Path(out), progress,
-                                max_trials, env, meta)
+        return _evaluate_agents(specs, splits, settings, Path(out), env, meta)
 
 
-def _evaluate_agents(specs, splits, episodes, seed, out, progress, max_trials, env, meta):
+def _evaluate_agents(specs, splits: list[str], settings: EvalSettings, out: Path,
+                     env: str | None, meta: dict | None) -> dict:
     t0 = time.perf_counter()
+    episodes, seed = settings.episodes, settings.seed
     names = [s if isinstance(s, str) else s.label for s in specs]
     specs = resolve_agents(specs, env)
     out.mkdir(parents=True, exist_ok=True)
-    results = []
+    evaluated = []
     for k, spec in enumerate(specs):
         for split in splits:
             folder = out / "episodes" / _slug(f"{k}-{spec.label}-{spec.env_id}-{split}")
-            results.append(evaluate_agent(spec, split, episodes, seed, out=folder,
-                                          progress=progress, max_trials=max_trials))
+            evaluated.append(evaluate_agent(spec, replace(settings, split=split), out=folder))
     gaps = []
     for spec in specs:
-        mine = {r["split"]: r for r in results
-                if r["agent"] == spec.label and r["env"] == spec.env_id}
+        mine = {r.split: r for r in evaluated
+                if r.agent == spec.label and r.env == spec.env_id}
         if "train" in mine and "new" in mine:
             gaps.append(generalization_gap(mine["train"], mine["new"]))
+    results = [r.row() for r in evaluated]  # the table and JSON boundary
     report.decorate_transfer(results)
     report.decorate_transfer(gaps)
     md = report.write_table(out, "transfer", results, report.TRANSFER_COLUMNS)
     if gaps:
         md += "\n" + report.write_table(out, "gap", gaps, report.GAP_COLUMNS)
-    write_json(out / "transfer.json", {"results": [{k: v for k, v in r.items()
-                                                    if not k.startswith("_")} for r in results],
-                                       "gaps": gaps, "episodes": episodes, "seed": seed})
+    write_json(out / "transfer.json", {"results": results, "gaps": gaps,
+                                       "episodes": episodes, "seed": seed})
     report.plot_transfer(results, out / "transfer.png")
     split_arg = "both" if len(splits) > 1 else splits[0]
     meta = meta or report_meta(

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from ..agents.episodes import EvalSettings, evaluate, scenario_ids, scenario_set
 from ..errors import ConfigError
 from ..worlds import World, get_world
 
-
-def scenario_ids(seed: int, n: int) -> np.ndarray:
-    """The scenario ids of a run with ``seed`` in a world that replays scenarios (shared by
-    planners and evaluators)."""
-    return np.random.default_rng(seed).integers(0, 2**31 - 1, size=n)
+__all__ = ["PlanConfig", "make_planner", "plan", "run_planner", "scenario_ids",
+           "scenario_plan"]
 
 
 def make_planner(world: str, **options):
@@ -23,86 +24,124 @@ def make_planner(world: str, **options):
 
 
 def scenario_plan(world: World, seed: int, n: int, max_trials: int):
-    """``(scenario_ids, trials)`` for ``n`` scenarios of ``world``: replayed scenarios with
-    up to ``max_trials`` trials where the world replays them, fresh episodes otherwise."""
-    if world.replay_option is None:
-        return None, 1
-    return scenario_ids(seed, n), max_trials
+    """``(scenario_ids, trials)`` of a plan run of ``seed``: the ``"run"`` scenario set of
+    :func:`~moonshot.agents.episodes.scenario_set` (``None`` ids: fresh episodes)."""
+    s = scenario_set(world, "train", seed, n, "run", max_trials)
+    return (None if s.ids is None else np.array(s.ids)), s.max_trials
 
 
-def run_planner(world: str, *, episodes: int, seed: int, split: str, out: Path,
-                target: str | None = None, max_trials: int | None = None,
-                progress: bool = True, env_kwargs: dict | None = None,
-                env_id: str | None = None, planner_options: dict | None = None,
-                tensorboard: bool = False) -> dict:
-    """Run the planner of ``world`` and write ``episodes.csv``, ``summary.json``,
-    ``config.json`` into ``out``; returns the summary. With ``tensorboard``, ``out/
+@dataclass(frozen=True)
+class PlanConfig:
+    """One ``moonshot plan`` run.
+
+    :param world: the world (short name or env id).
+    :param out: the run folder.
+    :param settings: split, episodes (scenarios), seed, max_trials, progress.
+    :param env_id: the env (default: the world's).
+    :param env_kwargs: env settings.
+    :param target: the world's task choice (``task_key``), if it has one.
+    :param planner_options: keyword options of the planner.
+    :param tensorboard: also write ``out/tensorboard``.
+    """
+
+    world: str
+    out: Path
+    settings: EvalSettings
+    env_id: str | None = None
+    env_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    target: str | None = None
+    planner_options: Mapping[str, Any] = field(default_factory=dict)
+    tensorboard: bool = False
+
+
+def run_planner(world: str | PlanConfig, *, episodes: int = 100, seed: int = 0,
+                split: str = "train", out: Path | None = None, target: str | None = None,
+                max_trials: int | None = None, progress: bool = True,
+                env_kwargs: dict | None = None, env_id: str | None = None,
+                planner_options: dict | None = None, tensorboard: bool = False) -> dict:
+    """Run the planner of a world and write ``episodes.csv``, ``summary.json``,
+    ``config.json`` into the run folder; returns the summary. With ``tensorboard``, ``out/
     tensorboard`` gets the real trials and model rollouts of each scenario and the training
-    scalars of an RL run (:mod:`moonshot.tblog`)."""
-    import gymnasium as gym
+    scalars of an RL run (:mod:`moonshot.tblog`).
 
-    from ..runlog import run_folder
-
-    w = get_world(world)
-    env_id = env_id or w.env_id
-    kwargs = dict(env_kwargs or {})
-    kwargs["split"] = split
+    ``world``: a :class:`PlanConfig`, or the world's name with the run described by the
+    keywords (the older form)."""
+    if isinstance(world, PlanConfig):
+        return plan(world)
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
         raise ConfigError(f"--episodes must be an integer >= 1, got {episodes!r}")
     if not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"--seed must be an integer >= 0, got {seed!r}")
-    max_trials = w.trials_per_scenario if max_trials is None else max_trials
-    if max_trials < 1:
+    if max_trials is not None and max_trials < 1:
         raise ConfigError(f"--max-trials must be >= 1, got {max_trials}")
-    if target is not None:
+    if out is None:
+        raise ConfigError("run_planner needs out (the run folder)")
+    return plan(PlanConfig(
+        world=world, out=Path(out), env_id=env_id, env_kwargs=dict(env_kwargs or {}),
+        target=target, planner_options=dict(planner_options or {}), tensorboard=tensorboard,
+        settings=EvalSettings(split=split, episodes=episodes, seed=seed,
+                              max_trials=max_trials, progress=progress, scenarios="run")))
+
+
+def plan(cfg: PlanConfig) -> dict:
+    """Run the planner as ``cfg`` says (see :func:`run_planner`); everything is checked and
+    the env made before the run folder is touched."""
+    import gymnasium as gym
+
+    from ..runlog import run_folder
+
+    w = get_world(cfg.world)
+    env_id = cfg.env_id or w.env_id
+    settings = replace(cfg.settings, scenarios="run",
+                       desc=cfg.settings.desc or f"{w.name} planner ({cfg.settings.split})")
+    kwargs = {**cfg.env_kwargs, "split": settings.split}
+    if cfg.target is not None:
         if w.task_key is None:
             raise ConfigError(f"--target does not apply to the {w.name} world (it has no "
                               "task choice)")
-        kwargs[w.task_key] = target
-    if tensorboard:
+        kwargs[w.task_key] = cfg.target
+    if cfg.tensorboard:
         from ..tblog import check_tensorboard
 
         check_tensorboard()
     env = gym.make(env_id, **kwargs).unwrapped
-    options = dict(planner_options or {})
+    options = dict(cfg.planner_options)
     try:
         agent = w.make_planner(**options)
     except TypeError as exc:
+        env.close()
         raise ConfigError(f"bad planner option for the {w.name} planner: {exc}") from None
-    ids, trials = scenario_plan(w, seed, episodes, max_trials)
     try:
-        with run_folder(out, "plan"):
-            return _plan_locked(w, env, agent, env_id, kwargs, options, ids, trials,
-                                episodes=episodes, seed=seed, split=split, out=Path(out),
-                                progress=progress, tensorboard=tensorboard)
+        with run_folder(cfg.out, "plan"):
+            return _plan_locked(cfg, w, env_id, env, agent, kwargs, settings)
     finally:
         env.close()
 
 
-def _plan_locked(w, env, agent, env_id, kwargs, options, ids, trials, *, episodes, seed,
-                 split, out, progress, tensorboard) -> dict:
+def _plan_locked(cfg: PlanConfig, w: World, env_id: str, env, agent, kwargs: dict,
+                 settings: EvalSettings) -> dict:
     from ..runlog import EpisodeLog, write_json
     from ..versions import versions
-    from .rollout import run_scenarios, summarize
 
+    out = Path(cfg.out)
+    trials = scenario_set(w, settings.split, settings.seed, settings.episodes, "run",
+                          settings.max_trials).max_trials
     config = {"command": "plan", "env": env_id, "world": w.name, "agent": agent.name,
-              "seed": seed, "episodes": episodes, "split": split, "env_kwargs": kwargs,
-              "max_trials": trials, "planner_options": options, "versions": versions()}
+              "seed": settings.seed, "episodes": settings.episodes, "split": settings.split,
+              "env_kwargs": kwargs, "max_trials": trials,
+              "planner_options": dict(cfg.planner_options), "versions": versions()}
     write_json(out / "config.json", config)
     t0 = time.perf_counter()
-    board = _PlanScalars(out / "tensorboard") if tensorboard else None
+    board = _PlanScalars(out / "tensorboard") if cfg.tensorboard else None
     try:
         with EpisodeLog(out / "episodes.csv") as log:
-            records = run_scenarios(
-                agent, env, n=episodes, seed=seed, split=split, log=log, scenario_ids=ids,
-                replay=w.replay, max_trials=trials, progress=progress,
-                desc=f"{w.name} planner ({split})",
-                on_scenario=board.scenario if board is not None else None)
+            res = evaluate(agent, env_id, settings, env_kwargs=kwargs, log=log, env=env,
+                           on_scenario=board.scenario if board is not None else None)
     finally:
         if board is not None:
             board.close()
-    summary = summarize(records)
-    summary.update({"env": env_id, "agent": agent.name, "split": split,
+    summary = res.summary()
+    summary.update({"env": env_id, "agent": agent.name, "split": settings.split,
                     "wall_time_s": time.perf_counter() - t0})
     write_json(out / "summary.json", summary)
     return summary

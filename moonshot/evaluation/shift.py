@@ -10,15 +10,17 @@ same seed), frozen, as :func:`~moonshot.evaluation.transfer.evaluate_agent` does
 from __future__ import annotations
 
 import time
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from ..agents.episodes import EvalSettings
 from ..agents.loading import AgentSpec, resolve_agents
 from ..runlog import write_json
 from ..worlds import get_world
 from . import report
-from .transfer import evaluate_agent
+from .transfer import TransferResult, evaluate_agent
 
 SHIFT_COLUMNS = ("axis", "level", "label", "agent", "episodes", "success", "success_low",
                  "success_high", "deaths", "trials", "model_rollouts", "time_to_goal",
@@ -29,13 +31,50 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in str(text)).strip("-")
 
 
+@dataclass(frozen=True)
+class ShiftRow:
+    """One agent at one level of one axis (a row of ``shift.csv``; :meth:`row` its dict)."""
+
+    axis: str
+    level: int
+    label: str
+    agent: str
+    episodes: int
+    success: float
+    success_low: float
+    success_high: float
+    deaths: float
+    trials: float
+    model_rollouts: float
+    time_to_goal: float | None
+    perceivable: bool
+
+    @classmethod
+    def of(cls, axis, level: int, res: TransferResult) -> ShiftRow:
+        return cls(axis=axis.name, level=level, label=axis.labels[level], agent=res.agent,
+                   episodes=res.scenarios, success=res.success_rate,
+                   success_low=res.success_low, success_high=res.success_high,
+                   deaths=res.death_rate, trials=res.trials_per_scenario,
+                   model_rollouts=res.model_rollouts_per_scenario,
+                   time_to_goal=res.time_to_goal, perceivable=axis.perceivable)
+
+    def row(self) -> dict:
+        return asdict(self)
+
+
 def run_shift(env: str, agents: list[str | AgentSpec], axes: list[str] | None = None,
-              levels: list[int] | None = None, episodes: int = 50, seed: int = 0,
-              out: Path | str = "runs/shift", progress: bool = True,
-              max_trials: int | None = None, env_kwargs: dict | None = None) -> dict:
+              levels: list[int] | None = None, settings: EvalSettings | None = None,
+              out: Path | str = "runs/shift", *, episodes: int = 50, seed: int = 0,
+              progress: bool = True, max_trials: int | None = None,
+              env_kwargs: dict | None = None) -> dict:
     """Evaluate ``agents`` in the world of ``env`` along ``axes`` (default: all of the
-    world's), at ``levels`` (default: every level), ``episodes`` each; writes ``shift.csv``,
-    ``shift.json``, ``shift.png`` and ``report.md/html`` into ``out``.
+    world's), at ``levels`` (default: every level); writes ``shift.csv``, ``shift.json``,
+    ``shift.png`` and ``report.md/html`` into ``out``.
+
+    ``settings``: episodes, seed, trials, progress and env settings for every level
+    (``env_overrides``) of each evaluation; the split is the training one and each level's
+    settings go on top. Without it, the keywords ``episodes, seed, progress, max_trials,
+    env_kwargs`` make one (the older form).
 
     Rows: ``axis, level, label, agent, episodes, success`` (a fraction) ``, success_low,
     success_high`` (95% bootstrap CI) ``, deaths`` (per episode) ``, trials`` (real trials per
@@ -45,44 +84,47 @@ def run_shift(env: str, agents: list[str | AgentSpec], axes: list[str] | None = 
     from ..runlog import run_folder
 
     world = get_world(env)
-    check_int("--episodes", episodes, 1)
-    check_int("--seed", seed, 0)
+    if settings is None:
+        check_int("--episodes", episodes, 1)
+        check_int("--seed", seed, 0)
+        settings = EvalSettings(episodes=episodes, seed=seed, max_trials=max_trials,
+                                progress=progress, env_overrides=dict(env_kwargs or {}))
+    check_int("--seed", settings.seed, 0)
+    settings = replace(settings, split="train")
     names = list(axes) if axes else list(world.shift_axes)
     chosen = [world.axis(n) for n in names]
-    for ax in chosen:
-        for lv in (levels if levels is not None else range(len(ax.levels))):
-            ax.settings(lv)  # a bad level is an error before anything runs
+    steps = [(ax, lv) for ax in chosen
+             for lv in (levels if levels is not None else range(len(ax.levels)))]
+    for ax, lv in steps:
+        ax.settings(lv)  # a bad level is an error before anything runs
     specs = resolve_agents(agents, env)
     # The ladder is the world's, whatever an agent trained on: its own values of the shifted
     # quantities (a domain-randomized agent's wider ranges) give way to the levels'.
     shifted = {k for ax in world.shift_axes.values() for lv in ax.levels for k in lv}
     for spec in specs:
         spec.env_kwargs = {k: v for k, v in spec.env_kwargs.items() if k not in shifted}
+    agent_words = " ".join(f"--agent {s.source}" for s in specs)
+    command = (f"moonshot shift {world.name} {agent_words} --axis {' '.join(names)} "
+               f"--episodes {settings.episodes} --seed {settings.seed} --out {out}")
     with run_folder(out, "shift", fresh=False):
-        return _ladder(world, specs, chosen, names, levels, episodes, seed, Path(out),
-                       max_trials, progress, env_kwargs)
+        return _ladder(world, specs, steps, settings, Path(out), command)
 
 
-def _ladder(world, specs, chosen, names, levels, episodes, seed, out, max_trials, progress,
-            env_kwargs) -> dict:
+def _ladder(world, specs: list[AgentSpec], steps: list, settings: EvalSettings, out: Path,
+            command: str) -> dict:
+    """Every agent at every ``(axis, level)`` of ``steps``; the tables, plot and report."""
     from .html_report import report_meta, write_report
 
     t0 = time.perf_counter()
-    rows = []
-    for ax in chosen:
-        for lv in (levels if levels is not None else range(len(ax.levels))):
-            for k, spec in enumerate(specs):
-                folder = out / "episodes" / _slug(f"{ax.name}-{lv}-{k}-{spec.label}")
-                res = evaluate_agent(spec, "train", episodes, seed, out=folder,
-                                     max_trials=max_trials, progress=progress,
-                                     env_overrides={**(env_kwargs or {}), **ax.settings(lv)})
-                rows.append({
-                    "axis": ax.name, "level": lv, "label": ax.labels[lv], "agent": spec.label,
-                    "episodes": res["scenarios"], "success": res["success_rate"],
-                    "success_low": res["success_low"], "success_high": res["success_high"],
-                    "deaths": res["death_rate"], "trials": res["trials_per_scenario"],
-                    "model_rollouts": res["model_rollouts_per_scenario"],
-                    "time_to_goal": res["time_to_goal"], "perceivable": ax.perceivable})
+    typed = []
+    for ax, lv in steps:
+        level = replace(settings, env_overrides={**settings.env_overrides, **ax.settings(lv)})
+        for k, spec in enumerate(specs):
+            folder = out / "episodes" / _slug(f"{ax.name}-{lv}-{k}-{spec.label}")
+            typed.append(ShiftRow.of(ax, lv, evaluate_agent(spec, level, out=folder)))
+    rows = [r.row() for r in typed]  # the table and JSON boundary
+    chosen = [ax for i, (ax, _) in enumerate(steps) if all(a is not ax for a, _ in steps[:i])]
+    episodes, seed = settings.episodes, settings.seed
     md = report.write_table(out, "shift", rows, [
         ("axis", "axis", ""), ("level", "level", ""), ("label", "what", ""),
         ("agent", "agent", ""), ("success", "success", ".1%"),
@@ -101,12 +143,8 @@ def _ladder(world, specs, chosen, names, levels, episodes, seed, out, max_trials
         "", "Axes: " + "; ".join(f"**{a.name}**: {a.description}"
                                    + ("" if a.perceivable else " (not perceivable)")
                                    for a in chosen), ""])
-    agent_words = " ".join(f"--agent {s.source}" for s in specs)
     write_report(out, text, f"Generalization ladder: {world.title}",
-                 report_meta(f"moonshot shift {world.name} {agent_words} --axis "
-                             f"{' '.join(names)} --episodes {episodes} --seed {seed} "
-                             f"--out {out}", seeds=[seed],
-                             wall_time_s=time.perf_counter() - t0))
+                 report_meta(command, seeds=[seed], wall_time_s=time.perf_counter() - t0))
     return {"rows": rows, "markdown": md}
 
 

@@ -6,89 +6,92 @@ or planner run folder, or ``module:Class``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 
+from ..agents.episodes import EvalResult, EvalSettings, evaluate
 from ..agents.loading import AgentSpec, resolve_agent
 from ..runlog import EpisodeLog, read_json
 from ..worlds import get_world
-from .rollout import run_scenarios
 from .stats import bootstrap_ci, bootstrap_diff_ci
 
-__all__ = ["AgentSpec", "resolve_agent", "evaluate_agent", "generalization_gap",
-           "relearning_cost"]
+__all__ = ["AgentSpec", "TransferResult", "resolve_agent", "evaluate_agent",
+           "generalization_gap", "relearning_cost"]
 
 
-def evaluate_agent(spec: AgentSpec, split: str, episodes: int, seed: int,
-                   out: Path | None = None, max_trials: int | None = None,
-                   progress: bool = True, env_overrides: dict | None = None) -> dict:
-    """Evaluate one frozen agent on ``split``; returns per-scenario figures with 95% CIs.
+@dataclass
+class TransferResult:
+    """One frozen agent on one split: per-scenario success with a 95% bootstrap interval,
+    first-trial success, real and imagined trials per scenario, deaths per episode (with
+    its interval) and the world's time to the goal. :meth:`row` is its table/JSON form."""
 
-    In a world that replays scenarios (MoonLaunch): ``episodes`` scenarios, up to
+    agent: str
+    env: str
+    split: str
+    scenarios: int
+    episodes: int
+    success_rate: float
+    success_low: float
+    success_high: float
+    first_trial_success_rate: float
+    trials_per_scenario: float
+    death_rate: float
+    death_low: float
+    death_high: float
+    deaths: int
+    model_rollouts_per_scenario: float
+    time_to_goal: float | None
+    time_unit: str | None
+    result: EvalResult = field(repr=False)  #: every episode behind the figures
+
+    @classmethod
+    def of(cls, res: EvalResult) -> TransferResult:
+        s, s_lo, s_hi = bootstrap_ci(res.scenario_success)
+        d, d_lo, d_hi = bootstrap_ci(res.deaths)
+        return cls(agent=res.agent, env=res.env_id, split=res.split,
+                   scenarios=len(res.scenarios), episodes=len(res.records), success_rate=s,
+                   success_low=s_lo, success_high=s_hi,
+                   first_trial_success_rate=res.first_trial_success_rate,
+                   trials_per_scenario=float(np.mean(res.trials)), death_rate=d,
+                   death_low=d_lo, death_high=d_hi, deaths=int(res.deaths.sum()),
+                   model_rollouts_per_scenario=res.model_rollouts_per_scenario,
+                   time_to_goal=res.mean_time_to_goal, time_unit=res.time_unit, result=res)
+
+    def row(self) -> dict:
+        """The figures as a dict (``transfer.csv``/``transfer.json``; no episodes)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "result"}
+
+
+def evaluate_agent(spec: AgentSpec, settings: EvalSettings,
+                   out: Path | None = None) -> TransferResult:
+    """Evaluate one frozen agent (:func:`~moonshot.agents.episodes.evaluate` on the
+    evaluation scenario set) and write its episodes to ``out/episodes.csv``.
+
+    In a world that replays scenarios (MoonLaunch): ``settings.episodes`` scenarios, up to
     ``max_trials`` trials each (default: the world's ``trials_per_scenario``; a planner
-    corrects between them, a frozen policy cannot). Otherwise (CityNav): ``episodes`` fresh
-    episodes (drives on maps of the split).
+    corrects between them, a frozen policy cannot). Otherwise (CityNav): fresh episodes
+    (drives on maps of the split).
     """
-    from .planning import scenario_plan
-
-    world = get_world(spec.env_id)
-    kwargs = world.evaluation_kwargs(spec.env_kwargs)
-    kwargs.update(env_overrides or {})
-    kwargs["split"] = split
-    env = gym.make(spec.env_id, **kwargs).unwrapped
-    ids, trials = scenario_plan(world, seed + 7919, episodes,
-                                world.trials_per_scenario if max_trials is None else max_trials)
     if out is not None and (out / "episodes.csv").exists():
         (out / "episodes.csv").unlink()  # an evaluation replaces its own earlier log
+    settings = replace(settings, label=spec.label,
+                       desc=settings.desc or f"{spec.label} on {settings.split}")
     log = EpisodeLog(out / "episodes.csv") if out is not None else None
     try:
-        recs = run_scenarios(
-            spec.agent, env, n=episodes, seed=seed, split=split, log=log, scenario_ids=ids,
-            replay=world.replay, max_trials=trials, progress=progress,
-            agent_name=spec.label, desc=f"{spec.label} on {split}")
+        res = evaluate(spec, None, settings, log=log)
     finally:
         if log is not None:
             log.close()
-        env.close()
-    # Per scenario: solved, first-trial solved, trials; per episode: deaths.
-    scen_success, first, trials, rollouts = [], [], [], []
-    for r in recs:
-        if r.trial == 1:
-            scen_success.append(False)
-            first.append(r.success)
-            trials.append(0)
-            rollouts.append(0)
-        trials[-1] += 1
-        rollouts[-1] += r.model_rollouts
-        scen_success[-1] = scen_success[-1] or r.success
-    deaths = np.array([r.death for r in recs], dtype=float)
-    times = []
-    if world.time_to_goal is not None:
-        times = [world.time_to_goal(r.final_info, r.length, env) for r in recs if r.success]
-        times = [np.nan if t is None else float(t) for t in times]
-    s, s_lo, s_hi = bootstrap_ci(np.array(scen_success, float))
-    d, d_lo, d_hi = bootstrap_ci(deaths)
-    return {
-        "agent": spec.label, "env": spec.env_id, "split": split,
-        "scenarios": len(scen_success), "episodes": len(recs),
-        "success_rate": s, "success_low": s_lo, "success_high": s_hi,
-        "first_trial_success_rate": float(np.mean(first)),
-        "trials_per_scenario": float(np.mean(trials)),
-        "death_rate": d, "death_low": d_lo, "death_high": d_hi, "deaths": int(deaths.sum()),
-        "model_rollouts_per_scenario": float(np.mean(rollouts)),
-        "time_to_goal": float(np.mean(times)) if times else None,
-        "time_unit": world.time_unit,
-        "_scenario_success": scen_success,
-    }
+    return TransferResult.of(res)
 
 
-def generalization_gap(train_res: dict, new_res: dict) -> dict:
+def generalization_gap(train_res: TransferResult, new_res: TransferResult) -> dict:
     """Success on train minus success on new, with a bootstrap 95% interval."""
-    g, lo, hi = bootstrap_diff_ci(np.array(train_res["_scenario_success"], float),
-                                  np.array(new_res["_scenario_success"], float))
-    return {"agent": train_res["agent"], "env": train_res["env"], "gap": g, "gap_low": lo,
+    g, lo, hi = bootstrap_diff_ci(train_res.result.scenario_success,
+                                  new_res.result.scenario_success)
+    return {"agent": train_res.agent, "env": train_res.env, "gap": g, "gap_low": lo,
             "gap_high": hi}
 
 

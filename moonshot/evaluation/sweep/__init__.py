@@ -1,0 +1,63 @@
+"""Sweeps on Ray: a grid of runs (seeds x agents x env settings x shifts), one Ray task per
+cell, on one machine or a cluster, resumable, nothing lost.
+
+A *cell* is one train or plan run followed by its evaluations (and, if asked, its shift
+ladder and relearning cost), in its own folder ``OUT/cells/<cell id>/``. Each cell runs as a
+Ray task (one CPU by default). Workers keep no state of their own: a cluster has no shared
+disk, so a worker sends its cell folder to the driver after every checkpoint and at the end,
+through a small actor pinned to the driver's node that writes it into ``OUT`` atomically. A
+worker that dies is retried by Ray (``max_retries``) and the retry fetches the cell's last
+snapshot and resumes from its checkpoint (training resumes exactly, see
+:func:`moonshot.agents.training.train`). A rerun with ``--resume`` skips finished cells and
+resumes unfinished ones; a finished sweep resumes to no work. When every cell is done, the
+driver aggregates all ``episodes.csv`` / ``evaluations.csv`` / transfer results into one table
+with 95% bootstrap intervals over seeds per group, plots and ``report.md`` / ``report.html``.
+
+The spec (YAML; unknown keys, empty grids and bad values are errors before any task starts)::
+
+    name: moon-transfer
+    world: moon                      # any registered world (or env: a full env id)
+    env_kwargs: {target: soi}        # for every cell
+    env_grid: {traffic_cars: [20, 40]}   # optional: one cell per combination
+    # several worlds: world: [moon, city]; env_kwargs, agents, evaluate and relearn may then
+    # map each world's name to its own (env_kwargs: {moon: {target: soi}})
+    num_train_maps: [1, 4, 16]       # optional (city): a grid over the training maps
+    agents:
+      - {algo: ppo, timesteps: 300000, hyperparams: {learning_rate: 1e-4}, label: ppo-slow}
+      - {planner: true, options: {model: patched_conic}, episodes: 100}
+    seeds: [0, 1, 2]
+    evaluate: {splits: [train, new], episodes: 100, seed: 1000}
+    shift: {axis: altitude, levels: [0, 1, 2, 3], episodes: 50}    # optional: the ladder
+    relearn: {timesteps: 100000}     # optional: fine-tune RL cells on the new split, or at a
+                                     # shift level: {timesteps, axis: altitude, level: 3}
+    resources: {num_cpus: 1, num_gpus: 0}
+    max_retries: 3
+"""
+
+from .aggregate import aggregate
+from .cells import execute_cell
+from .driver import SweepFailed, run_sweep
+from .spec import (
+    EVALUATE_KEYS,
+    PLANNER_KEYS,
+    RELEARN_KEYS,
+    RESOURCE_KEYS,
+    RL_KEYS,
+    SCHEMA,
+    SHIFT_KEYS,
+    SPEC_KEYS,
+    Cell,
+    SpecKey,
+    check_cell,
+    expand,
+    load_spec,
+    print_plan,
+    schema_help,
+    shift_axes,
+)
+from .store import DONE, CellStore, pack, unpack
+
+__all__ = ["Cell", "CellStore", "DONE", "EVALUATE_KEYS", "PLANNER_KEYS", "RELEARN_KEYS",
+           "RESOURCE_KEYS", "RL_KEYS", "SCHEMA", "SHIFT_KEYS", "SPEC_KEYS", "SpecKey",
+           "SweepFailed", "aggregate", "check_cell", "execute_cell", "expand", "load_spec",
+           "pack", "print_plan", "run_sweep", "schema_help", "shift_axes", "unpack"]

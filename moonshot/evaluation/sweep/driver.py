@@ -1,0 +1,137 @@
+"""The sweep driver: Ray started or joined, cells scheduled as tasks, failures collected,
+the aggregate written at the end."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ...errors import ConfigError
+from ...runlog import read_json, run_folder, write_json
+from .aggregate import aggregate
+from .cells import _cell_task
+from .spec import check_cell, defaults, expand, load_spec
+from .store import DONE, CellStore
+
+
+class SweepFailed(RuntimeError):
+    """Some cells failed for good (after Ray's retries); the others are kept."""
+
+
+def _init_ray(address: str | None, num_cpus: int | None):
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("moonshot sweep runs on Ray: pip install 'moonshot[sweep]' (or "
+                          "pip install ray)") from None
+    if ray.is_initialized():
+        return ray
+    kwargs: dict[str, Any] = {"log_to_driver": False, "include_dashboard": False}
+    if address:
+        host = address.removeprefix("ray://").split(":")[0]
+        if address.startswith("ray://"):
+            kwargs = {"log_to_driver": False}
+        elif address != "auto" and host.startswith("127."):
+            kwargs["_node_ip_address"] = host  # a local cluster on a loopback address
+        ray.init(address=address, **kwargs)
+    else:
+        # The embedded default: a one-machine Ray on a loopback address (nothing to set up,
+        # nothing listening beyond this machine).
+        ray.init(_node_ip_address=os.environ.get("MOONSHOT_RAY_IP", "127.0.0.2"),
+                 num_cpus=num_cpus or os.cpu_count(), **kwargs)
+    return ray
+
+
+def _cells_that_fit(ray, res: dict) -> int:
+    """Cells the cluster can run at once with the resources each asks (at least one)."""
+    have = ray.cluster_resources()
+    fit = have.get("CPU", 1.0) / float(res.get("num_cpus", 1))
+    if res.get("num_gpus"):
+        fit = min(fit, have.get("GPU", 0.0) / float(res["num_gpus"]))
+    return max(1, int(fit + 1e-9))
+
+
+def run_sweep(spec_path: str | os.PathLike, out: str | os.PathLike,
+              address: str | None = None, resume: bool = False, progress: bool = True,
+              num_cpus: int | None = None) -> dict:
+    """Run (or resume) the sweep of ``spec_path`` into ``out``; returns the aggregate."""
+    from ...progress import progress as progress_display
+
+    spec = load_spec(spec_path)
+    cells = expand(spec)
+    for cell in cells:
+        check_cell(cell)
+    out = Path(out)
+    if not resume and (out / "sweep.json").exists():
+        raise FileExistsError(f"{out} already holds a sweep; pass --resume to continue it or "
+                              "choose another --out")
+    if resume and (out / "sweep.json").exists():
+        before = read_json(out / "sweep.json")["cells"]
+        now = json.loads(json.dumps([asdict(c) for c in cells]))
+        if before != now:  # not only the ids: a cell's budget or settings count too
+            ids = {c["id"] for c in before}
+            changed = [c["id"] for c in now if c["id"] not in ids or c not in before]
+            gone = sorted(ids - {c["id"] for c in now})
+            raise ConfigError(
+                f"{out} holds a sweep of other cells (changed or new: "
+                f"{', '.join(changed[:5]) or 'none'}; not in this spec: "
+                f"{', '.join(gone[:5]) or 'none'}); resume it with its own spec "
+                f"({out / 'sweep.yaml'}) or choose another --out")
+    res = {**defaults("resources"), **(spec.get("resources") or {})}
+    t0 = time.perf_counter()
+    with run_folder(out, "sweep", fresh=False):
+        write_json(out / "sweep.json", {"spec": spec, "cells": [asdict(c) for c in cells]})
+        (out / "sweep.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+        todo = [c for c in cells if not (out / "cells" / c.id / DONE).exists()]
+        if todo:
+            ray = _init_ray(address, num_cpus)
+            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+            here = ray.get_runtime_context().get_node_id()
+            store = ray.remote(num_cpus=0)(CellStore).options(
+                scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False)).remote(
+                str(out.resolve()))
+            # SPREAD: a cell starts by waiting on the driver's store, which lends its CPU
+            # back; Ray's default policy would then pack the next cell onto the same node
+            # while other nodes stand idle.
+            task = ray.remote(_cell_task).options(
+                num_cpus=res["num_cpus"], num_gpus=res["num_gpus"],
+                max_retries=int(spec.get("max_retries", defaults("top-level")["max_retries"])),
+                retry_exceptions=False,
+                scheduling_strategy="SPREAD")
+            queue, pending = list(todo), {}
+            bar = progress_display(len(cells), f"sweep {spec.get('name', out.name)}",
+                                   unit="cells", initial=len(cells) - len(todo),
+                                   enabled=progress)
+            failures = []
+            try:
+                while queue or pending:
+                    # Ray lends a task's CPU to the next one while it waits in ray.get (the
+                    # cells do, sending snapshots): submitting every cell at once would run
+                    # more cells than CPUs. The driver keeps only as many in flight as fit.
+                    while queue and len(pending) < _cells_that_fit(ray, res):
+                        cell = queue.pop(0)
+                        pending[task.remote(asdict(cell), store)] = cell
+                    ready, _ = ray.wait(list(pending), num_returns=1)
+                    cell = pending.pop(ready[0])
+                    try:
+                        ray.get(ready[0])
+                    except Exception as exc:  # a cell failed for good: report, keep the rest
+                        failures.append((cell.id, f"{type(exc).__name__}: {exc}"[:500]))
+                    bar.update(1)
+            finally:
+                bar.close()
+            if failures:
+                lines = "\n".join(f"  {cid}: {msg}" for cid, msg in failures)
+                raise SweepFailed(f"{len(failures)} of {len(cells)} cells failed (the others "
+                                   f"are kept; fix and rerun with --resume):\n{lines}")
+        summary = aggregate(out, cells, wall_time_s=time.perf_counter() - t0,
+                            command=f"moonshot sweep {spec_path} --out {out}")
+    return summary

@@ -1,0 +1,164 @@
+"""One evaluation core: training-time evaluation, `moonshot evaluate`, `plan` and `shift` run the
+same code on the same scenarios; an agent's cost counters are cumulative and never reset when
+read."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+import moonshot  # noqa: F401 (registers the envs)
+from moonshot.agents import Agent
+from moonshot.agents.base import AgentCosts, run_episode
+from moonshot.agents.episodes import (
+    EVALUATION_ID_OFFSET,
+    TRAINING_EVAL_SEED,
+    EvalSettings,
+    evaluate,
+    scenario_set,
+    scenario_starts,
+)
+from moonshot.agents.loading import resolve_agent
+from moonshot.agents.monitor import evaluate_policy_on_split
+from moonshot.cli import main
+from moonshot.errors import ConfigError
+from moonshot.evaluation.transfer import evaluate_agent
+from moonshot.worlds import get_world
+
+CITY = {"time_limit": 8.0, "traffic_cars": 6}
+FIELDS = ("map_id", "trial", "ret", "length", "success", "death", "outcome", "model_rollouts")
+
+
+class Wobbly(Agent):
+    """A CityNav agent whose episodes differ from drive to drive (it steers with the obs)."""
+
+    name = "wobbly"
+    env_id = "moonshot/CityNav-v1"
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=True):
+        obs = np.asarray(observation, dtype=np.float32)
+        return np.array([0.6, np.tanh(obs.sum())], np.float32), state
+
+
+def _same_records(a, b):
+    assert len(a) == len(b)
+    for x, y in zip(a, b, strict=True):
+        assert [getattr(x, f) for f in FIELDS] == [getattr(y, f) for f in FIELDS]
+
+
+def test_training_time_evaluation_and_evaluate_share_the_core():
+    """The monitor's evaluation of a run of seed s meets the drives `moonshot evaluate` meets
+    at seed TRAINING_EVAL_SEED + s (CityNav: fresh resets), and gets the same episodes."""
+    calls = []
+    agent = Wobbly()
+    real_predict = agent.predict
+    agent.predict = lambda obs, *a, **k: (calls.append(1), real_predict(obs, *a, **k))[1]
+    during = evaluate_policy_on_split(agent, "moonshot/CityNav-v1", "new", 4, seed=3,
+                                      env_kwargs=CITY)
+    assert calls
+    spec = resolve_agent("tests.user_agents:StraightShot")  # a spec to carry our agent
+    spec.agent, spec.env_id, spec.env_kwargs, spec.label = agent, "moonshot/CityNav-v1", \
+        dict(CITY), "wobbly"
+    after = evaluate_agent(spec, EvalSettings(split="new", episodes=4,
+                                              seed=TRAINING_EVAL_SEED + 3))
+    training = evaluate(agent, "moonshot/CityNav-v1",
+                        EvalSettings(split="new", episodes=4, seed=3, scenarios="training"),
+                        env_kwargs=CITY)
+    _same_records(training.records, after.result.records)
+    assert during["success_rate"] == after.success_rate
+    assert during["death_rate"] == pytest.approx(after.death_rate)
+    assert during["mean_return"] == pytest.approx(np.mean([r.ret for r in after.result.records]))
+
+
+def test_the_scenario_rule_is_one_function():
+    moon, city = get_world("moon"), get_world("city")
+    ev = scenario_set(moon, "new", 5, 3)
+    run = scenario_set(moon, "new", 5 + EVALUATION_ID_OFFSET, 3, kind="run")
+    assert ev.ids == run.ids and ev.max_trials == moon.trials_per_scenario
+    assert scenario_set(moon, "new", 5, 3, kind="training").ids is None
+    assert scenario_set(moon, "new", 5, 3, kind="training").seed == TRAINING_EVAL_SEED + 5
+    assert scenario_set(city, "new", 5, 3).ids is None
+    assert scenario_set(city, "new", 5, 3, max_trials=4).max_trials == 1
+    with pytest.raises(ConfigError, match="scenario set"):
+        EvalSettings(scenarios="holdout")
+    with pytest.raises(ConfigError, match="episodes"):
+        EvalSettings(episodes=0)
+
+
+def test_scenarios_start_at_a_first_trial_or_a_new_map():
+    starts = scenario_starts([1, 2, 3, 1, 1, 2], [7, 7, 7, 7, 9, 9])
+    assert starts.tolist() == [True, False, False, True, True, False]
+    assert scenario_starts([1, 2], [7, 8]).tolist() == [True, True]
+
+
+def _rows(path):
+    with open(path) as fh:
+        return [{k: v for k, v in r.items() if k not in ("wall_time_s", "compute_s")}
+                for r in csv.DictReader(fh)]
+
+
+def test_shift_level_zero_is_a_plain_evaluation_on_the_training_split(tmp_path):
+    assert main(["shift", "moon", "--agent", "planner", "--axis", "altitude", "--level", "0",
+                 "--episodes", "3", "--seed", "4", "--out", str(tmp_path / "shift"),
+                 "--no-progress"]) == 0
+    assert main(["evaluate", "planner:moon", "--split", "train", "--episodes", "3", "--seed",
+                 "4", "--out", str(tmp_path / "ev")]) == 0
+    row = json.loads((tmp_path / "shift" / "shift.json").read_text())["rows"][0]
+    res = json.loads((tmp_path / "ev" / "transfer.json").read_text())["results"][0]
+    assert (row["success"], row["trials"], row["model_rollouts"], row["deaths"]) == (
+        res["success_rate"], res["trials_per_scenario"], res["model_rollouts_per_scenario"],
+        res["death_rate"])
+    shift_log = next((tmp_path / "shift" / "episodes").glob("*/episodes.csv"))
+    ev_log = next((tmp_path / "ev" / "episodes").glob("*/episodes.csv"))
+    assert _rows(shift_log) == _rows(ev_log)
+
+
+def test_a_plan_run_is_the_run_scenario_set(tmp_path):
+    """`moonshot plan` evaluates through the core on the "run" scenarios of its seed."""
+    out = tmp_path / "plan"
+    assert main(["plan", "moon", "--episodes", "3", "--seed", "2", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    res = evaluate(get_world("moon").make_planner(), "moonshot/MoonLaunch-v1",
+                   EvalSettings(episodes=3, seed=2, scenarios="run"))
+    assert res.summary()["success_rate"] == summary["success_rate"]
+    assert res.summary()["model_rollouts"] == summary["model_rollouts"]
+    ids = [int(r["map_id"]) for r in _rows(out / "episodes.csv")]
+    assert ids == [r.map_id for r in res.records]
+
+
+def test_cost_counters_are_cumulative_and_reading_them_changes_nothing():
+    import gymnasium as gym
+
+    planner = get_world("moon").make_planner()
+    env = gym.make("moonshot/MoonLaunch-v1").unwrapped
+    rec = run_episode(planner, env, seed=1)
+    assert rec.model_rollouts > 0
+    first = planner.costs()
+    assert planner.costs() == first and planner.model_rollouts() == first.model_rollouts
+    assert planner.model_rollouts() == first.model_rollouts  # read twice: unchanged
+    rec2 = run_episode(planner, env, seed=2)
+    assert planner.costs().model_rollouts == first.model_rollouts + rec2.model_rollouts
+    assert planner.costs() - first == AgentCosts(rec2.model_rollouts,
+                                                 planner.costs().compute_s - first.compute_s)
+
+
+def test_an_agent_with_the_older_per_call_counters_still_logs_its_episodes():
+    """A user's Agent written before costs(): model_rollouts() counted since the last call."""
+    import gymnasium as gym
+
+    class Legacy(Agent):
+        def __init__(self):
+            self.pending = 0
+
+        def predict(self, observation, state=None, episode_start=None, deterministic=True):
+            self.pending += 7
+            return np.zeros(3, np.float32), state
+
+        def model_rollouts(self):
+            n, self.pending = self.pending, 0
+            return n
+
+    env = gym.make("moonshot/MoonLaunch-v1").unwrapped
+    agent = Legacy()
+    assert [run_episode(agent, env, seed=s).model_rollouts for s in (1, 2)] == [7, 7]
