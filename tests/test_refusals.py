@@ -11,6 +11,7 @@ from pathlib import Path
 
 import gymnasium as gym
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -207,3 +208,30 @@ def test_every_refused_command_line_leaves_nothing_behind(argv):
     assert len(lines) == 1 and "Traceback" not in err.getvalue(), (argv, err.getvalue())
     assert left == [], (argv, left)
 
+
+
+def test_a_sweep_grid_over_the_limit_is_refused_before_it_is_expanded(tmp_path, capsys,
+                                                                     monkeypatch):
+    from moonshot.evaluation.sweep import expand
+    from moonshot.evaluation.sweep import spec as spec_module
+
+    spec = {"world": "moon", "agents": [{"planner": True}, {"planner": True, "label": "b"}],
+            "env_grid": {"execution_error": list(range(100)),
+                         "moon_eccentricity": [i / 1000 for i in range(150)]},
+            "seeds": list(range(100))}
+    path = tmp_path / "huge.yaml"
+    path.write_text(yaml.safe_dump(spec))
+
+    def never(*args):
+        raise AssertionError("the grid was expanded")
+
+    monkeypatch.setattr(spec_module.itertools, "product", never)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    refused(["sweep", path, "--dry-run", "--out", empty / "out"], capsys, empty,
+            "3,000,000 cells")
+    monkeypatch.undo()
+    # asked for on purpose, a grid over the default limit expands
+    spec.update(env_grid={"execution_error": list(range(101))}, seeds=list(range(50)),
+                max_cells=20_000)
+    assert len(expand(spec)) == 2 * 101 * 50
