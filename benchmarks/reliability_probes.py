@@ -365,15 +365,18 @@ def corrupt(root: Path) -> None:
     record("corrupt file", "latest.json garbage, then --resume",
            f"exit {res.returncode}; {'identical' if same(ref, out) else 'DIFFERENT'} results",
            res.returncode == 0 and same(ref, out))
-    out = fresh("bad-state")
-    meta = (out / "checkpoints" / "latest.json").read_text()
-    state = out / "checkpoints" / meta.split('"state": "')[1].split('"')[0]
-    state.write_bytes(b"garbage")
-    res = moonshot("train", "moon", "--out", out, "--resume", "--no-progress")
-    record("corrupt file", "newest trainer state garbage, then --resume",
-           f"exit {res.returncode}: falls back to the checkpoint before; "
-           f"{'identical' if same(ref, out) else 'DIFFERENT'} results",
-           res.returncode == 0 and same(ref, out))
+    def falls_back(name: str, key: str, damage, case: str) -> None:
+        out = fresh(name)
+        meta = (out / "checkpoints" / "latest.json").read_text()
+        path = out / "checkpoints" / meta.split(f'"{key}": "')[1].split('"')[0]
+        path.write_bytes(damage(path.read_bytes()))
+        res = moonshot("train", "moon", "--out", out, "--resume", "--no-progress")
+        record("corrupt file", case, f"exit {res.returncode}: falls back to the checkpoint "
+               f"before; {'identical' if same(ref, out) else 'DIFFERENT'} results",
+               res.returncode == 0 and same(ref, out))
+
+    falls_back("bad-state", "state", lambda raw: b"garbage",
+               "newest trainer state garbage, then --resume")
     out = fresh("no-log")
     (out / "episodes.csv").unlink()
     res = moonshot("train", "moon", "--out", out, "--resume", "--no-progress")
@@ -396,15 +399,8 @@ def corrupt(root: Path) -> None:
            f"exit {res.returncode}: {_message(res)}", res.returncode == 2
            and "model.zip" in res.stderr)
     (ref / "model.zip.bak").replace(ref / "model.zip")
-    out = fresh("short-model")
-    meta = (out / "checkpoints" / "latest.json").read_text()
-    model = out / "checkpoints" / meta.split('"model": "')[1].split('"')[0]
-    model.write_bytes(model.read_bytes()[: model.stat().st_size // 2])
-    res = moonshot("train", "moon", "--out", out, "--resume", "--no-progress")
-    record("corrupt file", "newest model checkpoint truncated, then --resume",
-           f"exit {res.returncode}: falls back to the checkpoint before; "
-           f"{'identical' if same(ref, out) else 'DIFFERENT'} results",
-           res.returncode == 0 and same(ref, out))
+    falls_back("short-model", "model", lambda raw: raw[: len(raw) // 2],
+               "newest model checkpoint truncated, then --resume")
     out = fresh("no-evals")
     (out / "evaluations.csv").unlink()
     res = moonshot("train", "moon", "--out", out, "--resume", "--no-progress")
