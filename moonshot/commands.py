@@ -26,14 +26,12 @@ def check_out(command: str, out: str | None) -> Path | None:
     a report never goes into a run folder of ``train``/``plan``. Raises ``ConfigError`` with
     one sentence naming the value."""
     from .errors import ConfigError
+    from .runlog import check_named_folder
 
     kind = OUT_KINDS.get(command)
     if kind is None or out is None:
         return None if out is None else Path(out)
-    if not str(out).strip():
-        raise ConfigError(f"--out {out!r} names no folder (moonshot never writes into the "
-                          f"current folder unnamed): give one, e.g. --out runs/{command}")
-    path = Path(out)
+    path = check_named_folder(out, command)
     for parent in path.parents:
         if parent.exists() and not parent.is_dir():
             raise ConfigError(f"--out {out}: {parent} is a file, not a folder")

@@ -346,6 +346,15 @@ def read_episodes(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return cols
 
 
+def check_named_folder(out: str | os.PathLike, what: str = "run") -> Path:
+    """``out`` as a path, refusing one that names nothing (``''``: the current folder,
+    unnamed, which a run must never take over)."""
+    if not str(out).strip():
+        raise ValueError(f"--out {str(out)!r} names no folder (moonshot never writes into the "
+                         f"current folder unnamed): give one, e.g. --out runs/{what}")
+    return Path(out)
+
+
 class RunFolderBusy(RuntimeError):
     """Another live process writes the run folder."""
 

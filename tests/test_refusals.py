@@ -235,3 +235,15 @@ def test_a_sweep_grid_over_the_limit_is_refused_before_it_is_expanded(tmp_path, 
     spec.update(env_grid={"execution_error": list(range(101))}, seeds=list(range(50)),
                 max_cells=20_000)
     assert len(expand(spec)) == 2 * 101 * 50
+
+
+def test_the_python_api_refuses_an_unnamed_folder_too(tmp_path, monkeypatch):
+    from moonshot.agents.training import train
+    from moonshot.evaluation.demo import run_demo
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="names no folder"):
+        train(env="moon", timesteps=64, out="", progress=False)
+    with pytest.raises(ValueError, match="names no folder"):
+        run_demo("")
+    assert list(tmp_path.iterdir()) == []

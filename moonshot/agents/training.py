@@ -22,7 +22,14 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..runlog import EpisodeLog, read_evaluations, read_json, run_folder, write_json
+from ..runlog import (
+    EpisodeLog,
+    check_named_folder,
+    read_evaluations,
+    read_json,
+    run_folder,
+    write_json,
+)
 from ..tblog import check_tensorboard
 from ..versions import versions
 from ..worlds import get_world, resolve_env_id
@@ -90,7 +97,7 @@ def train(cfg: TrainConfig | None = None, *, resume: bool = False,
         cfg = TrainConfig(**kwargs)
     elif kwargs:
         raise TypeError("pass either a TrainConfig or keyword arguments, not both")
-    run = Path(cfg.out)
+    run = check_named_folder(cfg.out, "train")
     saved: dict = {}
     if resume:
         cfg, saved = _resumed_config(cfg, run)

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 
-from ..runlog import RunLock, write_json
+from ..runlog import RunLock, check_named_folder, write_json
 
 
 @dataclass
@@ -73,10 +73,10 @@ def run_demo(out: Path, full: bool = False, seed: int = 0,
     from ..errors import check_int
 
     check_int("--seed", seed, 0)  # every value checked before anything is written
+    out = check_named_folder(out, "demo")
     if full and budget is None:
-        return run_full(Path(out))
+        return run_full(out)
     b = budget or (FULL if full else DemoBudget())
-    out = Path(out)
     lock = claim_demo_folder(out)
     try:
         return _run_demo(out, b, full, seed)
