@@ -252,6 +252,7 @@ def crafted(root: Path) -> None:
     run = copy("crafted-state")
     meta = json.loads((run / "checkpoints" / "latest.json").read_text())
     (run / "checkpoints" / "state_1024.pkl").write_bytes(_payload(marker))
+    (run / "checkpoints" / "state_1024.npz").unlink()  # as an older moonshot left it
     meta["state"] = "state_1024.pkl"
     (run / "checkpoints" / "latest.json").write_text(json.dumps(meta))
     res = moonshot("train", "moon", "--out", run, "--resume", "--timesteps", "1100",

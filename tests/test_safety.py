@@ -174,3 +174,18 @@ def test_migrate_converts_an_old_folder_that_then_resumes(trained, tmp_path):
     a, b = read_episodes(run), read_episodes(ref)
     for key in ("episode", "env_steps", "return", "success", "map_id"):
         np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_migrate_repoints_latest_json_at_npz_files_already_there(trained, tmp_path):
+    run = _copy(trained, tmp_path)
+    marker = tmp_path / "pwned"
+    ckpt = run / "checkpoints"
+    meta = json.loads((ckpt / "latest.json").read_text())
+    (ckpt / meta["state"]).with_suffix(".pkl").write_bytes(_evil(marker))
+    meta["state"] = meta["state"][:-4] + ".pkl"
+    (ckpt / "latest.json").write_text(json.dumps(meta))
+    res = moonshot("migrate", run, cwd=tmp_path)
+    assert res.returncode == 0 and "now names the .npz" in res.stdout, res.stderr
+    assert json.loads((ckpt / "latest.json").read_text())["state"].endswith(".npz")
+    train(TrainConfig(out=str(run), timesteps=192, **TINY), resume=True)
+    assert not marker.exists()

@@ -38,7 +38,10 @@ def migrate(root: str | Path, trust: bool = False, say=print) -> list[Path]:
         raise FileNotFoundError(f"no such run folder: {root}")
     todo = old_pickles(root)
     if not todo:
-        say(f"moonshot: nothing to migrate in {root} (no old pickles without an .npz)")
+        for latest in sorted(root.rglob("latest.json")):  # names a .pkl beside its .npz
+            if _repoint_latest(latest):
+                say(f"moonshot: {latest} now names the .npz files beside its pickles")
+        say(f"moonshot: nothing to convert in {root} (no old pickles without an .npz)")
         return []
     say(f"moonshot: {len(todo)} pickle(s) to convert under {root}:")
     for _, path in todo:
@@ -55,7 +58,7 @@ def migrate(root: str | Path, trust: bool = False, say=print) -> list[Path]:
             for kind, path in [(k, p) for k, p in todo if _run_of(p) == folder]:
                 written.append(_convert(kind, path))
                 say(f"  {path.name} -> {written[-1].name}")
-            _repoint_latest(folder / "checkpoints" / "latest.json")
+        _repoint_latest(folder / "checkpoints" / "latest.json")
     say(f"moonshot: converted {len(written)} file(s); the .pkl files are left in place "
         "(moonshot no longer reads them: delete them when you wish)")
     return written
@@ -89,10 +92,10 @@ def _convert(kind: str, path: Path) -> Path:
     return out
 
 
-def _repoint_latest(latest: Path) -> None:
-    """``latest.json`` names the converted files."""
+def _repoint_latest(latest: Path) -> bool:
+    """``latest.json`` names the converted files; returns whether it changed."""
     if not latest.exists():
-        return
+        return False
     meta = read_json(latest)
     changed = False
     for key in ("state", "vecnormalize", "replay_buffer"):
@@ -102,4 +105,6 @@ def _repoint_latest(latest: Path) -> None:
             meta[key] = name[:-4] + ".npz"
             changed = True
     if changed:
-        write_json(latest, meta)
+        with RunLock(latest.parent.parent, "migrate"):
+            write_json(latest, meta)
+    return changed
