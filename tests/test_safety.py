@@ -189,3 +189,32 @@ def test_migrate_repoints_latest_json_at_npz_files_already_there(trained, tmp_pa
     assert json.loads((ckpt / "latest.json").read_text())["state"].endswith(".npz")
     train(TrainConfig(out=str(run), timesteps=192, **TINY), resume=True)
     assert not marker.exists()
+
+
+def test_an_off_policy_run_resumes_exactly_with_its_replay_buffer_as_npz(tmp_path,
+                                                                          monkeypatch):
+    from moonshot.agents import monitor as monitor_module
+
+    common = dict(env="moon", algo="sac", seed=4, n_envs=4, eval_episodes=2, progress=False,
+                  checkpoint_every=64, eval_every=64, env_kwargs={"target": "soi"},
+                  hyperparams={"learning_starts": 16, "batch_size": 16, "gradient_steps": 1})
+    ref = tmp_path / "ref"
+    train(TrainConfig(out=str(ref), timesteps=160, **common))
+    run = tmp_path / "run"
+    original = monitor_module.TrainingMonitor._on_step
+
+    def stop(self):
+        if self.num_timesteps >= 100:
+            raise KeyboardInterrupt
+        return original(self)
+
+    monkeypatch.setattr(monitor_module.TrainingMonitor, "_on_step", stop)
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig(out=str(run), timesteps=160, **common))
+    monkeypatch.undo()
+    meta = json.loads((run / "checkpoints" / "latest.json").read_text())
+    assert meta["replay_buffer"].endswith(".npz")
+    train(TrainConfig(out=str(run), timesteps=160, **common), resume=True)
+    a, b = read_episodes(run), read_episodes(ref)
+    for key in ("episode", "env_steps", "return", "success", "map_id"):
+        np.testing.assert_array_equal(a[key], b[key])

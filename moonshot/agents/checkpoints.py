@@ -198,14 +198,16 @@ def _model_fields(path: Path, raw: bytes) -> dict:
     return data
 
 
-def model_readable(path: Path) -> bool:
-    """Whether ``path`` is a whole model zip (every member's checksum right, its data JSON),
-    without loading it: a truncated checkpoint is passed over for the one before."""
+def model_readable(path: Path, model: bool = True) -> bool:
+    """Whether ``path`` is a whole model zip (every member's checksum right, its data JSON;
+    ``model=False``: any whole zip, such as an ``.npz``), without loading it: a truncated
+    checkpoint is passed over for the one before."""
     try:
         with zipfile.ZipFile(path) as archive:
             if archive.testzip() is not None:
                 return False
-            json.loads(archive.read("data").decode("utf-8"))
+            if model:
+                json.loads(archive.read("data").decode("utf-8"))
         return True
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError):
         return False

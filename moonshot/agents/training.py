@@ -284,6 +284,9 @@ def _checkpoint_problem(ckpt: Path, meta: dict) -> str | None:
         from ..safe_store import load_tree
 
         load_tree(ckpt / meta["vecnormalize"], "normalization statistics")
+    if meta.get("replay_buffer") and not model_readable(ckpt / meta["replay_buffer"],
+                                                        model=False):
+        return f"points at a damaged replay buffer ({meta['replay_buffer']})"
     return None
 
 
