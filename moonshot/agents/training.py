@@ -274,7 +274,8 @@ def _checkpoint_problem(ckpt: Path, meta: dict) -> str | None:
             continue
         path = ckpt / str(name)
         if path.suffix == ".pkl":
-            refuse_pickle(path, "a checkpoint file")
+            refuse_pickle(path, {"state": "a trainer state", "vecnormalize":
+                                 "normalization statistics"}.get(key, "a replay buffer"))
         if not path.exists():
             return f"points at a missing file ({path.name})"
     if not model_readable(ckpt / meta["model"]):
