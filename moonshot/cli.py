@@ -205,6 +205,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CPUs of the local Ray (default: all of this machine's)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    p = sub.add_parser(
+        "migrate", help="convert the pickles of run folders written by an older moonshot",
+        description="Convert trainer states, normalization statistics and replay buffers that "
+                    "an older moonshot saved as pickles (state_N.pkl, vecnormalize*.pkl, "
+                    "replay_buffer_N.pkl) in DIR and every folder below it into the .npz "
+                    "files moonshot loads now. Converting loads the pickles, and loading a "
+                    "pickle runs any code it holds: without --trust the files are only "
+                    "listed. See docs/security.md.")
+    p.add_argument("dir", metavar="DIR", help="a run folder, or a folder of them (a sweep)")
+    p.add_argument("--trust", action="store_true",
+                   help="load the pickles (only for folders you trust: they may run code)")
+
     p = sub.add_parser("benchmark", help="throughput of the environments and planners",
                        description="Measure env and planner throughput next to peers.")
     p.add_argument("--quick", action="store_true", help="a smoke-sized run (< 1 minute)")
@@ -237,6 +249,7 @@ def _version() -> str:
 def _dispatch(args: argparse.Namespace) -> int:
     from . import commands
 
+    commands.check_out(args.command, getattr(args, "out", None))
     handler = getattr(commands, f"cmd_{args.command}", None)
     if handler is None:
         raise NotBuiltYet(f"`moonshot {args.command}` is part of the documented interface but "

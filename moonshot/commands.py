@@ -25,6 +25,45 @@ def _import_recorded_modules(run: Path) -> None:
                         f"recorded in {path}")
 
 
+#: What each command writes at ``--out``: a run folder, a report folder, or one file.
+OUT_KINDS = {"train": "run", "plan": "run", "evaluate": "report", "compare": "report",
+             "shift": "report", "sweep": "report", "benchmark": "report", "demo": "report",
+             "render": "file"}
+#: Files that mark a folder as a training or planner run (``moonshot train``/``plan``).
+RUN_MARKS = ("config.json", "episodes.csv", "model.zip", "checkpoints")
+
+
+def check_out(command: str, out: str | None) -> Path | None:
+    """``--out`` of ``command``, checked before anything is written: never the current
+    folder unnamed (``--out ''``), never a file where a folder belongs (or the reverse), and
+    a report never goes into a run folder of ``train``/``plan``. Raises ``ConfigError`` with
+    one sentence naming the value."""
+    from .errors import ConfigError
+    from .runlog import check_named_folder
+
+    kind = OUT_KINDS.get(command)
+    if kind is None or out is None:
+        return None if out is None else Path(out)
+    path = check_named_folder(out, command)
+    for parent in path.parents:
+        if parent.exists() and not parent.is_dir():
+            raise ConfigError(f"--out {out}: {parent} is a file, not a folder")
+    if kind == "file":
+        if path.is_dir():
+            raise ConfigError(f"--out {out} is a folder; {command} writes one file: give a "
+                              "file name, e.g. --out episode.gif")
+        return path
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"--out {out} is a file, not a folder: choose a folder (nothing "
+                          "was written)")
+    if kind == "report" and path.is_dir():
+        marks = [m for m in RUN_MARKS if (path / m).exists()]
+        if marks:
+            raise ConfigError(f"--out {out} holds a run ({', '.join(marks)}): {command} writes "
+                              "its report into a folder of its own; choose another --out")
+    return path
+
+
 def _fresh_run_dir(out: str) -> Path:
     """``--out`` of a new run: refused if it holds a run (nothing is created here; the run
     creates and locks it once every argument has been checked)."""
@@ -196,4 +235,11 @@ def cmd_shift(args: argparse.Namespace) -> int:
                     env_kwargs=parse_key_values(args.env_kwargs, "--env-kwargs"))
     print("\n" + res["markdown"])
     print(f"wrote {args.out}/shift.csv, shift.png, report.md, report.html")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from .agents.migrate import migrate
+
+    migrate(Path(args.dir), trust=args.trust)
     return 0

@@ -105,9 +105,9 @@ class EpisodeLog:
         self.last_wall_time = 0.0
         if self.path.exists() and self.path.stat().st_size > 0:
             rows = _read_rows(self.path)
+            if truncate_after_steps is not None:  # rows past a checkpoint are replayed
+                rows = _rows_up_to(rows, truncate_after_steps, self.path)
             check_rows(rows, self.path)
-            if truncate_after_steps is not None:
-                rows = [r for r in rows if int(r["env_steps"]) <= truncate_after_steps]
             self._rewrite(rows)
             if rows:
                 self.episodes = int(rows[-1]["episode"])
@@ -158,15 +158,24 @@ class EpisodeLog:
         return self.episodes
 
     def flush(self) -> None:
+        """Append the buffered rows. Idempotent: rows carry their episode number, and only
+        those past the last whole row on disk are written (a torn last line is cut first), so
+        an interrupt anywhere in here and a second flush never duplicate or lose a row."""
         self._last_flush = time.monotonic()
         if not self._buffer:
             return
-        with open(self.path, "a", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=ALL_COLUMNS, extrasaction="ignore",
-                                    lineterminator="\n")
-            writer.writerows(self._buffer)
-            fh.flush()
-            os.fsync(fh.fileno())
+        with open(self.path, "r+b") as fh:
+            on_disk = _last_whole_row(fh, self.path)
+            rows = [r for r in self._buffer if int(r["episode"]) > on_disk]
+            if rows:
+                buf = io.StringIO()
+                writer = csv.DictWriter(buf, fieldnames=ALL_COLUMNS, extrasaction="ignore",
+                                        lineterminator="\n")
+                writer.writerows(rows)
+                fh.write(buf.getvalue().encode("utf-8"))
+                fh.flush()
+                os.fsync(fh.fileno())
+                _interrupt_point("flush")
         self._buffer.clear()
 
     def close(self) -> None:
@@ -177,6 +186,49 @@ class EpisodeLog:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+_FLUSHES = [0]
+
+
+def _interrupt_point(name: str) -> None:
+    """Fault injection for the reliability probes: with ``MOONSHOT_FAULT=sigint-NAME@K`` the
+    process sends itself SIGINT (Ctrl-C) at the K-th ``NAME`` point (``flush``: after a
+    flush's rows are on disk). Off (one dict lookup) otherwise."""
+    spec = os.environ.get("MOONSHOT_FAULT")
+    if not spec or not spec.startswith(f"sigint-{name}@"):
+        return
+    _FLUSHES[0] += 1
+    if _FLUSHES[0] == int(spec.partition("@")[2] or 1):
+        import signal
+
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+def _last_whole_row(fh, path: Path) -> int:
+    """The episode number of the last whole row of the open log ``fh`` (0: the header
+    only), cutting a torn last line (a write interrupted or killed half way); ``fh`` is left
+    at the end of the file."""
+    end = fh.seek(0, os.SEEK_END)
+    tail, start = b"", end
+    while start > 0 and tail.count(b"\n") < 2:
+        start = max(0, start - 4096)
+        fh.seek(start)
+        tail = fh.read(end - start)
+    if not tail.endswith(b"\n"):
+        cut = tail.rfind(b"\n") + 1
+        fh.truncate(start + cut)
+        tail = tail[:cut]
+        fh.seek(0, os.SEEK_END)
+    lines = tail.splitlines()
+    last = lines[-1].split(b",", 1)[0] if lines else b"episode"
+    if last == b"episode":
+        return 0
+    try:
+        return int(last)
+    except ValueError:
+        raise ValueError(f"corrupt episode log {path}: its last row starts {last[:40]!r}, not "
+                         "an episode number") from None
 
 
 def check_rows(rows: list[dict], path: Path) -> None:
@@ -204,8 +256,30 @@ def check_rows(rows: list[dict], path: Path) -> None:
         last_steps, last_wall = steps, wall
 
 
+def _rows_up_to(rows: list[dict], steps: int, path: Path) -> list[dict]:
+    """The rows logged up to env step ``steps`` (the log's order: steps never go back)."""
+    out = []
+    for k, r in enumerate(rows, start=2):
+        try:
+            if int(float(r["env_steps"])) > steps:
+                break
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"corrupt episode log {path}, line {k}: {exc}") from None
+        out.append(r)
+    return out
+
+
+def _read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"unreadable {what} {path}: not a text CSV file ({exc.reason} at byte "
+                         f"{exc.start}); restore it, or start a new run in another folder") \
+            from None
+
+
 def _read_rows(path: Path) -> list[dict]:
-    text = path.read_text()
+    text = _read_text(path, "episode log")
     if text and not text.endswith("\n"):
         text = text[: text.rfind("\n") + 1]  # drop a torn last line
     reader = csv.DictReader(io.StringIO(text))
@@ -226,7 +300,7 @@ def read_evaluations(path: str | os.PathLike) -> list[dict]:
         path = path / "evaluations.csv"
     if not path.exists():
         return []
-    text = path.read_text()
+    text = _read_text(path, "evaluations file")
     if text and not text.endswith("\n"):
         text = text[: text.rfind("\n") + 1]  # drop a torn last line
     reader = csv.DictReader(io.StringIO(text))
@@ -251,10 +325,7 @@ def read_episodes(path: str | os.PathLike) -> dict[str, np.ndarray]:
         path = path / "episodes.csv"
     if not path.exists():
         raise FileNotFoundError(f"missing episode log: {path}")
-    try:
-        rows = _read_rows(path)
-    except UnicodeDecodeError:
-        raise ValueError(f"unreadable episode log {path}: not a text CSV file") from None
+    rows = _read_rows(path)
     cols: dict[str, np.ndarray] = {}
     try:
         for key in ("episode", "env_steps", "length", "success", "death", "map_id"):
@@ -274,6 +345,15 @@ def read_episodes(path: str | os.PathLike) -> dict[str, np.ndarray]:
     cols["success"] = cols["success"].astype(bool)
     cols["death"] = cols["death"].astype(bool)
     return cols
+
+
+def check_named_folder(out: str | os.PathLike, what: str = "run") -> Path:
+    """``out`` as a path, refusing one that names nothing (``''``: the current folder,
+    unnamed, which a run must never take over)."""
+    if not str(out).strip():
+        raise ValueError(f"--out {str(out)!r} names no folder (moonshot never writes into the "
+                         f"current folder unnamed): give one, e.g. --out runs/{what}")
+    return Path(out)
 
 
 class RunFolderBusy(RuntimeError):
@@ -417,11 +497,29 @@ class run_folder:
             remove_if_empty(self.path)
 
 
+def _holds_results(folder: Path) -> bool:
+    """Whether a run folder (or any folder in it: a sweep's cells) holds anything worth
+    keeping: a logged episode, a checkpoint, a model, a result, a report."""
+    for path in folder.rglob("*"):
+        if path.name in ("latest.json", "model.zip", "summary.json", "result.json",
+                         "report.md"):
+            return True
+        if path.name in ("episodes.csv", "evaluations.csv") and path.is_file():
+            with open(path, "rb") as fh:
+                if fh.read(1 << 16).count(b"\n") > 1:  # the header and at least one row
+                    return True
+    return False
+
+
 def remove_if_empty(folder: Path) -> None:
-    """Remove ``folder`` if it holds no file but the lock file (a failed start)."""
+    """Remove ``folder`` (which this invocation created) after a failed start: when it holds
+    no file but the lock file, or only what the failed run itself began to write (its config,
+    a header-only log) and no result; a folder with results is kept whole."""
     import shutil
 
     folder = Path(folder)
-    if folder.is_dir() and not any(p.is_file() and p.name != RunLock.NAME
-                                   for p in folder.rglob("*")):
+    if not folder.is_dir():
+        return
+    if not any(p.is_file() and p.name != RunLock.NAME for p in folder.rglob("*")) or \
+            not _holds_results(folder):
         shutil.rmtree(folder, ignore_errors=True)

@@ -233,7 +233,7 @@ def _load_run(text: str, env: str | None) -> AgentSpec:
                                 "config.json")
     from .checkpoints import load_sb3_agent
 
-    agent = load_sb3_agent(path)
+    agent = load_sb3_agent(path, env)
     train_cfg = cfg.get("train", {})
     kwargs = {k: v for k, v in train_cfg.get("env_kwargs", {}).items() if k != "split"}
     env_id = cfg.get("env_id") or (resolve_env_id(train_cfg["env"]) if "env" in train_cfg

@@ -13,7 +13,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from ..progress import progress
 from ..runlog import EpisodeLog, atomic_write_text, read_evaluations, read_json, write_json
 from ..tblog import EpisodeScalars, write_evaluation
-from .checkpoints import save_model_atomic, save_stats_atomic
+from .checkpoints import save_model_atomic, save_replay_buffer, save_stats_atomic
 from .config import TrainConfig
 from .episodes import EvalSettings, evaluate
 from .sb3_agent import SB3Agent
@@ -249,25 +249,25 @@ class TrainingMonitor(BaseCallback):
         ckpt = self.run / "checkpoints"
         ckpt.mkdir(exist_ok=True)
         n = int(self.num_timesteps)
-        meta = {"env_steps": n, "episodes": self.log.episodes, "wall_time_s": self.wall(),
+        meta = {"env_steps": n, "episodes": self.log.episodes, "evaluations": len(self.evals.rows),
+                "wall_time_s": self.wall(),
                 "last_eval_steps": self._last_eval_steps, "model": f"model_{n}.zip",
-                "state": f"state_{n}.pkl"}
+                "state": f"state_{n}.npz"}
         save_model_atomic(self.model, ckpt / meta["model"])
         state = capture(self.model, self.state())
-        state["meta"] = {k: meta[k] for k in ("episodes", "wall_time_s", "last_eval_steps")}
+        state["meta"] = {k: meta[k] for k in ("episodes", "evaluations", "wall_time_s",
+                                              "last_eval_steps")}
         save_state(state, ckpt / meta["state"])
         norm = self.model.get_vec_normalize_env()
         if norm is not None:
-            meta["vecnormalize"] = f"vecnormalize_{n}.pkl"
+            meta["vecnormalize"] = f"vecnormalize_{n}.npz"
             save_stats_atomic(norm, ckpt / meta["vecnormalize"])
         fault_point("checkpoint", n)  # files written, latest.json not yet
         previous = None
         if getattr(self.model, "replay_buffer", None) is not None:
             # the buffer is large: only the newest checkpoint keeps one
-            meta["replay_buffer"] = f"replay_buffer_{n}.pkl"
-            tmp = ckpt / f".replay_buffer_{n}.tmp.pkl"
-            self.model.save_replay_buffer(tmp)
-            os.replace(tmp, ckpt / meta["replay_buffer"])
+            meta["replay_buffer"] = f"replay_buffer_{n}.npz"
+            save_replay_buffer(self.model, ckpt / meta["replay_buffer"])
             latest = ckpt / "latest.json"
             if latest.exists():
                 previous = read_json(latest).get("replay_buffer")

@@ -14,7 +14,6 @@ resumes from a fresh reset with its seed offset by the checkpoint's step (close,
 
 from __future__ import annotations
 
-import pickle
 import random
 from pathlib import Path
 from typing import Any
@@ -107,6 +106,9 @@ def capture(model, monitor_state: dict) -> dict[str, Any]:
         "env": env_state(model.get_env()),
         "wrappers": wrapper_state(model.get_env()),
         "monitor": monitor_state,
+        # SB3's logging windows (rollout/ep_rew_mean): the model file leaves them out
+        "ep_info_buffer": getattr(model, "ep_info_buffer", None),
+        "ep_success_buffer": getattr(model, "ep_success_buffer", None),
     }
 
 
@@ -118,6 +120,9 @@ def restore(model, state: dict) -> bool:
     torch.set_rng_state(state["torch_rng"])
     np.random.set_state(state["numpy_rng"])  # noqa: NPY002
     random.setstate(state["python_rng"])
+    for name in ("ep_info_buffer", "ep_success_buffer"):
+        if state.get(name) is not None:
+            setattr(model, name, state[name])
     if state.get("action_space_rng") is not None:
         model.action_space.seed(0)  # creates the generator, then takes the saved state
         model.action_space._np_random.bit_generator.state = state["action_space_rng"]
@@ -133,20 +138,22 @@ def restore(model, state: dict) -> bool:
 
 
 def save_state(state: dict, path: Path) -> None:
-    from ..runlog import atomic_write_bytes
+    """The trainer state as plain data (``.npz``: JSON and arrays, no pickle)."""
+    from ..safe_store import save_tree
 
-    atomic_write_bytes(path, pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
+    save_tree(path, state)
 
 
 def load_state(path: Path) -> dict:
-    try:
-        with open(path, "rb") as fh:
-            state = pickle.load(fh)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"missing trainer state of a checkpoint: {path}") from None
-    except Exception as exc:
-        raise ValueError(f"unreadable trainer state {path}: {type(exc).__name__}: {exc}") \
-            from None
+    """The trainer state saved by :func:`save_state`, naming the file in any error; an old
+    pickled state (``state_N.pkl``) is refused (see ``moonshot migrate``)."""
+    from ..safe_store import load_tree
+    from .checkpoints import refuse_pickle
+
+    path = Path(path)
+    if path.suffix == ".pkl":
+        refuse_pickle(path, "a trainer state")
+    state = load_tree(path, "trainer state of a checkpoint")
     if not isinstance(state, dict) or "torch_rng" not in state:
         raise ValueError(f"{path} is not a moonshot trainer state")
     return state

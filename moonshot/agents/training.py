@@ -6,7 +6,7 @@ A run folder holds::
     episodes.csv       one row per training episode (docs/design.md, "Run folders")
     evaluations.csv    periodic deterministic evaluations on both splits
     model.zip          the final model
-    vecnormalize.pkl   observation/reward normalization statistics (runs with ``normalize``)
+    vecnormalize.npz   observation/reward normalization statistics (runs with ``normalize``)
     checkpoints/       periodic checkpoints and latest.json (what --resume continues from)
     tensorboard/       with --tensorboard
 
@@ -21,15 +21,27 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..runlog import EpisodeLog, read_json, run_folder, write_json
+from ..runlog import (
+    EpisodeLog,
+    check_named_folder,
+    read_evaluations,
+    read_json,
+    run_folder,
+    write_json,
+)
 from ..tblog import check_tensorboard
 from ..versions import versions
 from ..worlds import get_world, resolve_env_id, run_modules
 from .checkpoints import (
+    STATS_FILE,
     load_model,
+    load_replay_buffer,
+    model_readable,
+    refuse_pickle,
     save_model_atomic,
     save_stats_atomic,
     set_torch_threads,
+    stats_path,
     wrap_normalize,
 )
 from .config import (
@@ -91,7 +103,7 @@ def train(cfg: TrainConfig | None = None, *, resume: bool = False,
         cfg = TrainConfig(**kwargs)
     elif kwargs:
         raise TypeError("pass either a TrainConfig or keyword arguments, not both")
-    run = Path(cfg.out)
+    run = check_named_folder(cfg.out, "train")
     saved: dict = {}
     if resume:
         cfg, saved = _resumed_config(cfg, run)
@@ -224,19 +236,21 @@ def check_env_kwargs(env_id: str, kwargs: dict, algo: str | None = None,
 
 def find_checkpoint(run: Path) -> dict | None:
     """The checkpoint to resume ``run`` from: ``latest.json``, or, if it is missing or points
-    at missing files, the newest complete ``model_N.zip`` (with its trainer state); ``None``
-    when the run has no checkpoint at all."""
-    import zipfile
+    at a missing or damaged file (a truncated model, state or statistics), the newest
+    complete checkpoint before it; ``None`` when the run has no checkpoint at all. A
+    checkpoint written as pickles by an older moonshot is refused (``moonshot migrate``)."""
+    from ..safe_store import UnsafeFileError
 
     ckpt = run / "checkpoints"
     latest = ckpt / "latest.json"
     if latest.exists():
         try:
             meta = read_json(latest)
-            if all((ckpt / meta[k]).exists() for k in ("model", "state")):
-                load_state(ckpt / meta["state"])  # readable, or the fallback below
+            problem = _checkpoint_problem(ckpt, meta)
+            if problem is None:
                 return meta
-            problem = "points at missing files"
+        except UnsafeFileError:
+            raise
         except (ValueError, KeyError, TypeError) as exc:
             problem = f"is unreadable ({exc})"
         print(f"moonshot: {latest} {problem}; looking for the newest complete checkpoint",
@@ -248,23 +262,48 @@ def find_checkpoint(run: Path) -> dict | None:
         except ValueError:
             continue
     for steps, path in sorted(candidates, reverse=True):
-        state = ckpt / f"state_{steps}.pkl"
-        if not (state.exists() and zipfile.is_zipfile(path)):
-            continue
+        meta = {"env_steps": steps, "model": path.name, "state": f"state_{steps}.npz"}
+        for key, name in (("vecnormalize", f"vecnormalize_{steps}.npz"),
+                          ("replay_buffer", f"replay_buffer_{steps}.npz")):
+            if (ckpt / name).exists():
+                meta[key] = name
         try:
-            meta = load_state(state).get("meta", {})
-        except ValueError:
+            if _checkpoint_problem(ckpt, meta) is not None:
+                continue
+            meta = {**load_state(ckpt / meta["state"]).get("meta", {}), **meta}
+        except (ValueError, FileNotFoundError):
             continue
-        meta.update({"env_steps": steps, "model": path.name, "state": state.name})
-        stats = ckpt / f"vecnormalize_{steps}.pkl"
-        if stats.exists():
-            meta["vecnormalize"] = stats.name
-        buffer = ckpt / f"replay_buffer_{steps}.pkl"
-        if buffer.exists():
-            meta["replay_buffer"] = buffer.name
         print(f"moonshot: resuming {run} from {path.name}, the newest complete checkpoint",
               flush=True)
         return meta
+    old = sorted(ckpt.glob("state_*.pkl"))
+    if old:
+        refuse_pickle(old[-1], "a trainer state")
+    return None
+
+
+def _checkpoint_problem(ckpt: Path, meta: dict) -> str | None:
+    """What is wrong with the checkpoint ``meta`` names (``None``: every file is whole)."""
+    for key in ("model", "state", "vecnormalize", "replay_buffer"):
+        name = meta.get(key) if key in ("vecnormalize", "replay_buffer") else meta[key]
+        if name is None:
+            continue
+        path = ckpt / str(name)
+        if path.suffix == ".pkl":
+            refuse_pickle(path, {"state": "a trainer state", "vecnormalize":
+                                 "normalization statistics"}.get(key, "a replay buffer"))
+        if not path.exists():
+            return f"points at a missing file ({path.name})"
+    if not model_readable(ckpt / meta["model"]):
+        return f"points at a damaged model ({meta['model']})"
+    load_state(ckpt / meta["state"])  # readable, or the caller's fallback
+    if meta.get("vecnormalize"):
+        from ..safe_store import load_tree
+
+        load_tree(ckpt / meta["vecnormalize"], "normalization statistics")
+    if meta.get("replay_buffer") and not model_readable(ckpt / meta["replay_buffer"],
+                                                        model=False):
+        return f"points at a damaged replay buffer ({meta['replay_buffer']})"
     return None
 
 
@@ -286,6 +325,8 @@ def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool,
     # A resumed run's logs first: a corrupt episodes.csv fails now (naming the file), not
     # after the budget. A new run's logs come after the model (a failed start writes none).
     keep = start_steps if meta else -1
+    if meta:
+        _check_logs_before_resume(run, meta, start_steps)
     logs = _open_logs(run, keep) if resume else None
     if meta and logs[0].episodes != int(meta.get("episodes", logs[0].episodes)):
         logs[0].close()
@@ -308,17 +349,18 @@ def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool,
             ckpt = run / "checkpoints"
             # A normalized run resumes with its statistics or not at all (load_normalizer
             # names the missing file); fresh statistics would change what the policy sees.
-            stats = ckpt / meta.get("vecnormalize", f"vecnormalize_{start_steps}.pkl")
+            stats = ckpt / meta.get("vecnormalize", f"vecnormalize_{start_steps}.npz")
             vec = wrap_normalize(vec, normalize, stats if normalize is not None else None)
-            model = load_model(ckpt / meta["model"], cfg.algo, env=vec, device=cfg.device)
+            model = load_model(ckpt / meta["model"], cfg.algo, env=vec, hyperparams=hp,
+                               policy=plan["policy"], device=cfg.device)
             state = load_state(ckpt / meta["state"])
-            if meta.get("replay_buffer") and hasattr(model, "load_replay_buffer"):
-                model.load_replay_buffer(ckpt / meta["replay_buffer"])
+            if meta.get("replay_buffer") and getattr(model, "replay_buffer", None) is not None:
+                load_replay_buffer(model, ckpt / meta["replay_buffer"])
             if not restore(model, state):
                 print("moonshot: the env cannot restore its state; resuming from a reset",
                       flush=True)
         elif cfg.init_from:
-            vec, model = _fine_tune_start(cfg, vec, normalize)
+            vec, model = _fine_tune_start(cfg, vec, normalize, plan)
         else:
             vec = wrap_normalize(vec, normalize, None)
             model = _build_model(cfg, plan, vec)
@@ -351,8 +393,31 @@ def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool,
         vec.close()
     save_model_atomic(model, run / "model.zip")
     if model.get_vec_normalize_env() is not None:
-        save_stats_atomic(model.get_vec_normalize_env(), run / "vecnormalize.pkl")
+        save_stats_atomic(model.get_vec_normalize_env(), run / STATS_FILE)
     return run
+
+
+def _check_logs_before_resume(run: Path, meta: dict, steps: int) -> None:
+    """A log the checkpoint counted on must be there, whole up to the checkpoint: a missing
+    or cut one is an error naming the file and the fix (a resume would leave a gap)."""
+    episodes = run / "episodes.csv"
+    if not episodes.exists() and int(meta.get("episodes", 0)) > 0:
+        raise FileNotFoundError(f"missing episode log {episodes}: the checkpoint at step "
+                                f"{steps:,} counted {meta['episodes']} episodes in it; restore "
+                                "the file, or start a new run in another folder")
+    path = run / "evaluations.csv"
+    kept = [r for r in read_evaluations(path) if int(float(r["env_steps"])) <= steps]
+    expected = meta.get("evaluations")
+    if expected is None:  # a checkpoint of an older moonshot: did it evaluate at all?
+        expected = len(kept) if int(meta.get("last_eval_steps", -1)) < 0 or kept else 1
+    # the checkpoint's own evaluation, if lost, is run again (TrainingMonitor): one per split
+    redo = int(meta.get("last_eval_steps", -1)) == steps and not any(
+        int(float(r["env_steps"])) == steps for r in kept)
+    if len(kept) < int(expected) - (2 if redo else 0):
+        what = "missing" if not path.exists() else f"holds {len(kept)} evaluation row(s)"
+        raise ValueError(f"{path} is {what} up to the checkpoint at step {steps:,}, which "
+                         f"counted {expected}: the file was cut or deleted, and resuming would "
+                         "leave a gap; restore the file, or start a new run in another folder")
 
 
 def _open_logs(run: Path, keep: int | None) -> tuple[EpisodeLog, EvalLog]:
@@ -374,10 +439,11 @@ def _build_model(cfg: TrainConfig, plan: dict, vec):
                           f"{type(exc).__name__}: {exc}") from None
 
 
-def _fine_tune_start(cfg: TrainConfig, vec, normalize):
-    # model.zip -> vecnormalize.pkl, checkpoints/model_N.zip -> vecnormalize_N.pkl
+def _fine_tune_start(cfg: TrainConfig, vec, normalize, plan: dict):
     init = Path(cfg.init_from)
-    stats = init.with_name(init.stem.replace("model", "vecnormalize", 1) + ".pkl")
+    stats = stats_path(init)
+    if not stats.exists() and stats.with_suffix(".pkl").exists():
+        refuse_pickle(stats.with_suffix(".pkl"), "normalization statistics")
     if (normalize is not None) != stats.exists():
         raise ConfigError(
             f"{init} was trained on normalized observations ({stats.name} beside it): "
@@ -385,7 +451,8 @@ def _fine_tune_start(cfg: TrainConfig, vec, normalize):
             f"normalize is on but {init} has no statistics beside it ({stats}): it was "
             "trained on raw observations; fine-tune it without normalize")
     vec = wrap_normalize(vec, normalize, stats if stats.exists() else None)
-    model = load_model(init, cfg.algo, env=vec, device=cfg.device)
+    model = load_model(init, cfg.algo, env=vec, hyperparams=plan["hp"], policy=plan["policy"],
+                       device=cfg.device)
     model.set_random_seed(cfg.seed)
     return vec, model
 

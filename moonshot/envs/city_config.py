@@ -11,6 +11,8 @@ from ..physics.city.ego import VEHICLES
 from ..physics.city.generator import LAYOUTS, NEW_SEED_BASE
 
 MAX_TRAFFIC = 999
+#: Longest route a drive may ask for (m); the largest city is a few kilometres across.
+MAX_ROUTE = 100_000
 
 #: Every CityNav-v0 setting: its default and what it means, in one line. The env docstring's
 #: Arguments table is generated from it, so no setting goes undocumented (tested).
@@ -81,6 +83,8 @@ V1_SETTINGS: dict[str, tuple[object, str]] = {
 def _number(cfg, key, lo, hi=None, integer=False, lo_open=False):
     val = cfg[key]
     ok = not isinstance(val, bool) and isinstance(val, (int, float, np.integer, np.floating))
+    if ok:
+        ok = bool(np.isfinite(val))
     if ok and integer:
         ok = float(val) == int(val)
     if ok:
@@ -130,10 +134,13 @@ def check_city_config(cfg: dict) -> None:
         _number(cfg, "map_seed", 0, 2**31 - 1, integer=True)
     rl = cfg["route_length"]
     try:
-        lo, hi = (float(x) for x in rl)
-    except (TypeError, ValueError):
-        raise ConfigError(f"CityNav config route_length={rl!r}: must be [low, high] in "
-                          "metres") from None
+        if isinstance(rl, (str, bytes, dict)) or len(rl) != 2:
+            raise ConfigError("not a pair")
+        lo, hi = (_number({"route_length": x}, "route_length", 0, MAX_ROUTE, lo_open=True)
+                  for x in rl)
+    except (TypeError, ConfigError):
+        raise ConfigError(f"CityNav config route_length={rl!r}: must be [low, high], two "
+                          f"numbers of metres in (0, {MAX_ROUTE:,}]") from None
     if not 0 < lo <= hi:
         raise ConfigError(f"CityNav config route_length={rl!r}: must be [low, high] with "
                           "0 < low <= high")

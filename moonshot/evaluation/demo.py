@@ -8,13 +8,12 @@ cores; ``--full`` runs the same experiment at the scale behind the README's head
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 
-from ..runlog import write_json
+from ..runlog import RunLock, check_named_folder, write_json
 
 
 @dataclass
@@ -69,21 +68,52 @@ class _Steps:
 
 def run_demo(out: Path, full: bool = False, seed: int = 0,
              budget: DemoBudget | None = None) -> Path:
-    """Run the demo experiment into ``out``; returns the path of ``report.md``."""
+    """Run the demo experiment into ``out`` (see :func:`claim_demo_folder`); returns the
+    path of ``report.md``."""
+    from ..errors import check_int
+
+    check_int("--seed", seed, 0)  # every value checked before anything is written
+    out = check_named_folder(out, "demo")
+    if full and budget is None:
+        return run_full(out)
+    b = budget or (FULL if full else DemoBudget())
+    lock = claim_demo_folder(out)
+    try:
+        return _run_demo(out, b, full, seed)
+    finally:
+        lock.release()
+
+
+def claim_demo_folder(out: Path) -> RunLock:
+    """Lock ``out`` for a demo: a new or empty folder, or the folder of a previous demo, which
+    is moved aside whole to ``OUT-1`` (``OUT-2``, ...), where its report keeps working; any
+    other non-empty folder is refused, and a demo still running there is refused by its lock.
+    Nothing is deleted."""
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"--out {out} is a file, not a folder (nothing was written)")
+    if out.is_dir() and any(p.name != RunLock.NAME for p in out.iterdir()):
+        if not (out / "demo_config.json").exists():
+            raise FileExistsError(f"--out {out} is not empty and holds no demo: the demo writes "
+                                  "into a new or empty folder (nothing was written)")
+        previous = RunLock(out, "demo").acquire()  # a demo still running there: refused
+        try:
+            kept = next(out.with_name(f"{out.name}-{k}") for k in range(1, 10**6)
+                        if not out.with_name(f"{out.name}-{k}").exists())
+            out.rename(kept)
+        finally:
+            previous.release()
+        print(f"moonshot: the previous demo in {out} is kept, whole, in {kept}", flush=True)
+    return RunLock(out, "demo").acquire()
+
+
+def _run_demo(out: Path, b: DemoBudget, full: bool, seed: int) -> Path:
     from ..agents.config import TrainConfig
     from ..agents.training import train
     from .experiments import compare, evaluate_agents
     from .planning import run_planner
     from .render import render_episodes
 
-    if full and budget is None:
-        return run_full(Path(out))
-    b = budget or (FULL if full else DemoBudget())
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     runs = out / "runs"
-    if runs.exists():  # the demo's own previous runs: replaced, not mixed in
-        shutil.rmtree(runs)
     t_start = time.perf_counter()
     step = _Steps(8 if b.render else 7)
     write_json(out / "demo_config.json", {"budget": asdict(b), "seed": seed, "full": full})

@@ -37,6 +37,7 @@ The spec (YAML; unknown keys, empty grids and bad values are errors before any t
                                      # shift level: {timesteps, axis: altitude, level: 3}
     resources: {num_cpus: 1, num_gpus: 0}
     max_retries: 3
+    max_cells: 10000                 # optional: a bigger grid is refused, counted unexpanded
 """
 
 from .aggregate import aggregate  # eager: the function shadows its module's name

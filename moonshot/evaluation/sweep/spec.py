@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,8 @@ SCHEMA: dict[str, tuple[SpecKey, ...]] = {
                 "shift level (keys below)"),
         SpecKey("resources", "mapping", {}, "what each cell asks of Ray (keys below)"),
         SpecKey("max_retries", "int >= 0", 3, "the retries of a cell whose worker died"),
+        SpecKey("max_cells", "int >= 1", None, "the largest grid the spec may expand to "
+                "(default: 10,000); a grid over it is refused before it is expanded"),
     ),
     "RL agent": (
         SpecKey("algo", "ppo | sac | td3 | a2c", REQUIRED, "the SB3 algorithm"),
@@ -97,6 +100,11 @@ SCHEMA: dict[str, tuple[SpecKey, ...]] = {
         SpecKey("num_gpus", "number >= 0", 0, "GPUs per cell"),
     ),
 }
+
+
+#: The largest grid a spec may expand to unless it says ``max_cells``: the count is made
+#: before the grid is built, so a typo of a few zeros fails at once instead of filling memory.
+MAX_CELLS = 10_000
 
 
 def keys(section: str) -> tuple[str, ...]:
@@ -245,6 +253,8 @@ def expand(spec: dict) -> list[Cell]:
                               f"name ({', '.join(map(str, names))}) to its settings")
         if "env" in spec or "env_grid" in spec:
             raise ConfigError("sweep spec: env and env_grid need a single world")
+        if len(set(map(str, names))) != len(names):
+            raise ConfigError(f"sweep spec: world lists a world twice: {names}")
         cells = []
         for name in names:
             sub = {**spec, "world": name, "env_kwargs": per_world.get(name, {})}
@@ -286,6 +296,7 @@ def expand(spec: dict) -> list[Cell]:
         raise ConfigError("sweep spec: agents is missing (a list of {algo: ...} or "
                           "{planner: true})")
     seeds = _list(spec, "seeds", [0])
+    _check_grid_size(spec, len(agents) * math.prod(len(v) for v in grid.values()) * len(seeds))
     for s in seeds:
         if isinstance(s, bool) or not isinstance(s, int) or s < 0:
             raise ConfigError(f"sweep spec: seeds must be integers >= 0, got {s!r}")
@@ -327,6 +338,16 @@ def expand(spec: dict) -> list[Cell]:
                                   evaluate=evaluate, shift=shift,
                                   relearn=relearn if "algo" in agent else None, grid=values))
     return cells
+
+
+def _check_grid_size(spec: dict, cells: int) -> None:
+    """Refuse a grid of more than ``max_cells`` (:data:`MAX_CELLS`) cells, counted as agents x
+    env-setting combinations x seeds (never expanded for it)."""
+    limit = spec.get("max_cells", MAX_CELLS)
+    if cells > limit:
+        raise ConfigError(f"sweep spec: the grid has {cells:,} cells (agents x env settings x "
+                          f"seeds), over the limit of {limit:,}; if you mean it, say so in the "
+                          f"spec with max_cells: {cells}")
 
 
 def _env_keys(env_id: str) -> list[str]:
