@@ -36,6 +36,7 @@ Reinforcement Learning at the Edge of the Statistical Precipice", NeurIPS.
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 import warnings
@@ -215,17 +216,24 @@ def mean_ci_over_seeds(values, method: str = "t", confidence: float = 0.95,
     if len(x) < 2:
         raise ValueError(f"an interval over seeds needs at least 2 seeds; got {len(x)} "
                          "(report the single value without an interval)")
+    names = {"t": "t", "bca": "BCa bootstrap"}
+    if method not in names:
+        raise ValueError(f"method={method!r}: accepted are 't' and 'bca'")
     m = float(x.mean())
+    if np.ptp(x) == 0:  # equal seeds: no interval (the mean's rounding would fake one)
+        return Interval(float(x[0]), float(x[0]), float(x[0]), len(x), names[method], unit,
+                        confidence)
     if method == "t":
-        sem = float(stats.sem(x))
-        if sem == 0.0:
-            return Interval(m, m, m, len(x), "t", unit, confidence)
-        lo, hi = stats.t.interval(confidence, len(x) - 1, loc=m, scale=sem)
-        return Interval(m, float(lo), float(hi), len(x), "t", unit, confidence)
-    if method == "bca":
-        lo, hi = _bootstrap((x,), _mean, confidence, n_boot, seed, fallback=m)
-        return Interval(m, lo, hi, len(x), "BCa bootstrap", unit, confidence)
-    raise ValueError(f"method={method!r}: accepted are 't' and 'bca'")
+        half = _t_quantile((1 + confidence) / 2, len(x) - 1) * float(x.std(ddof=1)) / math.sqrt(
+            len(x))
+        return Interval(m, m - half, m + half, len(x), "t", unit, confidence)
+    lo, hi = _bootstrap((x,), _mean, confidence, n_boot, seed, fallback=m)
+    return Interval(m, lo, hi, len(x), names[method], unit, confidence)
+
+
+@functools.lru_cache(maxsize=256)
+def _t_quantile(q: float, df: int) -> float:
+    return float(stats.t.ppf(q, df))  # cached: scipy's call costs more than the interval
 
 
 def _mean(x, axis=-1):
@@ -391,12 +399,21 @@ def mcnemar_power(n: int, discordance: float, difference: float, alpha: float = 
     if discordance == 0:
         return 0.0
     d = np.arange(n + 1)
-    k = d[:, None]
-    tail = stats.binom.cdf(np.minimum(k, d[None, :] - k), d[None, :], 0.5)
-    reject = (k <= d[None, :]) & (np.minimum(1.0, 2 * tail) <= alpha * (1 + 1e-9))
+    c = _mcnemar_cutoffs(n, alpha)
     p_a = (discordance + difference) / (2 * discordance)  # P(A only | discordant)
-    p_k = stats.binom.pmf(k, d[None, :], p_a)
-    return float(stats.binom.pmf(d, n, discordance) @ (reject * p_k).sum(axis=0))
+    reject = stats.binom.cdf(c, d, p_a) + stats.binom.sf(d - c - 1, d, p_a)
+    return float(np.sum(stats.binom.pmf(d, n, discordance) * np.where(c >= 0, reject, 0.0)))
+
+
+@functools.lru_cache(maxsize=64)
+def _mcnemar_cutoffs(n: int, alpha: float) -> np.ndarray:
+    """For D = 0..n discordant pairs, the largest k with exact two-sided p-value
+    ``2 * P(Binom(D, 1/2) <= k) <= alpha`` (-1: no k rejects); the test rejects at
+    ``k <= c`` and at ``k >= D - c``, as ``binomtest(k, D, 0.5)`` does."""
+    d = np.arange(n + 1)
+    k = stats.binom.ppf(alpha / 2, d, 0.5)
+    k = np.where(2 * stats.binom.cdf(k, d, 0.5) <= alpha * (1 + 1e-9), k, k - 1)
+    return k.astype(np.int64)
 
 
 def _smallest(power_of: Callable[[float], float], target: float, hi: float) -> float:
@@ -541,7 +558,8 @@ def format_interval(iv: Interval, percent: bool = False, digits: int | None = No
         return f"{est} (no spread over {iv.n} {iv.unit}), {iv.method}"
     lo = math.floor(iv.low * scale * q + 1e-9) / q
     hi = math.ceil(iv.high * scale * q - 1e-9) / q
-    return f"{est} [{lo:.{d}f}-{hi:.{d}f}], {n_txt}, {iv.method}"
+    sep = "-" if lo >= 0 else ", "  # "[-4-85]" would read as a range from -4 to -85
+    return f"{est} [{lo:.{d}f}{sep}{hi:.{d}f}], {n_txt}, {iv.method}"
 
 
 # --- deprecated tuple API --------------------------------------------------------------------
