@@ -337,6 +337,9 @@ def test_welch_states_how_little_three_seeds_can_see():
     many = welch_difference(rng.normal(0.6, 0.1, 30), rng.normal(0.5, 0.1, 30))
     assert few.detectable_difference > 2 * many.detectable_difference
     assert few.low < few.estimate < few.high and few.test == "Welch t-test"
+    flat = welch_difference([1.0, 1.0, 1.0], [0.0, 0.0, 0.0])
+    assert flat.low == flat.high == 1.0 and np.isnan(flat.p_value)
+    assert "cannot be compared by the Welch t-test" in flat.claim()
     res = sps.ttest_ind([0.4, 0.5, 0.7], [0.1, 0.2, 0.2], equal_var=False)
     assert welch_difference([0.4, 0.5, 0.7], [0.1, 0.2, 0.2]).p_value == res.pvalue
 

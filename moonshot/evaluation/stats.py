@@ -145,6 +145,9 @@ class Comparison:
         :param p_adjusted: the Holm-adjusted p-value when this is one comparison of a ladder
         """
         p = self.p_value if p_adjusted is None else p_adjusted
+        if not np.isfinite(p):
+            return (f"{a} and {b} cannot be compared by the {self.test}: no spread in either "
+                    f"(n = {self.n} {self.unit})")
         p_txt = f"p = {p:.3g}" + (" Holm-adjusted" if p_adjusted is not None else "")
         why = f"{self.test}, {p_txt}, n = {self.n} {self.unit}"
         if p <= self.alpha:
