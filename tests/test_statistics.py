@@ -24,6 +24,7 @@ from moonshot.evaluation.stats import (
     mcnemar_power,
     mean_ci_over_seeds,
     paired_difference,
+    paired_mean_difference,
     performance_profile,
     probability_of_improvement,
     proportion_ci,
@@ -342,6 +343,20 @@ def test_welch_states_how_little_three_seeds_can_see():
     assert "cannot be compared by the Welch t-test" in flat.claim()
     res = sps.ttest_ind([0.4, 0.5, 0.7], [0.1, 0.2, 0.2], equal_var=False)
     assert welch_difference([0.4, 0.5, 0.7], [0.1, 0.2, 0.2]).p_value == res.pvalue
+
+
+def test_paired_numeric_outcomes_use_the_pairing():
+    rng = np.random.default_rng(8)
+    scenario = rng.normal(0, 3, 40)  # scenario difficulty, shared by A and B
+    a, b = scenario + 0.5 + rng.normal(0, 0.3, 40), scenario + rng.normal(0, 0.3, 40)
+    paired = paired_mean_difference(a, b)
+    unpaired = welch_difference(a, b)
+    assert paired.p_value < 1e-6 < 0.05 < unpaired.p_value  # the pairing removes the scenarios
+    assert paired.low < 0.5 < paired.high and paired.test == "paired t-test"
+    assert paired.detectable_difference < unpaired.detectable_difference
+    res = sps.ttest_rel(a, b)
+    assert paired.p_value == res.pvalue and paired.low == res.confidence_interval().low
+    assert np.isnan(paired_mean_difference([1.0, 2.0], [0.0, 1.0]).p_value)
 
 
 def test_holm_on_a_published_example():

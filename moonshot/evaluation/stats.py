@@ -21,7 +21,8 @@ Which interval for what (two-sided, 95% unless asked; docs/statistics.md has the
   (``scipy.stats.binomtest`` on the discordant pairs), with the smallest difference the test
   would find at 80% power, so that a "no effect" sentence can say what it could have seen.
 * **A beats B over seeds** (independent runs): :func:`welch_difference`, Welch's t
-  (``scipy.stats.ttest_ind``) with its detectable difference.
+  (``scipy.stats.ttest_ind``) with its detectable difference; numeric outcomes on the same
+  scenarios (returns, times): :func:`paired_mean_difference`, the paired t-test.
 * **A ladder of comparisons**: :func:`holm` adjusts their p-values (Holm 1979).
 * **Several tasks or levels pooled**: :func:`iqm` (``scipy.stats.trim_mean``, as rliable),
   :func:`probability_of_improvement` and :func:`performance_profile` (Agarwal et al. 2021).
@@ -504,19 +505,56 @@ def welch_difference(a, b, confidence: float = 0.95, alpha: float = 0.05,
                           "Welch t", float("nan"), power, alpha, unit, confidence)
     res = stats.ttest_ind(x, y, equal_var=False)
     ci = res.confidence_interval(confidence)
-    df = float(res.df)
+    return Comparison(est, float(ci.low), float(ci.high), min(len(x), len(y)),
+                      float(res.pvalue), "Welch t-test", "Welch t",
+                      _t_detectable(se, float(res.df), alpha, power), power, alpha, unit,
+                      confidence)
+
+
+def paired_mean_difference(a, b, confidence: float = 0.95, alpha: float = 0.05,
+                           power: float = 0.8, unit: str = "scenarios") -> Comparison:
+    """mean(A - B) for paired numeric outcomes (returns, times to goal, ... of A and B on the
+    same scenarios) by the paired t-test (``scipy.stats.ttest_rel``) and its interval; the
+    detectable difference uses the observed sd of the differences. The t-test assumes roughly
+    normal differences, which the mean of 30 or more pairs satisfies for bounded scores.
+    0/1 outcomes: use :func:`paired_difference` (exact McNemar).
+
+    :param a: A's outcome per scenario
+    :param b: B's outcome on the same scenarios, in the same order
+    :param confidence: the interval's nominal coverage
+    :param alpha: the test's level
+    :param power: the power at which the detectable difference is given
+    :param unit: what a pair is
+    """
+    x, y = _finite_1d(a, "a"), _finite_1d(b, "b")
+    if len(x) != len(y) or len(x) < 2:
+        raise ValueError(f"a and b must be paired outcomes of the same scenarios (at least 2); "
+                         f"got lengths {len(x)} and {len(y)}")
+    d = x - y
+    est = float(d.mean())
+    if np.ptp(d) == 0:  # identical differences: the test is undefined
+        return Comparison(est, est, est, len(d), float("nan"), "paired t-test", "paired t",
+                          float("nan"), power, alpha, unit, confidence)
+    res = stats.ttest_rel(x, y)
+    ci = res.confidence_interval(confidence)
+    se = float(d.std(ddof=1)) / math.sqrt(len(d))
+    return Comparison(est, float(ci.low), float(ci.high), len(d), float(res.pvalue),
+                      "paired t-test", "paired t", _t_detectable(se, len(d) - 1.0, alpha, power),
+                      power, alpha, unit, confidence)
+
+
+def _t_detectable(se: float, df: float, alpha: float, power: float) -> float:
+    """The difference a two-sided t-test with standard error ``se`` and ``df`` degrees of
+    freedom finds with probability ``power`` (noncentral t, ``scipy.stats.nct``)."""
     crit = stats.t.ppf(1 - alpha / 2, df)
 
-    def pw(d: float) -> float:
-        return float(stats.nct.sf(crit, df, d / se) + stats.nct.cdf(-crit, df, d / se))
+    def pw(delta: float) -> float:
+        return float(stats.nct.sf(crit, df, delta / se) + stats.nct.cdf(-crit, df, delta / se))
 
     hi = se
     while pw(hi) < power:  # power rises with the difference: bracket, then solve
         hi *= 2
-    mdd = float(optimize.brentq(lambda d: pw(d) - power, 0.0, hi))
-    return Comparison(est, float(ci.low), float(ci.high), min(len(x), len(y)),
-                      float(res.pvalue), "Welch t-test", "Welch t", mdd, power, alpha, unit,
-                      confidence)
+    return float(optimize.brentq(lambda delta: pw(delta) - power, 0.0, hi))
 
 
 def holm(pvalues) -> np.ndarray:
