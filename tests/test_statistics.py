@@ -189,7 +189,7 @@ def test_wilson_covers_93_percent_except_its_known_dip_near_the_edges():
     assert min(cov.values()) >= 0.92
     assert all(c >= 0.93 for (n, _), c in cov.items() if n >= 50)
     # Brown, Cai and DasGupta (2001): Wilson dips below nominal near 0 and 1 at small n;
-    # this dip is why Clopper-Pearson is the default (docs/statistics.md quotes 92.4%).
+    # this dip is why Clopper-Pearson is the default (docs/statistics.md quotes 92.5%).
     assert cov[(20, 0.05)] == pytest.approx(0.9245, abs=5e-4) and cov[(20, 0.95)] < 0.93
 
 
@@ -330,6 +330,9 @@ def test_a_clear_paired_win_is_claimed_with_its_test():
     assert c.p_value < 1e-4 and c.low > 0
     assert c.claim("planner", "PPO").startswith("planner beats PPO by 0.46 (exact McNemar")
     assert "Holm-adjusted" in c.claim("planner", "PPO", p_adjusted=0.01)
+    assert "no difference" in c.claim("planner", "PPO", p_adjusted=0.2)
+    # Deaths: more is worse, so the one with fewer deaths beats the other.
+    assert c.claim("PPO", "planner", higher_is_better=False).startswith("planner beats PPO")
 
 
 def test_welch_states_how_little_three_seeds_can_see():
