@@ -314,6 +314,22 @@ def test_identical_outcomes_give_zero_with_a_real_interval_and_what_could_be_mis
     assert "n = 50 scenarios" in text and f"{d80:.2g}" in text
 
 
+@given(st.lists(st.tuples(st.booleans(), st.booleans()), min_size=1, max_size=120))
+@settings(max_examples=60, deadline=None)
+def test_paired_difference_holds_its_estimate_and_mirrors_when_swapped(pairs):
+    a, b = (np.array(v) for v in zip(*pairs, strict=True))
+    c, r = paired_difference(a, b), paired_difference(b, a)
+    assert -1 <= c.low < c.high <= 1 and c.low <= c.estimate <= c.high
+    assert 0 <= c.p_value <= 1
+    # Fewer than 6 pairs: even all-one-way can not reach p <= 0.05 (2 / 2**5 > 0.05).
+    assert np.isnan(c.detectable_difference) == (len(a) < 6)
+    assert np.isnan(c.detectable_difference) or 0 < c.detectable_difference <= 1
+    if len(a) < 6:
+        assert "however large" in c.claim()
+    assert (r.estimate, r.low, r.high) == pytest.approx((-c.estimate, -c.high, -c.low))
+    assert r.p_value == pytest.approx(c.p_value)
+
+
 def test_mcnemar_power_matches_a_simulation_of_the_test():
     n, psi, diff = 40, 0.3, 0.15
     rng = np.random.default_rng(4)

@@ -108,7 +108,8 @@ class Comparison:
     :param test: the test's name, to be named in every sentence that uses it
     :param method: the interval's name
     :param detectable_difference: the smallest ``|A - B|`` the test finds with probability
-        ``power`` at level ``alpha`` and this sample size (NaN when it cannot be computed)
+        ``power`` at level ``alpha`` and this sample size (NaN when no difference reaches that
+        power, e.g. fewer than 6 pairs for McNemar, or when the test is undefined)
     :param power: the power ``detectable_difference`` refers to
     :param alpha: the test's level
     :param unit: what ``n`` counts
@@ -159,7 +160,9 @@ class Comparison:
             return f"{winner} beats {loser} by {abs(self.estimate):.3g} ({why})"
         mdd = self.detectable_difference
         miss = (f"; a difference below {mdd:.2g} would be missed more than "
-                f"{1 - self.power:.0%} of the time" if np.isfinite(mdd) else "")
+                f"{1 - self.power:.0%} of the time" if np.isfinite(mdd) else
+                f"; at this n the test finds no difference, however large, with "
+                f"{self.power:.0%} power")
         return f"no difference detected between {a} and {b} ({why}{miss})"
 
 
