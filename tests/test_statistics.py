@@ -26,6 +26,7 @@ from moonshot.evaluation.stats import (
     paired_difference,
     paired_mean_difference,
     performance_profile,
+    performance_profile_ci,
     probability_of_improvement,
     proportion_ci,
     rate_ci,
@@ -414,6 +415,12 @@ def test_probability_of_improvement_and_performance_profile_on_known_data():
     assert iv.low < iv.estimate < iv.high and iv.method == "BCa bootstrap"
     np.testing.assert_allclose(performance_profile(x, [0.5, 0.75, 0.85, 1.0]),
                                [1.0, 4 / 6, 2 / 6, 0.0])
+    runs = rng.normal(0.5, 0.2, (30, 3))
+    taus = np.linspace(0, 1, 11)
+    prof, lo, hi = performance_profile_ci(runs, taus)
+    np.testing.assert_allclose(prof, performance_profile(runs, taus))
+    assert np.all(lo <= prof + 1e-12) and np.all(prof <= hi + 1e-12)
+    assert np.all(np.diff(prof) <= 0) and hi[5] - lo[5] > 0.05  # falls with tau; real width
 
 
 def test_stratified_bootstrap_iqm_and_seed_only_variants():

@@ -26,7 +26,8 @@ Which interval for what (two-sided, 95% unless asked; docs/statistics.md has the
   scenarios (returns, times): :func:`paired_mean_difference`, the paired t-test.
 * **A ladder of comparisons**: :func:`holm` adjusts their p-values (Holm 1979).
 * **Several tasks or levels pooled**: :func:`iqm` (``scipy.stats.trim_mean``, as rliable),
-  :func:`probability_of_improvement` and :func:`performance_profile` (Agarwal et al. 2021).
+  :func:`probability_of_improvement` and :func:`performance_profile` (with a band:
+  :func:`performance_profile_ci`) (Agarwal et al. 2021).
 
 rliable itself is not a dependency: it pulls arch, statsmodels, pandas, seaborn and absl-py for
 what is a few lines over scipy.stats here, and its default interval is the percentile bootstrap
@@ -391,6 +392,36 @@ def performance_profile(scores, taus) -> np.ndarray:
     x = _as_runs_by_tasks(scores, "scores")
     t = np.asarray(taus, dtype=np.float64).ravel()
     return (x[None, :, :] > t[:, None, None]).mean(axis=1).mean(axis=1)
+
+
+def performance_profile_ci(scores, taus, confidence: float = 0.95, n_boot: int = 2000,
+                           seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`performance_profile` with a pointwise percentile-bootstrap band over runs
+    (``scipy.stats.bootstrap``; a run keeps its scores on all tasks together), as Agarwal et
+    al. (2021) draw it: ``(profile, low, high)``, one value per tau. Below 10 runs the band
+    is too narrow (see docs/statistics.md); say so beside the plot.
+
+    :param scores: scores shaped ``(runs,)`` or ``(runs, tasks)``
+    :param taus: thresholds
+    :param confidence: nominal pointwise coverage
+    :param n_boot: bootstrap resamples
+    :param seed: generator seed
+    """
+    x = _as_runs_by_tasks(scores, "scores")
+    t = np.asarray(taus, dtype=np.float64).ravel()
+    profile = performance_profile(x, t)
+    if len(x) < 2:
+        return profile, profile.copy(), profile.copy()
+
+    def statistic(idx, axis=-1):
+        runs = x[np.moveaxis(idx, axis, -1).astype(np.intp)]  # (..., runs, tasks)
+        above = runs[..., None, :, :] > t[:, None, None]  # (..., taus, runs, tasks)
+        return np.moveaxis(above.mean(axis=(-2, -1)), -1, 0)  # (taus, ...)
+
+    ci = stats.bootstrap((np.arange(len(x)),), statistic, n_resamples=n_boot,
+                         confidence_level=confidence, method="percentile",
+                         random_state=np.random.default_rng(seed)).confidence_interval
+    return profile, np.asarray(ci.low, dtype=np.float64), np.asarray(ci.high, dtype=np.float64)
 
 
 # --- comparisons ----------------------------------------------------------------------------
