@@ -117,8 +117,12 @@ def test_an_installed_package_declares_its_world_by_entry_point(tmp_path):
                      ('name="line", title="Line"', 'name="dash", title="Dash"')):
         assert old in source
         source = source.replace(old, new)
+    source += ('\nSPARE = World(name="spare", title="Spare", env_id="dashlab/Spare-v0", '
+               'planner=LinePlanner)\ngym.register(SPARE.env_id, entry_point=LineEnv)\n')
     (site / "dashlab" / "__init__.py").write_text(source)
-    _distribution(site, "dashlab", "[moonshot.worlds]\ndash = dashlab:register\n")
+    # a function that registers its world, and a World object registered by moonshot
+    _distribution(site, "dashlab", "[moonshot.worlds]\ndash = dashlab:register\n"
+                                   "spare = dashlab:SPARE\n")
     _distribution(site, "brokenlab", "[moonshot.worlds]\nbroken = brokenlab_is_gone\n")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -127,6 +131,9 @@ def test_an_installed_package_declares_its_world_by_entry_point(tmp_path):
     assert "Dash" in out or "dash" in out
     cfg = json.loads((elsewhere / "runs" / "dash" / "config.json").read_text())
     assert cfg["env"] == "dashlab/Dash-v0" and cfg["modules"] == ["dashlab"]
+    moonshot(["plan", "spare", "--episodes", "1", "--out", "runs/spare"], elsewhere, env)
+    cfg = json.loads((elsewhere / "runs" / "spare" / "config.json").read_text())
+    assert cfg["env"] == "dashlab/Spare-v0" and cfg["modules"] == ["dashlab"]
     err = moonshot(["plan", "nowhere", "--out", "runs/x"], elsewhere, env, returncode=2)
     assert err.strip().count("\n") == 0, err
     for needle in ("'broken' of distribution 'brokenlab'", "brokenlab_is_gone",

@@ -302,14 +302,10 @@ def unregister_world(name: str) -> None:
     _WORLDS.pop(name, None)
 
 
-def worlds(plugins: bool = False) -> list[World]:
-    """Every registered world, in registration order.
-
-    :param plugins: import the world plug-ins first (:func:`load_plugins`); by default only
-        the worlds registered so far (the demo and the benchmark run the built-in ones).
-    """
-    if plugins:
-        load_plugins()
+def worlds() -> list[World]:
+    """Every registered world, in registration order (plug-ins once :func:`load_plugins` or
+    a lookup of an unknown name has imported them; the demo and the benchmark run the
+    built-in ones)."""
     return list(_WORLDS.values())
 
 

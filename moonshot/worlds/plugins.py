@@ -8,7 +8,8 @@ Two sources, read when a world name is unknown (and for ``moonshot --help``):
 
       [project.entry-points."moonshot.worlds"]
       drone = "mylab.drone_world"            # a module that registers its world on import
-      # or "mylab.drone_world:register"      (a function called once), or ":WORLD" (a World)
+      # or "mylab.drone_world:register"      (a function that registers it, called once)
+      # or "mylab.drone_world:DRONE"         (a World object, registered for you)
 
 * the variable ``MOONSHOT_WORLDS=module[,module]``: modules importable from the current
   directory or the Python path (``MOONSHOT_WORLDS=drone_world moonshot plan drone``).
