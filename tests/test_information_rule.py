@@ -1,4 +1,4 @@
-"""The information rule (DESIGN.md), the parts a walk of the code and of the views can check:
+"""The information rule (docs/design.md), the parts a walk of the code and of the views can check:
 
 * a planner's or a learned agent's model is its own: no module of ``moonshot/agents`` imports
   the env's dynamics unless its file name says it is an oracle or the simulator (a labelled

@@ -3,9 +3,9 @@
 This model is not the planner's own: it wraps the environment's dynamics (the planar
 Earth-Moon problem of :mod:`moonshot.physics.earth_moon`, integrated by the env's compiled
 Dormand-Prince code), so rehearsing in it is rehearsing in the simulator itself, with only the
-Moon's ellipse reconstructed from the observation. The information rule (DESIGN.md) allows
-such a model only as a labelled ablation, in a module whose name says so; the planner loads it
-only for ``MoonPlanner(model="simulator")``, whose label says ``simulator, oracle``.
+Moon's ellipse reconstructed from the observation. The information rule (docs/design.md,
+"The information rule") allows such a model only as a labelled ablation, in a module whose
+name says so; the planner loads it only for ``MoonPlanner(model="simulator")``, whose label says ``simulator, oracle``.
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ population is drawn from, and after the last iteration the best rehearsed action
 real. On a further trial at the same scenario the search continues from where it stopped.
 
 What this measures is what owning the simulator buys, apart from owning an abstraction: the
-planners reason with a model of their own (DESIGN.md, the information rule), this agent with
-the world's own code. It is therefore an ablation, labelled as such: its perception is
+planners reason with a model of their own (docs/design.md, "The information rule"), this
+agent with the world's own code. It is therefore an ablation, labelled as such: its perception is
 ``"simulator"`` (the env hands it a sealed
 :class:`~moonshot.envs.perception.Rehearsal`, never itself, and only worlds that offer one
 can be searched), and every rehearsal is counted as an imagined trial (``model_rollouts``),
