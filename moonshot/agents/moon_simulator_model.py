@@ -5,7 +5,8 @@ Earth-Moon problem of :mod:`moonshot.physics.earth_moon`, integrated by the env'
 Dormand-Prince code), so rehearsing in it is rehearsing in the simulator itself, with only the
 Moon's ellipse reconstructed from the observation. The information rule (docs/design.md,
 "The information rule") allows such a model only as a labelled ablation, in a module whose
-name says so; the planner loads it only for ``MoonPlanner(model="simulator")``, whose label says ``simulator, oracle``.
+name says so; the planner loads it only for ``MoonPlanner(model="simulator")``, whose label
+says ``simulator, oracle``.
 """
 
 from __future__ import annotations
