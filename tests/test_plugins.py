@@ -65,19 +65,26 @@ def test_a_world_named_in_moonshot_worlds_runs_through_every_command(user):
     for run in ("plan", "ppo"):  # each folder records the module of its world
         cfg = json.loads((user / "runs" / run / "config.json").read_text())
         assert cfg["modules"] == ["line_plugin"]
-    # ...so it loads later without the variable: resumed, evaluated, compared, shifted
+    # ...and a folder never imports it by itself (docs/security.md): without the variable
+    # the run is refused with the module to declare, and nothing of it runs
+    err = moonshot(["evaluate", "runs/ppo", "--episodes", "1", "--out", "runs/refused"], user,
+                   returncode=2)
+    assert "'line_plugin', which is not a declared world plug-in" in err
+    assert "MOONSHOT_WORLDS=line_plugin" in err and not (user / "runs" / "refused").exists()
+    # declared, it is resumed, evaluated, compared, shifted
     moonshot(["train", "line", "--out", "runs/ppo", "--resume", "--timesteps", "128",
-              "--no-progress"], user)
+              "--no-progress"], user, PLUGIN)
     assert read_episodes(user / "runs" / "ppo")["env_steps"].max() > 64
-    moonshot(["evaluate", "runs/ppo", "runs/plan", "--episodes", "2", "--out", "runs/ev"], user)
+    moonshot(["evaluate", "runs/ppo", "runs/plan", "--episodes", "2", "--out", "runs/ev"], user,
+             PLUGIN)
     results = json.loads((user / "runs" / "ev" / "transfer.json").read_text())["results"]
     assert {r["env"] for r in results} == {line_world.ENV_ID}
     assert all(r["success_rate"] == 1.0 for r in results if r["agent"] == "planner")
-    moonshot(["compare", "runs/ppo", "runs/plan", "--out", "runs/cmp"], user)
+    moonshot(["compare", "runs/ppo", "runs/plan", "--out", "runs/cmp"], user, PLUGIN)
     rows = json.loads((user / "runs" / "cmp" / "efficiency.json").read_text())["runs"]
     assert {r["env"] for r in rows} == {"Line"}  # the world's title: its module was imported
     moonshot(["shift", "line", "--agent", "planner", "--agent", "runs/ppo", "--episodes", "2",
-              "--out", "runs/shift", "--no-progress"], user)
+              "--out", "runs/shift", "--no-progress"], user, PLUGIN)
     shift = (user / "runs" / "shift" / "shift.csv").read_text()
     assert "distance" in shift and "ppo (ppo)" in shift
     moonshot(["render", "line", "--agent", "planner", "--out", "line.gif"], user, PLUGIN)

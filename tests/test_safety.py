@@ -218,3 +218,44 @@ def test_an_off_policy_run_resumes_exactly_with_its_replay_buffer_as_npz(tmp_pat
     a, b = read_episodes(run), read_episodes(ref)
     for key in ("episode", "env_steps", "return", "success", "map_id"):
         np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_a_recorded_world_module_is_imported_only_when_declared(tmp_path):
+    """config.json's "modules" names the world's module so that a plug-in world's run can be
+    loaded later; naming an undeclared module (here an evil.py beside the user) must not run
+    it: the run is refused with the way to declare it, and nothing is imported."""
+    marker = tmp_path / "pwned"
+    (tmp_path / "evil.py").write_text(f"import pathlib\npathlib.Path({str(marker)!r}).touch()\n")
+    run = tmp_path / "runs" / "x"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps(
+        {"command": "plan", "env": "moonshot/MoonLaunch-v1", "modules": ["evil"]}))
+    res = moonshot("evaluate", "runs/x", "--episodes", "1", "--out", "e", cwd=tmp_path)
+    assert res.returncode == 2, res.stderr
+    assert "not a declared world plug-in" in res.stderr and "MOONSHOT_WORLDS=evil" in res.stderr
+    assert not marker.exists() and not (tmp_path / "e").exists()
+    assert "Traceback" not in res.stderr
+
+
+def test_a_crafted_latest_json_cannot_delete_a_file_outside_the_run(tmp_path):
+    """At each checkpoint a run deletes the replay buffer of the checkpoint it replaces, named
+    by latest.json, which a folder's author controls: only moonshot's own bare names count
+    (an off-policy run resumed from a latest.json that names the user's file)."""
+    from moonshot.agents.checkpoints import is_checkpoint_name
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("the user's file\n")
+    for name in (str(victim), "../victim.txt", "replay_buffer_1.npz/../../x", "model_1.zip"):
+        assert not is_checkpoint_name("replay_buffer", name)
+    assert is_checkpoint_name("replay_buffer", "replay_buffer_64.npz")
+    common = dict(env="moon", algo="sac", seed=4, n_envs=4, eval_episodes=2, progress=False,
+                  checkpoint_every=64, eval_every=64, env_kwargs={"target": "soi"},
+                  hyperparams={"learning_starts": 16, "batch_size": 16, "gradient_steps": 1})
+    run = tmp_path / "run"
+    train(TrainConfig(out=str(run), timesteps=64, **common))
+    latest = run / "checkpoints" / "latest.json"
+    meta = json.loads(latest.read_text())
+    latest.write_text(json.dumps({**meta, "replay_buffer": str(victim)}))
+    train(TrainConfig(out=str(run), timesteps=192, **common), resume=True)
+    assert victim.read_text() == "the user's file\n"
+    assert json.loads(latest.read_text())["env_steps"] >= 128  # it did checkpoint again

@@ -15,6 +15,7 @@ import inspect
 import io
 import json
 import os
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,23 @@ from .sb3_agent import SB3Agent
 STATS_FILE = "vecnormalize.npz"
 _STATS_FORMAT = "moonshot.vecnormalize/1"
 _BUFFER_FORMAT = "moonshot.replay_buffer/1"
+#: The bare names a checkpoint's files may have, by their key in ``latest.json`` (the old
+#: pickled names are matched so that they are refused by name, not as a path).
+_CHECKPOINT_NAMES = {
+    "model": re.compile(r"model_\d+\.zip"),
+    "state": re.compile(r"state_\d+\.(npz|pkl)"),
+    "vecnormalize": re.compile(r"vecnormalize_\d+\.(npz|pkl)"),
+    "replay_buffer": re.compile(r"replay_buffer_\d+\.(npz|pkl)"),
+}
+
+
+def is_checkpoint_name(key: str, name: object) -> bool:
+    """Whether ``name`` is one of moonshot's own bare file names for the checkpoint file
+    ``key`` (``model``, ``state``, ``vecnormalize``, ``replay_buffer``): never a path, so a
+    crafted ``latest.json`` cannot point a resume at - or make it delete - a file outside
+    ``checkpoints/``."""
+    pattern = _CHECKPOINT_NAMES.get(key)
+    return pattern is not None and isinstance(name, str) and pattern.fullmatch(name) is not None
 #: Pickled fields of an SB3 model that hold where a run stood: left empty on load (SB3
 #: resets them, an exact resume puts its own saved values back).
 _RUN_STATE_FIELDS = ("_last_obs", "_last_episode_starts", "_last_original_obs",

@@ -13,7 +13,12 @@ from stable_baselines3.common.callbacks import BaseCallback
 from ..progress import progress
 from ..runlog import EpisodeLog, atomic_write_text, read_evaluations, read_json, write_json
 from ..tblog import EpisodeScalars, write_evaluation
-from .checkpoints import save_model_atomic, save_replay_buffer, save_stats_atomic
+from .checkpoints import (
+    is_checkpoint_name,
+    save_model_atomic,
+    save_replay_buffer,
+    save_stats_atomic,
+)
 from .config import TrainConfig
 from .episodes import EvalSettings, evaluate
 from .sb3_agent import SB3Agent
@@ -272,7 +277,9 @@ class TrainingMonitor(BaseCallback):
             if latest.exists():
                 previous = read_json(latest).get("replay_buffer")
         write_json(ckpt / "latest.json", meta)
-        if previous and previous != meta.get("replay_buffer"):
+        # only a name of moonshot's own: latest.json may have been crafted (docs/security.md)
+        if previous != meta.get("replay_buffer") and is_checkpoint_name("replay_buffer",
+                                                                        previous):
             (ckpt / previous).unlink(missing_ok=True)
         if self._on_checkpoint is not None:
             self._on_checkpoint(self.run)

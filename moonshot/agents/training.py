@@ -34,6 +34,7 @@ from ..versions import versions
 from ..worlds import get_world, resolve_env_id, run_modules
 from .checkpoints import (
     STATS_FILE,
+    is_checkpoint_name,
     load_model,
     load_replay_buffer,
     model_readable,
@@ -288,7 +289,9 @@ def _checkpoint_problem(ckpt: Path, meta: dict) -> str | None:
         name = meta.get(key) if key in ("vecnormalize", "replay_buffer") else meta[key]
         if name is None:
             continue
-        path = ckpt / str(name)
+        if not is_checkpoint_name(key, name):
+            return f"names {name!r} as its {key}, which is not a checkpoint file's name"
+        path = ckpt / name
         if path.suffix == ".pkl":
             refuse_pickle(path, {"state": "a trainer state", "vecnormalize":
                                  "normalization statistics"}.get(key, "a replay buffer"))

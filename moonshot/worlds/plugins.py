@@ -140,12 +140,47 @@ def _load_entry_point(ep, source: str, register: Callable[[Any, str], Any]) -> N
                           f"function that registers one ({source})")
 
 
+def declared_modules() -> set[str]:
+    """The modules the user declared as world plug-ins: those of the installed entry points
+    of :data:`ENTRY_POINT_GROUP` and those named in :data:`ENV_VAR`."""
+    names = {ep.value.partition(":")[0].strip() for ep in _entry_points()}
+    return names | set(env_modules())
+
+
 def import_recorded(modules, source: str) -> None:
-    """Import the modules a run folder recorded (``config.json``'s ``modules``) before its
-    world is looked up; each once per process."""
+    """Make sure the world modules a run folder recorded (``config.json``'s ``modules``) are
+    loaded before its world is looked up - without running code that only the folder names.
+
+    A run folder is data: a module it records is imported only when it is a declared
+    plug-in (an installed entry point of :data:`ENTRY_POINT_GROUP` or a module named in
+    :data:`ENV_VAR`) or already imported; any other is refused with a sentence that says how
+    to declare it. (A folder that could name any module to import could run code: an
+    ``evil.py`` beside it, or an installed module with side effects.)"""
     if not isinstance(modules, list) or not all(isinstance(m, str) for m in modules):
         raise ConfigError(f"{source}: 'modules' must be a list of module names, "
                           f"got {modules!r}")
-    for module in modules:
+    missing = [m for m in modules if m not in sys.modules]
+    if not missing:
+        return
+    declared = declared_modules()
+    for module in missing:
+        if module not in declared:
+            raise ConfigError(
+                f"{source}: the run's world comes from module {module!r}, which is not a "
+                f"declared world plug-in; a run folder never imports code by itself: declare "
+                f"it ({ENV_VAR}={module} moonshot ..., or install the package whose "
+                f"'{ENTRY_POINT_GROUP}' entry point names it)")
+    from . import load_plugins
+
+    load_plugins()  # imports the declared plug-ins (once per process), these among them
+    for module in missing:
         if module not in sys.modules:
             import_user_module(module, source)
+
+
+def import_trusted(modules) -> None:
+    """Import the world modules a sweep's driver hands its workers (its own registry's, so
+    as trusted as the driver's process; never read from a file)."""
+    for module in modules:
+        if module not in sys.modules:
+            import_user_module(module, "a world module of the sweep's driver")
