@@ -37,6 +37,13 @@ def _add_common_run_args(p: argparse.ArgumentParser, out_default: str | None = N
                                                  else ""))
 
 
+def _add_seed_set(p: argparse.ArgumentParser, default: str | None = "dev") -> None:
+    p.add_argument("--seed-set", choices=["dev", "test", "legacy"], default=default,
+                   help="the seeds evaluated (docs/protocol.md): dev for development, test for "
+                   "reported figures only, legacy the rule of the figures before the protocol "
+                   + (f"(default: {default})" if default else "(default: the spec's, dev)"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .evaluation.sweep.spec import schema_help
     from .worlds import known_worlds
@@ -55,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full", action="store_true",
                    help="the full-scale experiment behind the README's headline numbers (hours)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    _add_seed_set(p)
 
     p = sub.add_parser("train", help="train an RL agent (stable-baselines3)",
                        description="Train an RL agent and log every training episode.")
@@ -117,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "rollouts per scenario, success and death rates (needs pip install "
                    "tensorboard)")
     _add_common_run_args(p)
+    _add_seed_set(p)
 
     p = sub.add_parser("evaluate", help="evaluate frozen agents on held-out maps",
                        description="Evaluate frozen agents: run folders, planner:WORLD, or "
@@ -130,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--episodes", type=int, default=50,
                    help="scenarios (moon, up to 5 launches each) or drives (city) per split")
     _add_common_run_args(p, "runs/evaluation")
+    _add_seed_set(p)
 
     p = sub.add_parser("compare", help="sample-efficiency table and learning curves",
                        description="Compare runs from their episodes.csv files.")
@@ -173,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="env settings for every agent, e.g. target=soi")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     _add_common_run_args(p, "runs/shift")
+    _add_seed_set(p)
 
     p = sub.add_parser(
         "sweep", help="a grid of runs on Ray (local by default, a cluster with --address)",
@@ -197,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-cpus", type=int, default=None,
                    help="CPUs of the local Ray (default: all of this machine's)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_seed_set(p, None)
 
     p = sub.add_parser("benchmark", help="throughput of the environments and planners",
                        description="Measure env and planner throughput next to peers.")

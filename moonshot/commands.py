@@ -49,8 +49,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
                           env_id=resolve_env_id(args.env),
                           env_kwargs=parse_key_values(args.env_kwargs, "--env-kwargs"),
                           planner_options=parse_key_values(args.options, "--options"),
-                          tensorboard=args.tensorboard)
-    _print_summary(f"{world.name} planner on split={args.split}", summary)
+                          tensorboard=args.tensorboard, seed_set=args.seed_set)
+    _print_summary(f"{world.name} planner on split={args.split}, seed set {args.seed_set}",
+                   summary)
     print(f"\nwrote {out / 'episodes.csv'} and {out / 'summary.json'}")
     return 0
 
@@ -58,7 +59,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .evaluation.demo import run_demo
 
-    report = run_demo(Path(args.out), full=args.full, seed=args.seed)
+    report = run_demo(Path(args.out), full=args.full, seed=args.seed, seed_set=args.seed_set)
     print(f"\nreport: {report}")
     return 0
 
@@ -114,7 +115,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     splits = ["train", "new"] if args.split == "both" else [args.split]
     out = Path(args.out)
-    res = evaluate_agents(args.runs, splits, args.episodes, args.seed, out, env=args.env)
+    res = evaluate_agents(args.runs, splits, args.episodes, args.seed, out, env=args.env,
+                          seed_set=args.seed_set)
     print("\n" + res["markdown"])
     print(f"wrote {out}/transfer.md, transfer.csv, transfer.json, transfer.png; report.md "
           "and report.html")
@@ -156,13 +158,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from .evaluation.sweep import check_cell, expand, load_spec, print_plan, run_sweep
 
     if args.dry_run:
-        cells = expand(load_spec(args.spec))
+        spec = load_spec(args.spec)
+        if args.seed_set is not None:
+            spec["seed_set"] = args.seed_set
+        cells = expand(spec)
         for cell in cells:
             check_cell(cell)
         print(print_plan(cells))
         return 0
     res = run_sweep(args.spec, args.out, address=args.address, resume=args.resume,
-                    progress=not args.no_progress, num_cpus=args.num_cpus)
+                    progress=not args.no_progress, num_cpus=args.num_cpus,
+                    seed_set=args.seed_set)
     print("\n" + res["markdown"])
     print(f"wrote {args.out}/report.md, report.html, summary.csv, cells.csv")
     return 0
@@ -174,7 +180,7 @@ def cmd_shift(args: argparse.Namespace) -> int:
 
     res = run_shift(args.env, args.agent, axes=args.axis, levels=args.level,
                     episodes=args.episodes, seed=args.seed, out=Path(args.out),
-                    progress=not args.no_progress,
+                    progress=not args.no_progress, seed_set=args.seed_set,
                     env_kwargs=parse_key_values(args.env_kwargs, "--env-kwargs"))
     print("\n" + res["markdown"])
     print(f"wrote {args.out}/shift.csv, shift.png, report.md, report.html")

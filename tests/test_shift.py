@@ -105,14 +105,18 @@ def test_level_zero_gives_the_same_result_whatever_level_came_before(tmp_path):
     the same ids at every level: each evaluation must start from the same agent. (Before the
     fix the first-guess planner's misses at 30x the Sun's tide spoiled level 0 of the next
     axis.)"""
-    out = tmp_path / "shift"
+    out, alone = tmp_path / "shift", tmp_path / "alone"
     assert main(["shift", "moon", "--agent", "planner:moon:model=first_guess", "--axis", "sun",
-                 "burn_noise", "--level", "3", "0", "--episodes", "12", "--env-kwargs",
+                 "--level", "3", "0", "--episodes", "12", "--env-kwargs",
                  "target=landing", "--out", str(out), "--no-progress"]) == 0
+    assert main(["shift", "moon", "--agent", "planner:moon:model=first_guess", "--axis", "sun",
+                 "--level", "0", "--episodes", "12", "--env-kwargs",
+                 "target=landing", "--out", str(alone), "--no-progress"]) == 0
     rows = {(r["axis"], r["level"]): r for r in json.loads((out / "shift.json").read_text())
             ["rows"]}
+    first = json.loads((alone / "shift.json").read_text())["rows"][0]
     keys = ("episodes", "success", "deaths", "trials", "model_rollouts")
-    assert [rows["sun", 0][k] for k in keys] == [rows["burn_noise", 0][k] for k in keys]
+    assert [rows["sun", 0][k] for k in keys] == [first[k] for k in keys]
     # ...and the 30x Sun level does make the planner miss and correct (a real history)
     assert rows["sun", 3]["trials"] > rows["sun", 0]["trials"]
 
