@@ -71,6 +71,20 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     world = _world(args.env)
     env_kwargs = parse_key_values(args.env_kwargs, "--env-kwargs")
+    hyperparams = parse_key_values(args.hyperparams, "--hyperparams")
+    if args.hyperparams_from is not None:
+        from .agents.tuning import best_hyperparams
+
+        best = best_hyperparams(args.hyperparams_from)
+        if best.get("world") not in (None, world.name):
+            raise ConfigError(f"{args.hyperparams_from} was tuned in the {best['world']} "
+                              f"world, not {world.name}")
+        if args.algo not in (None, best["algo"]):
+            raise ConfigError(f"{args.hyperparams_from} holds {best['algo']} "
+                              f"hyperparameters; --algo {args.algo} cannot use them")
+        args.algo = best["algo"]
+        env_kwargs = {**best.get("env_kwargs", {}), **env_kwargs}
+        hyperparams = {**best["hyperparams"], **hyperparams}
     if args.target is not None:
         if world.task_key is None:
             raise ConfigError(f"--target does not apply to the {world.name} world")
@@ -82,7 +96,7 @@ def cmd_train(args: argparse.Namespace) -> int:
              "device": args.device}
     cfg = TrainConfig(
         env=args.env if args.env != world.env_id else world.name, out=args.out,
-        env_kwargs=env_kwargs, hyperparams=parse_key_values(args.hyperparams, "--hyperparams"),
+        env_kwargs=env_kwargs, hyperparams=hyperparams,
         tensorboard=args.tensorboard, progress=not args.no_progress,
         **{k: v for k, v in given.items() if v is not None})
     try:
@@ -93,6 +107,31 @@ def cmd_train(args: argparse.Namespace) -> int:
               "--resume`")
         return 130
     _print_training_result(run)
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from .agents.config import parse_key_values
+    from .agents.tuning import TuneConfig, tune
+
+    world = _world(args.env)
+    cfg = TuneConfig(
+        env=args.env if args.env != world.env_id else world.name, algo=args.algo,
+        trials=args.trials, out=args.out, timesteps=args.timesteps, seeds=args.seeds,
+        seed=args.seed, eval_episodes=args.eval_episodes,
+        splits=("train", "new") if args.split == "both" else (args.split,),
+        env_kwargs=parse_key_values(args.env_kwargs, "--env-kwargs"),
+        hyperparams=parse_key_values(args.hyperparams, "--hyperparams"),
+        progress=not args.no_progress)
+    best = tune(cfg)
+    cost = best["cost"]
+    print(f"\nbest of {best['trials']} trial(s): trial {best['trial']}, mean dev success "
+          f"{best['objective']:.1%}; the search cost {cost['env_steps']:,} env steps, "
+          f"{cost['episodes']:,} training episodes and {cost['deaths']:,} deaths "
+          f"(+ {cost['eval_episodes']:,} dev evaluation episodes, {cost['eval_deaths']:,} "
+          "deaths)")
+    print(f"wrote {args.out}/trials.csv and best.json; train with it: moonshot train "
+          f"{args.env} --hyperparams-from {args.out} --out DIR")
     return 0
 
 

@@ -39,6 +39,16 @@ def wrap_normalize(vec, kwargs: dict | None, stats: Path | None):
     return norm
 
 
+def wrap_frame_stack(vec, n: int):
+    """``vec`` behind SB3's ``VecFrameStack`` of ``n`` observations (``n <= 1``: unchanged),
+    outside ``VecNormalize`` as RL Zoo stacks them."""
+    if n <= 1:
+        return vec
+    from stable_baselines3.common.vec_env import VecFrameStack
+
+    return VecFrameStack(vec, n_stack=int(n))
+
+
 def load_normalizer(path: Path):
     """Saved ``VecNormalize`` statistics (no env attached), naming the file in any error."""
     from stable_baselines3.common.vec_env import VecNormalize
@@ -87,16 +97,17 @@ def load_sb3_agent(run_dir: str | os.PathLike) -> SB3Agent:
     if not run.is_dir():
         raise FileNotFoundError(f"no such run folder: {run}")
     cfg_path = run / "config.json"
-    algo, normalized = None, False
+    algo, normalized, stack = None, False, 1
     if cfg_path.exists():
         saved = read_json(cfg_path)
         algo = saved.get("train", {}).get("algo")
         normalized = bool(saved.get("normalize"))
+        stack = int(saved.get("frame_stack") or 1)
     set_torch_threads(1)
     model = load_model(run / "model.zip", algo if algo in ALGO_NAMES else None, device="cpu")
     stats = run / "vecnormalize.pkl"
     agent = SB3Agent(model, name=algo or type(model).__name__.lower(),
                      normalizer=load_normalizer(stats) if normalized or stats.exists()
-                     else None)
+                     else None, frame_stack=stack)
     agent.run_dir = run
     return agent

@@ -17,9 +17,13 @@ from ..errors import ConfigError
 from ..worlds import get_world
 
 #: The algorithms ``moonshot train`` knows, by name -> stable-baselines3 class name.
-ALGO_NAMES = {"ppo": "PPO", "sac": "SAC", "td3": "TD3", "a2c": "A2C"}
-#: Hyperparameters that are ours, not the SB3 constructor's.
-OWN_KEYS = ("n_envs", "policy", "normalize", "env_kwargs", "n_timesteps")
+ALGO_NAMES = {"ppo": "PPO", "sac": "SAC", "td3": "TD3", "a2c": "A2C", "ppo_lstm": "RecurrentPPO"}
+#: The algorithms of sb3-contrib (RL Zoo's names): ``ppo_lstm`` is PPO with an LSTM policy,
+#: memory for what one observation cannot say (other cars' speeds).
+CONTRIB_ALGOS = ("ppo_lstm",)
+#: Hyperparameters that are ours, not the SB3 constructor's (``frame_stack``: RL Zoo's, the
+#: last N observations side by side, in training and evaluation alike).
+OWN_KEYS = ("n_envs", "policy", "normalize", "env_kwargs", "n_timesteps", "frame_stack")
 #: Hyperparameters that take RL Zoo's ``lin_<x>`` linear schedules.
 SCHEDULED = ("learning_rate", "clip_range", "clip_range_vf")
 
@@ -27,9 +31,15 @@ SCHEDULED = ("learning_rate", "clip_range", "clip_range_vf")
 def algo_class(algo: str):
     """The stable-baselines3 class of ``algo`` (imports stable-baselines3)."""
     check_algo(algo)
-    import stable_baselines3
-
-    return getattr(stable_baselines3, ALGO_NAMES[algo])
+    if algo in CONTRIB_ALGOS:
+        try:
+            import sb3_contrib as module
+        except ImportError:
+            raise ConfigError(f"--algo {algo} needs sb3-contrib: pip install "
+                              "'moonshot[lstm]'") from None
+    else:
+        import stable_baselines3 as module
+    return getattr(module, ALGO_NAMES[algo])
 
 
 def check_algo(algo: str) -> None:
@@ -257,6 +267,7 @@ def split_hyperparams(cfg: TrainConfig) -> tuple[dict, int, str, dict | None]:
     hp.pop("n_envs", None)
     hp.pop("env_kwargs", None)  # training-time env settings, applied by train()
     hp.pop("n_timesteps", None)  # RL Zoo's budget; ours is --timesteps
+    frame_stack(hp.pop("frame_stack", None))  # applied by train() (run_frame_stack)
     policy = hp.pop("policy", "MlpPolicy")
     normalize = normalize_kwargs(hp.pop("normalize", False), hp.get("gamma", 0.99))
     schedules(hp)  # reject a bad schedule before anything is created
@@ -268,6 +279,24 @@ def split_hyperparams(cfg: TrainConfig) -> tuple[dict, int, str, dict | None]:
         raise ConfigError(f"unknown {cfg.algo} hyperparameter(s) {unknown}; known: "
                           f"{', '.join(sorted(allowed | set(OWN_KEYS)))}")
     return hp, n_envs, policy, normalize
+
+
+def frame_stack(value) -> int:
+    """RL Zoo's ``frame_stack``: ``None``, 0 or 1 (off) or the number of observations
+    stacked; returns it (1: off)."""
+    if value is None or value is False:
+        return 1
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or \
+            not 0 <= value <= 64:
+        raise ConfigError(f"hyperparameter frame_stack={value!r}: the number of observations "
+                          "stacked, an integer in 1 .. 64 (1 or 0: off)")
+    return max(1, int(value))
+
+
+def run_frame_stack(cfg: TrainConfig) -> int:
+    """The frame stack of a run: its ``frame_stack`` hyperparameter over the defaults'."""
+    return frame_stack({**default_hyperparams(cfg.env, cfg.algo),
+                        **cfg.hyperparams}.get("frame_stack"))
 
 
 def constructor_keys(algo: str) -> set[str]:

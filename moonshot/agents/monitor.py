@@ -97,8 +97,9 @@ class TrainingMonitor(BaseCallback):
     def __init__(self, run: Path, cfg: TrainConfig, env_id: str, log: EpisodeLog,
                  evals: EvalLog, schedule: dict, wall_offset: float, total: int,
                  resumed: dict | None = None, evaluated_at: int | None = None,
-                 on_checkpoint=None, threads: tuple[int, int] = (1, 1)):
+                 on_checkpoint=None, threads: tuple[int, int] = (1, 1), frame_stack: int = 1):
         super().__init__()
+        self.frame_stack = frame_stack
         self.run, self.cfg, self.log, self.evals = run, cfg, log, evals
         self.eval_every = int(schedule["eval_every"])
         self.eval_episodes = int(schedule["eval_episodes"])
@@ -225,7 +226,8 @@ class TrainingMonitor(BaseCallback):
     def _evaluate(self) -> None:
         self._last_eval_steps = self.num_timesteps
         agent = SB3Agent(self.model, name=self.cfg.algo,
-                         normalizer=self.model.get_vec_normalize_env())
+                         normalizer=self.model.get_vec_normalize_env(),
+                         frame_stack=self.frame_stack)
         rows = []
         for split in ("train", "new"):
             res = evaluate_policy_on_split(agent, self.env_id, split, self.eval_episodes,

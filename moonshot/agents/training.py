@@ -32,6 +32,7 @@ from .checkpoints import (
     save_model_atomic,
     save_stats_atomic,
     set_torch_threads,
+    wrap_frame_stack,
     wrap_normalize,
 )
 from .config import (
@@ -44,6 +45,7 @@ from .config import (
     default_schedule,
     env_workers,
     parse_key_values,
+    run_frame_stack,
     schedules,
     split_hyperparams,
     update_threads,
@@ -151,9 +153,11 @@ def _plan(cfg: TrainConfig, saved: dict) -> dict:
         # have become since (its env_kwargs were recorded with the defaults merged in).
         hp, n_envs = saved["resolved_hyperparams"], saved["n_envs"]
         policy, normalize = saved["policy"], saved.get("normalize")
+        stack = int(saved.get("frame_stack") or 1)
         env_kwargs = dict(cfg.env_kwargs)
     else:
         hp, n_envs, policy, normalize = split_hyperparams(cfg)
+        stack = run_frame_stack(cfg)
         # Training-time env settings of the packaged defaults (reward shaping), under the
         # user's.
         env_kwargs = {**default_hyperparams(cfg.env, cfg.algo).get("env_kwargs", {}),
@@ -176,7 +180,7 @@ def _plan(cfg: TrainConfig, saved: dict) -> dict:
     workers = saved.get("env_workers") or env_workers(cfg, env_id, n_envs)
     return {"env_id": env_id, "hp": hp, "n_envs": n_envs, "policy": policy,
             "normalize": normalize, "env_kwargs": env_kwargs, "schedule": schedule,
-            "env_workers": int(workers)}
+            "env_workers": int(workers), "frame_stack": stack}
 
 
 def announce_budget(algo: str, hp: dict, n_envs: int, timesteps: int) -> None:
@@ -294,6 +298,7 @@ def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool,
             # names the missing file); fresh statistics would change what the policy sees.
             stats = ckpt / meta.get("vecnormalize", f"vecnormalize_{start_steps}.pkl")
             vec = wrap_normalize(vec, normalize, stats if normalize is not None else None)
+            vec = wrap_frame_stack(vec, plan["frame_stack"])
             model = load_model(ckpt / meta["model"], cfg.algo, env=vec, device=cfg.device)
             state = load_state(ckpt / meta["state"])
             if meta.get("replay_buffer") and hasattr(model, "load_replay_buffer"):
@@ -302,9 +307,9 @@ def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool,
                 print("moonshot: the env cannot restore its state; resuming from a reset",
                       flush=True)
         elif cfg.init_from:
-            vec, model = _fine_tune_start(cfg, vec, normalize)
+            vec, model = _fine_tune_start(cfg, vec, normalize, plan["frame_stack"])
         else:
-            vec = wrap_normalize(vec, normalize, None)
+            vec = wrap_frame_stack(wrap_normalize(vec, normalize, None), plan["frame_stack"])
             model = _build_model(cfg, plan, vec)
         model.tensorboard_log = tb
     except BaseException:
@@ -314,14 +319,15 @@ def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool,
     write_json(run / "config.json", {
         "train": asdict(cfg), "env_id": env_id, "resolved_hyperparams": hp, "n_envs": n_envs,
         "normalize": normalize, "policy": plan["policy"], "schedule": schedule,
-        "env_workers": plan["env_workers"],
+        "env_workers": plan["env_workers"], "frame_stack": plan["frame_stack"],
         "versions": versions(), "command": command_line(cfg)})
     monitor = TrainingMonitor(run, cfg, env_id, log, evals, schedule,
                               float(meta["wall_time_s"]) if meta else 0.0, cfg.timesteps,
                               resumed=None if state is None else state.get("monitor"),
                               evaluated_at=meta.get("last_eval_steps") if meta else None,
                               on_checkpoint=on_checkpoint,
-                              threads=(cfg.torch_threads, update_threads(cfg)))
+                              threads=(cfg.torch_threads, update_threads(cfg)),
+                              frame_stack=plan["frame_stack"])
     if tb is None:  # SB3's default logger would leave an empty folder in /tmp per run
         from stable_baselines3.common.logger import Logger
 
@@ -358,7 +364,7 @@ def _build_model(cfg: TrainConfig, plan: dict, vec):
                           f"{type(exc).__name__}: {exc}") from None
 
 
-def _fine_tune_start(cfg: TrainConfig, vec, normalize):
+def _fine_tune_start(cfg: TrainConfig, vec, normalize, stack: int = 1):
     # model.zip -> vecnormalize.pkl, checkpoints/model_N.zip -> vecnormalize_N.pkl
     init = Path(cfg.init_from)
     stats = init.with_name(init.stem.replace("model", "vecnormalize", 1) + ".pkl")
@@ -368,7 +374,8 @@ def _fine_tune_start(cfg: TrainConfig, vec, normalize):
             "fine-tune it with normalize=true" if stats.exists() else
             f"normalize is on but {init} has no statistics beside it ({stats}): it was "
             "trained on raw observations; fine-tune it without normalize")
-    vec = wrap_normalize(vec, normalize, stats if stats.exists() else None)
+    vec = wrap_frame_stack(wrap_normalize(vec, normalize, stats if stats.exists() else None),
+                           stack)
     model = load_model(init, cfg.algo, env=vec, device=cfg.device)
     model.set_random_seed(cfg.seed)
     return vec, model

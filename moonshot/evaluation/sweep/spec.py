@@ -54,7 +54,7 @@ SCHEMA: dict[str, tuple[SpecKey, ...]] = {
         SpecKey("max_retries", "int >= 0", 3, "the retries of a cell whose worker died"),
     ),
     "RL agent": (
-        SpecKey("algo", "ppo | sac | td3 | a2c", REQUIRED, "the SB3 algorithm"),
+        SpecKey("algo", "ppo | sac | td3 | a2c | ppo_lstm", REQUIRED, "the SB3 algorithm"),
         SpecKey("timesteps", "int >= 1", REQUIRED, "the training budget in env steps"),
         SpecKey("hyperparams", "mapping", {}, "the algorithm's hyperparameters"),
         SpecKey("n_envs", "int >= 1", None, "parallel training envs (default: the world's)"),
