@@ -20,6 +20,14 @@ def test_no_file_of_the_checkout_uses_the_test_seeds():
     assert check_tree(ROOT) == [], "\n".join(map(str, check_tree(ROOT)))
 
 
+def test_the_results_specs_are_the_ones_on_test_seeds():
+    import yaml
+
+    for rel in RESULTS_SPECS:
+        spec = yaml.safe_load((ROOT / rel).read_text())
+        assert spec["seed_set"] == "te" + "st", rel
+
+
 @pytest.mark.parametrize("text", [
     f"moonshot evaluate runs/x {FLAG} --episodes 5",
     "seed_set: " + "te" + "st",
