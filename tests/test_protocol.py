@@ -88,3 +88,12 @@ def test_the_script_exits_1_on_a_finding(tmp_path):
     res = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "protocol_check.py"),
                           "--root", str(tmp_path)], capture_output=True, text=True)
     assert res.returncode == 1 and "tests/test_y.py:1" in res.stdout
+
+
+def test_no_commit_of_this_repository_develops_on_test_seeds():
+    if not (ROOT / ".git").exists() or subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--is-shallow-repository"],
+            capture_output=True, text=True).stdout.strip() != "false":
+        pytest.skip("needs the repository's full history")
+    found = check_history(ROOT)
+    assert found == [], "\n".join(map(str, found))
