@@ -113,3 +113,29 @@ def test_evaluate_and_shift_say_which_seed_set(tmp_path):
                  "--episodes", "2", "--out", str(tmp_path / "sh"), "--no-progress"]) == 0
     assert json.loads((tmp_path / "sh" / "shift.json").read_text())["seed_set"] == "dev"
     assert "Seed set: dev" in (tmp_path / "sh" / "report.md").read_text()
+
+
+def test_training_evaluates_on_dev_and_a_run_from_before_the_seed_sets_keeps_legacy(tmp_path):
+    run = tmp_path / "run"
+    assert main(["train", "moon", "--timesteps", "256", "--eval-episodes", "2", "--out",
+                 str(run), "--no-progress"]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["eval_seed_set"] == "dev"
+    del config["eval_seed_set"]  # as a run started before the seed sets
+    (run / "config.json").write_text(json.dumps(config))
+    assert main(["train", "moon", "--timesteps", "4096", "--out", str(run), "--resume",
+                 "--no-progress"]) == 0
+    assert json.loads((run / "config.json").read_text())["eval_seed_set"] == "legacy"
+
+
+def test_a_sweep_spec_says_its_seed_set_and_each_cell_carries_it():
+    from moonshot.evaluation.sweep import expand
+
+    spec = {"world": "moon", "agents": [{"planner": True}], "seeds": [0, 1]}
+    assert {c.seed_set for c in expand(spec)} == {"dev"}
+    assert {c.seed_set for c in expand({**spec, "seed_set": "legacy"})} == {"legacy"}
+    with pytest.raises(ConfigError, match="seed set 'holdout'"):
+        expand({**spec, "seed_set": "holdout"})
+    with pytest.raises(ConfigError, match="outside the dev seed set"):
+        expand({**spec, "evaluate": {"seed": 5000}})
+    assert expand({**spec, "seed_set": "legacy", "evaluate": {"seed": 5000}})

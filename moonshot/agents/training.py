@@ -180,7 +180,9 @@ def _plan(cfg: TrainConfig, saved: dict) -> dict:
     workers = saved.get("env_workers") or env_workers(cfg, env_id, n_envs)
     return {"env_id": env_id, "hp": hp, "n_envs": n_envs, "policy": policy,
             "normalize": normalize, "env_kwargs": env_kwargs, "schedule": schedule,
-            "env_workers": int(workers), "frame_stack": stack}
+            "env_workers": int(workers), "frame_stack": stack,
+            # a run started before the seed sets keeps evaluating on its legacy seeds
+            "eval_seed_set": saved.get("eval_seed_set", "legacy") if saved else "dev"}
 
 
 def announce_budget(algo: str, hp: dict, n_envs: int, timesteps: int) -> None:
@@ -320,6 +322,7 @@ def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool,
         "train": asdict(cfg), "env_id": env_id, "resolved_hyperparams": hp, "n_envs": n_envs,
         "normalize": normalize, "policy": plan["policy"], "schedule": schedule,
         "env_workers": plan["env_workers"], "frame_stack": plan["frame_stack"],
+        "eval_seed_set": plan["eval_seed_set"],
         "versions": versions(), "command": command_line(cfg)})
     monitor = TrainingMonitor(run, cfg, env_id, log, evals, schedule,
                               float(meta["wall_time_s"]) if meta else 0.0, cfg.timesteps,
@@ -327,7 +330,8 @@ def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool,
                               evaluated_at=meta.get("last_eval_steps") if meta else None,
                               on_checkpoint=on_checkpoint,
                               threads=(cfg.torch_threads, update_threads(cfg)),
-                              frame_stack=plan["frame_stack"])
+                              frame_stack=plan["frame_stack"],
+                              eval_seed_set=plan["eval_seed_set"])
     if tb is None:  # SB3's default logger would leave an empty folder in /tmp per run
         from stable_baselines3.common.logger import Logger
 
