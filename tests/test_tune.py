@@ -65,11 +65,28 @@ def test_tune_counts_every_trial_and_its_best_set_trains(tmp_path):
     assert refused.returncode == 2 and "ppo hyperparameters" in refused.stderr
     assert not (tmp_path / "no").exists()
 
-    # the same folder continues the search; other settings are refused
+    # a trial killed mid-run (left "running" in the journal, its run folder on disk) ...
+    import shutil
+
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    study = optuna.load_study(study_name="moonshot-tune", storage=JournalStorage(
+        JournalFileBackend(str(out / "journal.log"))))
+    killed = study.ask().number
+    shutil.copytree(out / "trials" / "0" / "seed0", out / "trials" / str(killed) / "seed0")
+    # ... the same folder continues the search, and counts the killed trial's cost too
     res = _moonshot("tune", "moon", "--algo", "ppo", "--trials", 3, "--out", out, *TINY)
     assert res.returncode == 0, res.stderr
-    assert [r["trial"] for r in _trials(out)] == ["0", "1", "2"]
-    assert _trials(out)[:2] == rows
+    now = _trials(out)
+    assert [r["trial"] for r in now] == ["0", "1", "2", "3"]
+    assert now[:2] == rows
+    assert now[killed]["state"] == "interrupted"
+    assert (now[killed]["deaths"], now[killed]["env_steps"]) == (rows[0]["deaths"],
+                                                                rows[0]["env_steps"])
+    assert now[3]["state"] == "complete"
+    # other settings are refused
     res = _moonshot("tune", "moon", "--algo", "ppo", "--trials", 3, "--out", out,
                     "--seeds", "2", "--timesteps", "256", "--no-progress")
     assert res.returncode == 2 and "other settings" in res.stderr

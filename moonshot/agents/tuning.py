@@ -203,11 +203,21 @@ def _trial(cfg: TuneConfig, out: Path, trial) -> float:
     return float(sum(scores) / len(scores))
 
 
-def _rows(study) -> list[dict]:
+def _rows(study, out: Path) -> list[dict]:
+    """The rows of ``trials.csv``. A trial interrupted by a killed process (still "running"
+    in the journal; rows are written when no trial of this process runs) has its cost read
+    from the run folders it left."""
     rows = []
     for t in study.trials:
-        a = t.user_attrs
-        rows.append({"trial": t.number, "state": t.state.name.lower(),
+        a = dict(t.user_attrs)
+        state = t.state.name.lower()
+        if state == "running":
+            state = "interrupted"
+            for run in sorted((out / "trials" / str(t.number)).glob("seed*")):
+                if (run / "episodes.csv").exists():
+                    for key, val in _run_cost(run).items():
+                        a[key] = a.get(key, 0) + val
+        rows.append({"trial": t.number, "state": state,
                      "hyperparams": json.dumps(a.get("hyperparams", {}), sort_keys=True),
                      **{k: a.get(k, 0) for k in ("env_steps", "episodes", "deaths",
                                                  "eval_episodes", "eval_deaths")},
@@ -217,7 +227,7 @@ def _rows(study) -> list[dict]:
 
 
 def _write_results(cfg: TuneConfig, out: Path, study) -> dict | None:
-    rows = _rows(study)
+    rows = _rows(study, out)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=TRIAL_COLUMNS, lineterminator="\n")
     writer.writeheader()
