@@ -117,4 +117,8 @@ def test_a_bad_search_is_refused_before_anything_is_written(tmp_path):
         tune(TuneConfig(env="moon", trials=0, out=str(tmp_path / "t")))
     with pytest.raises(ConfigError, match="algo"):
         tune(TuneConfig(env="moon", algo="dqn", out=str(tmp_path / "t")))
+    with pytest.raises(ConfigError, match="colour"):
+        tune(TuneConfig(env="moon", env_kwargs={"colour": "red"}, out=str(tmp_path / "t")))
+    with pytest.raises(ConfigError, match="frame_stack"):
+        tune(TuneConfig(env="moon", hyperparams={"frame_stack": -2}, out=str(tmp_path / "t")))
     assert not (tmp_path / "t").exists()

@@ -148,6 +148,16 @@ def check_tune(cfg: TuneConfig) -> None:
     for split in cfg.splits:
         if split not in ("train", "new"):
             raise ConfigError(f"tune splits are train and/or new, got {split!r}")
+    # the fixed settings of every trial, as train() checks them
+    from ..worlds import resolve_env_id
+    from .config import TrainConfig, split_hyperparams, validate_config
+    from .training import check_env_kwargs
+
+    fixed = TrainConfig(env=cfg.env, algo=cfg.algo, timesteps=cfg.timesteps, out="unused",
+                        env_kwargs=dict(cfg.env_kwargs), hyperparams=dict(cfg.hyperparams))
+    validate_config(fixed)
+    split_hyperparams(fixed)
+    check_env_kwargs(resolve_env_id(cfg.env), {**cfg.env_kwargs, "split": "train"})
 
 
 def _run_cost(run: Path) -> dict:
@@ -185,7 +195,10 @@ def _trial(cfg: TuneConfig, out: Path, trial) -> float:
             run = out / "trials" / str(trial.number) / f"seed{k}"
             train(TrainConfig(env=cfg.env, algo=cfg.algo, timesteps=cfg.timesteps,
                               seed=cfg.seed + k, out=str(run), env_kwargs=dict(cfg.env_kwargs),
-                              hyperparams=hp, progress=False, eval_every=cfg.timesteps))
+                              hyperparams=hp, progress=False,
+                              # one drive or launch per split at the start and the end: the
+                              # objective is the dev evaluation below (they are counted too)
+                              eval_every=cfg.timesteps, eval_episodes=1))
             for key, val in _run_cost(run).items():
                 cost[key] += val
             spec = resolve_agent(str(run))

@@ -78,7 +78,8 @@ SCHEMA: dict[str, tuple[SpecKey, ...]] = {
         SpecKey("splits", "list of train | new", ["train", "new"], "the splits evaluated"),
         SpecKey("episodes", "int >= 1", 100, "scenarios per split"),
         SpecKey("max_trials", "int >= 1", None, "trials per scenario (default: the world's)"),
-        SpecKey("seed", "int >= 0", 1000, "the evaluation seed"),
+        SpecKey("seed", "int >= 0", 1000, "the evaluation seed (0 .. 1999 in the dev and "
+                "test seed sets)"),
     ),
     "shift": (
         SpecKey("axis", "name", None, "one shift axis of the world (axis or axes)"),
