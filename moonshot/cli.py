@@ -38,6 +38,13 @@ def _add_common_run_args(p: argparse.ArgumentParser, out_default: str | None = N
                                                  else ""))
 
 
+def _add_seed_set(p: argparse.ArgumentParser, default: str | None = "dev") -> None:
+    p.add_argument("--seed-set", choices=["dev", "test", "legacy"], default=default,
+                   help="the seeds evaluated (docs/protocol.md): dev for development, test for "
+                   "reported figures only, legacy the rule of the figures before the protocol "
+                   + (f"(default: {default})" if default else "(default: the spec's, dev)"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .evaluation.sweep.spec import schema_help
     from .worlds import known_worlds
@@ -56,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full", action="store_true",
                    help="the full-scale experiment behind the README's headline numbers (hours)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    _add_seed_set(p)
 
     p = sub.add_parser("train", help="train an RL agent (stable-baselines3)",
                        description="Train an RL agent and log every training episode.")
@@ -63,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--algo", default=None,
                    help="any stable-baselines3 algorithm (ppo, sac, td3, a2c, ddpg, dqn) or, "
                    "with sb3-contrib installed, one of its own (tqc, trpo, qrdqn, ars, "
-                   "crossq, recurrentppo); the world's defaults where it declares them, "
+                   "crossq, ppo_lstm: recurrent PPO); the world's defaults where it declares them, "
                    "else the algorithm's own (default: ppo)")
     p.add_argument("--timesteps", type=int, default=None,
                    help="env steps, i.e. launches for moon (default: 100000; with --resume: "
@@ -82,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override the packaged hyperparameters (moonshot/agents/"
                    "hyperparams.yaml), e.g. learning_rate=1e-3 or lin_3e-4 (linear decay), "
                    "n_steps=1024, normalize=true (VecNormalize)")
+    p.add_argument("--hyperparams-from", default=None, metavar="DIR",
+                   help="train with the best set of a `moonshot tune` folder (its best.json: "
+                   "hyperparameters and the env settings they were tuned with; --algo, "
+                   "--hyperparams and --env-kwargs go on top)")
     p.add_argument("--tensorboard", action="store_true",
                    help="write TensorBoard logs into OUT/tensorboard: SB3's scalars and "
                    "moonshot's (training success and death rates, deaths, evaluation per "
@@ -98,6 +110,33 @@ def build_parser() -> argparse.ArgumentParser:
                    "--timesteps gives a new budget; a finished run does no work")
     p.add_argument("--device", default=None, help="torch device (default: cpu)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = sub.add_parser(
+        "tune", help="search RL hyperparameters on development seeds (Optuna), every trial "
+        "counted", description="A hyperparameter search (Optuna's seeded TPE, as RL Zoo's "
+        "--optimize): each trial trains --seeds runs (OUT/trials/N/seedK) and scores their "
+        "mean success on dev seeds; OUT/trials.csv counts every trial's env steps, episodes "
+        "and deaths, OUT/best.json holds the best set (moonshot train --hyperparams-from OUT). "
+        "Rerun with the same --out to continue the search (docs/protocol.md).")
+    p.add_argument("env", metavar="ENV", help=env_help)
+    p.add_argument("--algo", default="ppo", help="ppo | sac | td3 | a2c | ppo_lstm "
+                   "(default: ppo)")
+    p.add_argument("--trials", type=int, required=True, help="hyperparameter sets to try")
+    p.add_argument("--timesteps", type=int, default=100_000,
+                   help="env steps of each training run (default: 100000)")
+    p.add_argument("--seeds", type=int, default=3,
+                   help="training runs per trial; the objective is their mean (default: 3)")
+    p.add_argument("--eval-episodes", type=int, default=50,
+                   help="dev scenarios per split evaluated after each run (default: 50)")
+    p.add_argument("--split", choices=["train", "new", "both"], default="train",
+                   help="the split(s) the objective averages over (default: train)")
+    p.add_argument("--env-kwargs", nargs="*", metavar="KEY=VALUE", default=[],
+                   help="env settings of every run, e.g. observation=objects "
+                   "observe_friction=true")
+    p.add_argument("--hyperparams", nargs="*", metavar="KEY=VALUE", default=[],
+                   help="fixed hyperparameters under the sampled ones, e.g. frame_stack=4")
+    p.add_argument("--no-progress", action="store_true", help="no progress output")
+    _add_common_run_args(p)
 
     p = sub.add_parser("plan", help="run the model-based planner on N scenarios or maps",
                        description="Run the model-based planner; writes episodes.csv and "
@@ -122,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "rollouts per scenario, success and death rates (needs pip install "
                    "tensorboard)")
     _add_common_run_args(p)
+    _add_seed_set(p)
 
     p = sub.add_parser("evaluate", help="evaluate frozen agents on held-out maps",
                        description="Evaluate frozen agents: run folders, planner:WORLD, or "
@@ -136,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--episodes", type=int, default=50,
                    help="scenarios (moon, up to 5 launches each) or drives (city) per split")
     _add_common_run_args(p, "runs/evaluation")
+    _add_seed_set(p)
 
     p = sub.add_parser("compare", help="sample-efficiency table and learning curves",
                        description="Compare runs from their episodes.csv files.")
@@ -180,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="env settings for every agent, e.g. target=soi")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     _add_common_run_args(p, "runs/shift")
+    _add_seed_set(p)
 
     p = sub.add_parser(
         "sweep", help="a grid of runs on Ray (local by default, a cluster with --address)",
@@ -204,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-cpus", type=int, default=None,
                    help="CPUs of the local Ray (default: all of this machine's)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_seed_set(p, None)
 
     p = sub.add_parser(
         "migrate", help="convert the pickles of run folders written by an older moonshot",

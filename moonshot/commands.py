@@ -101,8 +101,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
                           env_id=resolve_env_id(args.env),
                           env_kwargs=parse_key_values(args.env_kwargs, "--env-kwargs"),
                           planner_options=parse_key_values(args.options, "--options"),
-                          tensorboard=args.tensorboard)
-    _print_summary(f"{world.name} planner on split={args.split}", summary)
+                          tensorboard=args.tensorboard, seed_set=args.seed_set)
+    _print_summary(f"{world.name} planner on split={args.split}, seed set {args.seed_set}",
+                   summary)
     print(f"\nwrote {out / 'episodes.csv'} and {out / 'summary.json'}")
     return 0
 
@@ -110,7 +111,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .evaluation.demo import run_demo
 
-    report = run_demo(Path(args.out), full=args.full, seed=args.seed)
+    report = run_demo(Path(args.out), full=args.full, seed=args.seed, seed_set=args.seed_set)
     print(f"\nreport: {report}")
     return 0
 
@@ -124,6 +125,20 @@ def cmd_train(args: argparse.Namespace) -> int:
         _import_recorded_modules(Path(args.out))
     world = _world(args.env)
     env_kwargs = parse_key_values(args.env_kwargs, "--env-kwargs")
+    hyperparams = parse_key_values(args.hyperparams, "--hyperparams")
+    if args.hyperparams_from is not None:
+        from .agents.tuning import best_hyperparams
+
+        best = best_hyperparams(args.hyperparams_from)
+        if best.get("world") not in (None, world.name):
+            raise ConfigError(f"{args.hyperparams_from} was tuned in the {best['world']} "
+                              f"world, not {world.name}")
+        if args.algo not in (None, best["algo"]):
+            raise ConfigError(f"{args.hyperparams_from} holds {best['algo']} "
+                              f"hyperparameters; --algo {args.algo} cannot use them")
+        args.algo = best["algo"]
+        env_kwargs = {**best.get("env_kwargs", {}), **env_kwargs}
+        hyperparams = {**best["hyperparams"], **hyperparams}
     if args.target is not None:
         if world.task_key is None:
             raise ConfigError(f"--target does not apply to the {world.name} world")
@@ -135,7 +150,7 @@ def cmd_train(args: argparse.Namespace) -> int:
              "device": args.device}
     cfg = TrainConfig(
         env=args.env if args.env != world.env_id else world.name, out=args.out,
-        env_kwargs=env_kwargs, hyperparams=parse_key_values(args.hyperparams, "--hyperparams"),
+        env_kwargs=env_kwargs, hyperparams=hyperparams,
         tensorboard=args.tensorboard, progress=not args.no_progress,
         **{k: v for k, v in given.items() if v is not None})
     try:
@@ -146,6 +161,31 @@ def cmd_train(args: argparse.Namespace) -> int:
               "--resume`")
         return 130
     _print_training_result(run)
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from .agents.config import parse_key_values
+    from .agents.tuning import TuneConfig, tune
+
+    world = _world(args.env)
+    cfg = TuneConfig(
+        env=args.env if args.env != world.env_id else world.name, algo=args.algo,
+        trials=args.trials, out=args.out, timesteps=args.timesteps, seeds=args.seeds,
+        seed=args.seed, eval_episodes=args.eval_episodes,
+        splits=("train", "new") if args.split == "both" else (args.split,),
+        env_kwargs=parse_key_values(args.env_kwargs, "--env-kwargs"),
+        hyperparams=parse_key_values(args.hyperparams, "--hyperparams"),
+        progress=not args.no_progress)
+    best = tune(cfg)
+    cost = best["cost"]
+    print(f"\nbest of {best['trials']} trial(s): trial {best['trial']}, mean dev success "
+          f"{best['objective']:.1%}; the search cost {cost['env_steps']:,} env steps, "
+          f"{cost['episodes']:,} training episodes and {cost['deaths']:,} deaths "
+          f"(+ {cost['eval_episodes']:,} dev evaluation episodes, {cost['eval_deaths']:,} "
+          "deaths)")
+    print(f"wrote {args.out}/trials.csv and best.json; train with it: moonshot train "
+          f"{args.env} --hyperparams-from {args.out} --out DIR")
     return 0
 
 
@@ -168,7 +208,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     splits = ["train", "new"] if args.split == "both" else [args.split]
     out = Path(args.out)
-    res = evaluate_agents(args.runs, splits, args.episodes, args.seed, out, env=args.env)
+    res = evaluate_agents(args.runs, splits, args.episodes, args.seed, out, env=args.env,
+                          seed_set=args.seed_set)
     print("\n" + res["markdown"])
     print(f"wrote {out}/transfer.md, transfer.csv, transfer.json, transfer.png; report.md "
           "and report.html")
@@ -211,13 +252,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from .evaluation.sweep import check_cell, expand, load_spec, print_plan, run_sweep
 
     if args.dry_run:
-        cells = expand(load_spec(args.spec))
+        spec = load_spec(args.spec)
+        if args.seed_set is not None:
+            spec["seed_set"] = args.seed_set
+        cells = expand(spec)
         for cell in cells:
             check_cell(cell)
         print(print_plan(cells))
         return 0
     res = run_sweep(args.spec, args.out, address=args.address, resume=args.resume,
-                    progress=not args.no_progress, num_cpus=args.num_cpus)
+                    progress=not args.no_progress, num_cpus=args.num_cpus,
+                    seed_set=args.seed_set)
     print("\n" + res["markdown"])
     print(f"wrote {args.out}/report.md, report.html, summary.csv, cells.csv")
     return 0
@@ -231,7 +276,7 @@ def cmd_shift(args: argparse.Namespace) -> int:
         _import_recorded_modules(Path(agent))
     res = run_shift(args.env, args.agent, axes=args.axis, levels=args.level,
                     episodes=args.episodes, seed=args.seed, out=Path(args.out),
-                    progress=not args.no_progress,
+                    progress=not args.no_progress, seed_set=args.seed_set,
                     env_kwargs=parse_key_values(args.env_kwargs, "--env-kwargs"))
     print("\n" + res["markdown"])
     print(f"wrote {args.out}/shift.csv, shift.png, report.md, report.html")

@@ -58,12 +58,14 @@ def test_training_time_evaluation_and_evaluate_share_the_core():
     agent.predict = lambda obs, *a, **k: (calls.append(1), real_predict(obs, *a, **k))[1]
     during = evaluate_policy_on_split(agent, "moonshot/CityNav-v1", "new", 4, seed=3,
                                       env_kwargs=CITY)
+    first = scenario_set(get_world("city"), "new", 3, 4, kind="training").seed
     assert calls
     spec = resolve_agent("tests.user_agents:StraightShot")  # a spec to carry our agent
     spec.agent, spec.env_id, spec.env_kwargs, spec.label = agent, "moonshot/CityNav-v1", \
         dict(CITY), "wobbly"
-    after = evaluate_agent(spec, EvalSettings(split="new", episodes=4,
-                                              seed=TRAINING_EVAL_SEED + 3))
+    # the dev seeds of a training evaluation are the dev evaluation of the same seed
+    after = evaluate_agent(spec, EvalSettings(split="new", episodes=4, seed=3))
+    assert first == get_world("city").evaluation_seeds("dev", "new", 3, 4).start
     training = evaluate(agent, "moonshot/CityNav-v1",
                         EvalSettings(split="new", episodes=4, seed=3, scenarios="training"),
                         env_kwargs=CITY)
@@ -73,15 +75,30 @@ def test_training_time_evaluation_and_evaluate_share_the_core():
     assert during["mean_return"] == pytest.approx(np.mean([r.ret for r in after.result.records]))
 
 
+def test_the_legacy_scenario_rule_is_kept():
+    moon, city = get_world("moon"), get_world("city")
+    ev = scenario_set(moon, "new", 5, 3, seed_set="legacy")
+    run = scenario_set(moon, "new", 5 + EVALUATION_ID_OFFSET, 3, kind="run", seed_set="legacy")
+    assert ev.ids == run.ids and ev.max_trials == moon.trials_per_scenario
+    training = scenario_set(moon, "new", 5, 3, kind="training", seed_set="legacy")
+    assert training.ids is None and training.seed == TRAINING_EVAL_SEED + 5
+    assert scenario_set(city, "new", 5, 3, seed_set="legacy").ids is None
+    assert scenario_set(city, "new", 5, 3, max_trials=4, seed_set="legacy").max_trials == 1
+
+
 def test_the_scenario_rule_is_one_function():
     moon, city = get_world("moon"), get_world("city")
     ev = scenario_set(moon, "new", 5, 3)
-    run = scenario_set(moon, "new", 5 + EVALUATION_ID_OFFSET, 3, kind="run")
-    assert ev.ids == run.ids and ev.max_trials == moon.trials_per_scenario
+    assert ev.ids == tuple(moon.evaluation_seeds("dev", "new", 5, 3))
+    assert scenario_set(moon, "new", 5, 3, kind="run") == ev
+    assert ev.max_trials == moon.trials_per_scenario
     assert scenario_set(moon, "new", 5, 3, kind="training").ids is None
-    assert scenario_set(moon, "new", 5, 3, kind="training").seed == TRAINING_EVAL_SEED + 5
     assert scenario_set(city, "new", 5, 3).ids is None
     assert scenario_set(city, "new", 5, 3, max_trials=4).max_trials == 1
+    with pytest.raises(ConfigError, match="seed set 'holdout'"):
+        EvalSettings(seed_set="holdout")
+    with pytest.raises(ConfigError, match="outside the dev seed set"):
+        scenario_set(city, "new", 10**6, 3)
     with pytest.raises(ConfigError, match="scenario set"):
         EvalSettings(scenarios="holdout")
     with pytest.raises(ConfigError, match="episodes"):
@@ -118,11 +135,13 @@ def _rows(path):
 
 
 def test_shift_level_zero_is_a_plain_evaluation_on_the_training_split(tmp_path):
+    """(legacy seeds: one seed rule for the ladder and the splits; in dev and test each axis
+    has its own seeds)"""
     assert main(["shift", "moon", "--agent", "planner", "--axis", "altitude", "--level", "0",
                  "--episodes", "3", "--seed", "4", "--out", str(tmp_path / "shift"),
-                 "--no-progress"]) == 0
+                 "--no-progress", "--seed-set", "legacy"]) == 0
     assert main(["evaluate", "planner:moon", "--split", "train", "--episodes", "3", "--seed",
-                 "4", "--out", str(tmp_path / "ev")]) == 0
+                 "4", "--out", str(tmp_path / "ev"), "--seed-set", "legacy"]) == 0
     row = json.loads((tmp_path / "shift" / "shift.json").read_text())["rows"][0]
     res = json.loads((tmp_path / "ev" / "transfer.json").read_text())["results"][0]
     assert (row["success"], row["trials"], row["model_rollouts"], row["deaths"]) == (

@@ -227,7 +227,7 @@ print(json.dumps(p.predict(np.array(obs, np.float32))[0].tolist()))
 
 # --- nothing in a view regenerates hidden state --------------------------------------------
 RESET_SEED = 987_654_321
-MAP_SEED = 1_234_567_891  # a held-out city map (>= NEW_SEED_BASE)
+MAP_SEED = 1_734_567_891  # a held-out city map (>= NEW_SEED_BASE), outside the test seeds
 
 
 def _walk(obj, path: str, secrets: set[int], out: list[str], seen: set[int],

@@ -267,12 +267,8 @@ def test_batched_evaluation_is_the_single_env_evaluation():
     CityNav-v1's vector env (slot i seeded like a single env's reset(seed=seed + i)): the
     episodes of the one-by-one path, whatever the batch size."""
     from moonshot.agents.base import Agent
-    from moonshot.agents.episodes import (
-        TRAINING_EVAL_SEED,
-        EvalSettings,
-        _batched_records,
-        evaluate,
-    )
+    from moonshot.agents.episodes import EvalSettings, _batched_records, evaluate, scenario_set
+    from moonshot.worlds import get_world
 
     class Steady(Agent):  # a frozen policy
         batched = True
@@ -293,8 +289,9 @@ def test_batched_evaluation_is_the_single_env_evaluation():
         assert [getattr(a, f) for f in fields] == [getattr(b, f) for f in fields]
         assert abs(a.ret - b.ret) <= 1e-9
     assert len({r.map_id for r in apart.records}) > 1  # really different drives
+    first = scenario_set(get_world("city"), "new", 5, 10, kind="training").seed
     small = _batched_records(Steady(), "moonshot/CityNav-v1", {**kw, "split": "new"}, 10,
-                             TRAINING_EVAL_SEED + 5, batch=4)
+                             first, batch=4)
     assert [r.ret for r in small] == [r.ret for r in together.records]
 
 

@@ -151,6 +151,16 @@ def wrap_normalize(vec, kwargs: dict | None, stats: Path | None):
     return norm
 
 
+def wrap_frame_stack(vec, n: int):
+    """``vec`` behind SB3's ``VecFrameStack`` of ``n`` observations (``n <= 1``: unchanged),
+    outside ``VecNormalize`` as RL Zoo stacks them."""
+    if n <= 1:
+        return vec
+    from stable_baselines3.common.vec_env import VecFrameStack
+
+    return VecFrameStack(vec, n_stack=int(n))
+
+
 def load_normalizer(path: Path):
     """Saved ``VecNormalize`` statistics (no env attached: ``normalize_obs`` only), naming the
     file in any error."""
@@ -313,15 +323,22 @@ def set_torch_threads(n: int) -> None:
         torch.set_num_threads(n)
 
 
-def env_spaces(env_id: str, env_kwargs: dict) -> tuple:
-    """(observation space, action space) of ``env_id`` built with ``env_kwargs``."""
+def env_spaces(env_id: str, env_kwargs: dict, frame_stack: int = 1) -> tuple:
+    """(observation space, action space) of ``env_id`` built with ``env_kwargs``, the
+    observations as the policy sees them (``frame_stack`` of them side by side, as
+    :func:`wrap_frame_stack` stacks them)."""
     import gymnasium as gym
 
     env = gym.make(env_id, **env_kwargs)
     try:
-        return env.observation_space, env.action_space
+        obs_space, act_space = env.observation_space, env.action_space
     finally:
         env.close()
+    if frame_stack > 1:
+        from stable_baselines3.common.vec_env.stacked_observations import StackedObservations
+
+        obs_space = StackedObservations(1, frame_stack, obs_space).stacked_observation_space
+    return obs_space, act_space
 
 
 def load_sb3_agent(run_dir: str | os.PathLike, env: str | None = None) -> SB3Agent:
@@ -348,10 +365,11 @@ def load_sb3_agent(run_dir: str | os.PathLike, env: str | None = None) -> SB3Age
         raise ValueError(f"{run} has no config.json saying which env its agent was trained in: "
                          "give the env (--env WORLD)")
     kwargs = {k: v for k, v in (train_cfg.get("env_kwargs") or {}).items() if k != "split"}
+    stack = int(saved.get("frame_stack") or 1)
     set_torch_threads(1)
     hp = saved.get("resolved_hyperparams")
     model = load_model(model_path, algo if is_algo(algo) else None,
-                       spaces=env_spaces(resolve_env_id(env_id), kwargs),
+                       spaces=env_spaces(resolve_env_id(env_id), kwargs, stack),
                        hyperparams=hp if isinstance(hp, dict) else None,
                        policy=saved.get("policy") if isinstance(saved.get("policy"), str)
                        else None)
@@ -360,6 +378,6 @@ def load_sb3_agent(run_dir: str | os.PathLike, env: str | None = None) -> SB3Age
         refuse_pickle(run / "vecnormalize.pkl", "normalization statistics")
     agent = SB3Agent(model, name=algo or type(model).__name__.lower(),
                      normalizer=load_normalizer(stats) if normalized or stats.exists()
-                     else None)
+                     else None, frame_stack=stack)
     agent.run_dir = run
     return agent

@@ -17,14 +17,19 @@ from ..errors import ConfigError
 from ..worlds import get_world
 
 #: The algorithms with packaged hyperparameters (and RL Zoo files), by name ->
-#: stable-baselines3 class name. ``--algo`` takes any algorithm of :data:`ALGO_PACKAGES`.
-ALGO_NAMES = {"ppo": "PPO", "sac": "SAC", "td3": "TD3", "a2c": "A2C"}
+#: stable-baselines3 (or sb3-contrib) class name. ``--algo`` takes any algorithm of
+#: :data:`ALGO_PACKAGES`.
+ALGO_NAMES = {"ppo": "PPO", "sac": "SAC", "td3": "TD3", "a2c": "A2C", "ppo_lstm": "RecurrentPPO"}
 #: The packages whose algorithm classes ``--algo`` names in lower case (``ddpg``, ``tqc``).
 ALGO_PACKAGES = ("stable_baselines3", "sb3_contrib")
 #: RL Zoo's names of sb3-contrib's recurrent and masked PPO.
 ALGO_ALIASES = {"ppo_lstm": "recurrentppo", "ppo_mask": "maskableppo"}
-#: Hyperparameters that are ours, not the SB3 constructor's.
-OWN_KEYS = ("n_envs", "policy", "normalize", "env_kwargs", "n_timesteps")
+#: The packaged algorithms of sb3-contrib (RL Zoo's names): ``ppo_lstm`` is PPO with an LSTM
+#: policy, memory for what one observation cannot say (other cars' speeds).
+CONTRIB_ALGOS = ("ppo_lstm",)
+#: Hyperparameters that are ours, not the SB3 constructor's (``frame_stack``: RL Zoo's, the
+#: last N observations side by side, in training and evaluation alike).
+OWN_KEYS = ("n_envs", "policy", "normalize", "env_kwargs", "n_timesteps", "frame_stack")
 #: Hyperparameters that take RL Zoo's ``lin_<x>`` linear schedules.
 SCHEDULED = ("learning_rate", "clip_range", "clip_range_vf")
 
@@ -316,6 +321,7 @@ def split_hyperparams(cfg: TrainConfig) -> tuple[dict, int, str, dict | None]:
     hp.pop("n_envs", None)
     hp.pop("env_kwargs", None)  # training-time env settings, applied by train()
     hp.pop("n_timesteps", None)  # RL Zoo's budget; ours is --timesteps
+    frame_stack(hp.pop("frame_stack", None))  # applied by train() (run_frame_stack)
     policy = hp.pop("policy", default_policy(cfg.algo))
     normalize = normalize_kwargs(hp.pop("normalize", False), hp.get("gamma", 0.99))
     schedules(hp)  # reject a bad schedule before anything is created
@@ -327,6 +333,24 @@ def split_hyperparams(cfg: TrainConfig) -> tuple[dict, int, str, dict | None]:
         raise ConfigError(f"unknown {cfg.algo} hyperparameter(s) {unknown}; known: "
                           f"{', '.join(sorted(allowed | set(OWN_KEYS)))}")
     return hp, n_envs, policy, normalize
+
+
+def frame_stack(value) -> int:
+    """RL Zoo's ``frame_stack``: ``None``, 0 or 1 (off) or the number of observations
+    stacked; returns it (1: off)."""
+    if value is None or value is False:
+        return 1
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or \
+            not 0 <= value <= 64:
+        raise ConfigError(f"hyperparameter frame_stack={value!r}: the number of observations "
+                          "stacked, an integer in 1 .. 64 (1 or 0: off)")
+    return max(1, int(value))
+
+
+def run_frame_stack(cfg: TrainConfig) -> int:
+    """The frame stack of a run: its ``frame_stack`` hyperparameter over the defaults'."""
+    return frame_stack({**default_hyperparams(cfg.env, cfg.algo),
+                        **cfg.hyperparams}.get("frame_stack"))
 
 
 def constructor_keys(algo: str) -> set[str]:

@@ -7,17 +7,24 @@ shift``, ``moonshot plan``, the sweep cells and the demo all call :func:`evaluat
 :func:`scenario_starts`. It lives in the agents layer because training-time evaluation does
 (agents never import :mod:`moonshot.evaluation`); :mod:`moonshot.evaluation` re-exports it.
 
-Which scenarios (:func:`scenario_set`), by the kind of evaluation (``EvalSettings.scenarios``):
+Which scenarios (:func:`scenario_set`), by the seed set (``EvalSettings.seed_set``,
+docs/protocol.md) and the kind of evaluation (``EvalSettings.scenarios``):
 
-* ``"evaluation"`` (``moonshot evaluate``, ``shift``, sweep cells): in a world that replays
-  scenarios (MoonLaunch) ``n`` scenario ids drawn from ``seed +`` :data:`EVALUATION_ID_OFFSET`,
-  each replayed at every trial; otherwise (CityNav) scenario ``i`` is ``reset(seed=seed + i)``.
-* ``"run"`` (``moonshot plan``): the same, with the ids drawn from ``seed`` itself.
-* ``"training"`` (evaluations during training): fresh resets ``reset(seed=`` ``TRAINING_EVAL_SEED
-  + seed + i)``, one trial each, in every world.
-
-The offsets are kept so that published figures reproduce; a later version may replace them by
-dev/test seed ranges by changing :func:`scenario_set` alone.
+* seed sets ``"dev"`` (the default: development of planners, agents, hyperparameters) and
+  ``"test"`` (reported figures only): the world's declared ranges
+  (:meth:`~moonshot.worlds.World.evaluation_seeds`), disjoint by construction, one place per
+  split and per shift axis (``EvalSettings.axis``). In a world that replays scenarios
+  (MoonLaunch) scenario ``i`` replays scenario id ``first + i`` at every trial; otherwise
+  (CityNav) scenario ``i`` is ``reset(seed=first + i)``. ``"evaluation"`` and ``"run"`` meet
+  the same scenarios (every evaluation starts from a forgetful agent). ``"training"``
+  (evaluations during training) resets ``reset(seed=first + i)`` fresh in the dev range of
+  the split, run seed modulo the evaluation seeds of a place, one trial each.
+* seed set ``"legacy"``: the rule of the figures published before the protocol, kept so that
+  they reproduce. ``"evaluation"`` (``moonshot evaluate``, ``shift``, sweep cells): in a
+  replaying world ``n`` scenario ids drawn from ``seed +`` :data:`EVALUATION_ID_OFFSET`,
+  otherwise ``reset(seed=seed + i)``; ``"run"`` (``moonshot plan``): the same with the ids
+  drawn from ``seed`` itself; ``"training"``: fresh resets ``reset(seed=``
+  ``TRAINING_EVAL_SEED + seed + i)``.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from ..worlds import SEED_SETS
 from .base import Agent, EpisodeRecord, run_episode
 
 #: Training-time evaluations reset at ``TRAINING_EVAL_SEED + run seed + i``: far above the
@@ -58,6 +66,8 @@ class EvalSettings:
     :param label: the agent's name in logs (default: the agent's ``name``).
     :param desc: the progress bar's text.
     :param scenarios: which scenario set, one of :data:`SCENARIO_SETS`.
+    :param seed_set: the seeds' set, one of :data:`SEED_SETS` (docs/protocol.md).
+    :param axis: the shift axis evaluated (its own seed range), ``None`` on a split.
     """
 
     split: str = "train"
@@ -69,6 +79,8 @@ class EvalSettings:
     label: str | None = None
     desc: str | None = None
     scenarios: str = "evaluation"
+    seed_set: str = "dev"
+    axis: str | None = None
 
     def __post_init__(self):
         if isinstance(self.episodes, bool) or not isinstance(self.episodes, (int, np.integer)) \
@@ -80,6 +92,16 @@ class EvalSettings:
         if self.scenarios not in SCENARIO_SETS:
             raise ConfigError(f"unknown scenario set {self.scenarios!r}; choose one of "
                               f"{list(SCENARIO_SETS)}")
+        check_seed_set(self.seed_set)
+        if self.scenarios == "training" and self.seed_set == "test":
+            raise ConfigError("evaluations during training use the dev seed set, never test")
+
+
+def check_seed_set(seed_set: str) -> str:
+    """``seed_set`` if it is one of :data:`SEED_SETS` (a :class:`ConfigError` lists them)."""
+    if seed_set not in SEED_SETS:
+        raise ConfigError(f"unknown seed set {seed_set!r}; choose one of {list(SEED_SETS)}")
+    return seed_set
 
 
 @dataclass(frozen=True)
@@ -100,10 +122,30 @@ def scenario_ids(seed: int, n: int) -> np.ndarray:
 
 
 def scenario_set(world, split: str, seed: int, n: int, kind: str = "evaluation",
-                 max_trials: int | None = None) -> ScenarioSet:
+                 max_trials: int | None = None, seed_set: str = "dev",
+                 axis: str | None = None) -> ScenarioSet:
     """The one rule for which scenarios an evaluation of ``kind`` meets in ``world`` (a
-    :class:`~moonshot.worlds.World`) on ``split``; see the module docstring. ``split`` is not
-    used by today's rule (the env draws from its split), it is there for the rule to come."""
+    :class:`~moonshot.worlds.World`) on ``split`` (or shift ``axis``) with ``seed`` of
+    ``seed_set``; see the module docstring."""
+    check_seed_set(seed_set)
+    if seed_set == "legacy":
+        return _legacy_scenario_set(world, seed, n, kind, max_trials)
+    if kind == "training":
+        if seed_set != "dev":
+            raise ConfigError("evaluations during training use the dev seed set, never test")
+        first = world.evaluation_seeds("dev", split, seed % world.seed_sets.evaluation_seeds,
+                                       n, axis).start
+        return ScenarioSet(seed=first, n=n, max_trials=1)
+    seeds = world.evaluation_seeds(seed_set, split, seed, n, axis)
+    if world.replay_option is None:
+        return ScenarioSet(seed=seeds.start, n=n, max_trials=1)
+    trials = world.trials_per_scenario if max_trials is None else int(max_trials)
+    return ScenarioSet(seed=seeds.start, n=n, max_trials=trials, ids=tuple(seeds))
+
+
+def _legacy_scenario_set(world, seed: int, n: int, kind: str,
+                         max_trials: int | None) -> ScenarioSet:
+    """The rule before the protocol (seed set ``legacy``): published figures reproduce."""
     if kind == "training":
         return ScenarioSet(seed=TRAINING_EVAL_SEED + seed, n=n, max_trials=1)
     trials = world.trials_per_scenario if max_trials is None else int(max_trials)
@@ -406,7 +448,8 @@ def evaluate(agent, env_id: str | None, settings: EvalSettings, *,
     kwargs = {**dict(env_kwargs or {}), **dict(settings.env_overrides),
               "split": settings.split}
     scenarios = scenario_set(world, settings.split, settings.seed, settings.episodes,
-                             settings.scenarios, settings.max_trials)
+                             settings.scenarios, settings.max_trials, settings.seed_set,
+                             settings.axis)
     t0 = time.perf_counter()
     if env is None and _can_batch(agent, env_id, scenarios, log):
         agent.forget()
@@ -431,6 +474,7 @@ def evaluate(agent, env_id: str | None, settings: EvalSettings, *,
                       wall_time_s=time.perf_counter() - t0)
 
 
-__all__ = ["EVALUATION_ID_OFFSET", "SCENARIO_SETS", "TRAINING_EVAL_SEED", "EvalResult",
-           "EvalSettings", "ScenarioResult", "ScenarioSet", "evaluate", "group_scenarios",
+__all__ = ["EVALUATION_ID_OFFSET", "SCENARIO_SETS", "SEED_SETS", "TRAINING_EVAL_SEED",
+           "check_seed_set", "EvalResult", "EvalSettings", "ScenarioResult", "ScenarioSet",
+           "evaluate", "group_scenarios",
            "play_scenarios", "scenario_ids", "scenario_set", "scenario_starts", "summarize"]

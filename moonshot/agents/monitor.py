@@ -54,7 +54,7 @@ class EvalLog:
 
 
 def evaluate_policy_on_split(agent, env_id: str, split: str, episodes: int, seed: int,
-                             env_kwargs: dict) -> dict:
+                             env_kwargs: dict, seed_set: str = "dev") -> dict:
     """Deterministic episodes of ``agent`` on ``split``: success, death rate, mean return.
 
     The training-time scenario set of a run of ``seed`` (:func:`~moonshot.agents.episodes.
@@ -63,7 +63,8 @@ def evaluate_policy_on_split(agent, env_id: str, split: str, episodes: int, seed
     side by side in the env's vector version where it has one); the same seed evaluates on
     the same scenarios, whatever the agent."""
     res = evaluate(agent, env_id, EvalSettings(split=split, episodes=episodes, seed=seed,
-                                               scenarios="training"), env_kwargs=env_kwargs)
+                                               scenarios="training", seed_set=seed_set),
+                   env_kwargs=env_kwargs)
     return {"success_rate": res.success_rate, "death_rate": float(res.deaths.mean()),
             "mean_return": float(np.mean([r.ret for r in res.records])),
             "n_episodes": episodes}
@@ -102,8 +103,11 @@ class TrainingMonitor(BaseCallback):
     def __init__(self, run: Path, cfg: TrainConfig, env_id: str, log: EpisodeLog,
                  evals: EvalLog, schedule: dict, wall_offset: float, total: int,
                  resumed: dict | None = None, evaluated_at: int | None = None,
-                 on_checkpoint=None, threads: tuple[int, int] = (1, 1)):
+                 on_checkpoint=None, threads: tuple[int, int] = (1, 1), frame_stack: int = 1,
+                 eval_seed_set: str = "dev"):
         super().__init__()
+        self.frame_stack = frame_stack
+        self.eval_seed_set = eval_seed_set
         self.run, self.cfg, self.log, self.evals = run, cfg, log, evals
         self.eval_every = int(schedule["eval_every"])
         self.eval_episodes = int(schedule["eval_episodes"])
@@ -230,11 +234,13 @@ class TrainingMonitor(BaseCallback):
     def _evaluate(self) -> None:
         self._last_eval_steps = self.num_timesteps
         agent = SB3Agent(self.model, name=self.cfg.algo,
-                         normalizer=self.model.get_vec_normalize_env())
+                         normalizer=self.model.get_vec_normalize_env(),
+                         frame_stack=self.frame_stack)
         rows = []
         for split in ("train", "new"):
             res = evaluate_policy_on_split(agent, self.env_id, split, self.eval_episodes,
-                                           seed=self.cfg.seed, env_kwargs=self.eval_kwargs)
+                                           seed=self.cfg.seed, env_kwargs=self.eval_kwargs,
+                                           seed_set=self.eval_seed_set)
             rows.append({"env_steps": self.num_timesteps, "episodes": self.log.episodes,
                          "split": split, "wall_time_s": round(self.wall(), 3), **res})
             fault_point("evaluation", self.num_timesteps)  # between the splits

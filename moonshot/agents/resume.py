@@ -67,8 +67,18 @@ def set_env_state(vec, state: dict) -> None:
 
 
 #: Per wrapper class: the attributes that change step by step and that SB3 does not save.
+#: (A dotted name is an attribute of an attribute: VecFrameStack's stacked observations.)
 _WRAPPER_STATE = {"VecNormalize": ("returns",),
-                  "VecMonitor": ("episode_returns", "episode_lengths", "episode_count")}
+                  "VecMonitor": ("episode_returns", "episode_lengths", "episode_count"),
+                  "VecFrameStack": ("stacked_obs.stacked_obs",)}
+
+
+def _owner(obj, name: str):
+    """The object holding the last part of a dotted attribute name, and that part."""
+    *path, last = name.split(".")
+    for part in path:
+        obj = getattr(obj, part)
+    return obj, last
 
 
 def wrapper_state(vec) -> list:
@@ -76,7 +86,8 @@ def wrapper_state(vec) -> list:
     out = []
     while hasattr(vec, "venv") and not isinstance(vec, (GymVectorToSB3, WorkerVecEnv)):
         names = _WRAPPER_STATE.get(type(vec).__name__, ())
-        out.append({n: np.copy(getattr(vec, n)) for n in names if hasattr(vec, n)})
+        held = {n: _owner(vec, n) for n in names}
+        out.append({n: np.copy(getattr(o, a)) for n, (o, a) in held.items() if hasattr(o, a)})
         vec = vec.venv
     return out
 
@@ -86,7 +97,8 @@ def set_wrapper_state(vec, states: list) -> None:
         if not (hasattr(vec, "venv") and not isinstance(vec, (GymVectorToSB3, WorkerVecEnv))):
             raise ValueError("the checkpoint's env wrappers differ from this run's")
         for name, value in saved.items():
-            setattr(vec, name, np.copy(value) if isinstance(value, np.ndarray) else value)
+            owner, attr = _owner(vec, name)
+            setattr(owner, attr, np.copy(value) if isinstance(value, np.ndarray) else value)
         vec = vec.venv
 
 
@@ -103,6 +115,7 @@ def capture(model, monitor_state: dict) -> dict[str, Any]:
         "last_obs": model._last_obs,
         "last_episode_starts": model._last_episode_starts,
         "last_original_obs": getattr(model, "_last_original_obs", None),
+        "last_lstm_states": getattr(model, "_last_lstm_states", None),  # RecurrentPPO
         "env": env_state(model.get_env()),
         "wrappers": wrapper_state(model.get_env()),
         "monitor": monitor_state,
@@ -134,6 +147,8 @@ def restore(model, state: dict) -> bool:
     model._last_episode_starts = state["last_episode_starts"]
     if state.get("last_original_obs") is not None:
         model._last_original_obs = state["last_original_obs"]
+    if state.get("last_lstm_states") is not None:
+        model._last_lstm_states = state["last_lstm_states"]
     return True
 
 

@@ -43,6 +43,7 @@ from .checkpoints import (
     save_stats_atomic,
     set_torch_threads,
     stats_path,
+    wrap_frame_stack,
     wrap_normalize,
 )
 from .config import (
@@ -55,6 +56,7 @@ from .config import (
     default_schedule,
     env_workers,
     parse_key_values,
+    run_frame_stack,
     schedules,
     split_hyperparams,
     update_threads,
@@ -170,9 +172,11 @@ def _plan(cfg: TrainConfig, saved: dict) -> dict:
         # have become since (its env_kwargs were recorded with the defaults merged in).
         hp, n_envs = saved["resolved_hyperparams"], saved["n_envs"]
         policy, normalize = saved["policy"], saved.get("normalize")
+        stack = int(saved.get("frame_stack") or 1)
         env_kwargs = dict(cfg.env_kwargs)
     else:
         hp, n_envs, policy, normalize = split_hyperparams(cfg)
+        stack = run_frame_stack(cfg)
         # Training-time env settings of the packaged defaults (reward shaping), under the
         # user's.
         env_kwargs = {**default_hyperparams(cfg.env, cfg.algo).get("env_kwargs", {}),
@@ -195,7 +199,9 @@ def _plan(cfg: TrainConfig, saved: dict) -> dict:
     workers = saved.get("env_workers") or env_workers(cfg, env_id, n_envs)
     return {"env_id": env_id, "hp": hp, "n_envs": n_envs, "policy": policy,
             "normalize": normalize, "env_kwargs": env_kwargs, "schedule": schedule,
-            "env_workers": int(workers)}
+            "env_workers": int(workers), "frame_stack": stack,
+            # a run started before the seed sets keeps evaluating on its legacy seeds
+            "eval_seed_set": saved.get("eval_seed_set", "legacy") if saved else "dev"}
 
 
 def announce_budget(algo: str, hp: dict, n_envs: int, timesteps: int) -> None:
@@ -354,6 +360,7 @@ def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool,
             # names the missing file); fresh statistics would change what the policy sees.
             stats = ckpt / meta.get("vecnormalize", f"vecnormalize_{start_steps}.npz")
             vec = wrap_normalize(vec, normalize, stats if normalize is not None else None)
+            vec = wrap_frame_stack(vec, plan["frame_stack"])
             model = load_model(ckpt / meta["model"], cfg.algo, env=vec, hyperparams=hp,
                                policy=plan["policy"], device=cfg.device)
             state = load_state(ckpt / meta["state"])
@@ -365,7 +372,7 @@ def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool,
         elif cfg.init_from:
             vec, model = _fine_tune_start(cfg, vec, normalize, plan)
         else:
-            vec = wrap_normalize(vec, normalize, None)
+            vec = wrap_frame_stack(wrap_normalize(vec, normalize, None), plan["frame_stack"])
             model = _build_model(cfg, plan, vec)
         model.tensorboard_log = tb
     except BaseException:
@@ -376,13 +383,16 @@ def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool,
         "train": asdict(cfg), "env_id": env_id, "resolved_hyperparams": hp, "n_envs": n_envs,
         "normalize": normalize, "policy": plan["policy"], "schedule": schedule,
         "env_workers": plan["env_workers"], "modules": run_modules(env_id),
+        "frame_stack": plan["frame_stack"], "eval_seed_set": plan["eval_seed_set"],
         "versions": versions(), "command": command_line(cfg)})
     monitor = TrainingMonitor(run, cfg, env_id, log, evals, schedule,
                               float(meta["wall_time_s"]) if meta else 0.0, cfg.timesteps,
                               resumed=None if state is None else state.get("monitor"),
                               evaluated_at=meta.get("last_eval_steps") if meta else None,
                               on_checkpoint=on_checkpoint,
-                              threads=(cfg.torch_threads, update_threads(cfg)))
+                              threads=(cfg.torch_threads, update_threads(cfg)),
+                              frame_stack=plan["frame_stack"],
+                              eval_seed_set=plan["eval_seed_set"])
     if tb is None:  # SB3's default logger would leave an empty folder in /tmp per run
         from stable_baselines3.common.logger import Logger
 
@@ -453,7 +463,8 @@ def _fine_tune_start(cfg: TrainConfig, vec, normalize, plan: dict):
             "fine-tune it with normalize=true" if stats.exists() else
             f"normalize is on but {init} has no statistics beside it ({stats}): it was "
             "trained on raw observations; fine-tune it without normalize")
-    vec = wrap_normalize(vec, normalize, stats if stats.exists() else None)
+    vec = wrap_frame_stack(wrap_normalize(vec, normalize, stats if stats.exists() else None),
+                           plan["frame_stack"])
     model = load_model(init, cfg.algo, env=vec, hyperparams=plan["hp"], policy=plan["policy"],
                        device=cfg.device)
     model.set_random_seed(cfg.seed)

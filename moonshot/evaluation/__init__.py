@@ -6,7 +6,7 @@ too, and agents never import this package); its names are re-exported here, on f
 
 from __future__ import annotations
 
-_CORE = ("EVALUATION_ID_OFFSET", "SCENARIO_SETS", "TRAINING_EVAL_SEED", "EvalResult",
+_CORE = ("EVALUATION_ID_OFFSET", "SCENARIO_SETS", "SEED_SETS", "TRAINING_EVAL_SEED", "EvalResult",
          "EvalSettings", "ScenarioResult", "ScenarioSet", "evaluate", "group_scenarios",
          "scenario_set", "scenario_starts", "summarize")
 

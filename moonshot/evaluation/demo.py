@@ -67,19 +67,22 @@ class _Steps:
 
 
 def run_demo(out: Path, full: bool = False, seed: int = 0,
-             budget: DemoBudget | None = None) -> Path:
+             budget: DemoBudget | None = None, seed_set: str = "dev") -> Path:
     """Run the demo experiment into ``out`` (see :func:`claim_demo_folder`); returns the
-    path of ``report.md``."""
+    path of ``report.md``. ``seed_set``: the seeds of its plan runs and evaluations
+    (docs/protocol.md)."""
+    from ..agents.episodes import check_seed_set
     from ..errors import check_int
 
     check_int("--seed", seed, 0)  # every value checked before anything is written
+    check_seed_set(seed_set)
     out = check_named_folder(out, "demo")
     if full and budget is None:
-        return run_full(out)
+        return run_full(out, seed_set)
     b = budget or (FULL if full else DemoBudget())
     lock = claim_demo_folder(out)
     try:
-        return _run_demo(out, b, full, seed)
+        return _run_demo(out, b, full, seed, seed_set)
     finally:
         lock.release()
 
@@ -106,7 +109,7 @@ def claim_demo_folder(out: Path) -> RunLock:
     return RunLock(out, "demo").acquire()
 
 
-def _run_demo(out: Path, b: DemoBudget, full: bool, seed: int) -> Path:
+def _run_demo(out: Path, b: DemoBudget, full: bool, seed: int, seed_set: str) -> Path:
     from ..agents.config import TrainConfig
     from ..agents.training import train
     from .experiments import compare, evaluate_agents
@@ -116,7 +119,8 @@ def _run_demo(out: Path, b: DemoBudget, full: bool, seed: int) -> Path:
     runs = out / "runs"
     t_start = time.perf_counter()
     step = _Steps(8 if b.render else 7)
-    write_json(out / "demo_config.json", {"budget": asdict(b), "seed": seed, "full": full})
+    write_json(out / "demo_config.json", {"budget": asdict(b), "seed": seed, "full": full,
+                                           "seed_set": seed_set})
 
     step(f"MoonLaunch: PPO learns live ({b.moon_seeds} seed(s) x {b.moon_ppo_timesteps:,} "
          f"launches, target {b.moon_target})")
@@ -130,7 +134,7 @@ def _run_demo(out: Path, b: DemoBudget, full: bool, seed: int) -> Path:
     step(f"MoonLaunch: the physics planner on {b.moon_plan_scenarios} scenarios")
     moon_plan = runs / "moon-planner"
     run_planner("moon", episodes=b.moon_plan_scenarios, seed=seed, split="train", out=moon_plan,
-                target=b.moon_target)
+                target=b.moon_target, seed_set=seed_set)
 
     step(f"CityNav: PPO learns live ({b.city_seeds} seed(s) x {b.city_ppo_timesteps:,} steps)")
     city_rl = []
@@ -142,7 +146,8 @@ def _run_demo(out: Path, b: DemoBudget, full: bool, seed: int) -> Path:
 
     step(f"CityNav: the model-based planner on {b.city_plan_episodes} drives")
     city_plan = runs / "city-planner"
-    run_planner("city", episodes=b.city_plan_episodes, seed=seed, split="train", out=city_plan)
+    run_planner("city", episodes=b.city_plan_episodes, seed=seed, split="train", out=city_plan,
+                seed_set=seed_set)
 
     step("Sample efficiency: learning curves from every episodes.csv")
     cmp_moon = compare([*moon_rl, moon_plan], out / "compare-moon")
@@ -155,9 +160,9 @@ def _run_demo(out: Path, b: DemoBudget, full: bool, seed: int) -> Path:
     city_agents = [str(city_rl[0]), str(city_plan)] + ([str(pre["city"])] if "city" in pre
                                                       else [])
     ev_moon = evaluate_agents(moon_agents, ["train", "new"], b.moon_eval_scenarios, seed + 1,
-                              out / "transfer-moon")
+                              out / "transfer-moon", seed_set=seed_set)
     ev_city = evaluate_agents(city_agents, ["train", "new"], b.city_eval_episodes, seed + 1,
-                              out / "transfer-city")
+                              out / "transfer-city", seed_set=seed_set)
     relearn = None
     if b.relearn_timesteps > 0:
         from .transfer import relearning_cost
@@ -187,7 +192,8 @@ def _run_demo(out: Path, b: DemoBudget, full: bool, seed: int) -> Path:
     seconds = time.perf_counter() - t_start
     write_report(out, _report_text(b, full, seed, cmp_moon, cmp_city, ev_moon, ev_city, relearn,
                                    gifs, out, seconds, pre), "moonshot demo report",
-                 report_meta(f"moonshot demo --out {out}{' --full' if full else ''} --seed {seed}",
+                 report_meta(f"moonshot demo --out {out}{' --full' if full else ''} --seed {seed} "
+                             f"--seed-set {seed_set}",
                              seeds=_seeds_text(b, seed), wall_time_s=seconds))
     return out / "report.md"
 
@@ -200,14 +206,14 @@ def _seeds_text(b: DemoBudget, seed: int) -> str:
             f"planners {seed}; evaluation {seed + 1}; renders {seed})")
 
 
-def run_full(out: Path) -> Path:
+def run_full(out: Path, seed_set: str = "dev") -> Path:
     """``moonshot demo --full``: the sweep ``moonshot/sweeps/full.yaml`` (five seeds of PPO
     and the planners in both worlds, 200 scenarios and drives per split, relearning), on a
     local Ray; a rerun resumes it. Returns its ``report.md``."""
     from .sweep import run_sweep
 
     spec = Path(str(resources.files("moonshot") / "sweeps" / "full.yaml"))
-    run_sweep(spec, out, resume=(out / "sweep.json").exists())
+    run_sweep(spec, out, resume=(out / "sweep.json").exists(), seed_set=seed_set)
     return out / "report.md"
 
 

@@ -27,7 +27,8 @@ def _command(*words) -> str:
 
 def evaluate_agents(specs: list[AgentSpec | str], splits: list[str], episodes: int, seed: int,
                     out: Path, progress: bool = True, max_trials: int | None = None,
-                    env: str | None = None, meta: dict | None = None) -> dict:
+                    env: str | None = None, meta: dict | None = None,
+                    seed_set: str = "dev") -> dict:
     """Evaluate frozen agents on ``splits``; writes ``transfer.{json,csv,md}``,
     ``gap.{csv,md}``, ``transfer.png``, ``report.{md,html}`` (``meta``: the report's header,
     see :func:`~moonshot.evaluation.html_report.report_meta`; by default the equivalent
@@ -44,7 +45,14 @@ def evaluate_agents(specs: list[AgentSpec | str], splits: list[str], episodes: i
     if max_trials is not None:
         check_int("--max-trials", max_trials, 1)
     settings = EvalSettings(episodes=episodes, seed=seed, max_trials=max_trials,
-                            progress=progress)
+                            progress=progress, seed_set=seed_set)
+    if env is not None:  # a seed outside its seed set is refused before anything is written
+        from ..agents.episodes import scenario_set
+        from ..worlds import get_world
+
+        for split in splits:
+            scenario_set(get_world(env), split, seed, episodes, "evaluation", max_trials,
+                         seed_set)
     with run_folder(out, "evaluate", fresh=False):
         return _evaluate_agents(specs, splits, settings, Path(out), env, meta)
 
@@ -74,16 +82,18 @@ def _evaluate_agents(specs, splits: list[str], settings: EvalSettings, out: Path
     if gaps:
         md += "\n" + report.write_table(out, "gap", gaps, report.GAP_COLUMNS)
     write_json(out / "transfer.json", {"results": results, "gaps": gaps,
-                                       "episodes": episodes, "seed": seed})
+                                       "episodes": episodes, "seed": seed,
+                                       "seed_set": settings.seed_set})
     report.plot_transfer(results, out / "transfer.png")
     split_arg = "both" if len(splits) > 1 else splits[0]
     meta = meta or report_meta(
         _command("moonshot", "evaluate", *names, "--split", split_arg, "--episodes", episodes,
-                 "--seed", seed, "--out", out), seeds=seed,
+                 "--seed", seed, "--seed-set", settings.seed_set, "--out", out), seeds=seed,
         wall_time_s=time.perf_counter() - t0)
     write_report(out, "# Transfer\n\n"
-                 f"{episodes} scenarios or drives per agent and split ({', '.join(splits)}); "
-                 "success rates with 95% bootstrap intervals.\n\n" + md +
+                 f"Seed set: {settings.seed_set}. {episodes} scenarios or drives per agent and "
+                 f"split ({', '.join(splits)}); success rates with 95% bootstrap intervals."
+                 "\n\n" + md +
                  "\n![success on train and new](transfer.png)\n", "moonshot evaluate", meta)
     return {"results": results, "gaps": gaps, "markdown": md}
 

@@ -23,10 +23,11 @@ def make_planner(world: str, **options):
     return get_world(world).make_planner(**options)
 
 
-def scenario_plan(world: World, seed: int, n: int, max_trials: int):
+def scenario_plan(world: World, seed: int, n: int, max_trials: int, seed_set: str = "legacy"):
     """``(scenario_ids, trials)`` of a plan run of ``seed``: the ``"run"`` scenario set of
-    :func:`~moonshot.agents.episodes.scenario_set` (``None`` ids: fresh episodes)."""
-    s = scenario_set(world, "train", seed, n, "run", max_trials)
+    :func:`~moonshot.agents.episodes.scenario_set` (``None`` ids: fresh episodes). Rendering
+    uses it with the legacy seeds (a video is not a figure: the README's stay as they are)."""
+    s = scenario_set(world, "train", seed, n, "run", max_trials, seed_set)
     return (None if s.ids is None else np.array(s.ids)), s.max_trials
 
 
@@ -58,7 +59,8 @@ def run_planner(world: str | PlanConfig, *, episodes: int = 100, seed: int = 0,
                 split: str = "train", out: Path | None = None, target: str | None = None,
                 max_trials: int | None = None, progress: bool = True,
                 env_kwargs: dict | None = None, env_id: str | None = None,
-                planner_options: dict | None = None, tensorboard: bool = False) -> dict:
+                planner_options: dict | None = None, tensorboard: bool = False,
+                seed_set: str = "dev") -> dict:
     """Run the planner of a world and write ``episodes.csv``, ``summary.json``,
     ``config.json`` into the run folder; returns the summary. With ``tensorboard``, ``out/
     tensorboard`` gets the real trials and model rollouts of each scenario and the training
@@ -80,7 +82,8 @@ def run_planner(world: str | PlanConfig, *, episodes: int = 100, seed: int = 0,
         world=world, out=Path(out), env_id=env_id, env_kwargs=dict(env_kwargs or {}),
         target=target, planner_options=dict(planner_options or {}), tensorboard=tensorboard,
         settings=EvalSettings(split=split, episodes=episodes, seed=seed,
-                              max_trials=max_trials, progress=progress, scenarios="run")))
+                              max_trials=max_trials, progress=progress, scenarios="run",
+                              seed_set=seed_set)))
 
 
 def plan(cfg: PlanConfig) -> dict:
@@ -95,6 +98,9 @@ def plan(cfg: PlanConfig) -> dict:
     settings = replace(cfg.settings, scenarios="run",
                        desc=cfg.settings.desc or f"{w.name} planner ({cfg.settings.split})")
     kwargs = {**cfg.env_kwargs, "split": settings.split}
+    # a seed outside its seed set is refused before anything is written
+    scenario_set(w, settings.split, settings.seed, settings.episodes, "run",
+                 settings.max_trials, settings.seed_set)
     if cfg.target is not None:
         if w.task_key is None:
             raise ConfigError(f"--target does not apply to the {w.name} world (it has no "
@@ -125,9 +131,10 @@ def _plan_locked(cfg: PlanConfig, w: World, env_id: str, env, agent, kwargs: dic
 
     out = Path(cfg.out)
     trials = scenario_set(w, settings.split, settings.seed, settings.episodes, "run",
-                          settings.max_trials).max_trials
+                          settings.max_trials, settings.seed_set).max_trials
     config = {"command": "plan", "env": env_id, "world": w.name, "agent": agent.name,
-              "seed": settings.seed, "episodes": settings.episodes, "split": settings.split,
+              "seed": settings.seed, "seed_set": settings.seed_set,
+              "episodes": settings.episodes, "split": settings.split,
               "env_kwargs": kwargs, "max_trials": trials,
               "planner_options": dict(cfg.planner_options), "modules": run_modules(env_id),
               "versions": versions()}
@@ -143,6 +150,7 @@ def _plan_locked(cfg: PlanConfig, w: World, env_id: str, env, agent, kwargs: dic
             board.close()
     summary = res.summary()
     summary.update({"env": env_id, "agent": agent.name, "split": settings.split,
+                    "seed_set": settings.seed_set,
                     "wall_time_s": time.perf_counter() - t0})
     write_json(out / "summary.json", summary)
     return summary

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..agents.episodes import EvalSettings
+from ..agents.episodes import EvalSettings, scenario_set
 from ..agents.loading import AgentSpec, resolve_agents
 from ..runlog import write_json
 from ..worlds import get_world
@@ -71,7 +71,7 @@ def run_shift(env: str, agents: list[str | AgentSpec], axes: list[str] | None = 
               levels: list[int] | None = None, settings: EvalSettings | None = None,
               out: Path | str = "runs/shift", *, episodes: int = 50, seed: int = 0,
               progress: bool = True, max_trials: int | None = None,
-              env_kwargs: dict | None = None) -> dict:
+              env_kwargs: dict | None = None, seed_set: str = "dev") -> dict:
     """Evaluate ``agents`` in the world of ``env`` along ``axes`` (default: all of the
     world's), at ``levels`` (default: every level); writes ``shift.csv``, ``shift.json``,
     ``shift.png`` and ``report.md/html`` into ``out``.
@@ -79,7 +79,8 @@ def run_shift(env: str, agents: list[str | AgentSpec], axes: list[str] | None = 
     ``settings``: episodes, seed, trials, progress and env settings for every level
     (``env_overrides``) of each evaluation; the split is the training one and each level's
     settings go on top. Without it, the keywords ``episodes, seed, progress, max_trials,
-    env_kwargs`` make one (the older form).
+    env_kwargs, seed_set`` make one (the older form). Each axis has its own seeds in the
+    seed set (:meth:`~moonshot.worlds.World.seed_range`), shared by its levels.
 
     Rows: ``axis, level, label, agent, episodes, success`` (a fraction) ``, success_low,
     success_high`` (95% bootstrap CI) ``, deaths`` (per episode) ``, trials`` (real trials per
@@ -93,7 +94,8 @@ def run_shift(env: str, agents: list[str | AgentSpec], axes: list[str] | None = 
         check_int("--episodes", episodes, 1)
         check_int("--seed", seed, 0)
         settings = EvalSettings(episodes=episodes, seed=seed, max_trials=max_trials,
-                                progress=progress, env_overrides=dict(env_kwargs or {}))
+                                progress=progress, env_overrides=dict(env_kwargs or {}),
+                                seed_set=seed_set)
     check_int("--seed", settings.seed, 0)
     settings = replace(settings, split="train")
     names = list(axes) if axes else list(world.shift_axes)
@@ -102,6 +104,8 @@ def run_shift(env: str, agents: list[str | AgentSpec], axes: list[str] | None = 
              for lv in (levels if levels is not None else range(len(ax.levels)))]
     for ax, lv in steps:
         ax.settings(lv)  # a bad level is an error before anything runs
+        scenario_set(world, "train", settings.seed, settings.episodes, "evaluation",
+                     settings.max_trials, settings.seed_set, ax.name)  # and a bad seed
     specs = resolve_agents(agents, env)
     # The ladder is the world's, whatever an agent trained on: its own values of the shifted
     # quantities (a domain-randomized agent's wider ranges) give way to the levels'.
@@ -110,7 +114,8 @@ def run_shift(env: str, agents: list[str | AgentSpec], axes: list[str] | None = 
         spec.env_kwargs = {k: v for k, v in spec.env_kwargs.items() if k not in shifted}
     agent_words = " ".join(f"--agent {s.source}" for s in specs)
     command = (f"moonshot shift {world.name} {agent_words} --axis {' '.join(names)} "
-               f"--episodes {settings.episodes} --seed {settings.seed} --out {out}")
+               f"--episodes {settings.episodes} --seed {settings.seed} "
+               f"--seed-set {settings.seed_set} --out {out}")
     with run_folder(out, "shift", fresh=False):
         return _ladder(world, specs, steps, settings, Path(out), command)
 
@@ -123,7 +128,8 @@ def _ladder(world, specs: list[AgentSpec], steps: list, settings: EvalSettings, 
     t0 = time.perf_counter()
     typed = []
     for ax, lv in steps:
-        level = replace(settings, env_overrides={**settings.env_overrides, **ax.settings(lv)})
+        level = replace(settings, axis=ax.name,
+                        env_overrides={**settings.env_overrides, **ax.settings(lv)})
         for k, spec in enumerate(specs):
             folder = out / "episodes" / _slug(f"{ax.name}-{lv}-{k}-{spec.label}")
             typed.append(ShiftRow.of(ax, lv, evaluate_agent(spec, level, out=folder)))
@@ -138,10 +144,12 @@ def _ladder(world, specs: list[AgentSpec], steps: list, settings: EvalSettings, 
         ("model_rollouts", "imagined trials", ".3g")])
     plot_shift(rows, out / "shift.png", title=f"{world.title}: success along the shift axes")
     write_json(out / "shift.json", {"env": specs[0].env_id if specs else world.env_id,
-                                    "episodes": episodes, "seed": seed, "rows": rows})
+                                    "episodes": episodes, "seed": seed,
+                                    "seed_set": settings.seed_set, "rows": rows})
     text = "\n".join([
         f"# Generalization ladder: {world.title}", "",
-        f"{len(specs)} agent(s), {episodes} scenarios per level, seed {seed}. Level 0 of each "
+        f"Seed set: {settings.seed_set}. {len(specs)} agent(s), {episodes} scenarios per "
+        f"level, seed {seed}. Level 0 of each "
         "axis is the training distribution. Success with a 95% bootstrap interval; real and "
         "imagined trials per scenario.", "",
         "![shift](shift.png)", "", md,

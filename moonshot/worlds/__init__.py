@@ -115,6 +115,64 @@ class ShiftAxis:
         return dict(self.levels[level])
 
 
+#: The seed sets of an evaluation (:meth:`World.seed_range`): ``dev`` for development
+#: (planners, agents, hyperparameters), ``test`` for the reported figures only, ``legacy`` the
+#: rule of the figures published before the protocol (docs/protocol.md).
+SEED_SETS = ("dev", "test", "legacy")
+
+
+@dataclass(frozen=True)
+class SeedSets:
+    """Where a world's development and test seeds lie (docs/protocol.md, "Seed ranges").
+
+    Each set is a block of the seed space; inside a block each *place* - a split, or a shift
+    axis (whose levels share their place, so a ladder is paired across levels) - owns
+    ``place_size`` consecutive seeds, and inside a place evaluation seed ``s`` owns the
+    ``seeds_per_eval`` seeds starting at ``place + s * seeds_per_eval``. The places are, in
+    order, the splits of :attr:`places` then the world's shift axes in declaration order (the
+    derived rule: a new axis is appended, so the seeds of the others stay where they are).
+    The blocks do not overlap, so no dev seed is a test seed (checked on construction), and
+    both lie above the seeds training runs reset their envs with (``seed``, ``seed + 1``, ...)
+    and above the legacy evaluation seeds (below 20,000).
+
+    :param dev: first seed of the development block.
+    :param test: first seed of the test block.
+    :param block_size: seeds per block.
+    :param place_size: seeds per place (split or axis) inside a block.
+    :param seeds_per_eval: seeds per evaluation seed: the most scenarios one evaluation meets.
+    :param places: the splits, first places of a block.
+    """
+
+    dev: int = 100_000_000
+    test: int = 1_000_000_000
+    block_size: int = 500_000_000
+    place_size: int = 10_000_000
+    seeds_per_eval: int = 5_000
+    places: tuple[str, ...] = ("train", "new")
+
+    def __post_init__(self):
+        lo, hi = sorted((self.dev, self.test))
+        if lo + self.block_size > hi or hi + self.block_size > 2**31 - 1:
+            raise ConfigError(f"seed sets: the dev block [{self.dev:,}, +{self.block_size:,}) "
+                              f"and the test block [{self.test:,}, +{self.block_size:,}) must "
+                              "not overlap and must lie below 2**31")
+        if self.place_size % self.seeds_per_eval or self.block_size % self.place_size:
+            raise ConfigError("seed sets: place_size must be a multiple of seeds_per_eval, "
+                              "block_size of place_size")
+
+    @property
+    def evaluation_seeds(self) -> int:
+        """How many evaluation seeds (``0 .. n-1``) a place holds."""
+        return self.place_size // self.seeds_per_eval
+
+    def block(self, seed_set: str) -> range:
+        """Every seed of ``seed_set`` (``dev`` or ``test``)."""
+        if seed_set not in ("dev", "test"):
+            raise ConfigError(f"unknown seed set {seed_set!r}; the ranged sets are dev, test")
+        start = self.dev if seed_set == "dev" else self.test
+        return range(start, start + self.block_size)
+
+
 @dataclass(frozen=True)
 class World:
     """The declaration of one world (see the module docstring).
@@ -157,6 +215,8 @@ class World:
         (a car trained on snow is evaluated on snow) and stays.
     :param module: the module that declared the world (set by :func:`register_world`):
         importing it registers the world in another process.
+    :param seed_sets: where its development and test seeds lie, per split and shift axis
+        (:meth:`seed_range`).
     """
 
     name: str
@@ -183,6 +243,7 @@ class World:
     split_keys: tuple[str, ...] = ()
     range_keys: tuple[str, ...] = ()
     module: str = ""
+    seed_sets: SeedSets = field(default_factory=SeedSets)
 
     def __post_init__(self):
         if not self.env_ids:
@@ -199,6 +260,11 @@ class World:
                 raise ConfigError(f"world {self.name!r}: combined axis {name!r} joins no "
                                   "axes (a+b)")
             self.axis(name)  # every part exists, no two set one key differently
+        places = len(self.seed_places())
+        if places * self.seed_sets.place_size > self.seed_sets.block_size:
+            raise ConfigError(f"world {self.name!r}: {places} seed places (splits and shift "
+                              f"axes) do not fit a seed block of "
+                              f"{self.seed_sets.block_size:,} seeds")
 
     # --- what consumers ask -------------------------------------------------------------
     def make_planner(self, **options):
@@ -238,6 +304,42 @@ class World:
         ranges)."""
         return {k: v for k, v in env_kwargs.items() if k not in self.split_keys and not (
             k in self.range_keys and isinstance(v, (list, tuple)))}
+
+    def seed_places(self) -> tuple[str, ...]:
+        """The places of a seed block, in order: the splits, the shift axes, then the
+        combined ladders the world declares."""
+        return (*self.seed_sets.places, *self.shift_axes, *self.combined_axes)
+
+    def seed_range(self, seed_set: str, split: str, axis: str | None = None) -> range:
+        """The seeds ``seed_set`` (``dev``, ``test``) gives evaluations on ``split``, or on
+        shift ``axis`` (every level of it) when given; see :class:`SeedSets`."""
+        sets = self.seed_sets
+        place = axis if axis is not None else split
+        if axis is not None:
+            self.axis(axis)
+        elif split not in sets.places:
+            raise ConfigError(f"unknown split {split!r} of the {self.name} world; its splits: "
+                              f"{', '.join(sets.places)}")
+        places = self.seed_places()
+        if place not in places:  # a combination the world does not declare: its first axis's
+            place = place.split("+")[0]  # place (dev and test stay disjoint: other blocks)
+        start = sets.block(seed_set).start + places.index(place) * sets.place_size
+        return range(start, start + sets.place_size)
+
+    def evaluation_seeds(self, seed_set: str, split: str, seed: int, n: int,
+                         axis: str | None = None) -> range:
+        """The ``n`` seeds of evaluation seed ``seed`` in :meth:`seed_range` (a
+        :class:`ConfigError` when ``seed`` or ``n`` does not fit the place)."""
+        sets = self.seed_sets
+        if isinstance(seed, bool) or not 0 <= int(seed) < sets.evaluation_seeds:
+            raise ConfigError(f"seed {seed!r} is outside the {seed_set} seed set, which has "
+                              f"evaluation seeds 0 .. {sets.evaluation_seeds - 1} (seed set "
+                              "legacy takes any seed: the rule before the protocol)")
+        if not 1 <= n <= sets.seeds_per_eval:
+            raise ConfigError(f"{n} scenarios do not fit one evaluation of the {seed_set} seed "
+                              f"set (at most {sets.seeds_per_eval:,})")
+        start = self.seed_range(seed_set, split, axis).start + int(seed) * sets.seeds_per_eval
+        return range(start, start + n)
 
     def axis(self, name: str) -> ShiftAxis:
         """The shift axis ``name``, or the combined ladder ``a+b+c`` of several (see
@@ -387,6 +489,6 @@ def check_names(names: Iterable[str]) -> list[World]:
 from . import moon  # noqa: E402,F401,I001  (the built-in declarations register themselves)
 from . import city  # noqa: E402,F401,I001
 
-__all__ = ["World", "ShiftAxis", "register_world", "unregister_world", "worlds", "get_world",
-           "resolve_env_id", "display_env", "known_worlds", "load_ref", "env_defaults",
-           "load_plugins", "run_modules"]
+__all__ = ["World", "ShiftAxis", "SeedSets", "SEED_SETS", "register_world", "unregister_world",
+           "worlds", "get_world", "resolve_env_id", "display_env", "known_worlds", "load_ref",
+           "env_defaults", "load_plugins", "run_modules"]

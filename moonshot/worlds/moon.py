@@ -32,6 +32,10 @@ SHIFT_AXES = {a.name: a for a in (
         ("0.5 m/s, 0.1 mrad (training)", "x3", "x10", "x30"),
         "random error of the executed burn (not observable before the launch)",
         perceivable=False),
+    ShiftAxis("sun", ({}, {"sun_gravity": 1.0}, {"sun_gravity": 10.0}, {"sun_gravity": 30.0}),
+              ("no Sun (training)", "the real Sun's gravity", "10x the Sun's", "30x the Sun's"),
+              "the Sun's tidal pull on the rocket and the Moon: a four-body world that the "
+              "planners' models do not contain", perceivable=False),
     ShiftAxis("burn_bias", (
         {}, {"burn_bias": 0.005, "burn_bias_angle_deg": 0.2},
         {"burn_bias": 0.015, "burn_bias_angle_deg": 0.5},
@@ -40,11 +44,12 @@ SHIFT_AXES = {a.name: a for a in (
          "+4% delta-v, 1.5 deg"),
         "a systematic error of the engine, the same at every launch (not observable before "
         "a launch; the tracking data of a few reveal it)", perceivable=False),
-    ShiftAxis("sun", ({}, {"sun_gravity": 1.0}, {"sun_gravity": 10.0}, {"sun_gravity": 30.0}),
-              ("no Sun (training)", "the real Sun's gravity", "10x the Sun's", "30x the Sun's"),
-              "the Sun's tidal pull on the rocket and the Moon: a four-body world that the "
-              "planners' models do not contain", perceivable=False),
 )}
+#: Combined ladders (``moonshot shift moon --axis altitude+moon_mass+moon_orbit``): level k of
+#: each axis at once. New axes and ladders go at the end: the order places their seeds
+#: (docs/protocol.md).
+COMBINED_AXES = ("altitude+moon_mass+moon_orbit", "burn_noise+burn_bias",
+                 "moon_orbit+burn_bias+sun")
 
 
 def time_of_flight(info: dict, length: int, env) -> float | None:
@@ -71,6 +76,7 @@ MOON = register_world(World(
     pretrained="moon-ppo",
     benchmark="moonshot.evaluation.benchmark:moon_figures",
     shift_axes=SHIFT_AXES,
+    combined_axes=COMBINED_AXES,
     episode_steps=lambda env_kwargs: 1,
     split_keys=("park_altitude_km", "moon_mass_scale", "moon_orbit_scale"),
 ))

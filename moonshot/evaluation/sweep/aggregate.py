@@ -101,6 +101,7 @@ def aggregate(out: Path, cells: list[Cell], wall_time_s: float = 0.0,
     shift_md = _aggregate_shift(out, cells)
     text = "\n".join([
         f"# Sweep {out.name}", "",
+        "Seed set: " + ", ".join(sorted({c.seed_set for c in cells})) + ". "
         f"{len(cells)} cells in {len(groups)} groups; intervals are 95% bootstrap CIs over "
         "seeds. Per-cell figures in `cells.csv`, per-group in `summary.csv`.", "",
         md, "![learning curves](learning_curves.png)", "", "![transfer](transfer.png)", "",

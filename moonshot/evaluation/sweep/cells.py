@@ -41,7 +41,8 @@ def execute_cell(cell: Cell, folder: Path, snapshot=None) -> dict:
                 env_kwargs=dict(cell.env_kwargs), planner_options=a.get("options", {}),
                 settings=EvalSettings(split="train", seed=cell.seed,
                                       episodes=a.get("episodes", cell.evaluate["episodes"]),
-                                      max_trials=a.get("max_trials"), scenarios="run")))
+                                      max_trials=a.get("max_trials"), scenarios="run",
+                                      seed_set=cell.seed_set)))
     else:
         cfg = _train_config(cell, str(run))
         train(cfg, resume=(run / "config.json").exists(),
@@ -52,7 +53,8 @@ def execute_cell(cell: Cell, folder: Path, snapshot=None) -> dict:
     shutil.rmtree(ev, ignore_errors=True)  # evaluations are deterministic: redone whole
     ev_res = evaluate_agents([str(run)], cell.evaluate["splits"], cell.evaluate["episodes"],
                              cell.evaluate.get("seed", 1000), ev, progress=False,
-                             max_trials=cell.evaluate.get("max_trials"))
+                             max_trials=cell.evaluate.get("max_trials"),
+                             seed_set=cell.seed_set)
     result: dict[str, Any] = {"cell": cell.id, "group": cell.group, "seed": cell.seed,
                               "transfer": ev_res["results"],
                               "gaps": ev_res["gaps"]}
@@ -62,7 +64,7 @@ def execute_cell(cell: Cell, folder: Path, snapshot=None) -> dict:
         sh = folder / "shift"
         shutil.rmtree(sh, ignore_errors=True)
         settings = EvalSettings(episodes=cell.shift.get("episodes", cell.evaluate["episodes"]),
-                                seed=cell.evaluate.get("seed", 1000))
+                                seed=cell.evaluate.get("seed", 1000), seed_set=cell.seed_set)
         result["shift"] = run_shift(cell.env_id, [str(run)],
                                     axes=shift_axes(get_world(cell.env_id), cell.shift),
                                     levels=cell.shift.get("levels"), settings=settings,
@@ -90,7 +92,7 @@ def _cell_task(cell_dict: dict, store, modules: list[str] | tuple = ()) -> dict:
     import ray
 
     import_trusted(list(modules))
-    cell = Cell(**cell_dict)
+    cell = Cell(**{"seed_set": "legacy", **cell_dict})  # a cell from before the protocol
     work = Path(tempfile.mkdtemp(prefix="moonshot-cell-"))
     folder = work / cell.id
     try:

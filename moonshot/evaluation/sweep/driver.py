@@ -134,11 +134,14 @@ def _cells_that_fit(ray, res: dict) -> int:
 
 def run_sweep(spec_path: str | os.PathLike, out: str | os.PathLike,
               address: str | None = None, resume: bool = False, progress: bool = True,
-              num_cpus: int | None = None) -> dict:
-    """Run (or resume) the sweep of ``spec_path`` into ``out``; returns the aggregate."""
+              num_cpus: int | None = None, seed_set: str | None = None) -> dict:
+    """Run (or resume) the sweep of ``spec_path`` into ``out``; returns the aggregate.
+    ``seed_set``: the seed set of every cell instead of the spec's ``seed_set``."""
     from ...progress import progress as progress_display
 
     spec = load_spec(spec_path)
+    if seed_set is not None:
+        spec["seed_set"] = seed_set
     cells = expand(spec)
     for cell in cells:
         check_cell(cell)
@@ -147,7 +150,8 @@ def run_sweep(spec_path: str | os.PathLike, out: str | os.PathLike,
         raise FileExistsError(f"{out} already holds a sweep; pass --resume to continue it or "
                               "choose another --out")
     if resume and (out / "sweep.json").exists():
-        before = read_json(out / "sweep.json")["cells"]
+        # a sweep started before the protocol ran the legacy seeds
+        before = [{"seed_set": "legacy", **c} for c in read_json(out / "sweep.json")["cells"]]
         now = json.loads(json.dumps([asdict(c) for c in cells]))
         if before != now:  # not only the ids: a cell's budget or settings count too
             ids = {c["id"] for c in before}
@@ -157,7 +161,8 @@ def run_sweep(spec_path: str | os.PathLike, out: str | os.PathLike,
                 f"{out} holds a sweep of other cells (changed or new: "
                 f"{', '.join(changed[:5]) or 'none'}; not in this spec: "
                 f"{', '.join(gone[:5]) or 'none'}); resume it with its own spec "
-                f"({out / 'sweep.yaml'}) or choose another --out")
+                f"({out / 'sweep.yaml'}; a sweep started before the seed sets resumes with "
+                "seed_set: legacy) or choose another --out")
     res = {**defaults("resources"), **(spec.get("resources") or {})}
     t0 = time.perf_counter()
     with run_folder(out, "sweep", fresh=False):

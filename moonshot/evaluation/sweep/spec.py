@@ -45,6 +45,8 @@ SCHEMA: dict[str, tuple[SpecKey, ...]] = {
         SpecKey("agents", "list", REQUIRED, "the agents: RL agents {algo: ...} or planners "
                 "{planner: true} (keys below)"),
         SpecKey("seeds", "list of int >= 0", [0], "one cell per seed and agent"),
+        SpecKey("seed_set", "dev | test | legacy", "dev", "the seeds of every cell's "
+                "evaluations and plan runs (docs/protocol.md): test only in the results specs"),
         SpecKey("evaluate", "mapping", {}, "each cell's evaluation (keys below)"),
         SpecKey("shift", "mapping", None, "each cell's shift ladder (keys below)"),
         SpecKey("relearn", "mapping", None, "fine-tune RL cells on the new split or at a "
@@ -55,7 +57,7 @@ SCHEMA: dict[str, tuple[SpecKey, ...]] = {
                 "(default: 10,000); a grid over it is refused before it is expanded"),
     ),
     "RL agent": (
-        SpecKey("algo", "ppo | sac | td3 | a2c", REQUIRED, "the SB3 algorithm"),
+        SpecKey("algo", "ppo | sac | td3 | a2c | ppo_lstm", REQUIRED, "the SB3 algorithm"),
         SpecKey("timesteps", "int >= 1", REQUIRED, "the training budget in env steps"),
         SpecKey("hyperparams", "mapping", {}, "the algorithm's hyperparameters"),
         SpecKey("n_envs", "int >= 1", None, "parallel training envs (default: the world's)"),
@@ -79,7 +81,8 @@ SCHEMA: dict[str, tuple[SpecKey, ...]] = {
         SpecKey("splits", "list of train | new", ["train", "new"], "the splits evaluated"),
         SpecKey("episodes", "int >= 1", 100, "scenarios per split"),
         SpecKey("max_trials", "int >= 1", None, "trials per scenario (default: the world's)"),
-        SpecKey("seed", "int >= 0", 1000, "the evaluation seed"),
+        SpecKey("seed", "int >= 0", 1000, "the evaluation seed (0 .. 1999 in the dev and "
+                "test seed sets)"),
     ),
     "shift": (
         SpecKey("axis", "name", None, "one shift axis of the world (axis or axes)"),
@@ -187,6 +190,7 @@ class Cell:
     shift: dict | None = None
     relearn: dict | None = None
     grid: dict = field(default_factory=dict)
+    seed_set: str = "dev"  #: the seeds of its evaluations and plan run (docs/protocol.md)
 
     @property
     def is_planner(self) -> bool:
@@ -302,10 +306,22 @@ def expand(spec: dict) -> list[Cell]:
             raise ConfigError(f"sweep spec: seeds must be integers >= 0, got {s!r}")
     if len(set(seeds)) != len(seeds):
         raise ConfigError(f"sweep spec: seeds repeat: {seeds}")
+    from ...agents.episodes import check_seed_set, scenario_set
+
     evaluate = {**defaults("evaluate"), **_mapping(spec, "evaluate")}
+    seed_set = spec.get("seed_set", "dev")
+    try:
+        check_seed_set(seed_set)
+    except ConfigError as exc:
+        raise ConfigError(f"sweep spec: {exc}") from None
     for sp in _list(evaluate, "splits"):
         if sp not in ("train", "new"):
             raise ConfigError(f"sweep spec: evaluate splits are train and/or new, got {sp!r}")
+        try:  # the evaluation seed fits its seed set
+            scenario_set(world, sp, evaluate["seed"], evaluate["episodes"],
+                         seed_set=seed_set)
+        except (ConfigError, TypeError) as exc:
+            raise ConfigError(f"sweep spec: evaluate: {exc}") from None
     shift = _mapping(spec, "shift") or None
     if shift is not None:
         _check_shift(world, shift)
@@ -336,7 +352,8 @@ def expand(spec: dict) -> list[Cell]:
                 cells.append(Cell(id=f"{group}-s{seed}", group=group, env_id=env_id,
                                   env_kwargs=kwargs, agent=agent, seed=seed,
                                   evaluate=evaluate, shift=shift,
-                                  relearn=relearn if "algo" in agent else None, grid=values))
+                                  relearn=relearn if "algo" in agent else None, grid=values,
+                                  seed_set=seed_set))
     return cells
 
 
