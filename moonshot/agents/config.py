@@ -18,6 +18,8 @@ from ..worlds import get_world
 
 #: The algorithms ``moonshot train`` knows, by name -> stable-baselines3 class name.
 ALGO_NAMES = {"ppo": "PPO", "sac": "SAC", "td3": "TD3", "a2c": "A2C"}
+#: Agents that learn their own model (:mod:`.model_learning`), trained without SB3.
+MODEL_ALGOS = ("pets", "sysid")
 #: Hyperparameters that are ours, not the SB3 constructor's.
 OWN_KEYS = ("n_envs", "policy", "normalize", "env_kwargs", "n_timesteps")
 #: Hyperparameters that take RL Zoo's ``lin_<x>`` linear schedules.
@@ -26,15 +28,17 @@ SCHEDULED = ("learning_rate", "clip_range", "clip_range_vf")
 
 def algo_class(algo: str):
     """The stable-baselines3 class of ``algo`` (imports stable-baselines3)."""
-    check_algo(algo)
+    if algo not in ALGO_NAMES:
+        raise ConfigError(f"invalid algo={algo!r}; choose one of {list(ALGO_NAMES)}")
     import stable_baselines3
 
     return getattr(stable_baselines3, ALGO_NAMES[algo])
 
 
 def check_algo(algo: str) -> None:
-    if algo not in ALGO_NAMES:
-        raise ConfigError(f"invalid algo={algo!r}; choose one of {list(ALGO_NAMES)}")
+    if algo not in ALGO_NAMES and algo not in MODEL_ALGOS:
+        raise ConfigError(f"invalid algo={algo!r}; choose one of "
+                          f"{list(ALGO_NAMES) + list(MODEL_ALGOS)}")
 
 
 def default_hyperparams(env: str, algo: str) -> dict:
@@ -74,7 +78,7 @@ class TrainConfig:
     """
 
     env: str  #: world short name or env id (``moon``, ``city``, ``moonshot/CityNav-v0``)
-    algo: str = _flag("--algo", "ppo | sac | td3 | a2c", "ppo")
+    algo: str = _flag("--algo", "ppo | sac | td3 | a2c | pets | sysid", "ppo")
     #: total env steps (launches for MoonLaunch); None: 100,000 for a new run, the saved
     #: budget for a resumed one
     timesteps: int | None = _flag("--timesteps", "env steps", None)
