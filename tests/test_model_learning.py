@@ -144,3 +144,24 @@ def test_model_algorithms_are_refused_where_not_built(tmp_path):
     with pytest.raises(ConfigError, match="rejects the hyperparameters"):
         train(_cfg(tmp_path, "sysid", 2, "bad", hyperparams={"nonsense": 1}))
     assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize("algo", ["sysid", "pets"])
+def test_learned_model_agents_plan_and_learn_through_a_sealed_env(algo):
+    import gymnasium as gym
+    from test_perception import SealedEnv
+
+    from moonshot.agents import run_episode
+    from moonshot.agents.model_learning import make_agent
+
+    hp = {"scan_points": 24} if algo == "sysid" else {
+        "random_launches": 4, "hidden": 16, "fit_steps": 10, "first": 50, "population": 20,
+        "iterations": 1, "elites": 5}
+    agent = make_agent("moon", algo, 0, hp)
+    agent.training = True
+    env = SealedEnv(gym.make("moonshot/MoonLaunch-v1", target="soi").unwrapped)
+    for i in range(6):
+        rec = run_episode(agent, env, seed=i)
+        agent.learn(agent.take_seen())
+    assert agent.refits > 0 and len(agent.data["obs"]) == 6
+    assert rec.model_rollouts > 0
