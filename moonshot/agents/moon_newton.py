@@ -62,6 +62,26 @@ def _deriv(y, gm_e, gm_m, out):
 
 
 @numba.njit(cache=True)
+def _periselene(rx, ry, vx, vy, mu, out):
+    """Periselene (distance, position; velocity there) of the Moon-centred conic through
+    ``(r, v)``, into ``out[0:5]``."""
+    r = math.sqrt(rx * rx + ry * ry)
+    v2 = vx * vx + vy * vy
+    rv = rx * vx + ry * vy
+    ex = ((v2 - mu / r) * rx - rv * vx) / mu
+    ey = ((v2 - mu / r) * ry - rv * vy) / mu
+    e = math.sqrt(ex * ex + ey * ey)
+    h = rx * vy - ry * vx
+    rp = h * h / mu / (1.0 + e)
+    ux, uy = (ex / e, ey / e) if e > 1e-12 else (rx / r, ry / r)
+    vp = abs(h) / max(rp, 1e-9)
+    sense = 1.0 if h >= 0 else -1.0
+    out[0] = rp
+    out[1], out[2] = rp * ux, rp * uy
+    out[3], out[4] = -sense * vp * uy, sense * vp * ux
+
+
+@numba.njit(cache=True)
 def _flight(y0, gm_e, gm_m, r_e, r_m, t_max, rtol, out):
     """Integrate one flight from the burn; ``out``: closest approach (km), Moon-centred miss
     position (2) and velocity (2) at it, time of it (s), the end code (0 time limit, 1 Moon
@@ -119,6 +139,9 @@ def _flight(y0, gm_e, gm_m, r_e, r_m, t_max, rtol, out):
         r = math.sqrt(y[0] * y[0] + y[1] * y[1])
         climbed = climbed or r > FALL_BACK_KM
         if d < r_m:
+            # an impact: the closest approach is the periselene of the osculating Moon-centred
+            # conic (below the surface), as the env's tracking data documents it
+            _periselene(dx, dy, y[2] - y[6], y[3] - y[7], gm_m, out)
             end = 1
             break
         if r < r_e:
@@ -130,7 +153,8 @@ def _flight(y0, gm_e, gm_m, r_e, r_m, t_max, rtol, out):
         if climbed and r < FALL_BACK_KM:
             end = 4
             break
-    out[0] = best
+    if end != 1:
+        out[0] = best
     out[6] = end
     out[7] = steps
 
