@@ -165,3 +165,15 @@ def test_learned_model_agents_plan_and_learn_through_a_sealed_env(algo):
         agent.learn(agent.take_seen())
     assert agent.refits > 0 and len(agent.data["obs"]) == 6
     assert rec.model_rollouts > 0
+
+
+def test_the_shift_ladder_logs_a_learned_models_error_per_level(tmp_path):
+    from moonshot.evaluation.shift import run_shift
+
+    run = train(_cfg(tmp_path, "sysid", 1, "run", eval_every=1, eval_episodes=1,
+                     hyperparams={"scan_points": 24}))
+    run_shift("moon", [str(run)], axes=["altitude"], episodes=2, seed=50_000,
+              out=tmp_path / "shift", progress=False)
+    rows = _rows(tmp_path / "shift" / "model_error.csv")
+    assert [int(r["level"]) for r in rows] == [0, 1, 2, 3]
+    assert all(int(r["n"]) >= 2 and float(r["signed_miss_err_km"]) >= 0 for r in rows)
