@@ -59,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train an RL agent (stable-baselines3)",
                        description="Train an RL agent and log every training episode.")
     p.add_argument("env", metavar="ENV", help=env_help)
-    p.add_argument("--algo", default=None, help="ppo | sac | td3 | a2c (default: ppo)")
+    p.add_argument("--algo", default=None,
+                   help="ppo | sac | td3 | a2c, or an agent that learns its own model: "
+                   "pets | sysid (moon; default: ppo)")
     p.add_argument("--timesteps", type=int, default=None,
                    help="env steps, i.e. launches for moon (default: 100000; with --resume: "
                    "the run's own budget, or a new one)")

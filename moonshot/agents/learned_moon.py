@@ -100,7 +100,7 @@ class LearnedMoonAgent(Agent):
         obs, action, constants, predicted = self._pending
         outcome = outcome_of(info)
         self.seen.append((obs, action, constants, outcome))
-        if predicted is not None:
+        if predicted is not None and not self.training:  # training scenarios are fresh
             self._history.setdefault(self._key, []).append(outcome[0] - predicted)
         self._pending = None
 
