@@ -79,8 +79,8 @@ class TrainConfig:
 
     env: str  #: world short name or env id (``moon``, ``city``, ``moonshot/CityNav-v0``)
     algo: str = _flag("--algo", "ppo | sac | td3 | a2c | pets | sysid", "ppo")
-    #: total env steps (launches for MoonLaunch); None: 100,000 for a new run, the saved
-    #: budget for a resumed one
+    #: total env steps (launches for MoonLaunch); None: 100,000 for a new run (pets 3,000,
+    #: sysid 50), the saved budget for a resumed one
     timesteps: int | None = _flag("--timesteps", "env steps", None)
     seed: int = _flag("--seed", "random seed", 0)
     out: str = _flag("--out", "run folder", "runs/train")

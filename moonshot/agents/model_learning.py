@@ -63,6 +63,20 @@ def make_agent(world_name: str, algo: str, seed: int, hyperparams: dict):
         raise ConfigError(f"{algo} rejects the hyperparameters {hyperparams}: {exc}") from None
 
 
+def resolved_hyperparams(world_name: str, algo: str, given: dict) -> dict:
+    """The agent's constructor defaults with ``given`` on top (recorded in ``config.json``);
+    an unknown key is an error naming the known ones."""
+    import inspect
+
+    params = inspect.signature(agent_class(world_name, algo).__init__).parameters
+    known = {k: p.default for k, p in params.items() if k not in ("self", "seed")}
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise ConfigError(f"{algo} rejects the hyperparameters {unknown}; known: "
+                          f"{', '.join(sorted(known))}")
+    return {**known, **given}
+
+
 # --- agent files -------------------------------------------------------------------------
 def save_agent(agent, stem: Path) -> None:
     """``stem.json`` and ``stem.npz`` (atomic; no pickles)."""
@@ -135,11 +149,13 @@ def plan_run(cfg: TrainConfig, saved: dict) -> dict:
         raise ConfigError(f"--n-envs {cfg.n_envs}: {cfg.algo} learns from one env (omit it)")
     if cfg.init_from:
         raise ConfigError(f"{cfg.algo} cannot start from a model file (init_from)")
+    # a resumed run keeps the settings it started with, whatever the defaults are now
     hp = dict(saved["resolved_hyperparams"]) if "resolved_hyperparams" in saved \
-        else dict(cfg.hyperparams)
+        else resolved_hyperparams(world.name, cfg.algo, cfg.hyperparams)
     make_agent(world.name, cfg.algo, cfg.seed, hp)  # a bad hyperparameter fails now
     if cfg.timesteps is None:
-        cfg.timesteps = int(saved.get("train", {}).get("timesteps") or 5000)
+        cfg.timesteps = int(saved.get("train", {}).get("timesteps")
+                            or agent_class(world.name, cfg.algo).default_timesteps)
     schedule = saved.get("schedule") or default_schedule(
         cfg.timesteps, world.episode_steps(cfg.env_kwargs) if world.episode_steps else 1000,
         cfg.eval_every, cfg.eval_episodes, cfg.checkpoint_every)

@@ -67,6 +67,8 @@ class MoonPETS(LearnedMoonAgent):
     """
 
     name = "pets"
+    #: real launches of a run without --timesteps
+    default_timesteps = 3000
 
     def __init__(self, seed: int = 0, members: int = 5, hidden: int = 128, layers: int = 3,
                  random_launches: int = 50, explore: float = 0.1, noise: float = 0.02,

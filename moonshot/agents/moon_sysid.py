@@ -59,6 +59,8 @@ class MoonSysID(LearnedMoonAgent):
     """
 
     name = "sysid"
+    #: real launches of a run without --timesteps
+    default_timesteps = 50
 
     def __init__(self, seed: int = 0, prior=None, scan_points: int = 48,
                  max_iterations: int = 12, tolerance_km: float = 300.0,
