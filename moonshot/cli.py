@@ -71,10 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--algo", default=None,
                    help="any stable-baselines3 algorithm (ppo, sac, td3, a2c, ddpg, dqn) or, "
                    "with sb3-contrib installed, one of its own (tqc, trpo, qrdqn, ars, "
-                   "crossq, ppo_lstm: recurrent PPO); the world's defaults where it declares them, "
-                   "else the algorithm's own (default: ppo)")
+                   "crossq, ppo_lstm: recurrent PPO), the world's defaults where it declares "
+                   "them, else the algorithm's own; or an agent that learns its own model: "
+                   "pets | sysid (moon) (default: ppo)")
     p.add_argument("--timesteps", type=int, default=None,
-                   help="env steps, i.e. launches for moon (default: 100000; with --resume: "
+                   help="env steps, i.e. launches for moon (default: 100000, pets 3000, sysid 50; "
+                   "with --resume: "
                    "the run's own budget, or a new one)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: 0)")
     p.add_argument("--out", required=True, help="run folder to write")

@@ -200,7 +200,8 @@ def _print_training_result(run: Path) -> None:
         tail = log["success"][-max(1, n // 10):]
         print(f"\ntrained {run}: {n} episodes, {int(log['death'].sum())} deaths, success "
               f"{log['success'].mean():.1%} overall, {tail.mean():.1%} in the last tenth")
-    print(f"model: {run / 'model.zip'}; logs: episodes.csv, evaluations.csv")
+    model = run / "model.zip" if (run / "model.zip").exists() else run / "model.npz"
+    print(f"model: {model}; logs: episodes.csv, evaluations.csv")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

@@ -27,6 +27,8 @@ ALGO_ALIASES = {"ppo_lstm": "recurrentppo", "ppo_mask": "maskableppo"}
 #: The packaged algorithms of sb3-contrib (RL Zoo's names): ``ppo_lstm`` is PPO with an LSTM
 #: policy, memory for what one observation cannot say (other cars' speeds).
 CONTRIB_ALGOS = ("ppo_lstm",)
+#: Agents that learn their own model (:mod:`.model_learning`), trained without SB3.
+MODEL_ALGOS = ("pets", "sysid")
 #: Hyperparameters that are ours, not the SB3 constructor's (``frame_stack``: RL Zoo's, the
 #: last N observations side by side, in training and evaluation alike).
 OWN_KEYS = ("n_envs", "policy", "normalize", "env_kwargs", "n_timesteps", "frame_stack")
@@ -58,19 +60,23 @@ def algorithms() -> dict[str, type]:
 def algo_class(algo: str):
     """The stable-baselines3 (or sb3-contrib) class of ``algo`` (imports them)."""
     check_algo(algo)
+    if algo in MODEL_ALGOS:
+        raise ConfigError(f"{algo} learns its own model and is not a stable-baselines3 "
+                          "algorithm (moonshot.agents.model_learning trains it)")
     return algorithms()[ALGO_ALIASES.get(algo, algo)]
 
 
 def check_algo(algo: str) -> None:
     """``algo`` names an algorithm class of :data:`ALGO_PACKAGES` (the packaged ones are
     checked without importing torch)."""
-    if algo in ALGO_NAMES:
+    if algo in ALGO_NAMES or algo in MODEL_ALGOS:
         return
     known = algorithms() if isinstance(algo, str) else {}
     if ALGO_ALIASES.get(algo, algo) not in known:
         hint = "" if "tqc" in known else " (sb3-contrib's: pip install sb3-contrib)"
         raise ConfigError(f"invalid algo={algo!r}; choose one of "
-                          f"{sorted({*known, *ALGO_ALIASES})}{hint}")
+                          f"{sorted({*known, *ALGO_ALIASES})}, or an agent that learns its "
+                          f"own model: {', '.join(MODEL_ALGOS)}{hint}")
 
 
 def default_policy(algo: str) -> str:
@@ -82,7 +88,10 @@ def default_policy(algo: str) -> str:
 
 
 def is_algo(algo) -> bool:
-    """Whether ``algo`` is a name :func:`check_algo` accepts."""
+    """Whether ``algo`` names a stable-baselines3 (or sb3-contrib) algorithm that
+    :func:`check_algo` accepts (not a model-learning agent: they are not SB3 models)."""
+    if algo in MODEL_ALGOS:
+        return False
     try:
         check_algo(algo)
     except ConfigError:
@@ -129,9 +138,10 @@ class TrainConfig:
     """
 
     env: str  #: world short name or env id (``moon``, ``city``, ``moonshot/CityNav-v0``)
-    algo: str = _flag("--algo", "a stable-baselines3 or sb3-contrib algorithm", "ppo")
-    #: total env steps (launches for MoonLaunch); None: 100,000 for a new run, the saved
-    #: budget for a resumed one
+    algo: str = _flag("--algo", "a stable-baselines3 or sb3-contrib algorithm, or pets | sysid",
+                      "ppo")
+    #: total env steps (launches for MoonLaunch); None: 100,000 for a new run (pets 3,000,
+    #: sysid 50), the saved budget for a resumed one
     timesteps: int | None = _flag("--timesteps", "env steps", None)
     seed: int = _flag("--seed", "random seed", 0)
     out: str = _flag("--out", "run folder", "runs/train")

@@ -228,6 +228,14 @@ def _load_run(text: str, env: str | None) -> AgentSpec:
         planner = get_world(env_id).make_planner(**options)
         return AgentSpec(planner.name, env_id, kwargs, planner, "planner", text,
                          info={"planner_options": options})
+    if cfg.get("model_learning"):  # pets, sysid: their own model, no SB3
+        from .model_learning import load_learned_agent
+
+        agent = load_learned_agent(path, cfg)
+        train_cfg = cfg["train"]
+        kwargs = {k: v for k, v in train_cfg.get("env_kwargs", {}).items() if k != "split"}
+        return AgentSpec(f"{agent.name} ({path.name})", cfg["env_id"], kwargs, agent, "run",
+                         text)
     if not (path / "model.zip").exists() and not cfg_path.exists():
         raise FileNotFoundError(f"{path} is not a run folder: it has neither model.zip nor "
                                 "config.json")

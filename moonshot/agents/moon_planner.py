@@ -55,6 +55,7 @@ from ..envs.perception import check_perception
 from ..physics.constants import DAY, EARTH_MOON_DISTANCE, GM_EARTH, MU_EARTH_MOON, R_EARTH, R_MOON
 from .base import Agent, AgentCosts
 from .moon_conics import patched_conic_miss
+from .shooting import illinois
 
 #: Apogee of the first-guess transfer ellipse, as a multiple of the Moon's distance: a little
 #: beyond it, so that the rocket crosses the Moon's orbit in ~3 days instead of ~5.
@@ -337,24 +338,6 @@ class MoonPlanner(Agent):
 
     def _regula_falsi(self, sc, dv, aim, t0, s0, t1, s1, tol_km: float = 5.0):
         """Illinois regula falsi on ``signed miss - aim`` between two bracketing burn times."""
-        t0, s0, t1, s1 = float(t0), float(s0), float(t1), float(s1)
-        best = (t0, s0) if abs(s0) < abs(s1) else (t1, s1)
-        side = 0
-        for _ in range(max(1, self.max_rehearsals - self.scan_points)):
-            t = t1 - s1 * (t1 - t0) / (s1 - s0) if s1 != s0 else 0.5 * (t0 + t1)
-            s = float(self._rehearse(sc, np.array([t]), dv)[0][0]) - aim
-            if abs(s) < abs(best[1]):
-                best = (t, s)
-            if abs(s) < tol_km or abs(t1 - t0) < 1e-6:
-                break
-            if np.sign(s) == np.sign(s1):
-                t1, s1 = t, s
-                if side == 1:
-                    s0 *= 0.5
-                side = 1
-            else:
-                t0, s0 = t, s
-                if side == -1:
-                    s1 *= 0.5
-                side = -1
-        return best
+        return illinois(
+            lambda t: float(self._rehearse(sc, np.array([t]), dv)[0][0]) - aim,
+            t0, s0, t1, s1, tol_km, max(1, self.max_rehearsals - self.scan_points))

@@ -39,7 +39,7 @@ class SB3Agent(Agent):
         self._lstm: Any = None
         self._start = True
 
-    def begin_episode(self, world: Any, observation: np.ndarray, info: dict) -> None:
+    def begin_episode(self, view: Any, observation: np.ndarray, info: dict) -> None:
         self._frames, self._lstm, self._start = None, None, True
 
     def _stacked(self, observation: np.ndarray) -> np.ndarray:

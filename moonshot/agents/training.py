@@ -48,6 +48,7 @@ from .checkpoints import (
 )
 from .config import (
     DEFAULT_TIMESTEPS,
+    MODEL_ALGOS,
     RESUMABLE,
     TrainConfig,
     algo_class,
@@ -114,6 +115,14 @@ def train(cfg: TrainConfig | None = None, *, resume: bool = False,
         raise FileExistsError(f"run folder {run} already holds a run; pass --resume to continue "
                               "it or choose another --out (nothing was overwritten)")
     validate_config(cfg)
+    if cfg.algo in MODEL_ALGOS:  # agents that learn their own model: no SB3
+        from .model_learning import plan_run, train_model_learner
+
+        plan_run(cfg, saved)  # every setting checked before the folder is touched
+        with run_folder(run, "train", fresh=False):
+            if not resume and _holds_run(run):
+                raise FileExistsError(f"run folder {run} already holds a run; pass --resume")
+            return train_model_learner(cfg, saved, run, resume, on_checkpoint)
     plan = _plan(cfg, saved)
     with run_folder(run, "train", fresh=False):
         if not resume and _holds_run(run):  # another start won the race for the folder

@@ -126,13 +126,23 @@ def _ladder(world, specs: list[AgentSpec], steps: list, settings: EvalSettings, 
     from .html_report import report_meta, write_report
 
     t0 = time.perf_counter()
-    typed = []
+    typed, errors = [], []
     for ax, lv in steps:
         level = replace(settings, axis=ax.name,
                         env_overrides={**settings.env_overrides, **ax.settings(lv)})
         for k, spec in enumerate(specs):
             folder = out / "episodes" / _slug(f"{ax.name}-{lv}-{k}-{spec.label}")
+            # an agent with a learned model (pets, sysid): its error on this level's launches
+            learned = callable(getattr(spec.agent, "model_error", None))
+            if learned:
+                spec.agent.take_seen()
             typed.append(ShiftRow.of(ax, lv, evaluate_agent(spec, level, out=folder)))
+            if learned:
+                errors.append({"axis": ax.name, "level": lv, "label": ax.labels[lv],
+                               "agent": spec.label,
+                               **spec.agent.model_error(spec.agent.take_seen())})
+    if errors:
+        _write_model_errors(out / "model_error.csv", errors)
     rows = [r.row() for r in typed]  # the table and JSON boundary
     chosen = [ax for i, (ax, _) in enumerate(steps) if all(a is not ax for a, _ in steps[:i])]
     episodes, seed = settings.episodes, settings.seed
@@ -159,6 +169,21 @@ def _ladder(world, specs: list[AgentSpec], steps: list, settings: EvalSettings, 
     write_report(out, text, f"Generalization ladder: {world.title}",
                  report_meta(command, seeds=[seed], wall_time_s=time.perf_counter() - t0))
     return {"rows": rows, "markdown": md}
+
+
+def _write_model_errors(path: Path, rows: list[dict]) -> None:
+    """``model_error.csv`` of a ladder: the learned models' error per axis and level."""
+    import csv
+    import io
+
+    from ..runlog import atomic_write_text
+
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, buf.getvalue())
 
 
 def plot_shift(rows: list[dict], path: Path, title: str = "Shift") -> Path:
