@@ -4,13 +4,14 @@ read."""
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import moonshot  # noqa: F401 (registers the envs)
+import moonshot
 from moonshot.agents import Agent
 from moonshot.agents.base import AgentCosts, run_episode
 from moonshot.agents.episodes import (
@@ -103,6 +104,22 @@ def test_the_scenario_rule_is_one_function():
         EvalSettings(scenarios="holdout")
     with pytest.raises(ConfigError, match="episodes"):
         EvalSettings(episodes=0)
+
+
+def test_no_module_draws_scenarios_but_the_core():
+    """The scenario rule is :func:`scenario_set`: no other module of moonshot draws scenario
+    ids or evaluation seeds itself (render did, with a rule of its own)."""
+    import re
+
+    root = Path(moonshot.__file__).parent
+    drawing = re.compile(r"(?<!def )\b(scenario_ids|evaluation_seeds|seed_range)\(")
+    found = []
+    for path in root.rglob("*.py"):
+        if path.relative_to(root).as_posix() in ("agents/episodes.py", "worlds/__init__.py"):
+            continue
+        found += [f"{path.name}:{k}" for k, line in enumerate(path.read_text().splitlines(), 1)
+                  if drawing.search(line)]
+    assert found == []
 
 
 def test_scenarios_start_at_a_first_trial_or_a_new_map():

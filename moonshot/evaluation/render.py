@@ -54,15 +54,15 @@ def moon_frames(spec: AgentSpec, split: str, episodes: int, seed: int,
     """Frames of ``episodes`` MoonLaunch scenarios: every trial an agent takes at a scenario
     (a planner corrects between them), earlier ones faded."""
     from ..envs.moon_render import flight_frames
-    from .planning import scenario_ids
 
     world = get_world(spec.env_id)
+    scenarios = _render_scenarios(world, split, seed, episodes)
     kwargs = {**spec.env_kwargs, "split": split, "record_trajectory": True}
     env = gym.make(spec.env_id, **kwargs).unwrapped
     frames: list[np.ndarray] = []
-    for sid in scenario_ids(seed, episodes):
+    for sid in scenarios.ids or ():
         trajs, infos = [], []
-        for _trial in range(world.trials_per_scenario):
+        for _trial in range(scenarios.max_trials):
             rec = run_episode(spec.agent, env, seed=None, options=world.replay(int(sid)))
             trajs.append(rec.final_info["trajectory"])
             infos.append(rec.final_info)
@@ -75,6 +75,15 @@ def moon_frames(spec: AgentSpec, split: str, episodes: int, seed: int,
     return frames
 
 
+def _render_scenarios(world, split: str, seed: int, episodes: int):
+    """The scenarios ``moonshot render`` shows: those of a ``moonshot plan`` run with the same
+    seed (the evaluation core's one rule, :func:`~moonshot.agents.episodes.scenario_set`,
+    legacy seeds: a rendering is no figure, and its episodes stay those of earlier renders)."""
+    from ..agents.episodes import scenario_set
+
+    return scenario_set(world, split, seed, episodes, kind="run", seed_set="legacy")
+
+
 CITY_VIEWS = {"top": "ego", "chase": "chase"}  # --view: the env's render_view
 
 
@@ -84,13 +93,14 @@ def city_frames(spec: AgentSpec, split: str, episodes: int, seed: int,
     """Frames of ``episodes`` CityNav drives (every ``every``-th control step), top-down
     around the car (``view="top"``) or 3D from behind it (``"chase"``)."""
     view = view or "top"
+    scenarios = _render_scenarios(get_world(spec.env_id), split, seed, episodes)
     kwargs = {**spec.env_kwargs, "split": split, "render_size": size,
               "render_view": CITY_VIEWS[view]}
     env = gym.make(spec.env_id, render_mode="rgb_array", **kwargs).unwrapped
     frames: list[np.ndarray] = []
     for i in range(episodes):
         ep: list[np.ndarray] = []
-        run_episode(spec.agent, env, seed=seed + i, frames=ep, frame_every=every)
+        run_episode(spec.agent, env, seed=scenarios.seed + i, frames=ep, frame_every=every)
         frames += _subsample(ep, 1, max_frames) + [ep[-1]] * 10
     env.close()
     return frames
@@ -107,19 +117,19 @@ def env_frames(spec: AgentSpec, split: str, episodes: int, seed: int,
                view: str | None = None, max_frames: int = 400) -> list[np.ndarray]:
     """Any world's episodes through its own ``render_mode="rgb_array"`` frames: the
     renderer of a world that declares none. Replayed scenarios show every trial."""
-    from .planning import scenario_plan
-
     world = get_world(spec.env_id)
     env = gym.make(spec.env_id, render_mode="rgb_array",
                    **{**spec.env_kwargs, "split": split}).unwrapped
-    ids, trials = scenario_plan(world, seed, episodes, world.trials_per_scenario)
+    scenarios = _render_scenarios(world, split, seed, episodes)
+    ids = scenarios.ids
     frames: list[np.ndarray] = []
     try:
         for i in range(episodes):
-            for _trial in range(trials):
+            for _trial in range(scenarios.max_trials):
                 ep: list[np.ndarray] = []
                 options = world.replay(int(ids[i])) if ids is not None else None
-                rec = run_episode(spec.agent, env, seed=seed + i if ids is None else None,
+                rec = run_episode(spec.agent, env,
+                                  seed=scenarios.seed + i if ids is None else None,
                                   options=options, frames=ep)
                 frames += _subsample(ep, 1, max_frames) + [ep[-1]] * 5
                 if rec.success:
