@@ -271,14 +271,19 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_shift(args: argparse.Namespace) -> int:
     from .agents.config import parse_key_values
+    from .agents.episodes import EvalSettings
+    from .errors import check_int
     from .evaluation.shift import run_shift
 
+    check_int("--episodes", args.episodes, 1)
+    check_int("--seed", args.seed, 0)
     for agent in args.agent:  # run folders of a plug-in world
         _import_recorded_modules(Path(agent))
+    settings = EvalSettings(split="train", episodes=args.episodes, seed=args.seed,
+                            progress=not args.no_progress, seed_set=args.seed_set,
+                            env_overrides=parse_key_values(args.env_kwargs, "--env-kwargs"))
     res = run_shift(args.env, args.agent, axes=args.axis, levels=args.level,
-                    episodes=args.episodes, seed=args.seed, out=Path(args.out),
-                    progress=not args.no_progress, seed_set=args.seed_set,
-                    env_kwargs=parse_key_values(args.env_kwargs, "--env-kwargs"))
+                    settings=settings, out=Path(args.out))
     print("\n" + res["markdown"])
     print(f"wrote {args.out}/shift.csv, shift.png, report.md, report.html")
     return 0

@@ -69,17 +69,19 @@ class ShiftRow:
 
 def run_shift(env: str, agents: list[str | AgentSpec], axes: list[str] | None = None,
               levels: list[int] | None = None, settings: EvalSettings | None = None,
-              out: Path | str = "runs/shift", *, episodes: int = 50, seed: int = 0,
-              progress: bool = True, max_trials: int | None = None,
-              env_kwargs: dict | None = None, seed_set: str = "dev") -> dict:
+              out: Path | str = "runs/shift", *, episodes: int | None = None,
+              seed: int | None = None, progress: bool | None = None,
+              max_trials: int | None = None, env_kwargs: dict | None = None,
+              seed_set: str | None = None) -> dict:
     """Evaluate ``agents`` in the world of ``env`` along ``axes`` (default: all of the
     world's), at ``levels`` (default: every level); writes ``shift.csv``, ``shift.json``,
     ``shift.png`` and ``report.md/html`` into ``out``.
 
     ``settings``: episodes, seed, trials, progress and env settings for every level
     (``env_overrides``) of each evaluation; the split is the training one and each level's
-    settings go on top. Without it, the keywords ``episodes, seed, progress, max_trials,
-    env_kwargs, seed_set`` make one (the older form). Each axis has its own seeds in the
+    settings go on top. Without it, the keywords ``episodes`` (default 50), ``seed`` (0),
+    ``progress`` (True), ``max_trials, env_kwargs, seed_set`` (dev) make one (the older
+    form); giving both is an error (a keyword would otherwise be ignored). Each axis has its own seeds in the
     seed set (:meth:`~moonshot.worlds.World.seed_range`), shared by its levels.
 
     Rows: ``axis, level, label, agent, episodes, success`` (a fraction) ``, success_low,
@@ -90,12 +92,22 @@ def run_shift(env: str, agents: list[str | AgentSpec], axes: list[str] | None = 
     from ..runlog import run_folder
 
     world = get_world(env)
-    if settings is None:
+    loose = {"episodes": episodes, "seed": seed, "progress": progress,
+             "max_trials": max_trials, "env_kwargs": env_kwargs, "seed_set": seed_set}
+    if settings is not None:
+        given = [k for k, v in loose.items() if v is not None]
+        if given:
+            raise TypeError(f"run_shift takes settings= or the keywords {', '.join(given)}, "
+                            "not both: put them in the EvalSettings")
+    else:
+        episodes = 50 if episodes is None else episodes
+        seed = 0 if seed is None else seed
         check_int("--episodes", episodes, 1)
         check_int("--seed", seed, 0)
         settings = EvalSettings(episodes=episodes, seed=seed, max_trials=max_trials,
-                                progress=progress, env_overrides=dict(env_kwargs or {}),
-                                seed_set=seed_set)
+                                progress=True if progress is None else progress,
+                                env_overrides=dict(env_kwargs or {}),
+                                seed_set=seed_set or "dev")
     check_int("--seed", settings.seed, 0)
     settings = replace(settings, split="train")
     names = list(axes) if axes else list(world.shift_axes)
