@@ -81,8 +81,9 @@ def run_shift(env: str, agents: list[str | AgentSpec], axes: list[str] | None = 
     (``env_overrides``) of each evaluation; the split is the training one and each level's
     settings go on top. Without it, the keywords ``episodes`` (default 50), ``seed`` (0),
     ``progress`` (True), ``max_trials, env_kwargs, seed_set`` (dev) make one (the older
-    form); giving both is an error (a keyword would otherwise be ignored). Each axis has its own seeds in the
-    seed set (:meth:`~moonshot.worlds.World.seed_range`), shared by its levels.
+    form); giving both is an error (a keyword would otherwise be ignored). Each axis has its
+    own seeds in the seed set (:meth:`~moonshot.worlds.World.seed_range`), shared by its
+    levels.
 
     Rows: ``axis, level, label, agent, episodes, success`` (a fraction) ``, success_low,
     success_high`` (95% bootstrap CI) ``, deaths`` (per episode) ``, trials`` (real trials per
