@@ -259,3 +259,29 @@ def test_a_crafted_latest_json_cannot_delete_a_file_outside_the_run(tmp_path):
     train(TrainConfig(out=str(run), timesteps=192, **common), resume=True)
     assert victim.read_text() == "the user's file\n"
     assert json.loads(latest.read_text())["env_steps"] >= 128  # it did checkpoint again
+
+
+def test_a_model_tensor_file_holding_objects_is_refused_in_one_line(trained, tmp_path):
+    """policy.pth is a torch pickle: moonshot loads every .pth with torch's restricted
+    unpickler itself first (whatever stable-baselines3's version does), so a payload in it
+    never runs and the error is one sentence."""
+    import io
+    import zipfile
+
+    import torch
+
+    run = _copy(trained, tmp_path)
+    marker = tmp_path / "pwned"
+    model = run / "model.zip"
+    with zipfile.ZipFile(model) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    buf = io.BytesIO()
+    torch.save({"weights": Payload(marker)}, buf)
+    members["policy.pth"] = buf.getvalue()
+    with zipfile.ZipFile(model, "w") as archive:
+        for name, blob in members.items():
+            archive.writestr(name, blob)
+    res = moonshot("evaluate", run, "--episodes", "1", "--out", tmp_path / "e", cwd=tmp_path)
+    assert res.returncode != 0 and not marker.exists()
+    assert "holds Python objects" in res.stderr and "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1, res.stderr

@@ -226,6 +226,31 @@ def _model_fields(path: Path, raw: bytes) -> dict:
     return data
 
 
+def _check_tensors(path: Path, raw: bytes) -> None:
+    """Every ``.pth`` member of a model zip loaded by torch's restricted unpickler
+    (``weights_only=True``: tensors and plain containers only) before stable-baselines3 reads
+    it: what passes holds nothing but those, whichever way a given SB3 version then loads it.
+    A member that would build any other object is refused."""
+    import torch
+
+    with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+        for name in archive.namelist():
+            if not name.endswith(".pth"):
+                continue
+            try:
+                torch.load(io.BytesIO(archive.read(name)), map_location="cpu",
+                           weights_only=True)
+            except Exception as exc:  # torch raises UnpicklingError and others
+                if "weights_only" in str(exc) or "Unsupported" in str(exc):
+                    raise ValueError(
+                        f"refused model file {path}: its {name} holds Python objects that "
+                        "only unpickling would build, and moonshot never unpickles a run "
+                        "folder (docs/security.md)") from None
+                first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), "")
+                raise ValueError(f"unreadable model file {path} ({name}): "
+                                 f"{type(exc).__name__}: {first}") from None
+
+
 def model_readable(path: Path, model: bool = True) -> bool:
     """Whether ``path`` is a whole model zip (every member's checksum right, its data JSON;
     ``model=False``: any whole zip, such as an ``.npz``), without loading it: a truncated
@@ -297,6 +322,7 @@ def load_model(path: Path, algo: str | None = None, *, spaces: tuple | None = No
         raise FileNotFoundError(f"missing model file: {path}")
     raw = path.read_bytes()  # one read: what is checked is what is loaded
     data = _model_fields(path, raw)
+    _check_tensors(path, raw)
     if env is not None:
         spaces = (env.observation_space, env.action_space)
     if spaces is None:
@@ -312,7 +338,13 @@ def load_model(path: Path, algo: str | None = None, *, spaces: tuple | None = No
             return cls.load(io.BytesIO(raw), env=env, device=device, custom_objects=custom)
         except Exception as exc:  # SB3 raises many types for a bad zip
             last = exc
-    raise ValueError(f"unreadable model file {path}: {type(last).__name__}: {last}")
+    text = str(last)
+    if "weights_only" in text:  # torch refused to build a non-tensor object: say so plainly
+        raise ValueError(f"refused model file {path}: its tensors hold Python objects that "
+                         "only unpickling would build, and moonshot never unpickles a run "
+                         "folder (docs/security.md)")
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    raise ValueError(f"unreadable model file {path}: {type(last).__name__}: {first}")
 
 
 def set_torch_threads(n: int) -> None:
