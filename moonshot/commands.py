@@ -65,12 +65,16 @@ def check_out(command: str, out: str | None) -> Path | None:
 
 
 def _fresh_run_dir(out: str) -> Path:
-    """``--out`` of a new run: refused if it holds a run (nothing is created here; the run
-    creates and locks it once every argument has been checked)."""
+    """``--out`` of a new run: refused if it holds a run or anything else (a report, the
+    user's files: a run never writes among them); nothing is created here, the run creates
+    and locks it once every argument has been checked."""
     path = Path(out)
     if (path / "episodes.csv").exists():
         raise FileExistsError(f"run folder {path} already holds a run; choose another --out "
                               "(nothing was overwritten)")
+    if path.is_dir() and any(p.name not in (".lock", ".lock.pid") for p in path.iterdir()):
+        raise FileExistsError(f"--out {path} is not empty: a new run writes into a new or "
+                              "empty folder (nothing was written)")
     return path
 
 

@@ -247,3 +247,21 @@ def test_the_python_api_refuses_an_unnamed_folder_too(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="names no folder"):
         run_demo("")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_runs_and_sweeps_never_write_among_other_files(tmp_path, capsys):
+    """A plan or a sweep writes into a new or empty folder (or resumes its own): a folder
+    holding a report or a user's file is refused, and the file is untouched."""
+    for command in (["plan", "moon", "--episodes", "1"],
+                    ["sweep", "moon-transfer", "--dry-run"]):
+        folder = tmp_path / command[0]
+        folder.mkdir()
+        (folder / "notes.txt").write_text("mine\n")
+        if command[0] == "sweep":
+            spec = tmp_path / "s.yaml"
+            spec.write_text(yaml.safe_dump({"world": "moon", "agents": [{"planner": True}],
+                                            "seeds": [0], "evaluate": {"episodes": 1}}))
+            command = ["sweep", str(spec)]
+        assert main([*command, "--out", str(folder)]) == 2
+        assert "not empty" in capsys.readouterr().err
+        assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]

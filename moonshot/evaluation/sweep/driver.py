@@ -149,6 +149,14 @@ def run_sweep(spec_path: str | os.PathLike, out: str | os.PathLike,
     if not resume and (out / "sweep.json").exists():
         raise FileExistsError(f"{out} already holds a sweep; pass --resume to continue it or "
                               "choose another --out")
+    ours = {"sweep.json", ".lock", ".lock.pid"}
+    if out.is_dir() and not (out / "sweep.json").exists() and any(
+            p.name not in ours for p in out.iterdir()):
+        # cells, the report and plots are written into OUT: never into a folder of another
+        # command's or the user's (docs/security.md)
+        raise FileExistsError(f"--out {out} is not empty and holds no sweep: a sweep writes "
+                              "into a new or empty folder, or resumes its own (nothing was "
+                              "written)")
     if resume and (out / "sweep.json").exists():
         # a sweep started before the protocol ran the legacy seeds
         before = [{"seed_set": "legacy", **c} for c in read_json(out / "sweep.json")["cells"]]
