@@ -120,8 +120,10 @@ def _record(val, dec, arrays):
     obj: Any = sys.modules.get(module) if str(module).startswith(_RECORD_PACKAGES) else None
     for part in str(qualname).split("."):
         obj = getattr(obj, part, None)
-    if not (isinstance(obj, type) and (issubclass(obj, tuple) and hasattr(obj, "_fields")
-                                       or dataclasses.is_dataclass(obj))):
+    if not (isinstance(obj, type) and str(obj.__module__).startswith(_RECORD_PACKAGES)
+            and (issubclass(obj, tuple) and hasattr(obj, "_fields")
+                 or dataclasses.is_dataclass(obj))):
+        # reached through a moonshot module's attributes, a class must still be moonshot's
         raise ValueError(f"unknown record type {module}.{qualname}")
     return obj(**{k: dec(v) for k, v in fields.items()})
 

@@ -57,7 +57,9 @@ SCHEMA: dict[str, tuple[SpecKey, ...]] = {
                 "(default: 10,000); a grid over it is refused before it is expanded"),
     ),
     "RL agent": (
-        SpecKey("algo", "ppo | sac | td3 | a2c | ppo_lstm", REQUIRED, "the SB3 algorithm"),
+        SpecKey("algo", "name", REQUIRED,
+                "a stable-baselines3 or sb3-contrib algorithm (ppo, sac, td3, a2c, ddpg, "
+                "ppo_lstm, tqc, ...) or an agent that learns its own model (pets, sysid)"),
         SpecKey("timesteps", "int >= 1", REQUIRED, "the training budget in env steps"),
         SpecKey("hyperparams", "mapping", {}, "the algorithm's hyperparameters"),
         SpecKey("n_envs", "int >= 1", None, "parallel training envs (default: the world's)"),
