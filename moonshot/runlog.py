@@ -4,6 +4,10 @@ Every run, RL or planner, writes ``episodes.csv`` with at least the columns of
 :data:`EPISODE_COLUMNS`; sample-efficiency figures are computed from these files alone.
 This module sits beside the layered packages (it imports nothing of them), so that training
 (agents) and evaluation write the same format.
+
+Why one module of ~520 lines: the episode log, atomic writes and the run-folder lock are the
+run-folder format and its guarantees (docs/reliability.md), kept beside each other so that
+no writer bypasses them.
 """
 
 from __future__ import annotations

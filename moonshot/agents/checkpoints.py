@@ -6,6 +6,9 @@ with its pickled fields (policy class, spaces, schedules, ...) supplied by moons
 run's own config, its tensors with ``torch.load(weights_only=True)``; normalization
 statistics and replay buffers are plain arrays (:mod:`moonshot.safe_store`). Files written by
 an older moonshot as pickles are refused with a pointer to ``moonshot migrate``.
+
+Why one module of ~420 lines: every file a run folder holds is written and read here, so the
+rule that nothing in it is unpickled has one place to be checked.
 """
 
 from __future__ import annotations

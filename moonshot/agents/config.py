@@ -2,6 +2,10 @@
 their validation, and the ``moonshot train`` command that reproduces a config.
 
 No stable-baselines3 import at module level: the CLI validates a run before loading torch.
+
+Why one module of ~470 lines: the run's settings, the algorithm lookup and the packaged
+hyperparameters are validated together before torch is imported; splitting them would put
+the checks of one flag in two places.
 """
 
 from __future__ import annotations

@@ -25,6 +25,9 @@ docs/protocol.md) and the kind of evaluation (``EvalSettings.scenarios``):
   otherwise ``reset(seed=seed + i)``; ``"run"`` (``moonshot plan``): the same with the ids
   drawn from ``seed`` itself; ``"training"``: fresh resets ``reset(seed=``
   ``TRAINING_EVAL_SEED + seed + i)``.
+
+Why one module of ~480 lines: it is the evaluation core (settings, the scenario rule, the
+episode loop, the batched path and the typed results); one place is its point.
 """
 
 from __future__ import annotations

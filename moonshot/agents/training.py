@@ -12,6 +12,9 @@ A run folder holds::
 
 The pieces live beside this loop: :mod:`.config` (what a run is), :mod:`.monitor` (episode
 log, evaluations, checkpoints during the run), :mod:`.checkpoints` (files and loading).
+
+Why one module of ~480 lines: the training loop's set-up, resume and fine-tune share one
+plan of the run; the monitor, checkpoints and config are already their own modules.
 """
 
 from __future__ import annotations

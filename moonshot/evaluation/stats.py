@@ -35,6 +35,10 @@ that under-covers at 3 to 5 seeds.
 
 Reference: R. Agarwal, M. Schwarzer, P. S. Castro, A. Courville, M. G. Bellemare (2021), "Deep
 Reinforcement Learning at the Edge of the Statistical Precipice", NeurIPS.
+
+Why one module of ~700 lines: every interval and test the reports use, with the reason each
+is valid at its sample size, in one place a referee can read (docs/statistics.md); each
+function is a thin call of scipy.stats.
 """
 
 from __future__ import annotations

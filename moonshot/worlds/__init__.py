@@ -24,6 +24,10 @@ record it, so loading a folder later imports it first.
 This module imports nothing heavy: planners and renderers are named by import strings
 (``"package.module:attribute"``) and loaded on first use, so that a planner run never loads
 torch and ``import moonshot`` stays fast.
+
+Why one module of ~490 lines: the registry's declarations (World, ShiftAxis, SeedSets) and
+its lookups are the public contract of a world, read in one place; plug-in loading is its
+own module (plugins.py).
 """
 
 from __future__ import annotations

@@ -23,6 +23,10 @@ Every step it then
 
 ``perception="oracle"`` is the labelled ablation: its models are the simulator's
 (:mod:`.oracle_models`).
+
+Why one module of ~400 lines: the planner's decision loop (route, speed envelope, candidate
+motions, checks) reads as one algorithm; its models live beside it (car_model, drivers,
+lights).
 """
 
 from __future__ import annotations

@@ -1,5 +1,9 @@
 """The sweep spec: its keys, loading, expansion into cells and the checks made before any
-task starts (the spec format is in :mod:`moonshot.evaluation.sweep`)."""
+task starts (the spec format is in :mod:`moonshot.evaluation.sweep`).
+
+Why one module of ~470 lines: the spec's schema, its checks and its expansion into cells are
+one contract (the schema generates both the checks and ``sweep --help``).
+"""
 
 from __future__ import annotations
 
