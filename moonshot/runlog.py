@@ -376,7 +376,7 @@ class RunLock:
     def __init__(self, folder: str | os.PathLike, what: str = "run"):
         self.folder = Path(folder)
         self.what = what
-        self._fh = None
+        self._fh: io.TextIOWrapper | None = None
         self._excl: Path | None = None
 
     def acquire(self) -> RunLock:

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 import numpy as np
 
@@ -80,7 +81,8 @@ def hohmann_delta_v(r_park: float, r_target: float, gm: float = GM_EARTH) -> flo
     return v_p - v_c
 
 
-def transfer_to_radius(r_park: float, r_apogee: float, r: float, gm: float = GM_EARTH):
+def transfer_to_radius(r_park: float, r_apogee: float, r: float,
+                       gm: float = GM_EARTH) -> tuple[float, float]:
     """On the ellipse with perigee ``r_park`` and apogee ``r_apogee``: the true anomaly (rad)
     and the time (s) from perigee at which the radius first reaches ``r``."""
     a = 0.5 * (r_park + r_apogee)
@@ -164,7 +166,9 @@ class MoonPlanner(Agent):
                        if view is not None and view.mode == "oracle" else None)
         self._map_id = (info.get("split"), int(info.get("map_id", -1)))
 
-    def predict(self, observation, state=None, episode_start=None, deterministic=True):
+    def predict(self, observation: np.ndarray, state: Any = None,
+                episode_start: np.ndarray | None = None,
+                deterministic: bool = True) -> tuple[np.ndarray, Any]:
         t0 = time.process_time()
         obs = np.asarray(observation, dtype=np.float64).reshape(-1)
         history = self._history.get(self._map_id, [])
@@ -227,8 +231,9 @@ class MoonPlanner(Agent):
         moon_angle = math.atan2(obs[3], obs[2])
         e, perigee = moon_orbit_from_ephemeris(moon_angle, dist, float(obs[6]) / 10.0, a,
                                                gm_earth + gm_moon)
-        if getattr(self, "_exact", None) is not None:  # oracle: the true ellipse
-            e, perigee = self._exact
+        exact = getattr(self, "_exact", None)
+        if exact is not None:  # oracle: the true ellipse
+            e, perigee = exact
         return {
             "park_radius": c.get("r_earth", R_EARTH) + float(obs[4]) * 1000.0,
             "park_angle": math.atan2(obs[1], obs[0]), "moon_angle": moon_angle,

@@ -28,7 +28,9 @@ class SB3Agent(Agent):
         self.normalizer = normalizer
         self.run_dir: Path | None = None
 
-    def predict(self, observation, state=None, episode_start=None, deterministic=True):
+    def predict(self, observation: np.ndarray, state: Any = None,
+                episode_start: np.ndarray | None = None,
+                deterministic: bool = True) -> tuple[np.ndarray, Any]:
         observation = np.asarray(observation)
         if self.normalizer is not None:
             observation = self.normalizer.normalize_obs(observation)

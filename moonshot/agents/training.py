@@ -17,8 +17,10 @@ log, evaluations, checkpoints during the run), :mod:`.checkpoints` (files and lo
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigError
 from ..runlog import (
@@ -82,7 +84,7 @@ def __getattr__(name: str):
 
 
 def train(cfg: TrainConfig | None = None, *, resume: bool = False,
-          on_checkpoint=None, **kwargs) -> Path:
+          on_checkpoint: Callable[[Path], object] | None = None, **kwargs: Any) -> Path:
     """Train an RL agent; returns the run folder.
 
     ``train(env="moon", algo="ppo", timesteps=200_000, out="runs/x", env_kwargs={"target":
@@ -313,6 +315,7 @@ def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool,
 
     env_id, hp, n_envs = plan["env_id"], plan["hp"], plan["n_envs"]
     normalize, schedule = plan["normalize"], plan["schedule"]
+    assert cfg.timesteps is not None  # resolved by _plan
     meta = find_checkpoint(run) if resume else None
     if resume and meta is None:
         print(f"moonshot: {run} has no checkpoint yet; the run starts again from step 0 "
@@ -328,7 +331,8 @@ def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool,
     if meta:
         _check_logs_before_resume(run, meta, start_steps)
     logs = _open_logs(run, keep) if resume else None
-    if meta and logs[0].episodes != int(meta.get("episodes", logs[0].episodes)):
+    if meta and logs is not None and \
+            logs[0].episodes != int(meta.get("episodes", logs[0].episodes)):
         logs[0].close()
         raise ValueError(f"{run / 'episodes.csv'} holds {logs[0].episodes} episodes up to the "
                          f"checkpoint at step {start_steps:,}, which counted "

@@ -8,12 +8,21 @@ the route, the lights, the traffic, the ego and its lidar rays on top. North is 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..physics.city.geometry import rect_corners
 from ..physics.city.signals import GREEN, RED, YELLOW
 from ..physics.city.traffic import CAR_LENGTH, CAR_WIDTH
 from . import display
+
+if TYPE_CHECKING:  # imported on the first chase frame only (it loads pybullet)
+    from matplotlib.image import AxesImage
+
+    from ..physics.city.batch import DriveView
+    from ..physics.city.world import CityWorld
+    from .city_chase import ChaseRenderer
 
 MPP = 0.5  # metres per pixel of the background
 EGO_VIEW = 120.0  # m across in the ego view
@@ -128,12 +137,12 @@ class CityRenderer:
 
     def __init__(self, size: int = 480):
         self.size = size
-        self._bg_key = None
+        self._bg_key: tuple | None = None
         self._bg: _View | None = None
-        self._viewer = None  # the human-render window (display.show)
-        self._chase = None
+        self._viewer: AxesImage | None = None  # the human-render window (display.show)
+        self._chase: ChaseRenderer | None = None
 
-    def draw(self, world, view: str = "ego") -> np.ndarray:
+    def draw(self, world: CityWorld | DriveView, view: str = "ego") -> np.ndarray:
         if view == "chase":  # the 3D view, built on its first frame
             if self._chase is None:
                 from .city_chase import ChaseRenderer
@@ -141,10 +150,12 @@ class CityRenderer:
                 self._chase = ChaseRenderer(self.size)
             return self._chase.draw(world)
         city = world.city
+        assert city is not None  # a drive has started
         key = (city.seed, city.params)
         if key != self._bg_key:
             self._bg, self._bg_key = _background(city), key
         bg = self._bg
+        assert bg is not None
         if view == "ego":
             half = EGO_VIEW / 2
             x, y = world.ego[:2]

@@ -10,6 +10,8 @@ config and the layouts (:func:`_doc_values`, tested).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
@@ -32,6 +34,9 @@ from .city_nav import CityNavEnv
 from .city_vector import CityNavVectorEnv
 from .display import human_window
 from .docs import arguments, fill_doc, number
+
+if TYPE_CHECKING:
+    from .city_render import CityRenderer
 
 __all__ = ["CityNavV1Env", "CityNavVectorEnv", "CityDrives", "default_config",
            "V1_LIDAR_OBSERVATION", "OBJECTS_OBSERVATION", "FRICTION_SLOT", "OBJECT_WIDTH"]
@@ -115,7 +120,7 @@ class CityNavV1Env(gym.Env):
         self.action_space = spaces.Box(-1.0, 1.0, (2,), dtype=np.float32)
         self._views: dict = {}
         self._started = False
-        self._renderer = None
+        self._renderer: CityRenderer | None = None
 
     @classmethod
     def default_config(cls) -> dict:

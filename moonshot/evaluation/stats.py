@@ -47,6 +47,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import optimize, stats
 
 #: Fewer units than this and an interval is flagged as small-n in tables (docs/statistics.md).
@@ -673,7 +674,7 @@ def _mean_diff(a, b, axis=-1):
     return np.mean(a, axis=axis) - np.mean(b, axis=axis)
 
 
-def bootstrap_diff_ci(a, b, confidence: float = 0.95, n_boot: int = 2000,
+def bootstrap_diff_ci(a: ArrayLike, b: ArrayLike, confidence: float = 0.95, n_boot: int = 2000,
                       seed: int = 0) -> tuple[float, float, float]:
     """``mean(a) - mean(b)`` of two independent samples and scipy's BCa bootstrap interval.
 
