@@ -23,7 +23,7 @@ from ..physics.city.traffic import CAR_LENGTH, CAR_WIDTH
 
 if TYPE_CHECKING:
     from ..physics.city.batch import DriveView
-    from ..physics.city.world import CityWorld
+    from ..physics.city.bullet_city import CityWorld
 
 
 def _rgba(rgb, a: float = 1.0) -> tuple[float, float, float, float]:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # imported on the first chase frame only (it loads pybullet)
     from matplotlib.image import AxesImage
 
     from ..physics.city.batch import DriveView
-    from ..physics.city.world import CityWorld
+    from ..physics.city.bullet_city import CityWorld
     from .city_chase import ChaseRenderer
 
 MPP = 0.5  # metres per pixel of the background

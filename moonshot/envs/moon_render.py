@@ -10,7 +10,7 @@ from ..physics.constants import DAY, R_EARTH, R_MOON
 from .display import has_display, show  # noqa: F401  (their former home)
 
 if TYPE_CHECKING:
-    from .moon_world import Scenarios
+    from .moon_core import Scenarios
 
 _SIZE_PX = 600
 _SPACE = "#0b0d17"

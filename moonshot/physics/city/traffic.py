@@ -153,7 +153,8 @@ def _ego_gap(path: np.ndarray, base: np.ndarray, n_path: int, lanes: LaneArrays,
 
 
 @njit(cache=True)
-def traffic_step(cars, idm, lanes, signals, ego, ego_on, rand, t, dt, bold):
+def traffic_step(cars: tuple, idm: np.ndarray, lanes: tuple, signals: tuple, ego: np.ndarray,
+                 ego_on: bool, rand: np.ndarray, t: float, dt: float, bold: np.ndarray) -> None:
     """Advance every car by ``dt`` seconds at time ``t`` (in place): ``cars``
     (:class:`TrafficState`, ``pose`` receives x, y, heading), ``idm`` (parameter vector),
     ``lanes`` (:class:`~.roads.LaneArrays`), ``signals`` (:class:`~.signals.SignalArrays`),
