@@ -174,6 +174,7 @@ def refresh_episode(view: CityView, world: CityWorld | DriveView, road_friction:
     """What stays fixed for a drive: the map, the vehicle, the weather, the start and the
     goal. ``weather``: the class the driver sees (default: the class of ``road_friction``;
     another one: the weather misleads, as black ice does)."""
+    assert world.city is not None and world.route is not None  # a drive has started
     view._set("map", CityMap.of(world.city))
     view._set("vehicle", world.ego_params)
     view._set("weather", weather_of(road_friction) if weather is None else

@@ -211,6 +211,7 @@ class MoonLaunchEnv(gym.Env):
                         split=self.split, **extra)
 
     def _rehearsal(self) -> Rehearsal:
+        assert self.scenario is not None  # drawn by reset()
         sid = int(self.scenario.scenario_id[0])
         twin = type(self)(**{**self.config, "record_trajectory": False})
         twin.reset(options={"scenario_id": sid})

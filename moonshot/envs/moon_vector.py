@@ -84,6 +84,7 @@ class MoonLaunchVectorEnv(VectorEnv):
 
     def _reset_infos(self) -> dict:
         """The reset infos of the current scenarios: the single env's keys, batched."""
+        assert self.scenario is not None  # drawn by reset()
         info = core.reset_info(0, self.split)
         info["map_id"] = self.scenario.scenario_id.copy()
         return self._batched(info)

@@ -396,7 +396,8 @@ def performance_profile(scores: ArrayLike, taus: ArrayLike) -> np.ndarray:
 
 
 def performance_profile_ci(scores: ArrayLike, taus: ArrayLike, confidence: float = 0.95,
-                           n_boot: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                           n_boot: int = 2000, seed: int = 0,
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`performance_profile` with a pointwise percentile-bootstrap band over runs
     (``scipy.stats.bootstrap``; a run keeps its scores on all tasks together), as Agarwal et
     al. (2021) draw it: ``(profile, low, high)``, one value per tau. Below 10 runs the band
@@ -553,7 +554,8 @@ def welch_difference(a: ArrayLike, b: ArrayLike, confidence: float = 0.95, alpha
 
 
 def paired_mean_difference(a: ArrayLike, b: ArrayLike, confidence: float = 0.95,
-                           alpha: float = 0.05, power: float = 0.8, unit: str = "scenarios") -> Comparison:
+                           alpha: float = 0.05, power: float = 0.8,
+                           unit: str = "scenarios") -> Comparison:
     """mean(A - B) for paired numeric outcomes (returns, times to goal, ... of A and B on the
     same scenarios) by the paired t-test (``scipy.stats.ttest_rel``) and its interval; the
     detectable difference uses the observed sd of the differences. The t-test assumes roughly
