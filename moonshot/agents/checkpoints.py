@@ -140,7 +140,7 @@ def load_normalizer(path: Path):
 
     tree = _read_stats(Path(path))
     norm = VecNormalize.__new__(VecNormalize)  # what unpickling makes, from plain data
-    norm.venv = None
+    norm.venv = None  # type: ignore[assignment]  # no env attached; SB3 types it VecEnv
     norm.class_attributes = dict(inspect.getmembers(VecNormalize))
     norm.training = False
     norm.returns = np.zeros(1)
@@ -175,7 +175,7 @@ def load_replay_buffer(model, path: Path) -> None:
         mine, saved = getattr(buf, key, None), tree.get(key)
         if mine is None and saved is None:
             continue
-        pairs = (list(zip(mine.values(), saved.values(), strict=True))
+        pairs: list[tuple[Any, Any]] = (list(zip(mine.values(), saved.values(), strict=True))
                  if isinstance(mine, dict) and isinstance(saved, dict) else [(mine, saved)])
         for a, b in pairs:
             if not (isinstance(b, np.ndarray) and a.shape == b.shape and a.dtype == b.dtype):
@@ -318,7 +318,8 @@ def load_sb3_agent(run_dir: str | os.PathLike, env: str | None = None) -> SB3Age
     saved: dict = read_json(cfg_path) if cfg_path.exists() else {}
     if not isinstance(saved, dict):
         raise ValueError(f"{cfg_path} is not a run's config (not a JSON object)")
-    train_cfg = saved.get("train") if isinstance(saved.get("train"), dict) else {}
+    train = saved.get("train")
+    train_cfg: dict = train if isinstance(train, dict) else {}
     algo = train_cfg.get("algo")
     normalized = bool(saved.get("normalize"))
     env_id = saved.get("env_id") or train_cfg.get("env") or env

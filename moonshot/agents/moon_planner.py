@@ -171,7 +171,7 @@ class MoonPlanner(Agent):
                 deterministic: bool = True) -> tuple[np.ndarray, Any]:
         t0 = time.process_time()
         obs = np.asarray(observation, dtype=np.float64).reshape(-1)
-        history = self._history.get(self._map_id, [])
+        history = self._history.get(self._map_id, []) if self._map_id is not None else []
         gain = self.engine_gain()
         if self.model == "first_guess":
             action, predicted = self._secant(obs, history)

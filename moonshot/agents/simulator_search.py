@@ -72,6 +72,7 @@ class SimulatorSearch(Agent):
     def predict(self, observation, state=None, episode_start=None, deterministic=True):
         if self._rehearsal is None:
             raise RuntimeError("begin_episode() hands the agent its simulator first")
+        assert self._key is not None  # set with the rehearsal
         t0 = time.process_time()
         space = self._rehearsal.action_space
         low, high = np.asarray(space.low, np.float64), np.asarray(space.high, np.float64)
@@ -79,7 +80,7 @@ class SimulatorSearch(Agent):
         mean, std = start if start is not None else (None, None)
         best_action, best_reward = None, -np.inf
         for _ in range(self.iterations):
-            if mean is None:  # a fresh scenario: the whole action box, uniformly
+            if mean is None or std is None:  # a fresh scenario: the whole action box, uniformly
                 pop = self._rng.uniform(low, high, (self.population, len(low)))
             else:
                 pop = np.clip(self._rng.normal(mean, std, (self.population, len(low))), low,
@@ -92,6 +93,7 @@ class SimulatorSearch(Agent):
             elite = pop[order[-self.elites:]].astype(np.float64)
             # a floor on the spread, so that the search can still move on a retry
             mean, std = elite.mean(axis=0), np.maximum(elite.std(axis=0), 1e-3 * (high - low))
+        assert mean is not None and std is not None  # iterations >= 1
         self._search[self._key] = (mean, std)
         compute, rehearsals = self._bill
         self._bill = (compute + time.process_time() - t0,

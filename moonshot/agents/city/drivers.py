@@ -83,15 +83,16 @@ class Tracks:
                     ids[j], taken[q] = q, True
         old = ids >= 0
         if old.any():
-            q = ids[old]
-            el = np.maximum(t - self._t[q], 1e-6)
-            measured = (cars[old, 3] - self._pose[q, 3]) / el
+            qs = ids[old]
+            el = np.maximum(t - self._t[qs], 1e-6)
+            measured = (cars[old, 3] - self._pose[qs, 3]) / el
             w = 1.0 - np.exp(-el / TAU_ACCEL)
-            self._accel[q] += w * (measured - self._accel[q])
-            self._accel_hi[q] = np.maximum(self._accel[q], self._accel_hi[q] * np.exp(-el / MEMORY))
-            self._v_hi[q] = np.maximum(self._v_hi[q], cars[old, 3])
-            self._pose[q] = cars[old, :4]
-            self._t[q] = t
+            self._accel[qs] += w * (measured - self._accel[qs])
+            self._accel_hi[qs] = np.maximum(self._accel[qs],
+                                            self._accel_hi[qs] * np.exp(-el / MEMORY))
+            self._v_hi[qs] = np.maximum(self._v_hi[qs], cars[old, 3])
+            self._pose[qs] = cars[old, :4]
+            self._t[qs] = t
         new = np.flatnonzero(~old)
         if len(new):
             ids[new] = np.arange(n, n + len(new))
