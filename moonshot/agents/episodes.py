@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..errors import ConfigError
 from .base import Agent, EpisodeRecord, run_episode
@@ -114,13 +115,13 @@ def scenario_set(world, split: str, seed: int, n: int, kind: str = "evaluation",
                        ids=tuple(int(i) for i in scenario_ids(draw, n)))
 
 
-def scenario_starts(trials: Sequence[int], map_ids: Sequence[int]) -> np.ndarray:
+def scenario_starts(trials: ArrayLike, map_ids: ArrayLike) -> np.ndarray:
     """Where a scenario starts in a sequence of episodes: at a first trial (``trial <= 1``)
     or where the map (scenario id) changes. The one grouping of trials into scenarios."""
-    trials, map_ids = np.asarray(trials), np.asarray(map_ids)
-    if len(trials) == 0:
+    t, m = np.asarray(trials), np.asarray(map_ids)
+    if len(t) == 0:
         return np.zeros(0, dtype=bool)
-    return np.concatenate([[True], (map_ids[1:] != map_ids[:-1]) | (trials[1:] <= 1)])
+    return np.concatenate([[True], (m[1:] != m[:-1]) | (t[1:] <= 1)])
 
 
 def group_scenarios(records: Sequence[EpisodeRecord]) -> list[list[EpisodeRecord]]:
@@ -344,16 +345,17 @@ def _batched_records(agent, env_id: str, kwargs: dict, episodes: int, seed: int,
                 ended = (term | trunc) & ~done
                 if ended.any():
                     final = info["final_info"]
-                    for j in np.flatnonzero(ended):
-                        finals[j] = {k: v[j] for k, v in final.items()
-                                     if not k.startswith("_")}
-                        finals[j]["truncated"] = bool(trunc[j])
+                    for j in np.flatnonzero(ended).tolist():
+                        row = {k: v[j] for k, v in final.items() if not k.startswith("_")}
+                        row["truncated"] = bool(trunc[j])
+                        finals[j] = row
                     done |= ended
         finally:
             venv.close()
         wall = (time.perf_counter() - t0) / n
         for j in range(n):
             f = finals[j]
+            assert f is not None  # every slot has ended
             records.append(EpisodeRecord(
                 map_id=int(f.get("map_id", -1)), trial=1, ret=float(ret[j]),
                 length=int(length[j]), success=bool(f.get("is_success", False)),
@@ -399,6 +401,8 @@ def evaluate(agent, env_id: str | None, settings: EvalSettings, *,
             env_kwargs = get_world(env_id).evaluation_kwargs(spec.env_kwargs)
         label = label or spec.label
         agent = spec.agent
+    if env_id is None:
+        raise ConfigError("env_id=None: give the env, or an AgentSpec that names its env")
     env_id = resolve_env_id(env_id)
     world = get_world(env_id)
     if label != settings.label:
@@ -423,9 +427,8 @@ def evaluate(agent, env_id: str | None, settings: EvalSettings, *,
                 env.close()
     times: list[float] = []
     if world.time_to_goal is not None and env is not None:  # (not measured when batched)
-        times = [world.time_to_goal(r.final_info, r.length, env) for r in records
-                 if r.success]
-        times = [np.nan if t is None else float(t) for t in times]
+        raw = [world.time_to_goal(r.final_info, r.length, env) for r in records if r.success]
+        times = [np.nan if t is None else float(t) for t in raw]
     return EvalResult(agent=settings.label or agent.name, env_id=env_id, settings=settings,
                       records=records, time_to_goal=times, time_unit=world.time_unit,
                       wall_time_s=time.perf_counter() - t0)
