@@ -20,7 +20,7 @@ import copy
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..errors import ConfigError
 from ..runlog import (
@@ -228,7 +228,9 @@ def check_env_kwargs(env_id: str, kwargs: dict, algo: str | None = None,
     try:
         if algo is not None:
             try:
-                algo_class(algo)(policy, env, device="cpu", _init_setup_model=False)
+                # on- and off-policy classes take _init_setup_model (BaseAlgorithm does not)
+                make = cast(Callable[..., object], algo_class(algo))
+                make(policy, env, device="cpu", _init_setup_model=False)
             except (AssertionError, ValueError, TypeError, KeyError) as exc:
                 raise ConfigError(f"--algo {algo} cannot train in {env_id} (policy {policy}): "
                                   f"{' '.join(str(exc).split())}") from None
@@ -444,6 +446,7 @@ def _build_model(cfg: TrainConfig, plan: dict, vec):
 
 
 def _fine_tune_start(cfg: TrainConfig, vec, normalize, plan: dict):
+    assert cfg.init_from is not None  # only called for a fine-tune
     init = Path(cfg.init_from)
     stats = stats_path(init)
     if not stats.exists() and stats.with_suffix(".pkl").exists():

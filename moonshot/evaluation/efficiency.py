@@ -120,7 +120,7 @@ def learning_curves(run_dirs: list[Path], window: int = WINDOW, points: int = 60
             mean.append(m)
             low.append(lo)
             high.append(hi)
-            q.append(iqm(col))
+            q.append(float(iqm(col)))  # one axis: a number
         out[name] = {"x": x, "mean": np.array(mean), "low": np.array(low),
                      "high": np.array(high), "iqm": np.array(q), "runs": len(curves),
                      "imagined_per_trial": float(np.mean(imagined[name]))}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -64,7 +65,8 @@ class ShiftRow:
     @classmethod
     def from_row(cls, row: dict) -> ShiftRow:
         """Read back a :meth:`row` (``shift.json``, a sweep cell's ``result.json``)."""
-        return cls(**{f.name: row.get(f.name) for f in fields(cls)})
+        kwargs: dict[str, Any] = {f.name: row.get(f.name) for f in fields(cls)}
+        return cls(**kwargs)
 
 
 def run_shift(env: str, agents: list[str | AgentSpec], axes: list[str] | None = None,

@@ -20,7 +20,7 @@ from ...worlds import run_modules
 from ...worlds.plugins import ENV_VAR
 from .aggregate import aggregate
 from .cells import _cell_task
-from .spec import check_cell, defaults, expand, load_spec
+from .spec import Cell, check_cell, defaults, expand, load_spec
 from .store import DONE, CellStore
 
 
@@ -184,7 +184,8 @@ def run_sweep(spec_path: str | os.PathLike, out: str | os.PathLike,
                 max_retries=int(spec.get("max_retries", defaults("top-level")["max_retries"])),
                 retry_exceptions=False,
                 scheduling_strategy="SPREAD", **task_env)
-            queue, pending = list(todo), {}
+            queue = list(todo)
+            pending: dict[Any, Cell] = {}  # Ray object ref -> its cell
             bar = progress_display(len(cells), f"sweep {spec.get('name', out.name)}",
                                    unit="cells", initial=len(cells) - len(todo),
                                    enabled=progress)
