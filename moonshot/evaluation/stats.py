@@ -664,7 +664,8 @@ def bootstrap_ci(values: ArrayLike, statistic: Callable[[np.ndarray], float] = n
     if len(x) == 0:
         return float("nan"), float("nan"), float("nan")
     if statistic is np.mean and np.isin(x, (0.0, 1.0)).all():
-        return tuple(rate_ci(x))  # type: ignore[return-value]
+        iv = rate_ci(x)
+        return iv.estimate, iv.low, iv.high
     est = float(statistic(x))
     vectorized = statistic is np.mean
     lo, hi = _bootstrap((x,), _mean if vectorized else statistic, confidence, n_boot, seed,
