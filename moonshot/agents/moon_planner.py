@@ -159,7 +159,7 @@ class MoonPlanner(Agent):
         self.rehearsals = 0  # imagined launches flown in the model, in all
 
     # --- the agent interface -------------------------------------------------------------
-    def begin_episode(self, view, observation, info) -> None:
+    def begin_episode(self, view: Any, observation: np.ndarray, info: dict) -> None:
         """``view``: the env's :class:`~moonshot.envs.moon_launch.MoonView`."""
         self._constants = dict(view.constants) if view is not None else {}
         self._exact = ((view.moon_eccentricity, view.moon_perigee)

@@ -203,7 +203,9 @@ class CityPlanner(Agent):
                                       float(self.dt), int(round(self.step / self.dt))))
 
     # ------------------------------------------------------------------ acting
-    def predict(self, observation, state=None, episode_start=None, deterministic=True):
+    def predict(self, observation: np.ndarray, state: Any = None,
+                episode_start: np.ndarray | None = None,
+                deterministic: bool = True) -> tuple[np.ndarray, Any]:
         t0 = time.perf_counter()
         action = self._decide()
         dt = time.perf_counter() - t0
