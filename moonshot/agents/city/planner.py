@@ -64,7 +64,8 @@ if TYPE_CHECKING:
 
 
 @njit(cache=True)
-def first_conflict(ego_xyh, ego_off, ego_r, cars, active, car_off, car_r, margin):
+def first_conflict(ego_xyh: np.ndarray, ego_off: np.ndarray, ego_r: float, cars: np.ndarray,
+                   active: np.ndarray, car_off: np.ndarray, car_r: float, margin: float) -> int:
     """Index of the first time step at which the ego (T, 3; covering circles of radius
     ``ego_r`` at ``ego_off`` along it) comes within ``margin`` of a car (T, N, 3; circles
     ``car_r``, ``car_off``) in ``active``; T if never."""
@@ -92,7 +93,7 @@ def first_conflict(ego_xyh, ego_off, ego_r, cars, active, car_off, car_r, margin
 
 
 @njit(cache=True)
-def first_contact(ego, cars, margin):
+def first_contact(ego: np.ndarray, cars: np.ndarray, margin: float) -> int:
     """Index of the first time step at which the ego's body (corners ``(T, 4, 2)``) comes
     within ``margin`` of a car's body (corners ``(T, M, 4, 2)``); T if never."""
     for k in range(ego.shape[0]):
