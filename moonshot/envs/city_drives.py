@@ -107,7 +107,8 @@ class CityDrives:
             return int(rng.integers(int(self.cfg["num_train_maps"])))
         return int(NEW_SEED_BASE + rng.integers(2**31 - 1 - NEW_SEED_BASE))
 
-    def reset(self, i: int, rng: np.random.Generator, options: dict | None = None):
+    def reset(self, i: int, rng: np.random.Generator,
+              options: dict | None = None) -> tuple[np.ndarray, dict]:
         """A new drive ``i`` from ``rng``; returns its observation and info."""
         options = dict(options or {})
         check_keys(options, ["map_seed"], "reset option")

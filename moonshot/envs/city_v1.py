@@ -36,6 +36,7 @@ from .display import human_window
 from .docs import arguments, fill_doc, number
 
 if TYPE_CHECKING:
+    from .city_perception import CityView
     from .city_render import CityRenderer
 
 __all__ = ["CityNavV1Env", "CityNavVectorEnv", "CityDrives", "default_config",
@@ -130,7 +131,8 @@ class CityNavV1Env(gym.Env):
     def map_id(self) -> int:
         return int(self._drives.map_id[0])
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
+    def reset(self, *, seed: int | None = None,
+              options: dict | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
         obs, info = self._drives.reset(0, self.np_random, options)
         self.road_friction = float(self._drives.batch.friction[0])
@@ -141,7 +143,7 @@ class CityNavV1Env(gym.Env):
             self.render()
         return obs, info
 
-    def step(self, action):
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
         if not self._started:
             raise RuntimeError("call reset() before step()")
         try:
@@ -162,7 +164,7 @@ class CityNavV1Env(gym.Env):
         return (st["obs"][0], float(st["reward"][0]), bool(st["terminated"][0]),
                 bool(st["truncated"][0]), info)
 
-    def perceive(self, mode: str = "honest"):
+    def perceive(self, mode: str = "honest") -> CityView:
         """The perception view of a planner (see :meth:`CityNavEnv.perceive`)."""
         if not self._started:
             raise RuntimeError("call reset() before perceive()")
@@ -183,7 +185,7 @@ class CityNavV1Env(gym.Env):
         for view in self._views.values():  # a planner's view: this drive's map, road, goal
             self._refresh_views(view, episode=True)
 
-    def close(self):
+    def close(self) -> None:
         if self._renderer is not None:
             self._renderer.close()
             self._renderer = None

@@ -218,13 +218,13 @@ class MoonLaunchEnv(gym.Env):
         self._copies += 1
         twin.np_random = np.random.default_rng([sid, self._copies])
 
-        def launch(action) -> tuple[float, dict]:
+        def launch(action: np.ndarray) -> tuple[float, dict]:
             _, reward, _, _, info = twin.step(action)
             return reward, info
 
         return Rehearsal(launch, self.action_space)
 
-    def step(self, action):
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
         if self.scenario is None:
             raise RuntimeError("call reset() before step()")
         actions = core.check_actions(action, 1)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import numpy as np
 from numba import njit
@@ -35,9 +35,18 @@ from ...physics.city.route import project_on_route
 
 if TYPE_CHECKING:
     from ...envs.city_perception import Weather
-    from ...physics.city.ego import EgoParams
 
 G = 9.81  # m/s², standard gravity
+
+
+class Vehicle(Protocol):
+    """What the planner reads of the vehicle in its view (its published specification, not
+    the simulator's dynamics)."""
+
+    wheelbase: float
+    rear_to_center: float
+    max_steer: float
+    max_speed: float
 
 
 class CarModel(NamedTuple):
@@ -69,7 +78,7 @@ def believed_grip(weather: Weather) -> float:
     return float(weather.low)
 
 
-def car_model(vehicle: EgoParams, mu: float, steer_rate: float) -> CarModel:
+def car_model(vehicle: Vehicle, mu: float, steer_rate: float) -> CarModel:
     """The model of ``vehicle`` (its parameters) on a road believed to give ``mu``."""
     return CarModel(float(vehicle.wheelbase), float(vehicle.rear_to_center),
                     float(vehicle.max_steer), float(vehicle.max_speed), float(steer_rate),
