@@ -398,8 +398,9 @@ def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool,
         log.close()
         vec.close()
     save_model_atomic(model, run / "model.zip")
-    if model.get_vec_normalize_env() is not None:
-        save_stats_atomic(model.get_vec_normalize_env(), run / STATS_FILE)
+    norm = model.get_vec_normalize_env()
+    if norm is not None:
+        save_stats_atomic(norm, run / STATS_FILE)
     return run
 
 
