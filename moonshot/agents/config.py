@@ -79,8 +79,10 @@ def default_policy(algo: str) -> str:
         (name for name in aliases if name.startswith("Mlp")), aliases[0])
 
 
-def is_algo(algo) -> bool:
+def is_algo(algo: object) -> bool:
     """Whether ``algo`` is a name :func:`check_algo` accepts."""
+    if not isinstance(algo, str):
+        return False
     try:
         check_algo(algo)
     except ConfigError:

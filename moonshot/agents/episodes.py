@@ -25,13 +25,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from ..errors import ConfigError
 from .base import Agent, EpisodeRecord, run_episode
+
+if TYPE_CHECKING:
+    import gymnasium as gym
+
+    from ..runlog import EpisodeLog
+    from ..worlds import World
+    from .loading import AgentSpec
 
 #: Training-time evaluations reset at ``TRAINING_EVAL_SEED + run seed + i``: far above the
 #: seeds a training run resets its own envs with (``seed``, ``seed + 1``, ... one per env), so
@@ -100,7 +107,7 @@ def scenario_ids(seed: int, n: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 2**31 - 1, size=n)
 
 
-def scenario_set(world, split: str, seed: int, n: int, kind: str = "evaluation",
+def scenario_set(world: World, split: str, seed: int, n: int, kind: str = "evaluation",
                  max_trials: int | None = None) -> ScenarioSet:
     """The one rule for which scenarios an evaluation of ``kind`` meets in ``world`` (a
     :class:`~moonshot.worlds.World`) on ``split``; see the module docstring. ``split`` is not
@@ -249,8 +256,9 @@ def _scenario_option(scenario_id: int) -> dict:
     return {"scenario_id": scenario_id}
 
 
-def play_scenarios(agent: Agent, env, scenarios: ScenarioSet, settings: EvalSettings, *,
-                   replay: Callable[[int], dict | None] | None = None, log=None,
+def play_scenarios(agent: Agent, env: gym.Env, scenarios: ScenarioSet, settings: EvalSettings,
+                   *, replay: Callable[[int], dict | None] | None = None,
+                   log: EpisodeLog | None = None,
                    on_scenario: Callable[[list[EpisodeRecord], int], None] | None = None,
                    ) -> list[EpisodeRecord]:
     """Run ``agent`` in ``env`` (one env, episode after episode) on ``scenarios``.
@@ -365,10 +373,10 @@ def _batched_records(agent, env_id: str, kwargs: dict, episodes: int, seed: int,
     return records
 
 
-def evaluate(agent, env_id: str | None, settings: EvalSettings, *,
-             env_kwargs: Mapping[str, Any] | None = None, log=None,
+def evaluate(agent: Agent | AgentSpec, env_id: str | None, settings: EvalSettings, *,
+             env_kwargs: Mapping[str, Any] | None = None, log: EpisodeLog | None = None,
              on_scenario: Callable[[list[EpisodeRecord], int], None] | None = None,
-             env=None) -> EvalResult:
+             env: gym.Env | None = None) -> EvalResult:
     """Evaluate ``agent`` on the scenarios of ``settings`` (:func:`scenario_set`): the one
     evaluation of moonshot.
 
@@ -419,6 +427,7 @@ def evaluate(agent, env_id: str | None, settings: EvalSettings, *,
         own = env is None
         if own:
             env = gym.make(env_id, **kwargs).unwrapped
+        assert env is not None  # the caller's, or made here
         try:
             records = play_scenarios(agent, env, scenarios, settings, replay=world.replay,
                                      log=log, on_scenario=on_scenario)
