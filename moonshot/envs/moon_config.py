@@ -8,6 +8,8 @@ accepted. Shared by the single and the batched env through :mod:`moonshot.envs.m
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..errors import check_choice, check_keys
 from ..physics.constants import MOON_ECCENTRICITY, MOON_SOI, R_MOON
 
@@ -102,7 +104,7 @@ def default_config() -> dict:
     return {key: default for key, (default, _) in SETTINGS.items()}
 
 
-def make_config(**kwargs) -> dict:
+def make_config(**kwargs: Any) -> dict:
     """Merge ``kwargs`` over :func:`default_config`, validating keys and values."""
     cfg = default_config()
     check_keys(kwargs, cfg, "MoonLaunch config")

@@ -19,7 +19,7 @@ import numpy as np
 from ..agents.episodes import EvalSettings
 from ..agents.loading import AgentSpec, resolve_agents
 from ..runlog import write_json
-from ..worlds import get_world
+from ..worlds import ShiftAxis, get_world
 from . import report
 from .transfer import TransferResult, evaluate_agent
 
@@ -51,7 +51,7 @@ class ShiftRow:
     perceivable: bool
 
     @classmethod
-    def of(cls, axis, level: int, res: TransferResult) -> ShiftRow:
+    def of(cls, axis: ShiftAxis, level: int, res: TransferResult) -> ShiftRow:
         return cls(axis=axis.name, level=level, label=axis.labels[level], agent=res.agent,
                    episodes=res.scenarios, success=res.success_rate,
                    success_low=res.success_low, success_high=res.success_high,

@@ -140,7 +140,7 @@ def _load_entry_point(ep, source: str, register: Callable[[Any, str], Any]) -> N
                           f"function that registers one ({source})")
 
 
-def import_recorded(modules, source: str) -> None:
+def import_recorded(modules: object, source: str) -> None:
     """Import the modules a run folder recorded (``config.json``'s ``modules``) before its
     world is looked up; each once per process."""
     if not isinstance(modules, list) or not all(isinstance(m, str) for m in modules):

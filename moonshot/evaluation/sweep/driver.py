@@ -58,7 +58,7 @@ def _init_ray(address: str | None, num_cpus: int | None, runtime_env: dict | Non
     return ray
 
 
-def world_modules(cells) -> list[str]:
+def world_modules(cells: list[Cell]) -> list[str]:
     """The plug-in modules a worker imports before its cell: those that declared the cells'
     worlds (the rest of ``MOONSHOT_WORLDS`` loads there as anywhere, when a name is
     unknown)."""
