@@ -78,7 +78,7 @@ class EvalSettings:
     desc: str | None = None
     scenarios: str = "evaluation"
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if isinstance(self.episodes, bool) or not isinstance(self.episodes, (int, np.integer)) \
                 or self.episodes < 1:
             raise ConfigError(f"the number of episodes must be an integer >= 1, got "
@@ -185,7 +185,7 @@ class EvalResult:
     wall_time_s: float = 0.0
     scenarios: list[ScenarioResult] = field(init=False)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.scenarios = [ScenarioResult(tuple(g)) for g in group_scenarios(self.records)]
 
     @property

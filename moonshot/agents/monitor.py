@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +100,8 @@ class TrainingMonitor(BaseCallback):
     def __init__(self, run: Path, cfg: TrainConfig, env_id: str, log: EpisodeLog,
                  evals: EvalLog, schedule: dict, wall_offset: float, total: int,
                  resumed: dict | None = None, evaluated_at: int | None = None,
-                 on_checkpoint=None, threads: tuple[int, int] = (1, 1)):
+                 on_checkpoint: Callable[[Path], object] | None = None,
+                 threads: tuple[int, int] = (1, 1)) -> None:
         super().__init__()
         self.run, self.cfg, self.log, self.evals = run, cfg, log, evals
         self.eval_every = int(schedule["eval_every"])

@@ -69,7 +69,7 @@ __all__ = ["train", "TrainConfig", "default_hyperparams", "parse_key_values", "c
            "versions"]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     # Deprecated: moonshot.agents.training.load_agent(run_dir) is moonshot.agents.load_agent,
     # the one loader (which also takes ``planner`` and ``module:Class``).
     if name == "load_agent":

@@ -10,7 +10,7 @@ config and the layouts (:func:`_doc_values`, tested).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
@@ -102,7 +102,7 @@ class CityNavV1Env(gym.Env):
 
     metadata = {"render_modes": ["rgb_array", "human"], "render_fps": 10}
 
-    def __init__(self, render_mode: str | None = None, **config):
+    def __init__(self, render_mode: str | None = None, **config: Any) -> None:
         cfg = default_config()
         check_keys(config, cfg, "CityNav-v1 config")
         cfg.update(config)

@@ -8,6 +8,8 @@ is the one a single env would have driven (tested).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
@@ -33,7 +35,7 @@ class CityNavVectorEnv(VectorEnv):
     #: the same episodes
     slot_seeding = True
 
-    def __init__(self, num_envs: int = 8, render_mode: str | None = None, **config):
+    def __init__(self, num_envs: int = 8, render_mode: str | None = None, **config: Any) -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or \
                 num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")

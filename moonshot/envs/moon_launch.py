@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
@@ -137,7 +137,7 @@ class MoonLaunchEnv(gym.Env):
 
     metadata = {"render_modes": ["rgb_array", "human"], "render_fps": 4}
 
-    def __init__(self, render_mode: str | None = None, **config):
+    def __init__(self, render_mode: str | None = None, **config: Any) -> None:
         self.config = make_config(**config)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or "
