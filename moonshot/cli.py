@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the CLI imports the worlds only when a command needs them
+    from .worlds import World
 
 DESCRIPTION = """\
 moonshot: measure local vs extreme generalization in two worlds.
@@ -269,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _worlds():
+def _worlds() -> list[World]:
     from .worlds import worlds
 
     return worlds()

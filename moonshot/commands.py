@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .worlds import World
 
 
-def _world(name: str):
+def _world(name: str) -> World:
     from .worlds import get_world
 
     return get_world(name)

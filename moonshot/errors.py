@@ -22,14 +22,14 @@ def check_keys(given: Iterable[str], known: Iterable[str], what: str = "config")
             f"unknown {what} key(s) {unknown}; known keys are: {', '.join(known)}")
 
 
-def check_choice(name: str, value, choices: Iterable) -> None:
+def check_choice(name: str, value: object, choices: Iterable) -> None:
     """Raise :class:`ConfigError` if ``value`` is not one of ``choices``."""
     choices = list(choices)
     if value not in choices:
         raise ConfigError(f"invalid {name}={value!r}; choose one of {choices}")
 
 
-def check_int(name: str, value, lo: int) -> int:
+def check_int(name: str, value: object, lo: int) -> int:
     """``value`` as an integer ``>= lo`` (not a bool), else a :class:`ConfigError` naming
     ``name`` (the flag or key)."""
     if isinstance(value, bool) or not isinstance(value, (int,)) or value < lo:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import sys
 import time
-from typing import TextIO
+from typing import Any, Protocol, TextIO
 
 
 def interactive(stream: TextIO | None = None) -> bool:
@@ -59,7 +59,7 @@ class LineProgress:
             self._print()
             self._next = self._threshold_after(self.n)
 
-    def set_postfix(self, refresh: bool = True, **values) -> None:
+    def set_postfix(self, refresh: bool = True, **values: Any) -> None:
         self.postfix = values
 
     def refresh(self) -> None:  # a line is printed when a threshold is crossed, not on demand
@@ -97,7 +97,7 @@ class _Off:
     def set(self, n: int) -> None:
         self.n = int(n)
 
-    def set_postfix(self, refresh: bool = True, **values) -> None:
+    def set_postfix(self, refresh: bool = True, **values: Any) -> None:
         pass
 
     def refresh(self) -> None:
@@ -107,9 +107,23 @@ class _Off:
         pass
 
 
+class Progress(Protocol):
+    """What :func:`progress` returns: a tqdm bar, a :class:`LineProgress` or a silent one."""
+
+    def update(self, n: int = 1) -> object: ...
+
+    def set(self, n: int) -> None: ...
+
+    def set_postfix(self, *, refresh: bool = True, **values: Any) -> None: ...
+
+    def refresh(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
 def progress(total: int | None, desc: str, *, unit: str = "it", initial: int = 0,
              enabled: bool = True, leave: bool = True, stream: TextIO | None = None,
-             every: float = 0.1):
+             every: float = 0.1) -> Progress:
     """A progress display over ``total`` units: a tqdm bar where the output is a terminal
     (or a notebook), plain lines every ``every`` of the way elsewhere, nothing when
     ``enabled`` is false. All three take ``update(n)``, ``set(n)`` (absolute),
@@ -123,7 +137,7 @@ def progress(total: int | None, desc: str, *, unit: str = "it", initial: int = 0
 
 
 @functools.cache
-def _bar_class():
+def _bar_class() -> type:
     from tqdm.auto import tqdm
 
     class Bar(tqdm):

@@ -19,6 +19,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -188,7 +189,7 @@ class EpisodeLog:
     def __enter__(self) -> EpisodeLog:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
@@ -380,7 +381,7 @@ class RunLock:
     def __init__(self, folder: str | os.PathLike, what: str = "run"):
         self.folder = Path(folder)
         self.what = what
-        self._fh = None
+        self._fh: io.TextIOWrapper | None = None
         self._excl: Path | None = None
 
     def acquire(self) -> RunLock:
@@ -469,7 +470,7 @@ class RunLock:
     def __enter__(self) -> RunLock:
         return self.acquire()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.release()
 
 
@@ -495,7 +496,8 @@ class run_folder:
                                   "--out (nothing was overwritten)")
         return self.path
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         self._lock.release()
         if exc_type is not None and self._created:
             remove_if_empty(self.path)

@@ -148,7 +148,9 @@ def tree_bytes(obj: Any) -> bytes:
     """``obj`` as the bytes of an ``.npz`` file (see the module docstring)."""
     text, arrays = encode_tree(obj)
     buf = io.BytesIO()
-    np.savez(buf, **{_TREE: np.frombuffer(text.encode("utf-8"), dtype=np.uint8)}, **arrays)
+    # one mapping: numpy's stub would match a second ** to savez's allow_pickle (keys a0, a1, ...)
+    members: dict[str, Any] = {_TREE: np.frombuffer(text.encode("utf-8"), dtype=np.uint8), **arrays}
+    np.savez(buf, **members)
     return buf.getvalue()
 
 

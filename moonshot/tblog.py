@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 #: Fewest episodes in a point of the training success and death rates.
 WINDOW = 100
@@ -44,7 +44,17 @@ def check_tensorboard() -> None:
                           "'moonshot[tensorboard]' (or pip install tensorboard)") from None
 
 
-def scalar_writer(folder: str | Path):
+class ScalarWriter(Protocol):
+    """TensorBoard's ``Writer`` or torch's ``SummaryWriter``: the calls moonshot makes."""
+
+    def add_scalar(self, tag: str, value: Any, step: Any, /) -> Any: ...
+
+    def flush(self) -> Any: ...
+
+    def close(self) -> Any: ...
+
+
+def scalar_writer(folder: str | Path) -> ScalarWriter:
     """A TensorBoard writer into ``folder`` with ``add_scalar(tag, value, step)``,
     ``flush()`` and ``close()``: TensorBoard's own (no torch), else torch's."""
     try:
@@ -59,7 +69,7 @@ def scalar_writer(folder: str | Path):
 class EpisodeScalars:
     """The ``moonshot/train/*`` scalars from finished episodes (RL training and planners)."""
 
-    def __init__(self, writer, episodes: int = 0, deaths: int = 0):
+    def __init__(self, writer: ScalarWriter, episodes: int = 0, deaths: int = 0):
         self.writer = writer
         self.episodes, self.deaths = episodes, deaths
         self._window: list[tuple[bool, bool]] = []
@@ -85,7 +95,7 @@ class EpisodeScalars:
         del self._window[:-WINDOW]
 
 
-def write_evaluation(writer, step: int, rows: Iterable[dict]) -> None:
+def write_evaluation(writer: ScalarWriter, step: int, rows: Iterable[dict]) -> None:
     """``moonshot/eval/*`` from evaluation rows (``split``, ``success_rate``, ...)."""
     for row in rows:
         for key in ("success_rate", "death_rate", "mean_return"):

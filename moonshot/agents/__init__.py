@@ -8,6 +8,8 @@ stable-baselines3 (and torch) on first use only.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .base import Agent, AgentCosts, EpisodeRecord, run_episode
 from .episodes import EvalResult, EvalSettings, evaluate
 from .loading import AgentSpec, load_agent, register_agent_kind, resolve_agent
@@ -17,7 +19,7 @@ _LAZY = {"train": "training", "TrainConfig": "config", "SB3Agent": "sb3_agent",
          "CityPlanner": "city"}
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 

@@ -26,9 +26,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import gymnasium as gym
 
 
 class Agent:
@@ -132,7 +135,7 @@ class EpisodeRecord:
     model_rollouts: int = 0
 
 
-def perception_view(agent: Agent, env) -> Any:
+def perception_view(agent: Agent, env: gym.Env) -> Any:
     """The view ``agent`` may have of ``env`` (``None`` for an agent without perception)."""
     mode = getattr(agent, "perception", None)
     if mode is None:
@@ -144,7 +147,7 @@ def perception_view(agent: Agent, env) -> Any:
     return perceive(mode)
 
 
-def run_episode(agent: Agent, env, *, seed: int | None = None, options: dict | None = None,
+def run_episode(agent: Agent, env: gym.Env, *, seed: int | None = None, options: dict | None = None,
                 frames: list | None = None, frame_every: int = 1) -> EpisodeRecord:
     """Run one episode of ``agent`` in ``env`` through the shared agent interface.
 

@@ -21,7 +21,7 @@ import os
 import re
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,6 +29,11 @@ from ..runlog import read_json
 from ..safe_store import UnsafeFileError, load_tree, save_tree
 from .config import ALGO_NAMES, algo_class, is_algo, schedules
 from .sb3_agent import SB3Agent
+
+if TYPE_CHECKING:
+    import gymnasium as gym
+    from stable_baselines3.common.base_class import BaseAlgorithm
+    from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 #: Where a run keeps its normalization statistics (a checkpoint: ``vecnormalize_N.npz``).
 STATS_FILE = "vecnormalize.npz"
@@ -58,7 +63,7 @@ _RUN_STATE_FIELDS = ("_last_obs", "_last_episode_starts", "_last_original_obs",
                      "replay_buffer_class")
 
 
-def save_model_atomic(model, path: Path) -> None:
+def save_model_atomic(model: BaseAlgorithm, path: Path) -> None:
     """``model.save`` to a temporary name, then rename (a kill never leaves half a zip)."""
     tmp = path.with_name(f".{path.stem}.tmp.zip")
     model.save(tmp)
@@ -105,7 +110,7 @@ _NORM_SETTINGS = ("norm_obs", "norm_reward", "clip_obs", "clip_reward", "gamma",
                   "norm_obs_keys")
 
 
-def save_stats_atomic(norm, path: Path) -> None:
+def save_stats_atomic(norm: VecNormalize, path: Path) -> None:
     """``VecNormalize`` statistics and settings as plain arrays (``.npz``)."""
     tree = {"format": _STATS_FORMAT, **{k: getattr(norm, k) for k in _NORM_SETTINGS},
             "obs_rms": _rms_tree(norm.obs_rms) if norm.norm_obs else None,
@@ -134,7 +139,7 @@ def _apply_stats(norm, tree: dict, path: Path) -> None:
         raise ValueError(f"unreadable normalization statistics {path}: {exc}") from None
 
 
-def wrap_normalize(vec, kwargs: dict | None, stats: Path | None):
+def wrap_normalize(vec: VecEnv, kwargs: dict | None, stats: Path | None) -> VecEnv:
     """Wrap ``vec`` in ``VecNormalize``: fresh, or with the statistics saved in ``stats``."""
     from stable_baselines3.common.vec_env import VecNormalize
 
@@ -164,14 +169,14 @@ def wrap_frame_stack(vec, n: int):
     return VecFrameStack(vec, n_stack=int(n))
 
 
-def load_normalizer(path: Path):
+def load_normalizer(path: Path) -> VecNormalize:
     """Saved ``VecNormalize`` statistics (no env attached: ``normalize_obs`` only), naming the
     file in any error."""
     from stable_baselines3.common.vec_env import VecNormalize
 
     tree = _read_stats(Path(path))
     norm = VecNormalize.__new__(VecNormalize)  # what unpickling makes, from plain data
-    norm.venv = None
+    norm.venv = None  # type: ignore[assignment]  # no env attached; SB3 types it VecEnv
     norm.class_attributes = dict(inspect.getmembers(VecNormalize))
     norm.training = False
     norm.returns = np.zeros(1)
@@ -184,7 +189,7 @@ _BUFFER_ARRAYS = ("observations", "next_observations", "actions", "rewards", "do
                   "timeouts")
 
 
-def save_replay_buffer(model_or_buffer, path: Path) -> None:
+def save_replay_buffer(model_or_buffer: Any, path: Path) -> None:
     """An off-policy model's replay buffer (or the buffer itself) as plain arrays
     (``.npz``)."""
     buf = getattr(model_or_buffer, "replay_buffer", model_or_buffer)
@@ -192,7 +197,7 @@ def save_replay_buffer(model_or_buffer, path: Path) -> None:
                      **{k: getattr(buf, k, None) for k in _BUFFER_ARRAYS}})
 
 
-def load_replay_buffer(model, path: Path) -> None:
+def load_replay_buffer(model: Any, path: Path) -> None:
     """Fill ``model``'s (fresh) replay buffer from :func:`save_replay_buffer`'s file; every
     array must have the shape and type of the buffer's own."""
     path = Path(path)
@@ -206,7 +211,7 @@ def load_replay_buffer(model, path: Path) -> None:
         mine, saved = getattr(buf, key, None), tree.get(key)
         if mine is None and saved is None:
             continue
-        pairs = (list(zip(mine.values(), saved.values(), strict=True))
+        pairs: list[tuple[Any, Any]] = (list(zip(mine.values(), saved.values(), strict=True))
                  if isinstance(mine, dict) and isinstance(saved, dict) else [(mine, saved)])
         for a, b in pairs:
             if not (isinstance(b, np.ndarray) and a.shape == b.shape and a.dtype == b.dtype):
@@ -308,8 +313,8 @@ def _supplied_fields(path: Path, cls, keys: list[str], spaces: tuple, hyperparam
 
 
 def load_model(path: Path, algo: str | None = None, *, spaces: tuple | None = None,
-               hyperparams: dict | None = None, policy: str | None = None, env=None,
-               device: str = "cpu"):
+               hyperparams: dict | None = None, policy: str | None = None,
+               env: gym.Env | VecEnv | None = None, device: str = "cpu") -> BaseAlgorithm:
     """Load an SB3 model file (of ``algo``, or trying each known one) without unpickling
     anything in it, naming the file in any error.
 
@@ -388,7 +393,8 @@ def load_sb3_agent(run_dir: str | os.PathLike, env: str | None = None) -> SB3Age
     saved: dict = read_json(cfg_path) if cfg_path.exists() else {}
     if not isinstance(saved, dict):
         raise ValueError(f"{cfg_path} is not a run's config (not a JSON object)")
-    train_cfg = saved.get("train") if isinstance(saved.get("train"), dict) else {}
+    train = saved.get("train")
+    train_cfg: dict = train if isinstance(train, dict) else {}
     algo = train_cfg.get("algo")
     normalized = bool(saved.get("normalize"))
     env_id = saved.get("env_id") or train_cfg.get("env") or env

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import yaml
 
 from ..errors import ConfigError
 from ..worlds import get_world
+
+if TYPE_CHECKING:
+    from stable_baselines3.common.base_class import BaseAlgorithm
 
 #: The algorithms with packaged hyperparameters (and RL Zoo files), by name ->
 #: stable-baselines3 (or sb3-contrib) class name. ``--algo`` takes any algorithm of
@@ -40,7 +43,7 @@ OWN_KEYS = ("n_envs", "policy", "normalize", "env_kwargs", "n_timesteps", "frame
 SCHEDULED = ("learning_rate", "clip_range", "clip_range_vf")
 
 
-def algorithms() -> dict[str, type]:
+def algorithms() -> dict[str, type[BaseAlgorithm]]:
     """Every algorithm ``--algo`` accepts, by lower-case name -> class: the
     ``BaseAlgorithm`` subclasses of stable-baselines3 and, where installed, sb3-contrib
     (imports them)."""
@@ -48,7 +51,7 @@ def algorithms() -> dict[str, type]:
 
     from stable_baselines3.common.base_class import BaseAlgorithm
 
-    out: dict[str, type] = {}
+    out: dict[str, type[BaseAlgorithm]] = {}
     for package in ALGO_PACKAGES:
         try:
             module = importlib.import_module(package)
@@ -61,7 +64,7 @@ def algorithms() -> dict[str, type]:
     return out
 
 
-def algo_class(algo: str):
+def algo_class(algo: str) -> type[BaseAlgorithm]:
     """The stable-baselines3 (or sb3-contrib) class of ``algo`` (imports them)."""
     check_algo(algo)
     if algo in MODEL_ALGOS:
@@ -91,10 +94,10 @@ def default_policy(algo: str) -> str:
         (name for name in aliases if name.startswith("Mlp")), aliases[0])
 
 
-def is_algo(algo) -> bool:
+def is_algo(algo: object) -> bool:
     """Whether ``algo`` names a stable-baselines3 (or sb3-contrib) algorithm that
     :func:`check_algo` accepts (not a model-learning agent: they are not SB3 models)."""
-    if algo in MODEL_ALGOS:
+    if not isinstance(algo, str) or algo in MODEL_ALGOS:
         return False
     try:
         check_algo(algo)
@@ -374,7 +377,7 @@ def constructor_keys(algo: str) -> set[str]:
         "_init_setup_model"}
 
 
-def normalize_kwargs(value, gamma: float) -> dict | None:
+def normalize_kwargs(value: bool | dict | None, gamma: float) -> dict | None:
     """RL Zoo's ``normalize``: false, true, or a dict of ``VecNormalize`` arguments."""
     if value is False or value is None:
         return None

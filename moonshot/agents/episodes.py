@@ -35,13 +35,21 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..errors import ConfigError
 from ..worlds import SEED_SETS
 from .base import Agent, EpisodeRecord, run_episode
+
+if TYPE_CHECKING:
+    import gymnasium as gym
+
+    from ..runlog import EpisodeLog
+    from ..worlds import World
+    from .loading import AgentSpec
 
 #: Training-time evaluations reset at ``TRAINING_EVAL_SEED + run seed + i``: far above the
 #: seeds a training run resets its own envs with (``seed``, ``seed + 1``, ... one per env), so
@@ -85,7 +93,7 @@ class EvalSettings:
     seed_set: str = "dev"
     axis: str | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if isinstance(self.episodes, bool) or not isinstance(self.episodes, (int, np.integer)) \
                 or self.episodes < 1:
             raise ConfigError(f"the number of episodes must be an integer >= 1, got "
@@ -124,7 +132,7 @@ def scenario_ids(seed: int, n: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 2**31 - 1, size=n)
 
 
-def scenario_set(world, split: str, seed: int, n: int, kind: str = "evaluation",
+def scenario_set(world: World, split: str, seed: int, n: int, kind: str = "evaluation",
                  max_trials: int | None = None, seed_set: str = "dev",
                  axis: str | None = None) -> ScenarioSet:
     """The one rule for which scenarios an evaluation of ``kind`` meets in ``world`` (a
@@ -159,13 +167,13 @@ def _legacy_scenario_set(world, seed: int, n: int, kind: str,
                        ids=tuple(int(i) for i in scenario_ids(draw, n)))
 
 
-def scenario_starts(trials: Sequence[int], map_ids: Sequence[int]) -> np.ndarray:
+def scenario_starts(trials: ArrayLike, map_ids: ArrayLike) -> np.ndarray:
     """Where a scenario starts in a sequence of episodes: at a first trial (``trial <= 1``)
     or where the map (scenario id) changes. The one grouping of trials into scenarios."""
-    trials, map_ids = np.asarray(trials), np.asarray(map_ids)
-    if len(trials) == 0:
+    t, m = np.asarray(trials), np.asarray(map_ids)
+    if len(t) == 0:
         return np.zeros(0, dtype=bool)
-    return np.concatenate([[True], (map_ids[1:] != map_ids[:-1]) | (trials[1:] <= 1)])
+    return np.concatenate([[True], (m[1:] != m[:-1]) | (t[1:] <= 1)])
 
 
 def group_scenarios(records: Sequence[EpisodeRecord]) -> list[list[EpisodeRecord]]:
@@ -222,7 +230,7 @@ class EvalResult:
     wall_time_s: float = 0.0
     scenarios: list[ScenarioResult] = field(init=False)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.scenarios = [ScenarioResult(tuple(g)) for g in group_scenarios(self.records)]
 
     @property
@@ -293,8 +301,9 @@ def _scenario_option(scenario_id: int) -> dict:
     return {"scenario_id": scenario_id}
 
 
-def play_scenarios(agent: Agent, env, scenarios: ScenarioSet, settings: EvalSettings, *,
-                   replay: Callable[[int], dict | None] | None = None, log=None,
+def play_scenarios(agent: Agent, env: gym.Env, scenarios: ScenarioSet, settings: EvalSettings,
+                   *, replay: Callable[[int], dict | None] | None = None,
+                   log: EpisodeLog | None = None,
                    on_scenario: Callable[[list[EpisodeRecord], int], None] | None = None,
                    ) -> list[EpisodeRecord]:
     """Run ``agent`` in ``env`` (one env, episode after episode) on ``scenarios``.
@@ -389,16 +398,17 @@ def _batched_records(agent, env_id: str, kwargs: dict, episodes: int, seed: int,
                 ended = (term | trunc) & ~done
                 if ended.any():
                     final = info["final_info"]
-                    for j in np.flatnonzero(ended):
-                        finals[j] = {k: v[j] for k, v in final.items()
-                                     if not k.startswith("_")}
-                        finals[j]["truncated"] = bool(trunc[j])
+                    for j in np.flatnonzero(ended).tolist():
+                        row = {k: v[j] for k, v in final.items() if not k.startswith("_")}
+                        row["truncated"] = bool(trunc[j])
+                        finals[j] = row
                     done |= ended
         finally:
             venv.close()
         wall = (time.perf_counter() - t0) / n
         for j in range(n):
             f = finals[j]
+            assert f is not None  # every slot has ended
             records.append(EpisodeRecord(
                 map_id=int(f.get("map_id", -1)), trial=1, ret=float(ret[j]),
                 length=int(length[j]), success=bool(f.get("is_success", False)),
@@ -408,10 +418,10 @@ def _batched_records(agent, env_id: str, kwargs: dict, episodes: int, seed: int,
     return records
 
 
-def evaluate(agent, env_id: str | None, settings: EvalSettings, *,
-             env_kwargs: Mapping[str, Any] | None = None, log=None,
+def evaluate(agent: Agent | AgentSpec, env_id: str | None, settings: EvalSettings, *,
+             env_kwargs: Mapping[str, Any] | None = None, log: EpisodeLog | None = None,
              on_scenario: Callable[[list[EpisodeRecord], int], None] | None = None,
-             env=None) -> EvalResult:
+             env: gym.Env | None = None) -> EvalResult:
     """Evaluate ``agent`` on the scenarios of ``settings`` (:func:`scenario_set`): the one
     evaluation of moonshot.
 
@@ -444,6 +454,8 @@ def evaluate(agent, env_id: str | None, settings: EvalSettings, *,
             env_kwargs = get_world(env_id).evaluation_kwargs(spec.env_kwargs)
         label = label or spec.label
         agent = spec.agent
+    if env_id is None:
+        raise ConfigError("env_id=None: give the env, or an AgentSpec that names its env")
     env_id = resolve_env_id(env_id)
     world = get_world(env_id)
     if label != settings.label:
@@ -461,6 +473,7 @@ def evaluate(agent, env_id: str | None, settings: EvalSettings, *,
         own = env is None
         if own:
             env = gym.make(env_id, **kwargs).unwrapped
+        assert env is not None  # the caller's, or made here
         try:
             records = play_scenarios(agent, env, scenarios, settings, replay=world.replay,
                                      log=log, on_scenario=on_scenario)
@@ -469,9 +482,8 @@ def evaluate(agent, env_id: str | None, settings: EvalSettings, *,
                 env.close()
     times: list[float] = []
     if world.time_to_goal is not None and env is not None:  # (not measured when batched)
-        times = [world.time_to_goal(r.final_info, r.length, env) for r in records
-                 if r.success]
-        times = [np.nan if t is None else float(t) for t in times]
+        raw = [world.time_to_goal(r.final_info, r.length, env) for r in records if r.success]
+        times = [np.nan if t is None else float(t) for t in raw]
     return EvalResult(agent=settings.label or agent.name, env_id=env_id, settings=settings,
                       records=records, time_to_goal=times, time_unit=world.time_unit,
                       wall_time_s=time.perf_counter() - t0)

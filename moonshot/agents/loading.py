@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,7 +97,7 @@ def resolve_agent(spec: str | Agent | AgentSpec, env: str | None = None) -> Agen
                             f"agent forms {', '.join(agent_kinds())}")
 
 
-def resolve_agents(specs, env: str | None = None) -> list[AgentSpec]:
+def resolve_agents(specs: Sequence[str | AgentSpec], env: str | None = None) -> list[AgentSpec]:
     """:func:`resolve_agent` of each spec, with labels made distinct: agents that would
     share a label (three run folders all called ``run``) are told apart by as much of their
     path as it takes (``ppo (city-ppo-s0/run)``) or by the spec as given, else by position.

@@ -9,6 +9,7 @@ place moonshot does it, only for files it names first and only with ``--trust``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from ..runlog import RunLock, read_json, write_json
@@ -29,7 +30,8 @@ def old_pickles(root: Path) -> list[tuple[str, Path]]:
     return found
 
 
-def migrate(root: str | Path, trust: bool = False, say=print) -> list[Path]:
+def migrate(root: str | Path, trust: bool = False,
+            say: Callable[[str], object] = print) -> list[Path]:
     """Convert the old pickles under ``root`` (see the module docstring); returns the files
     written. Without ``trust`` nothing is loaded or written: a ``PermissionError`` lists the
     files and asks for ``--trust``. The pickles stay where they are."""

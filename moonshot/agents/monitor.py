@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
-from ..progress import progress
+from ..progress import Progress, progress
 from ..runlog import EpisodeLog, atomic_write_text, read_evaluations, read_json, write_json
 from ..tblog import EpisodeScalars, write_evaluation
+from .base import Agent
 from .checkpoints import (
     is_checkpoint_name,
     save_model_atomic,
@@ -53,7 +56,7 @@ class EvalLog:
         atomic_write_text(self.path, "\n".join(lines) + "\n")
 
 
-def evaluate_policy_on_split(agent, env_id: str, split: str, episodes: int, seed: int,
+def evaluate_policy_on_split(agent: Agent, env_id: str, split: str, episodes: int, seed: int,
                              env_kwargs: dict, seed_set: str = "dev") -> dict:
     """Deterministic episodes of ``agent`` on ``split``: success, death rate, mean return.
 
@@ -103,8 +106,9 @@ class TrainingMonitor(BaseCallback):
     def __init__(self, run: Path, cfg: TrainConfig, env_id: str, log: EpisodeLog,
                  evals: EvalLog, schedule: dict, wall_offset: float, total: int,
                  resumed: dict | None = None, evaluated_at: int | None = None,
-                 on_checkpoint=None, threads: tuple[int, int] = (1, 1), frame_stack: int = 1,
-                 eval_seed_set: str = "dev"):
+                 on_checkpoint: Callable[[Path], object] | None = None,
+                 threads: tuple[int, int] = (1, 1), frame_stack: int = 1,
+                 eval_seed_set: str = "dev") -> None:
         super().__init__()
         self.frame_stack = frame_stack
         self.eval_seed_set = eval_seed_set
@@ -121,8 +125,8 @@ class TrainingMonitor(BaseCallback):
         self.eval_kwargs = {k: v for k, v in get_world(env_id).evaluation_kwargs(
             cfg.env_kwargs).items() if k != "split"}
         self._t0 = time.perf_counter()
-        self._ret: np.ndarray | None = None
-        self._len: np.ndarray | None = None
+        self._ret = np.zeros(0)  # per env, sized at the training start
+        self._len = np.zeros(0, dtype=np.int64)
         self._recent: list[bool] = []
         self._resumed = resumed
         self._evaluated_at = evaluated_at
@@ -131,7 +135,7 @@ class TrainingMonitor(BaseCallback):
         self._next_eval = 0
         self._next_ckpt = 0
         self._last_eval_steps = -1
-        self.bar = None
+        self.bar: Progress | None = None
         self._scalars: EpisodeScalars | None = None  # with --tensorboard
         self._scalars_every = 1
         self._scalars_next = 0
@@ -148,8 +152,9 @@ class TrainingMonitor(BaseCallback):
         self._next_eval = (now // self.eval_every + 1) * self.eval_every
         self._next_ckpt = (now // self.checkpoint_every + 1) * self.checkpoint_every
         end = self.total
-        if getattr(self.model, "n_steps", None):  # on-policy: whole rollouts (announce_budget)
-            per_update = int(self.model.n_steps) * n
+        n_steps = getattr(self.model, "n_steps", None)  # on-policy algorithms only
+        if n_steps:  # on-policy: whole rollouts (announce_budget)
+            per_update = int(n_steps) * n
             end = -(-end // per_update) * per_update
         self.bar = progress(end, f"{self.cfg.algo} {self.cfg.env}", unit="steps",
                             initial=now, enabled=self.cfg.progress)
@@ -158,8 +163,7 @@ class TrainingMonitor(BaseCallback):
             self._scalars = EpisodeScalars(writer, self.log.episodes, self.log.deaths)
             # once per rollout (on-policy) or every 1,000 steps (off-policy: a rollout is a
             # step)
-            self._scalars_every = (int(self.model.n_steps) * n
-                                   if getattr(self.model, "n_steps", None) else 1000)
+            self._scalars_every = int(n_steps) * n if n_steps else 1000
             self._scalars_next = now + self._scalars_every
         if now == 0 or (self._evaluated_at == now and not self.evals.has(now)):
             self._evaluate()  # the start, or an evaluation the checkpoint had but the log lost
@@ -260,10 +264,11 @@ class TrainingMonitor(BaseCallback):
         ckpt = self.run / "checkpoints"
         ckpt.mkdir(exist_ok=True)
         n = int(self.num_timesteps)
-        meta = {"env_steps": n, "episodes": self.log.episodes, "evaluations": len(self.evals.rows),
-                "wall_time_s": self.wall(),
-                "last_eval_steps": self._last_eval_steps, "model": f"model_{n}.zip",
-                "state": f"state_{n}.npz"}
+        meta: dict[str, Any] = {
+            "env_steps": n, "episodes": self.log.episodes, "evaluations": len(self.evals.rows),
+            "wall_time_s": self.wall(),
+            "last_eval_steps": self._last_eval_steps, "model": f"model_{n}.zip",
+            "state": f"state_{n}.npz"}
         save_model_atomic(self.model, ckpt / meta["model"])
         state = capture(self.model, self.state())
         state["meta"] = {k: meta[k] for k in ("episodes", "evaluations", "wall_time_s",

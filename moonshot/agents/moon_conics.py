@@ -24,6 +24,7 @@ import math
 
 import numpy as np
 from numba import njit
+from numpy.typing import ArrayLike
 
 #: The search for the sphere-of-influence entry steps along the transfer conic by the time
 #: the rocket needs to close the remaining distance at ``MAX_CLOSING_SPEED`` (so it cannot
@@ -33,7 +34,7 @@ MIN_STEP, MAX_STEP = 300.0, 7200.0
 
 
 @njit(cache=True)
-def kepler_eccentric_anomaly(m, e):
+def kepler_eccentric_anomaly(m: float, e: float) -> float:
     """Eccentric anomaly ``E`` with ``E - e sin E = m`` (elliptic, Newton's method)."""
     ecc = m if e < 0.8 else math.pi
     for _ in range(60):
@@ -45,7 +46,8 @@ def kepler_eccentric_anomaly(m, e):
 
 
 @njit(cache=True)
-def ellipse_state(a, e, omega, gm, t):
+def ellipse_state(a: float, e: float, omega: float, gm: float,
+                  t: float) -> tuple[float, float, float, float]:
     """Position and velocity ``t`` s after perigee on the ellipse ``a``, ``e`` whose perigee
     points at polar angle ``omega`` (counterclockwise motion)."""
     n = math.sqrt(gm / (a * a * a))
@@ -63,7 +65,8 @@ def ellipse_state(a, e, omega, gm, t):
 
 
 @njit(cache=True)
-def body_state_at(a, e, perigee, angle0, gm, t):
+def body_state_at(a: float, e: float, perigee: float, angle0: float, gm: float,
+                  t: float) -> tuple[float, float, float, float]:
     """State of a body on the ellipse ``a``, ``e`` (perigee at polar angle ``perigee``) ``t``
     seconds after it stood at polar angle ``angle0``: back to its time since perigee by
     Kepler's equation, then :func:`ellipse_state`."""
@@ -75,7 +78,7 @@ def body_state_at(a, e, perigee, angle0, gm, t):
 
 
 @njit(cache=True)
-def periapsis_distance(rx, ry, vx, vy, gm):
+def periapsis_distance(rx: float, ry: float, vx: float, vy: float, gm: float) -> float:
     """Periapsis distance of the two-body conic through a relative state (``h^2 / gm /
     (1 + e)``, any conic)."""
     r = math.sqrt(rx * rx + ry * ry)
@@ -143,8 +146,10 @@ def _batch(prm, r_soi, t_max, out):
     return out
 
 
-def patched_conic_miss(park_radius, park_angle, coast_time, delta_v, moon_a, moon_e,
-                       moon_perigee, moon_angle, gm_earth, gm_moon, r_soi,
+def patched_conic_miss(park_radius: ArrayLike, park_angle: ArrayLike, coast_time: ArrayLike,
+                       delta_v: ArrayLike, moon_a: ArrayLike, moon_e: ArrayLike,
+                       moon_perigee: ArrayLike, moon_angle: ArrayLike, gm_earth: ArrayLike,
+                       gm_moon: ArrayLike, r_soi: ArrayLike,
                        t_max: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Predicted ``(signed miss, closest approach, time)`` of prograde launches (arrays
     broadcast together; km, s). The signed miss is the Moon-centred periapsis signed by the
@@ -160,6 +165,7 @@ def patched_conic_miss(park_radius, park_angle, coast_time, delta_v, moon_a, moo
     return out[:, 0], out[:, 1], out[:, 2]
 
 
-def laplace_soi(semi_major_axis, gm_small, gm_large):
+def laplace_soi(semi_major_axis: ArrayLike, gm_small: ArrayLike,
+                gm_large: ArrayLike) -> np.ndarray:
     """Radius of the sphere of influence (Laplace): ``a (m / M)^(2/5)``."""
     return np.asarray(semi_major_axis) * (np.asarray(gm_small) / np.asarray(gm_large)) ** 0.4

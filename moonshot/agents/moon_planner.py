@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 import numpy as np
 
@@ -81,7 +82,8 @@ def hohmann_delta_v(r_park: float, r_target: float, gm: float = GM_EARTH) -> flo
     return v_p - v_c
 
 
-def transfer_to_radius(r_park: float, r_apogee: float, r: float, gm: float = GM_EARTH):
+def transfer_to_radius(r_park: float, r_apogee: float, r: float,
+                       gm: float = GM_EARTH) -> tuple[float, float]:
     """On the ellipse with perigee ``r_park`` and apogee ``r_apogee``: the true anomaly (rad)
     and the time (s) from perigee at which the radius first reaches ``r``."""
     a = 0.5 * (r_park + r_apogee)
@@ -158,17 +160,19 @@ class MoonPlanner(Agent):
         self.rehearsals = 0  # imagined launches flown in the model, in all
 
     # --- the agent interface -------------------------------------------------------------
-    def begin_episode(self, view, observation, info) -> None:
+    def begin_episode(self, view: Any, observation: np.ndarray, info: dict) -> None:
         """``view``: the env's :class:`~moonshot.envs.moon_launch.MoonView`."""
         self._constants = dict(view.constants) if view is not None else {}
         self._exact = ((view.moon_eccentricity, view.moon_perigee)
                        if view is not None and view.mode == "oracle" else None)
         self._map_id = (info.get("split"), int(info.get("map_id", -1)))
 
-    def predict(self, observation, state=None, episode_start=None, deterministic=True):
+    def predict(self, observation: np.ndarray, state: Any = None,
+                episode_start: np.ndarray | None = None,
+                deterministic: bool = True) -> tuple[np.ndarray, Any]:
         t0 = time.process_time()
         obs = np.asarray(observation, dtype=np.float64).reshape(-1)
-        history = self._history.get(self._map_id, [])
+        history = self._history.get(self._map_id, []) if self._map_id is not None else []
         gain = self.engine_gain()
         if self.model == "first_guess":
             action, predicted = self._secant(obs, history)
@@ -228,8 +232,9 @@ class MoonPlanner(Agent):
         moon_angle = math.atan2(obs[3], obs[2])
         e, perigee = moon_orbit_from_ephemeris(moon_angle, dist, float(obs[6]) / 10.0, a,
                                                gm_earth + gm_moon)
-        if getattr(self, "_exact", None) is not None:  # oracle: the true ellipse
-            e, perigee = self._exact
+        exact = getattr(self, "_exact", None)
+        if exact is not None:  # oracle: the true ellipse
+            e, perigee = exact
         return {
             "park_radius": c.get("r_earth", R_EARTH) + float(obs[4]) * 1000.0,
             "park_angle": math.atan2(obs[1], obs[0]), "moon_angle": moon_angle,

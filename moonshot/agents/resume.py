@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .vec import GymVectorToSB3, WorkerVecEnv
+
+if TYPE_CHECKING:
+    from stable_baselines3.common.base_class import BaseAlgorithm
+    from stable_baselines3.common.vec_env import VecEnv
 
 
 def _base_vec(vec):
@@ -30,7 +34,7 @@ def _base_vec(vec):
     return vec
 
 
-def env_state(vec) -> dict | None:
+def env_state(vec: VecEnv) -> dict | None:
     """Where every env of an SB3 VecEnv stands (``None`` if an env cannot say)."""
     base = _base_vec(vec)
     if isinstance(base, WorkerVecEnv):
@@ -43,14 +47,14 @@ def env_state(vec) -> dict | None:
         getters = [getattr(e.unwrapped, "get_state", None) for e in envs]
         if any(g is None for g in getters):
             return None
-        return {"kind": "list", "states": [g() for g in getters]}
+        return {"kind": "list", "states": [g() for g in getters if g is not None]}
     try:  # SubprocVecEnv
         return {"kind": "list", "states": base.env_method("get_state")}
     except AttributeError:
         return None
 
 
-def set_env_state(vec, state: dict) -> None:
+def set_env_state(vec: VecEnv, state: dict) -> None:
     base = _base_vec(vec)
     if state["kind"] == "workers":
         base.set_state(state["state"])
@@ -81,7 +85,7 @@ def _owner(obj, name: str):
     return obj, last
 
 
-def wrapper_state(vec) -> list:
+def wrapper_state(vec: VecEnv) -> list:
     """The running sums of the VecEnvWrappers around the envs, outermost first."""
     out = []
     while hasattr(vec, "venv") and not isinstance(vec, (GymVectorToSB3, WorkerVecEnv)):
@@ -92,7 +96,7 @@ def wrapper_state(vec) -> list:
     return out
 
 
-def set_wrapper_state(vec, states: list) -> None:
+def set_wrapper_state(vec: VecEnv, states: list) -> None:
     for saved in states:
         if not (hasattr(vec, "venv") and not isinstance(vec, (GymVectorToSB3, WorkerVecEnv))):
             raise ValueError("the checkpoint's env wrappers differ from this run's")
@@ -102,11 +106,13 @@ def set_wrapper_state(vec, states: list) -> None:
         vec = vec.venv
 
 
-def capture(model, monitor_state: dict) -> dict[str, Any]:
+def capture(model: BaseAlgorithm, monitor_state: dict) -> dict[str, Any]:
     """The trainer state of ``model`` now (see the module docstring)."""
     import torch
 
     space_rng = getattr(model.action_space, "_np_random", None)
+    vec = model.get_env()
+    assert vec is not None  # a model in training holds its envs
     return {
         "torch_rng": torch.get_rng_state(),
         "numpy_rng": np.random.get_state(),  # noqa: NPY002 (SB3 seeds the legacy global)
@@ -116,8 +122,8 @@ def capture(model, monitor_state: dict) -> dict[str, Any]:
         "last_episode_starts": model._last_episode_starts,
         "last_original_obs": getattr(model, "_last_original_obs", None),
         "last_lstm_states": getattr(model, "_last_lstm_states", None),  # RecurrentPPO
-        "env": env_state(model.get_env()),
-        "wrappers": wrapper_state(model.get_env()),
+        "env": env_state(vec),
+        "wrappers": wrapper_state(vec),
         "monitor": monitor_state,
         # SB3's logging windows (rollout/ep_rew_mean): the model file leaves them out
         "ep_info_buffer": getattr(model, "ep_info_buffer", None),
@@ -125,7 +131,7 @@ def capture(model, monitor_state: dict) -> dict[str, Any]:
     }
 
 
-def restore(model, state: dict) -> bool:
+def restore(model: BaseAlgorithm, state: dict) -> bool:
     """Put ``state`` back into a freshly loaded ``model``; returns whether the envs were
     restored too (else they start from a reset)."""
     import torch
@@ -141,8 +147,10 @@ def restore(model, state: dict) -> bool:
         model.action_space._np_random.bit_generator.state = state["action_space_rng"]
     if state.get("env") is None:
         return False
-    set_env_state(model.get_env(), state["env"])
-    set_wrapper_state(model.get_env(), state.get("wrappers", []))
+    vec = model.get_env()
+    assert vec is not None  # loaded with its envs
+    set_env_state(vec, state["env"])
+    set_wrapper_state(vec, state.get("wrappers", []))
     model._last_obs = state["last_obs"]
     model._last_episode_starts = state["last_episode_starts"]
     if state.get("last_original_obs") is not None:

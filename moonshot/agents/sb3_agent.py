@@ -51,7 +51,9 @@ class SB3Agent(Agent):
         self._frames[..., -n:] = observation
         return self._frames.copy()
 
-    def predict(self, observation, state=None, episode_start=None, deterministic=True):
+    def predict(self, observation: np.ndarray, state: Any = None,
+                episode_start: np.ndarray | None = None,
+                deterministic: bool = True) -> tuple[np.ndarray, Any]:
         observation = np.asarray(observation)
         if self.normalizer is not None:
             observation = self.normalizer.normalize_obs(observation)

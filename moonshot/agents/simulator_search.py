@@ -21,6 +21,7 @@ steps would need a copy of the env at every decision.
 from __future__ import annotations
 
 import time
+from typing import Any, cast
 
 import numpy as np
 
@@ -61,7 +62,7 @@ class SimulatorSearch(Agent):
         # cumulative (compute seconds, rehearsals)
         self._bill = (0.0, 0)
 
-    def begin_episode(self, view, observation, info) -> None:
+    def begin_episode(self, view: Any, observation: np.ndarray, info: dict) -> None:
         """``view``: the env's :class:`~moonshot.envs.perception.Rehearsal`."""
         if not isinstance(view, Rehearsal):
             raise TypeError(f"{self.name} needs the env's simulator (perceive('simulator') "
@@ -69,9 +70,12 @@ class SimulatorSearch(Agent):
         self._rehearsal = view
         self._key = (info.get("split"), int(info.get("map_id", -1)))
 
-    def predict(self, observation, state=None, episode_start=None, deterministic=True):
+    def predict(self, observation: np.ndarray, state: Any = None,
+                episode_start: np.ndarray | None = None,
+                deterministic: bool = True) -> tuple[np.ndarray, Any]:
         if self._rehearsal is None:
             raise RuntimeError("begin_episode() hands the agent its simulator first")
+        assert self._key is not None  # set with the rehearsal
         t0 = time.process_time()
         space = self._rehearsal.action_space
         low, high = np.asarray(space.low, np.float64), np.asarray(space.high, np.float64)
@@ -79,7 +83,7 @@ class SimulatorSearch(Agent):
         mean, std = start if start is not None else (None, None)
         best_action, best_reward = None, -np.inf
         for _ in range(self.iterations):
-            if mean is None:  # a fresh scenario: the whole action box, uniformly
+            if mean is None or std is None:  # a fresh scenario: the whole action box, uniformly
                 pop = self._rng.uniform(low, high, (self.population, len(low)))
             else:
                 pop = np.clip(self._rng.normal(mean, std, (self.population, len(low))), low,
@@ -92,11 +96,13 @@ class SimulatorSearch(Agent):
             elite = pop[order[-self.elites:]].astype(np.float64)
             # a floor on the spread, so that the search can still move on a retry
             mean, std = elite.mean(axis=0), np.maximum(elite.std(axis=0), 1e-3 * (high - low))
+        assert mean is not None and std is not None  # iterations >= 1
         self._search[self._key] = (mean, std)
         compute, rehearsals = self._bill
         self._bill = (compute + time.process_time() - t0,
                       rehearsals + self.population * self.iterations)
-        return best_action, state
+        # (still None only if every rehearsal scored NaN: handed on as it was)
+        return cast(np.ndarray, best_action), state
 
     def costs(self) -> AgentCosts:
         """Actions rehearsed in the copy of the env and compute seconds of the searches, so

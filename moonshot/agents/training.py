@@ -20,8 +20,10 @@ plan of the run; the monitor, checkpoints and config are already their own modul
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any, cast
 
 from ..errors import ConfigError
 from ..runlog import (
@@ -74,7 +76,7 @@ __all__ = ["train", "TrainConfig", "default_hyperparams", "parse_key_values", "c
            "versions"]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     # Deprecated: moonshot.agents.training.load_agent(run_dir) is moonshot.agents.load_agent,
     # the one loader (which also takes ``planner`` and ``module:Class``).
     if name == "load_agent":
@@ -89,7 +91,7 @@ def __getattr__(name: str):
 
 
 def train(cfg: TrainConfig | None = None, *, resume: bool = False,
-          on_checkpoint=None, **kwargs) -> Path:
+          on_checkpoint: Callable[[Path], object] | None = None, **kwargs: Any) -> Path:
     """Train an RL agent; returns the run folder.
 
     ``train(env="moon", algo="ppo", timesteps=200_000, out="runs/x", env_kwargs={"target":
@@ -245,7 +247,9 @@ def check_env_kwargs(env_id: str, kwargs: dict, algo: str | None = None,
     try:
         if algo is not None:
             try:
-                algo_class(algo)(policy, env, device="cpu", _init_setup_model=False)
+                # on- and off-policy classes take _init_setup_model (BaseAlgorithm does not)
+                make = cast(Callable[..., object], algo_class(algo))
+                make(policy, env, device="cpu", _init_setup_model=False)
             except (AssertionError, ValueError, TypeError, KeyError) as exc:
                 raise ConfigError(f"--algo {algo} cannot train in {env_id} (policy {policy}): "
                                   f"{' '.join(str(exc).split())}") from None
@@ -334,6 +338,7 @@ def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool,
 
     env_id, hp, n_envs = plan["env_id"], plan["hp"], plan["n_envs"]
     normalize, schedule = plan["normalize"], plan["schedule"]
+    assert cfg.timesteps is not None  # resolved by _plan
     meta = find_checkpoint(run) if resume else None
     if resume and meta is None:
         print(f"moonshot: {run} has no checkpoint yet; the run starts again from step 0 "
@@ -349,7 +354,8 @@ def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool,
     if meta:
         _check_logs_before_resume(run, meta, start_steps)
     logs = _open_logs(run, keep) if resume else None
-    if meta and logs[0].episodes != int(meta.get("episodes", logs[0].episodes)):
+    if meta and logs is not None and \
+            logs[0].episodes != int(meta.get("episodes", logs[0].episodes)):
         logs[0].close()
         raise ValueError(f"{run / 'episodes.csv'} holds {logs[0].episodes} episodes up to the "
                          f"checkpoint at step {start_steps:,}, which counted "
@@ -417,8 +423,9 @@ def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool,
         log.close()
         vec.close()
     save_model_atomic(model, run / "model.zip")
-    if model.get_vec_normalize_env() is not None:
-        save_stats_atomic(model.get_vec_normalize_env(), run / STATS_FILE)
+    norm = model.get_vec_normalize_env()
+    if norm is not None:
+        save_stats_atomic(norm, run / STATS_FILE)
     return run
 
 
@@ -465,6 +472,7 @@ def _build_model(cfg: TrainConfig, plan: dict, vec):
 
 
 def _fine_tune_start(cfg: TrainConfig, vec, normalize, plan: dict):
+    assert cfg.init_from is not None  # only called for a fine-tune
     init = Path(cfg.init_from)
     stats = stats_path(init)
     if not stats.exists() and stats.with_suffix(".pkl").exists():

@@ -7,11 +7,19 @@ single env is vectorized with SB3's own Dummy/Subproc VecEnvs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection
+from typing import Any, Protocol, cast
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.envs.registration import EnvSpec
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
+from stable_baselines3.common.vec_env.base_vec_env import (
+    VecEnvIndices,
+    VecEnvObs,
+    VecEnvStepReturn,
+)
 
 from ..worlds import resolve_env_id
 
@@ -23,13 +31,14 @@ def sb3_infos(info: dict, terminated: np.ndarray, truncated: np.ndarray) -> list
     dones = terminated | truncated
     final = info.get("final_info", {})
     final_obs = info.get("final_obs")
-    infos = [{} for _ in range(len(dones))]
+    infos: list[dict] = [{} for _ in range(len(dones))]
     keys = [k for k in final if not k.startswith("_")]
     for i in np.nonzero(dones)[0]:
         d = infos[i]
         for k in keys:
             v = final[k][i]
             d[k] = v.item() if isinstance(v, np.generic) else v
+        assert final_obs is not None  # the env reports it with every finished episode
         d["terminal_observation"] = final_obs[i]
         d["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
     return infos
@@ -50,23 +59,23 @@ class GymVectorToSB3(VecEnv):
         self._seed: int | None = None
 
     @property
-    def spec(self):
+    def spec(self) -> EnvSpec | None:
         """The Gymnasium spec of the vector env (its id, e.g. in VecMonitor's header)."""
         return getattr(self.venv, "spec", None)
 
-    def reset(self):
+    def reset(self) -> VecEnvObs:
         obs, _ = self.venv.reset(seed=self._seed)
         self._seed = None
         return obs
 
-    def seed(self, seed: int | None = None):
+    def seed(self, seed: int | None = None) -> Sequence[int | None]:
         self._seed = seed
         return [seed] * self.num_envs
 
     def step_async(self, actions: np.ndarray) -> None:
         self._actions = actions
 
-    def step_wait(self):
+    def step_wait(self) -> VecEnvStepReturn:
         obs, rewards, terminated, truncated, info = self.venv.step(self._actions)
         dones = terminated | truncated
         return obs, rewards.astype(np.float32), dones, sb3_infos(info, terminated, truncated)
@@ -74,25 +83,35 @@ class GymVectorToSB3(VecEnv):
     def close(self) -> None:
         self.venv.close()
 
-    def get_attr(self, attr_name: str, indices=None):
+    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
         val = getattr(self.venv, attr_name)
         return [val for _ in self._get_indices(indices)]
 
-    def set_attr(self, attr_name: str, value, indices=None) -> None:
+    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
         setattr(self.venv, attr_name, value)
 
-    def env_method(self, method_name: str, *method_args, indices=None, **method_kwargs):
+    def env_method(self, method_name: str, *method_args: Any, indices: VecEnvIndices = None,
+                   **method_kwargs: Any) -> list[Any]:
         fn = getattr(self.venv, method_name)
         return [fn(*method_args, **method_kwargs) for _ in self._get_indices(indices)]
 
-    def env_is_wrapped(self, wrapper_class, indices=None):
+    def env_is_wrapped(self, wrapper_class: type[gym.Wrapper],
+                       indices: VecEnvIndices = None) -> list[bool]:
         return [False for _ in self._get_indices(indices)]
 
-    def get_images(self):
+    def get_images(self) -> Sequence[np.ndarray | None]:
         return [None for _ in range(self.num_envs)]
 
 
-def _vector_worker(conn, env_id: str, n: int, kwargs: dict) -> None:
+class _Resumable(Protocol):
+    """A native vector env whose state a resume saves and restores (MoonLaunch's, CityNav's)."""
+
+    def get_state(self) -> dict: ...
+
+    def set_state(self, state: dict) -> None: ...
+
+
+def _vector_worker(conn: Connection, env_id: str, n: int, kwargs: dict) -> None:
     """A worker process of :class:`WorkerVecEnv`: one native vector env, driven by messages.
     Every reply is ``("ok", payload)`` or ``("error", traceback)``: an exception in the worker
     reaches the trainer instead of leaving it waiting."""
@@ -111,14 +130,15 @@ def _vector_worker(conn, env_id: str, n: int, kwargs: dict) -> None:
             if cmd == "close":
                 break
             try:
+                out: object = None  # the reply's payload
                 if cmd == "step":
                     out = venv.step(arg)
                 elif cmd == "reset":
                     out = venv.reset(seed=arg)[0]
                 elif cmd == "get_state":
-                    out = venv.unwrapped.get_state()
+                    out = cast(_Resumable, venv.unwrapped).get_state()
                 elif cmd == "set_state":
-                    out = venv.unwrapped.set_state(arg)
+                    cast(_Resumable, venv.unwrapped).set_state(arg)
                 else:
                     raise ValueError(f"unknown worker command {cmd!r}")
             except Exception:
@@ -154,8 +174,8 @@ class WorkerVecEnv(VecEnv):
 
         sizes = [n_envs // workers + (k < n_envs % workers) for k in range(workers)]
         self._offsets = np.cumsum([0] + sizes)
-        ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods()
-                             else "spawn")
+        ctx = (mp.get_context("forkserver") if "forkserver" in mp.get_all_start_methods()
+               else mp.get_context("spawn"))
         self._pipes, self._procs = [], []
         for n in sizes:
             parent, child = ctx.Pipe()
@@ -178,11 +198,11 @@ class WorkerVecEnv(VecEnv):
         self._actions: np.ndarray | None = None
         self.env_id = env_id
 
-    def seed(self, seed: int | None = None):
+    def seed(self, seed: int | None = None) -> Sequence[int | None]:
         self._seed = seed
         return [seed] * self.num_envs
 
-    def _recv(self, k: int):
+    def _recv(self, k: int) -> Any:
         try:
             status, payload = self._pipes[k].recv()
         except (EOFError, ConnectionResetError, OSError):
@@ -207,7 +227,7 @@ class WorkerVecEnv(VecEnv):
             raise error
         return out
 
-    def reset(self):
+    def reset(self) -> VecEnvObs:
         for k, pipe in enumerate(self._pipes):
             pipe.send(("reset", None if self._seed is None else
                        self._seed + int(self._offsets[k])))
@@ -218,7 +238,7 @@ class WorkerVecEnv(VecEnv):
         for k, pipe in enumerate(self._pipes):
             pipe.send(("step", actions[self._offsets[k]:self._offsets[k + 1]]))
 
-    def step_wait(self):
+    def step_wait(self) -> VecEnvStepReturn:
         parts = self._gather()
         obs = np.concatenate([p[0] for p in parts])
         rewards = np.concatenate([p[1] for p in parts]).astype(np.float32)
@@ -250,21 +270,23 @@ class WorkerVecEnv(VecEnv):
             if proc.is_alive():
                 proc.kill()
 
-    def get_attr(self, attr_name: str, indices=None):
+    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
         if attr_name == "render_mode":  # the workers' vector envs do not render
             return [None for _ in self._get_indices(indices)]
         raise AttributeError(f"{attr_name} lives in the worker processes")
 
-    def set_attr(self, attr_name: str, value, indices=None) -> None:
+    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
         raise AttributeError(f"{attr_name} lives in the worker processes")
 
-    def env_method(self, method_name: str, *method_args, indices=None, **method_kwargs):
+    def env_method(self, method_name: str, *method_args: Any, indices: VecEnvIndices = None,
+                   **method_kwargs: Any) -> list[Any]:
         raise AttributeError(f"{method_name} lives in the worker processes")
 
-    def env_is_wrapped(self, wrapper_class, indices=None):
+    def env_is_wrapped(self, wrapper_class: type[gym.Wrapper],
+                       indices: VecEnvIndices = None) -> list[bool]:
         return [False] * self.num_envs
 
-    def get_images(self):
+    def get_images(self) -> Sequence[np.ndarray | None]:
         return [None] * self.num_envs
 
 

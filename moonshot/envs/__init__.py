@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import gymnasium as gym
 
 
@@ -35,7 +37,7 @@ def register_envs() -> None:
         )
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     # Lazy exports keep `import moonshot` fast (numba and pybullet load on first use).
     if name == "MoonLaunchEnv":
         from .moon_launch import MoonLaunchEnv

@@ -12,6 +12,7 @@ client, and nothing is built until a chase frame is asked for.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +20,10 @@ from ..physics.bullet_scene import BulletScene, discs, merge, prisms, segments
 from ..physics.city.geometry import rect_corners
 from ..physics.city.signals import GREEN, NO_LIGHT, RED, YELLOW
 from ..physics.city.traffic import CAR_LENGTH, CAR_WIDTH
+
+if TYPE_CHECKING:
+    from ..physics.city.batch import DriveView
+    from ..physics.city.bullet_city import CityWorld
 
 
 def _rgba(rgb, a: float = 1.0) -> tuple[float, float, float, float]:
@@ -51,8 +56,8 @@ class ChaseRenderer:
     def __init__(self, size: int = 360, fov: float = 62.0, far: float = 220.0):
         self.size, self.fov, self.far = int(size), float(fov), float(far)
         self.scene: BulletScene | None = None
-        self._map_key = None
-        self._route_key = None
+        self._map_key: tuple | None = None
+        self._route_key: tuple | None = None
         self._route_bodies: list[int] = []
         self._cars: list[int] = []
         self._ego = -1
@@ -124,12 +129,14 @@ class ChaseRenderer:
 
     def _car_body(self, length: float, width: float, rgb) -> int:
         h, c = CAR_HEIGHT, CABIN_HEIGHT
+        assert self.scene is not None  # built by the first draw()
         return self.scene.add_boxes(
             [(length / 2, width / 2, h / 2), (0.28 * length, 0.46 * width, c / 2)],
             [(0, 0, h / 2 + 0.15), (-0.08 * length, 0, h + 0.15 + c / 2)], _rgba(rgb))
 
     def _build_route(self, world) -> None:
         sc = self.scene
+        assert sc is not None
         for body in self._route_bodies:
             sc.remove(body)
         pts = world.route.points
@@ -142,19 +149,20 @@ class ChaseRenderer:
                         _rgba(COLORS["goal"]))]
 
     # ------------------------------------------------------------------ frames
-    def draw(self, world) -> np.ndarray:
+    def draw(self, world: CityWorld | DriveView) -> np.ndarray:
         """An RGB frame ``(size, size, 3)`` of ``world`` now."""
-        city = world.city
+        city, tr = world.city, world.traffic
+        assert city is not None and tr is not None  # a drive has started
         key = (city.seed, city.params)
         if key != self._map_key:
             self._build_map(city)
             self._map_key = key
         sc = self.scene
+        assert sc is not None
         route_key = (key, world.start_lane, world.start_s, world.goal_lane, world.goal_s)
         if route_key != self._route_key:
             self._build_route(world)
             self._route_key = route_key
-        tr = world.traffic
         while len(self._cars) < tr.n:
             rgb = CAR_COLORS[len(self._cars) % len(CAR_COLORS)]
             self._cars.append(self._car_body(float(tr.idm[CAR_LENGTH]),
@@ -171,7 +179,7 @@ class ChaseRenderer:
         x, y, h, _ = world.ego
         sc.set_pose(self._ego, x, y, 0.0, h)
         states = city.signals.states(world.t)[self._lamp_road]
-        for k in np.flatnonzero(states != self._lamp_state):
+        for k in np.flatnonzero(states != self._lamp_state).tolist():
             sc.set_color(int(self._lamps[k]), _rgba(COLORS[int(states[k])]))
         self._lamp_state = states
         return self._picture(world, x, y, h)
@@ -188,6 +196,7 @@ class ChaseRenderer:
         c, s = math.cos(self._cam_heading), math.sin(self._cam_heading)
         eye = (x - BEHIND * c, y - BEHIND * s, ABOVE)
         target = (x + AHEAD * c, y + AHEAD * s, AIM)
+        assert self.scene is not None
         rgb, empty = self.scene.camera_image(eye, target, self.size, self.size, fov=self.fov,
                                              far=self.far)
         rgb = rgb.copy()

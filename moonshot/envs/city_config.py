@@ -80,7 +80,8 @@ V1_SETTINGS: dict[str, tuple[object, str]] = {
 }
 
 
-def _number(cfg, key, lo, hi=None, integer=False, lo_open=False):
+def _number(cfg: dict, key: str, lo: float, hi: float | None = None, integer: bool = False,
+            lo_open: bool = False) -> float:
     val = cfg[key]
     ok = not isinstance(val, bool) and isinstance(val, (int, float, np.integer, np.floating))
     if ok:
@@ -96,7 +97,7 @@ def _number(cfg, key, lo, hi=None, integer=False, lo_open=False):
     return int(val) if integer else float(val)
 
 
-def friction_range(value) -> tuple[float, float]:
+def friction_range(value: object) -> tuple[float, float]:
     """``road_friction`` as ``(low, high)``: a number ``mu`` is ``(mu, mu)``; ``[low, high]``
     is drawn uniformly per drive (domain randomization). Every value in (0, 2]."""
     msg = (f"CityNav config road_friction={value!r}: must be a number > 0 and <= 2 (dry "

@@ -10,6 +10,7 @@ whether it runs alone or in a batch (tested). The observation layouts of v1 are 
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import numpy as np
 
@@ -106,7 +107,8 @@ class CityDrives:
             return int(rng.integers(int(self.cfg["num_train_maps"])))
         return int(NEW_SEED_BASE + rng.integers(2**31 - 1 - NEW_SEED_BASE))
 
-    def reset(self, i: int, rng: np.random.Generator, options: dict | None = None):
+    def reset(self, i: int, rng: np.random.Generator,
+              options: dict | None = None) -> tuple[np.ndarray, dict]:
         """A new drive ``i`` from ``rng``; returns its observation and info."""
         options = dict(options or {})
         check_keys(options, ["map_seed"], "reset option")
@@ -127,16 +129,16 @@ class CityDrives:
             self.batch.friction[i] = lo + (hi - lo) * rng.random()
         self._rows[i, self._friction_at] = self.batch.friction[i]
         if self.cfg["bold_drivers"] > 0:  # drawn after the rest: the same drive otherwise
-            tr = self.batch.drive[i].traffic
+            tr = self.batch.started(i).traffic
             tr.bold = rng.random(tr.n) < float(self.cfg["bold_drivers"])
             tr.v0[tr.bold] *= BOLD_SPEED
         if self.cfg["lidar_noise"] > 0:  # a jumped copy: the drive's own draws stay the same
-            self._noise[i] = np.random.Generator(rng.bit_generator.jumped())
+            self._noise[i] = np.random.Generator(cast(np.random.PCG64, rng.bit_generator).jumped())
         self.steps[i] = 0
         self.red_run[i] = 0
         b = self.batch
         b.cast([i])
-        route = b.drive[i].route
+        route = b.started(i).route
         self.togo[i] = route.length - b.route_s[i] + b.route_offset[i]
         self._features(i, b.route_s[i])
         obs = self._observation([i])[0]
@@ -146,7 +148,7 @@ class CityDrives:
         b = self.batch
         return {"is_success": bool(success), "death": bool(death),
                 "map_id": int(self.map_id[i]), "split": self.cfg["split"],
-                "route_progress": float(min(max(b.route_s[i] / b.drive[i].route.length, 0.0),
+                "route_progress": float(min(max(b.route_s[i] / b.started(i).route.length, 0.0),
                                             1.0)),
                 "red_lights_run": int(self.red_run[i])}
 
@@ -163,7 +165,7 @@ class CityDrives:
         accel = np.where(a[:, 0] >= 0.0, a[:, 0] * p.max_accel, a[:, 0] * p.max_brake)
         s_before = b.route_s.copy()
         togo_before = self.togo.copy()
-        rand = [rngs[i].random(b.drive[i].traffic.n) for i in range(self.n)]
+        rand = [rngs[i].random(b.started(i).traffic.n) for i in range(self.n)]
         crash = b.step(accel, a[:, 1] * p.max_steer, rand)
         self.steps += 1
         off_road = np.zeros(self.n, dtype=bool)
@@ -172,7 +174,7 @@ class CityDrives:
         for i in range(self.n):
             off_road[i], red[i], dist[i] = self._features(i, s_before[i])
         self.red_run += red
-        length = np.array([d.route.length for d in b.drive])
+        length = np.array([b.started(i).route.length for i in range(self.n)])
         limit = np.array([c.params.speed_limit for c in b.city])
         speeding = b.ego[:, 3] > limit + SPEEDING_MARGIN
         arrived = (crash == 0) & (b.route_s >= length - self._goal_radius) & \
@@ -196,7 +198,7 @@ class CityDrives:
     def _features(self, i: int, s_before: float):
         """Route progress, lights and the lidar-layout observation row of drive ``i``."""
         b = self.batch
-        d = b.drive[i]
+        d = b.started(i)
         city = b.city[i]
         ri, rs, off, off_road, red, dist = drive_features(
             b.ego[i], b.steer[i], b.t[i], b._route[i], d.route.stops, b._signals[i],
@@ -230,7 +232,7 @@ class CityDrives:
                 out[sl] = lidar_row[self.lidar_layout.slices[name]]
         x, y, h, v = b.ego[i]
         c, s = math.cos(h), math.sin(h)
-        tr = b.drive[i].traffic
+        tr = b.started(i).traffic
         seen = b.visible_cars(i)
         if len(seen):
             d = np.hypot(tr.pose[seen, 0] - x, tr.pose[seen, 1] - y)
@@ -258,14 +260,14 @@ class CityDrives:
 
     def _next_stop(self, i: int):
         b = self.batch
-        for row in b.drive[i].route.stops:
+        for row in b.started(i).route.stops:
             if row[0] - b.route_s[i] >= -1.0:
                 return int(row[1]), int(row[2])
         return None
 
     # ---------------------------------------------------------------------------- resume
     def get_state(self, i: int) -> dict:
-        b, d = self.batch, self.batch.drive[i]
+        b, d = self.batch, self.batch.started(i)
         return {"map_id": int(self.map_id[i]), "drive": d._replace(traffic=d.traffic.copy()),
                 "ego": b.ego[i].copy(), "steer": float(b.steer[i]), "t": float(b.t[i]),
                 "friction": float(b.friction[i]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any, Protocol
 
 import gymnasium as gym
 import numpy as np
@@ -19,6 +20,26 @@ from .city_config import SETTINGS
 from .display import human_window
 from .docs import arguments, fill_doc, number
 from .layout import ObservationLayout, Size, Slot
+
+if TYPE_CHECKING:  # imported by the first render() only
+    from .city_perception import CityView
+    from .city_render import CityRenderer
+
+class _Driving(Protocol):
+    """What :meth:`CityNavEnv.perceive`, ``_refresh_views`` and ``render`` read of their
+    env: CityNav-v1's env borrows them, with its own ``world`` (a view of its batch)."""
+
+    world: Any
+    config: dict
+    render_mode: str | None
+    road_friction: float
+    steer_rate: float
+    _views: dict
+    _window: bool
+    _renderer: CityRenderer | None
+
+    def _refresh_views(self, view: Any, episode: bool = False) -> None: ...
+
 
 WAYPOINT_AHEAD = (5.0, 10.0, 20.0, 30.0, 50.0)  # m along the route
 LIGHT_HORIZON = 60.0  # m
@@ -144,7 +165,7 @@ class CityNavEnv(gym.Env):
 
     metadata = {"render_modes": ["rgb_array", "human"], "render_fps": 10}
 
-    def __init__(self, render_mode: str | None = None, **config):
+    def __init__(self, render_mode: str | None = None, **config: Any):
         cfg = self.default_config()
         check_keys(config, cfg, "CityNav config")
         cfg.update(config)
@@ -174,7 +195,7 @@ class CityNavEnv(gym.Env):
         self._steps = 0
         self._red_run = 0
         self._max_steps = int(round(float(cfg["time_limit"]) / self.dt))
-        self._renderer = None
+        self._renderer: CityRenderer | None = None
 
     @classmethod
     def default_config(cls) -> dict:
@@ -198,7 +219,8 @@ class CityNavEnv(gym.Env):
             return int(self.np_random.integers(int(self.config["num_train_maps"])))
         return int(NEW_SEED_BASE + self.np_random.integers(2**31 - 1 - NEW_SEED_BASE))
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
+    def reset(self, *, seed: int | None = None,
+              options: dict | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
         options = dict(options or {})
         check_keys(options, ["map_seed"], "reset option")
@@ -209,6 +231,7 @@ class CityNavEnv(gym.Env):
         self._steps = 0
         self._red_run = 0
         w = self.world
+        assert w.route is not None  # planned by start()
         self._togo = w.route.length - w.route_s + w.route_offset  # distance still to go, m
         info = self._info(False, False)
         for view in self._views.values():
@@ -217,7 +240,7 @@ class CityNavEnv(gym.Env):
             self.render()
         return self._observe(), info
 
-    def perceive(self, mode: str = "honest"):
+    def perceive(self: _Driving, mode: str = "honest") -> CityView:
         """The perception view of a planner (:class:`~moonshot.envs.city_perception.CityView`):
         what a driver in the ego's seat can know, refreshed after every step. ``"oracle"``
         adds the traffic's and the lights' private state (an ablation)."""
@@ -230,7 +253,7 @@ class CityNavEnv(gym.Env):
             self._refresh_views(self._views[mode], episode=True)
         return self._views[mode]
 
-    def _refresh_views(self, view, episode: bool = False) -> None:
+    def _refresh_views(self: _Driving, view: CityView, episode: bool = False) -> None:
         from .city_perception import refresh_episode, refresh_step
 
         if episode:
@@ -240,7 +263,7 @@ class CityNavEnv(gym.Env):
         refresh_step(view, self.world, int(cfg.get("sensor_delay", 0)), episode,
                      float(cfg.get("occlusion", 0.0)))
 
-    def step(self, action):
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
         if self.world.route is None:
             raise RuntimeError("call reset() before step()")
         try:
@@ -251,6 +274,7 @@ class CityNavEnv(gym.Env):
             raise ValueError(f"action must be 2 finite numbers in [-1, 1], got {action!r}")
         a = (min(max(a0, -1.0), 1.0), min(max(a1, -1.0), 1.0))
         w, cfg, p = self.world, self.config, self.ego_params
+        assert w.route is not None and w.traffic is not None and w.city is not None
         s_before, togo_before = w.route_s, self._togo
         hits = w.step(p.accel(a[0]), a[1] * p.max_steer,
                       self.np_random.random(w.traffic.n))
@@ -291,6 +315,7 @@ class CityNavEnv(gym.Env):
 
     def _info(self, success: bool, death: bool) -> dict:
         w = self.world
+        assert w.route is not None
         return {"is_success": bool(success), "death": bool(death), "map_id": self.map_id,
                 "split": self.split,
                 "route_progress": float(min(max(w.route_s / w.route.length, 0.0), 1.0)),
@@ -304,6 +329,7 @@ class CityNavEnv(gym.Env):
         obs[at["lidar"]] = w.lidar / w.lidar_range
         obs[at["speed"]] = v / p.max_speed
         obs[at["steer"]] = w.steer / p.max_steer
+        assert w.route is not None
         gx, gy = w.route.goal
         dx, dy = gx - x, gy - y
         obs[at["goal_distance"]] = math.hypot(dx, dy) / GOAL_SCALE
@@ -320,7 +346,7 @@ class CityNavEnv(gym.Env):
         obs[at["progress"]] = w.route_s / route.length
         return obs.clip(at.low, at.high, out=obs).astype(np.float32)
 
-    def render(self):
+    def render(self: _Driving) -> np.ndarray | None:
         if self.render_mode is None:
             gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array'")
             return None
@@ -336,7 +362,7 @@ class CityNavEnv(gym.Env):
             return None
         return frame
 
-    def close(self):
+    def close(self) -> None:
         if self._renderer is not None:
             self._renderer.close()
             self._renderer = None

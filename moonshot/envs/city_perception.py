@@ -26,10 +26,16 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .perception import View, check_perception
+
+if TYPE_CHECKING:
+    from ..physics.city.batch import DriveView
+    from ..physics.city.bullet_city import CityWorld
+    from ..physics.city.generator import City
 
 #: Columns of :attr:`CityView.cars`.
 CAR_COLUMNS = ("x", "y", "heading", "speed", "length", "width")
@@ -111,7 +117,7 @@ class CityMap:
     bounds: tuple
 
     @classmethod
-    def of(cls, city) -> CityMap:
+    def of(cls, city: City) -> CityMap:
         """The map of ``city`` (memoized per map: a city is a pure function of its seed)."""
         key = (city.seed, city.params)
         if key not in _MAPS:
@@ -121,7 +127,7 @@ class CityMap:
         return _MAPS[key]
 
     @classmethod
-    def _build(cls, city) -> CityMap:
+    def _build(cls, city: City) -> CityMap:
         from copy import copy
 
         lanes = copy(city.lanes)  # same geometry, in read-only copies
@@ -163,11 +169,12 @@ def new_view(mode: str) -> CityView:
     return CityView(check_perception(mode))
 
 
-def refresh_episode(view: CityView, world, road_friction: float, steer_rate: float,
-                    weather: str | None = None) -> None:
+def refresh_episode(view: CityView, world: CityWorld | DriveView, road_friction: float,
+                    steer_rate: float, weather: str | None = None) -> None:
     """What stays fixed for a drive: the map, the vehicle, the weather, the start and the
     goal. ``weather``: the class the driver sees (default: the class of ``road_friction``;
     another one: the weather misleads, as black ice does)."""
+    assert world.city is not None and world.route is not None  # a drive has started
     view._set("map", CityMap.of(world.city))
     view._set("vehicle", world.ego_params)
     view._set("weather", weather_of(road_friction) if weather is None else
@@ -184,7 +191,7 @@ def refresh_episode(view: CityView, world, road_friction: float, steer_rate: flo
         view._set("signals", world.city.signals)
 
 
-def hidden_by_hedges(city, eye, targets: np.ndarray, reach: float) -> np.ndarray:
+def hidden_by_hedges(city: City, eye: np.ndarray, targets: np.ndarray, reach: float) -> np.ndarray:
     """Which ``targets (K, 2)`` hedges hide from ``eye (x, y)``: hedges grow on every corner
     lot within ``reach`` m of an intersection's centre (off the roadway: farther than the
     road's half width + 0.5 m from every road's centre line), too high to see through."""
@@ -208,8 +215,8 @@ def hidden_by_hedges(city, eye, targets: np.ndarray, reach: float) -> np.ndarray
     return np.bincount(owner, weights=blocked, minlength=len(targets)) > 0
 
 
-def refresh_step(view: CityView, world, delay: int = 0, episode: bool = False,
-                 hedges: float = 0.0) -> None:
+def refresh_step(view: CityView, world: CityWorld | DriveView, delay: int = 0,
+                 episode: bool = False, hedges: float = 0.0) -> None:
     """What the sensors report now (``delay``: the cars and lights as they were ``delay``
     steps ago - the honest view's sensors lag; ``episode``: a new drive, no past yet;
     ``hedges``: cars behind hedges at the intersections are hidden from the honest view,
@@ -217,6 +224,7 @@ def refresh_step(view: CityView, world, delay: int = 0, episode: bool = False,
     from ..physics.city.traffic import CAR_LENGTH, CAR_WIDTH
 
     tr = world.traffic
+    assert tr is not None and world.city is not None  # a drive has started
     view._set("ego", _frozen(world.ego))
     view._set("steer", float(world.steer))
     view._set("time", float(world.t))

@@ -8,16 +8,29 @@ the route, the lights, the traffic, the ego and its lidar rays on top. North is 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..physics.city.geometry import rect_corners
 from ..physics.city.signals import GREEN, RED, YELLOW
 from ..physics.city.traffic import CAR_LENGTH, CAR_WIDTH
 from . import display
 
+if TYPE_CHECKING:  # imported on the first chase frame only (it loads pybullet)
+    from matplotlib.image import AxesImage
+
+    from ..physics.city.batch import DriveView
+    from ..physics.city.bullet_city import CityWorld
+    from .city_chase import ChaseRenderer
+
 MPP = 0.5  # metres per pixel of the background
 EGO_VIEW = 120.0  # m across in the ego view
-COLORS = {
+
+Color = tuple[int, int, int]  # RGB
+
+COLORS: dict[object, Color] = {
     "ground": (196, 214, 170), "sidewalk": (205, 205, 200), "road": (70, 72, 78),
     "marking": (235, 235, 235), "center": (240, 200, 40), "building": (150, 120, 105),
     "roof": (120, 95, 85), "route": (60, 140, 255), "car": (60, 90, 200), "ego": (230, 40, 40),
@@ -29,14 +42,14 @@ COLORS = {
 class _View:
     """A raster window: top-left corner ``(x0, y0)`` in the world, ``mpp`` metres per pixel."""
 
-    def __init__(self, img, x0, y0, mpp):
+    def __init__(self, img: np.ndarray, x0: float, y0: float, mpp: float) -> None:
         self.img, self.x0, self.y0, self.mpp = img, x0, y0, mpp
 
-    def to_px(self, xy):
+    def to_px(self, xy: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         xy = np.asarray(xy, dtype=np.float64)
         return (xy[..., 0] - self.x0) / self.mpp, (self.y0 - xy[..., 1]) / self.mpp
 
-    def fill_poly(self, poly, color):
+    def fill_poly(self, poly: ArrayLike, color: Color) -> None:
         """Fill a convex polygon (k, 2 world coordinates)."""
         c, r = self.to_px(poly)
         h, w = self.img.shape[:2]
@@ -53,7 +66,7 @@ class _View:
             inside &= sign * cross >= 0
         self.img[r0:r1, c0:c1][inside] = color
 
-    def fill_disc(self, xy, radius, color):
+    def fill_disc(self, xy: ArrayLike, radius: float, color: Color) -> None:
         c, r = self.to_px(xy)
         rad = radius / self.mpp
         h, w = self.img.shape[:2]
@@ -64,7 +77,7 @@ class _View:
         cc, rr = np.meshgrid(np.arange(c0, c1) + 0.5, np.arange(r0, r1) + 0.5)
         self.img[r0:r1, c0:c1][(cc - c) ** 2 + (rr - r) ** 2 <= rad * rad] = color
 
-    def dots(self, xy, color, width=1):
+    def dots(self, xy: ArrayLike, color: Color, width: int = 1) -> None:
         """Set the pixels under world points ``xy (n, 2)`` (``width`` px squares)."""
         c, r = self.to_px(xy)
         c, r = c.astype(np.int64), r.astype(np.int64)
@@ -75,13 +88,14 @@ class _View:
                 ok = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
                 self.img[rr[ok], cc[ok]] = color
 
-    def line(self, a, b, color, width=1, dash=None):
-        a, b = np.asarray(a, float), np.asarray(b, float)
-        n = max(2, int(np.linalg.norm(b - a) / (0.5 * self.mpp)))
+    def line(self, a: ArrayLike, b: ArrayLike, color: Color, width: int = 1,
+             dash: float | None = None) -> None:
+        p, q = np.asarray(a, float), np.asarray(b, float)
+        n = max(2, int(np.linalg.norm(q - p) / (0.5 * self.mpp)))
         t = np.linspace(0, 1, n)[:, None]
-        pts = a + (b - a) * t
+        pts = p + (q - p) * t
         if dash:
-            s = t[:, 0] * np.linalg.norm(b - a)
+            s = t[:, 0] * np.linalg.norm(q - p)
             pts = pts[(s % (2 * dash)) < dash]
         self.dots(pts, color, width)
 
@@ -128,12 +142,12 @@ class CityRenderer:
 
     def __init__(self, size: int = 480):
         self.size = size
-        self._bg_key = None
+        self._bg_key: tuple | None = None
         self._bg: _View | None = None
-        self._viewer = None  # the human-render window (display.show)
-        self._chase = None
+        self._viewer: AxesImage | None = None  # the human-render window (display.show)
+        self._chase: ChaseRenderer | None = None
 
-    def draw(self, world, view: str = "ego") -> np.ndarray:
+    def draw(self, world: CityWorld | DriveView, view: str = "ego") -> np.ndarray:
         if view == "chase":  # the 3D view, built on its first frame
             if self._chase is None:
                 from .city_chase import ChaseRenderer
@@ -141,10 +155,12 @@ class CityRenderer:
                 self._chase = ChaseRenderer(self.size)
             return self._chase.draw(world)
         city = world.city
+        assert city is not None  # a drive has started
         key = (city.seed, city.params)
         if key != self._bg_key:
             self._bg, self._bg_key = _background(city), key
         bg = self._bg
+        assert bg is not None
         if view == "ego":
             half = EGO_VIEW / 2
             x, y = world.ego[:2]

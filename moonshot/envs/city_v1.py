@@ -10,6 +10,8 @@ config and the layouts (:func:`_doc_values`, tested).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
@@ -32,6 +34,10 @@ from .city_nav import CityNavEnv
 from .city_vector import CityNavVectorEnv
 from .display import human_window
 from .docs import arguments, fill_doc, number
+
+if TYPE_CHECKING:
+    from .city_perception import CityView
+    from .city_render import CityRenderer
 
 __all__ = ["CityNavV1Env", "CityNavVectorEnv", "CityDrives", "default_config",
            "V1_LIDAR_OBSERVATION", "OBJECTS_OBSERVATION", "FRICTION_SLOT", "OBJECT_WIDTH"]
@@ -96,7 +102,7 @@ class CityNavV1Env(gym.Env):
 
     metadata = {"render_modes": ["rgb_array", "human"], "render_fps": 10}
 
-    def __init__(self, render_mode: str | None = None, **config):
+    def __init__(self, render_mode: str | None = None, **config: Any) -> None:
         cfg = default_config()
         check_keys(config, cfg, "CityNav-v1 config")
         cfg.update(config)
@@ -115,7 +121,7 @@ class CityNavV1Env(gym.Env):
         self.action_space = spaces.Box(-1.0, 1.0, (2,), dtype=np.float32)
         self._views: dict = {}
         self._started = False
-        self._renderer = None
+        self._renderer: CityRenderer | None = None
 
     @classmethod
     def default_config(cls) -> dict:
@@ -125,7 +131,8 @@ class CityNavV1Env(gym.Env):
     def map_id(self) -> int:
         return int(self._drives.map_id[0])
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
+    def reset(self, *, seed: int | None = None,
+              options: dict | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
         obs, info = self._drives.reset(0, self.np_random, options)
         self.road_friction = float(self._drives.batch.friction[0])
@@ -136,7 +143,7 @@ class CityNavV1Env(gym.Env):
             self.render()
         return obs, info
 
-    def step(self, action):
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
         if not self._started:
             raise RuntimeError("call reset() before step()")
         try:
@@ -157,7 +164,7 @@ class CityNavV1Env(gym.Env):
         return (st["obs"][0], float(st["reward"][0]), bool(st["terminated"][0]),
                 bool(st["truncated"][0]), info)
 
-    def perceive(self, mode: str = "honest"):
+    def perceive(self, mode: str = "honest") -> CityView:
         """The perception view of a planner (see :meth:`CityNavEnv.perceive`)."""
         if not self._started:
             raise RuntimeError("call reset() before perceive()")
@@ -178,7 +185,7 @@ class CityNavV1Env(gym.Env):
         for view in self._views.values():  # a planner's view: this drive's map, road, goal
             self._refresh_views(view, episode=True)
 
-    def close(self):
+    def close(self) -> None:
         if self._renderer is not None:
             self._renderer.close()
             self._renderer = None

@@ -8,6 +8,8 @@ is the one a single env would have driven (tested).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
@@ -33,7 +35,7 @@ class CityNavVectorEnv(VectorEnv):
     #: the same episodes
     slot_seeding = True
 
-    def __init__(self, num_envs: int = 8, render_mode: str | None = None, **config):
+    def __init__(self, num_envs: int = 8, render_mode: str | None = None, **config: Any) -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or \
                 num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
@@ -55,9 +57,11 @@ class CityNavVectorEnv(VectorEnv):
         self._rngs: list[np.random.Generator] = []
         self._obs: np.ndarray | None = None
 
-    def reset(self, *, seed: int | list | None = None, options: dict | None = None):
+    def reset(self, *, seed: int | list | None = None,
+              options: dict | None = None) -> tuple[np.ndarray, dict]:
         from gymnasium.utils import seeding
 
+        seeds: list[int | None]
         if seed is None:
             seeds = [None] * self.num_envs
         elif isinstance(seed, (int, np.integer)):
@@ -74,7 +78,8 @@ class CityNavVectorEnv(VectorEnv):
         self._obs = np.stack(obs)
         return self._obs.copy(), _stack_infos(infos)
 
-    def step(self, actions):
+    def step(self, actions: np.ndarray,
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
         if self._obs is None:
             raise RuntimeError("call reset() before step()")
         st = self._drives.step(actions, self._rngs)
@@ -84,7 +89,7 @@ class CityNavVectorEnv(VectorEnv):
         if done.any():
             final_obs = np.zeros_like(obs)
             finals = []
-            for i in np.flatnonzero(done):
+            for i in np.flatnonzero(done).tolist():
                 final_obs[i] = obs[i]
                 f = self._drives.info(i, bool(st["arrived"][i]), bool(st["crash"][i]))
                 f.update(episode_end(st, i))
@@ -105,6 +110,7 @@ class CityNavVectorEnv(VectorEnv):
             st["truncated"], infos
 
     def get_state(self) -> dict:
+        assert self._obs is not None, "call reset() before get_state()"
         return {"rngs": [r.bit_generator.state for r in self._rngs],
                 "drives": [self._drives.get_state(i) for i in range(self.num_envs)],
                 "obs": self._obs.copy()}

@@ -12,9 +12,14 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING, cast
 
 import gymnasium as gym
 import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+    from matplotlib.image import AxesImage
 
 
 def has_display() -> bool:
@@ -32,7 +37,7 @@ def human_window(env_name: str) -> bool:
     return False
 
 
-def show(frame: np.ndarray, viewer=None):
+def show(frame: np.ndarray, viewer: AxesImage | None = None) -> AxesImage:
     """Show ``frame`` in a matplotlib window (the caller checked that a display exists): a new
     window when ``viewer`` is None, else the window of ``viewer``. Returns the viewer to pass
     next time."""
@@ -49,9 +54,10 @@ def show(frame: np.ndarray, viewer=None):
     return viewer
 
 
-def close(viewer) -> None:
+def close(viewer: AxesImage | None) -> None:
     """Close the window of ``viewer`` (from :func:`show`; None: nothing to close)."""
     if viewer is not None:
         import matplotlib.pyplot as plt
 
-        plt.close(viewer.figure)
+        # the image of show(): on plt.subplots' axes, so its figure is a Figure, not a SubFigure
+        plt.close(cast("Figure", viewer.figure))

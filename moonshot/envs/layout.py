@@ -184,7 +184,7 @@ class ResolvedLayout(dict):
         self.low, self.high = low, high
         self.size = len(low)
 
-    def __missing__(self, name: str):
+    def __missing__(self, name: str) -> slice:
         raise KeyError(f"unknown observation slot {name!r}; known: {list(self.slices)}")
 
     def span(self, first: str, last: str) -> slice:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..physics.constants import GM_EARTH
 
@@ -20,12 +21,13 @@ DV_HALF_RANGE = 0.4  # km/s: delta-v in [2.7, 3.5]
 BURN_ANGLE_MAX = math.radians(30.0)
 
 
-def parking_period(park_radius, gm_earth: float = GM_EARTH):
+def parking_period(park_radius: ArrayLike, gm_earth: float = GM_EARTH) -> np.ndarray:
     """Period (s) of a circular orbit of radius ``park_radius`` km."""
     return 2 * np.pi * np.sqrt(np.asarray(park_radius) ** 3 / gm_earth)
 
 
-def action_to_burn(actions, park_radius):
+def action_to_burn(actions: ArrayLike,
+                   park_radius: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Map actions in [-1, 1]^3 to ``(coast_time_s, delta_v_kms, burn_angle_rad)``.
 
     coast_time covers one revolution of the parking orbit; delta_v spans 2.7–3.5 km/s;
@@ -38,7 +40,8 @@ def action_to_burn(actions, park_radius):
     return coast, dv, angle
 
 
-def burn_to_action(coast_time, delta_v, burn_angle, park_radius) -> np.ndarray:
+def burn_to_action(coast_time: ArrayLike, delta_v: ArrayLike, burn_angle: ArrayLike,
+                   park_radius: ArrayLike) -> np.ndarray:
     """Inverse of :func:`action_to_burn` (coast time taken modulo one revolution)."""
     period = parking_period(park_radius)
     frac = np.mod(coast_time, period) / period

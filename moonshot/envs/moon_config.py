@@ -8,13 +8,15 @@ accepted. Shared by the single and the batched env through :mod:`moonshot.envs.m
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..errors import check_choice, check_keys
 from ..physics.constants import MOON_ECCENTRICITY, MOON_SOI, R_MOON
 
 SPLITS = ("train", "new")
 #: Where each split draws from: parking altitude (km), and the Moon's orbit size and mass as
 #: factors of the real Moon's, each a list of intervals drawn uniformly over their union.
-SPLIT_RANGES = {
+SPLIT_RANGES: dict[str, dict[str, tuple]] = {
     "train": {"park_altitude_km": (180.0, 400.0), "moon_orbit_scale": ((1.0, 1.0),),
               "moon_mass_scale": ((1.0, 1.0),)},
     "new": {"park_altitude_km": (600.0, 2000.0),
@@ -43,7 +45,7 @@ ANGLE_ERROR_SIGMA = 1e-4
 def ranges_text(key: str, scale: float = 1.0) -> str:
     """How the splits draw ``key`` (a range of ``SPLIT_RANGES``), for the docs:
     ``train 0.18 .. 0.4, new 0.6 .. 2``; a fixed training value is just ``train 1``."""
-    def one(rng) -> str:
+    def one(rng: tuple | list) -> str:
         if isinstance(rng[0], (tuple, list)):
             return " or ".join(one(r) for r in rng)
         lo, hi = (scale * x for x in rng)
@@ -102,7 +104,7 @@ def default_config() -> dict:
     return {key: default for key, (default, _) in SETTINGS.items()}
 
 
-def make_config(**kwargs) -> dict:
+def make_config(**kwargs: Any) -> dict:
     """Merge ``kwargs`` over :func:`default_config`, validating keys and values."""
     cfg = default_config()
     check_keys(kwargs, cfg, "MoonLaunch config")

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..physics import earth_moon
 from ..physics.constants import (
@@ -118,7 +119,8 @@ def _intervals(u: np.ndarray, intervals) -> np.ndarray:
     raise ValueError(f"one or two intervals, got {len(intervals)}")
 
 
-def sphere_of_influence(moon_a, gm_moon, model: str = "laplace") -> np.ndarray:
+def sphere_of_influence(moon_a: ArrayLike, gm_moon: ArrayLike,
+                        model: str = "laplace") -> np.ndarray:
     """Radius (km) of the sphere of influence of a moon on an orbit of semi-major axis
     ``moon_a`` with ``gm_moon``: Laplace's ``a (m/M)^(2/5)``, scaled from the real Moon's
     published 66,100 km (so the real Moon keeps exactly that); ``"fixed"``: 66,100 km."""
@@ -128,7 +130,7 @@ def sphere_of_influence(moon_a, gm_moon, model: str = "laplace") -> np.ndarray:
     return MOON_SOI * (moon_a / EARTH_MOON_DISTANCE) * (gm_moon / GM_MOON) ** 0.4
 
 
-def sample_scenarios(split: str, scenario_ids, eccentricity: float,
+def sample_scenarios(split: str, scenario_ids: ArrayLike, eccentricity: float,
                      soi_radius: str = "laplace", ranges: dict | None = None) -> Scenarios:
     """Scenarios for ``scenario_ids``; a pure function of ``(split, id, eccentricity,
     ranges)``.
@@ -171,7 +173,7 @@ def observe(s: Scenarios) -> np.ndarray:
     return np.clip(obs, OBS_LOW, OBS_HIGH).astype(np.float32)
 
 
-def check_actions(actions, n: int) -> np.ndarray:
+def check_actions(actions: ArrayLike, n: int) -> np.ndarray:
     """Validate a batch of actions: shape (n, 3) and finite, else ``ValueError``."""
     a = np.asarray(actions, dtype=np.float64)
     if a.size != 3 * n:
@@ -182,7 +184,8 @@ def check_actions(actions, n: int) -> np.ndarray:
 
 
 def launch(s: Scenarios, actions: np.ndarray, rng: np.random.Generator | None, cfg: dict,
-           traced: bool = False):
+           traced: bool = False,
+           ) -> tuple[earth_moon.LaunchResult, np.ndarray, list[np.ndarray] | None]:
     """Fly the launches; returns ``(LaunchResult, executed delta_v, trajectories or None)``.
 
     ``rng`` draws the burn execution error (``None`` or ``execution_error=0``: exact burns);
@@ -219,7 +222,8 @@ def launch(s: Scenarios, actions: np.ndarray, rng: np.random.Generator | None, c
 _LOG_SPAN = math.log(EARTH_MOON_DISTANCE / R_MOON)
 
 
-def score(result: earth_moon.LaunchResult, target: str, soi: np.ndarray | float = MOON_SOI):
+def score(result: earth_moon.LaunchResult, target: str, soi: np.ndarray | float = MOON_SOI,
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rewards, success flags and outcome indices (into ``OUTCOMES``) of a batch of launches;
     ``soi``: each scenario's sphere-of-influence radius (the ``soi`` target).
 
@@ -242,8 +246,8 @@ def score(result: earth_moon.LaunchResult, target: str, soi: np.ndarray | float 
     return reward, success, outcome
 
 
-def info_arrays(s: Scenarios, result: earth_moon.LaunchResult, dv: np.ndarray, success,
-                outcome) -> dict[str, np.ndarray]:
+def info_arrays(s: Scenarios, result: earth_moon.LaunchResult, dv: np.ndarray,
+                success: np.ndarray, outcome: np.ndarray) -> dict[str, np.ndarray]:
     """The per-launch ``info`` values of a batch, one array per key (the contract's keys plus
     the tracking data a planner corrects from)."""
     return {
@@ -265,8 +269,8 @@ def reset_info(scenario_id: int, split: str) -> dict:
     return {"map_id": int(scenario_id), "is_success": False, "split": split}
 
 
-def step_infos(s: Scenarios, result: earth_moon.LaunchResult, dv: np.ndarray, success,
-               outcome, split: str, target: str) -> list[dict]:
+def step_infos(s: Scenarios, result: earth_moon.LaunchResult, dv: np.ndarray,
+               success: np.ndarray, outcome: np.ndarray, split: str, target: str) -> list[dict]:
     """One ``info`` dict per launch: :func:`info_arrays` row by row, plus split and target."""
     arrays = info_arrays(s, result, dv, success, outcome)
     infos = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
@@ -13,6 +14,9 @@ from .display import human_window
 from .docs import arguments, fill_doc, number
 from .moon_config import SETTINGS, default_config, make_config, split_ranges
 from .perception import SIMULATOR, Rehearsal, View, check_perception
+
+if TYPE_CHECKING:
+    from matplotlib.image import AxesImage
 
 
 class MoonView(View):
@@ -133,7 +137,7 @@ class MoonLaunchEnv(gym.Env):
 
     metadata = {"render_modes": ["rgb_array", "human"], "render_fps": 4}
 
-    def __init__(self, render_mode: str | None = None, **config):
+    def __init__(self, render_mode: str | None = None, **config: Any) -> None:
         self.config = make_config(**config)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or "
@@ -152,13 +156,14 @@ class MoonLaunchEnv(gym.Env):
         self._last: dict | None = None  # info of this scenario's launch (None: not launched)
         self._flight: tuple[dict, np.ndarray | None] | None = None  # last launch, any scenario
         self._copies = 0  # copies handed out by perceive("simulator"), each its own generator
-        self._viewer = None
+        self._viewer: AxesImage | None = None
 
     @classmethod
     def default_config(cls) -> dict:
         return default_config()
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
+    def reset(self, *, seed: int | None = None,
+              options: dict | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
         options = dict(options or {})
         sid = options.pop("scenario_id", None)
@@ -206,19 +211,20 @@ class MoonLaunchEnv(gym.Env):
                         split=self.split, **extra)
 
     def _rehearsal(self) -> Rehearsal:
+        assert self.scenario is not None  # drawn by reset()
         sid = int(self.scenario.scenario_id[0])
         twin = type(self)(**{**self.config, "record_trajectory": False})
         twin.reset(options={"scenario_id": sid})
         self._copies += 1
         twin.np_random = np.random.default_rng([sid, self._copies])
 
-        def launch(action) -> tuple[float, dict]:
+        def launch(action: np.ndarray) -> tuple[float, dict]:
             _, reward, _, _, info = twin.step(action)
             return reward, info
 
         return Rehearsal(launch, self.action_space)
 
-    def step(self, action):
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
         if self.scenario is None:
             raise RuntimeError("call reset() before step()")
         actions = core.check_actions(action, 1)
@@ -228,12 +234,14 @@ class MoonLaunchEnv(gym.Env):
         reward, success, outcome = core.score(result, self.target, self.scenario.moon_soi)
         info = core.step_infos(self.scenario, result, dv, success, outcome, self.split,
                                 self.target)[0]
-        self._flight = (info, trajs[0] if traced else None)
+        traj = trajs[0] if trajs is not None else None  # traced: the flight's rows
+        self._flight = (info, traj)
         if self.config["record_trajectory"]:
-            info["trajectory"] = trajs[0]
+            info["trajectory"] = traj
         self._last = info
         if self.render_mode == "human":
             self.render()
+        assert self._obs is not None  # set by reset()
         return self._obs.copy(), float(reward[0]), True, False, info
 
     def last_trajectory(self) -> np.ndarray | None:
@@ -243,7 +251,7 @@ class MoonLaunchEnv(gym.Env):
             return None
         return self._flight[1].copy()
 
-    def render(self):
+    def render(self) -> np.ndarray | None:
         if self.render_mode is None:
             gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array'")
             return None
@@ -252,6 +260,7 @@ class MoonLaunchEnv(gym.Env):
         from .moon_render import render_launch
 
         if self._last is not None:
+            assert self._flight is not None  # set with _last by the launch
             frame = render_launch(self.scenario, self._last, self.physical_constants,
                                   trajectories=[self._flight[1]])
         else:
@@ -264,7 +273,7 @@ class MoonLaunchEnv(gym.Env):
             return None
         return frame
 
-    def close(self):
+    def close(self) -> None:
         from .display import close
 
         close(self._viewer)

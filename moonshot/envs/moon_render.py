@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..physics.constants import DAY, R_EARTH, R_MOON
 from .display import has_display, show  # noqa: F401  (their former home)
+
+if TYPE_CHECKING:
+    from .moon_core import Scenarios
 
 _SIZE_PX = 600
 _SPACE = "#0b0d17"
@@ -15,7 +20,7 @@ def _figure(size_px: int):
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(size_px / 100, size_px / 100), dpi=100, facecolor=_SPACE)
-    return fig, fig.add_axes([0, 0, 1, 1])
+    return fig, fig.add_axes((0, 0, 1, 1))
 
 
 def _earth_and_orbit(ax, a: float) -> None:
@@ -43,9 +48,10 @@ def _to_rgb(fig) -> np.ndarray:
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
-def render_launch(scenario, info: dict | None, constants: dict, size_px: int = _SIZE_PX,
+def render_launch(scenario: Scenarios | None, info: dict | None, constants: dict,
+                  size_px: int = _SIZE_PX,
                   trajectories: list | None = None,
-                  previous: tuple[dict, np.ndarray] | None = None) -> np.ndarray:
+                  previous: tuple[dict, np.ndarray | None] | None = None) -> np.ndarray:
     """RGB frame ``(size_px, size_px, 3)``: Earth, the Moon's orbit and path, the rocket's
     trajectory (or several, for a planner's trials) and the closest approach.
 
@@ -81,6 +87,7 @@ def render_launch(scenario, info: dict | None, constants: dict, size_px: int = _
             _mark_closest(ax, trajs[-1], info, alpha=1.0)
     elif previous is not None and previous[1] is not None and len(previous[1]):
         last_info, tr = previous
+        assert tr is not None  # checked above (mypy does not narrow through the unpacking)
         ax.plot(tr[:, 1], tr[:, 2], color=colors[0], lw=1.2, alpha=0.8, zorder=4)
         ax.plot(tr[:, 5], tr[:, 6], color="#aaaaaa", lw=1.5, alpha=0.25, zorder=2)
         ax.add_patch(Circle((tr[-1, 5], tr[-1, 6]), 4 * R_MOON, color="#d8d8d8", alpha=0.35,
@@ -124,7 +131,7 @@ def flight_frames(trajectories: list[np.ndarray], infos: list[dict], constants: 
             fig = Figure(figsize=(2 * size_px / 100, size_px / 100), dpi=100,
                          facecolor=_SPACE)
             for panel in (0, 1):
-                ax = fig.add_axes([panel * 0.5, 0, 0.5, 0.92])
+                ax = fig.add_axes((panel * 0.5, 0, 0.5, 0.92))
                 _earth_and_orbit(ax, a)
                 ax.text(0.5, 0.02, "inertial" if panel == 0 else "rotating with the Moon",
                         transform=ax.transAxes, color="#9aa0b4", fontsize=8, ha="center")

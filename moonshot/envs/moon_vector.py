@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
@@ -30,7 +32,7 @@ class MoonLaunchVectorEnv(VectorEnv):
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
 
-    def __init__(self, num_envs: int = 8, render_mode: str | None = None, **config):
+    def __init__(self, num_envs: int = 8, render_mode: str | None = None, **config: Any):
         if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
         if render_mode is not None:
@@ -59,7 +61,8 @@ class MoonLaunchVectorEnv(VectorEnv):
         self._obs = core.observe(self.scenario)
         return self._obs
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
+    def reset(self, *, seed: int | None = None,
+              options: dict | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
         if options:
             raise ValueError(f"unknown reset option(s) {sorted(options)}; the batched env "
@@ -81,11 +84,13 @@ class MoonLaunchVectorEnv(VectorEnv):
 
     def _reset_infos(self) -> dict:
         """The reset infos of the current scenarios: the single env's keys, batched."""
+        assert self.scenario is not None  # drawn by reset()
         info = core.reset_info(0, self.split)
         info["map_id"] = self.scenario.scenario_id.copy()
         return self._batched(info)
 
-    def step(self, actions):
+    def step(self, actions: np.ndarray,
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
         if self.scenario is None:
             raise RuntimeError("call reset() before step()")
         acts = core.check_actions(actions, self.num_envs)
@@ -120,5 +125,5 @@ class MoonLaunchVectorEnv(VectorEnv):
                                               split_ranges(self.split, self.config))
         self._obs = core.observe(self.scenario)
 
-    def close_extras(self, **kwargs):
+    def close_extras(self, **kwargs: Any) -> None:
         self.scenario = None

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numpy.typing import ArrayLike
 
 _U32 = np.uint64(0xFFFF_FFFF)
 _S1, _S11, _S16, _S32, _S58, _S63 = (np.uint64(k) for k in (1, 11, 16, 32, 58, 63))
@@ -137,7 +138,7 @@ def _seeded_uniforms(ids, salt, out):
             out[j, d] = np.float64(_xsl_rr(high, low) >> _S11) * _DOUBLE_UNIT
 
 
-def seeded_uniforms(ids, salt: int, count: int) -> np.ndarray:
+def seeded_uniforms(ids: ArrayLike, salt: int, count: int) -> np.ndarray:
     """Row ``j`` is ``np.random.default_rng([ids[j], salt]).random(count)``, bit for bit.
 
     :param ids: non-negative integers below 2**63

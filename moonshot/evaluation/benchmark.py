@@ -10,12 +10,18 @@ from __future__ import annotations
 import platform
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from ..runlog import atomic_write_text, write_json
 from ..worlds import load_ref, worlds
+
+if TYPE_CHECKING:
+    from ..envs.city_v1 import CityNavV1Env
+    from ..envs.moon_launch import MoonLaunchEnv
 
 
 def _median_rate(fn: Callable[[float], tuple[int, float]], repeats: int,
@@ -91,7 +97,7 @@ def city_figures(repeats: int, seconds: float, quick: bool = False,
             t0 = time.perf_counter()
             env.reset(options={"map_seed": 1000 + k})
             resets.append(time.perf_counter() - t0)
-        rate = _median_rate(lambda s, e=env: _random_steps(e, s), repeats, seconds)
+        rate = _median_rate(partial(_random_steps, env), repeats, seconds)
         out.update({f"{key}_steps_per_s": rate, f"{key}_sim_s_per_wall_s": rate * 0.1,
                     f"{key}_first_reset_s": first_reset,
                     f"{key}_new_map_reset_ms": 1e3 * float(np.median(resets))})
@@ -125,7 +131,7 @@ def moon_planner_figures(moon_scenarios: int) -> dict:
 
     from ..agents import MoonPlanner
 
-    env = gym.make("moonshot/MoonLaunch-v0").unwrapped
+    env = cast("MoonLaunchEnv", gym.make("moonshot/MoonLaunch-v0").unwrapped)
     planner = MoonPlanner()
     times = []
     for sid in range(moon_scenarios + 1):
@@ -142,7 +148,7 @@ def city_planner_figures(city_steps: int) -> dict:
 
     from ..agents.city import CityPlanner
 
-    cenv = gym.make("moonshot/CityNav-v1", split="new").unwrapped
+    cenv = cast("CityNavV1Env", gym.make("moonshot/CityNav-v1", split="new").unwrapped)
     cp = CityPlanner()
     obs, info = cenv.reset(seed=0)
     cp.begin_episode(cenv.perceive(), obs, info)
@@ -162,7 +168,7 @@ def city_planner_figures(city_steps: int) -> dict:
 
 
 def training_figures(world: str, steps: int, workdir: Path, env: str | None = None,
-                     key: str | None = None, **settings) -> dict:
+                     key: str | None = None, **settings: Any) -> dict:
     """PPO with the packaged defaults on ``world`` (or its env ``env``; ``settings``: other
     TrainConfig fields): env steps per second of the training alone (start-up and the two
     evaluations, before and after, left out)."""
@@ -201,7 +207,7 @@ def peer_figures(repeats: int, seconds: float) -> dict:
         env = gym.make("intersection-v0", config={"action": {"type": "ContinuousAction"}})
         out["intersection_steps_per_s"] = _median_rate(lambda s: _random_steps(env, s), repeats,
                                                        seconds)
-        freq = env.unwrapped.config.get("policy_frequency", 1)
+        freq = cast(Any, env.unwrapped).config.get("policy_frequency", 1)  # highway-env
         out["intersection_sim_s_per_wall_s"] = out["intersection_steps_per_s"] / freq
         env.close()
     except Exception as exc:

@@ -106,14 +106,21 @@ def learning_curves(run_dirs: list[Path], window: int = WINDOW, points: int = 60
         n_min = min(len(c) for c in curves)
         x = np.unique(np.geomspace(1, n_min, points).astype(int))
         ys = np.array([c[x - 1] for c in curves])
-        mean, low, high, q = [], [], [], []
+        mean: list[float] = []
+        low: list[float] = []
+        high: list[float] = []
+        q: list[float] = []
         for j in range(len(x)):
             col = ys[:, j][~np.isnan(ys[:, j])]
             if len(col) == 0:
-                mean.append(np.nan), low.append(np.nan), high.append(np.nan), q.append(np.nan)
+                for column in (mean, low, high, q):
+                    column.append(np.nan)
                 continue
             m, lo, hi = bootstrap_ci(col, n_boot=500)
-            mean.append(m), low.append(lo), high.append(hi), q.append(iqm(col))
+            mean.append(m)
+            low.append(lo)
+            high.append(hi)
+            q.append(float(iqm(col)))  # one axis: a number
         out[name] = {"x": x, "mean": np.array(mean), "low": np.array(low),
                      "high": np.array(high), "iqm": np.array(q), "runs": len(curves),
                      "imagined_per_trial": float(np.mean(imagined[name]))}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,7 +26,7 @@ def _command(*words) -> str:
     return " ".join(shlex.quote(str(w)) for w in words)
 
 
-def evaluate_agents(specs: list[AgentSpec | str], splits: list[str], episodes: int, seed: int,
+def evaluate_agents(specs: Sequence[AgentSpec | str], splits: list[str], episodes: int, seed: int,
                     out: Path, progress: bool = True, max_trials: int | None = None,
                     env: str | None = None, meta: dict | None = None,
                     seed_set: str = "dev") -> dict:

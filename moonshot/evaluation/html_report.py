@@ -19,6 +19,7 @@ import logging
 import platform
 import shutil
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, unquote
 
 from ..runlog import atomic_write_text
@@ -35,7 +36,7 @@ def versions() -> dict:
     """Versions of Python and of the packages behind a result, without importing any of them
     (a planner's report must not load torch)."""
     try:  # the project's light helper, once it exists
-        from ..versions import versions as _versions  # type: ignore[import-not-found]
+        from ..versions import versions as _versions
 
         return dict(_versions())
     except ImportError:
@@ -51,7 +52,8 @@ def versions() -> dict:
     return found
 
 
-def report_meta(command: str, seeds=None, wall_time_s: float | None = None, **extra) -> dict:
+def report_meta(command: str, seeds: int | list | str | None = None,
+                wall_time_s: float | None = None, **extra: Any) -> dict:
     """The header of a report: ``command`` as a user would type it, ``seeds`` (an int, a list
     or a short text), the wall time in seconds, and any ``extra`` key-value pairs (shown
     as they are). Versions and the time of writing are filled in by :func:`write_report`."""

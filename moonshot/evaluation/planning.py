@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ..agents.base import Agent, EpisodeRecord
 from ..agents.episodes import EvalSettings, evaluate, scenario_ids, scenario_set
 from ..errors import ConfigError
 from ..worlds import World, get_world, run_modules
@@ -18,12 +19,13 @@ __all__ = ["PlanConfig", "make_planner", "plan", "run_planner", "scenario_ids",
            "scenario_plan"]
 
 
-def make_planner(world: str, **options):
+def make_planner(world: str, **options: Any) -> Agent:
     """The model-based planner of a world (short name or env id)."""
     return get_world(world).make_planner(**options)
 
 
-def scenario_plan(world: World, seed: int, n: int, max_trials: int, seed_set: str = "legacy"):
+def scenario_plan(world: World, seed: int, n: int, max_trials: int,
+                  seed_set: str = "legacy") -> tuple[np.ndarray | None, int]:
     """``(scenario_ids, trials)`` of a plan run of ``seed``: the ``"run"`` scenario set of
     :func:`~moonshot.agents.episodes.scenario_set` (``None`` ids: fresh episodes). Rendering
     uses it with the legacy seeds (a video is not a figure: the README's stay as they are)."""
@@ -168,7 +170,7 @@ class _PlanScalars:
         self.episodes = EpisodeScalars(self.writer)
         self.rollouts = 0
 
-    def scenario(self, records, env_steps: int) -> None:
+    def scenario(self, records: list[EpisodeRecord], env_steps: int) -> None:
         for rec in records:
             self.episodes.add(rec.success, rec.death)
         imagined = sum(int(r.model_rollouts) for r in records)

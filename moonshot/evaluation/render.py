@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import gymnasium as gym
 import numpy as np
@@ -11,6 +12,9 @@ from ..agents.base import run_episode
 from ..agents.loading import AgentSpec, resolve_agent
 from ..errors import ConfigError
 from ..worlds import get_world, load_ref
+
+if TYPE_CHECKING:
+    from ..envs.moon_launch import MoonLaunchEnv
 
 VIDEO_SUFFIXES = (".gif", ".mp4")
 
@@ -33,12 +37,15 @@ def write_video(frames: list[np.ndarray], path: Path, fps: int) -> Path:
     os.close(fd)
     try:
         if suffix == ".gif":
-            imageio.mimsave(tmp, frames, format="GIF", duration=1000.0 / fps, loop=0)
+            # imageio types ``ims`` as an invariant list[ArrayLike]; a list of arrays is one
+            imageio.mimsave(tmp, frames,  # type: ignore[arg-type]
+                            format="GIF", duration=1000.0 / fps, loop=0)
         else:
             h, w = frames[0].shape[:2]
             even = [f[: h - h % 2, : w - w % 2] for f in frames]  # yuv420p needs even sizes
-            imageio.mimsave(tmp, even, format="FFMPEG", fps=fps, codec="libx264",
-                            quality=7, macro_block_size=1)
+            imageio.mimsave(tmp, even,  # type: ignore[arg-type]  # as above
+                            format="FFMPEG", fps=fps, codec="libx264", quality=7,
+                            macro_block_size=1)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
@@ -58,7 +65,7 @@ def moon_frames(spec: AgentSpec, split: str, episodes: int, seed: int,
     world = get_world(spec.env_id)
     scenarios = _render_scenarios(world, split, seed, episodes)
     kwargs = {**spec.env_kwargs, "split": split, "record_trajectory": True}
-    env = gym.make(spec.env_id, **kwargs).unwrapped
+    env = cast("MoonLaunchEnv", gym.make(spec.env_id, **kwargs).unwrapped)
     frames: list[np.ndarray] = []
     for sid in scenarios.ids or ():
         trajs, infos = [], []

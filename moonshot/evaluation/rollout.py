@@ -7,15 +7,19 @@ scripts and tests that pin scenario ids."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from ..agents.base import Agent, EpisodeRecord, run_episode
 from ..agents.episodes import EvalSettings, ScenarioSet, play_scenarios, summarize
 from ..runlog import EpisodeLog
 
+if TYPE_CHECKING:
+    import gymnasium as gym
+
 __all__ = ["EpisodeRecord", "run_episode", "run_scenarios", "summarize"]
 
 
-def run_scenarios(agent: Agent, env, *, n: int, seed: int, split: str,
+def run_scenarios(agent: Agent, env: gym.Env, *, n: int, seed: int, split: str,
                   log: EpisodeLog | None = None, scenario_ids: Sequence[int] | None = None,
                   replay: Callable[[int], dict | None] | None = None,
                   max_trials: int = 1, agent_name: str | None = None,

@@ -12,13 +12,14 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..agents.episodes import EvalSettings, scenario_set
 from ..agents.loading import AgentSpec, resolve_agents
 from ..runlog import write_json
-from ..worlds import get_world
+from ..worlds import ShiftAxis, get_world
 from . import report
 from .transfer import TransferResult, evaluate_agent
 
@@ -50,7 +51,7 @@ class ShiftRow:
     perceivable: bool
 
     @classmethod
-    def of(cls, axis, level: int, res: TransferResult) -> ShiftRow:
+    def of(cls, axis: ShiftAxis, level: int, res: TransferResult) -> ShiftRow:
         return cls(axis=axis.name, level=level, label=axis.labels[level], agent=res.agent,
                    episodes=res.scenarios, success=res.success_rate,
                    success_low=res.success_low, success_high=res.success_high,
@@ -64,7 +65,8 @@ class ShiftRow:
     @classmethod
     def from_row(cls, row: dict) -> ShiftRow:
         """Read back a :meth:`row` (``shift.json``, a sweep cell's ``result.json``)."""
-        return cls(**{f.name: row.get(f.name) for f in fields(cls)})
+        kwargs: dict[str, Any] = {f.name: row.get(f.name) for f in fields(cls)}
+        return cls(**kwargs)
 
 
 def run_shift(env: str, agents: list[str | AgentSpec], axes: list[str] | None = None,

@@ -51,6 +51,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import optimize, stats
 
 #: Fewer units than this and an interval is flagged as small-n in tables (docs/statistics.md).
@@ -189,12 +190,12 @@ def proportion_ci(successes: int, n: int, method: str = "exact", confidence: flo
     if n < 1 or not 0 <= k <= n:
         raise ValueError(f"successes={k}, n={n}: need n >= 1 and 0 <= successes <= n")
     ci = stats.binomtest(k, n).proportion_ci(confidence_level=confidence,
-                                              method="exact" if method != "wilson" else method)
+                                              method="exact" if method != "wilson" else "wilson")
     return Interval(k / n, float(ci.low), float(ci.high), n, _PROPORTION_METHODS[method],
                     unit, confidence)
 
 
-def rate_ci(flags, method: str = "exact", confidence: float = 0.95,
+def rate_ci(flags: ArrayLike, method: str = "exact", confidence: float = 0.95,
             unit: str = "episodes") -> Interval:
     """:func:`proportion_ci` of 0/1 (or bool) ``flags``, one per independent trial."""
     f = np.asarray(flags, dtype=np.float64).ravel()
@@ -203,14 +204,14 @@ def rate_ci(flags, method: str = "exact", confidence: float = 0.95,
     return proportion_ci(int(f.sum()), len(f), method, confidence, unit)
 
 
-def _finite_1d(values, name: str = "values") -> np.ndarray:
+def _finite_1d(values: ArrayLike, name: str = "values") -> np.ndarray:
     x = np.asarray(values, dtype=np.float64).ravel()
     if not np.isfinite(x).all():
         raise ValueError(f"{name} must be finite numbers; got {x[~np.isfinite(x)][:3]}")
     return x
 
 
-def mean_ci_over_seeds(values, method: str = "t", confidence: float = 0.95,
+def mean_ci_over_seeds(values: ArrayLike, method: str = "t", confidence: float = 0.95,
                        unit: str = "seeds", n_boot: int = 9999, seed: int = 0) -> Interval:
     """The mean of per-seed scores (one value per training seed) and its interval.
 
@@ -251,7 +252,7 @@ def _t_quantile(q: float, df: int) -> float:
     return float(stats.t.ppf(q, df))  # cached: scipy's call costs more than the interval
 
 
-def _mean(x, axis=-1):
+def _mean(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.mean(x, axis=axis)
 
 
@@ -275,7 +276,7 @@ def _bootstrap(data: tuple, statistic: Callable, confidence: float, n_boot: int,
 
 
 # --- aggregates (Agarwal et al. 2021) --------------------------------------------------------
-def iqm(values, axis: int | None = None):
+def iqm(values: ArrayLike, axis: int | None = None) -> float | np.ndarray:
     """Interquartile mean: the mean of the middle 50% of the values (``scipy.stats.trim_mean``
     cutting 25% at each end, as rliable defines it). NaN for no values.
 
@@ -339,7 +340,7 @@ def stratified_bootstrap_ci(scores_per_seed: Sequence, statistic: str = "mean",
     return Interval(est, float(lo), float(hi), k, name, unit, confidence)
 
 
-def _as_runs_by_tasks(scores, name: str) -> np.ndarray:
+def _as_runs_by_tasks(scores: ArrayLike, name: str) -> np.ndarray:
     x = np.asarray(scores, dtype=np.float64)
     x = x[:, None] if x.ndim == 1 else x
     if x.ndim != 2 or x.shape[0] < 1 or not np.isfinite(x).all():
@@ -352,7 +353,7 @@ def _improvement(x: np.ndarray, y: np.ndarray) -> Callable:
     """The statistic P(X > Y) + P(X = Y) / 2 per task, averaged over tasks, of resampled run
     indices (the Mann-Whitney U over nx * ny). scipy bootstraps 1-d data, so it resamples
     run indices and a run keeps its scores on all tasks together."""
-    def statistic(ix, iy, axis=-1):
+    def statistic(ix: np.ndarray, iy: np.ndarray, axis: int = -1) -> np.ndarray:
         a = x[np.moveaxis(ix, axis, -1).astype(np.intp)]  # (..., nx, tasks)
         b = y[np.moveaxis(iy, axis, -1).astype(np.intp)]  # (..., ny, tasks)
         diff = a[..., :, None, :] - b[..., None, :, :]
@@ -361,7 +362,7 @@ def _improvement(x: np.ndarray, y: np.ndarray) -> Callable:
     return statistic
 
 
-def probability_of_improvement(x_scores, y_scores, confidence: float = 0.95,
+def probability_of_improvement(x_scores: ArrayLike, y_scores: ArrayLike, confidence: float = 0.95,
                                n_boot: int = 2000, seed: int = 0) -> Interval:
     """P(X > Y): the probability that a run of X beats a run of Y on a task, averaged over
     tasks (Agarwal et al. 2021), from the Mann-Whitney U statistic
@@ -386,7 +387,7 @@ def probability_of_improvement(x_scores, y_scores, confidence: float = 0.95,
     return Interval(est, lo, hi, min(len(x), len(y)), "BCa bootstrap", "runs", confidence)
 
 
-def performance_profile(scores, taus) -> np.ndarray:
+def performance_profile(scores: ArrayLike, taus: ArrayLike) -> np.ndarray:
     """Run-score distribution (Agarwal et al. 2021): for each threshold tau, the fraction of
     runs whose score exceeds tau, averaged over tasks.
 
@@ -398,8 +399,9 @@ def performance_profile(scores, taus) -> np.ndarray:
     return (x[None, :, :] > t[:, None, None]).mean(axis=1).mean(axis=1)
 
 
-def performance_profile_ci(scores, taus, confidence: float = 0.95, n_boot: int = 2000,
-                           seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def performance_profile_ci(scores: ArrayLike, taus: ArrayLike, confidence: float = 0.95,
+                           n_boot: int = 2000, seed: int = 0,
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`performance_profile` with a pointwise percentile-bootstrap band over runs
     (``scipy.stats.bootstrap``; a run keeps its scores on all tasks together), as Agarwal et
     al. (2021) draw it: ``(profile, low, high)``, one value per tau. Below 10 runs the band
@@ -417,7 +419,7 @@ def performance_profile_ci(scores, taus, confidence: float = 0.95, n_boot: int =
     if len(x) < 2:
         return profile, profile.copy(), profile.copy()
 
-    def statistic(idx, axis=-1):
+    def statistic(idx: np.ndarray, axis: int = -1) -> np.ndarray:
         runs = x[np.moveaxis(idx, axis, -1).astype(np.intp)]  # (..., runs, tasks)
         above = runs[..., None, :, :] > t[:, None, None]  # (..., taus, runs, tasks)
         return np.moveaxis(above.mean(axis=(-2, -1)), -1, 0)  # (taus, ...)
@@ -475,7 +477,7 @@ def _smallest(power_of: Callable[[float], float], target: float, hi: float) -> f
     return hi
 
 
-def paired_difference(a, b, confidence: float = 0.95, alpha: float = 0.05,
+def paired_difference(a: ArrayLike, b: ArrayLike, confidence: float = 0.95, alpha: float = 0.05,
                       power: float = 0.8, unit: str = "scenarios") -> Comparison:
     """A - B for paired 0/1 outcomes (A and B on the same scenarios, drive by drive).
 
@@ -525,7 +527,7 @@ def paired_difference(a, b, confidence: float = 0.95, alpha: float = 0.05,
                       "Newcombe", mdd, power, alpha, unit, confidence, a_only, b_only)
 
 
-def welch_difference(a, b, confidence: float = 0.95, alpha: float = 0.05,
+def welch_difference(a: ArrayLike, b: ArrayLike, confidence: float = 0.95, alpha: float = 0.05,
                      power: float = 0.8, unit: str = "seeds") -> Comparison:
     """mean(A) - mean(B) over independent runs (one score per seed and agent), by Welch's t
     (``scipy.stats.ttest_ind(equal_var=False)``) and its interval. The detectable difference
@@ -555,8 +557,9 @@ def welch_difference(a, b, confidence: float = 0.95, alpha: float = 0.05,
                       confidence)
 
 
-def paired_mean_difference(a, b, confidence: float = 0.95, alpha: float = 0.05,
-                           power: float = 0.8, unit: str = "scenarios") -> Comparison:
+def paired_mean_difference(a: ArrayLike, b: ArrayLike, confidence: float = 0.95,
+                           alpha: float = 0.05, power: float = 0.8,
+                           unit: str = "scenarios") -> Comparison:
     """mean(A - B) for paired numeric outcomes (returns, times to goal, ... of A and B on the
     same scenarios) by the paired t-test (``scipy.stats.ttest_rel``) and its interval; the
     detectable difference uses the observed sd of the differences. The t-test assumes roughly
@@ -601,7 +604,7 @@ def _t_detectable(se: float, df: float, alpha: float, power: float) -> float:
     return float(optimize.brentq(lambda delta: pw(delta) - power, 0.0, hi))
 
 
-def holm(pvalues) -> np.ndarray:
+def holm(pvalues: ArrayLike) -> np.ndarray:
     """Holm's step-down adjusted p-values (Holm 1979), in the input's order: the i-th smallest
     p-value times ``m - i + 1``, made monotone and capped at 1. Reject where the adjusted
     value is at most alpha; the family-wise error rate stays at most alpha.
@@ -648,7 +651,7 @@ def format_interval(iv: Interval, percent: bool = False, digits: int | None = No
 
 
 # --- deprecated tuple API --------------------------------------------------------------------
-def bootstrap_ci(values, statistic: Callable[[np.ndarray], float] = np.mean,
+def bootstrap_ci(values: ArrayLike, statistic: Callable[[np.ndarray], float] = np.mean,
                  confidence: float = 0.95, n_boot: int = 2000,
                  seed: int = 0) -> tuple[float, float, float]:
     """``(estimate, low, high)``: the statistic and an interval for it.
@@ -665,7 +668,8 @@ def bootstrap_ci(values, statistic: Callable[[np.ndarray], float] = np.mean,
     if len(x) == 0:
         return float("nan"), float("nan"), float("nan")
     if statistic is np.mean and np.isin(x, (0.0, 1.0)).all():
-        return tuple(rate_ci(x))  # type: ignore[return-value]
+        iv = rate_ci(x)
+        return iv.estimate, iv.low, iv.high
     est = float(statistic(x))
     vectorized = statistic is np.mean
     lo, hi = _bootstrap((x,), _mean if vectorized else statistic, confidence, n_boot, seed,
@@ -673,11 +677,11 @@ def bootstrap_ci(values, statistic: Callable[[np.ndarray], float] = np.mean,
     return est, lo, hi
 
 
-def _mean_diff(a, b, axis=-1):
+def _mean_diff(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.mean(a, axis=axis) - np.mean(b, axis=axis)
 
 
-def bootstrap_diff_ci(a, b, confidence: float = 0.95, n_boot: int = 2000,
+def bootstrap_diff_ci(a: ArrayLike, b: ArrayLike, confidence: float = 0.95, n_boot: int = 2000,
                       seed: int = 0) -> tuple[float, float, float]:
     """``mean(a) - mean(b)`` of two independent samples and scipy's BCa bootstrap interval.
 
@@ -691,7 +695,7 @@ def bootstrap_diff_ci(a, b, confidence: float = 0.95, n_boot: int = 2000,
 
 
 # --- not a statistic of uncertainty ----------------------------------------------------------
-def rolling_rate(flags, window: int, min_count: int = 10) -> np.ndarray:
+def rolling_rate(flags: ArrayLike, window: int, min_count: int = 10) -> np.ndarray:
     """Rate of ``flags`` over the last ``window`` episodes at each episode; NaN until
     ``min(min_count, window, len)`` episodes exist (a partial window is used until then)."""
     f = np.asarray(flags, dtype=np.float64).ravel()

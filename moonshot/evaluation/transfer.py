@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -51,7 +52,9 @@ class TransferResult:
     def from_row(cls, row: dict) -> TransferResult:
         """Read back a :meth:`row` (``transfer.json``, a sweep cell's ``result.json``);
         figures an older file lacks are ``None``."""
-        return cls(**{f.name: row.get(f.name) for f in fields(cls) if f.name != "result"})
+        kwargs: dict[str, Any] = {f.name: row.get(f.name) for f in fields(cls)
+                                  if f.name != "result"}
+        return cls(**kwargs)
 
     @classmethod
     def of(cls, res: EvalResult) -> TransferResult:
@@ -96,6 +99,9 @@ def evaluate_agent(spec: AgentSpec, settings: EvalSettings,
 
 def generalization_gap(train_res: TransferResult, new_res: TransferResult) -> dict:
     """Success on train minus success on new, with a bootstrap 95% interval."""
+    if train_res.result is None or new_res.result is None:
+        raise ValueError("generalization_gap needs the episodes behind both results; a "
+                         "TransferResult read back from a table has none")
     g, lo, hi = bootstrap_diff_ci(train_res.result.scenario_success,
                                   new_res.result.scenario_success)
     return {"agent": train_res.agent, "env": train_res.env, "gap": g, "gap_low": lo,

@@ -12,6 +12,7 @@ Collision groups: ``GROUP_STATIC`` (buildings), ``GROUP_CARS`` (traffic), ``GROU
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 import pybullet as pb
@@ -35,7 +36,7 @@ class BulletClient:
     """Owns one pybullet DIRECT client (several can live in one process) and disconnects it
     once, on ``close`` or when garbage-collected."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.client = pb.connect(pb.DIRECT)
 
     def close(self) -> None:
@@ -43,7 +44,7 @@ class BulletClient:
             pb.disconnect(self.client)
         self.client = None
 
-    def __del__(self):
+    def __del__(self) -> None:
         try:
             self.close()
         except Exception:  # interpreter shutdown: pybullet may be gone already
@@ -53,7 +54,7 @@ class BulletClient:
 class BulletWorld(BulletClient):
     """A pybullet client with an unbounded ground plane; bodies are kinematic boxes."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self._car_shapes: dict[tuple, int] = {}
         self.clear()
@@ -140,7 +141,7 @@ class BulletWorld(BulletClient):
         return (np.array([h[0] for h in hits], dtype=np.int64),
                 np.array([h[2] for h in hits], dtype=np.float64))
 
-    def touching(self, body: int, others) -> set[int]:
+    def touching(self, body: int, others: Iterable[int]) -> set[int]:
         """Which of ``others`` (body ids) ``body`` touches or penetrates now (narrow phase
         only: the caller pre-selects the bodies near it)."""
         c = self.client

@@ -13,9 +13,11 @@ each face gets its own normal and the software renderer shades it as one flat co
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pybullet as pb
+from numpy.typing import ArrayLike
 
 from .bullet import BulletClient
 from .city.geometry import rect_corners
@@ -24,11 +26,11 @@ from .city.geometry import rect_corners
 class BulletScene(BulletClient):
     """Coloured visual bodies and a camera, in a DIRECT pybullet client of their own."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
 
     def add_mesh(self, vertices: np.ndarray, normals: np.ndarray, indices: np.ndarray,
-                 rgba) -> int:
+                 rgba: Sequence[float]) -> int:
         """A static mesh body (world coordinates): ``vertices``/``normals`` ``(V, 3)``,
         ``indices`` ``(3T,)`` counterclockwise seen from outside. Returns the body id, or -1
         for an empty mesh."""
@@ -41,7 +43,7 @@ class BulletScene(BulletClient):
             physicsClientId=self.client)
         return pb.createMultiBody(0, -1, shape, physicsClientId=self.client)
 
-    def add_boxes(self, half_extents: list, offsets: list, rgba) -> int:
+    def add_boxes(self, half_extents: list, offsets: list, rgba: Sequence[float]) -> int:
         """A movable body made of boxes (``half_extents`` and ``offsets`` from its origin,
         3-sequences each), one colour; placed with :meth:`set_pose`."""
         shape = pb.createVisualShapeArray(
@@ -57,7 +59,7 @@ class BulletScene(BulletClient):
             body, (x, y, z), (0.0, 0.0, math.sin(0.5 * yaw), math.cos(0.5 * yaw)),
             physicsClientId=self.client)
 
-    def set_color(self, body: int, rgba) -> None:
+    def set_color(self, body: int, rgba: Sequence[float]) -> None:
         """Recolour every shape of ``body``."""
         n = len(pb.getVisualShapeData(body, physicsClientId=self.client))
         for k in range(max(n, 1)):
@@ -68,9 +70,10 @@ class BulletScene(BulletClient):
         if body >= 0:
             pb.removeBody(body, physicsClientId=self.client)
 
-    def camera_image(self, eye, target, width: int, height: int, fov: float = 60.0,
-                     near: float = 0.5, far: float = 250.0,
-                     light_direction=(0.4, -0.6, 1.0)) -> tuple[np.ndarray, np.ndarray]:
+    def camera_image(self, eye: Sequence[float], target: Sequence[float], width: int,
+                     height: int, fov: float = 60.0, near: float = 0.5, far: float = 250.0,
+                     light_direction: Sequence[float] = (0.4, -0.6, 1.0),
+                     ) -> tuple[np.ndarray, np.ndarray]:
         """``(rgb (H, W, 3) uint8, empty (H, W) bool)`` seen from ``eye`` looking at
         ``target`` (z up); ``empty`` marks the pixels where nothing was drawn (the sky)."""
         view = pb.computeViewMatrix(list(eye), list(target), [0, 0, 1])
@@ -93,7 +96,7 @@ Mesh = tuple[np.ndarray, np.ndarray, np.ndarray]  # vertices (V, 3), normals (V,
 
 def merge(*meshes: Mesh) -> Mesh:
     """One mesh of several."""
-    meshes = [m for m in meshes if len(m[2])]
+    meshes = tuple(m for m in meshes if len(m[2]))
     if not meshes:
         return np.zeros((0, 3)), np.zeros((0, 3)), np.zeros(0, dtype=np.int64)
     verts, norms, idx, base = [], [], [], 0
@@ -105,7 +108,7 @@ def merge(*meshes: Mesh) -> Mesh:
     return np.concatenate(verts), np.concatenate(norms), np.concatenate(idx)
 
 
-def flat_polygons(corners: np.ndarray, z) -> Mesh:
+def flat_polygons(corners: np.ndarray, z: ArrayLike) -> Mesh:
     """Horizontal convex polygons ``(P, K, 2)`` at height ``z`` (a scalar or ``(P,)``),
     facing up (triangle fans)."""
     corners = np.asarray(corners, dtype=np.float64)
@@ -124,7 +127,8 @@ def flat_polygons(corners: np.ndarray, z) -> Mesh:
     return verts, norms, idx
 
 
-def rectangles(cx, cy, half_len, half_wid, yaw, z: float) -> Mesh:
+def rectangles(cx: ArrayLike, cy: ArrayLike, half_len: ArrayLike, half_wid: ArrayLike,
+               yaw: ArrayLike, z: float) -> Mesh:
     """Flat rectangles (arrays of centres, half sizes and yaws) at height ``z``."""
     return flat_polygons(np.asarray(rect_corners(cx, cy, half_len, half_wid, yaw)).reshape(
         -1, 4, 2), z)
@@ -158,7 +162,7 @@ def segments(a: np.ndarray, b: np.ndarray, width: float, z: float,
                       np.arctan2(d[keep, 1], d[keep, 0]), z)
 
 
-def prisms(corners: np.ndarray, z0, z1) -> tuple[Mesh, Mesh]:
+def prisms(corners: np.ndarray, z0: ArrayLike, z1: ArrayLike) -> tuple[Mesh, Mesh]:
     """Upright prisms over convex footprints ``(P, K, 2)`` from ``z0`` to ``z1`` (scalars or
     ``(P,)``): ``(walls, roofs)``, separate so that they can be coloured apart."""
     corners = np.asarray(corners, dtype=np.float64)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numpy.typing import ArrayLike
 
 from .integrators import CR3BP, integrate_to
 
 
-def _as_states(states) -> tuple[np.ndarray, bool]:
+def _as_states(states: ArrayLike) -> tuple[np.ndarray, bool]:
     s = np.asarray(states, dtype=np.float64)
     single = s.ndim == 1
     s = np.atleast_2d(s)
@@ -33,7 +34,8 @@ def _check_mu(mu: float) -> float:
 
 
 @njit(cache=True)
-def _propagate_batch(states, duration, mu, rtol, atol):
+def _propagate_batch(states: np.ndarray, duration: float, mu: float, rtol: float,
+                     atol: float) -> np.ndarray:
     n_traj = states.shape[0]
     out = states.copy()
     p = np.array([mu])
@@ -53,7 +55,7 @@ def _propagate_batch(states, duration, mu, rtol, atol):
     return out
 
 
-def propagate(states, duration: float, mu: float, rtol: float = 1e-10,
+def propagate(states: ArrayLike, duration: float, mu: float, rtol: float = 1e-10,
               atol: float = 1e-12) -> np.ndarray:
     """Propagate CR3BP states by ``duration`` (nondimensional time; negative runs backwards).
 
@@ -75,7 +77,7 @@ def propagate(states, duration: float, mu: float, rtol: float = 1e-10,
     return out[0] if single else out
 
 
-def jacobi(states, mu: float) -> np.ndarray:
+def jacobi(states: ArrayLike, mu: float) -> np.ndarray:
     """Jacobi constant C = 2U - v^2 with U = (x^2+y^2)/2 + (1-mu)/r1 + mu/r2 (conserved)."""
     s, single = _as_states(states)
     mu = _check_mu(mu)

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
+from numpy.typing import ArrayLike
 
 from .constants import AU, DAY, EARTH_MOON_DISTANCE, GM_EARTH, GM_MOON, R_EARTH, R_MOON
 from .integrators import EARTH_MOON, dopri_step, next_step_size, rhs
@@ -70,7 +71,8 @@ R_FALLBACK = 60000.0
 
 
 @njit(cache=True)
-def moon_state(a, e, perigee, angle, gm_total):
+def moon_state(a: float, e: float, perigee: float, angle: float,
+               gm_total: float) -> tuple[float, float, float, float]:
     """Position and velocity of the Moon at polar angle ``angle`` on its Keplerian ellipse."""
     nu = angle - perigee
     p = a * (1.0 - e * e)
@@ -83,7 +85,8 @@ def moon_state(a, e, perigee, angle, gm_total):
 
 
 @njit(cache=True)
-def moon_state_at(a, e, perigee, angle0, gm_total, t):
+def moon_state_at(a: float, e: float, perigee: float, angle0: float, gm_total: float,
+                  t: float) -> tuple[float, float, float, float]:
     """The Moon's state ``t`` seconds after it stood at polar angle ``angle0`` (Kepler's
     equation solved by Newton's method)."""
     nu0 = angle0 - perigee
@@ -103,7 +106,8 @@ def moon_state_at(a, e, perigee, angle0, gm_total, t):
 
 
 @njit(cache=True)
-def _hermite(p0, v0, p1, v1, h, s):
+def _hermite(p0: np.ndarray, v0: np.ndarray, p1: np.ndarray, v1: np.ndarray, h: float,
+             s: float) -> tuple[float, float, float, float]:
     """Cubic Hermite interpolant of a 2D motion on a step of length ``h``, at fraction ``s``."""
     s2 = s * s
     s3 = s2 * s
@@ -123,7 +127,8 @@ def _hermite(p0, v0, p1, v1, h, s):
 
 
 @njit(cache=True)
-def closest_in_step(p0, v0, p1, v1, h):
+def closest_in_step(p0: np.ndarray, v0: np.ndarray, p1: np.ndarray, v1: np.ndarray,
+                    h: float) -> float:
     """Fraction ``s`` of the step where the distance of a relative motion is smallest.
 
     Call only when the range rate turns from negative (at s=0) to non-negative (at s=1);
@@ -141,7 +146,8 @@ def closest_in_step(p0, v0, p1, v1, h):
 
 
 @njit(cache=True)
-def osculating_periapsis(rx, ry, vx, vy, gm):
+def osculating_periapsis(rx: float, ry: float, vx: float, vy: float,
+                         gm: float) -> tuple[float, float, float, float, float]:
     """Periapsis (distance, position, velocity) of the two-body conic through a state."""
     r = math.sqrt(rx * rx + ry * ry)
     v2 = vx * vx + vy * vy
@@ -161,7 +167,8 @@ def osculating_periapsis(rx, ry, vx, vy, gm):
 
 
 @njit(cache=True)
-def _fly_one(prm, rtol, t_max, r_escape, out, traj, traj_cap):
+def _fly_one(prm: np.ndarray, rtol: float, t_max: float, r_escape: float, out: np.ndarray,
+             traj: np.ndarray, traj_cap: int) -> int:
     """Integrate one launch; writes the result row ``out`` and returns the number of
     trajectory samples written into ``traj`` (rows: t, rocket state, Moon state)."""
     gm_e = prm[IN_GM_EARTH]
@@ -310,7 +317,7 @@ def _fly_one(prm, rtol, t_max, r_escape, out, traj, traj_cap):
 
 
 @njit(cache=True)
-def _fly_batch(params, rtol, t_max, r_escape):
+def _fly_batch(params: np.ndarray, rtol: float, t_max: float, r_escape: float) -> np.ndarray:
     n = params.shape[0]
     out = np.zeros((n, N_OUT))
     dummy = np.empty((0, TRAJ_COLS))
@@ -320,7 +327,8 @@ def _fly_batch(params, rtol, t_max, r_escape):
 
 
 @njit(cache=True)
-def _fly_traced(prm, rtol, t_max, r_escape, cap):
+def _fly_traced(prm: np.ndarray, rtol: float, t_max: float, r_escape: float,
+                cap: int) -> tuple[np.ndarray, np.ndarray]:
     out = np.zeros(N_OUT)
     traj = np.empty((cap, TRAJ_COLS))
     m = _fly_one(prm, rtol, t_max, r_escape, out, traj, cap)
@@ -355,11 +363,13 @@ class LaunchResult:
         )
 
 
-def launch_params(park_radius, park_angle, coast_time, delta_v, burn_angle, moon_angle,
-                  moon_a=EARTH_MOON_DISTANCE, moon_e=0.0, moon_perigee=0.0,
-                  gm_earth=GM_EARTH, gm_moon=GM_MOON, r_earth=R_EARTH,
-                  r_moon=R_MOON, gm_sun=0.0, sun_distance=AU,
-                  sun_angle=0.0) -> np.ndarray:
+def launch_params(park_radius: ArrayLike, park_angle: ArrayLike, coast_time: ArrayLike,
+                  delta_v: ArrayLike, burn_angle: ArrayLike, moon_angle: ArrayLike,
+                  moon_a: ArrayLike = EARTH_MOON_DISTANCE, moon_e: ArrayLike = 0.0,
+                  moon_perigee: ArrayLike = 0.0, gm_earth: ArrayLike = GM_EARTH,
+                  gm_moon: ArrayLike = GM_MOON, r_earth: ArrayLike = R_EARTH,
+                  r_moon: ArrayLike = R_MOON, gm_sun: ArrayLike = 0.0,
+                  sun_distance: ArrayLike = AU, sun_angle: ArrayLike = 0.0) -> np.ndarray:
     """Pack launch parameters (scalars or arrays, broadcast together) into the kernel's layout.
     ``gm_sun > 0`` adds the Sun (at ``sun_distance``, polar angle ``sun_angle`` at t = 0)."""
     cols = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (
@@ -380,7 +390,8 @@ def fly(params: np.ndarray, rtol: float = DEFAULT_RTOL, t_max: float = DEFAULT_T
 
 
 def fly_traced(params: np.ndarray, rtol: float = DEFAULT_RTOL, t_max: float = DEFAULT_T_MAX,
-               r_escape: float = DEFAULT_R_ESCAPE, capacity: int = 50_000):
+               r_escape: float = DEFAULT_R_ESCAPE,
+               capacity: int = 50_000) -> tuple[LaunchResult, np.ndarray]:
     """Fly one launch and also return its trajectory, one row per integration step:
     ``[t, x, y, vx, vy, moon_x, moon_y, moon_vx, moon_vy]`` (t in s after the burn)."""
     params = np.ascontiguousarray(params, dtype=np.float64).reshape(-1, N_IN)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit
 
 EARTH_MOON = 0
@@ -50,7 +51,7 @@ MAX_FACTOR = 5.0
 
 
 @njit(cache=True)
-def rhs(model, y, p, out):
+def rhs(model: int, y: np.ndarray, p: np.ndarray, out: np.ndarray) -> None:
     """Time derivative of ``y`` under ``model`` with parameters ``p``, written into ``out``."""
     if model == EARTH_MOON:
         gm_e = p[0]
@@ -100,7 +101,9 @@ def rhs(model, y, p, out):
 
 
 @njit(cache=True)
-def dopri_step(model, p, n, y, f0, h, k, ynew, fnew, rtol, atol):
+def dopri_step(model: int, p: np.ndarray, n: int, y: np.ndarray, f0: np.ndarray, h: float,
+               k: np.ndarray, ynew: np.ndarray, fnew: np.ndarray, rtol: float,
+               atol: np.ndarray) -> float:
     """Attempt one step of size ``h`` from ``y`` (derivative ``f0``).
 
     Writes the fifth-order solution into ``ynew`` and its derivative into ``fnew`` (FSAL) and
@@ -138,7 +141,7 @@ def dopri_step(model, p, n, y, f0, h, k, ynew, fnew, rtol, atol):
 
 
 @njit(cache=True)
-def next_step_size(h, err):
+def next_step_size(h: float, err: float) -> float:
     """Standard step-size update for a fifth-order pair (Hairer I, II.4)."""
     if err == 0.0:
         return h * MAX_FACTOR
@@ -147,7 +150,9 @@ def next_step_size(h, err):
 
 
 @njit(cache=True)
-def integrate_to(model, p, n, y, t_end, h0, rtol, atol, k, ynew, f0, fnew):
+def integrate_to(model: int, p: np.ndarray, n: int, y: np.ndarray, t_end: float, h0: float,
+                 rtol: float, atol: np.ndarray, k: np.ndarray, ynew: np.ndarray, f0: np.ndarray,
+                 fnew: np.ndarray) -> int:
     """Advance ``y`` (in place) from t=0 to ``t_end`` (either sign); returns the steps taken."""
     if t_end == 0.0:
         return 0

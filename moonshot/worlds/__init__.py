@@ -37,9 +37,12 @@ import importlib
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..agents.base import Agent
 
 #: A callable, or the import string ``"package.module:attribute"`` of one.
 Ref = Callable[..., Any] | str
@@ -78,7 +81,7 @@ class ShiftAxis:
     description: str = ""
     perceivable: bool = True
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not self.levels or self.levels[0]:
             raise ConfigError(f"shift axis {self.name!r}: level 0 must be {{}} (training)")
         if len(self.labels) != len(self.levels):
@@ -249,7 +252,7 @@ class World:
     module: str = ""
     seed_sets: SeedSets = field(default_factory=SeedSets)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not self.env_ids:
             object.__setattr__(self, "env_ids", (self.env_id,))
         elif self.env_id not in self.env_ids:
@@ -271,7 +274,7 @@ class World:
                               f"{self.seed_sets.block_size:,} seeds")
 
     # --- what consumers ask -------------------------------------------------------------
-    def make_planner(self, **options):
+    def make_planner(self, **options: Any) -> Agent:
         """A fresh planner of this world (``options`` go to its constructor)."""
         if self.planner is None:
             raise ConfigError(f"world {self.name!r} has no planner")

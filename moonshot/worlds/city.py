@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from . import ShiftAxis, World, register_world
+
+if TYPE_CHECKING:
+    import gymnasium as gym
 
 #: The CityNav ladder (README, "The generalization ladder"): level 0 of every axis is the
 #: training distribution; the composite ``split="new"`` is unchanged.
@@ -66,7 +71,7 @@ COMBINED_AXES = ("friction+traffic", "friction+traffic+vehicle", "friction+vehic
                  "drivers+sensor_delay+grip_misjudged", "drivers+occlusion+sensor_delay")
 
 
-def drive_time(info: dict, length: int, env) -> float | None:
+def drive_time(info: dict, length: int, env: gym.Env) -> float | None:
     """Seconds of simulated driving (control steps times the env's step)."""
     return length * float(getattr(env.unwrapped, "dt", 0.1))
 

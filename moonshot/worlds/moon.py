@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from . import ShiftAxis, World, register_world
+
+if TYPE_CHECKING:
+    import gymnasium as gym
 
 #: The MoonLaunch ladder (README, "The generalization ladder"): level 0 of every axis is the
 #: training distribution; the composite ``split="new"`` is unchanged.
@@ -52,7 +57,7 @@ COMBINED_AXES = ("altitude+moon_mass+moon_orbit", "burn_noise+burn_bias",
                  "moon_orbit+burn_bias+sun")
 
 
-def time_of_flight(info: dict, length: int, env) -> float | None:
+def time_of_flight(info: dict, length: int, env: gym.Env) -> float | None:
     """Days from the burn to the closest approach."""
     return info.get("time_of_flight_days")
 

@@ -147,7 +147,7 @@ def declared_modules() -> set[str]:
     return names | set(env_modules())
 
 
-def import_recorded(modules, source: str) -> None:
+def import_recorded(modules: object, source: str) -> None:
     """Make sure the world modules a run folder recorded (``config.json``'s ``modules``) are
     loaded before its world is looked up - without running code that only the folder names.
 

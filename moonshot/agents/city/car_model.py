@@ -24,7 +24,8 @@ controller the planner then drives with.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import numpy as np
 from numba import njit
@@ -32,7 +33,20 @@ from numba import njit
 from ...physics.city.geometry import Polyline
 from ...physics.city.route import project_on_route
 
+if TYPE_CHECKING:
+    from ...envs.city_perception import Weather
+
 G = 9.81  # m/s², standard gravity
+
+
+class Vehicle(Protocol):
+    """What the planner reads of the vehicle in its view (its published specification, not
+    the simulator's dynamics)."""
+
+    wheelbase: float
+    rear_to_center: float
+    max_steer: float
+    max_speed: float
 
 
 class CarModel(NamedTuple):
@@ -56,7 +70,7 @@ class Imagination(NamedTuple):
     sub: int  # model steps per imagined pose
 
 
-def believed_grip(weather) -> float:
+def believed_grip(weather: Weather) -> float:
     """The friction coefficient the planner plans with for a weather class (a
     :class:`~moonshot.envs.city_perception.Weather`): the low end of the class's range. A
     driver who sees snow does not know whether the road gives 0.2 or 0.45, and drives for 0.2
@@ -64,7 +78,7 @@ def believed_grip(weather) -> float:
     return float(weather.low)
 
 
-def car_model(vehicle, mu: float, steer_rate: float) -> CarModel:
+def car_model(vehicle: Vehicle, mu: float, steer_rate: float) -> CarModel:
     """The model of ``vehicle`` (its parameters) on a road believed to give ``mu``."""
     return CarModel(float(vehicle.wheelbase), float(vehicle.rear_to_center),
                     float(vehicle.max_steer), float(vehicle.max_speed), float(steer_rate),
@@ -72,7 +86,9 @@ def car_model(vehicle, mu: float, steer_rate: float) -> CarModel:
 
 
 @njit(cache=True)
-def car_step(x, y, h, v, steer, accel, steer_cmd, dt, car):
+def car_step(x: float, y: float, h: float, v: float, steer: float, accel: float,
+             steer_cmd: float, dt: float,
+             car: tuple) -> tuple[float, float, float, float, float]:
     """One step of the planner's car model (module docstring) from ``x, y, h, v`` with the
     wheels at ``steer``; returns the new ``x, y, h, v, steer``."""
     car = CarModel(*car)
@@ -98,7 +114,8 @@ def car_step(x, y, h, v, steer, accel, steer_cmd, dt, car):
 
 
 @njit(cache=True)
-def pure_pursuit(x, y, h, v, route, i, wheelbase, max_steer):
+def pure_pursuit(x: float, y: float, h: float, v: float, route: tuple, i: int, wheelbase: float,
+                 max_steer: float) -> tuple[float, int, float]:
     """Steering angle of a car (``wheelbase``, ``max_steer``) at ``x, y, h, v`` towards the
     point of ``route`` (a ``Polyline``) ``max(4, 0.6 v + 3)`` m ahead, and the index and arc
     length of the route point nearest the car (searched forward from ``i``)."""
@@ -119,7 +136,8 @@ def pure_pursuit(x, y, h, v, route, i, wheelbase, max_steer):
 
 
 @njit(cache=True)
-def imagine_drive(step, ego, steer, accel, how, route, i, car, out, s_out):
+def imagine_drive(step: Callable, ego: tuple, steer: float, accel: float, how: tuple,
+                  route: tuple, i: int, car: tuple, out: np.ndarray, s_out: np.ndarray) -> None:
     """Closed-loop imagination of a candidate from ``ego = (x, y, h, v)`` with the wheels at
     ``steer``: the car model ``step`` (:func:`car_step`, or a compiled function of the same
     signature) with parameters ``car`` steered by pure pursuit along ``route`` (from route
@@ -153,7 +171,8 @@ def covering_circles(length: float, width: float) -> tuple[float, np.ndarray]:
 
 
 @njit(cache=True)
-def imagine_own(ego, steer, accel, how, route, i, car, out, s_out):
+def imagine_own(ego: tuple, steer: float, accel: float, how: tuple, route: tuple, i: int,
+                car: tuple, out: np.ndarray, s_out: np.ndarray) -> None:
     """:func:`imagine_drive` with the planner's own car model (:func:`car_step`); compiled
     once here, so that a call does not type the model function again."""
     imagine_drive(car_step, ego, steer, accel, how, route, i, car, out, s_out)

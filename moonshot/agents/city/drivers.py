@@ -83,15 +83,16 @@ class Tracks:
                     ids[j], taken[q] = q, True
         old = ids >= 0
         if old.any():
-            q = ids[old]
-            el = np.maximum(t - self._t[q], 1e-6)
-            measured = (cars[old, 3] - self._pose[q, 3]) / el
+            qs = ids[old]
+            el = np.maximum(t - self._t[qs], 1e-6)
+            measured = (cars[old, 3] - self._pose[qs, 3]) / el
             w = 1.0 - np.exp(-el / TAU_ACCEL)
-            self._accel[q] += w * (measured - self._accel[q])
-            self._accel_hi[q] = np.maximum(self._accel[q], self._accel_hi[q] * np.exp(-el / MEMORY))
-            self._v_hi[q] = np.maximum(self._v_hi[q], cars[old, 3])
-            self._pose[q] = cars[old, :4]
-            self._t[q] = t
+            self._accel[qs] += w * (measured - self._accel[qs])
+            self._accel_hi[qs] = np.maximum(self._accel[qs],
+                                            self._accel_hi[qs] * np.exp(-el / MEMORY))
+            self._v_hi[qs] = np.maximum(self._v_hi[qs], cars[old, 3])
+            self._pose[qs] = cars[old, :4]
+            self._t[qs] = t
         new = np.flatnonzero(~old)
         if len(new):
             ids[new] = np.arange(n, n + len(new))
@@ -116,7 +117,9 @@ class Tracks:
 
 
 @njit(cache=True)
-def predict_along_lanes(lane, s, v, nxt, v0, accel, stop_at, times, lanes, out):
+def predict_along_lanes(lane: np.ndarray, s: np.ndarray, v: np.ndarray, nxt: np.ndarray,
+                        v0: np.ndarray, accel: np.ndarray, stop_at: np.ndarray,
+                        times: np.ndarray, lanes: tuple, out: np.ndarray) -> None:
     """Poses ``out (T, N, 3)`` at ``times`` of N cars at arc length ``s`` on ``lane`` with
     speed ``v`` (then onto connector ``nxt`` when on a road lane), each a free-road IDM-like
     driver towards ``v0`` with acceleration ``accel`` (``accel = 0``: it holds its speed),
@@ -159,7 +162,8 @@ def predict_along_lanes(lane, s, v, nxt, v0, accel, stop_at, times, lanes, out):
 
 
 @njit(cache=True)
-def rear_conflict(v_ego, accel, commit, gap, v_car, times, min_gap):
+def rear_conflict(v_ego: float, accel: float, commit: float, gap: float, v_car: float,
+                  times: np.ndarray, min_gap: float) -> int:
     """Index of the first of ``times`` at which a follower ``gap`` metres behind the ego
     (bumper to bumper, at speed ``v_car``) comes within ``min_gap`` of it when the ego, at
     speed ``v_ego``, holds ``accel`` for ``commit`` s and then its speed; T if never. The

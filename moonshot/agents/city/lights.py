@@ -53,10 +53,10 @@ class LightMemory:
     """Since when each light in sight has shown green (as seen: a light first seen green may
     have just turned)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._green_since: dict = {}
 
-    def update(self, lights, t: float) -> None:
+    def update(self, lights: dict, t: float) -> None:
         """Record the lights seen at time ``t`` (``{(node, phase): state}``)."""
         for key, state in lights.items():
             if state == GREEN:
@@ -64,7 +64,7 @@ class LightMemory:
             else:
                 self._green_since.pop(key, None)
 
-    def standing_car_may_go(self, key, state, t: float) -> bool:
+    def standing_car_may_go(self, key: tuple[int, int], state: int | None, t: float) -> bool:
         """May a car standing at the line of light ``key`` (showing ``state``, ``None``: not
         in sight) pull away? Not at red or yellow; on green only if it turned green less than
         ``YIELD_AFTER`` s ago - a car that stands on green longer is yielding (to the ego, to

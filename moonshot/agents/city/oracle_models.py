@@ -11,6 +11,8 @@ if its models were the simulator - an upper bound, never a headline figure.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from numba import njit
 
@@ -29,12 +31,17 @@ from ...physics.city.traffic import (
 from .car_model import CarModel, G, imagine_drive
 from .drivers import predict_along_lanes
 
+if TYPE_CHECKING:
+    from ...envs.city_perception import CityView
+
 #: the traffic cars' covering circles, as the simulator draws them
 TRAFFIC_CIRCLES = (EGO_CIRCLE_RADIUS, np.array(EGO_CIRCLE_OFFSETS))
 
 
 @njit(cache=True)
-def simulator_step(x, y, h, v, steer, accel, steer_cmd, dt, car):
+def simulator_step(x: float, y: float, h: float, v: float, steer: float, accel: float,
+                   steer_cmd: float, dt: float,
+                   car: tuple) -> tuple[float, float, float, float, float]:
     """The simulator's car (``tyre_update``) with the signature of
     :func:`~.car_model.car_step`: ``car`` (a ``CarModel``) carries the road's true grip."""
     c = CarModel(*car)
@@ -44,7 +51,8 @@ def simulator_step(x, y, h, v, steer, accel, steer_cmd, dt, car):
 
 
 @njit  # not cached: numba cannot cache a kernel that takes another module's model as a value
-def imagine_simulator(ego, steer, accel, how, route, i, car, out, s_out):
+def imagine_simulator(ego: tuple, steer: float, accel: float, how: tuple, route: tuple,
+                      i: int, car: tuple, out: np.ndarray, s_out: np.ndarray) -> None:
     """:func:`~.car_model.imagine_drive` with the simulator's car (:func:`simulator_step`)."""
     imagine_drive(simulator_step, ego, steer, accel, how, route, i, car, out, s_out)
 
@@ -66,7 +74,7 @@ def _stop_lines(cars, active, half, lanes, signals, t, stop_at):
             stop_at[j] = lanes.length[ln] - half - STOP_GAP
 
 
-def oracle_predictions(view, lanes: tuple, active: np.ndarray, times: np.ndarray) -> list:
+def oracle_predictions(view: CityView, lanes: tuple, active: np.ndarray, times: np.ndarray) -> list:
     """Every car's future poses (holding its speed; accelerating at the simulator's IDM
     rate towards its true desired speed), from the view's true traffic and light plans."""
     tr = view.traffic
@@ -82,7 +90,7 @@ def oracle_predictions(view, lanes: tuple, active: np.ndarray, times: np.ndarray
     return out
 
 
-def oracle_green(view, times: np.ndarray, step: float, s_traj: np.ndarray, line: float,
+def oracle_green(view: CityView, times: np.ndarray, step: float, s_traj: np.ndarray, line: float,
                  v0: float, node: int, phase: int) -> bool:
     """The light will be green when the car crosses, long enough to clear (from its plan)."""
     sig, now = view.signals, view.time

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numba import njit
@@ -63,9 +63,13 @@ STANDING = 0.5  # m/s: a car slower than this stands
 #: a matter of geometry (rectangles), not of prediction (covering circles)
 STANDING_MARGIN = 0.3
 
+if TYPE_CHECKING:
+    from ...envs.city_perception import CityView
+
 
 @njit(cache=True)
-def first_conflict(ego_xyh, ego_off, ego_r, cars, active, car_off, car_r, margin):
+def first_conflict(ego_xyh: np.ndarray, ego_off: np.ndarray, ego_r: float, cars: np.ndarray,
+                   active: np.ndarray, car_off: np.ndarray, car_r: float, margin: float) -> int:
     """Index of the first time step at which the ego (T, 3; covering circles of radius
     ``ego_r`` at ``ego_off`` along it) comes within ``margin`` of a car (T, N, 3; circles
     ``car_r``, ``car_off``) in ``active``; T if never."""
@@ -93,7 +97,7 @@ def first_conflict(ego_xyh, ego_off, ego_r, cars, active, car_off, car_r, margin
 
 
 @njit(cache=True)
-def first_contact(ego, cars, margin):
+def first_contact(ego: np.ndarray, cars: np.ndarray, margin: float) -> int:
     """Index of the first time step at which the ego's body (corners ``(T, 4, 2)``) comes
     within ``margin`` of a car's body (corners ``(T, M, 4, 2)``); T if never."""
     for k in range(ego.shape[0]):
@@ -136,7 +140,7 @@ class CityPlanner(Agent):
         self.horizon, self.step, self.commit = horizon, step, commit
         self.margin, self.brake, self.lateral_accel = margin, brake, lateral_accel
         self.times = np.arange(1, int(round(horizon / step)) + 1) * step
-        self.view = None
+        self.view: CityView | None = None  # set by begin_episode
         self._planning = 0.0
         self._imagined = 0
         self.decision_times: list[float] = []
@@ -204,7 +208,9 @@ class CityPlanner(Agent):
                                       float(self.dt), int(round(self.step / self.dt))))
 
     # ------------------------------------------------------------------ acting
-    def predict(self, observation, state=None, episode_start=None, deterministic=True):
+    def predict(self, observation: np.ndarray, state: Any = None,
+                episode_start: np.ndarray | None = None,
+                deterministic: bool = True) -> tuple[np.ndarray, Any]:
         t0 = time.perf_counter()
         action = self._decide()
         dt = time.perf_counter() - t0
@@ -222,6 +228,7 @@ class CityPlanner(Agent):
         out = np.empty((len(self.times), 3))
         s_out = np.empty(len(self.times))
         self._imagined += 1
+        assert self.view is not None  # set by begin_episode
         ego, steer = (x, y, h, v), float(self.view.steer)
         self._imagine(ego, steer, accel, self._how, self._path, self._i, self._car, out,
                       s_out)
@@ -233,6 +240,7 @@ class CityPlanner(Agent):
 
     def _light_ok(self, s_traj: np.ndarray, s0: float, v0: float) -> bool:
         """Does the candidate respect the lights it reaches within the horizon?"""
+        assert self.view is not None  # set by begin_episode
         half = 0.5 * self.params.length
         for row in self.route.stops:
             line = row[0] - half  # where the front bumper reaches the stop line
@@ -260,6 +268,7 @@ class CityPlanner(Agent):
 
     def _decide(self) -> np.ndarray:
         view, p = self.view, self.params
+        assert view is not None  # set by begin_episode
         x, y, h, v = (float(z) for z in view.ego)
         r = self.route
         self._i, s, _ = project_on_route(r.points, r.cum, x, y, self._i, 10, 40)
@@ -327,6 +336,7 @@ class CityPlanner(Agent):
         following the ego left out (the traffic code guarantees they never run into it)."""
         from .oracle_models import TRAFFIC_CIRCLES, oracle_predictions
 
+        assert self.view is not None  # set by begin_episode
         tr = self.view.traffic
         near, behind, _ = self._near(tr.pose, x, y, h)
         active = near & ~behind
@@ -339,6 +349,7 @@ class CityPlanner(Agent):
         light where it is expected to stop; the mask of those that move (the others are
         expected to stand). Cars following the ego in its lane: their gaps and speeds
         ``(F, 2)`` for :func:`~.drivers.rear_conflict`."""
+        assert self.view is not None  # set by begin_episode
         seen, now = self.view.cars, float(self.view.time)
         ids = self._tracks.update(seen, now)
         lights = self.view.lights

@@ -25,12 +25,16 @@ from __future__ import annotations
 import copy
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from ...errors import ConfigError
 from ...worlds import World, worlds
 from ..config import ALGO_NAMES
+
+if TYPE_CHECKING:
+    from stable_baselines3.common.vec_env import VecEnv
 
 #: The key RL Zoo reads a VecEnv wrapper from, and ours for the native batched env.
 NATIVE_WRAPPER = "moonshot.agents.zoo.native_vec_env"
@@ -103,7 +107,7 @@ def write_files(folder: Path | None = None) -> list[Path]:
     return paths
 
 
-def native_vec_env(venv):
+def native_vec_env(venv: VecEnv) -> VecEnv:
     """RL Zoo's ``vec_env_wrapper`` for envs with a native batched version: the ``n_envs``
     single envs RL Zoo made are replaced by one batched env with their id, settings and seed
     (:class:`~moonshot.agents.vec.GymVectorToSB3`), behind a ``VecMonitor`` that writes RL

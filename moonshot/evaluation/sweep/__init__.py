@@ -40,6 +40,8 @@ The spec (YAML; unknown keys, empty grids and bad values are errors before any t
     max_cells: 10000                 # optional: a bigger grid is refused, counted unexpanded
 """
 
+from typing import Any
+
 from .aggregate import aggregate  # eager: the function shadows its module's name
 from .spec import (
     EVALUATE_KEYS,
@@ -67,7 +69,7 @@ _LAZY = {"execute_cell": "cells", "SweepFailed": "driver",
          "unpack": "store"}
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 

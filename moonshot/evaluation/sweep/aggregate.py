@@ -42,12 +42,12 @@ def aggregate(out: Path, cells: list[Cell], wall_time_s: float = 0.0,
                "episodes_to_success_50": m["episodes_to_success_50"],
                "model_rollouts_per_scenario": m.get("model_rollouts_per_scenario"),
                "final_success_rate": m["final_success_rate"]}
-        for r in map(TransferResult.from_row, result["transfer"]):
-            sp = r.split
-            row[f"success_{sp}"] = r.success_rate
-            row[f"deaths_{sp}"] = r.death_rate
-            row[f"trials_{sp}"] = r.trials_per_scenario
-            row[f"imagined_{sp}"] = r.model_rollouts_per_scenario
+        for tr in map(TransferResult.from_row, result["transfer"]):
+            sp = tr.split
+            row[f"success_{sp}"] = tr.success_rate
+            row[f"deaths_{sp}"] = tr.death_rate
+            row[f"trials_{sp}"] = tr.trials_per_scenario
+            row[f"imagined_{sp}"] = tr.model_rollouts_per_scenario
         if "relearn" in result:
             row["relearn_episodes"] = result["relearn"]["episodes_to_recover"]
             row["relearn_deaths"] = result["relearn"]["deaths_to_recover"]

@@ -8,6 +8,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,8 @@ from .spec import Cell, _train_config, shift_axes
 from .store import DONE, pack, unpack
 
 
-def execute_cell(cell: Cell, folder: Path, snapshot=None) -> dict:
+def execute_cell(cell: Cell, folder: Path,
+                 snapshot: Callable[[Path], None] | None = None) -> dict:
     """Run ``cell`` in ``folder`` (resuming what a snapshot holds); ``snapshot(folder)`` is
     called after each checkpoint. Returns the cell's result (also ``folder/result.json``)."""
     from ...agents.training import train

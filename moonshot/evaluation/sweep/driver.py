@@ -20,7 +20,7 @@ from ...worlds import run_modules
 from ...worlds.plugins import ENV_VAR
 from .aggregate import aggregate
 from .cells import _cell_task
-from .spec import check_cell, defaults, expand, load_spec
+from .spec import Cell, check_cell, defaults, expand, load_spec
 from .store import DONE, CellStore
 
 
@@ -58,7 +58,7 @@ def _init_ray(address: str | None, num_cpus: int | None, runtime_env: dict | Non
     return ray
 
 
-def world_modules(cells) -> list[str]:
+def world_modules(cells: list[Cell]) -> list[str]:
     """The plug-in modules a worker imports before its cell: those that declared the cells'
     worlds (the rest of ``MOONSHOT_WORLDS`` loads there as anywhere, when a name is
     unknown)."""
@@ -197,7 +197,8 @@ def run_sweep(spec_path: str | os.PathLike, out: str | os.PathLike,
                 max_retries=int(spec.get("max_retries", defaults("top-level")["max_retries"])),
                 retry_exceptions=False,
                 scheduling_strategy="SPREAD", **task_env)
-            queue, pending = list(todo), {}
+            queue = list(todo)
+            pending: dict[Any, Cell] = {}  # Ray object ref -> its cell
             bar = progress_display(len(cells), f"sweep {spec.get('name', out.name)}",
                                    unit="cells", initial=len(cells) - len(todo),
                                    enabled=progress)

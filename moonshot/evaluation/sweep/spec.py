@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from ...errors import ConfigError, check_keys
-from ...worlds import get_world, resolve_env_id
+from ...worlds import World, get_world, resolve_env_id
 
 
 @dataclass(frozen=True)
@@ -400,7 +400,7 @@ def _check_agent(agent, k: int) -> dict:
     return copy.deepcopy(agent)
 
 
-def _check_shift(world, shift: dict) -> None:
+def _check_shift(world: World, shift: dict) -> None:
     """``axis: NAME`` or ``axes: [NAMES]`` / ``axes: all``; ``levels`` apply to each."""
     if ("axis" in shift) == ("axes" in shift):
         raise ConfigError("sweep spec: shift needs an axis (axis: NAME) or axes (axes: [...] or "
@@ -415,7 +415,7 @@ def _check_shift(world, shift: dict) -> None:
             axis.settings(lv)
 
 
-def shift_axes(world, shift: dict) -> list[str]:
+def shift_axes(world: World, shift: dict) -> list[str]:
     if "axis" in shift:
         return [shift["axis"]]
     axes = shift["axes"]

@@ -20,17 +20,32 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit
 
 from .drive import DT, Drive, draw_drive
 from .ego import EgoParams, tyre_update
-from .footprints import NO_HIT, Cars, build_scene, cast_rays, ego_contacts, lidar, stack_scenes
+from .footprints import (
+    NO_HIT,
+    Cars,
+    RayHits,
+    Scene,
+    build_scene,
+    cast_rays,
+    ego_contacts,
+    lidar,
+    stack_scenes,
+)
 from .geometry import Polyline, nearest_segment_distance
 from .route import navigator_features, project_on_route
 from .signals import NO_LIGHT, RED, light_state
 from .traffic import CAR_LENGTH, CAR_WIDTH, _state_tuple, traffic_step
+
+if TYPE_CHECKING:
+    from .generator import City
 
 #: Where the observation kernel writes (indices into the observation row; see the env's
 #: declared layout): lidar start, speed, steer, goal distance, goal bearing (2), navigator
@@ -41,7 +56,7 @@ OBS_FIELDS = ("lidar", "speed", "steer", "goal_distance", "goal_bearing", "nav_s
 _SCENES: OrderedDict = OrderedDict()  # map key -> footprint scene (maps are pure functions)
 
 
-def scene_of(city):
+def scene_of(city: City | None) -> Scene:
     """The footprint scene of ``city`` (memoized; an empty one for a drive not started)."""
     if city is None:
         return build_scene(np.zeros((0, 5)))
@@ -54,7 +69,8 @@ def scene_of(city):
 
 
 @njit(cache=True)
-def egos_update(ego, steer, accel, steer_cmd, dt, car, friction, steer_rate):
+def egos_update(ego: np.ndarray, steer: np.ndarray, accel: np.ndarray, steer_cmd: np.ndarray,
+                dt: float, car: tuple, friction: np.ndarray, steer_rate: float) -> None:
     """Every ego one step of the bicycle model with tyres (in place); ``friction[i]`` is
     the road's under drive ``i``."""
     for i in range(ego.shape[0]):
@@ -66,9 +82,12 @@ def egos_update(ego, steer, accel, steer_cmd, dt, car, friction, steer_rate):
 
 
 @njit(cache=True)
-def drive_features(ego, steer, t, route, stops, signals, segments, half_width, route_i,
-                   route_s_before, lidar_m, lidar_range, ahead, navigation, goal_x, goal_y,
-                   scales, at, horizon, out):
+def drive_features(ego: np.ndarray, steer: float, t: float, route: tuple, stops: np.ndarray,
+                   signals: tuple, segments: np.ndarray, half_width: float, route_i: int,
+                   route_s_before: float, lidar_m: np.ndarray, lidar_range: float,
+                   ahead: np.ndarray, navigation: bool, goal_x: float, goal_y: float,
+                   scales: np.ndarray, at: np.ndarray, horizon: float,
+                   out: np.ndarray) -> tuple[int, float, float, bool, int, float]:
     """One drive after a step: its progress along ``route`` (a ``Polyline``; ``stops`` its
     signalized stop lines ``[s, node, phase, lane]``), whether it is off the carriageway, the
     red lights its move crossed, the next light on its route, and its observation row ``out``
@@ -156,7 +175,7 @@ class CityBatch:
         # the footprint scenes of the maps driven, stacked (a bank: drives that change maps
         # among a few, like the 32 training maps, never restack it)
         self._bank_keys: list = []
-        self._bank = None
+        self._bank: Scene | None = None
         self._map_index = np.zeros(n, dtype=np.int64)
         self._bank_cap = 2 * self.n + 32
         self._ego_half = np.array([0.5 * self.ego_params.length, 0.5 * self.ego_params.width])
@@ -167,11 +186,15 @@ class CityBatch:
         self._ego_ext[:, 5:] = offsets
 
     # --------------------------------------------------------------------------- drives
-    def start(self, i: int, city, rng: np.random.Generator, n_traffic: int,
-              route_length=(250.0, 600.0), drive: Drive | None = None) -> None:
+    def start(self, i: int, city: City, rng: np.random.Generator | None, n_traffic: int,
+              route_length: tuple[float, float] = (250.0, 600.0),
+              drive: Drive | None = None) -> None:
         """Put drive ``i`` in ``city``: a new drive drawn from ``rng`` (or ``drive`` as given,
         to restore one)."""
-        d = drive or draw_drive(city, rng, n_traffic, route_length)
+        if drive is None:
+            assert rng is not None, "a new drive is drawn from rng"
+            drive = draw_drive(city, rng, n_traffic, route_length)
+        d = drive
         self.city[i] = city
         self._map_index[i] = self._bank_slot(city)
         self.drive[i] = d
@@ -194,7 +217,7 @@ class CityBatch:
         self._pose[i, :k] = d.traffic.pose
         idm = d.traffic.idm
         self._half[i] = (0.5 * idm[CAR_LENGTH], 0.5 * idm[CAR_WIDTH])
-    def _bank_slot(self, city) -> int:
+    def _bank_slot(self, city: City) -> int:
         """Where ``city``'s scene sits in the bank (added if new; the bank is rebuilt from
         the maps in use when full)."""
         key = (city.seed, city.params)
@@ -212,20 +235,28 @@ class CityBatch:
             self._bank = stack_scenes([self._bank, scene_of(city)])
         return self._bank_keys.index(key)
 
-    def scene(self):
+    def scene(self) -> Scene:
+        assert self._bank is not None, "start() a drive first"
         return self._bank
+
+    def started(self, i: int) -> Drive:
+        """Drive ``i``, which :meth:`start` has put in its city."""
+        d = self.drive[i]
+        assert d is not None, f"drive {i} was never started"
+        return d
 
     def _cars(self) -> Cars:
         return Cars(self._pose, self._count, self._half)
 
-    def cast(self, which) -> None:
+    def cast(self, which: Sequence[int] | np.ndarray) -> None:
         """The lidar of the drives ``which`` (just started), from where they stand."""
         hits = lidar(self.scene(), self._map_index, self.ego, self.lidar_angles,
                      self.lidar_range, self._cars())
         self.lidar[which] = hits.distance[which]
 
     # --------------------------------------------------------------------------- stepping
-    def step(self, accel: np.ndarray, steer_cmd: np.ndarray, rand: list[np.ndarray]):
+    def step(self, accel: np.ndarray, steer_cmd: np.ndarray,
+             rand: list[np.ndarray]) -> np.ndarray:
         """Advance every drive by ``dt``: ``accel`` (m/s²) and ``steer_cmd`` (rad) per drive,
         ``rand[i]`` uniform numbers for city ``i``'s traffic. Returns the crash of each drive:
         0 none, 1 a building, 2 a car."""
@@ -234,7 +265,7 @@ class CityBatch:
                     self._steer_rate)
         self._ego_ext[:, :4] = self.ego
         for i in range(self.n):
-            tr = self.drive[i].traffic
+            tr = self.started(i).traffic
             traffic_step(_state_tuple(tr), tr.idm, self._lanes[i], self._signals[i],
                          self._ego_ext[i], True, rand[i], self.t[i], self.dt, tr.bold)
             self._pose[i, :tr.n] = tr.pose
@@ -250,7 +281,7 @@ class CityBatch:
     def visible_cars(self, i: int) -> np.ndarray:
         """The traffic cars of drive ``i`` within ``sensor_range`` whose centre, nose or tail
         a ray from the ego's sensor meets first."""
-        tr = self.drive[i].traffic
+        tr = self.started(i).traffic
         x, y = self.ego[i, 0], self.ego[i, 1]
         pose = tr.pose
         near = np.flatnonzero((pose[:, 0] - x) ** 2 + (pose[:, 1] - y) ** 2
@@ -279,14 +310,14 @@ class CityBatch:
         hits = self._rays_to(i, nodes[near, 0], nodes[near, 1], with_cars=False)
         return near[hits.distance[0] >= d[near] - 1e-6]
 
-    def _rays_to(self, i: int, tx: np.ndarray, ty: np.ndarray, with_cars: bool):
+    def _rays_to(self, i: int, tx: np.ndarray, ty: np.ndarray, with_cars: bool) -> RayHits:
         x, y = self.ego[i, 0], self.ego[i, 1]
         dx, dy = tx - x, ty - y
         dist = np.maximum(np.hypot(dx, dy), 1e-9)
         origins = np.broadcast_to([x, y], (len(tx), 2))[None]
         dirs = np.stack([dx / dist, dy / dist], axis=1)[None]
         if with_cars:
-            tr = self.drive[i].traffic
+            tr = self.started(i).traffic
             cars = Cars.single(tr.pose, (0.5 * tr.idm[CAR_LENGTH], 0.5 * tr.idm[CAR_WIDTH]))
         else:
             cars = Cars(np.zeros((1, 0, 3)), np.zeros(1, dtype=np.int64), np.zeros((1, 2)))

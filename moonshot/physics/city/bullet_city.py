@@ -85,9 +85,11 @@ class CityWorld:
         self.city = city
         self._segments = city.road_segments
 
-    def start(self, rng: np.random.Generator, n_traffic: int, route_length=(250.0, 600.0),
+    def start(self, rng: np.random.Generator, n_traffic: int,
+              route_length: tuple[float, float] = (250.0, 600.0),
               traffic_idm: np.ndarray | None = None) -> None:
         """Draw the ego's start and goal, plan the route, spawn the traffic."""
+        assert self.city is not None, "load() a city first"
         d = draw_drive(self.city, rng, n_traffic, route_length, traffic_idm)
         self.start_lane, self.start_s = d.start_lane, d.start_s
         self.goal_lane, self.goal_s = d.goal_lane, d.goal_s
@@ -111,6 +113,8 @@ class CityWorld:
     # ------------------------------------------------------------------ stepping
     def step(self, accel: float, steer: float, rand: np.ndarray) -> set[int]:
         """Advance by ``dt``; returns the set of body ids the ego touches afterwards."""
+        assert self.traffic is not None and self.route is not None and self.city is not None, \
+            "start() a drive first"
         x, y, h, v = self.ego.tolist()  # Python floats: cheaper scalar arithmetic
         self.steer = steer
         x, y, h, v = bicycle_update(x, y, h, v, accel, steer, self.dt,
@@ -130,6 +134,7 @@ class CityWorld:
         bc = self._building_circles
         near = (bc[:, 0] - x) ** 2 + (bc[:, 1] - y) ** 2 < (bc[:, 2] + reach) ** 2
         out = self._building_ids[near].tolist()
+        assert self.traffic is not None
         pose = self.traffic.pose
         close = (pose[:, 0] - x) ** 2 + (pose[:, 1] - y) ** 2 < (2 * reach + 0.5) ** 2
         out += [self._car_bodies[i] for i in np.flatnonzero(close)]
@@ -139,6 +144,7 @@ class CityWorld:
         """Pose the car bodies within lidar range (the others wait below the ground: nothing
         can see or touch them), then the ego."""
         x, y, h, _ = self.ego.tolist()
+        assert self.traffic is not None
         pose = self.traffic.pose
         r = max(self.lidar_range, self.sensor_range) + 10.0
         near = (pose[:, 0] - x) ** 2 + (pose[:, 1] - y) ** 2 < r * r
@@ -176,15 +182,18 @@ class CityWorld:
     def off_road(self) -> bool:
         """Is the ego's centre off the carriageway (beyond the outer lane's edge)?"""
         d = nearest_segment_distance(self._segments, self.ego[0], self.ego[1])
+        assert self.city is not None
         return bool(d > self.city.params.half_width + 0.5)
 
     def goal_distance(self) -> float:
+        assert self.route is not None
         g = self.route.goal
         return float(math.hypot(g[0] - self.ego[0], g[1] - self.ego[1]))
 
-    def next_light(self, horizon: float = 60.0):
+    def next_light(self, horizon: float = 60.0) -> tuple[int, float]:
         """``(state, distance)`` of the next signalized stop line on the route within
         ``horizon`` metres (``(NO_LIGHT, horizon)`` if none)."""
+        assert self.route is not None and self.city is not None
         stops = self.route.stops
         for row in stops:
             d = row[0] - self.route_s
@@ -199,6 +208,7 @@ class CityWorld:
         """How many of the route's signalized stop lines in ``(s_before, s_after]`` (arc
         length along the route) show red now: the lights run by a move from one to the
         other."""
+        assert self.route is not None and self.city is not None
         n = 0
         for row in self.route.stops:
             if row[0] > s_after:
@@ -212,6 +222,7 @@ class CityWorld:
         """Indices of the traffic cars within ``sensor_range`` of the ego that it can see: a
         ray from its sensor to the car's centre, nose or tail meets that car first."""
         x, y, h, _ = self.ego.tolist()
+        assert self.traffic is not None
         pose = self.traffic.pose
         near = np.flatnonzero((pose[:, 0] - x) ** 2 + (pose[:, 1] - y) ** 2
                               < self.sensor_range ** 2)
@@ -231,6 +242,7 @@ class CityWorld:
         """Signalized intersections within ``sensor_range`` whose centre the ego sees (no
         building between; signal heads stand above the cars)."""
         x, y = float(self.ego[0]), float(self.ego[1])
+        assert self.city is not None
         nodes = self.city.nodes
         lit = self.city.signals.node_phases > 0
         near = np.flatnonzero(lit & ((nodes[:, 0] - x) ** 2 + (nodes[:, 1] - y) ** 2

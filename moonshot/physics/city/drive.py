@@ -47,7 +47,8 @@ class Drive(NamedTuple):
 
 
 def draw_drive(city: City, rng: np.random.Generator, n_traffic: int,
-               route_length=(250.0, 600.0), traffic_idm: np.ndarray | None = None) -> Drive:
+               route_length: tuple[float, float] = (250.0, 600.0),
+               traffic_idm: np.ndarray | None = None) -> Drive:
     """Draw a drive in ``city`` from ``rng``: a start on a curb lane, a goal whose shortest
     legal route is ``route_length`` long, the route, ``n_traffic`` cars away from the start
     (the same draws, in the same order, for every CityNav world)."""

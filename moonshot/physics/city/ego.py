@@ -80,7 +80,8 @@ class EgoParams:
 
 
 @njit(cache=True)
-def bicycle_update(x, y, heading, v, accel, steer, dt, car):
+def bicycle_update(x: float, y: float, heading: float, v: float, accel: float, steer: float,
+                   dt: float, car: tuple) -> tuple[float, float, float, float]:
     """One step of the kinematic bicycle model with parameters ``car`` (:class:`Bicycle`, or
     its plain tuple); returns the new ``x, y, heading, v``."""
     car = Bicycle(*car)
@@ -105,7 +106,9 @@ class Tyres(NamedTuple):
 
 
 @njit(cache=True)
-def tyre_update(x, y, heading, v, steer, accel, steer_cmd, dt, car, tyres):
+def tyre_update(x: float, y: float, heading: float, v: float, steer: float, accel: float,
+                steer_cmd: float, dt: float, car: tuple,
+                tyres: tuple) -> tuple[float, float, float, float, float]:
     """One step of the bicycle model with tyres (see the module docstring): the wheels move
     from ``steer`` towards ``steer_cmd`` at most ``steer_rate`` rad/s, the tyres give at most
     ``friction * G``; returns the new ``x, y, heading, v, steer``."""

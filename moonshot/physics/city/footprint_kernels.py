@@ -10,9 +10,13 @@ reference counts touched each time) cost about as much as the ray itself.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit
+
+if TYPE_CHECKING:
+    from .footprints import Cars, Scene
 
 NO_HIT = -1
 BAD_MAP, BAD_COUNT = 1, 2  # kernel status: a city names no map of the scene; a bad count
@@ -20,7 +24,7 @@ EPS = 1e-9  # m: grid cells take a footprint that comes this close (gridding sta
 
 
 @njit(cache=True)
-def rect_meets_cell(r, x0, y0, cell):
+def rect_meets_cell(r: np.ndarray, x0: float, y0: float, cell: float) -> bool:
     """Does footprint row ``r`` overlap (or come within ``EPS`` of) the axis-aligned square
     ``[x0, x0 + cell] x [y0, y0 + cell]``? Separating axes: the square's two, the footprint's
     two."""
@@ -37,7 +41,8 @@ def rect_meets_cell(r, x0, y0, cell):
 
 
 @njit(cache=True)
-def cell_lists(rects, x0, y0, cell, nx, ny):
+def cell_lists(rects: np.ndarray, x0: float, y0: float, cell: float, nx: int,
+               ny: int) -> tuple[np.ndarray, np.ndarray]:
     """CSR cell lists of a grid: ``start (nx * ny + 1,)``, ``items`` (footprint rows)."""
     n = rects.shape[0]
     box = np.empty((n, 4), dtype=np.int64)  # cell range of each footprint's bounding box
@@ -70,7 +75,8 @@ def cell_lists(rects, x0, y0, cell, nx, ny):
 
 
 @njit(cache=True, inline="always")
-def ray_entry(ox, oy, dx, dy, cx, cy, hx, hy, c, s):
+def ray_entry(ox: float, oy: float, dx: float, dy: float, cx: float, cy: float, hx: float,
+              hy: float, c: float, s: float) -> float:
     """Distance along the ray from ``o`` along unit ``d`` at which it enters the footprint
     (centre, half extents, cos/sin of yaw); inf if it misses, grazes or starts inside."""
     rx, ry = ox - cx, oy - cy
@@ -95,7 +101,7 @@ def ray_entry(ox, oy, dx, dy, cx, cy, hx, hy, c, s):
 
 
 @njit(cache=True)
-def separation(a, b):
+def separation(a: np.ndarray, b: np.ndarray) -> float:
     """Signed separating-axis gap between footprint rows ``a`` and ``b`` (``cx, cy,
     half_length, half_width, cos, sin``): the largest gap along the four edge normals;
     ``<= 0``: they overlap or touch (then minus the smallest overlap along those axes)."""
@@ -110,7 +116,8 @@ def separation(a, b):
 
 
 @njit(cache=True)
-def _car_rows(pose, n, half, lo_x, lo_y, hi_x, hi_y, rows, index):
+def _car_rows(pose: np.ndarray, n: int, half: np.ndarray, lo_x: float, lo_y: float,
+              hi_x: float, hi_y: float, rows: np.ndarray, index: np.ndarray) -> int:
     """Footprint rows (plus the bounding radius, column 6) of those of a city's first ``n``
     cars that reach into the box ``[lo_x, hi_x] x [lo_y, hi_y]``; ``index`` receives their
     car numbers. Returns how many."""
@@ -129,7 +136,9 @@ def _car_rows(pose, n, half, lo_x, lo_y, hi_x, hi_y, rows, index):
 
 
 @njit(cache=True)
-def _nearest_cars(rows, nc, ox, oy, dx, dy, shared_origin, best, hit):
+def _nearest_cars(rows: np.ndarray, nc: int, ox: np.ndarray, oy: np.ndarray, dx: np.ndarray,
+                  dy: np.ndarray, shared_origin: bool, best: np.ndarray,
+                  hit: np.ndarray) -> None:
     """Lower ``best (R,)`` to the nearest car each ray enters (its row in ``hit``). Rays
     from one origin (``shared_origin``) test only the cars whose bounding circle's cone of
     view holds them; other rays test the circle itself."""
@@ -159,8 +168,10 @@ def _nearest_cars(rows, nc, ox, oy, dx, dy, shared_origin, best, hit):
 
 
 @njit(cache=True)
-def _nearest_buildings(rects, start, items, grid, ox, oy, dx, dy, best, building, stamp,
-                     ray_id):
+def _nearest_buildings(rects: np.ndarray, start: np.ndarray, items: np.ndarray, grid: tuple,
+                       ox: np.ndarray, oy: np.ndarray, dx: np.ndarray, dy: np.ndarray,
+                       best: np.ndarray, building: np.ndarray, stamp: np.ndarray,
+                       ray_id: int) -> int:
     """Lower ``best (R,)`` to the nearest building each ray enters (its index in
     ``building``, else ``NO_HIT``). ``grid``: the map's ``x0, y0, cell, nx, ny, first cell,
     first footprint`` (:func:`_map_grid`). Each ray walks the grid cells it crosses (DDA);
@@ -232,14 +243,14 @@ def _nearest_buildings(rects, start, items, grid, ox, oy, dx, dy, best, building
 
 
 @njit(cache=True)
-def _map_grid(scene, m):
+def _map_grid(scene: Scene, m: int) -> tuple:
     """The grid of map ``m`` as one tuple (read once per city, not per ray)."""
     return (scene.grid[m, 0], scene.grid[m, 1], scene.grid[m, 2], scene.shape[m, 0],
             scene.shape[m, 1], scene.first_cell[m], scene.first_rect[m])
 
 
 @njit(cache=True)
-def _check_cities(scene, city_map, cars):
+def _check_cities(scene: Scene, city_map: np.ndarray, cars: Cars) -> int:
     """0, or the status naming the first problem with the cities' maps or car counts."""
     for i in range(city_map.shape[0]):
         if city_map[i] < 0 or city_map[i] >= scene.grid.shape[0]:
@@ -250,7 +261,7 @@ def _check_cities(scene, city_map, cars):
 
 
 @njit(cache=True)
-def _max_rects(scene):
+def _max_rects(scene: Scene) -> int:
     most = 0
     for m in range(scene.grid.shape[0]):
         most = max(most, scene.first_rect[m + 1] - scene.first_rect[m])
@@ -258,8 +269,10 @@ def _max_rects(scene):
 
 
 @njit(cache=True)
-def cast_kernel(scene, city_map, origins, directions, ego, angles, max_range, cars,
-                 distance, building, car):
+def cast_kernel(scene: Scene, city_map: np.ndarray, origins: np.ndarray,
+                directions: np.ndarray, ego: np.ndarray, angles: np.ndarray,
+                max_range: np.ndarray, cars: Cars, distance: np.ndarray, building: np.ndarray,
+                car: np.ndarray) -> int:
     """Rays of ``N`` cities into ``distance``, ``building``, ``car`` ``(N, R)``: given by
     ``origins``/``directions (N, R, 2)`` or, if those are empty, by the ego poses ``(N, 3+)``
     and ``angles (R,)`` in the ego frame (lidar); ``max_range`` ``(N, R)`` or ``(1, 1)``.
@@ -312,7 +325,8 @@ def cast_kernel(scene, city_map, origins, directions, ego, angles, max_range, ca
 
 
 @njit(cache=True)
-def contacts_kernel(scene, city_map, ego, ego_half, cars, building, car):
+def contacts_kernel(scene: Scene, city_map: np.ndarray, ego: np.ndarray, ego_half: np.ndarray,
+                    cars: Cars, building: np.ndarray, car: np.ndarray) -> int:
     """The ego's contacts in ``N`` cities into ``building (N,)`` and ``car (N, K)``;
     ``ego_half`` ``(N, 2)`` or ``(1, 2)``. Returns 0 or a status (``BAD_*``)."""
     status = _check_cities(scene, city_map, cars)

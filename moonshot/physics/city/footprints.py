@@ -40,10 +40,11 @@ rows of that city's car poses.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .footprint_kernels import (
     BAD_COUNT,
@@ -80,11 +81,12 @@ class Cars(NamedTuple):
     ``pose[i, k, :2]``, heading ``pose[i, k, 2]``, of half extents ``half[i]``."""
 
     pose: np.ndarray  # (N, K, 3) float64: x, y, heading
-    count: np.ndarray  # (N,) int64
+    # shadows tuple.count (mypy rejects that in a NamedTuple); kernels read it by this name
+    count: np.ndarray  # type: ignore[assignment]  # (N,) int64
     half: np.ndarray  # (N, 2) float64: half length, half width
 
     @classmethod
-    def single(cls, pose, half) -> Cars:
+    def single(cls, pose: ArrayLike, half: ArrayLike) -> Cars:
         """The cars of one city: ``pose (K, 3)``, ``half`` (half length, half width)."""
         pose = np.asarray(pose, dtype=np.float64).reshape(1, -1, 3)
         return cls(pose=pose, count=np.array([pose.shape[1]], dtype=np.int64),
@@ -146,14 +148,16 @@ def build_scene(buildings: np.ndarray, cell: float = CELL) -> Scene:
 def stack_scenes(scenes: Sequence[Scene]) -> Scene:
     """One scene holding the maps of ``scenes`` in order (map indices continue)."""
 
-    def offsets(counts):  # start of each scene's entries in the stacked array
+    # start of each scene's entries in the stacked array
+    def offsets(counts: Iterable[int]) -> np.ndarray:
         return np.cumsum([0] + [int(c) for c in counts])
 
     rect0 = offsets(len(s.rects) for s in scenes)
     cell0 = offsets(s.first_cell[-1] for s in scenes)
     item0 = offsets(len(s.cell_rects) for s in scenes)
 
-    def ptr(field, base):  # CSR-style pointer arrays: shift, drop each scene's end
+    # CSR-style pointer arrays: shift, drop each scene's end
+    def ptr(field: str, base: np.ndarray) -> np.ndarray:
         return np.concatenate([getattr(s, field)[:-1] + b for s, b in
                                zip(scenes, base[:-1], strict=True)] + [base[-1:]])
 
@@ -173,11 +177,11 @@ def city_scene(cities: Sequence, cell: float = CELL) -> Scene:
 
 
 # ---------------------------------------------------------------------------- entry points
-def _as(a) -> np.ndarray:
+def _as(a: ArrayLike) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.float64)
 
 
-def _cities(scene: Scene, city_map, n: int, cars: Cars) -> tuple[np.ndarray, Cars]:
+def _cities(scene: Scene, city_map: ArrayLike, n: int, cars: Cars) -> tuple[np.ndarray, Cars]:
     """``city_map`` and ``cars`` as the kernels take them, their shapes checked (values are
     checked in the kernels: see :func:`_raise`)."""
     city_map = np.ascontiguousarray(city_map, dtype=np.int64).reshape(-1)
@@ -204,7 +208,9 @@ _NO_EGO = np.zeros((0, 3))
 _NO_ANGLES = np.zeros(0)
 
 
-def _rays(scene, city_map, origins, directions, ego, angles, max_range, cars, n, r):
+def _rays(scene: Scene, city_map: ArrayLike, origins: np.ndarray, directions: np.ndarray,
+          ego: np.ndarray, angles: np.ndarray, max_range: ArrayLike, cars: Cars, n: int,
+          r: int) -> RayHits:
     city_map, cars = _cities(scene, city_map, n, cars)
     out = RayHits(np.empty((n, r)), np.empty((n, r), dtype=np.int64),
                   np.empty((n, r), dtype=np.int64))
@@ -219,7 +225,8 @@ def _rays(scene, city_map, origins, directions, ego, angles, max_range, cars, n,
     return out
 
 
-def cast_rays(scene: Scene, city_map, origins, directions, max_range, cars: Cars) -> RayHits:
+def cast_rays(scene: Scene, city_map: ArrayLike, origins: ArrayLike, directions: ArrayLike,
+              max_range: ArrayLike, cars: Cars) -> RayHits:
     """Cast rays in ``N`` cities: ``origins``, unit ``directions`` ``(N, R, 2)``, up to
     ``max_range`` (m; a number or ``(N, R)``), through the buildings of map ``city_map[i]``
     of ``scene`` and the cars of city ``i``. Returns :class:`RayHits` ``(N, R)``."""
@@ -232,7 +239,8 @@ def cast_rays(scene: Scene, city_map, origins, directions, max_range, cars: Cars
                  cars, n, r)
 
 
-def lidar(scene: Scene, city_map, ego, angles, max_range: float, cars: Cars) -> RayHits:
+def lidar(scene: Scene, city_map: ArrayLike, ego: ArrayLike, angles: ArrayLike,
+          max_range: float, cars: Cars) -> RayHits:
     """The lidar of ``N`` egos: from each ego's centre (``ego (N, 3+)``: x, y, heading, ...)
     along ``angles (R,)`` (rad, ego frame, counterclockwise from its heading), up to
     ``max_range`` metres. Returns :class:`RayHits` ``(N, R)``."""
@@ -243,7 +251,8 @@ def lidar(scene: Scene, city_map, ego, angles, max_range: float, cars: Cars) -> 
                  ego.shape[0], len(angles))
 
 
-def ego_contacts(scene: Scene, city_map, ego, ego_half, cars: Cars) -> Contacts:
+def ego_contacts(scene: Scene, city_map: ArrayLike, ego: ArrayLike, ego_half: ArrayLike,
+                 cars: Cars) -> Contacts:
     """What the ego's footprint (centre and heading ``ego (N, 3+)``, half length and half
     width ``ego_half``: ``(2,)`` or ``(N, 2)``) touches or overlaps in each of ``N`` cities:
     the buildings of map ``city_map[i]`` and the cars of city ``i``."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -125,22 +126,24 @@ def city_params(map_seed: int) -> CityParams:
                           blocks_y=int(rng.integers(6, 9)), block_min=70.0, block_max=130.0,
                           jitter=10.0, missing_streets=0.12, diagonals=0.08)
     lanes = 2 if rng.random() < 0.25 else 1
-    timing = dict(green=float(rng.uniform(6, 12)), yellow=3.0, all_red=float(rng.uniform(1, 3)))
+    green, all_red = float(rng.uniform(6, 12)), float(rng.uniform(1, 3))
     speed = float(rng.uniform(11.0, 15.3))
     if rng.random() < 0.4:
         b = float(rng.uniform(70, 140))
         return CityParams(style="grid", blocks_x=int(rng.integers(5, 9)),
                           blocks_y=int(rng.integers(5, 9)), block_min=b, block_max=b,
-                          lanes=lanes, speed_limit=speed, **timing)
+                          lanes=lanes, speed_limit=speed, green=green, yellow=3.0,
+                          all_red=all_red)
     return CityParams(style="irregular", blocks_x=int(rng.integers(5, 9)),
                       blocks_y=int(rng.integers(5, 9)), block_min=60.0, block_max=150.0,
                       jitter=float(rng.uniform(8, 14)),
                       missing_streets=float(rng.uniform(0.1, 0.25)),
                       diagonals=float(rng.uniform(0.05, 0.2)), lanes=lanes, speed_limit=speed,
-                      **timing)
+                      green=green, yellow=3.0, all_red=all_red)
 
 
-def _street_grid(rng, p: CityParams):
+def _street_grid(rng: np.random.Generator,
+                 p: CityParams) -> tuple[np.ndarray, list[tuple[int, int]], int]:
     if p.style in ("grid", "brick"):
         xs = np.arange(p.blocks_x + 1) * p.block_min
         ys = np.arange(p.blocks_y + 1) * p.block_min
@@ -158,7 +161,7 @@ def _street_grid(rng, p: CityParams):
               if p.style != "brick" or i in (0, nx - 1) or (i + j) % 2 == 0]
     n_axis = len(edges)
     if p.diagonals > 0:
-        used = set()
+        used: set[int] = set()
         for i in range(nx - 1):
             for j in range(ny - 1):
                 if rng.random() >= p.diagonals:
@@ -172,7 +175,7 @@ def _street_grid(rng, p: CityParams):
     return nodes, edges, n_axis
 
 
-def _min_angle(nodes, edges, node) -> float:
+def _min_angle(nodes: np.ndarray, edges: list[tuple[int, int]], node: int) -> float:
     a = []
     for u, v in edges:
         if u == node or v == node:
@@ -182,15 +185,16 @@ def _min_angle(nodes, edges, node) -> float:
     return smallest_angle(a)
 
 
-def _connected(n, edges) -> bool:
-    adj = [[] for _ in range(n)]
+def _connected(n: int, edges: list[tuple[int, int]] | np.ndarray) -> bool:
+    adj: list[list[int]] = [[] for _ in range(n)]
     for u, v in edges:
         adj[u].append(v)
         adj[v].append(u)
     return reaches_all(adj)
 
 
-def _prune(rng, nodes, edges, n_axis, p: CityParams):
+def _prune(rng: np.random.Generator, nodes: np.ndarray, edges: list[tuple[int, int]],
+           n_axis: int, p: CityParams) -> list[tuple[int, int]]:
     """Drop diagonals (``edges[n_axis:]``) that meet another road at too sharp an angle, then
     remove random street segments while every intersection keeps two roads or more (no dead
     ends) and the network stays connected."""
@@ -219,7 +223,8 @@ def _prune(rng, nodes, edges, n_axis, p: CityParams):
     return [e for e, a in zip(edges, alive, strict=True) if a]
 
 
-def _buildings(rng, nodes, edges, radius, p: CityParams):
+def _buildings(rng: np.random.Generator, nodes: np.ndarray, edges: np.ndarray,
+               radius: np.ndarray, p: CityParams) -> tuple[np.ndarray, np.ndarray]:
     """Lots along both sides of every street, kept where they clear roads and each other."""
     hw = p.half_width
     clear = hw + p.sidewalk
@@ -262,6 +267,7 @@ def generate_city(seed: int, params: CityParams | None = None) -> City:
         raise ValueError(f"unknown city style {p.style!r}; choose one of {list(STYLES)}")
     # A layout whose sharp corners leave a road too short for its stop lines is redrawn from
     # the next sub-seed (rare: 6 of 1,500 held-out seeds); the city stays a function of seed.
+    edges: list[tuple[int, int]] | np.ndarray  # a list while drawn, then the (E, 2) array
     for attempt in range(50):
         rng = np.random.default_rng([int(seed), 11] + ([attempt] if attempt else []))
         nodes, edges, n_axis = _street_grid(rng, p)
@@ -361,6 +367,6 @@ def mirror_city(city: City) -> City:
                    bounds=(-xmax, ymin, -xmin, ymax))
 
 
-def with_style(params: CityParams, **changes) -> CityParams:
+def with_style(params: CityParams, **changes: Any) -> CityParams:
     """A copy of ``params`` with some fields changed."""
     return replace(params, **changes)

@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 from numba import njit
+from numpy.typing import ArrayLike
 
 
 class Polyline(NamedTuple):
@@ -20,7 +21,8 @@ class Polyline(NamedTuple):
     cum: np.ndarray
 
 
-def bezier_polyline(p0, d0, p1, d1, n: int) -> np.ndarray:
+def bezier_polyline(p0: ArrayLike, d0: ArrayLike, p1: ArrayLike, d1: ArrayLike,
+                    n: int) -> np.ndarray:
     """``n`` points of the cubic Bézier leaving ``p0`` along unit ``d0``, arriving at ``p1``
     along unit ``d1`` (the handles are a third of the chord: a smooth, nearly circular turn).
     Batched: arguments of shape ``(..., 2)`` give ``(..., n, 2)``."""
@@ -47,7 +49,8 @@ def resample(pts: np.ndarray, spacing: float) -> np.ndarray:
     return np.stack([np.interp(s, cum, pts[:, 0]), np.interp(s, cum, pts[:, 1])], axis=1)
 
 
-def rect_corners(cx, cy, half_len, half_wid, yaw) -> np.ndarray:
+def rect_corners(cx: ArrayLike, cy: ArrayLike, half_len: ArrayLike, half_wid: ArrayLike,
+                 yaw: ArrayLike) -> np.ndarray:
     """Corners (..., 4, 2) of oriented rectangles, counterclockwise."""
     cx, cy, half_len, half_wid, yaw = np.broadcast_arrays(cx, cy, half_len, half_wid, yaw)
     c, s = np.cos(yaw), np.sin(yaw)
@@ -60,7 +63,8 @@ def rect_corners(cx, cy, half_len, half_wid, yaw) -> np.ndarray:
 
 
 @njit(cache=True)
-def point_segment_distance(px, py, ax, ay, bx, by):
+def point_segment_distance(px: float, py: float, ax: float, ay: float, bx: float,
+                           by: float) -> float:
     """Distance from point p to segment ab."""
     dx, dy = bx - ax, by - ay
     ll = dx * dx + dy * dy
@@ -73,12 +77,13 @@ def point_segment_distance(px, py, ax, ay, bx, by):
 
 
 @njit(cache=True)
-def _cross(ax, ay, bx, by, cx, cy):
+def _cross(ax: float, ay: float, bx: float, by: float, cx: float, cy: float) -> float:
     return (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
 
 
 @njit(cache=True)
-def segments_distance(ax, ay, bx, by, cx, cy, dx, dy):
+def segments_distance(ax: float, ay: float, bx: float, by: float, cx: float, cy: float,
+                      dx: float, dy: float) -> float:
     """Distance between segments ab and cd (0 if they cross)."""
     d1 = _cross(ax, ay, bx, by, cx, cy)
     d2 = _cross(ax, ay, bx, by, dx, dy)
@@ -93,7 +98,7 @@ def segments_distance(ax, ay, bx, by, cx, cy, dx, dy):
 
 
 @njit(cache=True)
-def _inside_convex(px, py, corners):
+def _inside_convex(px: float, py: float, corners: np.ndarray) -> bool:
     # corners counterclockwise: inside if left of every edge
     for k in range(4):
         a = corners[k]
@@ -104,7 +109,8 @@ def _inside_convex(px, py, corners):
 
 
 @njit(cache=True)
-def rect_segment_distance(corners, ax, ay, bx, by):
+def rect_segment_distance(corners: np.ndarray, ax: float, ay: float, bx: float,
+                          by: float) -> float:
     """Distance between a rectangle (4, 2 counterclockwise corners) and segment ab."""
     if _inside_convex(ax, ay, corners) or _inside_convex(bx, by, corners):
         return 0.0
@@ -117,7 +123,8 @@ def rect_segment_distance(corners, ax, ay, bx, by):
 
 
 @njit(cache=True)
-def _projections(c1, c2, poly, k):
+def _projections(c1: np.ndarray, c2: np.ndarray, poly: np.ndarray,
+                 k: int) -> tuple[float, float, float, float]:
     """Intervals ``lo1, hi1, lo2, hi2`` of rectangles ``c1`` and ``c2`` (4, 2) projected on
     the normal of edge ``k`` of ``poly`` (one of the two): a separating-axis candidate."""
     ex = poly[k + 1, 0] - poly[k, 0]
@@ -135,7 +142,7 @@ def _projections(c1, c2, poly, k):
 
 
 @njit(cache=True)
-def rects_overlap(c1, c2, margin):
+def rects_overlap(c1: np.ndarray, c2: np.ndarray, margin: float) -> bool:
     """Separating-axis test: do two rectangles (4, 2) come closer than ``margin`` (approx.)?"""
     for poly in (c1, c2):
         for k in range(2):  # a rectangle has two edge directions
@@ -146,7 +153,7 @@ def rects_overlap(c1, c2, margin):
 
 
 @njit(cache=True)
-def rects_clearance(c1, c2):
+def rects_clearance(c1: np.ndarray, c2: np.ndarray) -> float:
     """Separating-axis clearance of two rectangles (4, 2): the widest gap between their
     projections on the edge normals (negative: they overlap)."""
     sep = -1e9
@@ -158,7 +165,8 @@ def rects_clearance(c1, c2):
 
 
 @njit(cache=True)
-def place_rects(corners, radius, segments, clearance, gap):
+def place_rects(corners: np.ndarray, radius: np.ndarray, segments: np.ndarray,
+                clearance: np.ndarray, gap: float) -> np.ndarray:
     """Greedy placement: keep each candidate rectangle (in order) that stays ``clearance[e]``
     away from every segment ``e`` (rows ``ax, ay, bx, by``) and ``gap`` away from those kept
     before it. Returns a boolean mask over the candidates."""
@@ -199,7 +207,7 @@ def place_rects(corners, radius, segments, clearance, gap):
 
 
 @njit(cache=True)
-def polyline_point(pts, cum, s):
+def polyline_point(pts: np.ndarray, cum: np.ndarray, s: float) -> tuple[float, float, float]:
     """Position and heading at arc length ``s`` along a polyline (clamped to its ends)."""
     n = pts.shape[0]
     k = 0
@@ -220,7 +228,7 @@ def polyline_point(pts, cum, s):
 
 
 @njit(cache=True)
-def nearest_segment_distance(segments, x, y):
+def nearest_segment_distance(segments: np.ndarray, x: float, y: float) -> float:
     """Distance from ``(x, y)`` to the nearest of ``segments`` (rows ``ax, ay, bx, by``)."""
     best = 1e18
     for e in range(segments.shape[0]):

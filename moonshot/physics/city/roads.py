@@ -29,6 +29,7 @@ Why one module of ~410 lines: lanes, movements and signal phases are one constru
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
@@ -113,7 +114,7 @@ class LaneGraph:
         return road * self.lanes + index
 
 
-def directed_roads(edges: np.ndarray):
+def directed_roads(edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(from, to)`` node arrays of the directed roads (``2e``: u->v, ``2e+1``: v->u)."""
     frm = np.empty(2 * len(edges), dtype=np.int64)
     to = np.empty_like(frm)
@@ -122,7 +123,7 @@ def directed_roads(edges: np.ndarray):
     return frm, to
 
 
-def smallest_angle(directions) -> float:
+def smallest_angle(directions: Sequence[float]) -> float:
     """Smallest angle (rad) between neighbouring directions around a point (pi if fewer than
     two): how sharp the sharpest corner of an intersection is."""
     if len(directions) < 2:
@@ -131,13 +132,14 @@ def smallest_angle(directions) -> float:
     return float(np.diff(np.concatenate([a, [a[0] + 2 * math.pi]])).min())
 
 
-def node_radii(nodes, edges, half_width: float) -> np.ndarray:
+def node_radii(nodes: np.ndarray, edges: Sequence[tuple[int, int]] | np.ndarray,
+               half_width: float) -> np.ndarray:
     """Distance from each intersection centre to its stop lines: room for the corners of
     crossing roads (``half_width / tan(angle / 2)``) and for turning paths (at acute angles
     ``(half_width + 5) / tan(angle / 2)``, so that a sharp turn keeps a radius a car can
     drive)."""
     n = len(nodes)
-    angles = [[] for _ in range(n)]
+    angles: list[list[float]] = [[] for _ in range(n)]
     for u, v in edges:
         d = nodes[v] - nodes[u]
         angles[u].append(math.atan2(d[1], d[0]))
@@ -152,14 +154,15 @@ def node_radii(nodes, edges, half_width: float) -> np.ndarray:
     return radius
 
 
-def _wrap(a):
+def _wrap(a: float) -> float:
     return (a + math.pi) % (2 * math.pi) - math.pi
 
 
-def _movements(frm, to, heading, n_nodes, lanes):
+def _movements(frm: np.ndarray, to: np.ndarray, heading: np.ndarray, n_nodes: int,
+               lanes: int) -> tuple[list[list[int]], list[tuple[int, int, int, int, float]]]:
     """Candidate movements ``(node, in_road, out_road, lane, turn)``, lane k -> lane k."""
-    incoming = [[] for _ in range(n_nodes)]
-    outgoing = [[] for _ in range(n_nodes)]
+    incoming: list[list[int]] = [[] for _ in range(n_nodes)]
+    outgoing: list[list[int]] = [[] for _ in range(n_nodes)]
     for d in range(len(frm)):
         incoming[to[d]].append(d)
         outgoing[frm[d]].append(d)
@@ -180,7 +183,7 @@ def _movements(frm, to, heading, n_nodes, lanes):
     return incoming, moves
 
 
-def turn_paths(p0, d0, p1, d1) -> np.ndarray:
+def turn_paths(p0: np.ndarray, d0: np.ndarray, p1: np.ndarray, d1: np.ndarray) -> np.ndarray:
     """Paths (M, LANE_POINTS, 2) across intersections from lane ends ``p0`` (heading ``d0``)
     to lane starts ``p1`` (heading ``d1``). A turn runs straight along the incoming lane, then
     around a curve of radius at most ``TURN_RADIUS`` (tangent to both lane lines), then
@@ -201,9 +204,9 @@ def turn_paths(p0, d0, p1, d1) -> np.ndarray:
     return np.concatenate([p0[:, None, :], curve, p1[:, None, :]], axis=1)
 
 
-def _strongly_connected(n_roads, arcs) -> bool:
-    fwd = [[] for _ in range(n_roads)]
-    bwd = [[] for _ in range(n_roads)]
+def _strongly_connected(n_roads: int, arcs: Iterable[tuple[int, int]]) -> bool:
+    fwd: list[list[int]] = [[] for _ in range(n_roads)]
+    bwd: list[list[int]] = [[] for _ in range(n_roads)]
     for a, b in arcs:
         fwd[a].append(b)
         bwd[b].append(a)
@@ -225,7 +228,8 @@ def reaches_all(adj: list[list[int]]) -> bool:
 
 
 def build_lanes(nodes: np.ndarray, edges: np.ndarray, lanes: int, lane_width: float,
-                radius: np.ndarray, signalized: np.ndarray, group_phases: bool = True):
+                radius: np.ndarray, signalized: np.ndarray,
+                group_phases: bool = True) -> tuple[LaneGraph, np.ndarray, np.ndarray]:
     """Lane graph and signal phases of a road network.
 
     :param signalized: (N,) bool, intersections with traffic lights.
@@ -257,11 +261,11 @@ def build_lanes(nodes: np.ndarray, edges: np.ndarray, lanes: int, lane_width: fl
     mv = np.array([m[1:4] for m in moves], dtype=np.int64)  # in road, out road, lane
     paths = turn_paths(road_pts[mv[:, 0] * lanes + mv[:, 2], -1], unit[mv[:, 0]],
                        road_pts[mv[:, 1] * lanes + mv[:, 2], 0], unit[mv[:, 1]])
-    by_node = [[] for _ in range(n_nodes)]
+    by_node: list[list[int]] = [[] for _ in range(n_nodes)]
     for i, m in enumerate(moves):
         by_node[m[0]].append(i)
 
-    def conflicts(node):
+    def conflicts(node: int) -> np.ndarray:
         """(M, M) bool: movements of ``node`` (of different approaches) that may not share
         a phase: their paths come closer than CONFLICT_DISTANCE or they enter the same lane."""
         ids = by_node[node]
@@ -275,10 +279,11 @@ def build_lanes(nodes: np.ndarray, edges: np.ndarray, lanes: int, lane_width: fl
         approach = np.array([moves[i][1] for i in ids])
         return (close | same_exit) & (approach[:, None] != approach[None, :])
 
-    def phases_for(node, grouped):
+    def phases_for(node: int, grouped: bool) -> tuple[list[list[int]], list[int]]:
         """Phase groups (lists of approaches) of one light and the kept movement indices."""
         apps = incoming[node]
-        groups, used = [], set()
+        groups: list[list[int]] = []
+        used: set[int] = set()
         if grouped and len(apps) >= 4:  # T-junctions keep a phase per approach (see below)
             pairs = sorted((float(unit[a] @ unit[c]), a, c) for i, a in enumerate(apps)
                            for c in apps[i + 1:])
@@ -299,7 +304,8 @@ def build_lanes(nodes: np.ndarray, edges: np.ndarray, lanes: int, lane_width: fl
                 continue
             cand.sort(key=lambda q: abs(moves[ids[q]][4]) + (0.5 if moves[ids[q]][4] > 0
                                                               else 0.0))
-            ok = []
+            ok: list[int] = []
+            assert clash is not None  # computed whenever a group has several approaches
             for q in cand:
                 if not any(clash[q, r] for r in ok):
                     ok.append(q)
@@ -313,7 +319,7 @@ def build_lanes(nodes: np.ndarray, edges: np.ndarray, lanes: int, lane_width: fl
                 kept += [ids[q] for q in ok]
         return final, kept
 
-    def assemble(grouped):
+    def assemble(grouped: bool) -> tuple[list[int], np.ndarray, np.ndarray]:
         road_phase = -np.ones(n_roads, dtype=np.int64)
         node_phases = np.zeros(n_nodes, dtype=np.int64)
         kept = []
@@ -379,7 +385,9 @@ def roads_strongly_connected(graph: LaneGraph, n_roads: int) -> bool:
 
 
 @njit(cache=True)
-def match_lanes(lanes, x, y, heading, max_dist, max_angle, out_lane, out_s):
+def match_lanes(lanes: tuple, x: np.ndarray, y: np.ndarray, heading: np.ndarray,
+                max_dist: float, max_angle: float, out_lane: np.ndarray,
+                out_s: np.ndarray) -> None:
     """Map-match cars seen at ``x, y`` with ``heading`` onto the lane graph (``LaneArrays``,
     a plain tuple from Python): for each car the lane whose centre line passes nearest (within
     ``max_dist`` m) and runs within ``max_angle`` rad of the car's heading, and the car's arc

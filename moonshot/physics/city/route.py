@@ -50,12 +50,13 @@ class Route:
         return Polyline(self.points, self.cum)
 
 
-def _siblings(g: LaneGraph, lane: int):
+def _siblings(g: LaneGraph, lane: int) -> list[int]:
     base = g.road[lane] * g.lanes
     return [base + k for k in range(g.lanes) if base + k != lane]
 
 
-def shortest_costs(g: LaneGraph, start_lane: int, start_s: float):
+def shortest_costs(g: LaneGraph, start_lane: int,
+                   start_s: float) -> tuple[np.ndarray, np.ndarray]:
     """Dijkstra from ``(start_lane, start_s)``: cost (m) to reach the *start* of every lane
     (the start lane itself only after going around), and the predecessor of each lane
     (``-2 - lane`` where the drive changed lanes at its start). Compiled; a heap ordered by
@@ -66,12 +67,12 @@ def shortest_costs(g: LaneGraph, start_lane: int, start_s: float):
 
 
 @njit(cache=True)
-def _less(ca, la, cb, lb):
+def _less(ca: float, la: int, cb: float, lb: int) -> bool:
     return ca < cb or (ca == cb and la < lb)
 
 
 @njit(cache=True)
-def _push(hc, hl, size, c, lane):
+def _push(hc: np.ndarray, hl: np.ndarray, size: int, c: float, lane: int) -> int:
     i = size
     hc[i], hl[i] = c, lane
     while i > 0:
@@ -86,7 +87,7 @@ def _push(hc, hl, size, c, lane):
 
 
 @njit(cache=True)
-def _pop(hc, hl, size):
+def _pop(hc: np.ndarray, hl: np.ndarray, size: int) -> tuple[float, int, int]:
     c, lane = hc[0], hl[0]
     size -= 1
     hc[0], hl[0] = hc[size], hl[size]
@@ -106,7 +107,8 @@ def _pop(hc, hl, size):
 
 
 @njit(cache=True)
-def _relax(x, dx, from_lane, cost, prev, hc, hl, size):
+def _relax(x: int, dx: float, from_lane: int, cost: np.ndarray, prev: np.ndarray,
+           hc: np.ndarray, hl: np.ndarray, size: int) -> int:
     if dx < cost[x]:
         cost[x] = dx
         prev[x] = from_lane
@@ -115,8 +117,9 @@ def _relax(x, dx, from_lane, cost, prev, hc, hl, size):
 
 
 @njit(cache=True)
-def _dijkstra(length, kind, dst, succ_ptr, succ_idx, road, lanes, start_lane, start_s,
-              change_cost):
+def _dijkstra(length: np.ndarray, kind: np.ndarray, dst: np.ndarray, succ_ptr: np.ndarray,
+              succ_idx: np.ndarray, road: np.ndarray, lanes: int, start_lane: int,
+              start_s: float, change_cost: float) -> tuple[np.ndarray, np.ndarray]:
     n = length.shape[0]
     cost = np.full(n, np.inf)
     prev = -np.ones(n, dtype=np.int64)
@@ -167,7 +170,7 @@ def _dijkstra(length, kind, dst, succ_ptr, succ_idx, road, lanes, start_lane, st
 
 
 def plan_route(g: LaneGraph, start_lane: int, start_s: float, goal_lane: int, goal_s: float,
-               costs=None) -> Route:
+               costs: tuple[np.ndarray, np.ndarray] | None = None) -> Route:
     """Shortest legal route; ``costs`` = a precomputed :func:`shortest_costs` from the start."""
     same_road = g.road[goal_lane] == g.road[start_lane]
     if same_road and goal_s > start_s + 2 * LANE_CHANGE_COST:
@@ -237,7 +240,8 @@ def _build(g: LaneGraph, lanes: list[int], start_s: float, goal_s: float) -> Rou
 
 
 @njit(cache=True)
-def project_on_route(points, cum, x, y, i0, back, ahead):
+def project_on_route(points: np.ndarray, cum: np.ndarray, x: float, y: float, i0: int,
+                     back: int, ahead: int) -> tuple[int, float, float]:
     """Index and arc length of the route point nearest ``(x, y)`` within
     ``[i0 - back, i0 + ahead]`` (a window keeps progress monotone where the route passes close
     to itself), and the distance from ``(x, y)`` to that projection on the route."""
@@ -263,7 +267,8 @@ def project_on_route(points, cum, x, y, i0, back, ahead):
 
 
 @njit(cache=True)
-def navigator_features(route, route_s, i, ego, ahead, out):
+def navigator_features(route: tuple, route_s: float, i: int, ego: np.ndarray, ahead: np.ndarray,
+                       out: np.ndarray) -> None:
     """What a navigator tells the driver at pose ``ego = [x, y, heading, ...]``, ``route_s``
     metres along ``route`` (a :class:`~.geometry.Polyline`; ``i``: index of the route point
     nearest the car), in the ego frame (x forward, y left): the route points ``ahead`` metres

@@ -34,7 +34,7 @@ class SignalArrays(NamedTuple):
 
 
 @njit(cache=True)
-def light_state(signals, node, phase, t):
+def light_state(signals: tuple, node: int, phase: int, t: float) -> int:
     """State (GREEN, YELLOW, RED) of ``phase`` of the light at ``node`` at time ``t`` (s);
     ``signals``: :class:`SignalArrays` (or its plain tuple)."""
     signals = SignalArrays(*signals)
@@ -106,14 +106,16 @@ class Signals:
     def states(self, t: float) -> np.ndarray:
         """State of every directed road's light at time ``t`` (NO_LIGHT where none)."""
         out = np.full(len(self.road_phase), NO_LIGHT, dtype=np.int64)
+        assert self.road_node is not None  # set by the generator
         return _road_states(tuple(self.arrays), self.road_node, self.road_phase, float(t),
                             out)
 
-    road_node: np.ndarray = None  # set by the generator: the node each directed road enters
+    road_node: np.ndarray | None = None  # set by the generator: the node each directed road enters
 
 
 @njit(cache=True)
-def _road_states(signals, road_node, road_phase, t, out):
+def _road_states(signals: tuple, road_node: np.ndarray, road_phase: np.ndarray, t: float,
+                 out: np.ndarray) -> np.ndarray:
     for d in range(road_phase.shape[0]):
         if road_phase[d] >= 0:
             out[d] = light_state(signals, road_node[d], road_phase[d], t)

@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 import operator
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from numba import njit
@@ -42,6 +42,9 @@ from numba import njit
 from .geometry import polyline_point, rect_corners, rects_clearance
 from .roads import CONNECTOR, ROAD, LaneArrays
 from .signals import RED, YELLOW, SignalArrays, light_state
+
+if TYPE_CHECKING:
+    from .generator import City
 
 # IDM parameter vector: indices into ``Traffic.idm``.
 IDM_A, IDM_B, IDM_T, IDM_S0, IDM_DELTA, IDM_BMAX, CAR_LENGTH, CAR_WIDTH = range(8)
@@ -76,14 +79,15 @@ _state_tuple = operator.attrgetter(*TrafficState._fields)
 
 
 @njit(cache=True)
-def stops_at_light(state, v, d_stop):
+def stops_at_light(state: int, v: float, d_stop: float) -> bool:
     """Does a driver at speed ``v`` stop for a light showing ``state``, ``d_stop`` metres
     before its stop line? At red always; at yellow if it can with ``B_YELLOW``."""
     return state == RED or (state == YELLOW and v * v <= 2.0 * B_YELLOW * d_stop)
 
 
 @njit(cache=True)
-def idm_acceleration(v, v0, gap, dv, a, b, T, s0, delta):
+def idm_acceleration(v: float, v0: float, gap: float, dv: float, a: float, b: float, T: float,
+                     s0: float, delta: float) -> float:
     """IDM acceleration at speed ``v`` behind an obstacle ``gap`` metres ahead, closing at
     ``dv = v - v_leader``."""
     ss = s0 + max(0.0, v * T + v * dv / (2.0 * math.sqrt(a * b)))
@@ -92,7 +96,7 @@ def idm_acceleration(v, v0, gap, dv, a, b, T, s0, delta):
 
 
 @njit(cache=True)
-def ego_circle(ego, c):
+def ego_circle(ego: np.ndarray, c: int) -> float:
     """Offset along the ego of its covering circle ``c``: the car's three by default, or the
     circles of an ``ego`` row ``[x, y, h, v, radius, offset_0, ...]`` (another vehicle)."""
     if ego.shape[0] > 4:
@@ -101,17 +105,18 @@ def ego_circle(ego, c):
 
 
 @njit(cache=True)
-def ego_radius(ego):
+def ego_radius(ego: np.ndarray) -> float:
     return ego[4] if ego.shape[0] > 4 else EGO_CIRCLE_RADIUS
 
 
 @njit(cache=True)
-def ego_circles_count(ego):
+def ego_circles_count(ego: np.ndarray) -> int:
     return ego.shape[0] - 5 if ego.shape[0] > 4 else 3
 
 
 @njit(cache=True)
-def _ego_gap(path, base, n_path, lanes, ego, lat_max):
+def _ego_gap(path: np.ndarray, base: np.ndarray, n_path: int, lanes: LaneArrays, ego: np.ndarray,
+             lat_max: float) -> tuple[float, float]:
     """Along-path distance from a car's centre to the ego, if the ego overlaps the car's path
     ahead (the first ``n_path`` lanes of ``path``, starting ``base`` metres along it; else a
     large number), and the ego's speed along the path there."""
@@ -148,7 +153,8 @@ def _ego_gap(path, base, n_path, lanes, ego, lat_max):
 
 
 @njit(cache=True)
-def traffic_step(cars, idm, lanes, signals, ego, ego_on, rand, t, dt, bold):
+def traffic_step(cars: tuple, idm: np.ndarray, lanes: tuple, signals: tuple, ego: np.ndarray,
+                 ego_on: bool, rand: np.ndarray, t: float, dt: float, bold: np.ndarray) -> None:
     """Advance every car by ``dt`` seconds at time ``t`` (in place): ``cars``
     (:class:`TrafficState`, ``pose`` receives x, y, heading), ``idm`` (parameter vector),
     ``lanes`` (:class:`~.roads.LaneArrays`), ``signals`` (:class:`~.signals.SignalArrays`),
@@ -284,7 +290,8 @@ def traffic_step(cars, idm, lanes, signals, ego, ego_on, rand, t, dt, bold):
 
 
 @njit(cache=True)
-def traffic_poses(car_lane, car_s, pts, cum, pose):
+def traffic_poses(car_lane: np.ndarray, car_s: np.ndarray, pts: np.ndarray, cum: np.ndarray,
+                  pose: np.ndarray) -> None:
     for i in range(car_lane.shape[0]):
         x, y, h = polyline_point(pts[car_lane[i]], cum[car_lane[i]], car_s[i])
         pose[i, 0] = x
@@ -335,7 +342,8 @@ class Traffic:
                        self.v0.copy(), self.pose.copy(), self.idm.copy(), self.bold.copy())
 
 
-def spawn_traffic(city, n: int, rng: np.random.Generator, avoid=None,
+def spawn_traffic(city: City, n: int, rng: np.random.Generator,
+                  avoid: tuple[float, float] | None = None,
                   avoid_radius: float = 30.0) -> Traffic:
     """Place ``n`` cars on distinct spawn points (15 m apart along a lane), away from ``avoid``
     (an ``(x, y)`` point: the ego's start), at moderate speeds they can stop from."""
@@ -361,8 +369,8 @@ def spawn_traffic(city, n: int, rng: np.random.Generator, avoid=None,
     return Traffic(lane=lane, s=s, v=v, next=nxt, v0=v0, pose=pose)
 
 
-def step_traffic(city, traffic: Traffic, t: float, dt: float, rand: np.ndarray,
-                 ego=None) -> None:
+def step_traffic(city: City, traffic: Traffic, t: float, dt: float, rand: np.ndarray,
+                 ego: np.ndarray | None = None) -> None:
     """Advance ``traffic`` by ``dt`` at time ``t`` (in place); ``ego``: ``[x, y, h, v]``."""
     ego_arr = np.zeros(4) if ego is None else np.asarray(ego, dtype=np.float64)
     traffic_step(_state_tuple(traffic), traffic.idm, tuple(city.lanes.arrays),
@@ -370,14 +378,14 @@ def step_traffic(city, traffic: Traffic, t: float, dt: float, rand: np.ndarray,
                  traffic.bold)
 
 
-def min_pair_clearance(pose, length, width) -> float:
+def min_pair_clearance(pose: np.ndarray, length: float, width: float) -> float:
     """Smallest separating-axis clearance over all pairs of cars (negative: overlap)."""
     corners = rect_corners(pose[:, 0], pose[:, 1], 0.5 * length, 0.5 * width, pose[:, 2])
     return _min_pair_clearance(pose, corners)
 
 
 @njit(cache=True)
-def _min_pair_clearance(pose, corners):
+def _min_pair_clearance(pose: np.ndarray, corners: np.ndarray) -> float:
     n = pose.shape[0]
     best = 1e9
     for i in range(n):

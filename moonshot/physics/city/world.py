@@ -8,13 +8,14 @@ Kept because training checkpoints pickled before the split name ``Drive`` here, 
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 _MOVED = {"DT": "drive", "Drive": "drive", "draw_drive": "drive", "cached_city": "drive",
           "CityWorld": "bullet_city", "CAR_HEIGHT": "bullet_city", "RAY_HEIGHT": "bullet_city",
           "LIGHT_HEIGHT": "bullet_city"}
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name not in _MOVED:
         raise AttributeError(name)
     import importlib
