@@ -375,8 +375,11 @@ def env_spaces(env_id: str, env_kwargs: dict, frame_stack: int = 1) -> tuple:
     finally:
         env.close()
     if frame_stack > 1:
+        from gymnasium import spaces
         from stable_baselines3.common.vec_env.stacked_observations import StackedObservations
 
+        if not isinstance(obs_space, (spaces.Box, spaces.Dict)):
+            raise ValueError(f"frame_stack needs a Box or Dict observation, not {obs_space}")
         obs_space = StackedObservations(1, frame_stack, obs_space).stacked_observation_space
     return obs_space, act_space
 

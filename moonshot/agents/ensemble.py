@@ -22,6 +22,12 @@ class Ensemble(nn.Module):
     them); :meth:`forward` takes and returns raw units.
     """
 
+    # the normalization statistics, registered as buffers (saved with the weights)
+    x_mean: torch.Tensor
+    x_std: torch.Tensor
+    y_mean: torch.Tensor
+    y_std: torch.Tensor
+
     def __init__(self, inputs: int, outputs: int, members: int = 5, hidden: int = 128,
                  layers: int = 3, generator: torch.Generator | None = None):
         super().__init__()

@@ -68,7 +68,7 @@ class LearnedMoonAgent(Agent):
         self.refits = 0
         self._compute = 0.0
         self._constants = np.zeros(len(CONSTANTS))
-        self._key: tuple | None = None
+        self._key: tuple = ()  # (split, scenario id) of the episode
         self._history: dict[tuple, list[float]] = {}  # scenario -> observed - predicted
         self._pending: tuple | None = None
         #: (obs, action, constants, outcome) of every launch seen since the last take_seen()

@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -84,7 +85,8 @@ def save_agent(agent, stem: Path) -> None:
 
     meta, arrays = agent.get_state()
     buf = io.BytesIO()
-    np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+    named: dict[str, Any] = {k: np.asarray(v) for k, v in arrays.items()}
+    np.savez(buf, **named)
     atomic_write_bytes(stem.with_suffix(".npz"), buf.getvalue())
     write_json(stem.with_suffix(".json"), meta)
 
@@ -172,6 +174,7 @@ def train_model_learner(cfg: TrainConfig, saved: dict, run: Path, resume: bool,
     import torch
 
     plan = plan_run(cfg, saved)
+    assert cfg.timesteps is not None  # plan_run sets the budget
     env_id, schedule = plan["env_id"], plan["schedule"]
     ckpt = run / "checkpoints"
     meta = read_json(ckpt / "latest.json") if resume and (ckpt / "latest.json").exists() \
@@ -183,7 +186,8 @@ def train_model_learner(cfg: TrainConfig, saved: dict, run: Path, resume: bool,
         return run
     torch.set_num_threads(cfg.torch_threads)
     agent = make_agent(plan["world"], cfg.algo, cfg.seed, plan["hp"])
-    env = gym.make(env_id, **{**cfg.env_kwargs, "split": cfg.split}).unwrapped
+    # the env's own state (get_state/set_state: moonshot's envs) makes a resume exact
+    env: Any = gym.make(env_id, **{**cfg.env_kwargs, "split": cfg.split}).unwrapped
     keep = start if meta else (-1 if resume else None)
     log = EpisodeLog(run / "episodes.csv", flush_every=256, truncate_after_steps=keep)
     from .monitor import EVAL_COLUMNS

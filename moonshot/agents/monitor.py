@@ -289,8 +289,8 @@ class TrainingMonitor(BaseCallback):
                 previous = read_json(latest).get("replay_buffer")
         write_json(ckpt / "latest.json", meta)
         # only a name of moonshot's own: latest.json may have been crafted (docs/security.md)
-        if previous != meta.get("replay_buffer") and is_checkpoint_name("replay_buffer",
-                                                                        previous):
+        if (isinstance(previous, str) and previous != meta.get("replay_buffer")
+                and is_checkpoint_name("replay_buffer", previous)):
             (ckpt / previous).unlink(missing_ok=True)
         if self._on_checkpoint is not None:
             self._on_checkpoint(self.run)

@@ -102,8 +102,8 @@ class MoonPETS(LearnedMoonAgent):
     # --- planning ------------------------------------------------------------------------
     def plan(self, obs, constants, aim):
         if self.refits == 0:  # nothing learned yet: a launch drawn from the scenario
-            gen = np.random.default_rng(self.obs_seed(obs))
-            return gen.uniform(-1, 1, 3), None
+            draws = np.random.default_rng(self.obs_seed(obs))
+            return draws.uniform(-1, 1, 3), None
         soi = float(constants[CONSTANTS.index("moon_soi")])
         # a hit: aim - soi < signed miss < aim + soi (aim: against this scenario's gap)
         lo = math.asinh((aim - soi) / MISS_SCALE_KM)
@@ -123,8 +123,8 @@ class MoonPETS(LearnedMoonAgent):
         gen = torch.Generator().manual_seed(self.obs_seed(obs))
         hp = self.hp
         with torch.no_grad():
-            best, count = cem(score, 3, gen, hp["population"], hp["iterations"], hp["elites"],
-                              hp["first"])
+            best, count = cem(score, 3, gen, int(hp["population"]), int(hp["iterations"]),
+                              int(hp["elites"]), int(hp["first"]))
         self.rollouts += count * self.model.members
         action = best.numpy().astype(np.float64)
         predicted = float(self.predict_outcome(obs[None], action[None],

@@ -161,7 +161,7 @@ class MoonSysID(LearnedMoonAgent):
             return np.concatenate([r_miss, r_tof, (theta - self.prior) / PRIOR_SIGMA])
 
         fit = least_squares(residuals, self.theta, x_scale=PRIOR_SIGMA, max_nfev=30,
-                            diff_step=1e-3)
+                            diff_step=[1e-3] * len(self.theta))
         self.theta = np.asarray(fit.x, dtype=np.float64)
 
     def model_state(self):

@@ -156,7 +156,8 @@ def restore(model: BaseAlgorithm, state: dict) -> bool:
     if state.get("last_original_obs") is not None:
         model._last_original_obs = state["last_original_obs"]
     if state.get("last_lstm_states") is not None:
-        model._last_lstm_states = state["last_lstm_states"]
+        # RecurrentPPO's own field, which BaseAlgorithm's type does not declare
+        model._last_lstm_states = state["last_lstm_states"]  # type: ignore[attr-defined]
     return True
 
 

@@ -14,7 +14,9 @@ from ..errors import ConfigError
 from ..worlds import get_world, load_ref
 
 if TYPE_CHECKING:
+    from ..agents.episodes import ScenarioSet
     from ..envs.moon_launch import MoonLaunchEnv
+    from ..worlds import World
 
 VIDEO_SUFFIXES = (".gif", ".mp4")
 
@@ -82,7 +84,7 @@ def moon_frames(spec: AgentSpec, split: str, episodes: int, seed: int,
     return frames
 
 
-def _render_scenarios(world, split: str, seed: int, episodes: int):
+def _render_scenarios(world: World, split: str, seed: int, episodes: int) -> ScenarioSet:
     """The scenarios ``moonshot render`` shows: those of a ``moonshot plan`` run with the same
     seed (the evaluation core's one rule, :func:`~moonshot.agents.episodes.scenario_set`,
     legacy seeds: a rendering is no figure, and its episodes stay those of earlier renders)."""

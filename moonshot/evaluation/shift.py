@@ -148,14 +148,15 @@ def _ladder(world, specs: list[AgentSpec], steps: list, settings: EvalSettings, 
         for k, spec in enumerate(specs):
             folder = out / "episodes" / _slug(f"{ax.name}-{lv}-{k}-{spec.label}")
             # an agent with a learned model (pets, sysid): its error on this level's launches
-            learned = callable(getattr(spec.agent, "model_error", None))
+            agent: Any = spec.agent  # model_error/take_seen: the learned-model agents'
+            learned = callable(getattr(agent, "model_error", None))
             if learned:
-                spec.agent.take_seen()
+                agent.take_seen()
             typed.append(ShiftRow.of(ax, lv, evaluate_agent(spec, level, out=folder)))
             if learned:
                 errors.append({"axis": ax.name, "level": lv, "label": ax.labels[lv],
                                "agent": spec.label,
-                               **spec.agent.model_error(spec.agent.take_seen())})
+                               **agent.model_error(agent.take_seen())})
     if errors:
         _write_model_errors(out / "model_error.csv", errors)
     rows = [r.row() for r in typed]  # the table and JSON boundary

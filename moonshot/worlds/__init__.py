@@ -157,7 +157,7 @@ class SeedSets:
     seeds_per_eval: int = 5_000
     places: tuple[str, ...] = ("train", "new")
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         lo, hi = sorted((self.dev, self.test))
         if lo + self.block_size > hi or hi + self.block_size > 2**31 - 1:
             raise ConfigError(f"seed sets: the dev block [{self.dev:,}, +{self.block_size:,}) "
