@@ -32,3 +32,16 @@ def test_a_drive_pickled_under_the_old_module_name_still_loads():
     with pytest.warns(DeprecationWarning, match="moonshot.physics.city.drive.Drive"):
         back = pickle.loads(old)
     assert type(back) is Drive and back.goal_lane == 3
+
+
+def test_the_old_moon_world_names_still_import_and_say_where_they_went():
+    import importlib
+
+    old = importlib.import_module("moonshot.envs.moon_world")
+    for name, home in (("action_to_burn", "moon_actions"), ("make_config", "moon_config"),
+                       ("Scenarios", "moon_core")):
+        with pytest.warns(DeprecationWarning, match=f"moonshot.envs.{home}.{name}"):
+            assert getattr(old, name) is getattr(
+                importlib.import_module(f"moonshot.envs.{home}"), name)
+    with pytest.raises(AttributeError):
+        old.no_such_name  # noqa: B018
