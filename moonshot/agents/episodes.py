@@ -481,8 +481,15 @@ def evaluate(agent: Agent | AgentSpec, env_id: str | None, settings: EvalSetting
             if own:
                 env.close()
     times: list[float] = []
-    if world.time_to_goal is not None and env is not None:  # (not measured when batched)
-        raw = [world.time_to_goal(r.final_info, r.length, env) for r in records if r.success]
+    if world.time_to_goal is not None and any(r.success for r in records):
+        # the batched path has no single env: one is made to read its step (CityNav's dt)
+        clock = env if env is not None else gym.make(env_id, **kwargs).unwrapped
+        try:
+            raw = [world.time_to_goal(r.final_info, r.length, clock) for r in records
+                   if r.success]
+        finally:
+            if clock is not env:
+                clock.close()
         times = [np.nan if t is None else float(t) for t in raw]
     return EvalResult(agent=settings.label or agent.name, env_id=env_id, settings=settings,
                       records=records, time_to_goal=times, time_unit=world.time_unit,
