@@ -146,6 +146,19 @@ def test_an_installed_package_declares_its_world_by_entry_point(tmp_path):
     for needle in ("'broken' of distribution 'brokenlab'", "brokenlab_is_gone",
                    "ModuleNotFoundError", "dash (dashlab/Dash-v0)"):
         assert needle in err
+    # every command meets the installed world, and its run folders load through the entry
+    # point alone (the recorded module is a declared plug-in)
+    moonshot(["train", "dash", "--timesteps", "64", "--out", "runs/ppo", "--eval-episodes",
+              "1", "--no-progress"], elsewhere, env)
+    moonshot(["evaluate", "runs/ppo", "runs/dash", "--episodes", "2", "--out", "runs/ev"],
+             elsewhere, env)
+    results = json.loads((elsewhere / "runs" / "ev" / "transfer.json").read_text())["results"]
+    assert {r["env"] for r in results} == {"dashlab/Dash-v0"}
+    moonshot(["shift", "dash", "--agent", "planner", "--agent", "runs/ppo", "--episodes", "2",
+              "--out", "runs/shift", "--no-progress"], elsewhere, env)
+    assert "distance" in (elsewhere / "runs" / "shift" / "shift.csv").read_text()
+    moonshot(["render", "dash", "--agent", "planner", "--out", "dash.gif"], elsewhere, env)
+    assert len(imageio.mimread(elsewhere / "dash.gif")) > 1
 
 
 def test_a_sweep_runs_a_users_world_on_ray_and_says_why_a_cell_failed(user):
