@@ -64,6 +64,9 @@ _T = {k: i for i, k in enumerate(TRANSITION)}
 #: Columns of a logged traffic sample: the fastest car in sight over the limit (m/s), the
 #: hardest acceleration among the live tracks (m/s²), the drive.
 TRAFFIC = ("speed_over", "accel", "drive")
+#: The brake test of a training drive: full brake for this many steps, at the first braking
+#: above this speed (m/s).
+TEST_STEPS, TEST_SPEED = 5, 4.0
 ERROR_COLUMNS = ("env_steps", "episodes", "split", "n", "pos_err_m", "pos_err_p90_m",
                  "heading_err_mrad", "speed_err_ms", "model_samples", "refits")
 
@@ -261,10 +264,15 @@ class CitySysID(CityPlanner):
                   for k in ("wheelbase", "accel_gain", "brake_gain", "steer_gain"))
         return float(min(1.0, max(self.min_share, 1.0 - self.caution * rse)))
 
-    def grip_for(self, weather_name: str) -> float:
-        if weather_name == "ideal":
+    def grip_for(self, weather) -> float:
+        """The grip it plans with in ``weather`` (a :class:`~moonshot.envs.city_perception.
+        Weather`): its fit for the class, or, for a class it has not driven in, the generic
+        prior - no more than the low end of the class's published range (a driver who has
+        never driven on ice still knows ice is slipperier than snow)."""
+        if weather.name == "ideal":
             return math.inf  # CityNav-v0's kinematic car: no tyre limit (published)
-        mu = float(self.fit["grip"].get(weather_name, PRIOR["grip"]))
+        mu = self.fit["grip"].get(weather.name)
+        mu = min(PRIOR["grip"], float(weather.low)) if mu is None else float(mu)
         return mu * self.explore_grip if self.training else mu
 
     def believed_car(self, view):
@@ -275,11 +283,12 @@ class CitySysID(CityPlanner):
                           max_steer=float(f["steer_gain"]), max_accel=float(f["accel_gain"]),
                           max_brake=float(f["brake_gain"]),
                           max_speed=max(3.0, self.speed_share() * float(m.speed_limit)))
-        return car, self.grip_for(view.weather.name), float(f["steer_rate"])
+        return car, self.grip_for(view.weather), float(f["steer_rate"])
 
     # --- episodes: log what it did and what followed ---------------------------------------
     def begin_episode(self, view, observation, info) -> None:
         self._log, self._traffic, self._last = [], [], None
+        self._testing = 0  # brake test: 0 not yet, k > 0 steps left, -1 done
         self._weather = float(WEATHER_CLASSES.index(view.weather.name))
         super().begin_episode(view, observation, info)
 
@@ -293,8 +302,30 @@ class CitySysID(CityPlanner):
             self._log.append([*self._last, *now, float(self.dt), self._weather,
                               float(self.drives)])
         action, state = super().predict(observation, state, episode_start, deterministic)
+        action = self._brakes(action, now[3])
         self._last = [*now, float(action[0]), float(action[1])]
         return action, state
+
+    def _brakes(self, action: np.ndarray, v: float) -> np.ndarray:
+        """Two uses of the brakes beyond the plan (braking harder than planned only adds
+        room to what is ahead). An emergency stop (the planner's hardest, when no candidate
+        is safe or the speed envelope demands it) brakes with what the tyres are believed to
+        give in all, not the share the plan keeps for steering. And on a training drive the
+        first braking above ``TEST_SPEED`` is a brake test: full brake for ``TEST_STEPS``
+        steps, so that the fit sees what the brakes and the road give (a bound on the grip
+        rises only as far as the car has been pushed)."""
+        p = self.params
+        hardest = p.throttle(-self._max_brake)
+        if action[0] >= 0.0 or v < 0.5:
+            return action
+        action = action.copy()
+        if self.training and (self._testing > 0 or (self._testing == 0 and v > TEST_SPEED)):
+            self._testing = self._testing - 1 if self._testing > 0 else TEST_STEPS - 1
+            self._testing = self._testing or -1  # -1: done for this drive
+            action[0] = -1.0
+        elif action[0] <= hardest + 1e-6:
+            action[0] = p.throttle(-min(p.max_brake, G * self.mu))
+        return action
 
     def _honest_predictions(self, x, y, h):
         out = super()._honest_predictions(x, y, h)
