@@ -125,3 +125,25 @@ def test_a_tiny_city_run_resumes_exactly_and_loads_through_evaluate(tmp_path):
     rows = _rows(next(out.rglob("episodes.csv")))
     assert len(rows) == 2 and all(r["agent"].startswith("sysid") for r in rows)
     assert all(int(r["model_rollouts"]) > 0 for r in rows)
+
+
+def test_a_training_drive_tests_its_brakes_and_an_evaluation_drive_does_not():
+    import gymnasium as gym
+
+    from moonshot.agents import run_episode
+    from moonshot.agents.city.sysid import TEST_STEPS
+
+    env = gym.make("moonshot/CityNav-v1", split="train").unwrapped
+    full = {}
+    for training in (True, False):
+        agent = CitySysID()
+        agent.training = training
+        run_episode(agent, env, seed=11)
+        (trans, _), = agent.take_seen()
+        u = trans[:, TRANSITION.index("u_accel")]
+        full[training] = int(np.sum(u == -1.0))
+        assert len(trans) > 50 and np.all(np.abs(u) <= 1.0)
+    # one brake test of TEST_STEPS full-brake steps; the prior's grip (0.3 g) never asks
+    # the full 4 m/s² of its believed brakes in an emergency stop
+    assert 1 <= full[True] <= TEST_STEPS
+    assert full[False] == 0
