@@ -3,16 +3,18 @@
 The same run folder as an SB3 run (:mod:`.training`)::
 
     config.json        the run (``train`` section, ``command``: loadable by :mod:`.loading`)
-    episodes.csv       every real training launch, deaths included, with the imagined ones
-                       (``model_rollouts``) and the compute seconds they cost
+    episodes.csv       every real training launch (or drive), deaths included, with the
+                       imagined ones (``model_rollouts``) and the compute seconds they cost
     evaluations.csv    deterministic evaluations on both splits, the SB3 runs' schedule
-    model_error.csv    the model's error on the evaluation launches (real data it never
-                       learned from), per split, at every evaluation
+    model_error.csv    the model's error on the evaluation launches or drives (real data it
+                       never learned from), per split, at every evaluation (the columns are
+                       the agent's ``error_columns``; MoonLaunch's by default)
     model.json, model.npz   the final agent: counters and fitted numbers, data and weights
     checkpoints/       agent_N.json/.npz, trainer_N.json and latest.json (what --resume reads)
 
 Nothing is pickled: arrays go to ``.npz`` (read with ``allow_pickle=False``), the rest to
-JSON. ``--timesteps`` counts real env steps (one launch is one step). A resume is exact: the
+JSON. ``--timesteps`` counts real env steps (one launch is one step; a CityNav drive is hundreds,
+and an evaluation or checkpoint falls after the drive that crosses its step). A resume is exact: the
 agent's draws are seeded by purpose (:meth:`~.learned_moon.LearnedMoonAgent.rng`), the env's
 generator is saved, and the logs are cut back to the checkpoint.
 """
