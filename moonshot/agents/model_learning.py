@@ -3,16 +3,18 @@
 The same run folder as an SB3 run (:mod:`.training`)::
 
     config.json        the run (``train`` section, ``command``: loadable by :mod:`.loading`)
-    episodes.csv       every real training launch, deaths included, with the imagined ones
-                       (``model_rollouts``) and the compute seconds they cost
+    episodes.csv       every real training launch (or drive), deaths included, with the
+                       imagined ones (``model_rollouts``) and the compute seconds they cost
     evaluations.csv    deterministic evaluations on both splits, the SB3 runs' schedule
-    model_error.csv    the model's error on the evaluation launches (real data it never
-                       learned from), per split, at every evaluation
+    model_error.csv    the model's error on the evaluation launches or drives (real data it
+                       never learned from), per split, at every evaluation (the columns are
+                       the agent's ``error_columns``; MoonLaunch's by default)
     model.json, model.npz   the final agent: counters and fitted numbers, data and weights
     checkpoints/       agent_N.json/.npz, trainer_N.json and latest.json (what --resume reads)
 
 Nothing is pickled: arrays go to ``.npz`` (read with ``allow_pickle=False``), the rest to
-JSON. ``--timesteps`` counts real env steps (one launch is one step). A resume is exact: the
+JSON. ``--timesteps`` counts real env steps (one launch is one step; a CityNav drive is hundreds,
+and an evaluation or checkpoint falls after the drive that crosses its step). A resume is exact: the
 agent's draws are seeded by purpose (:meth:`~.learned_moon.LearnedMoonAgent.rng`), the env's
 generator is saved, and the logs are cut back to the checkpoint.
 """
@@ -37,6 +39,7 @@ from .episodes import EvalSettings, evaluate
 AGENTS = {
     "moon": {"pets": "moonshot.agents.moon_pets:MoonPETS",
              "sysid": "moonshot.agents.moon_sysid:MoonSysID"},
+    "city": {"sysid": "moonshot.agents.city.sysid:CitySysID"},
 }
 MODEL_ERROR_COLUMNS = ("env_steps", "episodes", "split", "n", "signed_miss_err_km",
                        "log_closest_err", "tof_err_days", "hit_agreement", "model_samples",
@@ -193,7 +196,8 @@ def train_model_learner(cfg: TrainConfig, saved: dict, run: Path, resume: bool,
     from .monitor import EVAL_COLUMNS
 
     evals = CsvLog(run / "evaluations.csv", EVAL_COLUMNS, keep)
-    errors = CsvLog(run / "model_error.csv", MODEL_ERROR_COLUMNS, keep)
+    errors = CsvLog(run / "model_error.csv",
+                    getattr(agent, "error_columns", MODEL_ERROR_COLUMNS), keep)
     wall0 = float(meta["wall_time_s"]) if meta else 0.0
     if meta:
         if log.episodes != int(meta["episodes"]):
@@ -203,7 +207,10 @@ def train_model_learner(cfg: TrainConfig, saved: dict, run: Path, resume: bool,
         load_agent_state(agent, ckpt / Path(meta["agent"]).with_suffix(""))
         trainer = read_json(ckpt / meta["trainer"])
         env.reset(seed=cfg.seed)
-        env.set_state(trainer["env"])
+        if set(trainer["env"]) == {"rng"}:  # between drives (see _env_state)
+            env.np_random.bit_generator.state = trainer["env"]["rng"]
+        else:
+            env.set_state(trainer["env"])
     write_json(run / "config.json", {
         "train": asdict(cfg), "env_id": env_id, "resolved_hyperparams": plan["hp"],
         "n_envs": 1, "policy": cfg.algo, "normalize": None, "schedule": schedule,
@@ -242,7 +249,7 @@ def train_model_learner(cfg: TrainConfig, saved: dict, run: Path, resume: bool,
         log.flush()
         ckpt.mkdir(exist_ok=True)
         save_agent(agent, ckpt / f"agent_{steps}")
-        write_json(ckpt / f"trainer_{steps}.json", {"env": env.get_state()})
+        write_json(ckpt / f"trainer_{steps}.json", {"env": _env_state(env)})
         write_json(ckpt / "latest.json", {
             "env_steps": steps, "episodes": log.episodes, "wall_time_s": wall(),
             "agent": f"agent_{steps}.json", "trainer": f"trainer_{steps}.json"})
@@ -270,7 +277,7 @@ def train_model_learner(cfg: TrainConfig, saved: dict, run: Path, resume: bool,
             fitting = agent.costs() - before  # a refit is this launch's cost too
             rec.model_rollouts += fitting.model_rollouts
             rec.compute_s += fitting.compute_s
-            steps += rec.length
+            before_steps, steps = steps, steps + rec.length
             log.add(env_steps=steps, wall_time_s=wall(), ret=rec.ret, length=rec.length,
                     success=rec.success, death=rec.death, split=cfg.split, map_id=rec.map_id,
                     outcome=rec.outcome, model_rollouts=rec.model_rollouts,
@@ -278,9 +285,10 @@ def train_model_learner(cfg: TrainConfig, saved: dict, run: Path, resume: bool,
             recent = (recent + [rec.success])[-200:]
             bar.set_postfix(success=f"{np.mean(recent):.0%}", refresh=False)
             bar.set(steps)
-            if steps % every == 0 or steps >= cfg.timesteps:
+            # a drive may step over a multiple of the schedule (one launch never does)
+            if steps // every > before_steps // every or steps >= cfg.timesteps:
                 evaluation(steps)
-            if steps % ckpt_every == 0 or steps >= cfg.timesteps:
+            if steps // ckpt_every > before_steps // ckpt_every or steps >= cfg.timesteps:
                 checkpoint(steps)
     finally:
         bar.close()
@@ -288,6 +296,14 @@ def train_model_learner(cfg: TrainConfig, saved: dict, run: Path, resume: bool,
         env.close()
     save_agent(agent, run / "model")
     return run
+
+
+def _env_state(env) -> dict:
+    """Where the env stands between two episodes, as JSON: its ``get_state()``, or - for a
+    CityNav env, whose drive in progress holds objects (and none is in progress at a
+    checkpoint) - its generator alone, all the next ``reset`` draws from."""
+    state = env.get_state()
+    return {"rng": state["rng"]} if "drive" in state else state
 
 
 def _training_episode(agent, env, seed: int | None):

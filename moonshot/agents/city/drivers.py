@@ -103,6 +103,10 @@ class Tracks:
             self._v_hi = np.concatenate([self._v_hi, cars[new, 3]])
         return ids
 
+    def shown_accel(self) -> np.ndarray:
+        """The largest acceleration each live track showed lately (m/s²; no prior)."""
+        return self._accel_hi.copy()
+
     def accel(self, ids: np.ndarray) -> np.ndarray:
         """The smoothed measured acceleration of tracks ``ids`` (m/s²)."""
         return self._accel[ids]

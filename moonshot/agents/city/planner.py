@@ -53,7 +53,7 @@ from .car_model import (
     imagine_own,
     pure_pursuit,
 )
-from .drivers import PRIOR_SPEEDING, Tracks, predict_along_lanes, rear_conflict
+from .drivers import PRIOR_ACCEL, PRIOR_SPEEDING, Tracks, predict_along_lanes, rear_conflict
 from .lights import STOP_SHORT, LightMemory, ego_goes_on_yellow, expects_stop
 
 GRIP_SHARE = 0.8  # of the tyres' grip that braking or throttle may take (steering keeps ~60%)
@@ -130,6 +130,8 @@ class CityPlanner(Agent):
     """
 
     name = "city_planner"
+    #: other drivers' prior (:class:`~.drivers.Tracks`): m/s over the limit, m/s² pulling away
+    prior_speeding, prior_accel = PRIOR_SPEEDING, PRIOR_ACCEL
 
     def __init__(self, perception: str = "honest", horizon: float = 5.0, step: float = 0.2,
                  commit: float = 0.6, margin: float = 0.5, brake: float = 5.0,
@@ -154,13 +156,12 @@ class CityPlanner(Agent):
         self.view = v = view
         m = v.map
         self.map = m
-        self.params = p = v.vehicle
+        p, mu, steer_rate = self.believed_car(v)
+        self.params, self.mu = p, mu
         self.dt = v.dt
         oracle = self.perception == "oracle"
-        # the grip it plans with: the true coefficient (oracle) or the weather's low end
-        self.mu = mu = float(v.road_friction) if oracle else believed_grip(v.weather)
         self._lanes = tuple(m.lanes.arrays)  # kernel bundle, built once
-        self._car = tuple(car_model(p, mu, float(v.steer_rate)))
+        self._car = tuple(car_model(p, mu, steer_rate))
         x, y = float(v.ego[0]), float(v.ego[1])
         self.route = plan_route(m.lanes, *v.start, *v.goal)  # Dijkstra on the map
         self._path = tuple(self.route.path)
@@ -201,11 +202,20 @@ class CityPlanner(Agent):
         else:
             radius, offsets = covering_circles(float(p.length), float(p.width))
             self._imagine = imagine_own
-            self._tracks = Tracks(prior_v0=float(m.speed_limit) + PRIOR_SPEEDING)
+            self._tracks = Tracks(prior_v0=float(m.speed_limit) + self.prior_speeding,
+                                  prior_accel=self.prior_accel)
             self._lights = LightMemory()
         self._ego_r, self._ego_off = float(radius), np.asarray(offsets, dtype=np.float64)
         self._how = tuple(Imagination(float(self.commit), float(self._fallback),
                                       float(self.dt), int(round(self.step / self.dt))))
+
+    def believed_car(self, view: Any) -> tuple[Any, float, float]:
+        """The car it plans with: ``(vehicle parameters, grip coefficient, steering rate)``
+        - the view's vehicle and steering rack, and the grip the weather suggests (the true
+        coefficient under ``perception="oracle"``). :class:`~.sysid.CitySysID` fits its own."""
+        mu = float(view.road_friction) if self.perception == "oracle" \
+            else believed_grip(view.weather)
+        return view.vehicle, mu, float(view.steer_rate)
 
     # ------------------------------------------------------------------ acting
     def predict(self, observation: np.ndarray, state: Any = None,
