@@ -294,6 +294,7 @@ class CitySysID(CityPlanner):
 
     def _state(self) -> list[float]:
         v = self.view
+        assert v is not None  # begin_episode hands the view over first
         return [*(float(z) for z in v.ego), float(v.steer)]
 
     def predict(self, observation, state=None, episode_start=None, deterministic=True):
@@ -329,6 +330,7 @@ class CitySysID(CityPlanner):
 
     def _honest_predictions(self, x, y, h):
         out = super()._honest_predictions(x, y, h)
+        assert self.view is not None  # set by begin_episode
         cars = self.view.cars
         over = float(cars[:, 3].max()) - float(self.map.speed_limit) if len(cars) else np.nan
         shown = self._tracks.shown_accel()
