@@ -146,7 +146,7 @@ TRANSFER_COLUMNS = [
     ("success_ci", "95% CI", ""), ("first_trial_success_rate", "1st-trial success", ".1%"),
     ("trials_per_scenario", "real trials/scenario", ".2f"),
     ("model_rollouts_per_scenario", "imagined trials/scenario", ".3g"),
-    ("death_rate", "deaths/episode", ".1%"),
+    ("death_rate", "destroyed/episode", ".1%"),
     ("time_to_goal", "time to goal", ".3g"), ("time_unit", "unit", ""),
 ]
 
@@ -157,8 +157,8 @@ EFFICIENCY_COLUMNS = [
     ("run", "run", ""), ("agent", "agent", ""), ("env", "env", ""), ("target", "target", ""),
     ("episodes", "episodes", ""), ("episodes_to_first_success", "to 1st success", ""),
     ("episodes_to_success_50", "to 50%", ""), ("episodes_to_success_90", "to 90%", ""),
-    ("deaths_before_first_success", "deaths before 1st success", ""),
-    ("deaths", "deaths total", ""), ("env_steps_to_success_90", "env steps to 90%", ""),
+    ("deaths_before_first_success", "destroyed before 1st success", ""),
+    ("deaths", "destroyed total", ""), ("env_steps_to_success_90", "env steps to 90%", ""),
     ("wall_s_to_success_90", "wall s to 90%", ".3g"),
     ("trials_per_scenario", "real trials/scenario", ".2f"),
     ("model_rollouts_per_scenario", "imagined trials/scenario", ".3g"),

@@ -150,7 +150,7 @@ def _ladder(world, specs: list[AgentSpec], steps: list, settings: EvalSettings, 
         ("axis", "axis", ""), ("level", "level", ""), ("label", "what", ""),
         ("agent", "agent", ""), ("success", "success", ".1%"),
         ("success_low", "low", ".0%"), ("success_high", "high", ".0%"),
-        ("deaths", "deaths/episode", ".1%"), ("trials", "real trials", ".2f"),
+        ("deaths", f"{world.death_label}/episode", ".1%"), ("trials", "real trials", ".2f"),
         ("model_rollouts", "imagined trials", ".3g")])
     plot_shift(rows, out / "shift.png", title=f"{world.title}: success along the shift axes")
     write_json(out / "shift.json", {"env": specs[0].env_id if specs else world.env_id,

@@ -82,13 +82,13 @@ def aggregate(out: Path, cells: list[Cell], wall_time_s: float = 0.0,
             cols.append((f"success_{sp}_ci", f"success, {sp}", ""))
             cols.append((f"trials_{sp}", f"real trials/scenario, {sp}", ".2f"))
             cols.append((f"imagined_{sp}", f"imagined trials/scenario, {sp}", ".3g"))
-            cols.append((f"deaths_{sp}", f"deaths/episode, {sp}", ".1%"))
+            cols.append((f"deaths_{sp}", f"destroyed/episode, {sp}", ".1%"))
     cols += [("episodes_to_first_success", "episodes to 1st success", ".4g"),
              ("episodes_to_success_50", "episodes to 50%", ".4g"),
-             ("deaths", "deaths in training", ".4g")]
+             ("deaths", "destroyed in training", ".4g")]
     if any("relearn_episodes" in r for r in summary):
         cols += [("relearn_episodes", "relearn: episodes", ".4g"),
-                 ("relearn_deaths", "relearn: deaths", ".4g")]
+                 ("relearn_deaths", "relearn: destroyed", ".4g")]
     md = report.write_table(out, "summary", summary, cols)
     curves = {}
     for name, members in groups.items():
@@ -148,7 +148,7 @@ def _aggregate_shift(out: Path, cells: list[Cell]) -> str:
         ("axis", "axis", ""), ("level", "level", ""), ("label", "what", ""),
         ("agent", "group", ""), ("seeds", "seeds", ""), ("success", "success", ".1%"),
         ("success_low", "low", ".0%"), ("success_high", "high", ".0%"),
-        ("deaths", "deaths/episode", ".1%"), ("trials", "real trials", ".2f"),
+        ("deaths", "destroyed/episode", ".1%"), ("trials", "real trials", ".2f"),
         ("model_rollouts", "imagined trials", ".3g")])
 
 
