@@ -210,7 +210,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     splits = ["train", "new"] if args.split == "both" else [args.split]
     out = Path(args.out)
     res = evaluate_agents(args.runs, splits, args.episodes, args.seed, out, env=args.env,
-                          seed_set=args.seed_set)
+                          seed_set=args.seed_set, max_trials=args.max_trials)
     print("\n" + res["markdown"])
     print(f"wrote {out}/transfer.md, transfer.csv, transfer.json, transfer.png; report.md "
           "and report.html")
@@ -278,6 +278,7 @@ def cmd_shift(args: argparse.Namespace) -> int:
     res = run_shift(args.env, args.agent, axes=args.axis, levels=args.level,
                     episodes=args.episodes, seed=args.seed, out=Path(args.out),
                     progress=not args.no_progress, seed_set=args.seed_set,
+                    max_trials=args.max_trials,
                     env_kwargs=parse_key_values(args.env_kwargs, "--env-kwargs"))
     print("\n" + res["markdown"])
     print(f"wrote {args.out}/shift.csv, shift.png, report.md, report.html")

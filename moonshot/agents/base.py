@@ -43,6 +43,12 @@ class Agent:
     #: ``predict`` takes a batch of observations and the agent learns nothing between
     #: episodes: the evaluation core may run its fresh-reset episodes side by side.
     batched: bool = False
+    #: The agent corrects its next trial from the outcome of a failed one (the planners and
+    #: model learners read the tracking data of a miss; a frozen RL policy repeats itself).
+    #: In a world that replays scenarios, such an agent gets up to the world's
+    #: ``trials_per_scenario`` real trials per scenario, any other one (:func:`~moonshot.
+    #: agents.episodes.trials_allowed`); ``--max-trials`` overrides both.
+    learns_from_outcomes: bool = False
 
     def begin_episode(self, view: Any, observation: np.ndarray, info: dict) -> None:
         """Called after each ``env.reset`` with the perception ``view`` (``None`` for an

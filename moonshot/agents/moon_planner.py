@@ -129,6 +129,7 @@ class MoonPlanner(Agent):
     :param model_rtol: integrator tolerance of the ``simulator`` model.
     """
 
+    learns_from_outcomes = True  # corrects its next trial from a miss
     name = "planner"
 
     def __init__(self, model: str = "patched_conic", perception: str = "honest",

@@ -39,6 +39,7 @@ class SimulatorSearch(Agent):
     :param seed: seed of the search's own generator (the draws of candidate actions).
     """
 
+    learns_from_outcomes = True  # corrects its next trial from a miss
     name = "simulator-search"
     perception = SIMULATOR
 

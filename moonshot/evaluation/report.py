@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from pathlib import Path
 
 import numpy as np
 
 from ..runlog import atomic_write_bytes, atomic_write_text
 from ..worlds import display_env
+from .stats import SMALL_N
 
 
 def _fmt(v, spec: str = "") -> str:
@@ -144,6 +146,7 @@ TRANSFER_COLUMNS = [
     ("agent", "agent", ""), ("env_short", "env", ""), ("split", "split", ""),
     ("scenarios", "scenarios", ""), ("success_rate", "success", ".1%"),
     ("success_ci", "95% CI", ""), ("first_trial_success_rate", "1st-trial success", ".1%"),
+    ("max_trials", "trials allowed", ""),
     ("trials_per_scenario", "real trials/scenario", ".2f"),
     ("model_rollouts_per_scenario", "imagined trials/scenario", ".3g"),
     ("death_rate", "destroyed/episode", ".1%"),
@@ -151,7 +154,8 @@ TRANSFER_COLUMNS = [
 ]
 
 GAP_COLUMNS = [("agent", "agent", ""), ("env_short", "env", ""), ("gap", "gap (train − new)",
-               "+.1%"), ("gap_ci", "95% CI", "")]
+               "+.1%"), ("gap_ci", "95% CI", ""), ("gap_test", "test", ""),
+               ("gap_p", "p", ".3g")]
 
 EFFICIENCY_COLUMNS = [
     ("run", "run", ""), ("agent", "agent", ""), ("env", "env", ""), ("target", "target", ""),
@@ -166,12 +170,25 @@ EFFICIENCY_COLUMNS = [
 ]
 
 
+def interval_cell(low: float, high: float, n: int | None, unit: str,
+                  method: str = "Clopper-Pearson") -> str:
+    """A rate's 95% interval as a table cell: bounds rounded outward (never narrower than
+    computed, never a collapsed [100-100]), its n (flagged below 10) and method."""
+    lo, hi = math.floor(low * 100 + 1e-9), math.ceil(high * 100 - 1e-9)
+    if n is None:
+        return f"[{lo}-{hi}]%, {method}"
+    small = f" (<{SMALL_N})" if n < SMALL_N else ""
+    return f"[{lo}-{hi}]%, n={n} {unit}{small}, {method}"
+
+
 def decorate_transfer(rows: list[dict]) -> list[dict]:
     """Add the display-only columns (short env name, CI text) to transfer/gap rows."""
     for r in rows:
         r["env_short"] = display_env(r["env"])
-        if "success_low" in r:
-            r["success_ci"] = f"{r['success_low']:.0%}–{r['success_high']:.0%}"
-        if "gap_low" in r:
-            r["gap_ci"] = f"{r['gap_low']:+.0%} to {r['gap_high']:+.0%}"
+        if r.get("success_low") is not None:
+            r["success_ci"] = interval_cell(r["success_low"], r["success_high"],
+                                            r.get("scenarios"), "scenarios")
+        if r.get("gap_low") is not None:
+            r["gap_ci"] = (f"{math.floor(r['gap_low'] * 100):+d}% to "
+                           f"{math.ceil(r['gap_high'] * 100):+d}%")
     return rows

@@ -21,6 +21,8 @@ Which interval for what (two-sided, 95% unless asked; docs/statistics.md has the
   Newcombe's hybrid score interval for the paired difference and the exact McNemar test
   (``scipy.stats.binomtest`` on the discordant pairs), with the smallest difference the test
   would find at 80% power, so that a "no effect" sentence can say what it could have seen.
+* **A beats B on different scenarios** (independent 0/1 outcomes: the train and the new
+  split): :func:`independent_difference`, Newcombe's interval and Fisher's exact test.
 * **A beats B over seeds** (independent runs): :func:`welch_difference`, Welch's t
   (``scipy.stats.ttest_ind``) with its detectable difference; numeric outcomes on the same
   scenarios (returns, times): :func:`paired_mean_difference`, the paired t-test.
@@ -519,6 +521,40 @@ def paired_difference(a, b, confidence: float = 0.95, alpha: float = 0.05,
     mdd = _smallest(lambda d: mcnemar_power(n, max(psi, d), d, alpha), power, 1.0)
     return Comparison(est, max(-1.0, low), min(1.0, high), n, p, "exact McNemar test",
                       "Newcombe", mdd, power, alpha, unit, confidence, a_only, b_only)
+
+
+def independent_difference(a, b, confidence: float = 0.95, alpha: float = 0.05,
+                           power: float = 0.8, unit: str = "scenarios") -> Comparison:
+    """rate(A) - rate(B) for 0/1 outcomes of *different* scenarios (say, the train and new
+    splits, whose seeds are disjoint): Newcombe's hybrid score interval for independent
+    proportions (Newcombe 1998, method 10, on scipy's Wilson intervals) and Fisher's exact
+    test (``scipy.stats.fisher_exact``). The detectable difference is the normal
+    approximation at the pooled rate (Fisher's exact test is a little more conservative).
+
+    :param a: A's outcomes (0/1 or bool)
+    :param b: B's outcomes, on scenarios of their own
+    :param confidence: the interval's nominal coverage
+    :param alpha: the test's level
+    :param power: the power at which the detectable difference is given
+    :param unit: what ``n`` counts (the smaller group's size)
+    """
+    x, y = (np.asarray(v, dtype=np.float64).ravel() for v in (a, b))
+    if min(len(x), len(y)) == 0 or not (np.isin(x, (0.0, 1.0)).all()
+                                        and np.isin(y, (0.0, 1.0)).all()):
+        raise ValueError("a and b must be non-empty 0/1 or bool outcomes")
+    ka, kb, na, nb = int(x.sum()), int(y.sum()), len(x), len(y)
+    p1, l1, u1 = proportion_ci(ka, na, "wilson", confidence)
+    p2, l2, u2 = proportion_ci(kb, nb, "wilson", confidence)
+    est = p1 - p2
+    low = est - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
+    high = est + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    p = float(stats.fisher_exact([[ka, na - ka], [kb, nb - kb]]).pvalue)
+    pooled = (ka + kb) / (na + nb)
+    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    spread = max(pooled * (1 - pooled), 1.0 / (na + nb))  # no spread seen: the first step
+    mdd = float(min(1.0, z * math.sqrt(spread * (1 / na + 1 / nb))))
+    return Comparison(est, max(-1.0, low), min(1.0, high), min(na, nb), p,
+                      "Fisher exact test", "Newcombe", mdd, power, alpha, unit, confidence)
 
 
 def welch_difference(a, b, confidence: float = 0.95, alpha: float = 0.05,

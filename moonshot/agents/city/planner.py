@@ -121,6 +121,7 @@ class CityPlanner(Agent):
     :param lateral_accel: comfortable lateral acceleration in curves (m/s²).
     """
 
+    learns_from_outcomes = True  # corrects its next trial from a miss
     name = "city_planner"
 
     def __init__(self, perception: str = "honest", horizon: float = 5.0, step: float = 0.2,
