@@ -219,6 +219,14 @@ class ScenarioResult:
         return sum(r.model_rollouts for r in self.trials)
 
     @property
+    def model_steps(self) -> int:
+        return sum(r.model_steps for r in self.trials)
+
+    @property
+    def env_steps(self) -> int:
+        return sum(r.length for r in self.trials)
+
+    @property
     def compute_s(self) -> float:
         return sum(r.compute_s for r in self.trials)
 
@@ -275,6 +283,20 @@ class EvalResult:
         return float(np.mean([s.model_rollouts for s in self.scenarios]))
 
     @property
+    def model_steps_per_scenario(self) -> float:
+        """Imagined env steps per scenario (:attr:`AgentCosts.model_steps`)."""
+        return float(np.mean([s.model_steps for s in self.scenarios]))
+
+    @property
+    def env_steps_per_scenario(self) -> float:
+        """Real env steps per scenario, every trial's."""
+        return float(np.mean([s.env_steps for s in self.scenarios]))
+
+    @property
+    def compute_s_per_scenario(self) -> float:
+        return float(np.mean([s.compute_s for s in self.scenarios]))
+
+    @property
     def mean_time_to_goal(self) -> float | None:
         return float(np.mean(self.time_to_goal)) if self.time_to_goal else None
 
@@ -301,6 +323,9 @@ def summarize(records: Sequence[EpisodeRecord]) -> dict:
         "median_compute_s_per_scenario": float(np.median([s.compute_s for s in scen])),
         "model_rollouts": int(sum(r.model_rollouts for r in records)),
         "mean_model_rollouts_per_scenario": float(np.mean([s.model_rollouts for s in scen])),
+        "model_steps": int(sum(r.model_steps for r in records)),
+        "mean_model_steps_per_scenario": float(np.mean([s.model_steps for s in scen])),
+        "env_steps": int(sum(r.length for r in records)),
         "mean_return": float(np.mean([r.ret for r in records])),
         "mean_length": float(np.mean([r.length for r in records])),
         "outcomes": {o: int(sum(r.outcome == o for r in records))
@@ -356,7 +381,7 @@ def play_scenarios(agent: Agent, env, scenarios: ScenarioSet, settings: EvalSett
                             length=rec.length, success=rec.success, death=rec.death,
                             split=split, map_id=rec.map_id, outcome=rec.outcome, trial=trial,
                             model_rollouts=rec.model_rollouts, compute_s=rec.compute_s,
-                            agent=name, seed=seed)
+                            agent=name, seed=seed, model_steps=rec.model_steps)
                 if rec.success:
                     break
             successes += int(records[-1].success)

@@ -110,7 +110,7 @@ class LearnedMoonAgent(Agent):
 
     def costs(self) -> AgentCosts:
         """Imagined launches (model rollouts) and CPU seconds planning and fitting, so far."""
-        return AgentCosts(self.rollouts, self._compute)
+        return AgentCosts(self.rollouts, self._compute, model_steps=self.rollouts)
 
     # --- learning ------------------------------------------------------------------------
     def take_seen(self) -> list[tuple]:

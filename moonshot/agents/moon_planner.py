@@ -197,7 +197,7 @@ class MoonPlanner(Agent):
 
     def costs(self) -> AgentCosts:
         """Launches rehearsed in the model and CPU seconds spent planning, so far."""
-        return AgentCosts(self.rehearsals, self._compute)
+        return AgentCosts(self.rehearsals, self._compute, model_steps=self.rehearsals)
 
     def engine_gain(self) -> float:
         """Executed per commanded delta-v, as measured by the planner's launches so far: their

@@ -103,7 +103,7 @@ class SimulatorSearch(Agent):
         """Actions rehearsed in the copy of the env and compute seconds of the searches, so
         far (cumulative)."""
         compute, rehearsals = self._bill
-        return AgentCosts(rehearsals, compute)
+        return AgentCosts(rehearsals, compute, model_steps=rehearsals)
 
     def forget(self) -> None:
         """Drop the searches of earlier scenarios and restart the generator."""

@@ -24,7 +24,7 @@ from .transfer import TransferResult, evaluate_agent
 
 SHIFT_COLUMNS = ("axis", "level", "label", "agent", "episodes", "success", "success_low",
                  "success_high", "deaths", "trials", "model_rollouts", "time_to_goal",
-                 "perceivable", "max_trials", "p_vs_level0", "p_holm")
+                 "perceivable", "max_trials", "model_steps", "p_vs_level0", "p_holm")
 
 
 def _slug(text: str) -> str:
@@ -50,6 +50,8 @@ class ShiftRow:
     perceivable: bool
     #: real trials allowed per scenario (:func:`~moonshot.agents.episodes.trials_allowed`)
     max_trials: int | None = None
+    #: imagined env steps per scenario (model steps, in the env's units)
+    model_steps: float | None = None
     #: exact McNemar test of this level against level 0 (the same scenarios), raw and
     #: Holm-adjusted over the ladder's comparisons; ``None`` at level 0
     p_vs_level0: float | None = None
@@ -63,7 +65,7 @@ class ShiftRow:
                    deaths=res.death_rate, trials=res.trials_per_scenario,
                    model_rollouts=res.model_rollouts_per_scenario,
                    time_to_goal=res.time_to_goal, perceivable=axis.perceivable,
-                   max_trials=res.max_trials)
+                   max_trials=res.max_trials, model_steps=res.model_steps_per_scenario)
 
     def row(self) -> dict:
         return asdict(self)
@@ -161,7 +163,8 @@ def _ladder(world, specs: list[AgentSpec], steps: list, settings: EvalSettings, 
         ("agent", "agent", ""), ("success", "success", ".1%"),
         ("success_low", "low", ".0%"), ("success_high", "high", ".0%"),
         ("deaths", f"{world.death_label}/episode", ".1%"), ("trials", "real trials", ".2f"),
-        ("model_rollouts", "imagined trials", ".3g"), ("max_trials", "trials allowed", ""),
+        ("model_rollouts", "imagined trials", ".3g"),
+        ("model_steps", "imagined env steps", ".3g"), ("max_trials", "trials allowed", ""),
         ("p_holm", "p vs level 0 (Holm)", ".3g")])
     plot_shift(rows, out / "shift.png", title=f"{world.title}: success along the shift axes")
     write_json(out / "shift.json", {"env": specs[0].env_id if specs else world.env_id,

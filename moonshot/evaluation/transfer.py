@@ -48,6 +48,10 @@ class TransferResult:
     time_unit: str | None
     #: real trials allowed per scenario (:func:`~moonshot.agents.episodes.trials_allowed`)
     max_trials: int | None = None
+    #: per scenario: real env steps, imagined env steps (model steps), compute seconds
+    env_steps_per_scenario: float | None = None
+    model_steps_per_scenario: float | None = None
+    compute_s_per_scenario: float | None = None
     #: every episode behind the figures (``None`` when read back from a table)
     result: EvalResult | None = field(default=None, repr=False)
 
@@ -69,7 +73,10 @@ class TransferResult:
                    death_low=d_lo, death_high=d_hi, deaths=int(res.deaths.sum()),
                    model_rollouts_per_scenario=res.model_rollouts_per_scenario,
                    time_to_goal=res.mean_time_to_goal, time_unit=res.time_unit,
-                   max_trials=res.max_trials, result=res)
+                   max_trials=res.max_trials,
+                   env_steps_per_scenario=res.env_steps_per_scenario,
+                   model_steps_per_scenario=res.model_steps_per_scenario,
+                   compute_s_per_scenario=res.compute_s_per_scenario, result=res)
 
     @property
     def success(self) -> Interval:
