@@ -81,6 +81,7 @@ def _evaluate_agents(specs, splits: list[str], settings: EvalSettings, out: Path
     md = report.write_table(out, "transfer", results, report.TRANSFER_COLUMNS)
     if gaps:
         md += "\n" + report.write_table(out, "gap", gaps, report.GAP_COLUMNS)
+        md += "".join(f"\n- {g['gap_claim']}" for g in gaps) + "\n"
     write_json(out / "transfer.json", {"results": results, "gaps": gaps,
                                        "episodes": episodes, "seed": seed,
                                        "seed_set": settings.seed_set})
@@ -96,7 +97,7 @@ def _evaluate_agents(specs, splits: list[str], settings: EvalSettings, out: Path
                  "with 95% Clopper-Pearson intervals over scenarios; the train-new gap by "
                  "Fisher's exact test (the splits' scenarios are different ones). "
                  + _destroyed_text(evaluated) +
-                 "\n\n" + md + "".join(f"\n- {g['gap_claim']}" for g in gaps) + "\n" +
+                 "\n\n" + md +
                  "\n![success on train and new](transfer.png)\n", "moonshot evaluate", meta)
     return {"results": results, "gaps": gaps, "markdown": md}
 

@@ -133,7 +133,7 @@ def plot_training_runs(runs: list[dict], path: Path, title: str = "Training runs
 
 
 def plot_transfer(results: list[dict], path: Path, title: str = "Transfer") -> Path:
-    """Success rate on train vs new per agent, with 95% bootstrap intervals."""
+    """Success rate on train vs new per agent, with 95% Clopper-Pearson intervals."""
     from matplotlib.figure import Figure
 
     agents = list(dict.fromkeys(f"{r['agent']}\n{display_env(r['env'])}" for r in results))

@@ -92,8 +92,9 @@ def run_shift(env: str, agents: list[str | AgentSpec], axes: list[str] | None = 
     seed set (:meth:`~moonshot.worlds.World.seed_range`), shared by its levels.
 
     Rows: ``axis, level, label, agent, episodes, success`` (a fraction) ``, success_low,
-    success_high`` (95% bootstrap CI) ``, deaths`` (per episode) ``, trials`` (real trials per
-    scenario) ``, model_rollouts`` (imagined trials per scenario) ``, time_to_goal``.
+    success_high`` (95% Clopper-Pearson interval over scenarios) ``, deaths`` (per episode)
+    ``, trials`` (real trials per scenario) ``, model_rollouts`` (imagined trials per
+    scenario) ``, time_to_goal, max_trials, model_steps, p_vs_level0, p_holm``.
     """
     from ..errors import check_int
     from ..runlog import run_folder

@@ -244,6 +244,17 @@ def mean_ci_over_seeds(values, method: str = "t", confidence: float = 0.95,
     return Interval(m, lo, hi, len(x), names[method], unit, confidence)
 
 
+def mean_over_seeds(values, confidence: float = 0.95) -> Interval:
+    """The mean of per-seed scores with its Student-t interval (:func:`mean_ci_over_seeds`),
+    for tables that take whatever seeds finished: missing (``None``/NaN) scores are left out,
+    one seed gets its value with NaN bounds (no interval), none a NaN estimate."""
+    x = np.array([v for v in values if v is not None and np.isfinite(v)], dtype=float)
+    if len(x) < 2:
+        est = float(x[0]) if len(x) else float("nan")
+        return Interval(est, float("nan"), float("nan"), len(x), "t", "seeds", confidence)
+    return mean_ci_over_seeds(x, confidence=confidence)
+
+
 @functools.lru_cache(maxsize=256)
 def _t_quantile(q: float, df: int) -> float:
     return float(stats.t.ppf(q, df))  # cached: scipy's call costs more than the interval
@@ -528,8 +539,8 @@ def independent_difference(a, b, confidence: float = 0.95, alpha: float = 0.05,
     """rate(A) - rate(B) for 0/1 outcomes of *different* scenarios (say, the train and new
     splits, whose seeds are disjoint): Newcombe's hybrid score interval for independent
     proportions (Newcombe 1998, method 10, on scipy's Wilson intervals) and Fisher's exact
-    test (``scipy.stats.fisher_exact``). The detectable difference is the normal
-    approximation at the pooled rate (Fisher's exact test is a little more conservative).
+    test (``scipy.stats.fisher_exact``). The detectable difference is approximate: Cohen's
+    arcsine-scale effect from the pooled rate (NaN when no difference reaches the power).
 
     :param a: A's outcomes (0/1 or bool)
     :param b: B's outcomes, on scenarios of their own
@@ -549,10 +560,13 @@ def independent_difference(a, b, confidence: float = 0.95, alpha: float = 0.05,
     low = est - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
     high = est + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
     p = float(stats.fisher_exact([[ka, na - ka], [kb, nb - kb]]).pvalue)
-    pooled = (ka + kb) / (na + nb)
-    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
-    spread = max(pooled * (1 - pooled), 1.0 / (na + nb))  # no spread seen: the first step
-    mdd = float(min(1.0, z * math.sqrt(spread * (1 / na + 1 / nb))))
+    # Detectable difference on the arcsine scale (Cohen's h), from the pooled rate towards
+    # the middle: honest at the edges, where a normal approximation of rates claims too much.
+    phi = math.asin(math.sqrt((ka + kb) / (na + nb)))
+    h = (stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)) * math.sqrt(1 / na + 1 / nb)
+    moves = [abs(math.sin(phi + d) ** 2 - math.sin(phi) ** 2) for d in (h, -h)
+             if 0 <= phi + d <= math.pi / 2]
+    mdd = float(min(moves)) if moves else float("nan")
     return Comparison(est, max(-1.0, low), min(1.0, high), min(na, nb), p,
                       "Fisher exact test", "Newcombe", mdd, power, alpha, unit, confidence)
 
@@ -677,49 +691,6 @@ def format_interval(iv: Interval, percent: bool = False, digits: int | None = No
     hi = math.ceil(iv.high * scale * q - 1e-9) / q
     sep = "-" if lo >= 0 else ", "  # "[-4-85]" would read as a range from -4 to -85
     return f"{est} [{lo:.{d}f}{sep}{hi:.{d}f}], {n_txt}, {iv.method}"
-
-
-# --- deprecated tuple API --------------------------------------------------------------------
-def bootstrap_ci(values, statistic: Callable[[np.ndarray], float] = np.mean,
-                 confidence: float = 0.95, n_boot: int = 2000,
-                 seed: int = 0) -> tuple[float, float, float]:
-    """``(estimate, low, high)``: the statistic and an interval for it.
-
-    .. deprecated:: use :func:`rate_ci` for 0/1 outcomes, :func:`mean_ci_over_seeds` over
-       seeds, :func:`stratified_bootstrap_ci` for aggregates; they return an
-       :class:`Interval` with n and method for tables.
-
-    0/1 values with the mean: the Clopper-Pearson interval (:func:`rate_ci`), never
-    degenerate. Otherwise scipy's BCa bootstrap, which under-covers below 10 values. One
-    value, or values without spread, give ``(v, v, v)`` as before.
-    """
-    x = np.asarray(values, dtype=np.float64).ravel()
-    if len(x) == 0:
-        return float("nan"), float("nan"), float("nan")
-    if statistic is np.mean and np.isin(x, (0.0, 1.0)).all():
-        return tuple(rate_ci(x))  # type: ignore[return-value]
-    est = float(statistic(x))
-    vectorized = statistic is np.mean
-    lo, hi = _bootstrap((x,), _mean if vectorized else statistic, confidence, n_boot, seed,
-                        fallback=est, vectorized=vectorized)
-    return est, lo, hi
-
-
-def _mean_diff(a, b, axis=-1):
-    return np.mean(a, axis=axis) - np.mean(b, axis=axis)
-
-
-def bootstrap_diff_ci(a, b, confidence: float = 0.95, n_boot: int = 2000,
-                      seed: int = 0) -> tuple[float, float, float]:
-    """``mean(a) - mean(b)`` of two independent samples and scipy's BCa bootstrap interval.
-
-    .. deprecated:: for the same scenarios use :func:`paired_difference` (paired, with a
-       test); for runs over seeds :func:`welch_difference`.
-    """
-    x, y = (np.asarray(v, dtype=np.float64).ravel() for v in (a, b))
-    est = float(x.mean() - y.mean())
-    lo, hi = _bootstrap((x, y), _mean_diff, confidence, n_boot, seed, fallback=est)
-    return est, lo, hi
 
 
 # --- not a statistic of uncertainty ----------------------------------------------------------
