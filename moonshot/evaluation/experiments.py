@@ -89,7 +89,9 @@ def _evaluate_agents(specs, splits: list[str], settings: EvalSettings, out: Path
     split_arg = "both" if len(splits) > 1 else splits[0]
     meta = meta or report_meta(
         _command("moonshot", "evaluate", *names, "--split", split_arg, "--episodes", episodes,
-                 "--seed", seed, "--seed-set", settings.seed_set, "--out", out), seeds=seed,
+                 "--seed", seed, "--seed-set", settings.seed_set, "--out", out,
+                 *(() if settings.max_trials is None else ("--max-trials",
+                                                           settings.max_trials))), seeds=seed,
         wall_time_s=time.perf_counter() - t0)
     write_report(out, "# Transfer\n\n"
                  f"Seed set: {settings.seed_set}. {episodes} scenarios or drives per agent and "

@@ -125,7 +125,8 @@ def run_shift(env: str, agents: list[str | AgentSpec], axes: list[str] | None = 
     agent_words = " ".join(f"--agent {s.source}" for s in specs)
     command = (f"moonshot shift {world.name} {agent_words} --axis {' '.join(names)} "
                f"--episodes {settings.episodes} --seed {settings.seed} "
-               f"--seed-set {settings.seed_set} --out {out}")
+               f"--seed-set {settings.seed_set} --out {out}"
+               + ("" if settings.max_trials is None else f" --max-trials {settings.max_trials}"))
     with run_folder(out, "shift", fresh=False):
         return _ladder(world, specs, steps, settings, Path(out), command)
 
@@ -157,12 +158,14 @@ def _ladder(world, specs: list[AgentSpec], steps: list, settings: EvalSettings, 
         _write_model_errors(out / "model_error.csv", errors)
     typed, claims = _ladder_tests(results, typed)
     rows = [r.row() for r in typed]  # the table and JSON boundary
+    shown = [{**r, "_success_ci": report.interval_cell(  # display only (not in shift.csv)
+        r["success_low"], r["success_high"], r["episodes"], "scenarios")} for r in rows]
     chosen = [ax for i, (ax, _) in enumerate(steps) if all(a is not ax for a, _ in steps[:i])]
     episodes, seed = settings.episodes, settings.seed
-    md = report.write_table(out, "shift", rows, [
+    md = report.write_table(out, "shift", shown, [
         ("axis", "axis", ""), ("level", "level", ""), ("label", "what", ""),
         ("agent", "agent", ""), ("success", "success", ".1%"),
-        ("success_low", "low", ".0%"), ("success_high", "high", ".0%"),
+        ("_success_ci", "95% CI", ""),
         ("deaths", f"{world.death_label}/episode", ".1%"), ("trials", "real trials", ".2f"),
         ("model_rollouts", "imagined trials", ".3g"),
         ("model_steps", "imagined env steps", ".3g"), ("max_trials", "trials allowed", ""),
