@@ -134,6 +134,14 @@ def learning_curves(run_dirs: list[Path], window: int = WINDOW, points: int = 60
     return out
 
 
+def _trials_setting(run_dir: Path) -> int:
+    """The real trials a run allowed per scenario: a plan run's recorded ``max_trials``; a
+    training run meets every scenario once."""
+    cfg_path = run_dir / "config.json"
+    cfg = read_json(cfg_path) if cfg_path.exists() else {}
+    return int(cfg.get("max_trials") or 1)
+
+
 def compare_runs(run_dirs: list[Path], window: int = WINDOW) -> list[dict]:
     """One row per run: its label and :func:`run_metrics`."""
     rows = []
@@ -147,5 +155,6 @@ def compare_runs(run_dirs: list[Path], window: int = WINDOW) -> list[dict]:
                              "finished (a start that failed or was stopped before its first "
                              "episode); leave it out or resume it")
         row.update(run_metrics(log, window))
+        row["max_trials"] = _trials_setting(Path(d))
         rows.append(row)
     return rows

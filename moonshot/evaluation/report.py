@@ -187,7 +187,7 @@ EFFICIENCY_COLUMNS = [
     ("deaths_before_first_success", "destroyed before 1st success", ""),
     ("deaths", "destroyed total", ""), ("env_steps_to_success_90", "env steps to 90%", ""),
     ("wall_s_to_success_90", "wall s to 90%", ".3g"),
-    ("trials_per_scenario", "real trials/scenario", ".2f"),
+    ("max_trials", "trials allowed", ""), ("trials_per_scenario", "real trials/scenario", ".2f"),
     ("env_steps", "real env steps", ""), ("model_steps", "imagined env steps", ".4g"),
     ("model_rollouts", "imagined trials", ""), ("compute_s", "compute s", ".3g"),
     ("final_success_rate", "final success", ".0%"),

@@ -54,6 +54,7 @@ def aggregate(out: Path, cells: list[Cell], wall_time_s: float = 0.0,
             row[f"success_{sp}"] = r.success_rate
             row[f"deaths_{sp}"] = r.death_rate
             row[f"trials_{sp}"] = r.trials_per_scenario
+            row[f"max_trials_{sp}"] = r.max_trials
             row[f"imagined_{sp}"] = r.model_rollouts_per_scenario
         if "relearn" in result:
             row["relearn_episodes"] = result["relearn"]["episodes_to_recover"]
@@ -85,6 +86,7 @@ def aggregate(out: Path, cells: list[Cell], wall_time_s: float = 0.0,
     for sp in ("train", "new"):
         if any(f"success_{sp}" in r for r in summary):
             cols.append((f"success_{sp}_ci", f"success, {sp}", ""))
+            cols.append((f"max_trials_{sp}", f"trials allowed, {sp}", ".2g"))
             cols.append((f"trials_{sp}", f"real trials/scenario, {sp}", ".2f"))
             cols.append((f"imagined_{sp}", f"imagined trials/scenario, {sp}", ".3g"))
             cols.append((f"deaths_{sp}", f"destroyed/episode, {sp}", ".1%"))
