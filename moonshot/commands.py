@@ -78,6 +78,7 @@ def _print_summary(title: str, summary: dict) -> None:
     print(f"\n{title}")
     for key in ("scenarios", "episodes", "success_rate", "first_trial_success_rate",
                 "mean_trials_per_scenario", "max_trials_per_scenario", "deaths",
+                "env_steps", "model_steps", "model_rollouts",
                 "median_compute_s_per_scenario", "mean_return", "wall_time_s"):
         if key in summary:
             val = summary[key]
