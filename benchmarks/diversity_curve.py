@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from moonshot.evaluation.stats import bootstrap_ci
+from moonshot.evaluation.stats import format_interval, mean_over_seeds
 
 METADRIVE = {1: 0.05, 1000: 0.71}  # PPO test success, Li et al. (2022), Fig. 8 (read off)
 SERIES = (("new", "new maps"), ("train", "its training maps"),
@@ -61,8 +61,9 @@ def main(argv=None) -> None:
     for m in maps:
         cells = []
         for key in ("train", "new", "deaths_new", "tjunction"):
-            est, lo, hi = bootstrap_ci(data[m][key])
-            cells.append(f"{est:.0%} [{lo:.0%}–{hi:.0%}]" if data[m][key] else "—")
+            iv = mean_over_seeds(data[m][key])  # Student-t over seeds (format_interval: n)
+            cells.append((format_interval(iv, percent=True) if iv.n > 1 else f"{iv.estimate:.0%}")
+                         if data[m][key] else "—")
         lines.append(f"| {m} | {len(data[m]['new'])} | " + " | ".join(cells) + " |")
     (args.sweep / "diversity.md").write_text("\n".join(lines) + "\n")
 
@@ -74,7 +75,7 @@ def main(argv=None) -> None:
     fig, ax = plt.subplots(figsize=(7.5, 5), constrained_layout=True)
     for key, label in SERIES:
         xs = [m for m in maps if data[m][key]]
-        stats = np.array([bootstrap_ci(data[m][key]) for m in xs])
+        stats = np.array([tuple(mean_over_seeds(data[m][key])) for m in xs])
         if not len(xs):
             continue
         ax.plot(xs, stats[:, 0], marker="o", label=f"moonshot PPO: {label}")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from moonshot.evaluation.stats import bootstrap_ci
+from moonshot.evaluation.stats import mean_over_seeds
 from moonshot.worlds import get_world
 
 Series = dict[str, dict[int, list[tuple[float, float]]]]  # label -> level -> [(succ, deaths)]
@@ -74,7 +74,7 @@ def main(argv=None) -> None:
     fig, (ax_s, ax_d) = plt.subplots(1, 2, figsize=(11, 4.2))
     for label, levels in series.items():
         xs = sorted(levels)
-        est = [bootstrap_ci(np.array([s for s, _ in levels[x]])) for x in xs]
+        est = [tuple(mean_over_seeds([s for s, _ in levels[x]])) for x in xs]  # Student-t
         deaths = [float(np.mean([d for _, d in levels[x]])) for x in xs]
         seeds = {len(levels[x]) for x in xs}
         ax_s.errorbar(xs, [e[0] for e in est], yerr=[[e[0] - e[1] for e in est],

@@ -180,7 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", choices=["train", "new", "both"], default="both",
                    help="where to evaluate (default: both, which also gives the gap)")
     p.add_argument("--episodes", type=int, default=50,
-                   help="scenarios (moon, up to 5 launches each) or drives (city) per split")
+                   help="scenarios (moon) or drives (city) per split")
+    p.add_argument("--max-trials", type=int, default=None,
+                   help="real trials per scenario in worlds that replay scenarios (default: "
+                   "the world's, 5 launches for moon, for an agent that corrects from a miss, "
+                   "a planner; one for a frozen RL policy, which would repeat its launch)")
     _add_common_run_args(p, "runs/evaluation")
     _add_seed_set(p)
 
@@ -223,6 +227,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="levels to evaluate (default: every level of each axis)")
     p.add_argument("--episodes", type=int, default=50,
                    help="scenarios (moon) or drives (city) per level and agent (default: 50)")
+    p.add_argument("--max-trials", type=int, default=None,
+                   help="real trials per scenario in worlds that replay scenarios (default: "
+                   "the world's, 5 launches for moon, for an agent that corrects from a miss, "
+                   "a planner; one for a frozen RL policy, which would repeat its launch)")
     p.add_argument("--env-kwargs", nargs="*", metavar="KEY=VALUE", default=[],
                    help="env settings for every agent, e.g. target=soi")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -86,6 +86,7 @@ def _print_summary(title: str, summary: dict) -> None:
     print(f"\n{title}")
     for key in ("scenarios", "episodes", "success_rate", "first_trial_success_rate",
                 "mean_trials_per_scenario", "max_trials_per_scenario", "deaths",
+                "env_steps", "model_steps", "model_rollouts",
                 "median_compute_s_per_scenario", "mean_return", "wall_time_s"):
         if key in summary:
             val = summary[key]
@@ -218,7 +219,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     splits = ["train", "new"] if args.split == "both" else [args.split]
     out = Path(args.out)
     res = evaluate_agents(args.runs, splits, args.episodes, args.seed, out, env=args.env,
-                          seed_set=args.seed_set)
+                          seed_set=args.seed_set, max_trials=args.max_trials)
     print("\n" + res["markdown"])
     print(f"wrote {out}/transfer.md, transfer.csv, transfer.json, transfer.png; report.md "
           "and report.html")
@@ -289,6 +290,7 @@ def cmd_shift(args: argparse.Namespace) -> int:
         _import_recorded_modules(Path(agent))
     settings = EvalSettings(split="train", episodes=args.episodes, seed=args.seed,
                             progress=not args.no_progress, seed_set=args.seed_set,
+                            max_trials=args.max_trials,
                             env_overrides=parse_key_values(args.env_kwargs, "--env-kwargs"))
     res = run_shift(args.env, args.agent, axes=args.axis, levels=args.level,
                     settings=settings, out=Path(args.out))

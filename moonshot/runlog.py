@@ -31,8 +31,10 @@ EPISODE_COLUMNS = ("episode", "env_steps", "wall_time_s", "return", "length", "s
                    "death", "split", "map_id", "model_rollouts")
 #: Logs written before ``model_rollouts`` existed are still read (as 0 imagined trials).
 _OPTIONAL_ON_READ = ("model_rollouts",)
-#: Extra columns moonshot writes: what happened, which trial at a scenario, planner compute.
-EXTRA_COLUMNS = ("outcome", "trial", "compute_s", "agent", "seed")
+#: Extra columns moonshot writes: what happened, which trial at a scenario, planner compute,
+#: and ``model_steps``: the env steps the imagined trials stand for (in the env's units, so
+#: real + imagined env steps add up; 0 for RL, empty in logs written before it existed).
+EXTRA_COLUMNS = ("outcome", "trial", "compute_s", "agent", "seed", "model_steps")
 ALL_COLUMNS = EPISODE_COLUMNS + EXTRA_COLUMNS
 
 
@@ -133,14 +135,15 @@ class EpisodeLog:
     def add(self, *, env_steps: int, wall_time_s: float, ret: float, length: int,
             success: bool, death: bool, split: str, map_id: int, outcome: str = "",
             trial: int = 1, model_rollouts: int = 0, compute_s: float | None = None,
-            agent: str = "", seed: int | str = "") -> int:
+            agent: str = "", seed: int | str = "", model_steps: int = 0) -> int:
         """Add one episode with every column named (the one place a row is built)."""
         return self.append(
             env_steps=int(env_steps), wall_time_s=round(float(wall_time_s), 6),
             length=int(length), success=success, death=death, split=split,
             map_id=int(map_id), model_rollouts=int(model_rollouts), outcome=outcome,
             trial=int(trial), compute_s="" if compute_s is None else round(compute_s, 6),
-            agent=agent, seed=seed, **{"return": round(float(ret), 6)})
+            agent=agent, seed=seed, model_steps=int(model_steps),
+            **{"return": round(float(ret), 6)})
 
     def append(self, **row: Any) -> int:
         """Add one episode (missing extra columns are left empty); returns its number."""
@@ -337,6 +340,12 @@ def read_episodes(path: str | os.PathLike) -> dict[str, np.ndarray]:
             cols[key] = np.array([int(float(r[key])) for r in rows], dtype=np.int64)
         cols["model_rollouts"] = np.array([int(float(r.get("model_rollouts") or 0))
                                            for r in rows], dtype=np.int64)
+        # imagined env steps; unknown (NaN) in a log written before the column existed,
+        # unless it imagined nothing
+        cols["model_steps"] = np.array(
+            [float(r["model_steps"]) if r.get("model_steps") not in (None, "") else
+             (0.0 if int(float(r.get("model_rollouts") or 0)) == 0 else np.nan)
+             for r in rows], dtype=np.float64)
         for key in ("wall_time_s", "return"):
             cols[key] = np.array([float(r[key]) for r in rows], dtype=np.float64)
         for key in ("trial", "compute_s"):

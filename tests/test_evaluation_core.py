@@ -196,7 +196,9 @@ def test_cost_counters_are_cumulative_and_reading_them_changes_nothing():
     rec2 = run_episode(planner, env, seed=2)
     assert planner.costs().model_rollouts == first.model_rollouts + rec2.model_rollouts
     assert planner.costs() - first == AgentCosts(rec2.model_rollouts,
-                                                 planner.costs().compute_s - first.compute_s)
+                                                 planner.costs().compute_s - first.compute_s,
+                                                 model_steps=rec2.model_rollouts)
+    assert rec2.model_steps == rec2.model_rollouts  # a rehearsed launch is one env step
 
 
 def test_an_agent_with_the_older_per_call_counters_still_logs_its_episodes():

@@ -16,8 +16,6 @@ from scipy import stats as sps
 from moonshot.evaluation.efficiency import learning_curves, run_metrics
 from moonshot.evaluation.stats import (
     Interval,
-    bootstrap_ci,
-    bootstrap_diff_ci,
     format_interval,
     holm,
     iqm,
@@ -58,36 +56,6 @@ def test_iqm_is_a_robust_location_estimate(xs, shift):
     assert lo - 1e-9 <= v <= hi + 1e-9
     assert iqm(np.array(xs) + shift) == pytest.approx(v + shift, abs=1e-6)
     assert iqm(list(reversed(xs))) == pytest.approx(v)
-
-
-def test_bootstrap_ci_covers_the_truth_and_shrinks_with_n():
-    rng = np.random.default_rng(0)
-    small = rng.binomial(1, 0.3, 50)
-    large = rng.binomial(1, 0.3, 5000)
-    est, lo, hi = bootstrap_ci(small)
-    assert lo <= est <= hi and lo < 0.3 < hi
-    est2, lo2, hi2 = bootstrap_ci(large)
-    assert lo2 < 0.3 < hi2
-    assert (hi2 - lo2) < (hi - lo) / 5  # ~1/sqrt(100) as wide
-    # Known binomial standard error: 95% interval ~ +-1.96*sqrt(p(1-p)/n)
-    se = np.sqrt(0.3 * 0.7 / 5000)
-    assert (hi2 - lo2) == pytest.approx(2 * 1.96 * se, rel=0.15)
-    assert bootstrap_ci([0.7]) == (0.7, 0.7, 0.7)
-    # The deprecated name no longer collapses at the edge: 0/1 data get Clopper-Pearson.
-    est3, lo3, hi3 = bootstrap_ci([1.0] * 20)
-    assert est3 == hi3 == 1.0 and lo3 == pytest.approx(0.025 ** (1 / 20))
-    x = np.random.default_rng(3).normal(size=40)
-    est4, lo4, hi4 = bootstrap_ci(x)
-    assert lo4 < est4 < hi4
-
-
-def test_bootstrap_diff_sees_a_real_gap_and_no_gap():
-    a = np.array([1] * 90 + [0] * 10, float)
-    b = np.array([1] * 40 + [0] * 60, float)
-    g, lo, hi = bootstrap_diff_ci(a, b)
-    assert g == pytest.approx(0.5) and lo > 0.3
-    g0, lo0, hi0 = bootstrap_diff_ci(a, a)
-    assert lo0 < 0 < hi0 or g0 == 0
 
 
 def test_rolling_rate_is_nan_until_enough_and_then_windowed():
@@ -445,3 +413,30 @@ def test_table_cells_state_method_and_n_and_never_read_100_100():
     assert str(mean_ci_over_seeds([1.0, 1.0, 1.0])) == "1.000 (no spread over 3 seeds), t"
     assert format_interval(Interval(0.4, -0.04, 0.85, 3, "t", "seeds"), percent=True) == \
         "40% [-4, 85], n=3 seeds (<10), t"
+
+
+def test_independent_difference_is_fishers_test_with_a_newcombe_interval():
+    from scipy import stats as sps
+
+    from moonshot.evaluation.stats import independent_difference
+
+    a, b = [1] * 18 + [0] * 2, [1] * 9 + [0] * 11
+    c = independent_difference(a, b)
+    assert c.test == "Fisher exact test" and c.n == 20
+    assert c.p_value == pytest.approx(sps.fisher_exact([[18, 2], [9, 11]]).pvalue)
+    assert c.low < c.estimate < c.high and c.estimate == pytest.approx(0.45)
+    assert "Fisher exact test" in c.claim("A", "B") and "beats" in c.claim("A", "B")
+    # all successes on both sides: an interval with width, and a claim that says how weak
+    same = independent_difference([1] * 20, [1] * 20)
+    assert same.low < 0 < same.high and same.p_value == 1
+    assert 0.3 < same.detectable_difference < 1
+    assert "no difference detected" in same.claim()
+
+
+def test_a_table_over_seeds_takes_the_seeds_that_finished():
+    from moonshot.evaluation.stats import mean_over_seeds
+
+    iv = mean_over_seeds([0.5, None, 0.7, float("nan"), 0.6])
+    assert iv.n == 3 and iv.method == "t" and iv.small_n and iv.low < 0.6 < iv.high
+    one = mean_over_seeds([0.4, None])
+    assert one.estimate == 0.4 and one.n == 1 and one.low != one.low  # no interval

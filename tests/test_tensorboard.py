@@ -25,7 +25,7 @@ def test_training_writes_moonshot_scalars_beside_sb3s(tmp_path):
     assert [s for s, _ in train["episodes"]] == [512, 1024, 1536, 2048]
     assert train["episodes"][-1][1] == 2048  # one launch per step
     assert all(0 <= rate <= 1 for _, rate in train["success_rate"])
-    # deaths: every launch that missed its target, as in episodes.csv
+    # deaths: every rocket destroyed, as in episodes.csv
     with open(out / "episodes.csv") as fh:
         deaths = sum(row["death"] == "1" for row in csv.DictReader(fh))
     assert train["deaths"][-1] == (2048, deaths)

@@ -46,6 +46,12 @@ class Agent:
     #: ``predict`` takes a batch of observations and the agent learns nothing between
     #: episodes: the evaluation core may run its fresh-reset episodes side by side.
     batched: bool = False
+    #: The agent corrects its next trial from the outcome of a failed one (the planners and
+    #: model learners read the tracking data of a miss; a frozen RL policy repeats itself).
+    #: In a world that replays scenarios, such an agent gets up to the world's
+    #: ``trials_per_scenario`` real trials per scenario, any other one (:func:`~moonshot.
+    #: agents.episodes.trials_allowed`); ``--max-trials`` overrides both.
+    learns_from_outcomes: bool = False
 
     def begin_episode(self, view: Any, observation: np.ndarray, info: dict) -> None:
         """Called after each ``env.reset`` with the perception ``view`` (``None`` for an
@@ -87,15 +93,20 @@ class Agent:
 
 @dataclass(frozen=True)
 class AgentCosts:
-    """An agent's imagined work, cumulative: model rollouts (imagined trials) and the compute
-    seconds spent planning. Subtract two readings for what happened between them."""
+    """An agent's imagined work, cumulative: model rollouts (imagined trials), the compute
+    seconds spent planning, and model steps: the env steps the imagined trials stand for, in
+    the env's own units so that they add to real env steps (a rehearsed launch is one step of
+    MoonLaunch; an imagined drive of 5 s is 50 steps of a 10 Hz CityNav). Subtract two
+    readings for what happened between them."""
 
     model_rollouts: int = 0
     compute_s: float = 0.0
+    model_steps: int = 0
 
     def __sub__(self, other: AgentCosts) -> AgentCosts:
         return AgentCosts(self.model_rollouts - other.model_rollouts,
-                          self.compute_s - other.compute_s)
+                          self.compute_s - other.compute_s,
+                          self.model_steps - other.model_steps)
 
 
 def _legacy_counters(agent: Agent) -> bool:
@@ -133,6 +144,8 @@ class EpisodeRecord:
     wall_time_s: float
     final_info: dict
     model_rollouts: int = 0
+    #: imagined env steps behind the episode (:attr:`AgentCosts.model_steps`)
+    model_steps: int = 0
 
 
 def perception_view(agent: Agent, env: gym.Env) -> Any:
@@ -177,4 +190,4 @@ def run_episode(agent: Agent, env: gym.Env, *, seed: int | None = None, options:
         success=bool(info.get("is_success", False)), death=bool(info.get("death", False)),
         outcome=str(info.get("outcome", "timeout" if truncated else "")),
         compute_s=spent.compute_s, wall_time_s=time.perf_counter() - t0,
-        final_info=info, model_rollouts=spent.model_rollouts)
+        final_info=info, model_rollouts=spent.model_rollouts, model_steps=spent.model_steps)

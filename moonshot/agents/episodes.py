@@ -70,8 +70,9 @@ class EvalSettings:
     :param split: the env's split (``train``, ``new``).
     :param episodes: scenarios (replayed worlds) or fresh episodes.
     :param seed: the evaluation seed (see :func:`scenario_set`).
-    :param max_trials: real trials per scenario; ``None``: the world's
-        ``trials_per_scenario`` (one where scenarios are not replayed).
+    :param max_trials: real trials per scenario; ``None``: :func:`trials_allowed` (the
+        world's ``trials_per_scenario`` for an agent that learns from its outcomes, one
+        otherwise and where scenarios are not replayed).
     :param env_overrides: env settings on top of the agent's (a shift level's).
     :param progress: show a progress bar.
     :param label: the agent's name in logs (default: the agent's ``name``).
@@ -132,12 +133,31 @@ def scenario_ids(seed: int, n: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 2**31 - 1, size=n)
 
 
+def trials_allowed(world: World, max_trials: int | None = None, learns_from_outcomes: bool = True,
+                   seed_set: str = "dev") -> int:
+    """The one rule for the real trials an evaluation allows per scenario (stated in every
+    table): ``max_trials`` (``--max-trials``) if given; otherwise, in a world that replays
+    scenarios, the world's ``trials_per_scenario`` for an agent that corrects from the
+    outcome of a miss (:attr:`Agent.learns_from_outcomes`: the planners, the model
+    learners, the search) and one for any other (a frozen policy would repeat its launch,
+    inflating its trials and deaths). Where scenarios are not replayed, one. The ``legacy``
+    seed set keeps the rule of its figures: the world's trials for every agent."""
+    if world.replay_option is None:
+        return 1
+    if max_trials is not None:
+        return int(max_trials)
+    if learns_from_outcomes or seed_set == "legacy":
+        return world.trials_per_scenario
+    return 1
+
+
 def scenario_set(world: World, split: str, seed: int, n: int, kind: str = "evaluation",
                  max_trials: int | None = None, seed_set: str = "dev",
-                 axis: str | None = None) -> ScenarioSet:
+                 axis: str | None = None, learns_from_outcomes: bool = True) -> ScenarioSet:
     """The one rule for which scenarios an evaluation of ``kind`` meets in ``world`` (a
     :class:`~moonshot.worlds.World`) on ``split`` (or shift ``axis``) with ``seed`` of
-    ``seed_set``; see the module docstring."""
+    ``seed_set``; see the module docstring. Its trials: :func:`trials_allowed` for an agent
+    that does (or not) learn from outcomes."""
     check_seed_set(seed_set)
     if seed_set == "legacy":
         return _legacy_scenario_set(world, seed, n, kind, max_trials)
@@ -150,7 +170,7 @@ def scenario_set(world: World, split: str, seed: int, n: int, kind: str = "evalu
     seeds = world.evaluation_seeds(seed_set, split, seed, n, axis)
     if world.replay_option is None:
         return ScenarioSet(seed=seeds.start, n=n, max_trials=1)
-    trials = world.trials_per_scenario if max_trials is None else int(max_trials)
+    trials = trials_allowed(world, max_trials, learns_from_outcomes, seed_set)
     return ScenarioSet(seed=seeds.start, n=n, max_trials=trials, ids=tuple(seeds))
 
 
@@ -159,7 +179,7 @@ def _legacy_scenario_set(world, seed: int, n: int, kind: str,
     """The rule before the protocol (seed set ``legacy``): published figures reproduce."""
     if kind == "training":
         return ScenarioSet(seed=TRAINING_EVAL_SEED + seed, n=n, max_trials=1)
-    trials = world.trials_per_scenario if max_trials is None else int(max_trials)
+    trials = trials_allowed(world, max_trials, seed_set="legacy")
     if world.replay_option is None:
         return ScenarioSet(seed=seed, n=n, max_trials=1)
     draw = seed + EVALUATION_ID_OFFSET if kind == "evaluation" else seed
@@ -210,6 +230,14 @@ class ScenarioResult:
         return sum(r.model_rollouts for r in self.trials)
 
     @property
+    def model_steps(self) -> int:
+        return sum(r.model_steps for r in self.trials)
+
+    @property
+    def env_steps(self) -> int:
+        return sum(r.length for r in self.trials)
+
+    @property
     def compute_s(self) -> float:
         return sum(r.compute_s for r in self.trials)
 
@@ -228,6 +256,8 @@ class EvalResult:
     time_to_goal: list[float] = field(default_factory=list)
     time_unit: str | None = None
     wall_time_s: float = 0.0
+    #: the real trials allowed per scenario (:func:`trials_allowed`), for the tables
+    max_trials: int = 1
     scenarios: list[ScenarioResult] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -264,6 +294,20 @@ class EvalResult:
         return float(np.mean([s.model_rollouts for s in self.scenarios]))
 
     @property
+    def model_steps_per_scenario(self) -> float:
+        """Imagined env steps per scenario (:attr:`AgentCosts.model_steps`)."""
+        return float(np.mean([s.model_steps for s in self.scenarios]))
+
+    @property
+    def env_steps_per_scenario(self) -> float:
+        """Real env steps per scenario, every trial's."""
+        return float(np.mean([s.env_steps for s in self.scenarios]))
+
+    @property
+    def compute_s_per_scenario(self) -> float:
+        return float(np.mean([s.compute_s for s in self.scenarios]))
+
+    @property
     def mean_time_to_goal(self) -> float | None:
         return float(np.mean(self.time_to_goal)) if self.time_to_goal else None
 
@@ -290,6 +334,9 @@ def summarize(records: Sequence[EpisodeRecord]) -> dict:
         "median_compute_s_per_scenario": float(np.median([s.compute_s for s in scen])),
         "model_rollouts": int(sum(r.model_rollouts for r in records)),
         "mean_model_rollouts_per_scenario": float(np.mean([s.model_rollouts for s in scen])),
+        "model_steps": int(sum(r.model_steps for r in records)),
+        "mean_model_steps_per_scenario": float(np.mean([s.model_steps for s in scen])),
+        "env_steps": int(sum(r.length for r in records)),
         "mean_return": float(np.mean([r.ret for r in records])),
         "mean_length": float(np.mean([r.length for r in records])),
         "outcomes": {o: int(sum(r.outcome == o for r in records))
@@ -346,7 +393,7 @@ def play_scenarios(agent: Agent, env: gym.Env, scenarios: ScenarioSet, settings:
                             length=rec.length, success=rec.success, death=rec.death,
                             split=split, map_id=rec.map_id, outcome=rec.outcome, trial=trial,
                             model_rollouts=rec.model_rollouts, compute_s=rec.compute_s,
-                            agent=name, seed=seed)
+                            agent=name, seed=seed, model_steps=rec.model_steps)
                 if rec.success:
                     break
             successes += int(records[-1].success)
@@ -464,7 +511,7 @@ def evaluate(agent: Agent | AgentSpec, env_id: str | None, settings: EvalSetting
               "split": settings.split}
     scenarios = scenario_set(world, settings.split, settings.seed, settings.episodes,
                              settings.scenarios, settings.max_trials, settings.seed_set,
-                             settings.axis)
+                             settings.axis, getattr(agent, "learns_from_outcomes", False))
     t0 = time.perf_counter()
     if env is None and _can_batch(agent, env_id, scenarios, log):
         agent.forget()
@@ -492,11 +539,13 @@ def evaluate(agent: Agent | AgentSpec, env_id: str | None, settings: EvalSetting
                 clock.close()
         times = [np.nan if t is None else float(t) for t in raw]
     return EvalResult(agent=settings.label or agent.name, env_id=env_id, settings=settings,
-                      records=records, time_to_goal=times, time_unit=world.time_unit,
+                      records=records, max_trials=scenarios.max_trials, time_to_goal=times,
+                      time_unit=world.time_unit,
                       wall_time_s=time.perf_counter() - t0)
 
 
 __all__ = ["EVALUATION_ID_OFFSET", "SCENARIO_SETS", "SEED_SETS", "TRAINING_EVAL_SEED",
            "check_seed_set", "EvalResult", "EvalSettings", "ScenarioResult", "ScenarioSet",
            "evaluate", "group_scenarios",
-           "play_scenarios", "scenario_ids", "scenario_set", "scenario_starts", "summarize"]
+           "play_scenarios", "scenario_ids", "scenario_set", "scenario_starts", "summarize",
+           "trials_allowed"]

@@ -52,6 +52,7 @@ class LearnedMoonAgent(Agent):
         the seed and what it is for, so a resumed run repeats an uninterrupted one).
     """
 
+    learns_from_outcomes = True  # corrects its next trial from a miss
     perception = "honest"
     #: the env this agent acts in (``module:Class`` loading reads it)
     env_id = "moonshot/MoonLaunch-v1"
@@ -109,7 +110,7 @@ class LearnedMoonAgent(Agent):
 
     def costs(self) -> AgentCosts:
         """Imagined launches (model rollouts) and CPU seconds planning and fitting, so far."""
-        return AgentCosts(self.rollouts, self._compute)
+        return AgentCosts(self.rollouts, self._compute, model_steps=self.rollouts)
 
     # --- learning ------------------------------------------------------------------------
     def take_seen(self) -> list[tuple]:

@@ -276,11 +276,13 @@ def train_model_learner(cfg: TrainConfig, saved: dict, run: Path, resume: bool,
             agent.learn(agent.take_seen())
             fitting = agent.costs() - before  # a refit is this launch's cost too
             rec.model_rollouts += fitting.model_rollouts
+            rec.model_steps += fitting.model_steps
             rec.compute_s += fitting.compute_s
             before_steps, steps = steps, steps + rec.length
             log.add(env_steps=steps, wall_time_s=wall(), ret=rec.ret, length=rec.length,
                     success=rec.success, death=rec.death, split=cfg.split, map_id=rec.map_id,
                     outcome=rec.outcome, model_rollouts=rec.model_rollouts,
+                    model_steps=rec.model_steps,
                     compute_s=rec.compute_s, agent=cfg.algo, seed=cfg.seed)
             recent = (recent + [rec.success])[-200:]
             bar.set_postfix(success=f"{np.mean(recent):.0%}", refresh=False)

@@ -131,6 +131,7 @@ class MoonPlanner(Agent):
     :param model_rtol: integrator tolerance of the ``simulator`` model.
     """
 
+    learns_from_outcomes = True  # corrects its next trial from a miss
     name = "planner"
 
     def __init__(self, model: str = "patched_conic", perception: str = "honest",
@@ -200,7 +201,7 @@ class MoonPlanner(Agent):
 
     def costs(self) -> AgentCosts:
         """Launches rehearsed in the model and CPU seconds spent planning, so far."""
-        return AgentCosts(self.rehearsals, self._compute)
+        return AgentCosts(self.rehearsals, self._compute, model_steps=self.rehearsals)
 
     def engine_gain(self) -> float:
         """Executed per commanded delta-v, as measured by the planner's launches so far: their

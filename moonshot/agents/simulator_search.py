@@ -40,6 +40,7 @@ class SimulatorSearch(Agent):
     :param seed: seed of the search's own generator (the draws of candidate actions).
     """
 
+    learns_from_outcomes = True  # corrects its next trial from a miss
     name = "simulator-search"
     perception = SIMULATOR
 
@@ -108,7 +109,7 @@ class SimulatorSearch(Agent):
         """Actions rehearsed in the copy of the env and compute seconds of the searches, so
         far (cumulative)."""
         compute, rehearsals = self._bill
-        return AgentCosts(rehearsals, compute)
+        return AgentCosts(rehearsals, compute, model_steps=rehearsals)
 
     def forget(self) -> None:
         """Drop the searches of earlier scenarios and restart the generator."""

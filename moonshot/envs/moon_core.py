@@ -74,6 +74,9 @@ OBS_HIGH = OBSERVATION_AT.high.astype(np.float32)
 
 OUTCOMES = ("landed", "flyby", "entered_soi", "missed", "fell_back", "crashed_earth",
             "escaped")
+#: The flight ends that destroy the rocket: it hit the Earth, or fell back towards it (the
+#: transfer failed and the stage comes down). A miss or an escape loses the rocket intact.
+DESTROYING_EVENTS = (earth_moon.EVENT_EARTH_IMPACT, earth_moon.EVENT_FELL_BACK)
 
 
 @dataclass
@@ -246,13 +249,23 @@ def score(result: earth_moon.LaunchResult, target: str, soi: np.ndarray | float 
     return reward, success, outcome
 
 
+def rocket_lost(result: earth_moon.LaunchResult, success: np.ndarray) -> np.ndarray:
+    """``info["death"]`` of a batch: the rocket destroyed short of its target (its flight ended
+    on the Earth or falling back to it, :data:`DESTROYING_EVENTS`). The Moon is never a wrong
+    body: hitting it reaches every target. A launch that reached its target is no death
+    whatever came after (a return to the Earth after the sphere of influence), and a miss
+    or an escape is a lost-but-intact outcome, not a death."""
+    destroyed = np.isin(result.event, DESTROYING_EVENTS)
+    return destroyed & ~np.asarray(success, dtype=bool)
+
+
 def info_arrays(s: Scenarios, result: earth_moon.LaunchResult, dv: np.ndarray,
                 success: np.ndarray, outcome: np.ndarray) -> dict[str, np.ndarray]:
     """The per-launch ``info`` values of a batch, one array per key (the contract's keys plus
     the tracking data a planner corrects from)."""
     return {
         "is_success": np.asarray(success, dtype=bool),
-        "death": ~np.asarray(success, dtype=bool),
+        "death": rocket_lost(result, success),
         "outcome": np.array(OUTCOMES, dtype=object)[outcome],
         "map_id": s.scenario_id.copy(),
         "closest_approach_km": result.closest_approach,

@@ -90,8 +90,16 @@ class MoonLaunchEnv(gym.Env):
     about 42,600-104,800 km: ``physical_constants["moon_soi"]``); ``"flyby"`` <= R_moon +
     5,000 km; ``"landing"`` a Moon impact.
 
+    A launch that misses its target ends in one of two ways. The rocket is *lost* (destroyed,
+    ``info["death"]``) when its flight ends on the Earth: ``"crashed_earth"``, or
+    ``"fell_back"`` (the transfer failed and the stage comes back down; a flight that brushed
+    the Moon short of a ``flyby`` or ``landing`` target and then fell back is lost too, though
+    its outcome names the brush). ``"missed"`` and ``"escaped"`` rockets are lost to the
+    mission but intact: outcomes, not deaths. The Moon is never a wrong body to hit (a Moon
+    impact reaches every target), and a launch that reached its target is never a death.
+
     ## Info
-    ``is_success``, ``death`` (the rocket is lost: every launch that misses its target),
+    ``is_success``, ``death`` (the rocket destroyed short of its target, see Episode End),
     ``outcome``, ``map_id``, ``split``, ``target``, ``closest_approach_km`` (on impact: the
     periselene of the osculating conic, below R_moon), ``time_of_flight_days`` (burn to closest
     approach), ``delta_v_kms`` (as executed), ``miss_vector_km`` and ``miss_velocity_kms`` (the
@@ -129,6 +137,11 @@ class MoonLaunchEnv(gym.Env):
       could not stack it; ``last_trajectory()`` returns it), the frame after ``reset`` shows
       the previous flight, and ``render_mode="human"`` without a display warns instead of
       raising.
+    * All versions, without changing observations, rewards, outcomes or episode ends:
+      ``info["death"]`` is the rocket destroyed (see Episode End); it used to be every launch
+      that missed its target, counting missed and escaped rockets as deaths. No new version:
+      nothing an agent observes, is rewarded for or learns from changed, and the same flag
+      for every version keeps the death counts of all runs comparable.
     * v1: the ``soi`` target and the ``entered_soi`` outcome use the sphere of influence of
       the scenario's moon (Laplace's formula) instead of the real Moon's 66,100 km for every
       moon (``soi_radius="laplace"``). The training split is unchanged.

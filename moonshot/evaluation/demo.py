@@ -265,7 +265,7 @@ def _report_text(b, full, seed, cmp_moon, cmp_city, ev_moon, ev_city, relearn, g
                   f"Fine-tuned on new cities: back to its training success "
                   f"({relearn['train_success_rate']:.0%}) after "
                   f"{relearn['episodes_to_recover']} episodes and "
-                  f"{relearn['deaths_to_recover']} deaths "
+                  f"{relearn['deaths_to_recover']} crashes "
                   f"(recovered: {relearn['recovered']}).", ""]
     if gifs:
         lines += ["## Episodes", ""]

@@ -2,7 +2,8 @@
 
 For one run: episodes, env steps, wall time and deaths until the first success and until the
 rolling success rate first reaches 50% and 90%. For several runs (seeds) of one agent: learning
-curves (rolling success vs episodes) with the mean, a bootstrap 95% interval and the IQM.
+curves (rolling success against real episodes and against real + imagined env steps) with
+the mean, a Student-t 95% interval over the runs (seeds) and the IQM.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from ..errors import ConfigError
 from ..runlog import read_episodes, read_json
 from ..worlds import display_env, get_world
 from ..worlds.plugins import import_recorded
-from .stats import bootstrap_ci, iqm, rolling_rate
+from .stats import iqm, mean_ci_over_seeds, rolling_rate
 
 WINDOW = 100  #: episodes in the rolling success rate
 
@@ -55,9 +56,16 @@ def run_metrics(log: dict[str, np.ndarray], window: int = WINDOW) -> dict:
         sizes = np.bincount(groups)[1:]
         solved = np.bincount(groups, weights=success.astype(float))[1:] > 0
         imagined = np.bincount(groups, weights=log["model_rollouts"].astype(float))[1:]
+        steps = np.bincount(groups, weights=log["model_steps"])[1:]
+        real = np.bincount(groups, weights=log["length"].astype(float))[1:]
         out["scenarios"] = int(len(sizes))
         out["model_rollouts"] = int(log["model_rollouts"].sum())
         out["model_rollouts_per_scenario"] = float(imagined.mean())
+        # imagined env steps (NaN where an old log did not count them)
+        out["model_steps"] = float(log["model_steps"].sum())
+        out["model_steps_per_scenario"] = float(steps.mean())
+        out["env_steps_per_scenario"] = float(real.mean())
+        out["compute_s"] = float(np.nansum(log["compute_s"]))
         out["trials_per_scenario"] = float(sizes.mean())
         out["scenario_success_rate"] = float(solved.mean())
     return out
@@ -71,7 +79,8 @@ def run_label(run_dir: Path) -> dict:
         t = cfg["train"]
         agent, env, kwargs = t["algo"], cfg.get("env_id", t["env"]), t.get("env_kwargs", {})
     else:  # a planner run (`moonshot plan`)
-        agent = "planner" if cfg.get("command") == "plan" else cfg.get("agent", "?")
+        # the planner with its options (planner[first_guess]): two models are two agents
+        agent = cfg.get("agent", "planner" if cfg.get("command") == "plan" else "?")
         env, kwargs = cfg.get("env", "?"), cfg.get("env_kwargs", {})
     try:
         import_recorded(cfg.get("modules", []), f"recorded in {cfg_path}")  # a plug-in world
@@ -87,11 +96,14 @@ def learning_curves(run_dirs: list[Path], window: int = WINDOW, points: int = 60
     """Rolling success vs episodes for each group of runs with the same (env, agent, target).
 
     Returns ``{group_name: {"x": episodes, "mean", "low", "high", "iqm": arrays, "runs": n,
+    "total_steps": real + imagined env steps by episode x (mean over runs),
     "imagined_per_trial": imagined trials (model rollouts) per real one}}``; the x grid is
-    log-spaced up to the shortest run of the group.
+    log-spaced up to the shortest run of the group. The band is Student-t over the runs
+    (:func:`~moonshot.evaluation.stats.mean_ci_over_seeds`; none for a single run).
     """
     groups: dict[str, list[np.ndarray]] = {}
     imagined: dict[str, list[float]] = {}
+    totals: dict[str, list[np.ndarray]] = {}
     for d in run_dirs:
         lab = run_label(d)
         name = f"{lab['agent']} · {display_env(lab['env'])}" + (
@@ -101,6 +113,7 @@ def learning_curves(run_dirs: list[Path], window: int = WINDOW, points: int = 60
             continue
         groups.setdefault(name, []).append(rolling_rate(log["success"], window, min_count=1))
         imagined.setdefault(name, []).append(float(log["model_rollouts"].mean()))
+        totals.setdefault(name, []).append(np.cumsum(log["length"] + log["model_steps"]))
     out = {}
     for name, curves in groups.items():
         n_min = min(len(c) for c in curves)
@@ -116,15 +129,24 @@ def learning_curves(run_dirs: list[Path], window: int = WINDOW, points: int = 60
                 for column in (mean, low, high, q):
                     column.append(np.nan)
                 continue
-            m, lo, hi = bootstrap_ci(col, n_boot=500)
+            m, lo, hi = mean_ci_over_seeds(col) if len(col) > 1 else (col[0],) * 3
             mean.append(m)
             low.append(lo)
             high.append(hi)
             q.append(float(iqm(col)))  # one axis: a number
-        out[name] = {"x": x, "mean": np.array(mean), "low": np.array(low),
-                     "high": np.array(high), "iqm": np.array(q), "runs": len(curves),
+        out[name] = {"x": x, "mean": np.array(mean), "low": np.clip(low, 0, 1),
+                     "high": np.clip(high, 0, 1), "iqm": np.array(q), "runs": len(curves),
+                     "total_steps": np.mean([t[x - 1] for t in totals[name]], axis=0),
                      "imagined_per_trial": float(np.mean(imagined[name]))}
     return out
+
+
+def _trials_setting(run_dir: Path) -> int:
+    """The real trials a run allowed per scenario: a plan run's recorded ``max_trials``; a
+    training run meets every scenario once."""
+    cfg_path = run_dir / "config.json"
+    cfg = read_json(cfg_path) if cfg_path.exists() else {}
+    return int(cfg.get("max_trials") or 1)
 
 
 def compare_runs(run_dirs: list[Path], window: int = WINDOW) -> list[dict]:
@@ -140,5 +162,6 @@ def compare_runs(run_dirs: list[Path], window: int = WINDOW) -> list[dict]:
                              "finished (a start that failed or was stopped before its first "
                              "episode); leave it out or resume it")
         row.update(run_metrics(log, window))
+        row["max_trials"] = _trials_setting(Path(d))
         rows.append(row)
     return rows

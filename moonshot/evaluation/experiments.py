@@ -82,6 +82,7 @@ def _evaluate_agents(specs, splits: list[str], settings: EvalSettings, out: Path
     md = report.write_table(out, "transfer", results, report.TRANSFER_COLUMNS)
     if gaps:
         md += "\n" + report.write_table(out, "gap", gaps, report.GAP_COLUMNS)
+        md += "".join(f"\n- {g['gap_claim']}" for g in gaps) + "\n"
     write_json(out / "transfer.json", {"results": results, "gaps": gaps,
                                        "episodes": episodes, "seed": seed,
                                        "seed_set": settings.seed_set})
@@ -89,14 +90,38 @@ def _evaluate_agents(specs, splits: list[str], settings: EvalSettings, out: Path
     split_arg = "both" if len(splits) > 1 else splits[0]
     meta = meta or report_meta(
         _command("moonshot", "evaluate", *names, "--split", split_arg, "--episodes", episodes,
-                 "--seed", seed, "--seed-set", settings.seed_set, "--out", out), seeds=seed,
+                 "--seed", seed, "--seed-set", settings.seed_set, "--out", out,
+                 *(() if settings.max_trials is None else ("--max-trials",
+                                                           settings.max_trials))), seeds=seed,
         wall_time_s=time.perf_counter() - t0)
     write_report(out, "# Transfer\n\n"
                  f"Seed set: {settings.seed_set}. {episodes} scenarios or drives per agent and "
-                 f"split ({', '.join(splits)}); success rates with 95% bootstrap intervals."
+                 f"split ({', '.join(splits)}); {_trials_text(evaluated)}. Success rates "
+                 "with 95% Clopper-Pearson intervals over scenarios; the train-new gap by "
+                 "Fisher's exact test (the splits' scenarios are different ones). "
+                 + _destroyed_text(evaluated) +
                  "\n\n" + md +
                  "\n![success on train and new](transfer.png)\n", "moonshot evaluate", meta)
     return {"results": results, "gaps": gaps, "markdown": md}
+
+
+def _destroyed_text(evaluated) -> str:
+    """What the 'destroyed' column counts in each world of the table."""
+    from ..worlds import get_world
+
+    worlds = {w.name: w for w in (get_world(r.env) for r in evaluated)}
+    return ("Destroyed: the vehicle lost (" + "; ".join(f"{w.title}: {w.death_label}"
+                                                         for w in worlds.values()) + ").")
+
+
+def _trials_text(evaluated) -> str:
+    """The trials setting of a table's rows, in words (every table states it)."""
+    allowed = {r.agent: r.max_trials for r in evaluated if r.max_trials is not None}
+    if set(allowed.values()) <= {1}:
+        return "one real trial per scenario"
+    return ("real trials allowed per scenario (an agent that corrects from a miss gets the "
+            "world's, a frozen policy one; `--max-trials` sets them): "
+            + ", ".join(f"{a} {n}" for a, n in allowed.items()))
 
 
 def training_runs(run_dirs: list[Path], window: int = 100) -> list[dict]:

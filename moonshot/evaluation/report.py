@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from pathlib import Path
 
 import numpy as np
 
 from ..runlog import atomic_write_bytes, atomic_write_text
 from ..worlds import display_env
+from .stats import SMALL_N
 
 
 def _fmt(v, spec: str = "") -> str:
@@ -52,30 +54,50 @@ def _save(fig, path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+#: Per agent a marker and a line style of its own, so that curves that coincide (two planners
+#: at 100% from their first trial) stay visible and tell apart in grey print.
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+LINESTYLES = ("-", "--", "-.", ":")
+
+
 def plot_learning_curves(curves: dict, path: Path, title: str = "Learning curves") -> Path:
-    """Success rate vs episodes (log x): mean with its 95% bootstrap band, IQM dashed."""
+    """Rolling success against real trials (episodes) and against total env steps (real +
+    imagined: :attr:`~moonshot.agents.base.AgentCosts.model_steps`), both log x: the mean of
+    each agent's runs with its 95% Student-t band over them, IQM thin. Each agent has its own
+    marker and line style, and earlier lines are drawn wider, so a line under another shows."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(7, 4.2))
-    ax = fig.add_subplot()
+    fig = Figure(figsize=(12, 4.4))
+    ax_real, ax_total = fig.subplots(1, 2, sharey=True)
+    n = len(curves)
     for i, (name, c) in enumerate(sorted(curves.items())):
-        color = f"C{i}"
+        style = dict(color=f"C{i % 10}", marker=MARKERS[i % len(MARKERS)],
+                     ls=LINESTYLES[i % len(LINESTYLES)], lw=1.5 + 1.5 * (n - 1 - i) / max(n, 1),
+                     ms=7 - 3 * i / max(n, 1), markevery=max(1, len(c["x"]) // 8),
+                     zorder=2 + i, alpha=0.9)
         label = f"{name} ({c['runs']} run{'s' if c['runs'] > 1 else ''}"
         if c.get("imagined_per_trial"):  # both parts of a planner's bill
             label += f"; {c['imagined_per_trial']:,.0f} imagined trials per real one"
         label += ")"
-        ax.plot(c["x"], c["mean"], color=color, lw=2, label=label,
-                marker="o" if len(c["x"]) < 5 else None)
-        if c["runs"] > 1:
-            ax.fill_between(c["x"], c["low"], c["high"], color=color, alpha=0.2, lw=0)
-            ax.plot(c["x"], c["iqm"], color=color, lw=1, ls="--")
-    ax.set_xscale("log")
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("real trials: episodes (launches / drives), log scale")
-    ax.set_ylabel("rolling success rate")
-    ax.set_title(title)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8, loc="best")
+        total = c.get("total_steps")
+        for ax, x in ((ax_real, c["x"]), (ax_total, total)):
+            if x is None or not np.isfinite(np.asarray(x, dtype=float)).all():
+                continue  # a log that did not count its imagined steps: no total curve
+            ax.plot(x, c["mean"], label=label, **style)
+            if c["runs"] > 1:
+                ax.fill_between(x, c["low"], c["high"], color=style["color"], alpha=0.15,
+                                lw=0)
+                ax.plot(x, c["iqm"], color=style["color"], lw=0.8, ls=":")
+    ax_real.set_xlabel("real trials: episodes (launches / drives), log scale")
+    ax_total.set_xlabel("total env steps: real + imagined (model steps), log scale")
+    ax_real.set_ylabel("rolling success rate")
+    ax_real.set_title(f"{title}: against real trials")
+    ax_total.set_title("against real + imagined env steps")
+    for ax in (ax_real, ax_total):
+        ax.set_xscale("log")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3, which="both")
+    ax_real.legend(fontsize=7, loc="best")
     _save(fig, path)
     return path
 
@@ -111,7 +133,7 @@ def plot_training_runs(runs: list[dict], path: Path, title: str = "Training runs
 
 
 def plot_transfer(results: list[dict], path: Path, title: str = "Transfer") -> Path:
-    """Success rate on train vs new per agent, with 95% bootstrap intervals."""
+    """Success rate on train vs new per agent, with 95% Clopper-Pearson intervals."""
     from matplotlib.figure import Figure
 
     agents = list(dict.fromkeys(f"{r['agent']}\n{display_env(r['env'])}" for r in results))
@@ -144,34 +166,53 @@ TRANSFER_COLUMNS = [
     ("agent", "agent", ""), ("env_short", "env", ""), ("split", "split", ""),
     ("scenarios", "scenarios", ""), ("success_rate", "success", ".1%"),
     ("success_ci", "95% CI", ""), ("first_trial_success_rate", "1st-trial success", ".1%"),
+    ("max_trials", "trials allowed", ""),
     ("trials_per_scenario", "real trials/scenario", ".2f"),
+    ("env_steps_per_scenario", "real env steps/scenario", ".3g"),
+    ("model_steps_per_scenario", "imagined env steps/scenario", ".3g"),
     ("model_rollouts_per_scenario", "imagined trials/scenario", ".3g"),
-    ("death_rate", "deaths/episode", ".1%"),
+    ("compute_s_per_scenario", "compute s/scenario", ".3g"),
+    ("death_rate", "destroyed/episode", ".1%"),
     ("time_to_goal", "time to goal", ".3g"), ("time_unit", "unit", ""),
 ]
 
 GAP_COLUMNS = [("agent", "agent", ""), ("env_short", "env", ""), ("gap", "gap (train − new)",
-               "+.1%"), ("gap_ci", "95% CI", "")]
+               "+.1%"), ("gap_ci", "95% CI", ""), ("gap_test", "test", ""),
+               ("gap_p", "p", ".3g")]
 
 EFFICIENCY_COLUMNS = [
     ("run", "run", ""), ("agent", "agent", ""), ("env", "env", ""), ("target", "target", ""),
     ("episodes", "episodes", ""), ("episodes_to_first_success", "to 1st success", ""),
     ("episodes_to_success_50", "to 50%", ""), ("episodes_to_success_90", "to 90%", ""),
-    ("deaths_before_first_success", "deaths before 1st success", ""),
-    ("deaths", "deaths total", ""), ("env_steps_to_success_90", "env steps to 90%", ""),
+    ("deaths_before_first_success", "destroyed before 1st success", ""),
+    ("deaths", "destroyed total", ""), ("env_steps_to_success_90", "env steps to 90%", ""),
     ("wall_s_to_success_90", "wall s to 90%", ".3g"),
-    ("trials_per_scenario", "real trials/scenario", ".2f"),
-    ("model_rollouts_per_scenario", "imagined trials/scenario", ".3g"),
+    ("max_trials", "trials allowed", ""), ("trials_per_scenario", "real trials/scenario", ".2f"),
+    ("env_steps", "real env steps", ""), ("model_steps", "imagined env steps", ".4g"),
+    ("model_rollouts", "imagined trials", ""), ("compute_s", "compute s", ".3g"),
     ("final_success_rate", "final success", ".0%"),
 ]
+
+
+def interval_cell(low: float, high: float, n: int | None, unit: str,
+                  method: str = "Clopper-Pearson") -> str:
+    """A rate's 95% interval as a table cell: bounds rounded outward (never narrower than
+    computed, never a collapsed [100-100]), its n (flagged below 10) and method."""
+    lo, hi = math.floor(low * 100 + 1e-9), math.ceil(high * 100 - 1e-9)
+    if n is None:
+        return f"[{lo}-{hi}]%, {method}"
+    small = f" (<{SMALL_N})" if n < SMALL_N else ""
+    return f"[{lo}-{hi}]%, n={n} {unit}{small}, {method}"
 
 
 def decorate_transfer(rows: list[dict]) -> list[dict]:
     """Add the display-only columns (short env name, CI text) to transfer/gap rows."""
     for r in rows:
         r["env_short"] = display_env(r["env"])
-        if "success_low" in r:
-            r["success_ci"] = f"{r['success_low']:.0%}–{r['success_high']:.0%}"
-        if "gap_low" in r:
-            r["gap_ci"] = f"{r['gap_low']:+.0%} to {r['gap_high']:+.0%}"
+        if r.get("success_low") is not None:
+            r["success_ci"] = interval_cell(r["success_low"], r["success_high"],
+                                            r.get("scenarios"), "scenarios")
+        if r.get("gap_low") is not None:
+            r["gap_ci"] = (f"{math.floor(r['gap_low'] * 100):+d}% to "
+                           f"{math.ceil(r['gap_high'] * 100):+d}%")
     return rows

@@ -25,7 +25,7 @@ from .transfer import TransferResult, evaluate_agent
 
 SHIFT_COLUMNS = ("axis", "level", "label", "agent", "episodes", "success", "success_low",
                  "success_high", "deaths", "trials", "model_rollouts", "time_to_goal",
-                 "perceivable")
+                 "perceivable", "max_trials", "model_steps", "p_vs_level0", "p_holm")
 
 
 def _slug(text: str) -> str:
@@ -49,6 +49,14 @@ class ShiftRow:
     model_rollouts: float
     time_to_goal: float | None
     perceivable: bool
+    #: real trials allowed per scenario (:func:`~moonshot.agents.episodes.trials_allowed`)
+    max_trials: int | None = None
+    #: imagined env steps per scenario (model steps, in the env's units)
+    model_steps: float | None = None
+    #: exact McNemar test of this level against level 0 (the same scenarios), raw and
+    #: Holm-adjusted over the ladder's comparisons; ``None`` at level 0
+    p_vs_level0: float | None = None
+    p_holm: float | None = None
 
     @classmethod
     def of(cls, axis: ShiftAxis, level: int, res: TransferResult) -> ShiftRow:
@@ -57,7 +65,8 @@ class ShiftRow:
                    success_low=res.success_low, success_high=res.success_high,
                    deaths=res.death_rate, trials=res.trials_per_scenario,
                    model_rollouts=res.model_rollouts_per_scenario,
-                   time_to_goal=res.time_to_goal, perceivable=axis.perceivable)
+                   time_to_goal=res.time_to_goal, perceivable=axis.perceivable,
+                   max_trials=res.max_trials, model_steps=res.model_steps_per_scenario)
 
     def row(self) -> dict:
         return asdict(self)
@@ -88,8 +97,9 @@ def run_shift(env: str, agents: list[str | AgentSpec], axes: list[str] | None = 
     levels.
 
     Rows: ``axis, level, label, agent, episodes, success`` (a fraction) ``, success_low,
-    success_high`` (95% bootstrap CI) ``, deaths`` (per episode) ``, trials`` (real trials per
-    scenario) ``, model_rollouts`` (imagined trials per scenario) ``, time_to_goal``.
+    success_high`` (95% Clopper-Pearson interval over scenarios) ``, deaths`` (per episode)
+    ``, trials`` (real trials per scenario) ``, model_rollouts`` (imagined trials per
+    scenario) ``, time_to_goal, max_trials, model_steps, p_vs_level0, p_holm``.
     """
     from ..errors import check_int
     from ..runlog import run_folder
@@ -130,7 +140,8 @@ def run_shift(env: str, agents: list[str | AgentSpec], axes: list[str] | None = 
     agent_words = " ".join(f"--agent {s.source}" for s in specs)
     command = (f"moonshot shift {world.name} {agent_words} --axis {' '.join(names)} "
                f"--episodes {settings.episodes} --seed {settings.seed} "
-               f"--seed-set {settings.seed_set} --out {out}")
+               f"--seed-set {settings.seed_set} --out {out}"
+               + ("" if settings.max_trials is None else f" --max-trials {settings.max_trials}"))
     with run_folder(out, "shift", fresh=False):
         return _ladder(world, specs, steps, settings, Path(out), command)
 
@@ -141,7 +152,7 @@ def _ladder(world, specs: list[AgentSpec], steps: list, settings: EvalSettings, 
     from .html_report import report_meta, write_report
 
     t0 = time.perf_counter()
-    typed, errors = [], []
+    typed, errors, results = [], [], []
     for ax, lv in steps:
         level = replace(settings, axis=ax.name,
                         env_overrides={**settings.env_overrides, **ax.settings(lv)})
@@ -152,22 +163,29 @@ def _ladder(world, specs: list[AgentSpec], steps: list, settings: EvalSettings, 
             learned = callable(getattr(agent, "model_error", None))
             if learned:
                 agent.take_seen()
-            typed.append(ShiftRow.of(ax, lv, evaluate_agent(spec, level, out=folder)))
+            res = evaluate_agent(spec, level, out=folder)
+            results.append((ax, lv, res))
+            typed.append(ShiftRow.of(ax, lv, res))
             if learned:
                 errors.append({"axis": ax.name, "level": lv, "label": ax.labels[lv],
                                "agent": spec.label,
                                **agent.model_error(agent.take_seen())})
     if errors:
         _write_model_errors(out / "model_error.csv", errors)
+    typed, claims = _ladder_tests(results, typed)
     rows = [r.row() for r in typed]  # the table and JSON boundary
+    shown = [{**r, "_success_ci": report.interval_cell(  # display only (not in shift.csv)
+        r["success_low"], r["success_high"], r["episodes"], "scenarios")} for r in rows]
     chosen = [ax for i, (ax, _) in enumerate(steps) if all(a is not ax for a, _ in steps[:i])]
     episodes, seed = settings.episodes, settings.seed
-    md = report.write_table(out, "shift", rows, [
+    md = report.write_table(out, "shift", shown, [
         ("axis", "axis", ""), ("level", "level", ""), ("label", "what", ""),
         ("agent", "agent", ""), ("success", "success", ".1%"),
-        ("success_low", "low", ".0%"), ("success_high", "high", ".0%"),
-        ("deaths", "deaths/episode", ".1%"), ("trials", "real trials", ".2f"),
-        ("model_rollouts", "imagined trials", ".3g")])
+        ("_success_ci", "95% CI", ""),
+        ("deaths", f"{world.death_label}/episode", ".1%"), ("trials", "real trials", ".2f"),
+        ("model_rollouts", "imagined trials", ".3g"),
+        ("model_steps", "imagined env steps", ".3g"), ("max_trials", "trials allowed", ""),
+        ("p_holm", "p vs level 0 (Holm)", ".3g")])
     plot_shift(rows, out / "shift.png", title=f"{world.title}: success along the shift axes")
     write_json(out / "shift.json", {"env": specs[0].env_id if specs else world.env_id,
                                     "episodes": episodes, "seed": seed,
@@ -176,15 +194,48 @@ def _ladder(world, specs: list[AgentSpec], steps: list, settings: EvalSettings, 
         f"# Generalization ladder: {world.title}", "",
         f"Seed set: {settings.seed_set}. {len(specs)} agent(s), {episodes} scenarios per "
         f"level, seed {seed}. Level 0 of each "
-        "axis is the training distribution. Success with a 95% bootstrap interval; real and "
-        "imagined trials per scenario.", "",
-        "![shift](shift.png)", "", md,
+        "axis is the training distribution. Success with a 95% Clopper-Pearson interval over "
+        "scenarios; real trials allowed and taken, imagined trials per scenario. The levels "
+        "of an axis meet the same scenarios, so each level is compared with level 0 scenario "
+        "by scenario (exact McNemar test), Holm-adjusted over the ladder's comparisons; the "
+        "agents on each level likewise.", "",
+        "![shift](shift.png)", "", md, "", *(f"- {c}" for c in claims),
         "", "Axes: " + "; ".join(f"**{a.name}**: {a.description}"
                                    + ("" if a.perceivable else " (not perceivable)")
                                    for a in chosen), ""])
     write_report(out, text, f"Generalization ladder: {world.title}",
                  report_meta(command, seeds=[seed], wall_time_s=time.perf_counter() - t0))
     return {"rows": rows, "markdown": md}
+
+
+def _ladder_tests(results: list, typed: list[ShiftRow]) -> tuple[list[ShiftRow], list[str]]:
+    """Each agent's level k against its level 0 on one axis (the same scenarios: paired) and
+    the agents against each other at each level (paired too), Holm-adjusted within each of
+    the two families. The rows get their level-0 p-values; the claims are the sentences of
+    the report (each names its test, n and adjusted p)."""
+    from .stats import holm
+    from .transfer import success_comparison
+
+    base = {(ax.name, r.agent): r for ax, lv, r in results if lv == 0}
+    vs0 = [(i, ax, lv, r, success_comparison(r, base[(ax.name, r.agent)]))
+           for i, (ax, lv, r) in enumerate(results) if lv != 0 and (ax.name, r.agent) in base]
+    claims: list[str] = []
+    if vs0:
+        adjusted = holm([c.p_value for *_, c in vs0])
+        for (i, ax, lv, r, c), p in zip(vs0, adjusted, strict=True):
+            typed[i] = replace(typed[i], p_vs_level0=c.p_value, p_holm=float(p))
+            claims.append(f"{ax.name}: " + c.claim(f"{r.agent} at level {lv}",
+                                                   f"{r.agent} at level 0", float(p)))
+    by_level: dict = {}
+    for ax, lv, r in results:
+        by_level.setdefault((ax.name, lv), []).append(r)
+    pairs = [(key, a, b, success_comparison(a, b)) for key, rs in by_level.items()
+             for j, a in enumerate(rs) for b in rs[j + 1:]]
+    if pairs:
+        adjusted = holm([c.p_value for *_, c in pairs])
+        claims += [f"{name} level {lv}: " + c.claim(a.agent, b.agent, float(p))
+                   for ((name, lv), a, b, c), p in zip(pairs, adjusted, strict=True)]
+    return typed, claims
 
 
 def _write_model_errors(path: Path, rows: list[dict]) -> None:

@@ -21,6 +21,8 @@ Which interval for what (two-sided, 95% unless asked; docs/statistics.md has the
   Newcombe's hybrid score interval for the paired difference and the exact McNemar test
   (``scipy.stats.binomtest`` on the discordant pairs), with the smallest difference the test
   would find at 80% power, so that a "no effect" sentence can say what it could have seen.
+* **A beats B on different scenarios** (independent 0/1 outcomes: the train and the new
+  split): :func:`independent_difference`, Newcombe's interval and Fisher's exact test.
 * **A beats B over seeds** (independent runs): :func:`welch_difference`, Welch's t
   (``scipy.stats.ttest_ind``) with its detectable difference; numeric outcomes on the same
   scenarios (returns, times): :func:`paired_mean_difference`, the paired t-test.
@@ -47,7 +49,7 @@ import functools
 import math
 import operator
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -245,6 +247,17 @@ def mean_ci_over_seeds(values: ArrayLike, method: str = "t", confidence: float =
         return Interval(m, m - half, m + half, len(x), "t", unit, confidence)
     lo, hi = _bootstrap((x,), _mean, confidence, n_boot, seed, fallback=m)
     return Interval(m, lo, hi, len(x), names[method], unit, confidence)
+
+
+def mean_over_seeds(values: Iterable[float | None], confidence: float = 0.95) -> Interval:
+    """The mean of per-seed scores with its Student-t interval (:func:`mean_ci_over_seeds`),
+    for tables that take whatever seeds finished: missing (``None``/NaN) scores are left out,
+    one seed gets its value with NaN bounds (no interval), none a NaN estimate."""
+    x = np.array([v for v in values if v is not None and np.isfinite(v)], dtype=float)
+    if len(x) < 2:
+        est = float(x[0]) if len(x) else float("nan")
+        return Interval(est, float("nan"), float("nan"), len(x), "t", "seeds", confidence)
+    return mean_ci_over_seeds(x, confidence=confidence)
 
 
 @functools.lru_cache(maxsize=256)
@@ -527,6 +540,44 @@ def paired_difference(a: ArrayLike, b: ArrayLike, confidence: float = 0.95, alph
                       "Newcombe", mdd, power, alpha, unit, confidence, a_only, b_only)
 
 
+def independent_difference(a: ArrayLike, b: ArrayLike, confidence: float = 0.95,
+                           alpha: float = 0.05, power: float = 0.8,
+                           unit: str = "scenarios") -> Comparison:
+    """rate(A) - rate(B) for 0/1 outcomes of *different* scenarios (say, the train and new
+    splits, whose seeds are disjoint): Newcombe's hybrid score interval for independent
+    proportions (Newcombe 1998, method 10, on scipy's Wilson intervals) and Fisher's exact
+    test (``scipy.stats.fisher_exact``). The detectable difference is approximate: Cohen's
+    arcsine-scale effect from the pooled rate (NaN when no difference reaches the power).
+
+    :param a: A's outcomes (0/1 or bool)
+    :param b: B's outcomes, on scenarios of their own
+    :param confidence: the interval's nominal coverage
+    :param alpha: the test's level
+    :param power: the power at which the detectable difference is given
+    :param unit: what ``n`` counts (the smaller group's size)
+    """
+    x, y = (np.asarray(v, dtype=np.float64).ravel() for v in (a, b))
+    if min(len(x), len(y)) == 0 or not (np.isin(x, (0.0, 1.0)).all()
+                                        and np.isin(y, (0.0, 1.0)).all()):
+        raise ValueError("a and b must be non-empty 0/1 or bool outcomes")
+    ka, kb, na, nb = int(x.sum()), int(y.sum()), len(x), len(y)
+    p1, l1, u1 = proportion_ci(ka, na, "wilson", confidence)
+    p2, l2, u2 = proportion_ci(kb, nb, "wilson", confidence)
+    est = p1 - p2
+    low = est - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
+    high = est + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    p = float(stats.fisher_exact(np.array([[ka, na - ka], [kb, nb - kb]])).pvalue)
+    # Detectable difference on the arcsine scale (Cohen's h), from the pooled rate towards
+    # the middle: honest at the edges, where a normal approximation of rates claims too much.
+    phi = math.asin(math.sqrt((ka + kb) / (na + nb)))
+    h = (stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)) * math.sqrt(1 / na + 1 / nb)
+    moves = [abs(math.sin(phi + d) ** 2 - math.sin(phi) ** 2) for d in (h, -h)
+             if 0 <= phi + d <= math.pi / 2]
+    mdd = float(min(moves)) if moves else float("nan")
+    return Comparison(est, max(-1.0, low), min(1.0, high), min(na, nb), p,
+                      "Fisher exact test", "Newcombe", mdd, power, alpha, unit, confidence)
+
+
 def welch_difference(a: ArrayLike, b: ArrayLike, confidence: float = 0.95, alpha: float = 0.05,
                      power: float = 0.8, unit: str = "seeds") -> Comparison:
     """mean(A) - mean(B) over independent runs (one score per seed and agent), by Welch's t
@@ -648,50 +699,6 @@ def format_interval(iv: Interval, percent: bool = False, digits: int | None = No
     hi = math.ceil(iv.high * scale * q - 1e-9) / q
     sep = "-" if lo >= 0 else ", "  # "[-4-85]" would read as a range from -4 to -85
     return f"{est} [{lo:.{d}f}{sep}{hi:.{d}f}], {n_txt}, {iv.method}"
-
-
-# --- deprecated tuple API --------------------------------------------------------------------
-def bootstrap_ci(values: ArrayLike, statistic: Callable[[np.ndarray], float] = np.mean,
-                 confidence: float = 0.95, n_boot: int = 2000,
-                 seed: int = 0) -> tuple[float, float, float]:
-    """``(estimate, low, high)``: the statistic and an interval for it.
-
-    .. deprecated:: use :func:`rate_ci` for 0/1 outcomes, :func:`mean_ci_over_seeds` over
-       seeds, :func:`stratified_bootstrap_ci` for aggregates; they return an
-       :class:`Interval` with n and method for tables.
-
-    0/1 values with the mean: the Clopper-Pearson interval (:func:`rate_ci`), never
-    degenerate. Otherwise scipy's BCa bootstrap, which under-covers below 10 values. One
-    value, or values without spread, give ``(v, v, v)`` as before.
-    """
-    x = np.asarray(values, dtype=np.float64).ravel()
-    if len(x) == 0:
-        return float("nan"), float("nan"), float("nan")
-    if statistic is np.mean and np.isin(x, (0.0, 1.0)).all():
-        iv = rate_ci(x)
-        return iv.estimate, iv.low, iv.high
-    est = float(statistic(x))
-    vectorized = statistic is np.mean
-    lo, hi = _bootstrap((x,), _mean if vectorized else statistic, confidence, n_boot, seed,
-                        fallback=est, vectorized=vectorized)
-    return est, lo, hi
-
-
-def _mean_diff(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
-    return np.mean(a, axis=axis) - np.mean(b, axis=axis)
-
-
-def bootstrap_diff_ci(a: ArrayLike, b: ArrayLike, confidence: float = 0.95, n_boot: int = 2000,
-                      seed: int = 0) -> tuple[float, float, float]:
-    """``mean(a) - mean(b)`` of two independent samples and scipy's BCa bootstrap interval.
-
-    .. deprecated:: for the same scenarios use :func:`paired_difference` (paired, with a
-       test); for runs over seeds :func:`welch_difference`.
-    """
-    x, y = (np.asarray(v, dtype=np.float64).ravel() for v in (a, b))
-    est = float(x.mean() - y.mean())
-    lo, hi = _bootstrap((x, y), _mean_diff, confidence, n_boot, seed, fallback=est)
-    return est, lo, hi
 
 
 # --- not a statistic of uncertainty ----------------------------------------------------------

@@ -16,17 +16,19 @@ from ..agents.episodes import EvalResult, EvalSettings, evaluate
 from ..agents.loading import AgentSpec, resolve_agent
 from ..runlog import EpisodeLog, read_json
 from ..worlds import get_world
-from .stats import bootstrap_ci, bootstrap_diff_ci
+from .stats import Comparison, Interval, independent_difference, paired_difference, rate_ci
 
 __all__ = ["AgentSpec", "TransferResult", "resolve_agent", "evaluate_agent",
-           "generalization_gap", "relearning_cost"]
+           "generalization_gap", "relearning_cost", "success_comparison"]
 
 
 @dataclass
 class TransferResult:
-    """One frozen agent on one split: per-scenario success with a 95% bootstrap interval,
-    first-trial success, real and imagined trials per scenario, deaths per episode (with
-    its interval) and the world's time to the goal. :meth:`row` is its table/JSON form."""
+    """One frozen agent on one split: per-scenario success with its 95% Clopper-Pearson
+    interval (over scenarios), first-trial success, real trials allowed and taken and
+    imagined trials per scenario, deaths (the vehicle destroyed) per episode with its
+    Clopper-Pearson interval, and the world's time to the goal. :meth:`row` is its
+    table/JSON form."""
 
     agent: str
     env: str
@@ -45,6 +47,12 @@ class TransferResult:
     model_rollouts_per_scenario: float
     time_to_goal: float | None
     time_unit: str | None
+    #: real trials allowed per scenario (:func:`~moonshot.agents.episodes.trials_allowed`)
+    max_trials: int | None = None
+    #: per scenario: real env steps, imagined env steps (model steps), compute seconds
+    env_steps_per_scenario: float | None = None
+    model_steps_per_scenario: float | None = None
+    compute_s_per_scenario: float | None = None
     #: every episode behind the figures (``None`` when read back from a table)
     result: EvalResult | None = field(default=None, repr=False)
 
@@ -58,8 +66,8 @@ class TransferResult:
 
     @classmethod
     def of(cls, res: EvalResult) -> TransferResult:
-        s, s_lo, s_hi = bootstrap_ci(res.scenario_success)
-        d, d_lo, d_hi = bootstrap_ci(res.deaths)
+        s, s_lo, s_hi = rate_ci(res.scenario_success, unit="scenarios")
+        d, d_lo, d_hi = rate_ci(res.deaths, unit="episodes")
         return cls(agent=res.agent, env=res.env_id, split=res.split,
                    scenarios=len(res.scenarios), episodes=len(res.records), success_rate=s,
                    success_low=s_lo, success_high=s_hi,
@@ -67,7 +75,17 @@ class TransferResult:
                    trials_per_scenario=float(np.mean(res.trials)), death_rate=d,
                    death_low=d_lo, death_high=d_hi, deaths=int(res.deaths.sum()),
                    model_rollouts_per_scenario=res.model_rollouts_per_scenario,
-                   time_to_goal=res.mean_time_to_goal, time_unit=res.time_unit, result=res)
+                   time_to_goal=res.mean_time_to_goal, time_unit=res.time_unit,
+                   max_trials=res.max_trials,
+                   env_steps_per_scenario=res.env_steps_per_scenario,
+                   model_steps_per_scenario=res.model_steps_per_scenario,
+                   compute_s_per_scenario=res.compute_s_per_scenario, result=res)
+
+    @property
+    def success(self) -> Interval:
+        """Success over scenarios as an :class:`~moonshot.evaluation.stats.Interval`."""
+        return Interval(self.success_rate, self.success_low, self.success_high,
+                        self.scenarios, "Clopper-Pearson", "scenarios")
 
     def row(self) -> dict:
         """The figures as a dict (``transfer.csv``/``transfer.json``; no episodes)."""
@@ -80,8 +98,9 @@ def evaluate_agent(spec: AgentSpec, settings: EvalSettings,
     evaluation scenario set) and write its episodes to ``out/episodes.csv``.
 
     In a world that replays scenarios (MoonLaunch): ``settings.episodes`` scenarios, up to
-    ``max_trials`` trials each (default: the world's ``trials_per_scenario``; a planner
-    corrects between them, a frozen policy cannot). Otherwise (CityNav): fresh episodes
+    ``max_trials`` trials each (default: the world's ``trials_per_scenario`` for an agent
+    that corrects from a miss, one for a frozen policy, which cannot:
+    :func:`~moonshot.agents.episodes.trials_allowed`). Otherwise (CityNav): fresh episodes
     (drives on maps of the split).
     """
     if out is not None and (out / "episodes.csv").exists():
@@ -97,15 +116,46 @@ def evaluate_agent(spec: AgentSpec, settings: EvalSettings,
     return TransferResult.of(res)
 
 
-def generalization_gap(train_res: TransferResult, new_res: TransferResult) -> dict:
-    """Success on train minus success on new, with a bootstrap 95% interval."""
-    if train_res.result is None or new_res.result is None:
-        raise ValueError("generalization_gap needs the episodes behind both results; a "
+def success_comparison(a: TransferResult, b: TransferResult) -> Comparison:
+    """Success of ``a`` minus success of ``b`` with its interval and test. On the same
+    scenarios (the same scenario ids, or drives of the same seeds: two agents on one split or
+    level, two levels of one shift axis) the outcomes are paired: the exact McNemar test and
+    Newcombe's paired interval (:func:`~moonshot.evaluation.stats.paired_difference`).
+    Otherwise (the train and new splits draw from disjoint seeds) they are independent:
+    Fisher's exact test and Newcombe's interval for independent rates
+    (:func:`~moonshot.evaluation.stats.independent_difference`). The test is named in the
+    :class:`~moonshot.evaluation.stats.Comparison` and in its :meth:`claim`."""
+    if a.result is None or b.result is None:
+        raise ValueError("a comparison needs the episodes behind both results; a "
                          "TransferResult read back from a table has none")
-    g, lo, hi = bootstrap_diff_ci(train_res.result.scenario_success,
-                                  new_res.result.scenario_success)
-    return {"agent": train_res.agent, "env": train_res.env, "gap": g, "gap_low": lo,
-            "gap_high": hi}
+    x, y = a.result.scenario_success, b.result.scenario_success
+    if _scenario_keys(a) == _scenario_keys(b):
+        return paired_difference(tuple(x), tuple(y))
+    return independent_difference(x, y)
+
+
+def _scenario_keys(res: TransferResult) -> tuple:
+    """What identifies the scenarios an evaluation met: the scenario ids of a replayed world;
+    otherwise the evaluation's seed set, seed, axis and count (a drive is ``reset(seed=...)``
+    of a seed that the split's or axis's place fixes)."""
+    ev = res.result
+    assert ev is not None  # success_comparison checked it
+    if any(r.trial > 1 for r in ev.records) or get_world(ev.env_id).replay_option:
+        return ("ids", res.split if ev.settings.axis is None else ev.settings.axis,
+                tuple(sc.trials[0].map_id for sc in ev.scenarios))
+    st = ev.settings
+    return ("seeds", st.seed_set, st.seed, st.axis or st.split, len(ev.scenarios))
+
+
+def generalization_gap(train_res: TransferResult, new_res: TransferResult) -> dict:
+    """Success on train minus success on new, with its 95% interval and test
+    (:func:`success_comparison`: the splits' scenarios are different, so the test is
+    unpaired; ``gap_test`` names it, ``gap_claim`` is the sentence a report prints)."""
+    c = success_comparison(train_res, new_res)
+    return {"agent": train_res.agent, "env": train_res.env, "gap": c.estimate,
+            "gap_low": c.low, "gap_high": c.high, "gap_p": c.p_value, "gap_test": c.test,
+            "gap_n": c.n, "gap_claim": c.claim(f"{train_res.agent} on train",
+                                                f"{train_res.agent} on new")}
 
 
 def relearning_cost(run_dir: Path, timesteps: int, out: Path, seed: int = 0,

@@ -196,6 +196,8 @@ class World:
     :param replay_option: the ``reset(options=...)`` key that replays a scenario for another
         trial (``"scenario_id"``); ``None`` when scenarios are not replayed.
     :param episode_unit: what one episode is (``launch``, ``drive``), for tables.
+    :param death_label: what a death (``info["death"]``: the vehicle destroyed) is called in
+        tables and plots (``rockets lost``, ``crashes``).
     :param scenario_unit: what one scenario is (``scenario``, ``drive``).
     :param time_unit: unit of :attr:`time_to_goal` (``days``, ``s``).
     :param time_to_goal: ``f(final_info, length, env) -> float | None``: how long a
@@ -234,6 +236,7 @@ class World:
     trials_per_scenario: int = 1
     replay_option: str | None = None
     episode_unit: str = "episode"
+    death_label: str = "deaths"
     scenario_unit: str = "scenario"
     time_unit: str = "steps"
     time_to_goal: Callable[[dict, int, Any], float | None] | None = None

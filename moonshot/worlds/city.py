@@ -84,6 +84,7 @@ CITY = register_world(World(
     planner="moonshot.agents.city:CityPlanner",
     trials_per_scenario=1,
     episode_unit="drive",
+    death_label="crashes",
     scenario_unit="drive",
     time_unit="s",
     time_to_goal=drive_time,

@@ -71,6 +71,7 @@ MOON = register_world(World(
     trials_per_scenario=5,
     replay_option="scenario_id",
     episode_unit="launch",
+    death_label="rockets lost",
     scenario_unit="scenario",
     time_unit="days",
     time_to_goal=time_of_flight,

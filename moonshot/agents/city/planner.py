@@ -129,6 +129,7 @@ class CityPlanner(Agent):
     :param lateral_accel: comfortable lateral acceleration in curves (m/s²).
     """
 
+    learns_from_outcomes = True  # corrects its next trial from a miss
     name = "city_planner"
     #: other drivers' prior (:class:`~.drivers.Tracks`): m/s over the limit, m/s² pulling away
     prior_speeding, prior_accel = PRIOR_SPEEDING, PRIOR_ACCEL
@@ -145,6 +146,7 @@ class CityPlanner(Agent):
         self.view: CityView | None = None  # set by begin_episode
         self._planning = 0.0
         self._imagined = 0
+        self._model_steps = 0  # the env steps the imagined drives stand for
         self.decision_times: list[float] = []
 
     # ------------------------------------------------------------------ episode
@@ -186,6 +188,7 @@ class CityPlanner(Agent):
         if v_view > 0.8 * self._fallback * horizon:
             horizon = min(3.0 * self.horizon, v_view / (0.8 * self._fallback))
         self.times = np.arange(1, int(round(horizon / self.step)) + 1) * self.step
+        self._steps_per_drive = max(1, int(round(self.times[-1] / self.dt)))
         vmax = min(p.max_speed, m.speed_limit, 0.8 * self._fallback * horizon)
         vr = np.minimum(np.sqrt(lateral / np.maximum(kappa, 1e-6)), vmax)
         vr = np.maximum(vr, min(3.0, vmax))
@@ -229,9 +232,10 @@ class CityPlanner(Agent):
         return action, state
 
     def costs(self) -> AgentCosts:
-        """Imagined drives (candidate motions rolled out in the planner's model) and seconds
-        spent deciding, so far."""
-        return AgentCosts(self._imagined, self._planning)
+        """Imagined drives (candidate motions rolled out in the planner's model), seconds
+        spent deciding, and the env steps the imagined drives stand for (each its horizon
+        over the env's control period), so far."""
+        return AgentCosts(self._imagined, self._planning, self._model_steps)
 
     def _ego_along(self, x, y, h, v, accel: float):
         """Imagined ego poses (T, 3) and route arc lengths (T,) for one candidate."""
@@ -239,6 +243,7 @@ class CityPlanner(Agent):
         s_out = np.empty(len(self.times))
         self._imagined += 1
         assert self.view is not None  # set by begin_episode
+        self._model_steps += self._steps_per_drive
         ego, steer = (x, y, h, v), float(self.view.steer)
         self._imagine(ego, steer, accel, self._how, self._path, self._i, self._car, out,
                       s_out)

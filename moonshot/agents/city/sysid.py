@@ -372,8 +372,9 @@ class CitySysID(CityPlanner):
         self.prior_accel = float(self.fit["driver_accel"])
 
     def costs(self) -> AgentCosts:
-        """Imagined candidate drives and seconds deciding and fitting, so far."""
-        return AgentCosts(self._imagined, self._planning)
+        """Imagined candidate drives, seconds deciding and fitting, and the env steps the
+        imagined drives stand for, so far."""
+        return AgentCosts(self._imagined, self._planning, self._model_steps)
 
     def model_error(self, seen: list) -> dict:
         """One-step prediction error of the fitted car model on real steps ``seen``: mean

@@ -11,7 +11,7 @@ snapshot and resumes from its checkpoint (training resumes exactly, see
 :func:`moonshot.agents.training.train`). A rerun with ``--resume`` skips finished cells and
 resumes unfinished ones; a finished sweep resumes to no work. When every cell is done, the
 driver aggregates all ``episodes.csv`` / ``evaluations.csv`` / transfer results into one table
-with 95% bootstrap intervals over seeds per group, plots and ``report.md`` / ``report.html``.
+with 95% Student-t intervals over seeds per group, plots and ``report.md`` / ``report.html``.
 
 A plug-in world (:mod:`moonshot.worlds.plugins`) runs on every node: the job's Ray
 ``runtime_env`` carries ``MOONSHOT_WORLDS`` and ships the user's own world modules (those not

@@ -1,5 +1,6 @@
-"""The aggregate of a finished sweep: per-cell and per-group tables with bootstrap intervals
-over seeds, learning curves, transfer and shift plots, ``report.md``/``report.html``."""
+"""The aggregate of a finished sweep: per-cell and per-group tables with Student-t intervals
+over seeds (the seed is the unit; fewer than 10 is flagged in the table), learning curves,
+transfer and shift plots, ``report.md``/``report.html``."""
 
 from __future__ import annotations
 
@@ -11,13 +12,19 @@ from ...runlog import read_json, write_json
 from .spec import Cell
 
 
-def _ci(values) -> tuple[float, float, float]:
-    from ..stats import bootstrap_ci
+def _ci(values):
+    from ..stats import mean_over_seeds
 
-    vals = np.array([v for v in values if v is not None and np.isfinite(v)], dtype=float)
-    if len(vals) == 0:
-        return float("nan"), float("nan"), float("nan")
-    return bootstrap_ci(vals)
+    return mean_over_seeds(values)
+
+
+def _cell(iv) -> str:
+    """A table cell for an interval over seeds: its method and n, flagged below 10."""
+    from ..stats import format_interval
+
+    if iv.n < 2:
+        return f"{iv.estimate:.0%} (n={iv.n} seed, no interval)"
+    return format_interval(iv, percent=True)
 
 
 def aggregate(out: Path, cells: list[Cell], wall_time_s: float = 0.0,
@@ -47,6 +54,7 @@ def aggregate(out: Path, cells: list[Cell], wall_time_s: float = 0.0,
             row[f"success_{sp}"] = tr.success_rate
             row[f"deaths_{sp}"] = tr.death_rate
             row[f"trials_{sp}"] = tr.trials_per_scenario
+            row[f"max_trials_{sp}"] = tr.max_trials
             row[f"imagined_{sp}"] = tr.model_rollouts_per_scenario
         if "relearn" in result:
             row["relearn_episodes"] = result["relearn"]["episodes_to_recover"]
@@ -66,8 +74,10 @@ def aggregate(out: Path, cells: list[Cell], wall_time_s: float = 0.0,
             vals = [m.get(k) for m in members]
             if all(v is None for v in vals):
                 continue
-            est, lo, hi = _ci([np.nan if v is None else float(v) for v in vals])
-            s[k], s[f"{k}_low"], s[f"{k}_high"] = est, lo, hi
+            iv = _ci([np.nan if v is None else float(v) for v in vals])
+            s[k], s[f"{k}_low"], s[f"{k}_high"] = iv
+            if k.startswith("success_"):
+                s[f"{k}_ci"] = _cell(iv)
             if any(v is None for v in vals):
                 s[f"{k}_missing"] = sum(v is None for v in vals)
         summary.append(s)
@@ -75,20 +85,17 @@ def aggregate(out: Path, cells: list[Cell], wall_time_s: float = 0.0,
     cols = [("group", "group", ""), ("seeds", "seeds", "")]
     for sp in ("train", "new"):
         if any(f"success_{sp}" in r for r in summary):
-            for r in (r for r in summary if f"success_{sp}" in r):
-                r[f"success_{sp}_ci"] = (f"{r[f'success_{sp}']:.0%} "
-                                         f"[{r[f'success_{sp}_low']:.0%}–"
-                                         f"{r[f'success_{sp}_high']:.0%}]")
             cols.append((f"success_{sp}_ci", f"success, {sp}", ""))
+            cols.append((f"max_trials_{sp}", f"trials allowed, {sp}", ".2g"))
             cols.append((f"trials_{sp}", f"real trials/scenario, {sp}", ".2f"))
             cols.append((f"imagined_{sp}", f"imagined trials/scenario, {sp}", ".3g"))
-            cols.append((f"deaths_{sp}", f"deaths/episode, {sp}", ".1%"))
+            cols.append((f"deaths_{sp}", f"destroyed/episode, {sp}", ".1%"))
     cols += [("episodes_to_first_success", "episodes to 1st success", ".4g"),
              ("episodes_to_success_50", "episodes to 50%", ".4g"),
-             ("deaths", "deaths in training", ".4g")]
+             ("deaths", "destroyed in training", ".4g")]
     if any("relearn_episodes" in r for r in summary):
         cols += [("relearn_episodes", "relearn: episodes", ".4g"),
-                 ("relearn_deaths", "relearn: deaths", ".4g")]
+                 ("relearn_deaths", "relearn: destroyed", ".4g")]
     md = report.write_table(out, "summary", summary, cols)
     curves = {}
     for name, members in groups.items():
@@ -102,11 +109,12 @@ def aggregate(out: Path, cells: list[Cell], wall_time_s: float = 0.0,
     text = "\n".join([
         f"# Sweep {out.name}", "",
         "Seed set: " + ", ".join(sorted({c.seed_set for c in cells})) + ". "
-        f"{len(cells)} cells in {len(groups)} groups; intervals are 95% bootstrap CIs over "
-        "seeds. Per-cell figures in `cells.csv`, per-group in `summary.csv`.", "",
+        f"{len(cells)} cells in {len(groups)} groups; intervals are 95% Student-t intervals "
+        "over seeds (each cell names its n; fewer than 10 seeds is marked <10). Per-cell "
+        "figures in `cells.csv`, per-group in `summary.csv`.", "",
         md, "![learning curves](learning_curves.png)", "", "![transfer](transfer.png)", "",
         *(["## Along the shift axes", "", "Success per level: mean over seeds with a 95% "
-           "bootstrap interval over seeds (per-seed rows in `shift_cells.csv`).", "",
+           "Student-t interval over seeds (per-seed rows in `shift_cells.csv`).", "",
            "![shift](shift.png)", "", shift_md] if shift_md else [])])
     seeds = sorted({c.seed for c in cells})
     write_report(out, text, f"Sweep {out.name}",
@@ -134,10 +142,11 @@ def _aggregate_shift(out: Path, cells: list[Cell]) -> str:
         groups.setdefault((c.group, r.axis, r.level), []).append(r)
     summary = []
     for (group, axis, level), members in groups.items():
-        est, lo, hi = _ci([m.success for m in members])
+        iv = _ci([m.success for m in members])
         summary.append({"axis": axis, "level": level, "label": members[0].label,
-                        "agent": group, "seeds": len(members), "success": est,
-                        "success_low": lo, "success_high": hi,
+                        "agent": group, "seeds": len(members), "success": iv.estimate,
+                        "success_low": iv.low, "success_high": iv.high,
+                        "success_ci": _cell(iv),
                         "deaths": float(np.mean([m.deaths for m in members])),
                         "trials": float(np.mean([m.trials for m in members])),
                         "model_rollouts": float(np.mean([m.model_rollouts
@@ -146,9 +155,8 @@ def _aggregate_shift(out: Path, cells: list[Cell]) -> str:
     plot_shift(summary, out / "shift.png", title="Success along the shift axes (over seeds)")
     return report.write_table(out, "shift", summary, [
         ("axis", "axis", ""), ("level", "level", ""), ("label", "what", ""),
-        ("agent", "group", ""), ("seeds", "seeds", ""), ("success", "success", ".1%"),
-        ("success_low", "low", ".0%"), ("success_high", "high", ".0%"),
-        ("deaths", "deaths/episode", ".1%"), ("trials", "real trials", ".2f"),
+        ("agent", "group", ""), ("seeds", "seeds", ""), ("success_ci", "success", ""),
+        ("deaths", "destroyed/episode", ".1%"), ("trials", "real trials", ".2f"),
         ("model_rollouts", "imagined trials", ".3g")])
 
 
