@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from ..envs.vector_slots import slot_info
 from ..errors import ConfigError
 from ..worlds import SEED_SETS
 from .base import Agent, EpisodeRecord, run_episode
@@ -387,8 +388,7 @@ def _batched_records(agent, env_id: str, kwargs: dict, episodes: int, seed: int,
                 if ended.any():
                     final = info["final_info"]
                     for j in np.flatnonzero(ended):
-                        finals[j] = {k: v[j] for k, v in final.items()
-                                     if not k.startswith("_")}
+                        finals[j] = slot_info(final, j)
                         finals[j]["truncated"] = bool(trunc[j])
                     done |= ended
         finally:

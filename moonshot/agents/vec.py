@@ -13,6 +13,7 @@ import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
+from ..envs.vector_slots import slot_info
 from ..worlds import resolve_env_id
 
 
@@ -24,12 +25,9 @@ def sb3_infos(info: dict, terminated: np.ndarray, truncated: np.ndarray) -> list
     final = info.get("final_info", {})
     final_obs = info.get("final_obs")
     infos = [{} for _ in range(len(dones))]
-    keys = [k for k in final if not k.startswith("_")]
     for i in np.nonzero(dones)[0]:
         d = infos[i]
-        for k in keys:
-            v = final[k][i]
-            d[k] = v.item() if isinstance(v, np.generic) else v
+        d.update(slot_info(final, i))
         d["terminal_observation"] = final_obs[i]
         d["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
     return infos
