@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .errors import did_you_mean
+
 DESCRIPTION = """\
 moonshot: measure local vs extreme generalization in two worlds.
 
@@ -15,7 +17,8 @@ Model-free RL (stable-baselines3) needs many trials and deaths; model-based plan
 handful; `moonshot evaluate` moves both to unseen ("new") maps and scenarios.
 ENV is a world's short name or one of its env ids: {worlds}; worlds of your own load as
 plug-ins (MOONSHOT_WORLDS=module[,module], or the entry-point group moonshot.worlds).
-AGENT is `planner` (the world's planner), a run folder, or `module:Class` (your own Agent).
+AGENT is `planner` (the world's planner), a run folder, `pretrained:NAME` (`moonshot
+pretrained` lists them), or `module:Class` (your own Agent).
 """
 
 EPILOG = """\
@@ -25,6 +28,32 @@ examples:
   moonshot train moon --algo ppo --timesteps 200000 --out runs/moon-ppo
   moonshot evaluate runs/moon-ppo runs/moon-planner --split new --episodes 100
 """
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with no abbreviations (``--timestep`` is not ``--timesteps``) and a "did you
+    mean" for an unknown flag, from the options of the command it was given to."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def parse_args(self, args=None, namespace=None):
+        ns, extras = self.parse_known_args(args, namespace)
+        if extras:
+            parser = self._command_parser(ns)
+            options = list(parser._option_string_actions)
+            hints = "".join(did_you_mean(e.split("=", 1)[0], options) for e in extras
+                            if e.startswith("-"))
+            parser.error(f"unrecognized arguments: {' '.join(extras)}{hints}")
+        return ns
+
+    def _command_parser(self, ns) -> argparse.ArgumentParser:
+        """The subcommand's parser that ``ns`` went through (``self`` when none did)."""
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                return action.choices.get(getattr(ns, action.dest, None), self)
+        return self
 
 
 class NotBuiltYet(Exception):
@@ -50,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .worlds import known_worlds
 
     env_help = "a world (" + ", ".join(w.name for w in _worlds()) + ") or a full env id"
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="moonshot", description=DESCRIPTION.format(worlds=known_worlds()), epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=_version())
@@ -235,7 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "resumes from its last checkpoint.",
         epilog=schema_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("spec", metavar="SPEC.yaml", help="the sweep spec")
+    p.add_argument("spec", metavar="SPEC.yaml",
+                   help="the sweep spec: a file, or the name of a shipped one (e.g. "
+                   "moon-transfer; a wrong name lists them)")
     p.add_argument("--out", required=True, help="the sweep folder (cells/, report.md, ...)")
     p.add_argument("--address", default=None,
                    help="join a running Ray cluster (auto, HOST:PORT or ray://HOST:PORT); "
@@ -261,6 +292,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", metavar="DIR", help="a run folder, or a folder of them (a sweep)")
     p.add_argument("--trust", action="store_true",
                    help="load the pickles (only for folders you trust: they may run code)")
+
+    sub.add_parser("pretrained", help="list the pretrained agents shipped (pretrained:NAME)",
+                   description="The RL agents shipped in the package: give one to any "
+                   "command that takes an agent as pretrained:NAME (from any folder).")
 
     p = sub.add_parser("benchmark", help="throughput of the environments and planners",
                        description="Measure env and planner throughput next to peers.")

@@ -289,3 +289,19 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     migrate(Path(args.dir), trust=args.trust)
     return 0
+
+
+def cmd_pretrained(args: argparse.Namespace) -> int:
+    import re
+
+    from .agents.pretrained import PREFIX, pretrained_agents
+
+    rows = [("agent", "env", "algo", "trained for", "made by")]
+    for a in pretrained_agents().values():
+        steps = f"{a.timesteps:,} steps" if a.timesteps else ""
+        command = re.sub(r" --out \S+", "", a.command)  # where it ran: not how to rerun it
+        rows.append((PREFIX + a.name, a.env_id, a.algo, steps, command))
+    widths = [max(len(r[k]) for r in rows) for k in range(4)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4])
+    return 0

@@ -40,18 +40,12 @@ FULL = DemoBudget(moon_ppo_timesteps=1_000_000, moon_seeds=5, moon_plan_scenario
 
 def pretrained_runs() -> dict[str, Path]:
     """Small pretrained RL agents shipped in the package (run folders with model.zip and the
-    config.json of the ``moonshot train`` command that made them)."""
+    config.json of the ``moonshot train`` command that made them), by world."""
+    from ..agents.pretrained import pretrained_agents
     from ..worlds import worlds
 
-    root = resources.files("moonshot") / "pretrained"
-    found = {}
-    for world in worlds():
-        if world.pretrained is None:
-            continue
-        p = Path(str(root / world.pretrained))
-        if (p / "model.zip").exists():
-            found[world.name] = p
-    return found
+    shipped = pretrained_agents()
+    return {w.name: shipped[w.pretrained].path for w in worlds() if w.pretrained in shipped}
 
 
 class _Steps:
