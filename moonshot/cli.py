@@ -220,7 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Render episodes of an agent to a GIF or MP4 file.")
     p.add_argument("env", metavar="ENV", help=env_help)
     p.add_argument("--agent", default="planner",
-                   help="'planner', a training run folder, or module:Class (default: planner)")
+                   help="'planner', a training run folder, pretrained:NAME, or module:Class "
+                   "(default: planner)")
     p.add_argument("--split", choices=["train", "new"], default="train")
     p.add_argument("--episodes", type=int, default=1)
     p.add_argument("--fps", type=int, default=None,
@@ -228,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--view", default=None,
                    help="the world's view (city: top, the default, top-down around the car; "
                    "or chase, 3D from behind and above it)")
+    p.add_argument("--no-progress", action="store_true", help="no progress display")
     _add_common_run_args(p)
 
     p = sub.add_parser(

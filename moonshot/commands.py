@@ -234,7 +234,8 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     _import_recorded_modules(Path(args.agent))  # a run folder of a plug-in world
     path = render_episodes(args.env, agent=args.agent, split=args.split, episodes=args.episodes,
-                           seed=args.seed, out=args.out, fps=args.fps, view=args.view)
+                           seed=args.seed, out=args.out, fps=args.fps, view=args.view,
+                           progress=not args.no_progress)
     print(f"wrote {path}")
     return 0
 

@@ -178,3 +178,9 @@ def test_a_sweep_cell_folder_loads_as_its_run(tmp_path):
     (cell / "cell.json").write_text("{}")
     spec = resolve_agent(str(cell))
     assert spec.env_id == "moonshot/MoonLaunch-v1" and spec.label == "ppo (moon-ppo-s0)"
+
+
+def test_no_third_party_banner(tmp_path):
+    out = run_as_user(["-c", "import moonshot.physics.bullet, pybullet as pb; "
+                       "pb.connect(pb.DIRECT); print('done')"], tmp_path)
+    assert out.strip() == "done"

@@ -15,9 +15,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pybullet as pb
 
-from .bullet import BulletClient
+from .bullet import BulletClient, pb
 from .city.geometry import rect_corners
 
 
