@@ -11,23 +11,103 @@ import numpy as np
 from ..runlog import atomic_write_bytes, atomic_write_text
 from ..worlds import display_env
 
+#: columns whose numbers are names, not quantities (no thousands separators)
+_NAME_NUMBERS = {"seed", "map_id", "level", "cell"}
+#: a table wider than this is split into several, each repeating its leading name columns
+MAX_COLUMNS = 8
+_NAME_COLUMNS = ("run", "agent", "env_short", "env", "axis", "level", "split")
 
-def _fmt(v, spec: str = "") -> str:
+
+def plain_number(v: float) -> str:
+    """A number as people write it: thousands separators, a few significant digits, never
+    scientific notation (``1,234,567``, ``12.3``, ``0.0012``)."""
+    a = abs(v)
+    if a >= 100 or v == int(v) and a >= 1:
+        return f"{v:,.0f}"
+    if a >= 10:
+        return f"{v:.1f}"
+    if a >= 0.01 or v == 0:
+        return f"{v:.3g}"
+    return f"{v:.4f}".rstrip("0") if a >= 0.0001 else "< 0.0001"
+
+
+def _fmt(v, spec: str = "", key: str = "") -> str:
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return "—"
-    if spec:
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if spec and not spec.endswith("g"):
         return format(v, spec)
-    if isinstance(v, float):
-        return f"{v:.3g}"
+    if isinstance(v, (int, np.integer)):
+        return str(v) if key in _NAME_NUMBERS or abs(v) < 10_000 else f"{int(v):,}"
+    if isinstance(v, (float, np.floating)):
+        return plain_number(float(v))
     return str(v)
 
 
 def markdown_table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
-    """``columns``: (key, header, format spec). Missing values print as a dash."""
+    """``columns``: (key, header, format spec). Missing values print as a dash; a column
+    empty in every row is left out; a table of more than :data:`MAX_COLUMNS` columns is
+    split into several, each repeating the leading name columns (run, agent, env, split)."""
+    cells = {k: [_fmt(r.get(k), f, k) for r in rows] for k, _, f in columns}
+    if rows:
+        columns = [c for c in columns if any(v not in ("—", "") for v in cells[c[0]])]
+    names = []
+    for c in columns:
+        if c[0] not in _NAME_COLUMNS or len(names) >= 3:
+            break
+        names.append(c)
+    rest = columns[len(names):]
+    count = -(-len(rest) // max(MAX_COLUMNS - len(names), 1))  # tables needed
+    size = -(-len(rest) // max(count, 1))  # balanced: no table of one lone column
+    parts = [rest[i:i + size] for i in range(0, len(rest), size)] or [[]]
+    return "\n".join(_one_table(rows, names + part, cells) for part in parts)
+
+
+def _one_table(rows: list[dict], columns: list[tuple[str, str, str]], cells: dict) -> str:
     head = "| " + " | ".join(h for _, h, _ in columns) + " |"
     sep = "|" + "|".join("---" for _ in columns) + "|"
-    body = ["| " + " | ".join(_fmt(r.get(k), f) for k, _, f in columns) + " |" for r in rows]
+    body = ["| " + " | ".join(cells[k][i] for k, _, _ in columns) + " |"
+            for i in range(len(rows))]
     return "\n".join([head, sep, *body]) + "\n"
+
+
+#: what each column header means (printed under the demo's tables)
+GLOSSARY = {
+    "to 1st success": "episodes (launches or drives) until the first success",
+    "to 50%": "episodes until the rolling success rate (over the comparison's window of "
+              "episodes) first reaches 50%; the rate counts from the 10th episode on (the "
+              "last, in a shorter run), so 10 is the floor: an agent that succeeds from its "
+              "first episode (the planner) shows 10, not a cost of 10",
+    "to 90%": "as \"to 50%\", for 90%",
+    "deaths before 1st success": "episodes that ended in a death before the first success",
+    "deaths total": "every death in the run",
+    "env steps to 90%": "simulator steps taken until the rolling success reached 90%",
+    "wall s to 90%": "wall-clock seconds until then",
+    "real trials/scenario": "episodes run in the world per scenario (a planner may correct "
+                            "its launch and try again)",
+    "imagined trials/scenario": "rollouts in the agent's own model per scenario (its "
+                                "planning cost; 0 for a model-free agent)",
+    "final success": "success rate of the run's last training episodes (the rolling window; "
+                     "a stochastic policy still exploring), not the evaluation's",
+    "success": "success rate of the frozen agent, deterministic, on the evaluation scenarios",
+    "95% CI": "95% bootstrap confidence interval",
+    "1st-trial success": "share of scenarios solved by the first trial",
+    "deaths/episode": "share of episodes that ended in a death",
+    "time to goal": "mean time to the goal of the successful episodes, in the unit beside it",
+    "gap (train − new)": "success on the training distribution minus success on the new one",
+}
+
+
+def glossary(markdown_text: str) -> str:
+    """The :data:`GLOSSARY` lines of the column headers used in ``markdown_text``'s tables
+    (empty when none is known)."""
+    lines = markdown_text.splitlines()
+    headers = [h.strip() for line, below in zip(lines, lines[1:], strict=False)
+               if line.startswith("|") and below.startswith("|---")
+               for h in line.strip("|").split("|")]
+    used = [h for h in dict.fromkeys(headers) if h in GLOSSARY]
+    return "\n".join(f"- *{h}*: {GLOSSARY[h]}" for h in used) + ("\n" if used else "")
 
 
 def write_table(out: Path, name: str, rows: list[dict],
@@ -52,8 +132,13 @@ def _save(fig, path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def plot_learning_curves(curves: dict, path: Path, title: str = "Learning curves") -> Path:
-    """Success rate vs episodes (log x): mean with its 95% bootstrap band, IQM dashed."""
+def plot_learning_curves(curves: dict, path: Path, title: str = "Learning curves",
+                         window: int | None = None) -> Path:
+    """Success rate vs episodes (log x): mean with its 95% bootstrap band, IQM dashed.
+
+    ``window``: the rolling window of the rates; a curve longer than it is drawn from its
+    first full window on (before, a rate over a few episodes is noise: a first lucky
+    launch reads as 100%), and the x axis starts there."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(7, 4.2))
@@ -64,12 +149,18 @@ def plot_learning_curves(curves: dict, path: Path, title: str = "Learning curves
         if c.get("imagined_per_trial"):  # both parts of a planner's bill
             label += f"; {c['imagined_per_trial']:,.0f} imagined trials per real one"
         label += ")"
-        ax.plot(c["x"], c["mean"], color=color, lw=2, label=label,
-                marker="o" if len(c["x"]) < 5 else None)
+        x = np.asarray(c["x"])
+        keep = x >= window if window and len(x) and x[-1] >= window else np.ones(len(x), bool)
+        y = {k: np.asarray(c[k])[keep] for k in ("mean", "low", "high", "iqm") if k in c}
+        ax.plot(x[keep], y["mean"], color=color, lw=2, label=label,
+                marker="o" if keep.sum() < 5 else None)
         if c["runs"] > 1:
-            ax.fill_between(c["x"], c["low"], c["high"], color=color, alpha=0.2, lw=0)
-            ax.plot(c["x"], c["iqm"], color=color, lw=1, ls="--")
+            ax.fill_between(x[keep], y["low"], y["high"], color=color, alpha=0.2, lw=0)
+            ax.plot(x[keep], y["iqm"], color=color, lw=1, ls="--")
     ax.set_xscale("log")
+    if window and curves and all(len(c["x"]) and c["x"][-1] >= window
+                                 for c in curves.values()):
+        ax.set_xlim(left=window)  # every curve starts at its first full window
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("real trials: episodes (launches / drives), log scale")
     ax.set_ylabel("rolling success rate")
