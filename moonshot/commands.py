@@ -112,7 +112,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .evaluation.demo import run_demo
 
     report = run_demo(Path(args.out), full=args.full, seed=args.seed, seed_set=args.seed_set)
-    print(f"\nreport: {report}")
+    print(f"\nreport: {report.with_suffix('.html')} (open it in a browser; the same in "
+          f"{report.name})")
     return 0
 
 
