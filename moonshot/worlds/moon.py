@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from . import ShiftAxis, World, register_world
 
-#: The MoonLaunch ladder (README, "The generalization ladder"): level 0 of every axis is the
+#: The MoonLaunch ladder (docs/environments.md, "The generalization ladder"): level 0 of every
+#: axis is the
 #: training distribution; the composite ``split="new"`` is unchanged.
 SHIFT_AXES = {a.name: a for a in (
     ShiftAxis("altitude", (
