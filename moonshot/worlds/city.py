@@ -5,8 +5,7 @@ from __future__ import annotations
 from . import ShiftAxis, World, register_world
 
 #: The CityNav ladder (docs/environments.md, "The generalization ladder"): level 0 of every
-#: axis is the
-#: training distribution; the composite ``split="new"`` is unchanged.
+#: axis is the training distribution; the composite ``split="new"`` is unchanged.
 SHIFT_AXES = {a.name: a for a in (
     ShiftAxis("traffic", ({}, {"traffic_cars": 30}, {"traffic_cars": 40},
                           {"traffic_cars": 60}),

@@ -5,8 +5,7 @@ from __future__ import annotations
 from . import ShiftAxis, World, register_world
 
 #: The MoonLaunch ladder (docs/environments.md, "The generalization ladder"): level 0 of every
-#: axis is the
-#: training distribution; the composite ``split="new"`` is unchanged.
+#: axis is the training distribution; the composite ``split="new"`` is unchanged.
 SHIFT_AXES = {a.name: a for a in (
     ShiftAxis("altitude", (
         {}, {"park_altitude_km": [400, 500]}, {"park_altitude_km": [500, 1000]},
