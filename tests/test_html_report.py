@@ -151,3 +151,17 @@ def test_tables_are_plain_narrow_and_explained():
     notes = report.glossary(md)
     assert "*to 50%*" in notes and "floor" in notes and "*final success*" in notes
     assert report.plain_number(1234567.0) == "1,234,567" and report.plain_number(0.5) == "0.5"
+
+
+def test_long_training_curves_are_drawn_as_stretch_means():
+    import numpy as np
+
+    from moonshot.evaluation.report import _binned
+
+    x = np.arange(1, 300_001, dtype=float)
+    y = np.where(x > 150_000, 0.8, 0.2)
+    bx, by = _binned(x, y)
+    assert len(bx) == 400 and bx[-1] == 300_000
+    assert by[0] == 0.2 and by[-1] == 0.8  # the level of each stretch, not its noise
+    short = np.arange(50.0)
+    assert _binned(short, short)[0] is short

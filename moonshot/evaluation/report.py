@@ -182,13 +182,15 @@ def plot_training_runs(runs: list[dict], path: Path, title: str = "Training runs
     ax_train, ax_eval = fig.subplots(1, 2, sharey=True)
     for i, r in enumerate(runs):
         color = f"C{i % 10}"
-        ax_train.plot(r["steps"], r["rolling"], color=color, lw=1.5, label=r["name"])
+        x, y = _binned(np.asarray(r["steps"], dtype=float), np.asarray(r["rolling"], float))
+        ax_train.plot(x, y, color=color, lw=1.5, label=r["name"])
         for split, ls in (("train", "-"), ("new", "--")):
             if split in r["evals"]:
                 x, y = r["evals"][split]
                 ax_eval.plot(x, y, color=color, ls=ls, marker="o", ms=3,
                              label=f"{r['name']}, {split}")
-    ax_train.set_title(f"{title}: training episodes (rolling {runs[0]['window'] if runs else ''})")
+    ax_train.set_title(f"{title}: training episodes (rolling {runs[0]['window'] if runs else ''}"
+                       ", averaged over at most 400 stretches)")
     ax_eval.set_title("deterministic evaluations (train —, new - -)")
     for ax in (ax_train, ax_eval):
         ax.set_xlabel("env steps")
@@ -199,6 +201,18 @@ def plot_training_runs(runs: list[dict], path: Path, title: str = "Training runs
     ax_eval.legend(fontsize=6, loc="best", ncol=2)
     _save(fig, path)
     return path
+
+
+def _binned(x: np.ndarray, y: np.ndarray, bins: int = 400) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)`` as at most ``bins`` points, each the mean of its stretch of ``x``: a
+    rolling rate over 300,000 episodes drawn point by point is a block of noise."""
+    if len(x) <= bins:
+        return x, y
+    edges = np.linspace(0, len(x), bins + 1).astype(int)
+    keep = [(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
+    with np.errstate(all="ignore"):
+        ys = [np.nanmean(y[a:b]) if np.isfinite(y[a:b]).any() else np.nan for a, b in keep]
+    return np.array([x[b - 1] for _, b in keep]), np.array(ys)
 
 
 def plot_transfer(results: list[dict], path: Path, title: str = "Transfer") -> Path:
