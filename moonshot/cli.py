@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the CLI imports the worlds only when a command needs them
     from .worlds import World
+
+from .errors import did_you_mean
 
 DESCRIPTION = """\
 moonshot: measure local vs extreme generalization in two worlds.
@@ -19,7 +21,8 @@ Model-free RL (stable-baselines3) needs many trials and deaths; model-based plan
 handful; `moonshot evaluate` moves both to unseen ("new") maps and scenarios.
 ENV is a world's short name or one of its env ids: {worlds}; worlds of your own load as
 plug-ins (MOONSHOT_WORLDS=module[,module], or the entry-point group moonshot.worlds).
-AGENT is `planner` (the world's planner), a run folder, or `module:Class` (your own Agent).
+AGENT is `planner` (the world's planner), a run folder, `pretrained:NAME` (`moonshot
+pretrained` lists them), or `module:Class` (your own Agent).
 """
 
 EPILOG = """\
@@ -29,6 +32,32 @@ examples:
   moonshot train moon --algo ppo --timesteps 200000 --out runs/moon-ppo
   moonshot evaluate runs/moon-ppo runs/moon-planner --split new --episodes 100
 """
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with no abbreviations (``--timestep`` is not ``--timesteps``) and a "did you
+    mean" for an unknown flag, from the options of the command it was given to."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:
+        ns, extras = self.parse_known_args(args, namespace)
+        if extras:
+            parser = self._command_parser(ns)
+            options = list(parser._option_string_actions)
+            hints = "".join(did_you_mean(e.split("=", 1)[0], options) for e in extras
+                            if e.startswith("-"))
+            parser.error(f"unrecognized arguments: {' '.join(extras)}{hints}")
+        return ns
+
+    def _command_parser(self, ns: argparse.Namespace) -> argparse.ArgumentParser:
+        """The subcommand's parser that ``ns`` went through (``self`` when none did)."""
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                return action.choices.get(str(getattr(ns, action.dest, "")), self)
+        return self
 
 
 class NotBuiltYet(Exception):
@@ -54,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .worlds import known_worlds
 
     env_help = "a world (" + ", ".join(w.name for w in _worlds()) + ") or a full env id"
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="moonshot", description=DESCRIPTION.format(worlds=known_worlds()), epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=_version())
@@ -199,7 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Render episodes of an agent to a GIF or MP4 file.")
     p.add_argument("env", metavar="ENV", help=env_help)
     p.add_argument("--agent", default="planner",
-                   help="'planner', a training run folder, or module:Class (default: planner)")
+                   help="'planner', a training run folder, pretrained:NAME, or module:Class "
+                   "(default: planner)")
     p.add_argument("--split", choices=["train", "new"], default="train")
     p.add_argument("--episodes", type=int, default=1)
     p.add_argument("--fps", type=int, default=None,
@@ -207,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--view", default=None,
                    help="the world's view (city: top, the default, top-down around the car; "
                    "or chase, 3D from behind and above it)")
+    p.add_argument("--no-progress", action="store_true", help="no progress display")
     _add_common_run_args(p)
 
     p = sub.add_parser(
@@ -247,7 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "resumes from its last checkpoint.",
         epilog=schema_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("spec", metavar="SPEC.yaml", help="the sweep spec")
+    p.add_argument("spec", metavar="SPEC.yaml",
+                   help="the sweep spec: a file, or the name of a shipped one (e.g. "
+                   "moon-transfer; a wrong name lists them)")
     p.add_argument("--out", required=True, help="the sweep folder (cells/, report.md, ...)")
     p.add_argument("--address", default=None,
                    help="join a running Ray cluster (auto, HOST:PORT or ray://HOST:PORT); "
@@ -273,6 +306,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", metavar="DIR", help="a run folder, or a folder of them (a sweep)")
     p.add_argument("--trust", action="store_true",
                    help="load the pickles (only for folders you trust: they may run code)")
+
+    sub.add_parser("pretrained", help="list the pretrained agents shipped (pretrained:NAME)",
+                   description="The RL agents shipped in the package: give one to any "
+                   "command that takes an agent as pretrained:NAME (from any folder).")
 
     p = sub.add_parser("benchmark", help="throughput of the environments and planners",
                        description="Measure env and planner throughput next to peers.")

@@ -121,7 +121,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .evaluation.demo import run_demo
 
     report = run_demo(Path(args.out), full=args.full, seed=args.seed, seed_set=args.seed_set)
-    print(f"\nreport: {report}")
+    print(f"\nreport: {report.with_suffix('.html')} (open it in a browser; the same in "
+          f"{report.name})")
     return 0
 
 
@@ -243,7 +244,8 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     _import_recorded_modules(Path(args.agent))  # a run folder of a plug-in world
     path = render_episodes(args.env, agent=args.agent, split=args.split, episodes=args.episodes,
-                           seed=args.seed, out=args.out, fps=args.fps, view=args.view)
+                           seed=args.seed, out=args.out, fps=args.fps, view=args.view,
+                           progress=not args.no_progress)
     print(f"wrote {path}")
     return 0
 
@@ -303,4 +305,20 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     from .agents.migrate import migrate
 
     migrate(Path(args.dir), trust=args.trust)
+    return 0
+
+
+def cmd_pretrained(args: argparse.Namespace) -> int:
+    import re
+
+    from .agents.pretrained import PREFIX, pretrained_agents
+
+    rows = [("agent", "env", "algo", "trained for", "made by")]
+    for a in pretrained_agents().values():
+        steps = f"{a.timesteps:,} steps" if a.timesteps else ""
+        command = re.sub(r" --out \S+", "", a.command)  # where it ran: not how to rerun it
+        rows.append((PREFIX + a.name, a.env_id, a.algo, steps, command))
+    widths = [max(len(r[k]) for r in rows) for k in range(4)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4])
     return 0

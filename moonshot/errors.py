@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 
 
@@ -13,20 +14,30 @@ class ConfigError(ValueError, TypeError):
     """
 
 
+def did_you_mean(word: str, options: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the options closest to ``word`` (difflib), else ``""``."""
+    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=2, cutoff=0.6)
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+
+
 def check_keys(given: Iterable[str], known: Iterable[str], what: str = "config") -> None:
-    """Raise :class:`ConfigError` naming every unknown key and listing the known ones."""
+    """Raise :class:`ConfigError` naming every unknown key (with the closest known key, if
+    one is close) and listing the known ones."""
     known = sorted(known)
     unknown = sorted(set(given) - set(known))
     if unknown:
+        hints = "".join(did_you_mean(u, known) for u in unknown)
         raise ConfigError(
-            f"unknown {what} key(s) {unknown}; known keys are: {', '.join(known)}")
+            f"unknown {what} key(s) {unknown}{hints}; known keys are: {', '.join(known)}")
 
 
 def check_choice(name: str, value: object, choices: Iterable) -> None:
     """Raise :class:`ConfigError` if ``value`` is not one of ``choices``."""
     choices = list(choices)
     if value not in choices:
-        raise ConfigError(f"invalid {name}={value!r}; choose one of {choices}")
+        hint = did_you_mean(value, [c for c in choices if isinstance(c, str)]) \
+            if isinstance(value, str) else ""
+        raise ConfigError(f"invalid {name}={value!r}{hint}; choose one of {choices}")
 
 
 def check_int(name: str, value: object, lo: int) -> int:

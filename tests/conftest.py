@@ -27,10 +27,12 @@ ZOO_SHORTER = {"1000000": "2048", "1000": "5", "40": "4"}
 
 
 def readme_blocks(lang: str) -> list[str]:
-    """The ``lang`` code blocks of the README's tools section."""
-    text = (ROOT / "README.md").read_text()
+    """The ``lang`` code blocks of the tools section (moved from the README into
+    docs/integrations.md, which the README links)."""
+    text = (ROOT / "docs" / "integrations.md").read_text()
     start = text.index(TOOLS_SECTION)
-    end = text.index("\n## ", start + len(TOOLS_SECTION))
+    end = text.find("\n## ", start + len(TOOLS_SECTION))
+    end = len(text) if end < 0 else end
     return re.findall(rf"```{lang}\n(.*?)```", text[start:end], flags=re.S)
 
 

@@ -274,8 +274,11 @@ def test_worker_processes_are_opt_in_and_only_where_episodes_stay_the_same():
 
     assert env_workers(TrainConfig(env="city"), "moonshot/CityNav-v1", 8) == 1
     assert env_workers(TrainConfig(env="city", env_workers=2), "moonshot/CityNav-v1", 8) == 2
-    with pytest.raises(ValueError, match="MoonLaunch-v1 cannot split"):
-        env_workers(TrainConfig(env="moon", env_workers=2), "moonshot/MoonLaunch-v1", 256)
+    # MoonLaunch's batched env seeds its slots on their own too (seed + i)
+    assert env_workers(TrainConfig(env="moon", env_workers=2), "moonshot/MoonLaunch-v1",
+                       256) == 2
+    with pytest.raises(ValueError, match="CityNav-v0 cannot split"):  # no native vector env
+        env_workers(TrainConfig(env="city", env_workers=2), "moonshot/CityNav-v0", 8)
 
 
 def test_a_fixed_road_is_a_condition_of_the_task_a_range_is_training_randomization():

@@ -5,6 +5,7 @@ import json
 import imageio.v2 as imageio
 import numpy as np
 import pytest
+from conftest import run_as_user
 
 from moonshot.cli import build_parser, main
 
@@ -119,3 +120,67 @@ def test_render_city_planner_gif(tmp_path):
     frames = imageio.mimread(out)
     assert len(frames) > 10 and np.asarray(frames[0]).shape[2] == 3
     assert np.abs(np.asarray(frames[0], int) - np.asarray(frames[len(frames) // 2], int)).sum()
+
+
+def test_flags_are_never_abbreviated_and_typos_get_a_suggestion(tmp_path):
+    """``--timestep`` is not ``--timesteps`` (argparse's abbreviations are off), and an unknown
+    flag names the closest one; nothing is written for a refused run."""
+    for flag in ("--timestep", "--timestpes"):
+        out = run_as_user(["-m", "moonshot", "train", "moon", flag, "10", "--out",
+                           str(tmp_path / "r")], tmp_path, returncode=2)
+        assert f"unrecognized arguments: {flag} 10 (did you mean '--timesteps'?)" in out
+    assert not (tmp_path / "r").exists()
+
+
+def test_pretrained_agents_by_name_from_any_folder(tmp_path):
+    out = run_as_user(["-m", "moonshot", "pretrained"], tmp_path)
+    assert "pretrained:moon-ppo" in out and "pretrained:city-ppo" in out
+    assert "--out" not in out
+    from moonshot.agents.loading import resolve_agent
+
+    spec = resolve_agent("pretrained:moon-ppo")
+    assert spec.env_id == "moonshot/MoonLaunch-v1" and "pretrained" in spec.label
+    with pytest.raises(ValueError, match="did you mean 'moon-ppo'"):
+        resolve_agent("pretrained:moon-pp")
+    with pytest.raises(FileNotFoundError, match="did you mean 'planner'"):
+        resolve_agent("planer")
+
+
+def test_shipped_sweep_specs_by_name(tmp_path):
+    out = run_as_user(["-m", "moonshot", "sweep", "moon-transfer.yaml", "--out",
+                       str(tmp_path / "s"), "--dry-run"], tmp_path)
+    assert "cells" in out
+    out = run_as_user(["-m", "moonshot", "sweep", "moon-transfr", "--out",
+                       str(tmp_path / "s"), "--dry-run"], tmp_path, returncode=2)
+    assert "did you mean 'moon-transfer'" in out and "full" in out
+
+
+def test_world_axis_and_key_typos_get_a_suggestion():
+    from moonshot.errors import check_keys
+    from moonshot.worlds import get_world
+
+    with pytest.raises(ValueError, match="did you mean 'moon'"):
+        get_world("mon")
+    with pytest.raises(ValueError, match="did you mean 'altitude'"):
+        get_world("moon").axis("altitud")
+    with pytest.raises(ValueError, match="did you mean 'time_limit'"):
+        check_keys(["time_limt"], ["time_limit", "traffic_cars"])
+
+
+def test_a_sweep_cell_folder_loads_as_its_run(tmp_path):
+    import shutil
+
+    from moonshot.agents.loading import resolve_agent
+    from moonshot.agents.pretrained import pretrained_agents
+
+    cell = tmp_path / "cells" / "moon-ppo-s0"
+    shutil.copytree(pretrained_agents()["moon-ppo"].path, cell / "run")
+    (cell / "cell.json").write_text("{}")
+    spec = resolve_agent(str(cell))
+    assert spec.env_id == "moonshot/MoonLaunch-v1" and spec.label == "ppo (moon-ppo-s0)"
+
+
+def test_no_third_party_banner(tmp_path):
+    out = run_as_user(["-c", "import moonshot.physics.bullet, pybullet as pb; "
+                       "pb.connect(pb.DIRECT); print('done')"], tmp_path)
+    assert out.strip() == "done"

@@ -12,7 +12,8 @@ def test_demo_tiny_budget_writes_the_report(tmp_path, capfd):
                         city_plan_episodes=1, city_eval_episodes=1, render=False)
     report = run_demo(tmp_path / "demo", budget=budget)
     text = report.read_text()
-    for needle in ("## MoonLaunch", "## CityNav", "Sample efficiency", "Transfer", "planner",
+    for needle in ("## What this run found", "trained live", "*to 50%*", "## MoonLaunch",
+                   "## CityNav", "Sample efficiency", "Transfer", "planner",
                    "ppo", "learning_curves.png", "transfer.png"):
         assert needle in text
     for sub in ("compare-moon", "compare-city", "transfer-moon", "transfer-city", "."):
@@ -34,3 +35,26 @@ def test_demo_help(capsys):
     with pytest.raises(SystemExit):
         main(["demo", "--help"])
     assert "--full" in capsys.readouterr().out
+
+
+def test_the_report_opens_with_what_the_run_found(tmp_path):
+    """A paragraph computed from the run's tables, live and pretrained agents named as such,
+    glossaries under the tables."""
+    from moonshot.evaluation.demo import findings
+
+    cmp_moon = {"rows": [
+        {"agent": "ppo", "episodes": 300_000, "episodes_to_success_50": 271_026, "deaths": 5},
+        {"agent": "planner", "episodes": 12, "scenarios": 10, "scenario_success_rate": 1.0,
+         "trials_per_scenario": 1.2, "model_rollouts_per_scenario": 640.0, "deaths": 0}]}
+    ev = {"results": [
+        {"agent": "PPO (pretrained, 1M launches)", "split": "train", "success_rate": 0.9,
+         "first_trial_success_rate": 0.8, "trials_per_scenario": 1.5},
+        {"agent": "PPO (pretrained, 1M launches)", "split": "new", "success_rate": 0.5,
+         "first_trial_success_rate": 0.4, "trials_per_scenario": 2.5}]}
+    text = findings(cmp_moon, {"rows": []}, ev, {"results": []})
+    assert "PPO (one seed) first reached 50% success while learning after 271,026 launches" \
+        in text
+    assert "the planner solved 100% of its 10 scenarios with 1.2 real launches and 640 " \
+        "imagined rollouts each" in text
+    assert "PPO (pretrained, 1M launches): 90% on training scenarios, 50% on new ones (40% " \
+        "at the first trial)" in text

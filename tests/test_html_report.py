@@ -123,3 +123,45 @@ def test_tables_with_images_are_not_sortable_and_runs_of_figures_form_a_gallery(
     gallery = re.search(r'<div class="gallery">(.*?)</div>', body, re.S).group(1)
     assert gallery.count("<figure>") == 2
     assert body.index("</div>") < body.index("<p>after</p>")
+
+
+def test_tables_are_plain_narrow_and_explained():
+    """No scientific notation, no column empty in every row, at most 8 columns a table
+    (wider ones split, repeating the name columns), a glossary of the headers used."""
+    from moonshot.evaluation import report
+
+    rows = [{"run": "a", "agent": "ppo", "env": "MoonLaunch", "target": None,
+             "episodes": 300_123, "episodes_to_success_50": 271_026,
+             "model_rollouts_per_scenario": 23456.7, "wall_s_to_success_90": 0.000123,
+             "final_success_rate": 0.38, "deaths": 120_000, "trials_per_scenario": 1.0,
+             "episodes_to_first_success": 1},
+            {"run": "b", "agent": "planner", "env": "MoonLaunch", "target": None,
+             "episodes": 30, "episodes_to_success_50": 10, "model_rollouts_per_scenario": 0.0,
+             "wall_s_to_success_90": 12345.6, "final_success_rate": 1.0, "deaths": 0,
+             "trials_per_scenario": 1.2, "episodes_to_first_success": 1}]
+    md = report.markdown_table(rows, report.EFFICIENCY_COLUMNS)
+    assert "e+" not in md and "e-" not in md
+    assert "300,123" in md and "271,026" in md and "23,457" in md and "12,346" in md
+    assert "target" not in md  # empty in every row
+    tables = [t for t in md.split("\n\n") if t.strip()]
+    assert len(tables) > 1
+    for t in tables:
+        head = t.splitlines()[0]
+        assert head.count("|") - 1 <= report.MAX_COLUMNS and head.startswith("| run | agent |")
+    notes = report.glossary(md)
+    assert "*to 50%*" in notes and "floor" in notes and "*final success*" in notes
+    assert report.plain_number(1234567.0) == "1,234,567" and report.plain_number(0.5) == "0.5"
+
+
+def test_long_training_curves_are_drawn_as_stretch_means():
+    import numpy as np
+
+    from moonshot.evaluation.report import _binned
+
+    x = np.arange(1, 300_001, dtype=float)
+    y = np.where(x > 150_000, 0.8, 0.2)
+    bx, by = _binned(x, y)
+    assert len(bx) == 400 and bx[-1] == 300_000
+    assert by[0] == 0.2 and by[-1] == 0.8  # the level of each stretch, not its noise
+    short = np.arange(50.0)
+    assert _binned(short, short)[0] is short

@@ -26,3 +26,15 @@ def test_the_cleanrl_style_snippet_runs(tmp_path, monkeypatch, capsys):
     assert out.count("return ") == 4  # each 20 s drive ends by its time limit (200 steps)
     assert "of random launches reach the SOI" in out
     assert list((tmp_path / "videos" / "city").glob("*.mp4"))
+
+
+def test_the_cleanrl_style_snippet_runs_on_the_native_env(tmp_path, monkeypatch, capsys):
+    [block] = readme_blocks("python")
+    assert block.count("NATIVE = False") == 1
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block.replace("NATIVE = False", "NATIVE = True"), "README.md", "exec"),
+         {"__name__": "readme"})
+    out = capsys.readouterr().out
+    assert out.count("return ") == 4  # each 20 s drive ends by its time limit (200 steps)
+    assert "of random launches reach the SOI" in out
+    assert not (tmp_path / "videos").exists()

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ..envs.vector_slots import slot_info
 from ..errors import ConfigError
 from ..worlds import SEED_SETS
 from .base import Agent, EpisodeRecord, run_episode
@@ -446,7 +447,7 @@ def _batched_records(agent, env_id: str, kwargs: dict, episodes: int, seed: int,
                 if ended.any():
                     final = info["final_info"]
                     for j in np.flatnonzero(ended).tolist():
-                        row = {k: v[j] for k, v in final.items() if not k.startswith("_")}
+                        row = slot_info(final, j)
                         row["truncated"] = bool(trunc[j])
                         finals[j] = row
                     done |= ended

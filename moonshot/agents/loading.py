@@ -5,10 +5,13 @@ An agent spec is one of
 
 * ``planner`` or ``planner:WORLD`` - the world's model-based planner, with options after a
   second colon: ``planner:moon:model=patched_conic``, ``planner:city:perception=oracle``;
-* a run folder - a training run (its ``model.zip``) or a planner run (``moonshot plan``);
+* a run folder - a training run (its ``model.zip``) or a planner run (``moonshot plan``); a
+  sweep's cell folder (``OUT/cells/ID``) stands for its run (``OUT/cells/ID/run``);
 * ``search:WORLD`` - the ``simulator-search`` baseline (an ablation that owns the simulator:
   CEM in a copy of the env before each real trial), with options after a second colon:
   ``search:moon:population=50,iterations=2``; for worlds whose episode is one step;
+* ``pretrained:NAME`` - an agent shipped in the package (``moonshot pretrained`` lists them;
+  :mod:`moonshot.agents.pretrained`), from any folder and from a wheel install;
 * ``module:Class`` - a user's :class:`~moonshot.agents.base.Agent` subclass (or a factory
   returning an agent), importable from the current directory or the Python path. Its world
   comes from the caller (``--env``) or from the class attribute ``env_id``.
@@ -27,11 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, did_you_mean
 from ..runlog import read_json
 from ..worlds import get_world, resolve_env_id
 from ..worlds.plugins import import_recorded, import_user_module
 from .base import Agent
+from .pretrained import PREFIX, pretrained_agents, pretrained_path
 
 
 @dataclass
@@ -93,8 +97,19 @@ def resolve_agent(spec: str | Agent | AgentSpec, env: str | None = None) -> Agen
     for kind in _KINDS:
         if kind.matches(text):
             return _check_world(kind.load(text, env), env)
-    raise FileNotFoundError(f"no such agent {text!r}: not a run folder, and not one of the "
-                            f"agent forms {', '.join(agent_kinds())}")
+    raise FileNotFoundError(f"no such agent {text!r}{did_you_mean(text, _agent_names())}: "
+                            "not a run folder, and not one of the agent forms "
+                            f"{', '.join(agent_kinds())}")
+
+
+def _agent_names() -> list[str]:
+    """Agent specs a mistyped one may have meant: the planners, searches, pretrained agents
+    and the run folders here."""
+    from ..worlds import worlds
+
+    names = ["planner", *(f"{k}:{w.name}" for w in worlds() for k in ("planner", "search"))]
+    names += [PREFIX + n for n in pretrained_agents()]
+    return names + [p.name for p in Path().iterdir() if p.is_dir() and not p.name.startswith(".")]
 
 
 def resolve_agents(specs: Sequence[str | AgentSpec], env: str | None = None) -> list[AgentSpec]:
@@ -216,6 +231,9 @@ def _is_run(text: str) -> bool:
 
 def _load_run(text: str, env: str | None) -> AgentSpec:
     path = Path(text)
+    if not (path / "config.json").exists() and (path / "cell.json").exists() and \
+            (path / "run").is_dir():
+        path = path / "run"  # a sweep's cell folder: the run it trained or planned
     cfg_path = path / "config.json"
     cfg = read_json(cfg_path) if cfg_path.exists() else {}
     # The modules of its world (a plug-in), imported before the world is looked up; older
@@ -234,7 +252,7 @@ def _load_run(text: str, env: str | None) -> AgentSpec:
         agent = load_learned_agent(path, cfg)
         train_cfg = cfg["train"]
         kwargs = {k: v for k, v in train_cfg.get("env_kwargs", {}).items() if k != "split"}
-        return AgentSpec(f"{agent.name} ({path.name})", cfg["env_id"], kwargs, agent, "run",
+        return AgentSpec(f"{agent.name} ({Path(text).name})", cfg["env_id"], kwargs, agent, "run",
                          text)
     if not (path / "model.zip").exists() and not cfg_path.exists():
         raise FileNotFoundError(f"{path} is not a run folder: it has neither model.zip nor "
@@ -251,7 +269,7 @@ def _load_run(text: str, env: str | None) -> AgentSpec:
             raise ConfigError(f"{path} has no config.json saying which env its agent was "
                               "trained in: give the env (--env WORLD)")
         env_id = resolve_env_id(env)
-    return AgentSpec(f"{agent.name} ({path.name})", env_id, kwargs, agent, "run", text)
+    return AgentSpec(f"{agent.name} ({Path(text).name})", env_id, kwargs, agent, "run", text)
 
 
 # --- module:Class ----------------------------------------------------------------------
@@ -290,8 +308,19 @@ def _load_class(text: str, env: str | None) -> AgentSpec:
     return AgentSpec(label, env_id, {}, agent, "class", text)
 
 
+def _is_pretrained(text: str) -> bool:
+    return text.startswith(PREFIX)
+
+
+def _load_pretrained(text: str, env: str | None) -> AgentSpec:
+    spec = _load_run(str(pretrained_path(text)), env)
+    return dataclasses.replace(spec, label=f"{spec.agent.name} ({text})", source=text)
+
+
 register_agent_kind("class", _is_class, _load_class, "module:Class", first=False)
 register_agent_kind("run", _is_run, _load_run, "a run folder", first=True)
 register_agent_kind("planner", _is_planner, _load_planner, "planner, planner:WORLD",
                     first=True)
 register_agent_kind("search", _is_search, _load_search, "search:WORLD", first=True)
+register_agent_kind("pretrained", _is_pretrained, _load_pretrained, "pretrained:NAME",
+                    first=True)

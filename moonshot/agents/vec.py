@@ -21,6 +21,7 @@ from stable_baselines3.common.vec_env.base_vec_env import (
     VecEnvStepReturn,
 )
 
+from ..envs.vector_slots import slot_info
 from ..worlds import resolve_env_id
 
 
@@ -32,12 +33,9 @@ def sb3_infos(info: dict, terminated: np.ndarray, truncated: np.ndarray) -> list
     final = info.get("final_info", {})
     final_obs = info.get("final_obs")
     infos: list[dict] = [{} for _ in range(len(dones))]
-    keys = [k for k in final if not k.startswith("_")]
-    for i in np.nonzero(dones)[0]:
+    for i in np.nonzero(dones)[0].tolist():
         d = infos[i]
-        for k in keys:
-            v = final[k][i]
-            d[k] = v.item() if isinstance(v, np.generic) else v
+        d.update(slot_info(final, i))
         assert final_obs is not None  # the env reports it with every finished episode
         d["terminal_observation"] = final_obs[i]
         d["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])

@@ -6,6 +6,11 @@ from typing import Any
 
 import gymnasium as gym
 
+#: ``max_episode_steps`` registered for CityNav: the default ``time_limit`` (240 s) at 10
+#: steps a second (both versions; tested), so that ``gymnasium.make``'s ``TimeLimit`` ends a
+#: drive on the step the env itself truncates it and ``spec.max_episode_steps`` is its length
+CITY_MAX_EPISODE_STEPS = 2400
+
 
 def register_envs() -> None:
     """Register the moonshot environments (idempotent; entry points import lazily)."""
@@ -28,12 +33,14 @@ def register_envs() -> None:
         gym.register(
             id="moonshot/CityNav-v0",
             entry_point="moonshot.envs.city_nav:CityNavEnv",
+            max_episode_steps=CITY_MAX_EPISODE_STEPS,
         )
     if "moonshot/CityNav-v1" not in gym.registry:
         gym.register(
             id="moonshot/CityNav-v1",
             entry_point="moonshot.envs.city_v1:CityNavV1Env",
             vector_entry_point="moonshot.envs.city_vector:CityNavVectorEnv",
+            max_episode_steps=CITY_MAX_EPISODE_STEPS,
         )
 
 

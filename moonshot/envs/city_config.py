@@ -28,7 +28,9 @@ SETTINGS: dict[str, tuple[object, str]] = {
     "lidar_range": (50.0, "the lidar's range, m"),
     "navigation": (True, "the navigator's slots in the observation (route points, offset, "
                    "heading); ``False``: zeros, the agent knows only where the goal is"),
-    "time_limit": (240.0, "seconds before the drive is truncated (``outcome=\"timeout\"``)"),
+    "time_limit": (240.0, "seconds before the drive is truncated (``outcome=\"timeout\"``); "
+                   "registered as ``max_episode_steps=2400``, so a longer one needs "
+                   "``gymnasium.make(..., max_episode_steps=N)`` too"),
     "route_length": ((250.0, 600.0), "``[low, high]``, m: the length of the shortest legal "
                      "route from the start to the goal"),
     "goal_radius": (6.0, "m: arrived within this distance of the goal once the route is "
@@ -172,3 +174,17 @@ def check_city_config(cfg: dict) -> None:
         _number(cfg, "occlusion", 0, 1000)
 
 
+
+
+def check_step_limit(limit: int | None, max_steps: int, time_limit: float, dt: float) -> None:
+    """Refuse a ``max_episode_steps`` (registered as the default ``time_limit``'s steps and
+    passed by ``gymnasium.make_vec`` to the native vector env) that would cut a drive before
+    the env's own ``time_limit``: the cut drive would end without its ``outcome``. (A single
+    env cannot see it: ``gymnasium.make`` wraps it in ``TimeLimit``, so a longer
+    ``time_limit`` needs ``max_episode_steps=`` too; the class docstring says so.)"""
+    if limit is not None and limit < max_steps:
+        raise ConfigError(
+            f"time_limit={time_limit:g} s is {max_steps:,} steps, but max_episode_steps="
+            f"{limit:,} would cut the drive first (without its outcome): for shorter drives "
+            f"give time_limit={limit * dt:g}, for longer ones pass max_episode_steps="
+            f"{max_steps} to gymnasium.make as well")

@@ -94,7 +94,7 @@ class CityDrives:
         self.red_run = np.zeros(n, dtype=np.int64)
         self.togo = np.zeros(n)
         self._noise: list = [None] * n
-        self._max_steps = int(round(float(cfg["time_limit"]) / self.batch.dt))
+        self.max_steps = int(round(float(cfg["time_limit"]) / self.batch.dt))
         self._goal_radius = float(cfg["goal_radius"])
 
     # ---------------------------------------------------------------------------- episodes
@@ -159,7 +159,8 @@ class CityDrives:
         ``ran_red``, ``speeding`` and the reward ``terms``."""
         a = np.asarray(actions, dtype=np.float64).reshape(self.n, 2)
         if not np.all(np.isfinite(a)):
-            raise ValueError(f"actions must be finite numbers in [-1, 1], got {actions!r}")
+            raise ValueError("actions must be finite numbers (values outside [-1, 1] are "
+                             f"clipped), got {actions!r}")
         a = np.clip(a, -1.0, 1.0)
         p, cfg, b = self.vehicle, self.cfg, self.batch
         accel = np.where(a[:, 0] >= 0.0, a[:, 0] * p.max_accel, a[:, 0] * p.max_brake)
@@ -189,7 +190,7 @@ class CityDrives:
                  "speeding": np.where(speeding, cfg["reward_speeding"], 0.0)}
         reward = sum(terms.values())
         terminated = (crash > 0) | arrived
-        truncated = ~terminated & (self.steps >= self._max_steps)
+        truncated = ~terminated & (self.steps >= self.max_steps)
         return {"obs": self._observation(range(self.n)), "reward": reward,
                 "terminated": terminated, "truncated": truncated, "arrived": arrived,
                 "crash": crash, "off_road": off_road, "ran_red": red > 0,
@@ -294,6 +295,16 @@ class CityDrives:
         if state["noise"] is not None:
             self._noise[i] = np.random.default_rng()
             self._noise[i].bit_generator.state = state["noise"]
+
+
+def step_info(drives: CityDrives, step: dict, i: int) -> dict:
+    """The ``info`` of drive ``i`` after ``step`` (the single env's and the vector env's)."""
+    info = drives.info(i, bool(step["arrived"][i]), bool(step["crash"][i]))
+    info.update(off_road=bool(step["off_road"][i]), ran_red_light=bool(step["ran_red"][i]),
+                speeding=bool(step["speeding"][i]),
+                reward_terms={k: float(v[i]) for k, v in step["terms"].items()},
+                **episode_end(step, i))
+    return info
 
 
 def episode_end(step: dict, i: int) -> dict:

@@ -271,7 +271,8 @@ class CityNavEnv(gym.Env):
         except (TypeError, ValueError):
             a0 = a1 = math.nan
         if not (math.isfinite(a0) and math.isfinite(a1)):
-            raise ValueError(f"action must be 2 finite numbers in [-1, 1], got {action!r}")
+            raise ValueError("action must be 2 finite numbers (values outside [-1, 1] are "
+                             f"clipped), got {action!r}")
         a = (min(max(a0, -1.0), 1.0), min(max(a1, -1.0), 1.0))
         w, cfg, p = self.world, self.config, self.ego_params
         assert w.route is not None and w.traffic is not None and w.city is not None

@@ -28,7 +28,7 @@ from .city_drives import (
     V1_LIDAR_OBSERVATION,
     CityDrives,
     default_config,
-    episode_end,
+    step_info,
 )
 from .city_nav import CityNavEnv
 from .city_vector import CityNavVectorEnv
@@ -149,14 +149,10 @@ class CityNavV1Env(gym.Env):
         try:
             a = np.asarray(action, dtype=np.float64).reshape(2)
         except (TypeError, ValueError):
-            raise ValueError(f"action must be 2 finite numbers in [-1, 1], got {action!r}") \
-                from None
+            raise ValueError("action must be 2 finite numbers (values outside [-1, 1] are "
+                             f"clipped), got {action!r}") from None
         st = self._drives.step(a[None], [self.np_random])
-        info = self._drives.info(0, bool(st["arrived"][0]), bool(st["crash"][0]))
-        info.update(off_road=bool(st["off_road"][0]), ran_red_light=bool(st["ran_red"][0]),
-                    speeding=bool(st["speeding"][0]),
-                    reward_terms={k: float(v[0]) for k, v in st["terms"].items()},
-                    **episode_end(st, 0))
+        info = step_info(self._drives, st, 0)
         for view in self._views.values():
             self._refresh_views(view)
         if self.render_mode == "human":

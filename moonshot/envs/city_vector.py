@@ -16,18 +16,23 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from ..errors import check_keys
-from .city_config import check_city_config
-from .city_drives import CityDrives, default_config, episode_end
+from .city_config import check_city_config, check_step_limit
+from .city_drives import CityDrives, default_config, step_info
+from .vector_slots import check_autoreset_mode, restore_generators, slot_generators
 
 
 class CityNavVectorEnv(VectorEnv):
     """``num_envs`` CityNav-v1 drives stepped together (see the module docstring).
 
-    Same config, drives, rewards and outcomes as :class:`CityNavV1Env`: drive ``i`` of
-    ``reset(seed=s)`` is the single env's ``reset(seed=s + i)``, and each drive then draws
-    from its own generator, so every drive is the one a single env would have driven. Every
-    drive that ends resets in the same step (``AutoresetMode.SAME_STEP``): its last
-    observation is in ``infos["final_obs"]``, its final info in ``infos["final_info"]``.
+    Same config, drives, rewards, outcomes and infos as :class:`CityNavV1Env`: drive ``i`` of
+    ``reset(seed=s)`` is the single env's ``reset(seed=s + i)`` (a list of seeds gives each
+    drive its own), and each drive then draws from its own generator, so every drive is the
+    one a single env would have driven. With ``autoreset_mode="same-step"`` (the default,
+    :class:`gymnasium.vector.AutoresetMode`) a drive that ends resets in the same step: its
+    last observation is in ``infos["final_obs"]``, its final info in ``infos["final_info"]``;
+    with ``"next-step"`` the step after its end resets it (reward 0, its action ignored), as
+    Gymnasium's sync vector env does. Infos are built as the sync vector env builds them, from
+    the single env's info of each drive (the same keys, per step and in ``final_info``).
     """
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
@@ -35,13 +40,17 @@ class CityNavVectorEnv(VectorEnv):
     #: the same episodes
     slot_seeding = True
 
-    def __init__(self, num_envs: int = 8, render_mode: str | None = None, **config: Any) -> None:
+    def __init__(self, num_envs: int = 8, render_mode: str | None = None,
+                 autoreset_mode: AutoresetMode | str = AutoresetMode.SAME_STEP,
+                 max_episode_steps: int | None = None, **config: Any) -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or \
                 num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
         if render_mode is not None:
             raise ValueError("CityNavVectorEnv does not render; render a single "
                              "moonshot/CityNav-v1 env instead")
+        self.autoreset_mode = check_autoreset_mode(autoreset_mode)
+        self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
         cfg = default_config()
         check_keys(config, cfg, "CityNav-v1 config")
         cfg.update(config)
@@ -50,103 +59,74 @@ class CityNavVectorEnv(VectorEnv):
         self.num_envs = int(num_envs)
         self.render_mode = None
         self._drives = CityDrives(self.num_envs, cfg)
+        # make_vec passes the registered limit: each drive ends by its own time_limit first
+        check_step_limit(max_episode_steps, self._drives.max_steps, cfg["time_limit"],
+                         self._drives.batch.dt)
         self.single_observation_space = self._drives.layout.box
         self.single_action_space = spaces.Box(-1.0, 1.0, (2,), dtype=np.float32)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self._rngs: list[np.random.Generator] = []
         self._obs: np.ndarray | None = None
+        self._ended = np.zeros(self.num_envs, dtype=bool)  # next-step mode: reset these next
 
     def reset(self, *, seed: int | list | None = None,
               options: dict | None = None) -> tuple[np.ndarray, dict]:
-        from gymnasium.utils import seeding
-
-        seeds: list[int | None]
-        if seed is None:
-            seeds = [None] * self.num_envs
-        elif isinstance(seed, (int, np.integer)):
-            seeds = [int(seed) + i for i in range(self.num_envs)]
-        else:
-            seeds = list(seed)
         if not self._rngs or seed is not None:
-            self._rngs = [seeding.np_random(s)[0] for s in seeds]
-        obs, infos = [], []
+            self._rngs = slot_generators(seed, self.num_envs)
+        obs: list[np.ndarray] = []
+        infos: dict = {}
         for i in range(self.num_envs):
             o, info = self._drives.reset(i, self._rngs[i], options)
             obs.append(o)
-            infos.append(info)
+            infos = self._add_info(infos, info, i)
         self._obs = np.stack(obs)
-        return self._obs.copy(), _stack_infos(infos)
+        self._ended[:] = False
+        return self._obs.copy(), infos
 
     def step(self, actions: np.ndarray,
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
         if self._obs is None:
             raise RuntimeError("call reset() before step()")
-        st = self._drives.step(actions, self._rngs)
-        obs = st["obs"]
-        done = st["terminated"] | st["truncated"]
+        d, n = self._drives, self.num_envs
+        restarted = np.flatnonzero(self._ended).tolist()
+        # next-step mode: the drives that ended last step start again and sit this step out
+        # (stepped with the rest, then put back where their reset left them)
+        starts: dict[int, tuple] = {}
+        for i in restarted:
+            o, info = d.reset(i, self._rngs[i])
+            starts[i] = (o, info, d.get_state(i), self._rngs[i].bit_generator.state)
+        st = d.step(actions, self._rngs)
+        obs, reward = st["obs"], st["reward"].astype(np.float64)
+        terminated, truncated = st["terminated"].copy(), st["truncated"].copy()
+        same_step = self.autoreset_mode == AutoresetMode.SAME_STEP
         infos: dict = {}
-        if done.any():
-            final_obs = np.zeros_like(obs)
-            finals = []
-            for i in np.flatnonzero(done).tolist():
-                final_obs[i] = obs[i]
-                f = self._drives.info(i, bool(st["arrived"][i]), bool(st["crash"][i]))
-                f.update(episode_end(st, i))
-                f.setdefault("crash", "")
-                finals.append((i, f))
-                obs[i], _ = self._drives.reset(i, self._rngs[i])
-            infos["final_obs"] = final_obs
-            infos["_final_obs"] = done.copy()
-            infos["final_info"] = _final_infos(finals, self.num_envs)
-            infos["_final_info"] = done.copy()
-        every = np.ones(self.num_envs, dtype=bool)
-        for key, val in (("off_road", st["off_road"]), ("ran_red_light", st["ran_red"]),
-                         ("speeding", st["speeding"]), ("map_id", self._drives.map_id.copy()),
-                         ("red_lights_run", self._drives.red_run.copy())):
-            infos[key], infos["_" + key] = val, every
+        for i in range(n):
+            if i in starts:
+                obs[i], info, drive, rng = starts[i]
+                d.set_state(i, drive)
+                self._rngs[i].bit_generator.state = rng
+                reward[i], terminated[i], truncated[i] = 0.0, False, False
+            else:
+                info = step_info(d, st, i)
+                if same_step and (terminated[i] or truncated[i]):
+                    infos = self._add_info(infos, {"final_obs": obs[i], "final_info": info}, i)
+                    obs[i], info = d.reset(i, self._rngs[i])
+            infos = self._add_info(infos, info, i)
+        if not same_step:
+            self._ended = terminated | truncated
         self._obs = obs
-        return obs.copy(), st["reward"].astype(np.float64), st["terminated"], \
-            st["truncated"], infos
+        return obs.copy(), reward, terminated, truncated, infos
 
     def get_state(self) -> dict:
         assert self._obs is not None, "call reset() before get_state()"
         return {"rngs": [r.bit_generator.state for r in self._rngs],
                 "drives": [self._drives.get_state(i) for i in range(self.num_envs)],
-                "obs": self._obs.copy()}
+                "obs": self._obs.copy(), "ended": self._ended.copy()}
 
     def set_state(self, state: dict) -> None:
-        from gymnasium.utils import seeding
-
-        self._rngs = [seeding.np_random(0)[0] for _ in range(self.num_envs)]
-        for r, s in zip(self._rngs, state["rngs"], strict=True):
-            r.bit_generator.state = s
+        self._rngs = restore_generators(state["rngs"])
         for i, s in enumerate(state["drives"]):
             self._drives.set_state(i, s)
         self._obs = state["obs"].copy()
-
-
-def _stack_infos(infos: list[dict]) -> dict:
-    out: dict = {}
-    n = len(infos)
-    for key in infos[0]:
-        vals = [d[key] for d in infos]
-        out[key] = np.array(vals, dtype=object if isinstance(vals[0], str) else None)
-        out["_" + key] = np.ones(n, dtype=bool)
-    return out
-
-
-def _final_infos(finals: list[tuple[int, dict]], n: int) -> dict:
-    keys = list(dict.fromkeys(k for _, f in finals for k in f))
-    out: dict = {}
-    for key in keys:
-        sample = next(f[key] for _, f in finals if key in f)
-        arr = np.zeros(n, dtype=object if isinstance(sample, str) else type(sample))
-        mask = np.zeros(n, dtype=bool)
-        for i, f in finals:
-            if key in f:
-                arr[i] = f[key]
-                mask[i] = True
-        out[key] = arr
-        out["_" + key] = mask
-    return out
+        self._ended = np.asarray(state.get("ended", np.zeros(self.num_envs, dtype=bool)))

@@ -176,22 +176,25 @@ def observe(s: Scenarios) -> np.ndarray:
     return np.clip(obs, OBS_LOW, OBS_HIGH).astype(np.float32)
 
 
-def check_actions(actions: ArrayLike, n: int) -> np.ndarray:
-    """Validate a batch of actions: shape (n, 3) and finite, else ``ValueError``."""
+def check_actions(actions, n: int) -> np.ndarray:
+    """Validate a batch of actions: shape (n, 3) and finite, else ``ValueError`` (values
+    outside [-1, 1] are clipped later, as a single env's)."""
     a = np.asarray(actions, dtype=np.float64)
     if a.size != 3 * n:
         raise ValueError(f"expected {n} action(s) of 3 numbers, got shape {a.shape}")
     if not np.all(np.isfinite(a)):
-        raise ValueError(f"action contains NaN or infinite values: {a.reshape(-1, 3).tolist()}")
+        raise ValueError("actions must be finite (values outside [-1, 1] are clipped); got "
+                         f"NaN or infinite values: {a.reshape(-1, 3).tolist()}")
     return a.reshape(n, 3)
 
 
-def launch(s: Scenarios, actions: np.ndarray, rng: np.random.Generator | None, cfg: dict,
-           traced: bool = False,
-           ) -> tuple[earth_moon.LaunchResult, np.ndarray, list[np.ndarray] | None]:
+def launch(s: Scenarios, actions: np.ndarray,
+           rng: np.random.Generator | list[np.random.Generator] | None, cfg: dict,
+           traced: bool = False):
     """Fly the launches; returns ``(LaunchResult, executed delta_v, trajectories or None)``.
 
     ``rng`` draws the burn execution error (``None`` or ``execution_error=0``: exact burns);
+    a list holds one generator per launch (each draws its launch's error, as a single env's);
     ``burn_bias`` and ``burn_bias_angle_deg`` are the engine's systematic error, applied before
     the random one.
     """
@@ -202,7 +205,8 @@ def launch(s: Scenarios, actions: np.ndarray, rng: np.random.Generator | None, c
         angle = angle + math.radians(bias_deg)
     scale = cfg["execution_error"]
     if rng is not None and scale > 0:
-        noise = rng.standard_normal((len(s), 2))
+        noise = (np.concatenate([r.standard_normal((1, 2)) for r in rng])
+                 if isinstance(rng, list) else rng.standard_normal((len(s), 2)))
         dv = dv + scale * DV_ERROR_SIGMA * noise[:, 0]
         angle = angle + scale * ANGLE_ERROR_SIGMA * noise[:, 1]
     params = earth_moon.launch_params(

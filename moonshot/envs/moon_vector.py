@@ -8,36 +8,52 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
+from numpy.typing import ArrayLike
 
 from . import moon_core as core
 from .moon_config import make_config, split_ranges
+from .vector_slots import check_autoreset_mode, restore_generators, slot_generators
 
 
 class MoonLaunchVectorEnv(VectorEnv):
     """``num_envs`` MoonLaunch launches per ``step``, integrated in one batched numba call.
 
     Semantics match :class:`~moonshot.envs.moon_launch.MoonLaunchEnv` (same config keys, same
-    scenarios, rewards and outcomes). Every launch ends its episode, so each step autoresets in
-    the same step (``AutoresetMode.SAME_STEP``): the returned observations are the next
-    scenarios, the launched ones are in ``infos["final_obs"]`` and their infos in
-    ``infos["final_info"]``. Infos are Gymnasium's dict of arrays with ``_key`` masks, with
-    the keys of the single env: ``reset`` and the new scenarios of each step carry
-    ``map_id``, ``is_success`` and ``split``; ``final_info`` every key of a launch's ``info``
-    (``is_success``, ``death``, ``outcome``, ``split``, ``target``, ...).
+    scenarios, rewards and outcomes): slot ``i`` of ``reset(seed=s)`` is the single env's
+    ``reset(seed=s + i)`` (a list of seeds gives each slot its own), and each slot then draws
+    from its own generator, so every slot's launches are the ones a single env would fly.
 
-    Make it with ``gymnasium.make_vec("moonshot/MoonLaunch-v0", num_envs=256,
+    Every launch ends its episode. With ``autoreset_mode="same-step"`` (the default,
+    :class:`gymnasium.vector.AutoresetMode`) each step resets in the same step: the returned
+    observations are the next scenarios, the launched ones are in ``infos["final_obs"]`` and
+    their infos in ``infos["final_info"]``. With ``"next-step"`` a step returns the launches
+    (``terminated`` everywhere, the single env's infos) and the next step resets (reward 0,
+    the action ignored), as Gymnasium's sync vector env does. Infos are Gymnasium's dict of
+    arrays with ``_key`` masks, with the keys of the single env: ``reset`` and the new
+    scenarios carry ``map_id``, ``is_success`` and ``split``; a launch every key of a
+    launch's ``info`` (``is_success``, ``death``, ``outcome``, ``split``, ``target``, ...).
+
+    Make it with ``gymnasium.make_vec("moonshot/MoonLaunch-v1", num_envs=256,
     vectorization_mode="vector_entry_point")`` or directly. For stable-baselines3, wrap it with
     :func:`moonshot.agents.vec.to_sb3` (envs know nothing of stable-baselines3).
     """
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
+    #: slot i is seeded on its own (``seed + i``): a batch split across processes launches
+    #: the same episodes
+    slot_seeding = True
 
-    def __init__(self, num_envs: int = 8, render_mode: str | None = None, **config: Any):
-        if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+    def __init__(self, num_envs: int = 8, render_mode: str | None = None,
+                 autoreset_mode: AutoresetMode | str = AutoresetMode.SAME_STEP,
+                 **config: Any) -> None:
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or \
+                num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
         if render_mode is not None:
             raise ValueError("MoonLaunchVectorEnv does not render; render a MoonLaunchEnv "
                              "(render_mode='rgb_array') instead")
+        self.autoreset_mode = check_autoreset_mode(autoreset_mode)
+        self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
         self.config = make_config(**config)
         if self.config["record_trajectory"]:
             raise ValueError("record_trajectory is not supported by the batched env")
@@ -52,21 +68,29 @@ class MoonLaunchVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.scenario: core.Scenarios | None = None
         self._obs: np.ndarray | None = None
+        self._rngs: list[np.random.Generator] = []
+        self._launched = False  # next-step mode: the last step launched, this one resets
 
-    def _new_scenarios(self) -> np.ndarray:
-        ids = self.np_random.integers(0, 2**31 - 1, size=self.num_envs)
-        self.scenario = core.sample_scenarios(self.split, ids, self.config["moon_eccentricity"],
+    def _sample(self, ids: ArrayLike) -> np.ndarray:
+        self.scenario = core.sample_scenarios(self.split, np.asarray(ids, dtype=np.int64),
+                                              self.config["moon_eccentricity"],
                                               self.config["soi_radius"],
                                               split_ranges(self.split, self.config))
         self._obs = core.observe(self.scenario)
         return self._obs
 
-    def reset(self, *, seed: int | None = None,
+    def _new_scenarios(self) -> np.ndarray:
+        # one draw per slot from its own generator: the single env's reset
+        return self._sample([int(r.integers(0, 2**31 - 1)) for r in self._rngs])
+
+    def reset(self, *, seed: int | list | None = None,
               options: dict | None = None) -> tuple[np.ndarray, dict]:
-        super().reset(seed=seed)
         if options:
             raise ValueError(f"unknown reset option(s) {sorted(options)}; the batched env "
                              "draws its scenarios itself (use MoonLaunchEnv to pin one)")
+        if not self._rngs or seed is not None:
+            self._rngs = slot_generators(seed, self.num_envs)
+        self._launched = False
         obs = self._new_scenarios().copy()
         return obs, self._reset_infos()
 
@@ -93,37 +117,45 @@ class MoonLaunchVectorEnv(VectorEnv):
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
         if self.scenario is None:
             raise RuntimeError("call reset() before step()")
-        acts = core.check_actions(actions, self.num_envs)
-        result, dv, _ = core.launch(self.scenario, acts, self.np_random, self.config)
-        reward, success, outcome = core.score(result, self.target, self.scenario.moon_soi)
         n = self.num_envs
-        everyone = np.ones(n, dtype=bool)
-        final_info = self._batched({
+        everyone, no_one = np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
+        if self._launched:  # next-step mode: every slot resets, its action unused
+            self._launched = False
+            obs = self._new_scenarios().copy()
+            return obs, np.zeros(n), no_one, no_one.copy(), self._reset_infos()
+        acts = core.check_actions(actions, n)
+        result, dv, _ = core.launch(self.scenario, acts, self._rngs, self.config)
+        reward, success, outcome = core.score(result, self.target, self.scenario.moon_soi)
+        launched = self._batched({
             **core.info_arrays(self.scenario, result, dv, success, outcome),
             "split": self.split, "target": self.target})
+        if self.autoreset_mode == AutoresetMode.NEXT_STEP:
+            self._launched = True
+            assert self._obs is not None  # reset() drew the scenarios
+            return (self._obs.copy(), reward.astype(np.float64), everyone, no_one, launched)
         final_obs = self._obs
         obs = self._new_scenarios().copy()
         infos = {"final_obs": final_obs, "_final_obs": everyone.copy(),
-                 "final_info": final_info, "_final_info": everyone.copy(),
+                 "final_info": launched, "_final_info": everyone.copy(),
                  **self._reset_infos()}
-        return (obs, reward.astype(np.float64), everyone.copy(), np.zeros(n, dtype=bool), infos)
+        return (obs, reward.astype(np.float64), everyone, no_one, infos)
 
     def get_state(self) -> dict:
-        """Where the batch stands (its generator and the scenarios about to be launched), for
-        an exact resume; :meth:`set_state` puts it back."""
+        """Where the batch stands (each slot's generator and the scenarios about to be
+        launched), for an exact resume; :meth:`set_state` puts it back."""
         if self.scenario is None:
             raise RuntimeError("call reset() before get_state()")
-        return {"rng": self.np_random.bit_generator.state,
-                "scenario_ids": self.scenario.scenario_id.copy()}
+        return {"rngs": [r.bit_generator.state for r in self._rngs],
+                "scenario_ids": self.scenario.scenario_id.copy(), "launched": self._launched}
 
     def set_state(self, state: dict) -> None:
-        self._np_random = np.random.Generator(np.random.PCG64())
-        self._np_random.bit_generator.state = state["rng"]
-        ids = np.asarray(state["scenario_ids"], dtype=np.int64)
-        self.scenario = core.sample_scenarios(self.split, ids, self.config["moon_eccentricity"],
-                                              self.config["soi_radius"],
-                                              split_ranges(self.split, self.config))
-        self._obs = core.observe(self.scenario)
+        if "rngs" not in state:
+            raise ValueError("this state was saved by a MoonLaunchVectorEnv that drew every "
+                             "slot from one generator (before per-slot seeding); its run "
+                             "cannot continue bit for bit: start it again")
+        self._rngs = restore_generators(state["rngs"])
+        self._sample(state["scenario_ids"])
+        self._launched = bool(state.get("launched", False))
 
     def close_extras(self, **kwargs: Any) -> None:
         self.scenario = None

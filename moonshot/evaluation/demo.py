@@ -9,11 +9,12 @@ cores; ``--full`` runs the same experiment at the scale behind the README's head
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib import resources
 from pathlib import Path
 
 from ..runlog import RunLock, check_named_folder, write_json
+from .report import glossary as report_glossary
 
 
 @dataclass
@@ -40,18 +41,12 @@ FULL = DemoBudget(moon_ppo_timesteps=1_000_000, moon_seeds=5, moon_plan_scenario
 
 def pretrained_runs() -> dict[str, Path]:
     """Small pretrained RL agents shipped in the package (run folders with model.zip and the
-    config.json of the ``moonshot train`` command that made them)."""
+    config.json of the ``moonshot train`` command that made them), by world."""
+    from ..agents.pretrained import pretrained_agents
     from ..worlds import worlds
 
-    root = resources.files("moonshot") / "pretrained"
-    found = {}
-    for world in worlds():
-        if world.pretrained is None:
-            continue
-        p = Path(str(root / world.pretrained))
-        if (p / "model.zip").exists():
-            found[world.name] = p
-    return found
+    shipped = pretrained_agents()
+    return {w.name: shipped[w.pretrained].path for w in worlds() if w.pretrained in shipped}
 
 
 class _Steps:
@@ -155,10 +150,10 @@ def _run_demo(out: Path, b: DemoBudget, full: bool, seed: int, seed_set: str) ->
 
     step("Transfer: frozen agents on train and new maps/scenarios")
     pre = pretrained_runs()
-    moon_agents = [str(moon_rl[0]), str(moon_plan)] + ([str(pre["moon"])] if "moon" in pre
-                                                      else [])
-    city_agents = [str(city_rl[0]), str(city_plan)] + ([str(pre["city"])] if "city" in pre
-                                                      else [])
+    moon_agents = _named_agents(moon_rl[0], moon_plan, pre.get("moon"),
+                                b.moon_ppo_timesteps, "launches")
+    city_agents = _named_agents(city_rl[0], city_plan, pre.get("city"),
+                                b.city_ppo_timesteps, "steps")
     ev_moon = evaluate_agents(moon_agents, ["train", "new"], b.moon_eval_scenarios, seed + 1,
                               out / "transfer-moon", seed_set=seed_set)
     ev_city = evaluate_agents(city_agents, ["train", "new"], b.city_eval_episodes, seed + 1,
@@ -198,6 +193,32 @@ def _run_demo(out: Path, b: DemoBudget, full: bool, seed: int, seed_set: str) ->
     return out / "report.md"
 
 
+def _short(n: int) -> str:
+    """``1,000,000`` as ``1M``, ``300,000`` as ``300k`` (agent names, not tables)."""
+    for size, suffix in ((1_000_000, "M"), (1_000, "k")):
+        if n >= size and n % (size // 10) == 0:
+            return f"{n / size:g}{suffix}"
+    return f"{n:,}"
+
+
+def _named_agents(live: Path, planner: Path, pretrained: Path | None, budget: int,
+                  unit: str) -> list:
+    """The demo's frozen agents, named for what they are: PPO trained live in this run, the
+    planner, PPO shipped pretrained (with what each was trained for)."""
+    from ..agents.loading import resolve_agent
+    from ..runlog import read_json
+
+    live_spec = resolve_agent(str(live))
+    agents = [replace(live_spec, label=f"PPO (trained live, {_short(budget)} {unit})"),
+              str(planner)]
+    if pretrained is not None:
+        spec = resolve_agent(str(pretrained))
+        steps = read_json(pretrained / "config.json").get("train", {}).get("timesteps")
+        trained = f", {_short(int(steps))} {unit}" if steps else ""
+        agents.append(replace(spec, label=f"PPO (pretrained{trained})"))
+    return agents
+
+
 def _seeds_text(b: DemoBudget, seed: int) -> str:
     def span(n: int) -> str:
         return f"{seed}" if n == 1 else f"{seed}-{seed + n - 1}"
@@ -227,13 +248,86 @@ def _training_plot(folder: Path, out: Path) -> list[str]:
     return [f"![training runs]({_rel(png, out)})", ""] if png.exists() else []
 
 
+def _pct(x: float) -> str:
+    return f"{x:.0%}"
+
+
+def _learning(rows: list[dict], unit: str) -> list[str]:
+    """What the comparison's runs show, one sentence per kind of agent."""
+    out = []
+    ppo = [r for r in rows if r["agent"] != "planner"]
+    reached = [r["episodes_to_success_50"] for r in ppo if r.get("episodes_to_success_50")]
+    if ppo:
+        n = f"{len(ppo)} seeds" if len(ppo) > 1 else "one seed"
+        if reached:
+            first = f"{min(reached):,}" + (f" to {max(reached):,}" if len(reached) > 1 else "")
+            out.append(f"PPO ({n}) first reached 50% success while learning after {first} "
+                       f"{unit} ({len(reached)} of {len(ppo)} runs got there)")
+        else:
+            most = max(r["episodes"] for r in ppo)
+            out.append(f"PPO ({n}) did not reach 50% success while learning in {most:,} {unit}"
+                       if most else f"PPO ({n}) finished none of its {unit} while learning "
+                       "(its budget is shorter than one)")
+        deaths = sum(int(r.get("deaths") or 0) for r in ppo)
+        if deaths:
+            out[-1] += f", dying {deaths:,} times on the way"
+    for r in rows:
+        if r["agent"] == "planner":
+            out.append(f"the planner solved {_pct(r['scenario_success_rate'])} of its "
+                       f"{r['scenarios']:,} scenarios with {r['trials_per_scenario']:.1f} real "
+                       f"{unit} and {r['model_rollouts_per_scenario']:,.0f} imagined rollouts "
+                       f"each, and {int(r.get('deaths') or 0):,} deaths")
+    return out
+
+
+def _transfer(results: list[dict]) -> list[str]:
+    """Success on the training and the new distribution, per frozen agent."""
+    out = []
+    by_agent: dict[str, dict] = {}
+    for r in results:
+        by_agent.setdefault(r["agent"], {})[r["split"]] = r
+    for agent, splits in by_agent.items():
+        if "train" in splits and "new" in splits:
+            tr, nw = splits["train"], splits["new"]
+            text = (f"{agent}: {_pct(tr['success_rate'])} on training scenarios, "
+                    f"{_pct(nw['success_rate'])} on new ones")
+            if nw.get("first_trial_success_rate") is not None and nw["trials_per_scenario"] > 1:
+                text += f" ({_pct(nw['first_trial_success_rate'])} at the first trial)"
+            out.append(text)
+    return out
+
+
+def findings(cmp_moon: dict, cmp_city: dict, ev_moon: dict, ev_city: dict) -> str:
+    """The report's opening paragraph: what this run measured, in plain sentences computed
+    from its tables (nothing in it is typed by hand)."""
+    parts = []
+    for world, cmp, ev, unit in (("MoonLaunch", cmp_moon, ev_moon, "launches"),
+                                 ("CityNav", cmp_city, ev_city, "drives")):
+        learned = _learning(cmp["rows"], unit)
+        moved = _transfer(ev["results"])
+        text = f"**{world}.** " + "; ".join(learned) + "." if learned else f"**{world}.**"
+        if moved:
+            text += " Frozen and evaluated: " + "; ".join(moved) + "."
+        parts.append(text)
+    return "\n\n".join(parts)
+
+
+def _table(markdown_text: str) -> list[str]:
+    """A table and, below it, what its columns mean."""
+    return [markdown_text, report_glossary(markdown_text)]
+
+
 def _report_text(b, full, seed, cmp_moon, cmp_city, ev_moon, ev_city, relearn, gifs, out,
                  seconds, pre) -> str:
     lines = [
         "# moonshot demo report", "",
+        "## What this run found", "",
+        findings(cmp_moon, cmp_city, ev_moon, ev_city), "",
         f"{'Full' if full else 'Default'} budget, seed {seed}, {seconds / 60:.1f} minutes. "
         "Every figure below is computed from the `episodes.csv` files under `runs/` and "
-        "`transfer-*/episodes/`.", "",
+        "`transfer-*/episodes/`. Success *while learning* (sample efficiency) counts a "
+        "stochastic policy's training episodes; success of a *frozen* agent (transfer) its "
+        "deterministic evaluation, so the two differ.", "",
         "## The claim",
         "A model-free agent (PPO) needs many trials and generalizes locally; an agent that "
         "reasons with a model of the world (the planners) solves a new case in one or a few "
@@ -241,25 +335,25 @@ def _report_text(b, full, seed, cmp_moon, cmp_city, ev_moon, ev_city, relearn, g
         "## MoonLaunch", "",
         f"Target `{b.moon_target}`. PPO trained live for {b.moon_ppo_timesteps:,} launches x "
         f"{b.moon_seeds} seed(s); the planner ran {b.moon_plan_scenarios} scenarios.", "",
-        "### Sample efficiency", "", cmp_moon["markdown"],
+        "### Sample efficiency", "", *_table(cmp_moon["markdown"]),
         f"![learning curves]({_rel(out / 'compare-moon' / 'learning_curves.png', out)})", "",
         *_training_plot(out / "compare-moon", out),
         "### Transfer to new launch conditions (other parking altitudes, a \"new moon\")", "",
-        ev_moon["markdown"],
+        *_table(ev_moon["markdown"]),
         f"![transfer]({_rel(out / 'transfer-moon' / 'transfer.png', out)})", "",
         "## CityNav", "",
         f"PPO trained live for {b.city_ppo_timesteps:,} steps x {b.city_seeds} seed(s); the "
         f"planner drove {b.city_plan_episodes} times.", "",
-        "### Sample efficiency", "", cmp_city["markdown"],
+        "### Sample efficiency", "", *_table(cmp_city["markdown"]),
         f"![learning curves]({_rel(out / 'compare-city' / 'learning_curves.png', out)})", "",
         *_training_plot(out / "compare-city", out),
-        "### Transfer to unseen cities", "", ev_city["markdown"],
+        "### Transfer to unseen cities", "", *_table(ev_city["markdown"]),
         f"![transfer]({_rel(out / 'transfer-city' / 'transfer.png', out)})", "",
     ]
     if pre:
         lines += ["Pretrained agents (shipped in the package; their `config.json` holds the "
                   "`moonshot train` command that made them): " + ", ".join(
-                      f"`{k}`: {v.name}" for k, v in pre.items()), ""]
+                      f"`{k}`: `pretrained:{v.name}`" for k, v in pre.items()), ""]
     if relearn:
         lines += ["### The cost of relearning", "",
                   f"Fine-tuned on new cities: back to its training success "

@@ -163,7 +163,7 @@ def compare(run_dirs: list[Path], out: Path, window: int = 100,
     out.mkdir(parents=True, exist_ok=True)
     md = report.write_table(out, "efficiency", rows, report.EFFICIENCY_COLUMNS)
     curves = learning_curves(run_dirs, window)
-    report.plot_learning_curves(curves, out / "learning_curves.png")
+    report.plot_learning_curves(curves, out / "learning_curves.png", window=window)
     trained = training_runs(run_dirs, window)
     if trained:
         report.plot_training_runs(trained, out / "training.png")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -11,6 +13,7 @@ import numpy as np
 from ..agents.base import run_episode
 from ..agents.loading import AgentSpec, resolve_agent
 from ..errors import ConfigError
+from ..progress import progress as show_progress
 from ..worlds import get_world, load_ref
 
 if TYPE_CHECKING:
@@ -59,7 +62,8 @@ def write_video(frames: list[np.ndarray], path: Path, fps: int) -> Path:
 
 def moon_frames(spec: AgentSpec, split: str, episodes: int, seed: int,
                 view: str | None = None, n_frames: int = 40,
-                max_frames: int | None = None) -> list[np.ndarray]:
+                max_frames: int | None = None,
+                done: Callable[[], object] | None = None) -> list[np.ndarray]:
     """Frames of ``episodes`` MoonLaunch scenarios: every trial an agent takes at a scenario
     (a planner corrects between them), earlier ones faded."""
     from ..envs.moon_render import flight_frames
@@ -80,6 +84,8 @@ def moon_frames(spec: AgentSpec, split: str, episodes: int, seed: int,
         frames += flight_frames(trajs, infos, env.physical_constants, n_frames=n_frames,
                                 title=f"{spec.label} · {split} · scenario {sid}")
         frames += [frames[-1]] * 8  # hold the outcome
+        if done is not None:
+            done()
     env.close()
     return frames
 
@@ -98,7 +104,8 @@ CITY_VIEWS = {"top": "ego", "chase": "chase"}  # --view: the env's render_view
 
 def city_frames(spec: AgentSpec, split: str, episodes: int, seed: int,
                 view: str | None = None, every: int = 2, max_frames: int = 400,
-                size: int = 360) -> list[np.ndarray]:
+                size: int = 360,
+                done: Callable[[], object] | None = None) -> list[np.ndarray]:
     """Frames of ``episodes`` CityNav drives (every ``every``-th control step), top-down
     around the car (``view="top"``) or 3D from behind it (``"chase"``)."""
     view = view or "top"
@@ -111,6 +118,8 @@ def city_frames(spec: AgentSpec, split: str, episodes: int, seed: int,
         ep: list[np.ndarray] = []
         run_episode(spec.agent, env, seed=scenarios.seed + i, frames=ep, frame_every=every)
         frames += _subsample(ep, 1, max_frames) + [ep[-1]] * 10
+        if done is not None:
+            done()
     env.close()
     return frames
 
@@ -123,7 +132,8 @@ def _subsample(ep: list[np.ndarray], every: int, max_frames: int) -> list[np.nda
 
 
 def env_frames(spec: AgentSpec, split: str, episodes: int, seed: int,
-               view: str | None = None, max_frames: int = 400) -> list[np.ndarray]:
+               view: str | None = None, max_frames: int = 400,
+               done: Callable[[], object] | None = None) -> list[np.ndarray]:
     """Any world's episodes through its own ``render_mode="rgb_array"`` frames: the
     renderer of a world that declares none. Replayed scenarios show every trial."""
     world = get_world(spec.env_id)
@@ -143,6 +153,8 @@ def env_frames(spec: AgentSpec, split: str, episodes: int, seed: int,
                 frames += _subsample(ep, 1, max_frames) + [ep[-1]] * 5
                 if rec.success:
                     break
+            if done is not None:
+                done()
     finally:
         env.close()
     return frames
@@ -151,7 +163,7 @@ def env_frames(spec: AgentSpec, split: str, episodes: int, seed: int,
 def render_episodes(env: str, agent: str = "planner", split: str = "train", episodes: int = 1,
                     seed: int = 0, out: Path | str = "episode.gif",
                     fps: int | None = None, view: str | None = None,
-                    max_frames: int | None = None) -> Path:
+                    max_frames: int | None = None, progress: bool = False) -> Path:
     """Render ``episodes`` of ``agent`` (any agent spec: ``planner``, a run folder,
     ``module:Class``) in ``env`` (a world or env id) to ``out`` (GIF or MP4).
 
@@ -160,7 +172,8 @@ def render_episodes(env: str, agent: str = "planner", split: str = "train", epis
     scenario one after the other; CityNav draws a top-down view around the car with lanes,
     lights, traffic, lidar, route and a HUD (``view="top"``), or the 3D chase view from
     behind and above it (``view="chase"``). A GIF holds at most 400 frames, an MP4 up to
-    2,000.
+    2,000. ``progress``: a progress display over the episodes (a world's own ``frames``
+    function shows it if it takes ``done``, a callable called after each episode).
     """
     world = get_world(env)
     out = Path(out)
@@ -176,5 +189,11 @@ def render_episodes(env: str, agent: str = "planner", split: str = "train", epis
     spec = resolve_agent(agent, env)
     frames_fn = load_ref(world.frames) if world.frames is not None else env_frames
     limit = max_frames or (2000 if out.suffix.lower() == ".mp4" else 400)
-    frames = frames_fn(spec, split, episodes, seed, view=view, max_frames=limit)
+    bar = show_progress(episodes, f"render {world.name}", unit="episode",
+                        enabled=progress)
+    extra = {"done": bar.update} if "done" in inspect.signature(frames_fn).parameters else {}
+    try:
+        frames = frames_fn(spec, split, episodes, seed, view=view, max_frames=limit, **extra)
+    finally:
+        bar.close()
     return write_video(frames, out, fps or world.render_fps)

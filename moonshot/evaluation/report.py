@@ -13,23 +13,103 @@ from ..runlog import atomic_write_bytes, atomic_write_text
 from ..worlds import display_env
 from .stats import SMALL_N
 
+#: columns whose numbers are names, not quantities (no thousands separators)
+_NAME_NUMBERS = {"seed", "map_id", "level", "cell"}
+#: a table wider than this is split into several, each repeating its leading name columns
+MAX_COLUMNS = 8
+_NAME_COLUMNS = ("run", "agent", "env_short", "env", "axis", "level", "split")
 
-def _fmt(v, spec: str = "") -> str:
+
+def plain_number(v: float) -> str:
+    """A number as people write it: thousands separators, a few significant digits, never
+    scientific notation (``1,234,567``, ``12.3``, ``0.0012``)."""
+    a = abs(v)
+    if a >= 100 or v == int(v) and a >= 1:
+        return f"{v:,.0f}"
+    if a >= 10:
+        return f"{v:.1f}"
+    if a >= 0.01 or v == 0:
+        return f"{v:.3g}"
+    return f"{v:.4f}".rstrip("0") if a >= 0.0001 else "< 0.0001"
+
+
+def _fmt(v, spec: str = "", key: str = "") -> str:
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return "—"
-    if spec:
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if spec and not spec.endswith("g"):
         return format(v, spec)
-    if isinstance(v, float):
-        return f"{v:.3g}"
+    if isinstance(v, (int, np.integer)):
+        return str(v) if key in _NAME_NUMBERS or abs(v) < 10_000 else f"{int(v):,}"
+    if isinstance(v, (float, np.floating)):
+        return plain_number(float(v))
     return str(v)
 
 
 def markdown_table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
-    """``columns``: (key, header, format spec). Missing values print as a dash."""
+    """``columns``: (key, header, format spec). Missing values print as a dash; a column
+    empty in every row is left out; a table of more than :data:`MAX_COLUMNS` columns is
+    split into several, each repeating the leading name columns (run, agent, env, split)."""
+    cells = {k: [_fmt(r.get(k), f, k) for r in rows] for k, _, f in columns}
+    if rows:
+        columns = [c for c in columns if any(v not in ("—", "") for v in cells[c[0]])]
+    names: list[tuple[str, str, str]] = []
+    for c in columns:
+        if c[0] not in _NAME_COLUMNS or len(names) >= 3:
+            break
+        names.append(c)
+    rest = columns[len(names):]
+    count = -(-len(rest) // max(MAX_COLUMNS - len(names), 1))  # tables needed
+    size = -(-len(rest) // max(count, 1))  # balanced: no table of one lone column
+    parts = [rest[i:i + size] for i in range(0, len(rest), size)] or [[]]
+    return "\n".join(_one_table(rows, names + part, cells) for part in parts)
+
+
+def _one_table(rows: list[dict], columns: list[tuple[str, str, str]], cells: dict) -> str:
     head = "| " + " | ".join(h for _, h, _ in columns) + " |"
     sep = "|" + "|".join("---" for _ in columns) + "|"
-    body = ["| " + " | ".join(_fmt(r.get(k), f) for k, _, f in columns) + " |" for r in rows]
+    body = ["| " + " | ".join(cells[k][i] for k, _, _ in columns) + " |"
+            for i in range(len(rows))]
     return "\n".join([head, sep, *body]) + "\n"
+
+
+#: what each column header means (printed under the demo's tables)
+GLOSSARY = {
+    "to 1st success": "episodes (launches or drives) until the first success",
+    "to 50%": "episodes until the rolling success rate (over the comparison's window of "
+              "episodes) first reaches 50%; the rate counts from the 10th episode on (the "
+              "last, in a shorter run), so 10 is the floor: an agent that succeeds from its "
+              "first episode (the planner) shows 10, not a cost of 10",
+    "to 90%": "as \"to 50%\", for 90%",
+    "deaths before 1st success": "episodes that ended in a death before the first success",
+    "deaths total": "every death in the run",
+    "env steps to 90%": "simulator steps taken until the rolling success reached 90%",
+    "wall s to 90%": "wall-clock seconds until then",
+    "real trials/scenario": "episodes run in the world per scenario (a planner may correct "
+                            "its launch and try again)",
+    "imagined trials/scenario": "rollouts in the agent's own model per scenario (its "
+                                "planning cost; 0 for a model-free agent)",
+    "final success": "success rate of the run's last training episodes (the rolling window; "
+                     "a stochastic policy still exploring), not the evaluation's",
+    "success": "success rate of the frozen agent, deterministic, on the evaluation scenarios",
+    "95% CI": "95% bootstrap confidence interval",
+    "1st-trial success": "share of scenarios solved by the first trial",
+    "deaths/episode": "share of episodes that ended in a death",
+    "time to goal": "mean time to the goal of the successful episodes, in the unit beside it",
+    "gap (train − new)": "success on the training distribution minus success on the new one",
+}
+
+
+def glossary(markdown_text: str) -> str:
+    """The :data:`GLOSSARY` lines of the column headers used in ``markdown_text``'s tables
+    (empty when none is known)."""
+    lines = markdown_text.splitlines()
+    headers = [h.strip() for line, below in zip(lines, lines[1:], strict=False)
+               if line.startswith("|") and below.startswith("|---")
+               for h in line.strip("|").split("|")]
+    used = [h for h in dict.fromkeys(headers) if h in GLOSSARY]
+    return "\n".join(f"- *{h}*: {GLOSSARY[h]}" for h in used) + ("\n" if used else "")
 
 
 def write_table(out: Path, name: str, rows: list[dict],
@@ -60,11 +140,16 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 LINESTYLES = ("-", "--", "-.", ":")
 
 
-def plot_learning_curves(curves: dict, path: Path, title: str = "Learning curves") -> Path:
+def plot_learning_curves(curves: dict, path: Path, title: str = "Learning curves",
+                         window: int | None = None) -> Path:
     """Rolling success against real trials (episodes) and against total env steps (real +
     imagined: :attr:`~moonshot.agents.base.AgentCosts.model_steps`), both log x: the mean of
     each agent's runs with its 95% Student-t band over them, IQM thin. Each agent has its own
-    marker and line style, and earlier lines are drawn wider, so a line under another shows."""
+    marker and line style, and earlier lines are drawn wider, so a line under another shows.
+
+    ``window``: the rolling window of the rates; when every curve is longer than it, the real
+    trials' axis starts at the first full window (before it a rate over a few episodes is
+    noise: a first lucky launch reads as 100%)."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(12, 4.4))
@@ -98,6 +183,9 @@ def plot_learning_curves(curves: dict, path: Path, title: str = "Learning curves
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3, which="both")
     ax_real.legend(fontsize=7, loc="best")
+    if window and curves and all(len(c["x"]) and c["x"][-1] >= window
+                                 for c in curves.values()):
+        ax_real.set_xlim(left=window)  # every curve from its first full window on
     _save(fig, path)
     return path
 
@@ -113,13 +201,15 @@ def plot_training_runs(runs: list[dict], path: Path, title: str = "Training runs
     ax_train, ax_eval = fig.subplots(1, 2, sharey=True)
     for i, r in enumerate(runs):
         color = f"C{i % 10}"
-        ax_train.plot(r["steps"], r["rolling"], color=color, lw=1.5, label=r["name"])
+        x, y = _binned(np.asarray(r["steps"], dtype=float), np.asarray(r["rolling"], float))
+        ax_train.plot(x, y, color=color, lw=1.5, label=r["name"])
         for split, ls in (("train", "-"), ("new", "--")):
             if split in r["evals"]:
                 x, y = r["evals"][split]
                 ax_eval.plot(x, y, color=color, ls=ls, marker="o", ms=3,
                              label=f"{r['name']}, {split}")
-    ax_train.set_title(f"{title}: training episodes (rolling {runs[0]['window'] if runs else ''})")
+    ax_train.set_title(f"{title}: training episodes (rolling {runs[0]['window'] if runs else ''}"
+                       ", averaged over at most 400 stretches)")
     ax_eval.set_title("deterministic evaluations (train —, new - -)")
     for ax in (ax_train, ax_eval):
         ax.set_xlabel("env steps")
@@ -130,6 +220,18 @@ def plot_training_runs(runs: list[dict], path: Path, title: str = "Training runs
     ax_eval.legend(fontsize=6, loc="best", ncol=2)
     _save(fig, path)
     return path
+
+
+def _binned(x: np.ndarray, y: np.ndarray, bins: int = 400) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)`` as at most ``bins`` points, each the mean of its stretch of ``x``: a
+    rolling rate over 300,000 episodes drawn point by point is a block of noise."""
+    if len(x) <= bins:
+        return x, y
+    edges = np.linspace(0, len(x), bins + 1).astype(int)
+    keep = [(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
+    with np.errstate(all="ignore"):
+        ys = [np.nanmean(y[a:b]) if np.isfinite(y[a:b]).any() else np.nan for a, b in keep]
+    return np.array([x[b - 1] for _, b in keep]), np.array(ys)
 
 
 def plot_transfer(results: list[dict], path: Path, title: str = "Transfer") -> Path:

@@ -12,10 +12,38 @@ Collision groups: ``GROUP_STATIC`` (buildings), ``GROUP_CARS`` (traffic), ``GROU
 from __future__ import annotations
 
 import math
+import os
+import sys
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
-import pybullet as pb
+
+
+def _import_pybullet_quietly() -> Any:
+    """``import pybullet`` without its build banner (its C code prints it to the process's
+    stderr on import: redirected to /dev/null for the import only; errors still raise)."""
+    if "pybullet" in sys.modules:
+        return sys.modules["pybullet"]
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (an embedding host): import as it is
+        import pybullet
+
+        return pybullet
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        import pybullet
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+    return pybullet
+
+
+pb = _import_pybullet_quietly()
 
 GROUP_STATIC, GROUP_CARS, GROUP_EGO, GROUP_GROUND = 1, 2, 4, 8
 SEEN = GROUP_STATIC | GROUP_CARS

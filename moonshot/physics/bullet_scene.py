@@ -16,10 +16,9 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-import pybullet as pb
 from numpy.typing import ArrayLike
 
-from .bullet import BulletClient
+from .bullet import BulletClient, pb
 from .city.geometry import rect_corners
 
 

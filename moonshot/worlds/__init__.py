@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, did_you_mean
 
 if TYPE_CHECKING:
     from ..agents.base import Agent
@@ -359,7 +359,8 @@ class World:
         if name not in self.shift_axes:
             combined = f"; combined ladders: {', '.join(self.combined_axes)}" \
                 if self.combined_axes else ""
-            raise ConfigError(f"unknown shift axis {name!r} of the {self.name} world; its "
+            hint = did_you_mean(name, [*self.shift_axes, *self.combined_axes])
+            raise ConfigError(f"unknown shift axis {name!r}{hint} of the {self.name} world; its "
                               f"axes: {', '.join(self.shift_axes) or 'none'} (or several "
                               f"joined by '+'{combined})")
         return self.shift_axes[name]
@@ -457,7 +458,8 @@ def get_world(name_or_id: str) -> World:
                           f"{'; '.join(failed)}. Known worlds: {known_worlds()}")
     from .plugins import ENTRY_POINT_GROUP, ENV_VAR
 
-    raise ConfigError(f"unknown world or env {key!r}; known worlds: {known_worlds()} "
+    hint = did_you_mean(key, [n for w in _WORLDS.values() for n in (w.name, *w.env_ids)])
+    raise ConfigError(f"unknown world or env {key!r}{hint}; known worlds: {known_worlds()} "
                       f"(a world of your own: name its module in {ENV_VAR}, or declare it "
                       f"in the entry-point group {ENTRY_POINT_GROUP})")
 

@@ -9,8 +9,8 @@ from . import ShiftAxis, World, register_world
 if TYPE_CHECKING:
     import gymnasium as gym
 
-#: The CityNav ladder (README, "The generalization ladder"): level 0 of every axis is the
-#: training distribution; the composite ``split="new"`` is unchanged.
+#: The CityNav ladder (docs/environments.md, "The generalization ladder"): level 0 of every
+#: axis is the training distribution; the composite ``split="new"`` is unchanged.
 SHIFT_AXES = {a.name: a for a in (
     ShiftAxis("traffic", ({}, {"traffic_cars": 30}, {"traffic_cars": 40},
                           {"traffic_cars": 60}),

@@ -9,8 +9,8 @@ from . import ShiftAxis, World, register_world
 if TYPE_CHECKING:
     import gymnasium as gym
 
-#: The MoonLaunch ladder (README, "The generalization ladder"): level 0 of every axis is the
-#: training distribution; the composite ``split="new"`` is unchanged.
+#: The MoonLaunch ladder (docs/environments.md, "The generalization ladder"): level 0 of every
+#: axis is the training distribution; the composite ``split="new"`` is unchanged.
 SHIFT_AXES = {a.name: a for a in (
     ShiftAxis("altitude", (
         {}, {"park_altitude_km": [400, 500]}, {"park_altitude_km": [500, 1000]},

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from ...errors import ConfigError, check_keys
+from ...errors import ConfigError, check_keys, did_you_mean
 from ...worlds import World, get_world, resolve_env_id
 
 
@@ -203,8 +203,31 @@ class Cell:
         return bool(self.agent.get("planner"))
 
 
-def load_spec(path: str | os.PathLike) -> dict:
+def shipped_specs() -> dict[str, Path]:
+    """The sweep specs shipped in the package (``moonshot/sweeps/NAME.yaml``), by name."""
+    from importlib import resources
+
+    root = Path(str(resources.files("moonshot") / "sweeps"))
+    return {p.stem: p for p in sorted(root.glob("*.yaml"))} if root.is_dir() else {}
+
+
+def spec_path(path: str | os.PathLike) -> Path:
+    """The spec file ``path`` names: the file itself, else a shipped spec of that name (with
+    or without ``.yaml``); neither is a ``FileNotFoundError`` listing the shipped ones."""
     path = Path(path)
+    if path.is_file():
+        return path
+    shipped = shipped_specs()
+    name = path.name[:-len(".yaml")] if path.name.endswith(".yaml") else path.name
+    if path.parent == Path() and name in shipped:
+        return shipped[name]
+    raise FileNotFoundError(f"no such sweep spec: {path}{did_you_mean(name, shipped)}; "
+                            f"shipped specs (by name): {', '.join(shipped) or 'none'}")
+
+
+def load_spec(path: str | os.PathLike) -> dict:
+    """The sweep spec at ``path`` (a file, or a shipped spec's name: :func:`spec_path`)."""
+    path = spec_path(path)
     try:
         spec = yaml.safe_load(path.read_text())
     except FileNotFoundError:

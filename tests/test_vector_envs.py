@@ -1,0 +1,126 @@
+"""The native vector envs behave like Gymnasium's sync vector env of single envs: the same
+episodes slot by slot (``seed + i`` or a list of seeds), the same info keys per step and in
+``final_info``, both autoreset modes, and Gymnasium's vector wrappers on top."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.vector import AutoresetMode
+from gymnasium.wrappers import vector as vw
+
+import moonshot  # noqa: F401  (registers the envs)
+
+#: every env id with a native vector env, with a small config that ends episodes quickly
+NATIVE = {
+    "moonshot/MoonLaunch-v0": {},
+    "moonshot/MoonLaunch-v1": {},
+    "moonshot/CityNav-v1": {"time_limit": 3.0, "traffic_cars": 4},
+}
+MODES = [AutoresetMode.SAME_STEP, AutoresetMode.NEXT_STEP]
+
+
+def test_every_native_env_is_covered():
+    ids = {k for k, spec in gym.registry.items()
+           if k.startswith("moonshot/") and spec.vector_entry_point is not None}
+    assert ids == set(NATIVE)
+
+
+def _keys(info: dict) -> set:
+    """Every key path of a vector info dict, masks included."""
+    out = set()
+    for k, v in info.items():
+        out.add(k)
+        if isinstance(v, dict):
+            out |= {f"{k}.{sub}" for sub in _keys(v)}
+    return out
+
+
+def _pair(env_id: str, n: int, mode: AutoresetMode):
+    kw = NATIVE[env_id]
+    native = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point",
+                          autoreset_mode=mode, **kw)
+    sync = gym.make_vec(env_id, num_envs=n, vectorization_mode="sync",
+                        vector_kwargs={"autoreset_mode": mode}, **kw)
+    return native, sync
+
+
+@pytest.mark.parametrize("mode", MODES, ids=lambda m: m.value)
+@pytest.mark.parametrize("env_id", sorted(NATIVE))
+def test_native_env_is_the_sync_env_slot_for_slot(env_id, mode):
+    n, steps = 3, {"moonshot/CityNav-v1": 40}.get(env_id, 4)
+    native, sync = _pair(env_id, n, mode)
+    assert native.metadata["autoreset_mode"] == mode
+    rng = np.random.default_rng(0)
+    for seed in (11, [4, 90, 7]):
+        (o1, i1), (o2, i2) = native.reset(seed=seed), sync.reset(seed=seed)
+        np.testing.assert_array_equal(o1, o2)
+        assert _keys(i1) == _keys(i2)
+        ended = 0
+        for _ in range(steps):
+            # out-of-range values are clipped alike
+            act = rng.uniform(-1.2, 1.2, native.action_space.shape).astype(np.float32)
+            r1, r2 = native.step(act), sync.step(act)
+            for a, b in zip(r1[:4], r2[:4], strict=True):
+                np.testing.assert_array_equal(a, b)
+            assert _keys(r1[4]) == _keys(r2[4])
+            if "final_info" in r2[4]:
+                assert _keys(r1[4]["final_info"]) == _keys(r2[4]["final_info"])
+                np.testing.assert_array_equal(r1[4]["_final_info"], r2[4]["_final_info"])
+            ended += int((r2[2] | r2[3]).sum())
+        assert ended > 0  # the autoreset is exercised
+    native.close()
+    sync.close()
+
+
+@pytest.mark.parametrize("env_id", sorted(NATIVE))
+def test_seed_lists_and_bad_seeds(env_id):
+    native = gym.make_vec(env_id, num_envs=2, vectorization_mode="vector_entry_point",
+                          **NATIVE[env_id])
+    a, _ = native.reset(seed=[8, 3])
+    b, _ = native.reset(seed=3)
+    np.testing.assert_array_equal(a[1], b[0])  # slot seeds, not slot positions
+    with pytest.raises(ValueError, match="list of 2 seeds"):
+        native.reset(seed=[1, 2, 3])
+    with pytest.raises(ValueError, match="autoreset_mode must be one of"):
+        gym.make_vec(env_id, num_envs=2, vectorization_mode="vector_entry_point",
+                     autoreset_mode="disabled", **NATIVE[env_id])
+
+
+@pytest.mark.parametrize("env_id", sorted(NATIVE))
+def test_gymnasium_vector_wrappers_accept_native_envs(env_id):
+    native = gym.make_vec(env_id, num_envs=2, vectorization_mode="vector_entry_point",
+                          autoreset_mode="next-step", **NATIVE[env_id])
+    env = vw.NormalizeObservation(native)
+    env = vw.DtypeObservation(env, np.float64)
+    env = vw.TransformObservation(env, lambda o: o * 2.0)
+    env = vw.FlattenObservation(env)
+    obs, _ = env.reset(seed=0)
+    assert obs.dtype == np.float64 and obs.shape[0] == 2
+    for _ in range(3):
+        obs, *_ = env.step(env.action_space.sample())
+        assert np.all(np.isfinite(obs))
+    env.close()
+
+
+@pytest.mark.parametrize("env_id", ["moonshot/CityNav-v0", "moonshot/CityNav-v1"])
+def test_city_truncates_where_its_spec_says(env_id):
+    env = gym.make(env_id)
+    assert gym.spec(env_id).max_episode_steps == \
+        round(env.unwrapped.config["time_limit"] / env.unwrapped.dt)
+    env.close()
+    # a longer drive needs a longer TimeLimit: refused by the native env, naming the fix
+    if gym.spec(env_id).vector_entry_point:
+        with pytest.raises(ValueError, match="max_episode_steps=4800"):
+            gym.make_vec(env_id, num_envs=2, time_limit=480.0)
+        gym.make_vec(env_id, num_envs=2, time_limit=480.0, max_episode_steps=4800).close()
+
+
+@pytest.mark.parametrize("env_id", ["moonshot/MoonLaunch-v1", "moonshot/CityNav-v1"])
+def test_action_message_says_clipped(env_id):
+    env = gym.make(env_id)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"outside \[-1, 1\] are clipped"):
+        env.step(np.full(env.action_space.shape, np.nan))
+    env.close()
