@@ -132,11 +132,11 @@ def test_tables_are_plain_narrow_and_explained():
 
     rows = [{"run": "a", "agent": "ppo", "env": "MoonLaunch", "target": None,
              "episodes": 300_123, "episodes_to_success_50": 271_026,
-             "model_rollouts_per_scenario": 23456.7, "wall_s_to_success_90": 0.000123,
+             "model_rollouts": 23456.7, "wall_s_to_success_90": 0.000123,
              "final_success_rate": 0.38, "deaths": 120_000, "trials_per_scenario": 1.0,
              "episodes_to_first_success": 1},
             {"run": "b", "agent": "planner", "env": "MoonLaunch", "target": None,
-             "episodes": 30, "episodes_to_success_50": 10, "model_rollouts_per_scenario": 0.0,
+             "episodes": 30, "episodes_to_success_50": 10, "model_rollouts": 0.0,
              "wall_s_to_success_90": 12345.6, "final_success_rate": 1.0, "deaths": 0,
              "trials_per_scenario": 1.2, "episodes_to_first_success": 1}]
     md = report.markdown_table(rows, report.EFFICIENCY_COLUMNS)
