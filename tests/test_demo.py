@@ -58,3 +58,17 @@ def test_the_report_opens_with_what_the_run_found(tmp_path):
         "imagined rollouts each" in text
     assert "PPO (pretrained, 1M launches): 90% on training scenarios, 50% on new ones (40% " \
         "at the first trial)" in text
+
+
+def test_the_findings_tell_the_city_planner_from_ppo():
+    """The city planner's runs are named ``city_planner``: its row is the planner's sentence,
+    not a second PPO seed (the demo said "PPO (2 seeds) ... 1 of 2 runs got there")."""
+    from moonshot.evaluation.demo import _learning
+
+    rows = [{"agent": "ppo", "episodes": 25, "episodes_to_success_50": None, "deaths": 18},
+            {"agent": "city_planner", "episodes": 16, "episodes_to_success_50": 10,
+             "scenario_success_rate": 1.0, "scenarios": 16, "trials_per_scenario": 1.0,
+             "model_rollouts_per_scenario": 3000.0, "deaths": 0}]
+    ppo, planner = _learning(rows, "drives")
+    assert ppo.startswith("PPO (one seed) did not reach 50%") and "dying 18 times" in ppo
+    assert planner.startswith("the planner solved 100% of its 16 scenarios")

@@ -255,7 +255,8 @@ def _pct(x: float) -> str:
 def _learning(rows: list[dict], unit: str) -> list[str]:
     """What the comparison's runs show, one sentence per kind of agent."""
     out = []
-    ppo = [r for r in rows if r["agent"] != "planner"]
+    # the planners' runs are "planner", "city_planner", "planner[simulator, oracle]", ...
+    ppo = [r for r in rows if "planner" not in str(r["agent"])]
     reached = [r["episodes_to_success_50"] for r in ppo if r.get("episodes_to_success_50")]
     if ppo:
         n = f"{len(ppo)} seeds" if len(ppo) > 1 else "one seed"
@@ -272,7 +273,7 @@ def _learning(rows: list[dict], unit: str) -> list[str]:
         if deaths:
             out[-1] += f", dying {deaths:,} times on the way"
     for r in rows:
-        if r["agent"] == "planner":
+        if "planner" in str(r["agent"]):
             out.append(f"the planner solved {_pct(r['scenario_success_rate'])} of its "
                        f"{r['scenarios']:,} scenarios with {r['trials_per_scenario']:.1f} real "
                        f"{unit} and {r['model_rollouts_per_scenario']:,.0f} imagined rollouts "
