@@ -18,7 +18,7 @@ from gymnasium.vector.utils import batch_space
 from ..errors import check_keys
 from .city_config import check_city_config, check_step_limit
 from .city_drives import CityDrives, default_config, step_info
-from .vector_slots import check_autoreset_mode, restore_generators, slot_generators
+from .vector_slots import check_autoreset_mode, check_num_envs, restore_generators, slot_generators
 
 
 class CityNavVectorEnv(VectorEnv):
@@ -43,9 +43,7 @@ class CityNavVectorEnv(VectorEnv):
     def __init__(self, num_envs: int = 8, render_mode: str | None = None,
                  autoreset_mode: AutoresetMode | str = AutoresetMode.SAME_STEP,
                  max_episode_steps: int | None = None, **config: Any) -> None:
-        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or \
-                num_envs < 1:
-            raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
+        check_num_envs(num_envs)
         if render_mode is not None:
             raise ValueError("CityNavVectorEnv does not render; render a single "
                              "moonshot/CityNav-v1 env instead")

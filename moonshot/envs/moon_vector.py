@@ -12,7 +12,7 @@ from numpy.typing import ArrayLike
 
 from . import moon_core as core
 from .moon_config import make_config, split_ranges
-from .vector_slots import check_autoreset_mode, restore_generators, slot_generators
+from .vector_slots import check_autoreset_mode, check_num_envs, restore_generators, slot_generators
 
 
 class MoonLaunchVectorEnv(VectorEnv):
@@ -46,9 +46,7 @@ class MoonLaunchVectorEnv(VectorEnv):
     def __init__(self, num_envs: int = 8, render_mode: str | None = None,
                  autoreset_mode: AutoresetMode | str = AutoresetMode.SAME_STEP,
                  **config: Any) -> None:
-        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or \
-                num_envs < 1:
-            raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
+        check_num_envs(num_envs)
         if render_mode is not None:
             raise ValueError("MoonLaunchVectorEnv does not render; render a MoonLaunchEnv "
                              "(render_mode='rgb_array') instead")

@@ -14,6 +14,14 @@ from gymnasium.vector import AutoresetMode
 AUTORESET_MODES = (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP)
 
 
+def check_num_envs(num_envs: object) -> int:
+    """``num_envs`` of a native vector env: a positive integer (``ValueError`` otherwise)."""
+    if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or \
+            num_envs < 1:
+        raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
+    return int(num_envs)
+
+
 def check_autoreset_mode(mode: AutoresetMode | str) -> AutoresetMode:
     """``mode`` as an :class:`~gymnasium.vector.AutoresetMode`; a string may be its value
     (``"NextStep"``) or spelt ``"next-step"``, ``"same_step"``...; anything else is a
