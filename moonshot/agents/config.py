@@ -10,6 +10,7 @@ the checks of one flag in two places.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
@@ -43,10 +44,11 @@ OWN_KEYS = ("n_envs", "policy", "normalize", "env_kwargs", "n_timesteps", "frame
 SCHEDULED = ("learning_rate", "clip_range", "clip_range_vf")
 
 
+@functools.cache
 def algorithms() -> dict[str, type[BaseAlgorithm]]:
     """Every algorithm ``--algo`` accepts, by lower-case name -> class: the
     ``BaseAlgorithm`` subclasses of stable-baselines3 and, where installed, sb3-contrib
-    (imports them)."""
+    (imports them; scanned once per process, read-only for callers)."""
     import importlib
 
     from stable_baselines3.common.base_class import BaseAlgorithm
