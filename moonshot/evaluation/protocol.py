@@ -23,7 +23,10 @@ from pathlib import Path
 #: The sweep specs that regenerate the reported figures: the only files that evaluate on the
 #: test seeds (run once per release; docs/protocol.md).
 RESULTS_SPECS = ("moonshot/sweeps/city-rl-informed.yaml",
-                 "moonshot/sweeps/moon-rl-informed.yaml")
+                 "moonshot/sweeps/moon-rl-informed.yaml",
+                 "moonshot/sweeps/headline-moon.yaml",
+                 "moonshot/sweeps/headline-city.yaml",
+                 "moonshot/sweeps/headline-city-informed.yaml")
 #: The protocol's own implementation and its tests: they name the test set to define, offer
 #: and check it (a choice on the command line, a range, a disjointness test), and evaluate
 #: no agent on it.

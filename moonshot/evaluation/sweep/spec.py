@@ -455,10 +455,18 @@ def check_cell(cell: Cell) -> None:
         except TypeError as exc:
             raise ConfigError(f"sweep cell {cell.id}: bad planner option: {exc}") from None
         return
-    from ...agents.config import split_hyperparams, validate_config
+    from ...agents.config import MODEL_ALGOS, split_hyperparams, validate_config
 
     cfg = _train_config(cell, "unused")
     validate_config(cfg)
+    if cfg.algo in MODEL_ALGOS:  # learns its own model: no SB3 policy to fit to the env
+        from ...agents.model_learning import make_agent, resolved_hyperparams
+
+        world = get_world(cell.env_id).name
+        make_agent(world, cfg.algo, cell.seed,
+                   resolved_hyperparams(world, cfg.algo, dict(cfg.hyperparams)))
+        _check_env(cell, kwargs)
+        return
     policy = split_hyperparams(cfg)[2]
     _check_env(cell, kwargs, cfg.algo, policy)
 
