@@ -214,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="real trials per scenario in worlds that replay scenarios (default: "
                    "the world's, 5 launches for moon, for an agent that corrects from a miss, "
                    "a planner; one for a frozen RL policy, which would repeat its launch)")
+    p.add_argument("--env-kwargs", nargs="*", metavar="KEY=VALUE", default=[],
+                   help="env settings on top of each agent's own, e.g. target=soi for "
+                   "planner:moon or search:moon")
     _add_common_run_args(p, "runs/evaluation")
     _add_seed_set(p)
 

@@ -215,12 +215,14 @@ def _print_training_result(run: Path) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .agents.config import parse_key_values
     from .evaluation.experiments import evaluate_agents
 
     splits = ["train", "new"] if args.split == "both" else [args.split]
     out = Path(args.out)
     res = evaluate_agents(args.runs, splits, args.episodes, args.seed, out, env=args.env,
-                          seed_set=args.seed_set, max_trials=args.max_trials)
+                          seed_set=args.seed_set, max_trials=args.max_trials,
+                          env_kwargs=parse_key_values(args.env_kwargs, "--env-kwargs"))
     print("\n" + res["markdown"])
     print(f"wrote {out}/transfer.md, transfer.csv, transfer.json, transfer.png; report.md "
           "and report.html")

@@ -84,3 +84,27 @@ def test_search_is_for_one_step_worlds_and_checks_its_options():
         resolve_agent("search:moon:popsize=5")
     with pytest.raises(ConfigError, match="needs a world"):
         resolve_agent("search")
+
+
+def test_evaluate_env_kwargs_reach_the_env_and_a_bad_one_writes_nothing(tmp_path, monkeypatch):
+    """``moonshot evaluate --env-kwargs`` sets the task of agents that carry no env settings
+    (``search:moon``, ``planner:moon``); a value the env refuses is an error before writing."""
+    from moonshot.evaluation import experiments
+
+    seen = []
+    real = experiments.evaluate_agent
+
+    def spy(spec, settings, out=None):
+        seen.append(dict(spec.env_kwargs))
+        return real(spec, settings, out=out)
+
+    monkeypatch.setattr(experiments, "evaluate_agent", spy)
+    experiments.evaluate_agents(["search:moon:population=8,elites=2,iterations=1"], ["train"], 2, 0,
+                                tmp_path / "ok", progress=False, env_kwargs={"target": "soi"})
+    assert seen == [{"target": "soi"}]
+    out = tmp_path / "bad"
+    env = {**os.environ, "PYTHONPATH": str(Path(moonshot.__file__).parent.parent)}
+    res = subprocess.run([sys.executable, "-m", "moonshot", "evaluate", "planner:moon",
+                          "--env-kwargs", "target=bogus", "--episodes", "2", "--out", str(out)],
+                         capture_output=True, text=True, env=env)
+    assert res.returncode == 2 and "target" in res.stderr and not out.exists()

@@ -29,14 +29,15 @@ def _command(*words) -> str:
 def evaluate_agents(specs: Sequence[AgentSpec | str], splits: list[str], episodes: int, seed: int,
                     out: Path, progress: bool = True, max_trials: int | None = None,
                     env: str | None = None, meta: dict | None = None,
-                    seed_set: str = "dev") -> dict:
+                    seed_set: str = "dev", env_kwargs: dict | None = None) -> dict:
     """Evaluate frozen agents on ``splits``; writes ``transfer.{json,csv,md}``,
     ``gap.{csv,md}``, ``transfer.png``, ``report.{md,html}`` (``meta``: the report's header,
     see :func:`~moonshot.evaluation.html_report.report_meta`; by default the equivalent
     ``moonshot evaluate`` command) and per-agent episode logs into ``out``.
 
     ``specs``: agent specs (see :func:`moonshot.agents.resolve_agent`); ``env`` gives the
-    world to agents that do not say (``planner``, ``module:Class``). The folder is locked
+    world to agents that do not say (``planner``, ``module:Class``); ``env_kwargs`` go on top of
+    each agent's own env settings (``{"target": "soi"}`` for a planner). The folder is locked
     for the evaluation (:class:`~moonshot.runlog.RunLock`): a second writer is refused."""
     from ..errors import check_int
     from ..runlog import run_folder
@@ -55,15 +56,18 @@ def evaluate_agents(specs: Sequence[AgentSpec | str], splits: list[str], episode
             scenario_set(get_world(env), split, seed, episodes, "evaluation", max_trials,
                          seed_set)
     with run_folder(out, "evaluate", fresh=False):
-        return _evaluate_agents(specs, splits, settings, Path(out), env, meta)
+        return _evaluate_agents(specs, splits, settings, Path(out), env, meta,
+                                dict(env_kwargs or {}))
 
 
 def _evaluate_agents(specs, splits: list[str], settings: EvalSettings, out: Path,
-                     env: str | None, meta: dict | None) -> dict:
+                     env: str | None, meta: dict | None, env_kwargs: dict) -> dict:
     t0 = time.perf_counter()
     episodes, seed = settings.episodes, settings.seed
     names = [s if isinstance(s, str) else s.label for s in specs]
     specs = resolve_agents(specs, env)
+    for spec in specs:
+        spec.env_kwargs = {**spec.env_kwargs, **env_kwargs}
     out.mkdir(parents=True, exist_ok=True)
     evaluated = []
     for k, spec in enumerate(specs):
