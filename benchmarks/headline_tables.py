@@ -1,0 +1,304 @@
+"""The headline tables of README.md and docs/results.md, re-derived from the release
+measurement's folders (every figure there comes from this script's output on the folders
+named beside it).
+
+    python benchmarks/headline_tables.py runs/headline-moon runs/headline-city \\
+        [--eval runs/moon-search-eval] [--shift runs/city-ladder ...] [--out tables.md]
+
+Each sweep folder is a ``moonshot sweep`` output (``cells/*/result.json`` and the cells'
+episode logs); ``--eval`` adds ``moonshot evaluate`` folders (agents evaluated once, e.g.
+``search:moon``), ``--shift`` adds ``moonshot shift`` folders.
+
+Statistics (docs/statistics.md): an agent that learns (RL, ``pets``, ``sysid``) has one score per
+training seed and its interval is Student-t over those seeds; an agent that does not learn (a
+planner, ``simulator-search``) meets the same evaluation scenarios whatever its seed, so its unit
+is the scenario and its interval Clopper-Pearson over them. When every seed of a learner scores
+the same, the table says so and gives Clopper-Pearson over the scenarios instead of a zero-width
+interval. Differences to the planner are paired by scenario inside each seed (each seed's rate
+minus the planner's on the same scenarios), with Student-t over seeds, Holm-adjusted over each
+table's comparisons.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from moonshot.evaluation.stats import (
+    Interval,
+    format_interval,
+    holm,
+    mean_ci_over_seeds,
+    paired_difference,
+    proportion_ci,
+)
+
+LEARNS = ("ppo", "sac", "td3", "a2c", "pets", "sysid", "ppo_lstm", "tqc", "ddpg")
+
+
+def _read_csv(path: Path) -> list[dict]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+class Evaluation:
+    """One agent's evaluation on one split: its first-trial outcome per scenario and the
+    per-scenario costs, read from the episode log of a cell or an evaluate folder."""
+
+    def __init__(self, row: dict, log: Path | None):
+        self.row = row
+        self.first: dict[str, int] = {}
+        self.any: dict[str, int] = {}
+        if log is not None and log.exists():
+            for r in _read_csv(log):
+                sid = r["map_id"]
+                if r.get("trial", "1") == "1":
+                    self.first[sid] = int(r["success"])
+                self.any[sid] = max(self.any.get(sid, 0), int(r["success"]))
+
+    @property
+    def first_rate(self) -> float:
+        return float(self.row.get("first_trial_success_rate", self.row["success_rate"]))
+
+
+def _episode_log(eval_dir: Path, split: str) -> Path | None:
+    hits = sorted(eval_dir.glob(f"episodes/*-{split}/episodes.csv"))
+    return hits[0] if hits else None
+
+
+def read_sweep(folder: Path) -> dict:
+    """``{group: {"learns", "seeds": {seed: {"train": Evaluation, "new": ..., "training":
+    row}}, "shift": [rows]}}`` of a sweep folder."""
+    groups: dict = {}
+    cells_csv = {r["cell"]: r for r in _read_csv(folder / "cells.csv")} \
+        if (folder / "cells.csv").exists() else {}
+    for cell in sorted((folder / "cells").iterdir()):
+        res_path = cell / "result.json"
+        if not res_path.exists():
+            continue
+        res = json.loads(res_path.read_text())
+        spec = json.loads((cell / "cell.json").read_text())
+        label = spec["agent"].get("label") or spec["agent"].get("algo") or "planner"
+        g = groups.setdefault(label, {"learns": spec["agent"].get("algo") in LEARNS,
+                                      "algo": spec["agent"].get("algo"), "seeds": {},
+                                      "shift": [], "world": spec["env_id"]})
+        entry: dict = {"training": cells_csv.get(res["cell"], {})}
+        for row in res["transfer"]:
+            entry[row["split"]] = Evaluation(row, _episode_log(cell / "eval", row["split"]))
+        g["seeds"][res["seed"]] = entry
+        for row in res.get("shift") or []:
+            g["shift"].append({**row, "seed": res["seed"]})
+    return groups
+
+
+def read_eval(folder: Path) -> dict:
+    """The agents of a ``moonshot evaluate`` folder, as groups of one (non-learning) seed."""
+    data = json.loads((folder / "transfer.json").read_text())
+    groups: dict = {}
+    for row in data["results"]:
+        g = groups.setdefault(row["agent"], {"learns": False, "algo": None, "seeds": {0: {}},
+                                             "shift": [], "world": row["env"]})
+        logs = sorted(folder.glob(f"episodes/*-{row['split']}/episodes.csv"))
+        log = next((p for p in logs if _slugged(row["agent"]) in p.parent.name), None)
+        g["seeds"][0][row["split"]] = Evaluation(row, log)
+    return groups
+
+
+def _slugged(name: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in name).strip("-")
+
+
+def rate_interval(group: dict, split: str, first: bool = True) -> Interval | None:
+    """The group's success on ``split``: t over seeds for a learner (Clopper-Pearson over the
+    scenarios when every seed scored the same), Clopper-Pearson over the scenarios for an
+    agent that does not learn."""
+    evs = [s[split] for s in group["seeds"].values() if split in s]
+    if not evs:
+        return None
+    rates = [e.first_rate if first else float(e.row["success_rate"]) for e in evs]
+    if group["learns"] and len(evs) >= 2 and np.ptp(rates) > 0:
+        return mean_ci_over_seeds(rates)
+    e = evs[0]
+    n = int(e.row["scenarios"])
+    k = round((e.first_rate if first else float(e.row["success_rate"])) * n)
+    iv = proportion_ci(k, n)
+    return Interval(iv.estimate, iv.low, iv.high, n, iv.method, "scenarios")
+
+
+def _cell(iv: Interval | None, group: dict) -> str:
+    if iv is None:
+        return "-"
+    text = format_interval(iv, percent=True)
+    if group["learns"] and iv.unit == "scenarios" and len(group["seeds"]) > 1:
+        text += f"; equal on all {len(group['seeds'])} seeds"
+    return text
+
+
+def _mean(values: list[float]) -> float:
+    v = [x for x in values if x is not None and math.isfinite(x)]
+    return float(np.mean(v)) if v else float("nan")
+
+
+def _num(x: float, digits: int = 2) -> str:
+    if not math.isfinite(x):
+        return "-"
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.{digits}f}"
+
+
+def headline(groups: dict, world: str) -> str:
+    """The main table of a world: success per split, costs, training."""
+    lines = ["| agent | seeds | success, first trial, train | success, first trial, new | "
+             "real trials per scenario (train / new) | destroyed per episode (new) | "
+             "imagined trials per scenario (new) | training: episodes / destroyed |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, g in groups.items():
+        seeds = g["seeds"].values()
+        tr = [_mean([float(s[sp].row["trials_per_scenario"]) for s in seeds if sp in s])
+              for sp in ("train", "new")]
+        death = _mean([float(s["new"].row["death_rate"]) for s in seeds if "new" in s])
+        imag = _mean([float(s["new"].row.get("model_rollouts_per_scenario") or 0)
+                      for s in seeds if "new" in s])
+        trn = [s.get("training", {}) for s in seeds]
+        if g["learns"]:
+            eps = _mean([float(t["episodes"]) for t in trn if t.get("episodes")])
+            dead = _mean([float(t["deaths"]) for t in trn if t.get("deaths")])
+            training = f"{eps:,.0f} / {dead:,.0f}"
+        else:
+            training = "none"
+        lines.append(f"| {name} | {len(g['seeds']) if g['learns'] else '-'} | "
+                     f"{_cell(rate_interval(g, 'train'), g)} | "
+                     f"{_cell(rate_interval(g, 'new'), g)} | {_num(tr[0])} / {_num(tr[1])} | "
+                     f"{death:.1%} | {_num(imag)} | {training} |")
+    return f"**{world}**\n\n" + "\n".join(lines) + "\n"
+
+
+def versus(groups: dict, reference: str, split: str) -> str:
+    """Each agent's first-trial success minus the reference's on the same scenarios, paired
+    inside each seed, Student-t over seeds, Holm-adjusted across the table."""
+    ref = groups.get(reference)
+    if ref is None:
+        return ""
+    ref_seed = next(iter(ref["seeds"].values()))
+    if split not in ref_seed:
+        return ""
+    base = ref_seed[split].first
+    rows, ps = [], []
+    for name, g in groups.items():
+        if name == reference:
+            continue
+        diffs = []
+        for s in g["seeds"].values():
+            if split not in s or not s[split].first:
+                continue
+            common = sorted(set(s[split].first) & set(base))
+            if common:
+                diffs.append(np.mean([s[split].first[c] - base[c] for c in common]))
+        if len(diffs) >= 2 and np.ptp(diffs) > 0:
+            iv = mean_ci_over_seeds(diffs)
+            se = np.std(diffs, ddof=1) / math.sqrt(len(diffs))
+            from scipy import stats
+
+            p = float(2 * stats.t.sf(abs(iv.estimate) / se, len(diffs) - 1))
+            rows.append((name, iv, len(diffs)))
+            ps.append(p)
+        elif len(diffs) == 1:  # one evaluation: paired by scenario, exact McNemar
+            s = next(s for s in g["seeds"].values() if split in s and s[split].first)
+            common = sorted(set(s[split].first) & set(base))
+            c = paired_difference([s[split].first[k] for k in common], [base[k] for k in common])
+            rows.append((name, Interval(c.estimate, c.low, c.high, c.n, "Newcombe",
+                                        "scenarios"), 1))
+            ps.append(c.p_value)
+        elif diffs:
+            rows.append((name, None, len(diffs), float(diffs[0])))
+            ps.append(float("nan"))
+    finite = [p for p in ps if math.isfinite(p)]
+    adj = iter(holm(finite)) if finite else iter(())
+    out = [f"| agent | minus {reference}, first trial, {split} | seeds (1: scenarios paired, "
+           f"McNemar) | Holm-adjusted p |",
+           "|---|---|---|---|"]
+    for row in rows:
+        if row[1] is None:
+            out.append(f"| {row[0]} | {row[3]:+.1%} on every seed (no spread) | {row[2]} | - |")
+            continue
+        iv = row[1]
+        out.append(f"| {row[0]} | {iv.estimate:+.1%} [{iv.low:+.1%}, {iv.high:+.1%}] "
+                   f"| {row[2]} | {next(adj):.3g} |")
+    return "\n".join(out) + "\n"
+
+
+def ladder(shift_rows: list[dict]) -> str:
+    """Success per axis and level and agent: mean over the rows (seeds) of each."""
+    cells: dict = defaultdict(list)
+    order: list = []
+    for r in shift_rows:
+        key = (r["axis"], int(r["level"]), r["agent"])
+        if key not in cells:
+            order.append(key)
+        cells[key].append(r)
+    agents = list(dict.fromkeys(k[2] for k in order))
+    axes = list(dict.fromkeys((k[0], k[1]) for k in order))
+    head = "| axis | level | " + " | ".join(agents) + " |"
+    out = [head, "|---|---|" + "---|" * len(agents)]
+    for axis, level in axes:
+        row = [axis, str(level)]
+        for a in agents:
+            rs = cells.get((axis, level, a), [])
+            if not rs:
+                row.append("-")
+                continue
+            rates = [float(r.get("first_trial_success_rate", r["success_rate"])) for r in rs]
+            deaths = _mean([float(r["death_rate"]) for r in rs])
+            row.append(f"{_mean(rates):.0%}" + (f" ({len(rs)} seeds)" if len(rs) > 1 else "")
+                       + (f", {deaths:.0%} dead" if deaths > 0 else ""))
+        out.append("| " + " | ".join(row) + " |")
+    return "\n".join(out) + "\n"
+
+
+def read_shift(folder: Path) -> list[dict]:
+    return _read_csv(folder / "shift.csv")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("sweeps", nargs="*", type=Path, help="sweep output folders")
+    ap.add_argument("--eval", nargs="*", type=Path, default=[], help="evaluate folders")
+    ap.add_argument("--shift", nargs="*", type=Path, default=[], help="shift folders")
+    ap.add_argument("--reference", default="planner", help="the agent others are compared to")
+    ap.add_argument("--out", type=Path, default=None, help="also write the tables here")
+    args = ap.parse_args(argv)
+    text = []
+    by_world: dict = defaultdict(dict)
+    for f in args.sweeps:
+        for name, g in read_sweep(f).items():
+            by_world[g["world"]][name] = g
+    for f in args.eval:
+        for name, g in read_eval(f).items():
+            by_world[g["world"]][name] = g
+    for world, groups in by_world.items():
+        text.append(headline(groups, world))
+        for split in ("train", "new"):
+            v = versus(groups, args.reference, split)
+            if v:
+                text.append(v)
+        rows = [r for g in groups.values() for r in g["shift"]]
+        if rows:
+            text.append(f"**{world}, shift ladders (first-trial success, mean over seeds)**\n\n"
+                        + ladder(rows))
+    for f in args.shift:
+        text.append(f"**{f.name}**\n\n" + ladder(read_shift(f)))
+    result = "\n".join(text)
+    print(result)
+    if args.out:
+        args.out.write_text(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
