@@ -73,6 +73,23 @@ def _episode_log(eval_dir: Path, split: str) -> Path | None:
     return hits[0] if hits else None
 
 
+def _training(run: Path) -> dict:
+    """Episodes and destroyed vehicles of a training run, from its episode log (a sweep still
+    running has no cells.csv yet)."""
+    log = run / "episodes.csv"
+    if not log.exists():
+        return {}
+    with open(log, newline="") as fh:
+        reader = csv.reader(fh)
+        head = next(reader)
+        i_death = head.index("death")
+        n = deaths = 0
+        for r in reader:
+            n += 1
+            deaths += int(r[i_death])
+    return {"episodes": n, "deaths": deaths}
+
+
 def read_sweep(folder: Path) -> dict:
     """``{group: {"learns", "seeds": {seed: {"train": Evaluation, "new": ..., "training":
     row}}, "shift": [rows]}}`` of a sweep folder."""
@@ -89,12 +106,12 @@ def read_sweep(folder: Path) -> dict:
         g = groups.setdefault(label, {"learns": spec["agent"].get("algo") in LEARNS,
                                       "algo": spec["agent"].get("algo"), "seeds": {},
                                       "shift": [], "world": spec["env_id"]})
-        entry: dict = {"training": cells_csv.get(res["cell"], {})}
+        entry: dict = {"training": cells_csv.get(res["cell"]) or _training(cell / "run")}
         for row in res["transfer"]:
             entry[row["split"]] = Evaluation(row, _episode_log(cell / "eval", row["split"]))
         g["seeds"][res["seed"]] = entry
         for row in res.get("shift") or []:
-            g["shift"].append({**row, "seed": res["seed"]})
+            g["shift"].append({**row, "seed": res["seed"], "agent": label})
     return groups
 
 
@@ -167,8 +184,8 @@ def headline(groups: dict, world: str) -> str:
                       for s in seeds if "new" in s])
         trn = [s.get("training", {}) for s in seeds]
         if g["learns"]:
-            eps = _mean([float(t["episodes"]) for t in trn if t.get("episodes")])
-            dead = _mean([float(t["deaths"]) for t in trn if t.get("deaths")])
+            eps = _mean([float(t["episodes"]) for t in trn if t.get("episodes") not in (None, "")])
+            dead = _mean([float(t["deaths"]) for t in trn if t.get("deaths") not in (None, "")])
             training = f"{eps:,.0f} / {dead:,.0f}"
         else:
             training = "none"
@@ -253,8 +270,8 @@ def ladder(shift_rows: list[dict]) -> str:
             if not rs:
                 row.append("-")
                 continue
-            rates = [float(r.get("first_trial_success_rate", r["success_rate"])) for r in rs]
-            deaths = _mean([float(r["death_rate"]) for r in rs])
+            rates = [float(r.get("success_rate", r.get("success"))) for r in rs]
+            deaths = _mean([float(r.get("death_rate", r.get("deaths"))) for r in rs])
             row.append(f"{_mean(rates):.0%}" + (f" ({len(rs)} seeds)" if len(rs) > 1 else "")
                        + (f", {deaths:.0%} dead" if deaths > 0 else ""))
         out.append("| " + " | ".join(row) + " |")
@@ -289,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
                 text.append(v)
         rows = [r for g in groups.values() for r in g["shift"]]
         if rows:
-            text.append(f"**{world}, shift ladders (first-trial success, mean over seeds)**\n\n"
+            text.append(f"**{world}, shift ladders (success within the trials allowed, mean over "
+                        "seeds)**\n\n"
                         + ladder(rows))
     for f in args.shift:
         text.append(f"**{f.name}**\n\n" + ladder(read_shift(f)))
