@@ -141,7 +141,9 @@ def rate_interval(group: dict, split: str, first: bool = True) -> Interval | Non
         return None
     rates = [e.first_rate if first else float(e.row["success_rate"]) for e in evs]
     if group["learns"] and len(evs) >= 2 and np.ptp(rates) > 0:
-        return mean_ci_over_seeds(rates)
+        iv = mean_ci_over_seeds(rates)  # a rate lies in [0, 1]: so do its bounds
+        return Interval(iv.estimate, max(0.0, iv.low), min(1.0, iv.high), iv.n, iv.method,
+                        iv.unit)
     e = evs[0]
     n = int(e.row["scenarios"])
     k = round((e.first_rate if first else float(e.row["success_rate"])) * n)
