@@ -165,7 +165,7 @@ def _template(d: Design) -> str:
         <geom name="{leg}_thigh" type="capsule" size="{d.leg_radius}" mass="{d.thigh_mass}"
               fromto="0 0 0 {d.thigh_length * c:.6f} {d.thigh_length * s:.6f} 0"/>
         <body name="{leg}_shin" pos="{d.thigh_length * c:.6f} {d.thigh_length * s:.6f} 0">
-          <joint name="{leg}_knee" type="hinge" axis="{-s:.6f} {c:.6f} 0" range="{lo} {hi}"/>
+          <joint name="{leg}_knee" type="hinge" axis="{s:.6f} {-c:.6f} 0" range="{lo} {hi}"/>
           <geom name="{leg}_shin" type="capsule" size="{d.leg_radius}" mass="{d.shin_mass * 0.7}"
                 fromto="0 0 0 {reach * c:.6f} {reach * s:.6f} {-drop:.6f}"/>
           <geom name="{leg}_foot" type="sphere" size="{d.foot_radius}" mass="{d.shin_mass * 0.3}"
@@ -181,6 +181,7 @@ def _template(d: Design) -> str:
         for i in range(N_STONES))
     return f"""
 <mujoco model="body">
+  <compiler angle="radian"/>
   <option timestep="0.005" integrator="implicitfast"/>
   <visual><global offwidth="640" offheight="480"/></visual>
   <default>
