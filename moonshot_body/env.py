@@ -44,31 +44,34 @@ ARRIVAL_REWARD = 10.0
 FALL_PENALTY = 10.0
 EFFORT_COST = 0.002
 
-#: The observation, slot by slot: (name, size, unit, meaning). Declared once: the Box, the
-#: offsets (``BodyWalkEnv.observation_layout``) and the docstring's table come from it.
-OBSERVATION: tuple[tuple[str, int, str, str], ...] = (
-    ("joint_angles", 8, "rad", "hip and knee of fl, fr, bl, br (0 for a missing joint)"),
-    ("joint_velocities", 8, "rad/s", "same order"),
-    ("gravity", 3, "1", "the direction of gravity in the torso's frame (tilt and slope)"),
-    ("velocity", 3, "m/s", "the torso's velocity in its own frame"),
-    ("angular_velocity", 3, "rad/s", "the torso's angular velocity in its own frame"),
-    ("goal_direction", 2, "1", "unit vector to the goal in the torso's heading frame "
-                               "(x ahead, y left)"),
-    ("goal_distance", 1, "m", "distance to the goal on the ground"),
-    ("height", 1, "m", "height of the torso's centre above the ground"),
+#: The observation, slot by slot: (name, size, unit, bound, meaning); each slot lies in
+#: [-bound, bound] (clipped there; a joint's angle never leaves it). Declared once: the Box,
+#: the offsets (``BodyWalkEnv.observation_layout``) and the docstring's table come from it.
+OBSERVATION: tuple[tuple[str, int, str, float, str], ...] = (
+    ("joint_angles", 8, "rad", math.pi, "hip and knee of fl, fr, bl, br (0 for a missing "
+                                        "joint)"),
+    ("joint_velocities", 8, "rad/s", 100.0, "same order"),
+    ("gravity", 3, "1", 1.0, "the direction of gravity in the torso's frame (tilt and slope)"),
+    ("velocity", 3, "m/s", 20.0, "the torso's velocity in its own frame"),
+    ("angular_velocity", 3, "rad/s", 100.0, "the torso's angular velocity in its own frame"),
+    ("goal_direction", 2, "1", 1.0, "unit vector to the goal in the torso's heading frame "
+                                    "(x ahead, y left)"),
+    ("goal_distance", 1, "m", 100.0, "distance to the goal on the ground"),
+    ("height", 1, "m", 10.0, "height of the torso's centre above the ground"),
 )
-OBS_SIZE = sum(n for _, n, _, _ in OBSERVATION)
+OBS_SIZE = sum(row[1] for row in OBSERVATION)
 
 
 def _layout() -> dict[str, slice]:
     out, i = {}, 0
-    for name, n, _, _ in OBSERVATION:
+    for name, n, *_ in OBSERVATION:
         out[name] = slice(i, i + n)
         i += n
     return out
 
 
 OBS_LAYOUT = _layout()
+OBS_BOUND = np.concatenate([np.full(row[1], row[3], np.float32) for row in OBSERVATION])
 
 #: The split distributions: goal distance (m), goal bearing from the heading (|degrees|,
 #: either side), stone height (m).
@@ -81,11 +84,11 @@ SPLITS = {
 
 
 def _table() -> str:
-    rows = ["| slots | name | unit | meaning |", "|---|---|---|---|"]
-    for name, n, unit, meaning in OBSERVATION:
+    rows = ["| slots | name | unit | bound | meaning |", "|---|---|---|---|---|"]
+    for name, n, unit, bound, meaning in OBSERVATION:
         s = OBS_LAYOUT[name]
-        rows.append(f"| {s.start}-{s.stop - 1} | ``{name}`` | {unit} | {meaning} |" if n > 1
-                    else f"| {s.start} | ``{name}`` | {unit} | {meaning} |")
+        slots = f"{s.start}-{s.stop - 1}" if n > 1 else f"{s.start}"
+        rows.append(f"| {slots} | ``{name}`` | {unit} | {bound:.4g} | {meaning} |")
     return "\n".join(rows)
 
 
@@ -134,7 +137,8 @@ def draw_scenario(scenario_id: int, settings: dict) -> Scenario:
     lo, hi = settings["goal_bearing_deg"]
     bearing = math.radians(rng.uniform(lo, hi)) * (1.0 if rng.random() < 0.5 else -1.0)
     goal = dist * np.array([math.cos(yaw + bearing), math.sin(yaw + bearing)])
-    heights = rng.uniform(*settings["roughness"], N_STONES)
+    rough_lo, rough_hi = settings["roughness"]
+    heights = rng.uniform(rough_lo, rough_hi, N_STONES)
     xy = rng.uniform(-STONE_FIELD, STONE_FIELD, (N_STONES, 2))
     # keep the start clear: a stone under a foot at reset would start the body tilted
     near = np.hypot(xy[:, 0], xy[:, 1]) < 0.8
@@ -243,7 +247,7 @@ class BodyWalkEnv(gym.Env):
         self.max_steps = int(round(self.time_limit / CONTROL_DT))
         self.design = Design()
         self.action_space = spaces.Box(-1.0, 1.0, (len(JOINTS),), np.float32)
-        self.observation_space = spaces.Box(-np.inf, np.inf, (OBS_SIZE,), np.float32)
+        self.observation_space = spaces.Box(-OBS_BOUND, OBS_BOUND, (OBS_SIZE,), np.float32)
         self._models: dict[Changes, tuple[mujoco.MjModel, Layout]] = {}
         self.model: mujoco.MjModel | None = None
         self.data: mujoco.MjData | None = None
@@ -348,16 +352,17 @@ class BodyWalkEnv(gym.Env):
         c, s = math.cos(heading), math.sin(heading)
         dist = math.hypot(to_goal[0], to_goal[1])
         gx, gy = (c * to_goal[0] + s * to_goal[1], -s * to_goal[0] + c * to_goal[1])
+        lay, at = self.layout, OBS_LAYOUT
         out = np.empty(OBS_SIZE, np.float32)
-        out[0:8] = self.layout.joints(d.qpos, self.layout.qpos)
-        out[8:16] = self.layout.joints(qvel, self.layout.qvel)
-        out[16:19] = rot.T @ (gravity / np.linalg.norm(gravity))
-        out[19:22] = rot.T @ qvel[0:3]
-        out[22:25] = qvel[3:6]
-        out[25:27] = (gx / dist, gy / dist) if dist > 1e-9 else (1.0, 0.0)
-        out[27] = dist
-        out[28] = d.qpos[2]
-        return out
+        out[at["joint_angles"]] = lay.joints(d.qpos, lay.qpos)
+        out[at["joint_velocities"]] = lay.joints(qvel, lay.qvel)
+        out[at["gravity"]] = rot.T @ (gravity / np.linalg.norm(gravity))
+        out[at["velocity"]] = rot.T @ qvel[0:3]  # a free joint's is in the world frame
+        out[at["angular_velocity"]] = qvel[3:6]  # ...its angular one in the body's
+        out[at["goal_direction"]] = (gx / dist, gy / dist) if dist > 1e-9 else (1.0, 0.0)
+        out[at["goal_distance"]] = dist
+        out[at["height"]] = d.qpos[2]
+        return np.clip(out, -OBS_BOUND, OBS_BOUND, out=out)
 
     # --- what an agent may know ---------------------------------------------------------
     def perceive(self, mode: str = "honest") -> BodyView:
@@ -392,7 +397,7 @@ class BodyWalkEnv(gym.Env):
         view._set("state", {"qpos": qpos, "qvel": qvel})
 
     # --- rendering ----------------------------------------------------------------------
-    def render(self) -> np.ndarray | None:  # type: ignore[override]
+    def render(self) -> np.ndarray | None:
         if self.render_mode is None:
             gym.logger.warn("render() without a render_mode: nothing to draw "
                             '(gymnasium.make(..., render_mode="rgb_array"))')

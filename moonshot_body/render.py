@@ -3,6 +3,7 @@ headless), else the body's capsules drawn as 3D lines with matplotlib."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import mujoco
@@ -19,10 +20,12 @@ def draw(model: mujoco.MjModel, data: mujoco.MjData, renderer: Any) -> tuple[np.
     """One RGB frame of the body (camera following its torso); returns the frame and the
     renderer to pass to the next call (``None`` at first)."""
     if renderer is None:
-        try:
-            renderer = mujoco.Renderer(model, HEIGHT, WIDTH)
-        except Exception:  # no OpenGL context here (no display, no EGL): draw it ourselves
-            renderer = _Fallback()
+        renderer = _Fallback()
+        if os.environ.get("MUJOCO_GL") or os.environ.get("DISPLAY"):  # GLFW needs a display
+            try:
+                renderer = mujoco.Renderer(model, HEIGHT, WIDTH)
+            except Exception:  # no OpenGL context after all: draw it ourselves
+                pass
     if isinstance(renderer, _Fallback):
         return lines_frame(model, data), renderer
     renderer.update_scene(data, camera="track")

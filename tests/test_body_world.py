@@ -18,7 +18,9 @@ from conftest import run_as_user
 
 import moonshot_body
 from moonshot.agents.base import run_episode
+from moonshot.agents.loading import load_agent
 from moonshot.envs.perception import PerceptionError
+from moonshot.errors import ConfigError
 from moonshot.runlog import read_episodes
 from moonshot.worlds import get_world
 from moonshot_body.agents.planner import BodyPlanner
@@ -161,8 +163,12 @@ def test_the_planner_sees_a_sealed_view_and_the_oracle_the_true_body():
             getattr(view, secret)
     with pytest.raises(PerceptionError):
         view.goal = (0.0, 0.0)
-    honest, oracle = BodyPlanner(), BodyPlanner(model="oracle")
+    honest = BodyPlanner()
+    oracle = load_agent("planner:body:model=oracle")  # as the command line names it
+    assert isinstance(oracle, BodyPlanner) and oracle.model == "oracle"
     assert oracle.perception == "oracle" and "oracle" in oracle.name
+    with pytest.raises(ConfigError, match="model='simulator'"):
+        load_agent("planner:body:model=simulator")
     honest.begin_episode(view, obs, info)
     oracle.begin_episode(env.perceive("oracle"), obs, info)
     # the honest model is the intact blueprint; the oracle's lacks the missing shin

@@ -96,8 +96,9 @@ class BodyPlanner(Agent):
         if view is None:
             raise ConfigError("the body planner needs a perception view (perceive())")
         self._view = view
-        self.design = Design(**{k: tuple(v) if isinstance(v, list) else v
-                                for k, v in view.design.items()})
+        blueprint: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                                     for k, v in view.design.items()}
+        self.design = Design(**blueprint)
         changes = self._changes(view)
         key = (self.design, changes)
         if key not in self._models:
