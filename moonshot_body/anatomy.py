@@ -197,7 +197,7 @@ def _template(d: Design) -> str:
   </asset>
   <worldbody>
     <light pos="0 0 6" dir="0 0 -1" directional="true"/>
-    <geom name="floor" type="plane" size="40 40 0.1" material="grid" contype="1"
+    <geom name="floor" type="plane" size="40 40 0.1" material="grid" rgba="1 1 1 1" contype="1"
           conaffinity="0"/>
 {stones}
     <site name="goal" type="cylinder" size="0.3 0.005" pos="0 0 0.005" rgba="0.1 0.8 0.2 0.6"/>
