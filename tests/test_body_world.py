@@ -179,11 +179,19 @@ def test_the_planner_sees_a_sealed_view_and_the_oracle_the_true_body():
 
 
 def test_the_world_arrives_through_its_entry_point_only():
-    import tomllib
+    from importlib.metadata import EntryPoint
 
+    from moonshot.worlds import register_world
+    from moonshot.worlds.plugins import ENTRY_POINT_GROUP, _load_entry_point
+
+    tomllib = pytest.importorskip("tomllib", reason="Python 3.11 reads TOML")
     cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    target = cfg["project"]["entry-points"]["moonshot.worlds"]["body"]
+    target = cfg["project"]["entry-points"][ENTRY_POINT_GROUP]["body"]
     assert target == "moonshot_body"
+    # the entry point loads as moonshot loads an installed one (pip install re-declares it)
+    ep = EntryPoint(name="body", value=target, group=ENTRY_POINT_GROUP)
+    _load_entry_point(ep, "pyproject.toml of this checkout",
+                      lambda world, module: register_world(world, replace=True, module=module))
     # moonshot's own package never names it: it is a plug-in
     builtin = (ROOT / "moonshot" / "worlds" / "__init__.py").read_text()
     assert "moonshot_body" not in builtin and "body" not in builtin.split("from . import")[-1]

@@ -29,7 +29,7 @@ from mujoco import rollout
 from moonshot.agents.base import Agent, AgentCosts
 from moonshot.errors import ConfigError
 
-from ..anatomy import JOINTS, Changes, Design, Ground, build_model, set_ground
+from ..anatomy import JOINTS, Changes, Design, Ground, Layout, build_model, set_ground
 
 #: The planner's models: the intact body it believes in, or the true one (an ablation).
 MODELS = ("nominal", "oracle")
@@ -83,6 +83,7 @@ class BodyPlanner(Agent):
         self._models: dict[Any, mujoco.MjModel] = {}
         self._sim: mujoco.MjModel | None = None
         self._data: mujoco.MjData | None = None
+        self._layout: Layout | None = None
         self._view: Any = None
         self._plan = np.zeros((self.horizon, len(JOINTS)))
         self._since = 0
@@ -108,7 +109,7 @@ class BodyPlanner(Agent):
         set_ground(sim, Ground(friction=g["friction"], slope_deg=g["slope_deg"],
                                uphill=g["uphill"], stones=np.asarray(g["stones"])))
         if sim is not self._sim:
-            self._sim, self._data = sim, mujoco.MjData(sim)
+            self._sim, self._data, self._layout = sim, mujoco.MjData(sim), Layout.of(sim)
         self._goal = np.asarray(view.goal, dtype=np.float64)
         self._plan = np.zeros((self.horizon, len(JOINTS)))
         self._since = self.replan_every  # plan at the first step
@@ -145,15 +146,15 @@ class BodyPlanner(Agent):
     def _initial_state(self) -> np.ndarray:
         sim, data = self._sim, self._data
         assert sim is not None and data is not None
+        lay = self._layout
+        assert lay is not None
         st = self._view.state
         qpos, qvel = np.asarray(st["qpos"]), np.asarray(st["qvel"])
-        # the model's joints in the nominal slots (an oracle's missing knee has none)
-        joints = [mujoco.mj_name2id(sim, mujoco.mjtObj.mjOBJ_JOINT, j) for j in JOINTS]
         data.qpos[:7], data.qvel[:6] = qpos[:7], qvel[:6]
-        for i, j in enumerate(joints):
-            if j >= 0:
-                data.qpos[sim.jnt_qposadr[j]] = qpos[7 + i]
-                data.qvel[sim.jnt_dofadr[j]] = qvel[6 + i]
+        # the nominal slots into the model's joints (an oracle's missing knee has none)
+        have = lay.qpos >= 0
+        data.qpos[lay.qpos[have]] = qpos[7:][have]
+        data.qvel[lay.qvel[have]] = qvel[6:][have]
         spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
         out = np.empty(mujoco.mj_stateSize(sim, spec))
         mujoco.mj_getState(sim, data, out, spec)
@@ -185,11 +186,9 @@ class BodyPlanner(Agent):
         assert sim is not None and data is not None
         sub = int(round(self._view.control_dt / sim.opt.timestep))
         targets = self.design.targets(actions)
-        joints = [mujoco.mj_name2id(sim, mujoco.mjtObj.mjOBJ_ACTUATOR, j) for j in JOINTS]
+        act = self._layout.actuator if self._layout is not None else np.arange(len(JOINTS))
         ctrl = np.zeros((*actions.shape[:2], sim.nu))
-        for i, a in enumerate(joints):
-            if a >= 0:
-                ctrl[..., a] = targets[..., i]
+        ctrl[..., act[act >= 0]] = targets[..., act >= 0]
         ctrl = np.repeat(ctrl, sub, axis=1)
         state, _ = rollout.rollout(sim, data, self._initial_state(), ctrl)
         self._rollouts += len(actions)
