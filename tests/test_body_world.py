@@ -244,3 +244,14 @@ def test_every_command_runs_on_the_body_world(tmp_path):
     assert {r["env"] for r in results} == {ENV_ID}
     moonshot(["render", "body", "--agent", "planner:body", "--out", "walk.gif"], tmp_path)
     assert len(imageio.mimread(tmp_path / "walk.gif")) > 5
+
+
+def test_benchmark_rows_of_the_plugin_world_reach_the_table():
+    from moonshot.evaluation.benchmark import markdown
+    from moonshot.worlds import load_ref
+
+    res = load_ref(get_world("body").benchmark)(1, 0.2, True, None)
+    assert res["body_steps_per_s"] > 0 and res["body_steps_per_cpu_s"] > 0
+    assert res["body_planner_decision_ms"] > 0
+    table = markdown({"repeats": 1, "seconds_per_repeat": 0.2, **res})
+    assert "`body_steps_per_s`" in table and "`repeats`" not in table
