@@ -208,7 +208,7 @@ class BodyWalkEnv(gym.Env):
     * v0: first version (MuJoCo 3.x/4.x).
     """
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 25}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 50}  # a frame per step
     observation_layout = OBS_LAYOUT
 
     def __init__(self, split: str = "train", render_mode: str | None = None,

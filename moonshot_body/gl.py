@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes.util
 import os
+import sys
 
 
 def choose_backend() -> None:
@@ -14,5 +15,5 @@ def choose_backend() -> None:
     matplotlib (:mod:`moonshot_body.render`)."""
     if "MUJOCO_GL" in os.environ or os.environ.get("DISPLAY"):
         return
-    if "mujoco" not in __import__("sys").modules and ctypes.util.find_library("EGL"):
+    if "mujoco" not in sys.modules and ctypes.util.find_library("EGL"):
         os.environ["MUJOCO_GL"] = "egl"
