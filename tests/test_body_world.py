@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import gymnasium as gym
@@ -255,3 +257,41 @@ def test_benchmark_rows_of_the_plugin_world_reach_the_table():
     assert res["body_planner_decision_ms"] > 0
     table = markdown({"repeats": 1, "seconds_per_repeat": 0.2, **res})
     assert "`body_steps_per_s`" in table and "`repeats`" not in table
+
+
+def test_the_planner_plans_where_the_env_cannot_be_imported():
+    """Its model is its own (the blueprint, built by its own code): in a process where
+    importing the env module raises, it plans the same first action from the same view."""
+    env = BodyWalkEnv(**NEAR)
+    obs, info = env.reset(seed=2)
+    view = env.perceive()
+    planner = BodyPlanner(**FAST_PLANNER)
+    planner.begin_episode(view, obs, info)
+    expected = planner.predict(obs)[0]
+    fields = {"design": dict(view.design),
+              "ground": {k: (v.tolist() if isinstance(v, np.ndarray) else v)
+                         for k, v in view.ground.items()},
+              "goal": list(view.goal), "control_dt": view.control_dt,
+              "state": {k: v.tolist() for k, v in view.state.items()}}
+    script = f"""
+import importlib.abc, json, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "moonshot_body.env":
+            raise ImportError("the planner imported the env")
+sys.meta_path.insert(0, Block())
+from types import SimpleNamespace
+import numpy as np
+from moonshot_body.agents.planner import BodyPlanner
+obs, info, fields = json.loads(sys.argv[1])
+fields["state"] = {{k: np.array(v) for k, v in fields["state"].items()}}
+view = SimpleNamespace(mode="honest", **fields)
+p = BodyPlanner(**{FAST_PLANNER!r})
+p.begin_episode(view, np.array(obs, np.float32), info)
+print(json.dumps(p.predict(np.array(obs, np.float32))[0].tolist()))
+"""
+    arg = json.dumps([obs.tolist(), {"map_id": info["map_id"]}, fields])
+    res = subprocess.run([sys.executable, "-c", script, arg], capture_output=True, text=True,
+                         cwd=ROOT)
+    assert res.returncode == 0, res.stderr[-2000:]
+    np.testing.assert_array_equal(np.array(json.loads(res.stdout), np.float32), expected)
