@@ -73,14 +73,17 @@ def _layout() -> dict[str, slice]:
 OBS_LAYOUT = _layout()
 OBS_BOUND = np.concatenate([np.full(row[1], row[3], np.float32) for row in OBSERVATION])
 
-#: The split distributions: goal distance (m), goal bearing from the heading (|degrees|,
-#: either side), stone height (m).
+#: The split distributions: goal distance, goal bearing from the heading (either side),
+#: stone height.
 SPLITS = {
     "train": {"goal_distance": (1.0, 3.0), "goal_bearing_deg": (0.0, 90.0),
               "roughness": (0.0, 0.03)},
     "new": {"goal_distance": (3.0, 4.5), "goal_bearing_deg": (100.0, 180.0),
             "roughness": (0.04, 0.07)},
 }
+
+
+UNITS = {"goal_distance": "m", "goal_bearing_deg": "degrees", "roughness": "m"}
 
 
 def _table() -> str:
@@ -193,7 +196,8 @@ class BodyWalkEnv(gym.Env):
     ## Episode End
     Terminated on arrival (torso within $goal_radius m of the goal on the ground: ``info
     ["outcome"] = "arrived"``, ``is_success``) or on a fall (``"fell"``, ``info["death"]``).
-    Truncated after ``time_limit`` seconds (``"timeout"``).
+    Truncated after ``time_limit`` seconds (``"timeout"``). Every step's ``info`` holds
+    ``map_id``, ``split``, ``is_success``, ``death`` and ``goal_distance`` (m).
 
     ## Arguments
     ``gymnasium.make("moonshot/BodyWalk-v0", split="train", render_mode=None, time_limit=20.0,
@@ -421,6 +425,7 @@ BodyWalkEnv.__doc__ = fill_doc(BodyWalkEnv.__doc__, {
     "arrival": f"{ARRIVAL_REWARD:g}", "fall": f"{FALL_PENALTY:g}",
     "effort": f"{EFFORT_COST:g}", "field": f"{STONE_FIELD:g}",
     "goal_radius": f"{GOAL_RADIUS:g}", "damages": ", ".join(f"``{d}``" for d in DAMAGES),
-    "train": ", ".join(f"``{k}`` {lo:g}-{hi:g}" for k, (lo, hi) in SPLITS["train"].items()),
-    "new": ", ".join(f"``{k}`` {lo:g}-{hi:g}" for k, (lo, hi) in SPLITS["new"].items()),
+    "train": ", ".join(f"``{k}`` {lo:g}-{hi:g} {UNITS[k]}"
+                       for k, (lo, hi) in SPLITS["train"].items()),
+    "new": ", ".join(f"``{k}`` {lo:g}-{hi:g} {UNITS[k]}" for k, (lo, hi) in SPLITS["new"].items()),
 })
