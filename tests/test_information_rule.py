@@ -52,6 +52,8 @@ SIMULATOR_MODULES = (
     # what an agent may not know (signal plans, the Moon's exact ellipse)
     "moonshot.physics.city.generator",
     "moonshot.envs.seeded_uniforms",
+    # the body world (a plug-in package): its env holds the true, possibly damaged body
+    "moonshot_body.env",
 )
 #: A module whose file name holds one of these may wrap the simulator: it is a labelled
 #: ablation (``model="simulator"``, ``perception="oracle"``), never a headline.
@@ -91,7 +93,7 @@ def imported_modules(source: str, package: str) -> set[str]:
             out.add(mod)
             out.update(f"{mod}.{alias.name}" for alias in node.names)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and \
-                node.value.startswith("moonshot."):
+                node.value.startswith(("moonshot.", "moonshot_body.")):
             out.add(node.value.partition(":")[0])
     return out
 
@@ -139,7 +141,10 @@ def violations(root: Path = AGENTS, package: str = "moonshot.agents",
 
 
 def test_no_agent_model_imports_the_simulator():
-    found = violations()
+    import moonshot_body
+
+    body_agents = Path(moonshot_body.__file__).parent / "agents"
+    found = violations() | violations(body_agents, "moonshot_body.agents")
     new = found - CITY_PENDING
     assert not new, ("these agent modules import the env's dynamics; an agent's model must be "
                      "its own, or live in a module named *oracle* / *simulator* as a labelled "
@@ -303,6 +308,19 @@ def test_no_moon_view_holds_a_seed():
     assert leaks(env.perceive("honest"), {RESET_SEED, info["map_id"]}) == []
     _, info = env.reset(options={"scenario_id": MAP_SEED})
     assert leaks(env.perceive("honest"), {RESET_SEED, MAP_SEED}) == []
+
+
+def test_no_body_view_holds_a_seed():
+    import moonshot_body  # noqa: F401  (a plug-in world: importing it registers the env)
+
+    env = gym.make("moonshot/BodyWalk-v0", split="new", damage="weak").unwrapped
+    _, info = env.reset(seed=RESET_SEED)
+    for mode in ("honest", "oracle"):
+        assert leaks(env.perceive(mode), {RESET_SEED, info["map_id"]}) == []
+    _, info = env.reset(options={"scenario_id": MAP_SEED})
+    for _ in range(3):
+        assert leaks(env.perceive("honest"), {RESET_SEED, MAP_SEED}) == []
+        env.step(np.zeros(8, np.float32))
 
 
 def test_the_walk_finds_a_seed_wherever_it_hides():

@@ -9,8 +9,13 @@ import yaml
 from conftest import ROOT, run_as_user
 
 from moonshot.agents.config import ALGO_NAMES
-from moonshot.agents.zoo import native_vec_env, render_yaml, shipped_file, zoo_hyperparams
-from moonshot.worlds import worlds
+from moonshot.agents.zoo import (
+    native_vec_env,
+    packaged_worlds,
+    render_yaml,
+    shipped_file,
+    zoo_hyperparams,
+)
 
 MOON = "moonshot/MoonLaunch-v1"
 CITY = "moonshot/CityNav-v0"
@@ -22,9 +27,9 @@ def test_shipped_zoo_files_are_generated_from_ours(algo):
     ``hyperparams.yaml`` (``python -m moonshot.agents.zoo`` rewrites them)."""
     assert shipped_file(algo).read_text() == render_yaml(algo)
     table = yaml.safe_load(shipped_file(algo).read_text())
-    ids = {i for w in worlds() if w.hyperparams for i in w.env_ids}
-    assert set(table) == ids  # every registered id of both worlds
-    for world in worlds():
+    ids = {i for w in packaged_worlds() for i in w.env_ids}
+    assert set(table) == ids  # every registered id of the packaged worlds (not plug-ins')
+    for world in packaged_worlds():
         for env_id in world.env_ids:
             ours = world.default_hyperparams(algo)
             entry = dict(table[env_id])

@@ -263,13 +263,20 @@ def ratios(res: dict) -> dict:
     return out
 
 
+def _figure(v: float) -> str:
+    return f"{v:,.3g}" if v < 100 else f"{v:,.0f}"
+
+
 def markdown(res: dict) -> str:
     lines = ["| figure | value | unit |", "|---|---|---|"]
     for label, key, unit in ROWS:
         if key in res:
-            v = res[key]
-            lines.append(f"| {label} | {v:,.3g} | {unit} |" if v < 100 else
-                         f"| {label} | {v:,.0f} | {unit} |")
+            lines.append(f"| {label} | {_figure(res[key])} | {unit} |")
+    # figures of worlds this table does not name (a plug-in's), under their own keys
+    named = {key for _, key, _ in ROWS} | {"repeats", "seconds_per_repeat"}
+    for key, v in res.items():
+        if key not in named and isinstance(v, (int, float)) and not isinstance(v, bool):
+            lines.append(f"| `{key}` | {_figure(v)} | |")
     for key in ("lunarlander_error", "intersection_error"):
         if key in res:
             lines.append(f"| {key.split('_')[0]} not measured | {res[key]} | |")

@@ -66,13 +66,21 @@ def zoo_entry(world: World, algo: str) -> dict:
     return entry
 
 
-def zoo_hyperparams(algo: str) -> dict[str, dict]:
+def packaged_worlds() -> list[World]:
+    """The worlds whose defaults are sections of the packaged ``hyperparams.yaml``: those the
+    shipped ``<algo>.yml`` files cover. A plug-in world declares its own table and is left
+    out, so the shipped files do not depend on which plug-ins a process has loaded."""
+    return [w for w in worlds() if isinstance(w.hyperparams, str)]
+
+
+def zoo_hyperparams(algo: str, packaged: bool = False) -> dict[str, dict]:
     """``{env_id: hyperparameters}`` of ``algo`` for every registered id of every world with
-    packaged defaults for it (RL Zoo's per-algorithm format)."""
+    defaults for it (RL Zoo's per-algorithm format); ``packaged``: only the worlds of
+    :func:`packaged_worlds`."""
     if algo not in ALGO_NAMES:
         raise ConfigError(f"invalid algo={algo!r}; choose one of {list(ALGO_NAMES)}")
     out: dict[str, dict] = {}
-    for world in worlds():
+    for world in packaged_worlds() if packaged else worlds():
         try:
             entry = zoo_entry(world, algo)
         except ConfigError:  # a world without defaults for algo
@@ -84,8 +92,8 @@ def zoo_hyperparams(algo: str) -> dict[str, dict]:
 
 def render_yaml(algo: str) -> str:
     """The text of the shipped ``<algo>.yml``."""
-    body = yaml.safe_dump(zoo_hyperparams(algo), sort_keys=False, default_flow_style=None,
-                          width=100)
+    body = yaml.safe_dump(zoo_hyperparams(algo, packaged=True), sort_keys=False,
+                          default_flow_style=None, width=100)
     return HEADER.format(algo=algo) + body
 
 

@@ -1,0 +1,108 @@
+"""BodyWalk: the third world of moonshot - a network that controls a body, and a body that
+changes. A plug-in: moonshot meets it through the entry-point group ``moonshot.worlds``
+(``body = "moonshot_body"`` in pyproject.toml) or ``MOONSHOT_WORLDS=moonshot_body``, never
+through a list of its own, the way a user's world is plugged in (docs/extending.md).
+
+Importing this package registers the Gymnasium env ``moonshot/BodyWalk-v0`` and the world
+``body`` (:data:`BODY`); the env, the planner and the renderer are named by import strings
+and load on first use.
+
+Layers, as in moonshot: :mod:`.anatomy` (the body's blueprint and its MuJoCo model) <-
+:mod:`.env` (the env, the simulator) <- :mod:`.agents` (the planner, with its own model) <-
+:mod:`.frames`, :mod:`.benchmark` (rendered episodes, throughput).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import gymnasium as gym
+
+from moonshot.worlds import ShiftAxis, World, register_world
+
+from .gl import choose_backend
+
+choose_backend()
+
+ENV_ID = "moonshot/BodyWalk-v0"
+#: Control steps of the default 20 s walk at 50 Hz (``gymnasium.make``'s TimeLimit ends a
+#: walk on the step the env itself truncates it).
+MAX_EPISODE_STEPS = 1000
+
+if ENV_ID not in gym.registry:
+    gym.register(ENV_ID, entry_point="moonshot_body.env:BodyWalkEnv",
+                 max_episode_steps=MAX_EPISODE_STEPS)
+
+#: The body world's ladder. Level 0 of each axis is the training distribution. The damage
+#: and the payload change the body, not its blueprint: nothing the body senses says so
+#: before it moves (a person learns it in a few steps), and the planner's model is the
+#: blueprint. The ground's grip and slope are seen (in the view; the slope also in the
+#: gravity slots of the observation).
+SHIFT_AXES = {a.name: a for a in (
+    ShiftAxis("damage", ({}, {"damage": "weak"}, {"damage": "short"}, {"damage": "missing"}),
+              ("intact (training)", "a leg at 35% of its servos' strength",
+               "a shin half as long", "a shin and foot missing"),
+              "one leg (drawn per walk) damaged; the planner's model is the intact body",
+              perceivable=False),
+    ShiftAxis("payload", ({}, {"payload_kg": 1.5}, {"payload_kg": 3.0}, {"payload_kg": 6.0}),
+              ("none (training)", "1.5 kg (+23% of the body's mass)", "3 kg (+47%)",
+               "6 kg (+94%)"),
+              "mass strapped on the torso; the planner's model carries none",
+              perceivable=False),
+    ShiftAxis("friction", ({}, {"friction": 0.6}, {"friction": 0.35}, {"friction": 0.15}),
+              ("grip 1.0 (training)", "0.6 (wet)", "0.35 (mud)", "0.15 (ice)"),
+              "the ground's grip (seen, as one sees ice; in the view)"),
+    ShiftAxis("slope", ({}, {"slope_deg": 5.0}, {"slope_deg": 10.0}, {"slope_deg": 15.0}),
+              ("flat (training)", "5 degrees", "10 degrees", "15 degrees"),
+              "the ground's inclination, uphill in a direction drawn per walk (seen; in the "
+              "view and in the gravity slots of the observation)"),
+)}
+#: Combined ladders: level k of each axis together. New ones go at the end: the order places
+#: their seeds (docs/protocol.md).
+COMBINED_AXES = ("damage+payload", "friction+slope")
+
+
+def walk_time(info: dict, length: int, env: Any) -> float | None:
+    """Seconds of simulated walking (control steps times 0.02 s)."""
+    return length * 0.02
+
+
+def episode_steps(env_kwargs: Mapping[str, Any]) -> int:
+    """Control steps of the longest walk under ``env_kwargs`` (its ``time_limit``)."""
+    return int(round(float(env_kwargs.get("time_limit", 20.0)) / 0.02))
+
+
+#: PPO defaults: plausible for an 8-joint walker (close to RL Zoo's for MuJoCo's Ant), NOT
+#: measured on this world yet: a later session tunes them on development seeds.
+HYPERPARAMS = {
+    "ppo": {"n_timesteps": 5_000_000, "n_envs": 8, "policy": "MlpPolicy", "n_steps": 256,
+            "batch_size": 256, "n_epochs": 10, "learning_rate": 3.0e-4, "gamma": 0.99,
+            "gae_lambda": 0.95, "clip_range": 0.2, "ent_coef": 0.0,
+            "policy_kwargs": {"net_arch": [256, 256]}},
+}
+
+BODY = register_world(World(
+    name="body",
+    title="BodyWalk",
+    env_id=ENV_ID,
+    planner="moonshot_body.agents.planner:BodyPlanner",
+    trials_per_scenario=1,
+    replay_option="scenario_id",
+    episode_unit="walk",
+    death_label="falls",
+    scenario_unit="walk",
+    time_unit="s",
+    time_to_goal=walk_time,
+    frames="moonshot_body.frames:body_frames",
+    render_fps=25,
+    hyperparams=HYPERPARAMS,
+    benchmark="moonshot_body.benchmark:body_figures",
+    shift_axes=SHIFT_AXES,
+    combined_axes=COMBINED_AXES,
+    episode_steps=episode_steps,
+    split_keys=("goal_distance", "goal_bearing_deg", "roughness"),
+    range_keys=("friction", "slope_deg"),
+), replace=True, module=__name__)
+
+__all__ = ["BODY", "ENV_ID", "SHIFT_AXES", "COMBINED_AXES"]
