@@ -168,3 +168,24 @@ def test_the_seeds_of_every_existing_place_never_move(world_name):
                                            1_010_000_000 + k * 10_000_000), place
     # and the pinned places come first, in this order (new ones only after them)
     assert world.seed_places()[:len(PINNED_PLACES[world_name])] == PINNED_PLACES[world_name]
+
+
+def test_a_new_axis_takes_a_place_after_every_listed_one_and_bad_orders_are_refused():
+    from moonshot.worlds import ShiftAxis, World
+
+    def axis(name, key):
+        return ShiftAxis(name, ({}, {key: 1}), ("0", "1"))
+
+    old = {"a": axis("a", "x"), "b": axis("b", "y")}
+    before = World(name="w", title="W", env_id="w/W-v0", shift_axes=old,
+                   combined_axes=("a+b",), seed_order=("a", "b", "a+b"))
+    after = World(name="w", title="W", env_id="w/W-v0", shift_axes={**old, "c": axis("c", "z")},
+                  combined_axes=("a+b", "c+a"), seed_order=("a", "b", "a+b"))
+    assert after.seed_places()[:len(before.seed_places())] == before.seed_places()
+    assert after.seed_places()[-2:] == ("c", "c+a")
+    for place in before.seed_places()[2:]:
+        assert after.seed_range("dev", "train", place) == before.seed_range("dev", "train", place)
+    with pytest.raises(ConfigError, match="seed_order names 'd'"):
+        World(name="w", title="W", env_id="w/W-v0", shift_axes=old, seed_order=("a", "d"))
+    with pytest.raises(ConfigError, match="twice"):
+        World(name="w", title="W", env_id="w/W-v0", shift_axes=old, seed_order=("a", "a"))

@@ -71,6 +71,14 @@ COMBINED_AXES = ("friction+traffic", "friction+traffic+vehicle", "friction+vehic
                  "drivers+sensor_delay+grip_misjudged", "drivers+occlusion+sensor_delay")
 
 
+#: The seed places of the axes and ladders after the splits, append-only (docs/protocol.md,
+#: "Seed ranges"): a new axis or ladder goes at the end, so no existing place's seeds move.
+SEED_ORDER = ("traffic", "layout", "vehicle", "friction", "driving_side", "lidar_noise",
+              "drivers", "grip_misjudged", "occlusion", "sensor_delay", "friction+traffic",
+              "friction+traffic+vehicle", "friction+vehicle+layout",
+              "drivers+sensor_delay+grip_misjudged", "drivers+occlusion+sensor_delay")
+
+
 def drive_time(info: dict, length: int, env: gym.Env) -> float | None:
     """Seconds of simulated driving (control steps times the env's step)."""
     return length * float(getattr(env.unwrapped, "dt", 0.1))
@@ -96,6 +104,7 @@ CITY = register_world(World(
     benchmark="moonshot.evaluation.benchmark:city_figures",
     shift_axes=SHIFT_AXES,
     combined_axes=COMBINED_AXES,
+    seed_order=SEED_ORDER,
     range_keys=("road_friction",),
     episode_steps=lambda env_kwargs: int(round(float(env_kwargs.get("time_limit", 240.0))
                                                / 0.1)),
