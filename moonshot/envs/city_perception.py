@@ -19,6 +19,10 @@ nothing to reach through it, and asking it for anything else raises ``Perception
 ``perceive("oracle")`` is the labelled ablation: it adds ``road_friction`` (the exact
 coefficient), ``traffic`` (every car's lane, arc length, speed, chosen turn and desired speed)
 and ``signals`` (every light's plan), and lists every car and light as seen.
+
+``perceive("simulator")`` (CityNav-v1) is not a view: it is the simulator itself, sealed in a
+:class:`~moonshot.envs.perception.Rehearsal` (:func:`city_rehearsal`), for the
+``simulator-search`` ablation.
 """
 
 from __future__ import annotations
@@ -30,12 +34,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .perception import View, check_perception
+from .perception import Rehearsal, View, check_perception
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..physics.city.batch import DriveView
     from ..physics.city.bullet_city import CityWorld
     from ..physics.city.generator import City
+    from .city_drives import CityDrives
 
 #: Columns of :attr:`CityView.cars`.
 CAR_COLUMNS = ("x", "y", "heading", "speed", "length", "width")
@@ -252,3 +259,51 @@ def refresh_step(view: CityView, world: CityWorld | DriveView, delay: int = 0,
     view._set("lights", lights)
     if view.mode == "oracle":
         view._set("traffic", tr.copy())
+
+
+def city_rehearsal(live: CityDrives, action_space: object, seed: Callable[[], list[int]]
+                   ) -> Rehearsal:
+    """A :class:`~moonshot.envs.perception.Rehearsal` of drive 0 of ``live`` (the single
+    CityNav-v1 env's drives): each call to ``rehearse_plans(plans)`` copies the drive as it
+    stands now (:meth:`~moonshot.envs.city_drives.CityDrives.get_state`, which reads and
+    draws nothing) into one drive per plan of a twin :class:`CityDrives` and plays the plans
+    there, all at once (one batched step per time step). The twin's traffic draws from
+    generators seeded by ``seed()`` (the same for every plan of a call: the plans are compared
+    on the same traffic), never from the real env's generator, so the real episode is the
+    same whether or not it was rehearsed."""
+    from .city_drives import CityDrives, step_info
+
+    twin: list[CityDrives] = []  # built at the first call, rebuilt for a larger population
+
+    def play(plans: np.ndarray) -> tuple[np.ndarray, list[dict], int]:
+        n, horizon = plans.shape[:2]
+        if not twin or twin[0].n < n:
+            twin[:] = [CityDrives(n, dict(live.cfg))]
+        sim = twin[0]
+        now = live.get_state(0)
+        for k in range(sim.n):
+            sim.set_state(k, now)
+        rngs = [np.random.default_rng(seed()) for _ in range(sim.n)]
+        actions = np.zeros((sim.n, 2))
+        returns = np.zeros(n)
+        infos: list[dict] = [{} for _ in range(n)]
+        done = np.zeros(sim.n, dtype=bool)
+        done[n:] = True  # spare drives of a larger twin
+        steps = 0
+        for t in range(horizon):
+            actions[:n] = plans[:, t]
+            st = sim.step(actions, rngs)
+            live_now = ~done
+            returns += np.where(live_now[:n], st["reward"][:n], 0.0)
+            steps += int(live_now.sum())
+            ended = live_now & (st["terminated"] | st["truncated"])
+            for k in np.flatnonzero(ended).tolist():
+                infos[k] = step_info(sim, st, k)
+            done |= ended
+            if done.all():
+                break
+        for k in np.flatnonzero(~done[:n]).tolist():
+            infos[k] = sim.info(k, False, False)
+        return returns, infos, steps
+
+    return Rehearsal(play, action_space)

@@ -34,6 +34,7 @@ from .city_nav import CityNavEnv
 from .city_vector import CityNavVectorEnv
 from .display import human_window
 from .docs import arguments, fill_doc, number
+from .perception import SIMULATOR, Rehearsal
 
 if TYPE_CHECKING:
     from .city_perception import CityView
@@ -120,6 +121,7 @@ class CityNavV1Env(gym.Env):
         self.observation_space = self.observation_layout.box
         self.action_space = spaces.Box(-1.0, 1.0, (2,), dtype=np.float32)
         self._views: dict = {}
+        self._copies = 0  # rehearsals handed out by perceive("simulator")
         self._started = False
         self._renderer: CityRenderer | None = None
 
@@ -160,10 +162,26 @@ class CityNavV1Env(gym.Env):
         return (st["obs"][0], float(st["reward"][0]), bool(st["terminated"][0]),
                 bool(st["truncated"][0]), info)
 
-    def perceive(self, mode: str = "honest") -> CityView:
-        """The perception view of a planner (see :meth:`CityNavEnv.perceive`)."""
+    def perceive(self, mode: str = "honest") -> CityView | Rehearsal:
+        """The perception view of a planner (see :meth:`CityNavEnv.perceive`); for
+        ``mode="simulator"`` (an agent that owns the simulator) a
+        :class:`~moonshot.envs.perception.Rehearsal`: action sequences played in copies of
+        this drive as it stands at each call (:func:`~.city_perception.city_rehearsal`),
+        whose traffic draws from generators of their own (seeded by the map, the step, a
+        count of copies and of calls, so a run repeats)."""
         if not self._started:
             raise RuntimeError("call reset() before perceive()")
+        if mode == SIMULATOR:
+            from .city_perception import city_rehearsal
+
+            self._copies += 1
+            copy, calls = self._copies, [0]
+
+            def seed() -> list[int]:
+                calls[0] += 1
+                return [self.map_id, int(self._drives.steps[0]), copy, calls[0]]
+
+            return city_rehearsal(self._drives, self.action_space, seed)
         return CityNavEnv.perceive(self, mode)
 
     _refresh_views = CityNavEnv._refresh_views
