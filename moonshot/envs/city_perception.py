@@ -34,12 +34,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..physics.city.batch import DriveView
 from .perception import Rehearsal, View, check_perception
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ..physics.city.batch import DriveView
     from ..physics.city.bullet_city import CityWorld
     from ..physics.city.generator import City
     from .city_drives import CityDrives
@@ -163,13 +163,16 @@ class CityView(View):
     (s); ``start`` and ``goal`` (``(lane, s)`` on the lane graph) and ``goal_xy``; ``cars``
     (``(K, 6)``: :data:`CAR_COLUMNS` of the cars seen); ``lights`` (``{(node, phase):
     state}`` of the lights seen, states ``GREEN``/``YELLOW``/``RED`` of
-    :mod:`moonshot.physics.city.signals`); ``sensor_range`` (m). Oracle only:
+    :mod:`moonshot.physics.city.signals`); ``works`` (``(W, 5)``: the barriers of roadworks
+    seen, ``cx, cy, half_length, half_width, yaw`` - not on the map, seen in line of sight
+    within ``sensor_range`` as a driver sees cones; every one under ``"oracle"``);
+    ``sensor_range`` (m). Oracle only:
     ``road_friction`` (the exact coefficient), ``traffic``, ``signals``.
     """
 
     _fields = ("map", "vehicle", "weather", "road_friction", "steer_rate", "dt", "ego", "steer",
                "time", "start", "goal", "goal_xy", "cars", "lights", "sensor_range", "traffic",
-               "signals")
+               "signals", "works")
 
 
 def new_view(mode: str) -> CityView:
@@ -257,6 +260,11 @@ def refresh_step(view: CityView, world: CityWorld | DriveView, delay: int = 0,
         cars, lights = frames[0]  # the oldest: delay steps ago (or the drive's first)
     view._set("cars", _frozen(cars))
     view._set("lights", lights)
+    boxes = np.zeros((0, 5))  # CityNav-v0 (a CityWorld) has no roadworks
+    if isinstance(world, DriveView):
+        works = world.works.boxes
+        boxes = works if view.mode == "oracle" else works[world.visible_works()]
+    view._set("works", _frozen(boxes))
     if view.mode == "oracle":
         view._set("traffic", tr.copy())
 
