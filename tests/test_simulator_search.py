@@ -122,8 +122,7 @@ def _cli_env():
 
 def test_search_city_drives_from_the_command_line_and_bills_its_rehearsals(tmp_path):
     out = tmp_path / "eval"
-    res = subprocess.run([sys.executable, "-m", "moonshot", "evaluate",
-                          "search:city:population=8,iterations=1,horizon=20,knots=4",
+    res = subprocess.run([sys.executable, "-m", "moonshot", "evaluate", "search:city",
                           "--episodes", "2", "--split", "train", "--out", str(out)],
                          capture_output=True, text=True, env=_cli_env())
     assert res.returncode == 0, res.stderr[-2000:]
@@ -133,9 +132,10 @@ def test_search_city_drives_from_the_command_line_and_bills_its_rehearsals(tmp_p
     assert len(rows) == 2
     for r in rows:
         decisions = -(-int(r["length"]) // 5)  # one search every replan=5 steps
-        assert int(r["model_rollouts"]) == 8 * decisions
-        # each rehearsal takes up to 20 steps (fewer where its drive ends)
-        assert 0 < int(r["model_steps"]) <= 20 * int(r["model_rollouts"])
+        assert int(r["model_rollouts"]) == 24 * 2 * decisions  # population x iterations
+        # each rehearsal takes up to 30 steps (fewer where its drive ends)
+        assert 0 < int(r["model_steps"]) <= 30 * int(r["model_rollouts"])
+        assert float(r["compute_s"]) > 0
 
 
 def _traffic_trajectory(rehearse: bool, steps: int = 40) -> list[np.ndarray]:
