@@ -131,3 +131,29 @@ def test_the_planner_passes_the_works_it_sees_and_a_blind_one_hits_them():
         assert seeing.outcome == "arrived"
         blind = run_episode(Blind(), CityNavV1Env(**settings), seed=seed)
         assert blind.outcome == "crashed" and blind.final_info["crash"] == "roadworks"
+
+
+def test_a_batch_of_drives_with_roadworks_is_each_drive_alone():
+    import gymnasium as gym
+    from gymnasium.vector import AutoresetMode
+
+    settings, mode = AXIS.settings(3), AutoresetMode.NEXT_STEP
+    native = gym.make_vec("moonshot/CityNav-v1", num_envs=3,
+                          vectorization_mode="vector_entry_point", autoreset_mode=mode,
+                          **settings)
+    sync = gym.make_vec("moonshot/CityNav-v1", num_envs=3, vectorization_mode="sync",
+                        vector_kwargs={"autoreset_mode": mode}, **settings)
+    rng = np.random.default_rng(0)
+    (o1, _), (o2, _) = native.reset(seed=[4, 90, 7]), sync.reset(seed=[4, 90, 7])
+    np.testing.assert_array_equal(o1, o2)
+    ended = 0
+    for _ in range(60):
+        act = rng.uniform(-1, 1, native.action_space.shape).astype(np.float32)
+        act[:, 0] = 1.0  # on, into the works
+        r1, r2 = native.step(act), sync.step(act)
+        for a, b in zip(r1[:4], r2[:4], strict=True):
+            np.testing.assert_array_equal(a, b)
+        ended += int(r1[2].sum())
+    assert ended  # and a drive started again, with works of its own
+    native.close()
+    sync.close()
