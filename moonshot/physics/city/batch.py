@@ -54,9 +54,8 @@ if TYPE_CHECKING:
 OBS_FIELDS = ("lidar", "speed", "steer", "goal_distance", "goal_bearing", "nav_start",
               "nav_end", "light", "stop_distance", "progress")
 
-_ONE_MAP = np.zeros(1, dtype=np.int64)  # one drive against a one-map scene
-_NO_CARS = Cars(np.zeros((1, 0, 3)), np.zeros(1, dtype=np.int64), np.zeros((1, 2)))
 _SCENES: OrderedDict = OrderedDict()  # map key -> footprint scene (maps are pure functions)
+_WORKS: OrderedDict = OrderedDict()  # (map, works) -> their scene and the traffic's lanes
 
 
 def scene_of(city: City | None) -> Scene:
@@ -190,6 +189,9 @@ class CityBatch:
         # roadworks per drive (:mod:`.roadworks`): the barriers and their scene (None: none)
         self.works: list[Roadworks] = [Roadworks.none()] * n
         self._works_scene: list[Scene | None] = [None] * n
+        self._works_bank: Scene | None = None  # every drive's barriers, stacked (map i)
+        self._drive_index = np.arange(n, dtype=np.int64)
+        self._no_cars = Cars(np.zeros((n, 0, 3)), np.zeros(n, dtype=np.int64), np.zeros((n, 2)))
 
     # --------------------------------------------------------------------------- drives
     def start(self, i: int, city: City, rng: np.random.Generator | None, n_traffic: int,
@@ -223,18 +225,24 @@ class CityBatch:
         self._pose[i, :k] = d.traffic.pose
         idm = d.traffic.idm
         self._half[i] = (0.5 * idm[CAR_LENGTH], 0.5 * idm[CAR_WIDTH])
-        self.works[i], self._works_scene[i] = Roadworks.none(), None
+        self.works[i], self._works_scene[i], self._works_bank = Roadworks.none(), None, None
 
     def close_lanes(self, i: int, works: Roadworks) -> None:
         """Put ``works`` (barriers the ego collides with and its lidar sees; streets the
         traffic no longer turns into) in drive ``i``, just started; its traffic must already
         be clear of them (:func:`~.roadworks.clear_traffic`)."""
-        self.works[i] = works
+        self.works[i], self._works_bank = works, None
         if len(works.lanes) == 0:
             self._works_scene[i] = None
             return
-        self._works_scene[i] = build_scene(works.boxes)
-        self._lanes[i] = traffic_lanes(self.city[i].lanes.arrays, works.closed)
+        city = self.city[i]
+        key = (city.seed, city.params, works.boxes.tobytes(), works.closed.tobytes())
+        if key not in _WORKS:  # a drive's works are set again at every resume or rehearsal
+            if len(_WORKS) >= 64:
+                _WORKS.popitem(last=False)
+            _WORKS[key] = (build_scene(works.boxes),
+                           traffic_lanes(city.lanes.arrays, works.closed))
+        self._works_scene[i], self._lanes[i] = _WORKS[key]
     def _bank_slot(self, city: City) -> int:
         """Where ``city``'s scene sits in the bank (added if new; the bank is rebuilt from
         the maps in use when full)."""
@@ -273,24 +281,33 @@ class CityBatch:
         self.lidar[which] = hits.distance[which]
         self._works_lidar(which)
 
+    def _works(self) -> Scene | None:
+        """The barriers of every drive's roadworks as one scene (map ``i``: drive ``i``'s;
+        ``None``: no drive has any), stacked once per change of works."""
+        if all(s is None for s in self._works_scene):
+            return None
+        if self._works_bank is None:
+            empty = scene_of(None)
+            self._works_bank = stack_scenes([empty if s is None else s
+                                             for s in self._works_scene])
+        return self._works_bank
+
     def _works_lidar(self, which: Sequence[int] | np.ndarray) -> None:
         """The lidar of the drives ``which`` with their roadworks' barriers in sight."""
-        for i in which:
-            scene = self._works_scene[i]
-            if scene is not None:
-                hits = lidar(scene, _ONE_MAP, self.ego[i:i + 1], self.lidar_angles,
-                             self.lidar_range, _NO_CARS)
-                np.minimum(self.lidar[i], hits.distance[0], out=self.lidar[i])
+        works = self._works()
+        if works is not None:
+            hits = lidar(works, self._drive_index, self.ego, self.lidar_angles,
+                         self.lidar_range, self._no_cars)
+            self.lidar[which] = np.minimum(self.lidar[which], hits.distance[which])
 
     def _works_contacts(self, crash: np.ndarray) -> None:
         """Drives whose ego touches a barrier of its roadworks: crash 3 (unless it hit
         something else as well)."""
-        for i, scene in enumerate(self._works_scene):
-            if scene is not None and crash[i] == 0:
-                hit = ego_contacts(scene, _ONE_MAP, self.ego[i:i + 1], self._ego_half,
-                                   _NO_CARS)
-                if hit.building[0] != NO_HIT:
-                    crash[i] = 3
+        works = self._works()
+        if works is not None:
+            hit = ego_contacts(works, self._drive_index, self.ego, self._ego_half,
+                               self._no_cars)
+            crash[(crash == 0) & (hit.building != NO_HIT)] = 3
 
     # --------------------------------------------------------------------------- stepping
     def step(self, accel: np.ndarray, steer_cmd: np.ndarray,
@@ -313,9 +330,8 @@ class CityBatch:
         crash = np.where(hit.building != NO_HIT, 1, np.where(hit.car.any(axis=1), 2, 0))
         self.lidar[:] = lidar(self.scene(), self._map_index, self.ego, self.lidar_angles,
                               self.lidar_range, cars).distance
-        if any(s is not None for s in self._works_scene):
-            self._works_contacts(crash)
-            self._works_lidar(range(self.n))
+        self._works_contacts(crash)
+        self._works_lidar(self._drive_index)
         return crash
 
     # --------------------------------------------------------------------------- perception
