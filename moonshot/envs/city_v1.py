@@ -89,7 +89,11 @@ class CityNavV1Env(gym.Env):
     absent from training). ``driving_side="left"``: the city mirrored, left-hand traffic.
     ``bold_drivers``, ``weather_seen``, ``sensor_delay`` and ``occlusion`` move the traffic's
     behaviour and what the planner's view shows (the shift axes ``drivers``,
-    ``grip_misjudged``, ``sensor_delay``, ``occlusion``); see Arguments.
+    ``grip_misjudged``, ``sensor_delay``, ``occlusion``); ``roadworks`` closes lanes of the
+    route with barriers the planner's map does not show (the axis ``roadworks``: touching one
+    is a crash, ``info["crash"] == "roadworks"``; the lidar sees them, the planner's view once
+    they are in sight, :mod:`moonshot.physics.city.roadworks`); see Arguments. With their
+    defaults none of these changes a drive.
 
     ## Arguments
     $arguments
