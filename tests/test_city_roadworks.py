@@ -157,3 +157,18 @@ def test_a_batch_of_drives_with_roadworks_is_each_drive_alone():
     assert ended  # and a drive started again, with works of its own
     native.close()
     sync.close()
+
+
+def test_a_drive_with_roadworks_resumes_exactly_from_its_stored_state():
+    from moonshot.safe_store import decode_tree, encode_tree
+
+    settings = AXIS.settings(2)
+    env = _env(3, **settings)
+    for _ in range(20):
+        env.step(np.array([0.5, 0.0]))
+    resumed = _env(99, **settings)  # another drive, then the stored one
+    resumed.set_state(decode_tree(*encode_tree(env.get_state())))
+    for _ in range(30):
+        a, b = env.step(np.array([0.5, 0.02])), resumed.step(np.array([0.5, 0.02]))
+        np.testing.assert_array_equal(a[0], b[0])
+        assert a[1:4] == b[1:4]
