@@ -139,3 +139,53 @@ def test_a_sweep_spec_says_its_seed_set_and_each_cell_carries_it():
     with pytest.raises(ConfigError, match="outside the dev seed set"):
         expand({**spec, "evaluate": {"seed": 5000}})
     assert expand({**spec, "seed_set": "legacy", "evaluate": {"seed": 5000}})
+
+
+#: Every place of the built-in worlds as of 81a5f05 (before the roadworks axis), in order, with
+#: the first seed of its dev and of its test range: these must never move (docs/protocol.md,
+#: "Seed ranges": places are append-only), or figures measured on them would silently change
+#: scenarios. A new axis or ladder takes a new place after these.
+PINNED_PLACES = {
+    "moon": ("train", "new", "altitude", "moon_mass", "moon_orbit", "burn_noise", "sun",
+             "burn_bias", "altitude+moon_mass+moon_orbit", "burn_noise+burn_bias",
+             "moon_orbit+burn_bias+sun"),
+    "city": ("train", "new", "traffic", "layout", "vehicle", "friction", "driving_side",
+             "lidar_noise", "drivers", "grip_misjudged", "occlusion", "sensor_delay",
+             "friction+traffic", "friction+traffic+vehicle", "friction+vehicle+layout",
+             "drivers+sensor_delay+grip_misjudged", "drivers+occlusion+sensor_delay"),
+}
+
+
+@pytest.mark.parametrize("world_name", sorted(PINNED_PLACES))
+def test_the_seeds_of_every_existing_place_never_move(world_name):
+    world = get_world(world_name)
+    for k, place in enumerate(PINNED_PLACES[world_name]):
+        split, axis = (place, None) if place in ("train", "new") else ("train", place)
+        dev, test = world.seed_range("dev", split, axis), world.seed_range("test", split, axis)
+        assert (dev.start, dev.stop) == (100_000_000 + k * 10_000_000,
+                                         110_000_000 + k * 10_000_000), place
+        assert (test.start, test.stop) == (1_000_000_000 + k * 10_000_000,
+                                           1_010_000_000 + k * 10_000_000), place
+    # and the pinned places come first, in this order (new ones only after them)
+    assert world.seed_places()[:len(PINNED_PLACES[world_name])] == PINNED_PLACES[world_name]
+
+
+def test_a_new_axis_takes_a_place_after_every_listed_one_and_bad_orders_are_refused():
+    from moonshot.worlds import ShiftAxis, World
+
+    def axis(name, key):
+        return ShiftAxis(name, ({}, {key: 1}), ("0", "1"))
+
+    old = {"a": axis("a", "x"), "b": axis("b", "y")}
+    before = World(name="w", title="W", env_id="w/W-v0", shift_axes=old,
+                   combined_axes=("a+b",), seed_order=("a", "b", "a+b"))
+    after = World(name="w", title="W", env_id="w/W-v0", shift_axes={**old, "c": axis("c", "z")},
+                  combined_axes=("a+b", "c+a"), seed_order=("a", "b", "a+b"))
+    assert after.seed_places()[:len(before.seed_places())] == before.seed_places()
+    assert after.seed_places()[-2:] == ("c", "c+a")
+    for place in before.seed_places()[2:]:
+        assert after.seed_range("dev", "train", place) == before.seed_range("dev", "train", place)
+    with pytest.raises(ConfigError, match="seed_order names 'd'"):
+        World(name="w", title="W", env_id="w/W-v0", shift_axes=old, seed_order=("a", "d"))
+    with pytest.raises(ConfigError, match="twice"):
+        World(name="w", title="W", env_id="w/W-v0", shift_axes=old, seed_order=("a", "a"))

@@ -8,8 +8,9 @@ An agent spec is one of
 * a run folder - a training run (its ``model.zip``) or a planner run (``moonshot plan``); a
   sweep's cell folder (``OUT/cells/ID``) stands for its run (``OUT/cells/ID/run``);
 * ``search:WORLD`` - the ``simulator-search`` baseline (an ablation that owns the simulator:
-  CEM in a copy of the env before each real trial), with options after a second colon:
-  ``search:moon:population=50,iterations=2``; for worlds whose episode is one step;
+  CEM in a copy of the env before each real trial of a one-step world, MPC over rehearsed
+  action sequences in a world of many steps), with options after a second colon:
+  ``search:moon:population=50,iterations=2``, ``search:city:population=16,horizon=20``;
 * ``pretrained:NAME`` - an agent shipped in the package (``moonshot pretrained`` lists them;
   :mod:`moonshot.agents.pretrained`), from any folder and from a wheel install;
 * ``module:Class`` - a user's :class:`~moonshot.agents.base.Agent` subclass (or a factory
@@ -207,15 +208,11 @@ def _load_search(text: str, env: str | None) -> AgentSpec:
                           "or give the env")
     world = get_world(world_name)
     steps = world.episode_steps({}) if world.episode_steps is not None else None
-    if steps != 1:
-        raise ConfigError(f"{text!r}: the simulator-search baseline is implemented for "
-                          "worlds whose episode is one step (moon); an episode of the "
-                          f"{world.name} world lasts up to {steps or 'many'} steps")
     options = parse_options(parts[2], f"search options of {text!r}") if len(parts) > 2 else {}
-    from .simulator_search import SimulatorSearch
+    from .simulator_search import search_agent
 
-    try:
-        agent = SimulatorSearch(**options)
+    try:  # one step: CEM over the action; more: MPC over action sequences
+        agent = search_agent(steps, **options)
     except TypeError as exc:
         raise ConfigError(f"bad search option in {text!r}: {exc}") from None
     env_id = resolve_env_id(env) if env is not None and get_world(env) is world else \

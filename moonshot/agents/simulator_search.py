@@ -14,8 +14,20 @@ agent with the world's own code. It is therefore an ablation, labelled as such: 
 can be searched), and every rehearsal is counted as an imagined trial (``model_rollouts``),
 as the planners' are.
 
-Implemented for worlds whose episode is one step (MoonLaunch: one launch); an episode of many
-steps would need a copy of the env at every decision.
+Two forms, one per kind of world, both named ``simulator-search``:
+
+* :class:`SimulatorSearch` - a world whose episode is one step (MoonLaunch: one launch): CEM
+  over that one action before each real trial;
+* :class:`SimulatorMPC` - a world of many steps (CityNav: a drive): model-predictive control
+  with the simulator as its model. Every ``replan`` control steps it rehearses a population
+  of short action sequences (``horizon`` steps, piecewise constant over ``knots`` pieces)
+  from the live state of the drive, in copies of the env
+  (:meth:`~moonshot.envs.perception.Rehearsal.rehearse_plans`), improves them by CEM, and
+  executes the first ``replan`` actions of the best. It scores a sequence by the env's own
+  reward over the horizon (progress along the route, time, off-road, arrival, a crash), and
+  warm-starts each search from the previous best sequence, shifted.
+
+:func:`search_agent` picks the form from the world's episode length.
 """
 
 from __future__ import annotations
@@ -46,10 +58,8 @@ class SimulatorSearch(Agent):
 
     def __init__(self, population: int = 33, iterations: int = 3, elites: int = 6,
                  seed: int = 0):
-        for key, val, lo in (("population", population, 2), ("iterations", iterations, 1),
-                             ("elites", elites, 1), ("seed", seed, 0)):
-            if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < lo:
-                raise ConfigError(f"invalid simulator-search {key}={val!r}: an integer >= {lo}")
+        _check_ints(population=(population, 2), iterations=(iterations, 1),
+                    elites=(elites, 1), seed=(seed, 0))
         if elites > population:
             raise ConfigError(f"invalid simulator-search elites={elites!r}: at most the "
                               f"population ({population})")
@@ -115,3 +125,129 @@ class SimulatorSearch(Agent):
         """Drop the searches of earlier scenarios and restart the generator."""
         self._search.clear()
         self._rng = np.random.default_rng(self.seed)
+
+
+def _check_ints(**values: tuple[Any, int]) -> None:
+    """Each option an integer at least its bound (a :class:`ConfigError` names it)."""
+    for key, (val, lo) in values.items():
+        if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < lo:
+            raise ConfigError(f"invalid simulator-search {key}={val!r}: an integer >= {lo}")
+
+
+class SimulatorMPC(Agent):
+    """MPC with the simulator as its model, for worlds of many steps (see the module
+    docstring). Per decision it rehearses ``population x iterations`` sequences of
+    ``horizon`` steps; the counts (``model_rollouts``: sequences, ``model_steps``: env steps
+    rehearsed) and its compute seconds are billed like a planner's.
+
+    :param population: action sequences rehearsed per CEM iteration.
+    :param iterations: CEM iterations per decision.
+    :param elites: the best sequences of an iteration that set the next one's Gaussian.
+    :param horizon: env steps a sequence lasts.
+    :param knots: pieces of a sequence: its action is constant over ``horizon / knots``
+        steps (a coarse plan is searched faster than one action per step).
+    :param replan: env steps executed between decisions (at most one knot's steps).
+    :param spread: initial standard deviation of the actions around the warm start.
+    :param seed: seed of the search's own generator (the candidate draws).
+    """
+
+    name = "simulator-search"
+    perception = SIMULATOR
+
+    def __init__(self, population: int = 24, iterations: int = 2, elites: int = 4,
+                 horizon: int = 30, knots: int = 6, replan: int = 5, spread: float = 0.4,
+                 seed: int = 0):
+        _check_ints(population=(population, 2), iterations=(iterations, 1),
+                    elites=(elites, 1), horizon=(horizon, 1), knots=(knots, 1),
+                    replan=(replan, 1), seed=(seed, 0))
+        if elites > population:
+            raise ConfigError(f"invalid simulator-search elites={elites!r}: at most the "
+                              f"population ({population})")
+        if knots > horizon or replan > -(-horizon // knots):
+            raise ConfigError(f"invalid simulator-search knots={knots!r} or replan={replan!r}: "
+                              f"knots at most the horizon ({horizon}), replan at most one "
+                              f"knot's steps ({-(-horizon // max(knots, 1))})")
+        if isinstance(spread, bool) or not isinstance(spread, (int, float)) or \
+                not 0 < spread <= 2:
+            raise ConfigError(f"invalid simulator-search spread={spread!r}: a number in (0, 2]")
+        self.population, self.iterations, self.elites = int(population), int(iterations), \
+            int(elites)
+        self.horizon, self.knots, self.replan = int(horizon), int(knots), int(replan)
+        self.spread, self.seed = float(spread), int(seed)
+        self._rng = np.random.default_rng(self.seed)
+        self._rehearsal: Rehearsal | None = None
+        self._mean: np.ndarray | None = None  # (knots, *action shape): the warm start
+        self._queue: list[np.ndarray] = []  # actions decided, not yet executed
+        self._since = 0  # env steps since the last decision
+        self._bill = (0.0, 0, 0)  # cumulative compute seconds, rehearsals, rehearsed steps
+        self.decision_times: list[float] = []
+
+    def begin_episode(self, view: Any, observation: np.ndarray, info: dict) -> None:
+        """``view``: the env's :class:`~moonshot.envs.perception.Rehearsal`."""
+        if not isinstance(view, Rehearsal):
+            raise TypeError(f"{self.name} needs the env's simulator (perceive('simulator') "
+                            f"returning a Rehearsal), got {type(view).__name__}")
+        self._rehearsal = view
+        self._mean = None
+        self._queue = []
+
+    def predict(self, observation: np.ndarray, state: Any = None,
+                episode_start: np.ndarray | None = None,
+                deterministic: bool = True) -> tuple[np.ndarray, Any]:
+        if self._rehearsal is None:
+            raise RuntimeError("begin_episode() hands the agent its simulator first")
+        if not self._queue:
+            self._decide(self._rehearsal)
+        return self._queue.pop(0), state
+
+    def _decide(self, rehearsal: Rehearsal) -> None:
+        t0 = time.process_time()
+        space = rehearsal.action_space
+        low, high = np.asarray(space.low, np.float64), np.asarray(space.high, np.float64)
+        shape = (self.knots, *low.shape)
+        per_knot = -(-self.horizon // self.knots)
+        if self._mean is None:  # a new drive: no move at all as the starting guess
+            mean = np.clip(np.zeros(shape), low, high)
+        else:  # the last best plan, moved on by the steps executed since (its end repeated)
+            shift = min(self.replan // per_knot, self.knots - 1)
+            mean = np.concatenate([self._mean[shift:], np.repeat(self._mean[-1:], shift, 0)])
+        std = np.broadcast_to(self.spread * (high - low) / 2, shape).copy()
+        best_plan, best_return = mean, -np.inf
+        rehearsed_before = (rehearsal.rehearsals, rehearsal.steps)
+        for _ in range(self.iterations):
+            pop = np.clip(self._rng.normal(mean, std, (self.population, *shape)), low, high)
+            pop[0] = np.clip(mean, low, high)  # the warm start itself competes
+            plans = np.repeat(pop, per_knot, axis=1)[:, :self.horizon]
+            returns, _ = rehearsal.rehearse_plans(plans.astype(space.dtype))
+            order = np.argsort(returns, kind="stable")
+            if returns[order[-1]] > best_return:
+                best_return, best_plan = float(returns[order[-1]]), pop[order[-1]]
+            elite = pop[order[-self.elites:]]
+            mean, std = elite.mean(axis=0), np.maximum(elite.std(axis=0), 0.05)
+        self._mean = best_plan
+        actions = np.repeat(best_plan, per_knot, axis=0)[:self.replan].astype(space.dtype)
+        self._queue = list(actions)
+        spent = time.process_time() - t0
+        self.decision_times.append(spent)
+        compute, rollouts, steps = self._bill
+        self._bill = (compute + spent, rollouts + rehearsal.rehearsals - rehearsed_before[0],
+                      steps + rehearsal.steps - rehearsed_before[1])
+
+    def costs(self) -> AgentCosts:
+        """Action sequences rehearsed in copies of the env (``model_rollouts``), the env steps
+        they took there (``model_steps``) and compute seconds of the searches, so far."""
+        compute, rollouts, steps = self._bill
+        return AgentCosts(rollouts, compute, model_steps=steps)
+
+    def forget(self) -> None:
+        """Restart the generator (a new evaluation repeats the same searches)."""
+        self._rng = np.random.default_rng(self.seed)
+        self._mean = None
+        self._queue = []
+
+
+def search_agent(episode_steps: int | None, **options: Any) -> Agent:
+    """The ``simulator-search`` agent of a world whose episode lasts up to ``episode_steps``
+    steps: :class:`SimulatorSearch` for one step, :class:`SimulatorMPC` for more (``None``:
+    unknown, more)."""
+    return SimulatorSearch(**options) if episode_steps == 1 else SimulatorMPC(**options)

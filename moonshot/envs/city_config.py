@@ -76,6 +76,11 @@ V1_SETTINGS: dict[str, tuple[object, str]] = {
     "occlusion": (0.0, "hedges on the corner lots within this many metres of every "
                   "intersection's centre hide the cars behind them from the planner's view "
                   "(0: none; the lidar and the objects observation are unchanged)"),
+    "roadworks": (0, "stretches of lane on the drive's route closed by barriers that the "
+                  "planner's map does not show (the ego that touches one has crashed; the "
+                  "traffic knows them and turns elsewhere); fewer where the route has too few "
+                  "long enough lanes"),
+    "roadworks_length": (8.0, "m: the length of each closure's barriers"),
     "bold_drivers": (0.0, "the share of traffic cars that drive boldly: 25% over their desired "
                      "speed, half the time gap and minimum gap, through every yellow and "
                      "through a red they would have to brake for"),
@@ -172,6 +177,8 @@ def check_city_config(cfg: dict) -> None:
         _number(cfg, "sensor_delay", 0, 100, integer=True)
         _number(cfg, "bold_drivers", 0, 1)
         _number(cfg, "occlusion", 0, 1000)
+        _number(cfg, "roadworks", 0, 50, integer=True)
+        _number(cfg, "roadworks_length", 1, 200)
 
 
 

@@ -19,6 +19,7 @@ from ..physics.city.batch import OBS_FIELDS, CityBatch, drive_features
 from ..physics.city.drive import cached_city
 from ..physics.city.ego import VEHICLES
 from ..physics.city.generator import NEW_SEED_BASE
+from ..physics.city.roadworks import Roadworks, clear_traffic, draw_roadworks
 from ..physics.city.signals import GREEN, RED, YELLOW
 from ..physics.city.traffic import BOLD_SPEED
 from .city_config import V1_SETTINGS, friction_range
@@ -134,6 +135,9 @@ class CityDrives:
             tr.v0[tr.bold] *= BOLD_SPEED
         if self.cfg["lidar_noise"] > 0:  # a jumped copy: the drive's own draws stay the same
             self._noise[i] = np.random.Generator(cast(np.random.PCG64, rng.bit_generator).jumped())
+        if self.cfg["roadworks"] > 0:  # drawn apart too (two jumps): the same drive otherwise
+            self._close_lanes(i, city, np.random.Generator(
+                cast(np.random.PCG64, rng.bit_generator).jumped(2)))
         self.steps[i] = 0
         self.red_run[i] = 0
         b = self.batch
@@ -143,6 +147,17 @@ class CityDrives:
         self._features(i, b.route_s[i])
         obs = self._observation([i])[0]
         return obs, self.info(i, False, False)
+
+    def _close_lanes(self, i: int, city, rng: np.random.Generator) -> None:
+        """Drive ``i``'s roadworks (:mod:`~moonshot.physics.city.roadworks`), its traffic
+        cleared of them."""
+        d = self.batch.started(i)
+        works = draw_roadworks(city, d, rng, int(self.cfg["roadworks"]),
+                               float(self.cfg["roadworks_length"]))
+        if len(works.lanes):
+            traffic = clear_traffic(city, d.traffic, works, rng)
+            self.batch.start(i, city, None, 0, drive=d._replace(traffic=traffic))
+            self.batch.close_lanes(i, works)
 
     def info(self, i: int, success: bool, death: bool) -> dict:
         b = self.batch
@@ -155,7 +170,8 @@ class CityDrives:
     # ---------------------------------------------------------------------------- stepping
     def step(self, actions: np.ndarray, rngs: list) -> dict:
         """One step of every drive; returns arrays: ``obs``, ``reward``, ``terminated``,
-        ``truncated``, ``arrived``, ``crash`` (0 none, 1 building, 2 car), ``off_road``,
+        ``truncated``, ``arrived``, ``crash`` (0 none, 1 building, 2 car, 3 roadworks),
+        ``off_road``,
         ``ran_red``, ``speeding`` and the reward ``terms``."""
         a = np.asarray(actions, dtype=np.float64).reshape(self.n, 2)
         if not np.all(np.isfinite(a)):
@@ -277,7 +293,8 @@ class CityDrives:
                 "togo": float(self.togo[i]), "lidar": b.lidar[i].copy(),
                 "rows": self._rows[i].copy(),
                 "noise": None if self._noise[i] is None else
-                self._noise[i].bit_generator.state}
+                self._noise[i].bit_generator.state,
+                "works": tuple(a.copy() for a in b.works[i])}
 
     def set_state(self, i: int, state: dict) -> None:
         b = self.batch
@@ -286,6 +303,8 @@ class CityDrives:
         d = state["drive"]
         b.start(i, city, None, 0, drive=d._replace(traffic=d.traffic.copy()))
         b.ego[i], b.steer[i], b.t[i] = state["ego"], state["steer"], state["t"]
+        if "works" in state:  # older states: none
+            b.close_lanes(i, Roadworks(*state["works"]))
         b.friction[i] = state.get("friction", self._friction[0])  # older states: fixed
         b.route_i[i], b.route_s[i], b.route_offset[i] = state["route"]
         b.lidar[i] = state["lidar"]
@@ -307,10 +326,14 @@ def step_info(drives: CityDrives, step: dict, i: int) -> dict:
     return info
 
 
+#: What a drive crashed into, by :meth:`CityBatch.step`'s crash code.
+CRASH_KINDS = {1: "building", 2: "car", 3: "roadworks"}
+
+
 def episode_end(step: dict, i: int) -> dict:
     """The end-of-episode keys of drive ``i`` (empty while it goes on)."""
     if step["crash"][i]:
-        return {"outcome": "crashed", "crash": "building" if step["crash"][i] == 1 else "car"}
+        return {"outcome": "crashed", "crash": CRASH_KINDS[int(step["crash"][i])]}
     if step["arrived"][i]:
         return {"outcome": "arrived"}
     if step["truncated"][i]:

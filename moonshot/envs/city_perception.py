@@ -19,6 +19,10 @@ nothing to reach through it, and asking it for anything else raises ``Perception
 ``perceive("oracle")`` is the labelled ablation: it adds ``road_friction`` (the exact
 coefficient), ``traffic`` (every car's lane, arc length, speed, chosen turn and desired speed)
 and ``signals`` (every light's plan), and lists every car and light as seen.
+
+``perceive("simulator")`` (CityNav-v1) is not a view: it is the simulator itself, sealed in a
+:class:`~moonshot.envs.perception.Rehearsal` (:func:`city_rehearsal`), for the
+``simulator-search`` ablation.
 """
 
 from __future__ import annotations
@@ -30,12 +34,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .perception import View, check_perception
+from ..physics.city.batch import DriveView
+from .perception import Rehearsal, View, check_perception
 
 if TYPE_CHECKING:
-    from ..physics.city.batch import DriveView
+    from collections.abc import Callable
+
     from ..physics.city.bullet_city import CityWorld
     from ..physics.city.generator import City
+    from .city_drives import CityDrives
 
 #: Columns of :attr:`CityView.cars`.
 CAR_COLUMNS = ("x", "y", "heading", "speed", "length", "width")
@@ -156,13 +163,16 @@ class CityView(View):
     (s); ``start`` and ``goal`` (``(lane, s)`` on the lane graph) and ``goal_xy``; ``cars``
     (``(K, 6)``: :data:`CAR_COLUMNS` of the cars seen); ``lights`` (``{(node, phase):
     state}`` of the lights seen, states ``GREEN``/``YELLOW``/``RED`` of
-    :mod:`moonshot.physics.city.signals`); ``sensor_range`` (m). Oracle only:
+    :mod:`moonshot.physics.city.signals`); ``works`` (``(W, 5)``: the barriers of roadworks
+    seen, ``cx, cy, half_length, half_width, yaw`` - not on the map, seen in line of sight
+    within ``sensor_range`` as a driver sees cones; every one under ``"oracle"``);
+    ``sensor_range`` (m). Oracle only:
     ``road_friction`` (the exact coefficient), ``traffic``, ``signals``.
     """
 
     _fields = ("map", "vehicle", "weather", "road_friction", "steer_rate", "dt", "ego", "steer",
                "time", "start", "goal", "goal_xy", "cars", "lights", "sensor_range", "traffic",
-               "signals")
+               "signals", "works")
 
 
 def new_view(mode: str) -> CityView:
@@ -250,5 +260,58 @@ def refresh_step(view: CityView, world: CityWorld | DriveView, delay: int = 0,
         cars, lights = frames[0]  # the oldest: delay steps ago (or the drive's first)
     view._set("cars", _frozen(cars))
     view._set("lights", lights)
+    boxes = np.zeros((0, 5))  # CityNav-v0 (a CityWorld) has no roadworks
+    if isinstance(world, DriveView):
+        works = world.works.boxes
+        boxes = works if view.mode == "oracle" else works[world.visible_works()]
+    view._set("works", _frozen(boxes))
     if view.mode == "oracle":
         view._set("traffic", tr.copy())
+
+
+def city_rehearsal(live: CityDrives, action_space: object, seed: Callable[[], list[int]]
+                   ) -> Rehearsal:
+    """A :class:`~moonshot.envs.perception.Rehearsal` of drive 0 of ``live`` (the single
+    CityNav-v1 env's drives): each call to ``rehearse_plans(plans)`` copies the drive as it
+    stands now (:meth:`~moonshot.envs.city_drives.CityDrives.get_state`, which reads and
+    draws nothing) into one drive per plan of a twin :class:`CityDrives` and plays the plans
+    there, all at once (one batched step per time step). The twin's traffic draws from
+    generators seeded by ``seed()`` (the same for every plan of a call: the plans are compared
+    on the same traffic), never from the real env's generator, so the real episode is the
+    same whether or not it was rehearsed."""
+    from .city_drives import CityDrives, step_info
+
+    twin: list[CityDrives] = []  # built at the first call, rebuilt for a larger population
+
+    def play(plans: np.ndarray) -> tuple[np.ndarray, list[dict], int]:
+        n, horizon = plans.shape[:2]
+        if not twin or twin[0].n < n:
+            twin[:] = [CityDrives(n, dict(live.cfg))]
+        sim = twin[0]
+        now = live.get_state(0)
+        for k in range(sim.n):
+            sim.set_state(k, now)
+        rngs = [np.random.default_rng(seed()) for _ in range(sim.n)]
+        actions = np.zeros((sim.n, 2))
+        returns = np.zeros(n)
+        infos: list[dict] = [{} for _ in range(n)]
+        done = np.zeros(sim.n, dtype=bool)
+        done[n:] = True  # spare drives of a larger twin
+        steps = 0
+        for t in range(horizon):
+            actions[:n] = plans[:, t]
+            st = sim.step(actions, rngs)
+            live_now = ~done
+            returns += np.where(live_now[:n], st["reward"][:n], 0.0)
+            steps += int(live_now.sum())
+            ended = live_now & (st["terminated"] | st["truncated"])
+            for k in np.flatnonzero(ended).tolist():
+                infos[k] = step_info(sim, st, k)
+            done |= ended
+            if done.all():
+                break
+        for k in np.flatnonzero(~done[:n]).tolist():
+            infos[k] = sim.info(k, False, False)
+        return returns, infos, steps
+
+    return Rehearsal(play, action_space)

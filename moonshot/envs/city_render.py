@@ -34,7 +34,7 @@ COLORS: dict[object, Color] = {
     "ground": (196, 214, 170), "sidewalk": (205, 205, 200), "road": (70, 72, 78),
     "marking": (235, 235, 235), "center": (240, 200, 40), "building": (150, 120, 105),
     "roof": (120, 95, 85), "route": (60, 140, 255), "car": (60, 90, 200), "ego": (230, 40, 40),
-    "lidar": (255, 140, 0), "goal": (30, 200, 60),
+    "lidar": (255, 140, 0), "goal": (30, 200, 60), "works": (230, 90, 20),
     GREEN: (40, 220, 60), YELLOW: (250, 210, 30), RED: (235, 30, 30),
 }
 
@@ -193,6 +193,12 @@ class CityRenderer:
         lit = np.flatnonzero(g.phase[:g.n_road] >= 0)
         for lane in lit:
             v.fill_disc(g.pts[lane, -1], 1.2, COLORS[int(states[g.road[lane]])])
+        works = getattr(world, "works", None)  # CityNav-v1's roadworks (v0 has none)
+        works = works.boxes if works is not None else np.zeros((0, 5))
+        for cx, cy, hl, hw, yaw in works:  # roadworks' barriers: red and white
+            v.fill_poly(rect_corners(cx, cy, hl, hw, yaw), COLORS["works"])
+            v.fill_poly(rect_corners(cx, cy, max(hl - 0.5, 0.1), max(hw - 0.5, 0.1), yaw),
+                        COLORS["marking"])
         tr = world.traffic
         length, wid = tr.idm[CAR_LENGTH], tr.idm[CAR_WIDTH]
         for x, y, h in tr.pose:

@@ -34,6 +34,7 @@ from .city_nav import CityNavEnv
 from .city_vector import CityNavVectorEnv
 from .display import human_window
 from .docs import arguments, fill_doc, number
+from .perception import SIMULATOR, Rehearsal
 
 if TYPE_CHECKING:
     from .city_perception import CityView
@@ -88,7 +89,11 @@ class CityNavV1Env(gym.Env):
     absent from training). ``driving_side="left"``: the city mirrored, left-hand traffic.
     ``bold_drivers``, ``weather_seen``, ``sensor_delay`` and ``occlusion`` move the traffic's
     behaviour and what the planner's view shows (the shift axes ``drivers``,
-    ``grip_misjudged``, ``sensor_delay``, ``occlusion``); see Arguments.
+    ``grip_misjudged``, ``sensor_delay``, ``occlusion``); ``roadworks`` closes lanes of the
+    route with barriers the planner's map does not show (the axis ``roadworks``: touching one
+    is a crash, ``info["crash"] == "roadworks"``; the lidar sees them, the planner's view once
+    they are in sight, :mod:`moonshot.physics.city.roadworks`); see Arguments. With their
+    defaults none of these changes a drive.
 
     ## Arguments
     $arguments
@@ -120,6 +125,7 @@ class CityNavV1Env(gym.Env):
         self.observation_space = self.observation_layout.box
         self.action_space = spaces.Box(-1.0, 1.0, (2,), dtype=np.float32)
         self._views: dict = {}
+        self._copies = 0  # rehearsals handed out by perceive("simulator")
         self._started = False
         self._renderer: CityRenderer | None = None
 
@@ -160,10 +166,26 @@ class CityNavV1Env(gym.Env):
         return (st["obs"][0], float(st["reward"][0]), bool(st["terminated"][0]),
                 bool(st["truncated"][0]), info)
 
-    def perceive(self, mode: str = "honest") -> CityView:
-        """The perception view of a planner (see :meth:`CityNavEnv.perceive`)."""
+    def perceive(self, mode: str = "honest") -> CityView | Rehearsal:
+        """The perception view of a planner (see :meth:`CityNavEnv.perceive`); for
+        ``mode="simulator"`` (an agent that owns the simulator) a
+        :class:`~moonshot.envs.perception.Rehearsal`: action sequences played in copies of
+        this drive as it stands at each call (:func:`~.city_perception.city_rehearsal`),
+        whose traffic draws from generators of their own (seeded by the map, the step, a
+        count of copies and of calls, so a run repeats)."""
         if not self._started:
             raise RuntimeError("call reset() before perceive()")
+        if mode == SIMULATOR:
+            from .city_perception import city_rehearsal
+
+            self._copies += 1
+            copy, calls = self._copies, [0]
+
+            def seed() -> list[int]:
+                calls[0] += 1
+                return [self.map_id, int(self._drives.steps[0]), copy, calls[0]]
+
+            return city_rehearsal(self._drives, self.action_space, seed)
         return CityNavEnv.perceive(self, mode)
 
     _refresh_views = CityNavEnv._refresh_views

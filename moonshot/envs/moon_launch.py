@@ -231,9 +231,14 @@ class MoonLaunchEnv(gym.Env):
         self._copies += 1
         twin.np_random = np.random.default_rng([sid, self._copies])
 
-        def launch(action: np.ndarray) -> tuple[float, dict]:
-            _, reward, _, _, info = twin.step(action)
-            return reward, info
+        def launch(plans: np.ndarray) -> tuple[np.ndarray, list[dict], int]:
+            # an episode is one launch: each plan's first action is launched
+            rewards, infos = [], []
+            for plan in plans:
+                _, reward, _, _, info = twin.step(plan[0])
+                rewards.append(reward)
+                infos.append(info)
+            return np.asarray(rewards), infos, len(plans)
 
         return Rehearsal(launch, self.action_space)
 

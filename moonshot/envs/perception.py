@@ -20,6 +20,8 @@ from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
+
 PERCEPTIONS = ("honest", "oracle")
 #: The perception of an agent that owns the simulator: ``perceive(SIMULATOR)`` returns a
 #: :class:`Rehearsal`.
@@ -72,20 +74,44 @@ class Rehearsal:
     """The simulator itself, sealed: what ``perceive("simulator")`` hands an agent that owns
     the simulator (the ``simulator-search`` baseline, a labelled ablation, never a planner).
 
-    It holds a copy of the env at the current scenario; the one thing to do with it is
-    :meth:`rehearse` an action and see the reward and ``info`` the copy returns. The copy
-    draws its own random errors (never the real env's next ones), and every rehearsal is
-    counted in :attr:`rehearsals`. ``action_space`` is the env's.
+    It holds a copy of the env; the one thing to do with it is rehearse actions and see the
+    rewards and ``info`` the copy returns: :meth:`rehearse` one action (a one-step world:
+    a launch at the current scenario), :meth:`rehearse_plans` sequences of actions from
+    where the real episode stands *now* (a world of many steps: every call starts again
+    from the live state). The copy draws its own random numbers (never the real env's next
+    ones), and every rehearsal is counted: :attr:`rehearsals` (plans played) and
+    :attr:`steps` (env steps they took in the copy). ``action_space`` is the env's.
+
+    :param play: ``play(plans) -> (returns, infos, steps)``: ``plans (P, H, *action_shape)``
+        played in the copy, each from the current state (a plan stops early where its
+        episode ends); ``returns (P,)`` their summed rewards, ``infos`` the ``info`` of each
+        plan's last step, ``steps`` the env steps taken in all.
+    :param action_space: the env's action space.
     """
 
-    __slots__ = ("__step", "action_space", "rehearsals")
+    __slots__ = ("__play", "action_space", "rehearsals", "steps")
 
-    def __init__(self, step: Callable[[Any], tuple[float, dict]], action_space: Any):
-        self.__step = step
+    def __init__(self, play: Callable[[np.ndarray], tuple[np.ndarray, list[dict], int]],
+                 action_space: Any):
+        self.__play = play
         self.action_space = action_space
         self.rehearsals = 0
+        self.steps = 0
 
     def rehearse(self, action: Any) -> tuple[float, dict]:
-        """``(reward, info)`` of ``action`` in a copy of the env at the current scenario."""
-        self.rehearsals += 1
-        return self.__step(action)
+        """``(reward, info)`` of one ``action`` in a copy of the env, from the current state
+        (a one-step world: a whole episode)."""
+        returns, infos = self.rehearse_plans(np.asarray(action)[None, None])
+        return float(returns[0]), infos[0]
+
+    def rehearse_plans(self, plans: Any) -> tuple[np.ndarray, list[dict]]:
+        """``(returns (P,), infos)`` of the action sequences ``plans (P, H, *action_shape)``,
+        each played in a copy of the env from the current state (see the class docstring)."""
+        plans = np.asarray(plans, dtype=self.action_space.dtype)
+        if plans.ndim < 2 or plans.shape[2:] != tuple(self.action_space.shape):
+            raise ValueError(f"plans must be (P, H, *{tuple(self.action_space.shape)}), got "
+                             f"{plans.shape}")
+        returns, infos, steps = self.__play(plans)
+        self.rehearsals += len(plans)
+        self.steps += int(steps)
+        return np.asarray(returns, dtype=np.float64), infos

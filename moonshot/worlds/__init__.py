@@ -25,7 +25,7 @@ This module imports nothing heavy: planners and renderers are named by import st
 (``"package.module:attribute"``) and loaded on first use, so that a planner run never loads
 torch and ``import moonshot`` stays fast.
 
-Why one module of ~490 lines: the registry's declarations (World, ShiftAxis, SeedSets) and
+Why one module of ~520 lines: the registry's declarations (World, ShiftAxis, SeedSets) and
 its lookups are the public contract of a world, read in one place; plug-in loading is its
 own module (plugins.py).
 """
@@ -136,8 +136,10 @@ class SeedSets:
     axis (whose levels share their place, so a ladder is paired across levels) - owns
     ``place_size`` consecutive seeds, and inside a place evaluation seed ``s`` owns the
     ``seeds_per_eval`` seeds starting at ``place + s * seeds_per_eval``. The places are, in
-    order, the splits of :attr:`places` then the world's shift axes in declaration order (the
-    derived rule: a new axis is appended, so the seeds of the others stay where they are).
+    order, the splits of :attr:`places`, then the world's :attr:`World.seed_order` (its
+    append-only list of axes and combined ladders), then any axis or ladder it does not list,
+    in declaration order (see :meth:`World.seed_places`): a new axis or ladder is appended,
+    so the seeds of every existing place stay where they are.
     The blocks do not overlap, so no dev seed is a test seed (checked on construction), and
     both lie above the seeds training runs reset their envs with (``seed``, ``seed + 1``, ...)
     and above the legacy evaluation seeds (below 20,000).
@@ -226,6 +228,12 @@ class World:
         importing it registers the world in another process.
     :param seed_sets: where its development and test seeds lie, per split and shift axis
         (:meth:`seed_range`).
+    :param seed_order: the order in which its shift axes and combined ladders own their seed
+        places after the splits, **append-only**: a new axis or ladder is added at its end,
+        never in between, so that no existing place's seeds move (docs/protocol.md, "Seed
+        ranges"). Axes and ladders it does not list take the places after it, in
+        declaration order (shift axes, then combined ladders): a world that never lists
+        any keeps the derived order.
     """
 
     name: str
@@ -254,6 +262,7 @@ class World:
     range_keys: tuple[str, ...] = ()
     module: str = ""
     seed_sets: SeedSets = field(default_factory=SeedSets)
+    seed_order: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.env_ids:
@@ -270,6 +279,14 @@ class World:
                 raise ConfigError(f"world {self.name!r}: combined axis {name!r} joins no "
                                   "axes (a+b)")
             self.axis(name)  # every part exists, no two set one key differently
+        known = (*self.shift_axes, *self.combined_axes)
+        for name in self.seed_order:
+            if name not in known:
+                raise ConfigError(f"world {self.name!r}: seed_order names {name!r}, which is "
+                                  f"neither a shift axis nor a combined ladder of it; it has: "
+                                  f"{', '.join(known)}")
+        if len(set(self.seed_order)) != len(self.seed_order):
+            raise ConfigError(f"world {self.name!r}: seed_order lists a place twice")
         places = len(self.seed_places())
         if places * self.seed_sets.place_size > self.seed_sets.block_size:
             raise ConfigError(f"world {self.name!r}: {places} seed places (splits and shift "
@@ -316,9 +333,11 @@ class World:
             k in self.range_keys and isinstance(v, (list, tuple)))}
 
     def seed_places(self) -> tuple[str, ...]:
-        """The places of a seed block, in order: the splits, the shift axes, then the
-        combined ladders the world declares."""
-        return (*self.seed_sets.places, *self.shift_axes, *self.combined_axes)
+        """The places of a seed block, in order: the splits, the axes and combined ladders
+        of :attr:`seed_order` (append-only), then those it does not list - the shift axes,
+        then the combined ladders, in declaration order."""
+        rest = [n for n in (*self.shift_axes, *self.combined_axes) if n not in self.seed_order]
+        return (*self.seed_sets.places, *self.seed_order, *rest)
 
     def seed_range(self, seed_set: str, split: str, axis: str | None = None) -> range:
         """The seeds ``seed_set`` (``dev``, ``test``) gives evaluations on ``split``, or on

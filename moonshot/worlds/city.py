@@ -61,14 +61,32 @@ SHIFT_AXES = {a.name: a for a in (
               ("none (training)", "0.2 s", "0.5 s", "1 s"),
               "the planner's view of the cars and lights lags by this much (its own car "
               "does not)", perceivable=False),
+    ShiftAxis("roadworks", ({}, {"roadworks": 1}, {"roadworks": 2, "roadworks_length": 20.0},
+                            {"roadworks": 4, "roadworks_length": 40.0}),
+              ("no works (training)", "one lane closed on the route (8 m of barriers)",
+               "two closures, 20 m each", "up to four closures, 40 m each"),
+              "lanes of the route closed by barriers its street map does not show (a stale "
+              "map); a driver sees them in line of sight within sensor range, as one sees "
+              "cones, and passes on the other side of the street (closed to other traffic); "
+              "touching one is a crash"),
 )}
 
 
 #: Combined ladders (``moonshot shift city --axis friction+traffic``): level k of each axis
 #: together - the shifts a driver meets at once (snow in rush hour; a truck on an unseen
-#: layout in snow; bold drivers, late eyes and black ice).
+#: layout in snow; bold drivers, late eyes and black ice; roadworks behind hedges).
 COMBINED_AXES = ("friction+traffic", "friction+traffic+vehicle", "friction+vehicle+layout",
-                 "drivers+sensor_delay+grip_misjudged", "drivers+occlusion+sensor_delay")
+                 "drivers+sensor_delay+grip_misjudged", "drivers+occlusion+sensor_delay",
+                 "roadworks+occlusion")
+
+
+#: The seed places of the axes and ladders after the splits, append-only (docs/protocol.md,
+#: "Seed ranges"): a new axis or ladder goes at the end, so no existing place's seeds move.
+SEED_ORDER = ("traffic", "layout", "vehicle", "friction", "driving_side", "lidar_noise",
+              "drivers", "grip_misjudged", "occlusion", "sensor_delay", "friction+traffic",
+              "friction+traffic+vehicle", "friction+vehicle+layout",
+              "drivers+sensor_delay+grip_misjudged", "drivers+occlusion+sensor_delay",
+              "roadworks", "roadworks+occlusion")
 
 
 def drive_time(info: dict, length: int, env: gym.Env) -> float | None:
@@ -96,6 +114,7 @@ CITY = register_world(World(
     benchmark="moonshot.evaluation.benchmark:city_figures",
     shift_axes=SHIFT_AXES,
     combined_axes=COMBINED_AXES,
+    seed_order=SEED_ORDER,
     range_keys=("road_friction",),
     episode_steps=lambda env_kwargs: int(round(float(env_kwargs.get("time_limit", 240.0))
                                                / 0.1)),

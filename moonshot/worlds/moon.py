@@ -56,6 +56,11 @@ SHIFT_AXES = {a.name: a for a in (
 COMBINED_AXES = ("altitude+moon_mass+moon_orbit", "burn_noise+burn_bias",
                  "moon_orbit+burn_bias+sun")
 
+#: The seed places of the axes and ladders after the splits, append-only (docs/protocol.md,
+#: "Seed ranges"): a new axis or ladder goes at the end, so no existing place's seeds move.
+SEED_ORDER = ("altitude", "moon_mass", "moon_orbit", "burn_noise", "sun", "burn_bias",
+              "altitude+moon_mass+moon_orbit", "burn_noise+burn_bias", "moon_orbit+burn_bias+sun")
+
 
 def time_of_flight(info: dict, length: int, env: gym.Env) -> float | None:
     """Days from the burn to the closest approach."""
@@ -83,6 +88,7 @@ MOON = register_world(World(
     benchmark="moonshot.evaluation.benchmark:moon_figures",
     shift_axes=SHIFT_AXES,
     combined_axes=COMBINED_AXES,
+    seed_order=SEED_ORDER,
     episode_steps=lambda env_kwargs: 1,
     split_keys=("park_altitude_km", "moon_mass_scale", "moon_orbit_scale"),
 ))

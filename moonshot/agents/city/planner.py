@@ -21,6 +21,9 @@ Every step it then
 4. applies the fastest surviving acceleration; if none survives, the one whose first
    conflict comes latest (hard braking if no candidate respects the lights).
 
+Roadworks are not on its map: it notices their barriers when its sensors see them, bends its
+route around those in its way and treats them as standing obstacles (:mod:`.roadworks`).
+
 ``perception="oracle"`` is the labelled ablation: its models are the simulator's
 (:mod:`.oracle_models`).
 
@@ -55,6 +58,7 @@ from .car_model import (
 )
 from .drivers import PRIOR_ACCEL, PRIOR_SPEEDING, Tracks, predict_along_lanes, rear_conflict
 from .lights import STOP_SHORT, LightMemory, ego_goes_on_yellow, expects_stop
+from .roadworks import bend_route, works_key
 
 GRIP_SHARE = 0.8  # of the tyres' grip that braking or throttle may take (steering keeps ~60%)
 SENSOR_REACH = 90.0  # m: cars farther than this are not considered
@@ -169,12 +173,7 @@ class CityPlanner(Agent):
         self._path = tuple(self.route.path)
         pts = self.route.points
         self._i, self._s, _ = project_on_route(pts, self.route.cum, x, y, 0, 0, 10)
-        # curvature speed limit along the route, then backwards braking envelope; in curves
-        # no more than the tyres give
-        lateral = min(self.lateral_accel, 0.5 * G * mu)
-        h = np.unwrap(np.arctan2(np.gradient(pts[:, 1]), np.gradient(pts[:, 0])))
-        kappa = np.abs(np.gradient(h)) / np.maximum(np.gradient(self.route.cum), 1e-6)
-        kappa = np.convolve(kappa, np.ones(5) / 5, mode="same")
+        self._works: dict = {}  # roadworks seen (not on the map): key -> barrier
         # no faster than a stop within the prediction horizon, the limit, the car. On a
         # slippery road a stop takes longer than the horizon: the horizon grows (up to 3x) to
         # a stop within what it sees (60% of its sensor range), which caps the speed instead
@@ -189,14 +188,8 @@ class CityPlanner(Agent):
             horizon = min(3.0 * self.horizon, v_view / (0.8 * self._fallback))
         self.times = np.arange(1, int(round(horizon / self.step)) + 1) * self.step
         self._steps_per_drive = max(1, int(round(self.times[-1] / self.dt)))
-        vmax = min(p.max_speed, m.speed_limit, 0.8 * self._fallback * horizon)
-        vr = np.minimum(np.sqrt(lateral / np.maximum(kappa, 1e-6)), vmax)
-        vr = np.maximum(vr, min(3.0, vmax))
-        ds = np.diff(self.route.cum, prepend=0.0)
-        decel = min(2.0, 0.5 * G * mu)
-        for i in range(len(vr) - 2, -1, -1):  # can brake comfortably to every later limit
-            vr[i] = min(vr[i], math.sqrt(vr[i + 1] ** 2 + 2 * decel * ds[i + 1]))
-        self.v_ref = vr
+        self._vmax = min(p.max_speed, m.speed_limit, 0.8 * self._fallback * horizon)
+        self.v_ref = self._speed_envelope()
         if oracle:
             from .oracle_models import imagine_simulator
 
@@ -211,6 +204,39 @@ class CityPlanner(Agent):
         self._ego_r, self._ego_off = float(radius), np.asarray(offsets, dtype=np.float64)
         self._how = tuple(Imagination(float(self.commit), float(self._fallback),
                                       float(self.dt), int(round(self.step / self.dt))))
+
+    def _speed_envelope(self) -> np.ndarray:
+        """The speed to drive at each point of the route: the curvature's limit (in curves no
+        more than the tyres give), the car's, the limit's, then a backwards braking envelope
+        (it can brake comfortably to every later limit)."""
+        pts, cum, mu = self.route.points, self.route.cum, self.mu
+        lateral = min(self.lateral_accel, 0.5 * G * mu)
+        h = np.unwrap(np.arctan2(np.gradient(pts[:, 1]), np.gradient(pts[:, 0])))
+        kappa = np.abs(np.gradient(h)) / np.maximum(np.gradient(cum), 1e-6)
+        kappa = np.convolve(kappa, np.ones(5) / 5, mode="same")
+        vr = np.minimum(np.sqrt(lateral / np.maximum(kappa, 1e-6)), self._vmax)
+        vr = np.maximum(vr, min(3.0, self._vmax))
+        ds = np.diff(cum, prepend=0.0)
+        decel = min(2.0, 0.5 * G * mu)
+        for i in range(len(vr) - 2, -1, -1):
+            vr[i] = min(vr[i], math.sqrt(vr[i + 1] ** 2 + 2 * decel * ds[i + 1]))
+        return vr
+
+    def _notice_works(self, seen: np.ndarray) -> np.ndarray:
+        """Remember the barriers of roadworks seen (:mod:`.roadworks`), bend the route around
+        each new one in its way; returns every barrier known, ``(W, 5)``."""
+        for box in seen:
+            key = works_key(box)
+            if key in self._works:
+                continue
+            self._works[key] = np.array(box, dtype=np.float64)
+            bent = bend_route(self.route, self.map, self._works[key],
+                              0.5 * float(self.params.width), self._i)
+            if bent is not None:  # in the way: drive the bent route from now on
+                self.route = bent
+                self._path = tuple(bent.path)
+                self.v_ref = self._speed_envelope()
+        return np.array(list(self._works.values())).reshape(-1, 5)
 
     def believed_car(self, view: Any) -> tuple[Any, float, float]:
         """The car it plans with: ``(vehicle parameters, grip coefficient, steering rate)``
@@ -285,6 +311,7 @@ class CityPlanner(Agent):
         view, p = self.view, self.params
         assert view is not None  # set by begin_episode
         x, y, h, v = (float(z) for z in view.ego)
+        works = self._notice_works(view.works)
         r = self.route
         self._i, s, _ = project_on_route(r.points, r.cum, x, y, self._i, 10, 40)
         self._s = s
@@ -306,6 +333,11 @@ class CityPlanner(Agent):
                 size = self._row_size[~active]
                 standing = rect_corners(still[..., 0], still[..., 1], 0.5 * size[:, 0],
                                         0.5 * size[:, 1], still[..., 2])
+        near = works[np.hypot(works[:, 0] - x, works[:, 1] - y) < SENSOR_REACH]
+        if len(near):  # barriers stand too, for good
+            body = np.repeat(rect_corners(near[:, 0], near[:, 1], near[:, 2], near[:, 3],
+                                          near[:, 4])[None], len(self.times), axis=0)
+            standing = body if standing is None else np.concatenate([standing, body], axis=1)
 
         def latest_conflict(a: float) -> int:
             """First conflict of candidate ``a`` (T: none; -1: it breaks a light)."""

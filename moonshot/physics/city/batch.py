@@ -40,6 +40,7 @@ from .footprints import (
     stack_scenes,
 )
 from .geometry import Polyline, nearest_segment_distance
+from .roadworks import Roadworks, traffic_lanes
 from .route import navigator_features, project_on_route
 from .signals import NO_LIGHT, RED, light_state
 from .traffic import CAR_LENGTH, CAR_WIDTH, _state_tuple, traffic_step
@@ -54,6 +55,7 @@ OBS_FIELDS = ("lidar", "speed", "steer", "goal_distance", "goal_bearing", "nav_s
               "nav_end", "light", "stop_distance", "progress")
 
 _SCENES: OrderedDict = OrderedDict()  # map key -> footprint scene (maps are pure functions)
+_WORKS: OrderedDict = OrderedDict()  # (map, works) -> their scene and the traffic's lanes
 
 
 def scene_of(city: City | None) -> Scene:
@@ -184,6 +186,12 @@ class CityBatch:
         self._ego_ext = np.zeros((n, 5 + len(offsets)))
         self._ego_ext[:, 4] = radius
         self._ego_ext[:, 5:] = offsets
+        # roadworks per drive (:mod:`.roadworks`): the barriers and their scene (None: none)
+        self.works: list[Roadworks] = [Roadworks.none()] * n
+        self._works_scene: list[Scene | None] = [None] * n
+        self._works_bank: Scene | None = None  # every drive's barriers, stacked (map i)
+        self._drive_index = np.arange(n, dtype=np.int64)
+        self._no_cars = Cars(np.zeros((n, 0, 3)), np.zeros(n, dtype=np.int64), np.zeros((n, 2)))
 
     # --------------------------------------------------------------------------- drives
     def start(self, i: int, city: City, rng: np.random.Generator | None, n_traffic: int,
@@ -217,6 +225,24 @@ class CityBatch:
         self._pose[i, :k] = d.traffic.pose
         idm = d.traffic.idm
         self._half[i] = (0.5 * idm[CAR_LENGTH], 0.5 * idm[CAR_WIDTH])
+        self.works[i], self._works_scene[i], self._works_bank = Roadworks.none(), None, None
+
+    def close_lanes(self, i: int, works: Roadworks) -> None:
+        """Put ``works`` (barriers the ego collides with and its lidar sees; streets the
+        traffic no longer turns into) in drive ``i``, just started; its traffic must already
+        be clear of them (:func:`~.roadworks.clear_traffic`)."""
+        self.works[i], self._works_bank = works, None
+        if len(works.lanes) == 0:
+            self._works_scene[i] = None
+            return
+        city = self.city[i]
+        key = (city.seed, city.params, works.boxes.tobytes(), works.closed.tobytes())
+        if key not in _WORKS:  # a drive's works are set again at every resume or rehearsal
+            if len(_WORKS) >= 64:
+                _WORKS.popitem(last=False)
+            _WORKS[key] = (build_scene(works.boxes),
+                           traffic_lanes(city.lanes.arrays, works.closed))
+        self._works_scene[i], self._lanes[i] = _WORKS[key]
     def _bank_slot(self, city: City) -> int:
         """Where ``city``'s scene sits in the bank (added if new; the bank is rebuilt from
         the maps in use when full)."""
@@ -253,13 +279,42 @@ class CityBatch:
         hits = lidar(self.scene(), self._map_index, self.ego, self.lidar_angles,
                      self.lidar_range, self._cars())
         self.lidar[which] = hits.distance[which]
+        self._works_lidar(which)
+
+    def _works(self) -> Scene | None:
+        """The barriers of every drive's roadworks as one scene (map ``i``: drive ``i``'s;
+        ``None``: no drive has any), stacked once per change of works."""
+        if all(s is None for s in self._works_scene):
+            return None
+        if self._works_bank is None:
+            empty = scene_of(None)
+            self._works_bank = stack_scenes([empty if s is None else s
+                                             for s in self._works_scene])
+        return self._works_bank
+
+    def _works_lidar(self, which: Sequence[int] | np.ndarray) -> None:
+        """The lidar of the drives ``which`` with their roadworks' barriers in sight."""
+        works = self._works()
+        if works is not None:
+            hits = lidar(works, self._drive_index, self.ego, self.lidar_angles,
+                         self.lidar_range, self._no_cars)
+            self.lidar[which] = np.minimum(self.lidar[which], hits.distance[which])
+
+    def _works_contacts(self, crash: np.ndarray) -> None:
+        """Drives whose ego touches a barrier of its roadworks: crash 3 (unless it hit
+        something else as well)."""
+        works = self._works()
+        if works is not None:
+            hit = ego_contacts(works, self._drive_index, self.ego, self._ego_half,
+                               self._no_cars)
+            crash[(crash == 0) & (hit.building != NO_HIT)] = 3
 
     # --------------------------------------------------------------------------- stepping
     def step(self, accel: np.ndarray, steer_cmd: np.ndarray,
              rand: list[np.ndarray]) -> np.ndarray:
         """Advance every drive by ``dt``: ``accel`` (m/s²) and ``steer_cmd`` (rad) per drive,
         ``rand[i]`` uniform numbers for city ``i``'s traffic. Returns the crash of each drive:
-        0 none, 1 a building, 2 a car."""
+        0 none, 1 a building, 2 a car, 3 a roadworks barrier."""
         egos_update(self.ego, self.steer, np.asarray(accel, dtype=np.float64),
                     np.asarray(steer_cmd, dtype=np.float64), self.dt, self._car, self.friction,
                     self._steer_rate)
@@ -275,6 +330,8 @@ class CityBatch:
         crash = np.where(hit.building != NO_HIT, 1, np.where(hit.car.any(axis=1), 2, 0))
         self.lidar[:] = lidar(self.scene(), self._map_index, self.ego, self.lidar_angles,
                               self.lidar_range, cars).distance
+        self._works_contacts(crash)
+        self._works_lidar(self._drive_index)
         return crash
 
     # --------------------------------------------------------------------------- perception
@@ -309,6 +366,27 @@ class CityBatch:
             return near
         hits = self._rays_to(i, nodes[near, 0], nodes[near, 1], with_cars=False)
         return near[hits.distance[0] >= d[near] - 1e-6]
+
+    def visible_works(self, i: int) -> np.ndarray:
+        """The barriers of drive ``i``'s roadworks (rows of ``works[i].boxes``) within
+        ``sensor_range`` whose centre or an end its sensor sees past the buildings."""
+        boxes = self.works[i].boxes
+        if len(boxes) == 0:
+            return np.zeros(0, dtype=np.int64)
+        x, y = self.ego[i, 0], self.ego[i, 1]
+        c, s = np.cos(boxes[:, 4]), np.sin(boxes[:, 4])
+        tx = np.concatenate([boxes[:, 0], boxes[:, 0] + boxes[:, 2] * c,
+                             boxes[:, 0] - boxes[:, 2] * c])
+        ty = np.concatenate([boxes[:, 1], boxes[:, 1] + boxes[:, 2] * s,
+                             boxes[:, 1] - boxes[:, 2] * s])
+        d = np.hypot(tx - x, ty - y)
+        near = d < self.sensor_range
+        if not near.any():
+            return np.zeros(0, dtype=np.int64)
+        seen = np.zeros(len(tx), dtype=bool)
+        hits = self._rays_to(i, tx[near], ty[near], with_cars=False)
+        seen[near] = hits.distance[0] >= d[near] - 1e-6
+        return np.flatnonzero(seen.reshape(3, -1).any(axis=0))
 
     def _rays_to(self, i: int, tx: np.ndarray, ty: np.ndarray, with_cars: bool) -> RayHits:
         x, y = self.ego[i, 0], self.ego[i, 1]
@@ -356,6 +434,13 @@ class DriveView:
 
     def visible_nodes(self) -> np.ndarray:
         return self._b.visible_nodes(self._i)
+
+    def visible_works(self) -> np.ndarray:
+        return self._b.visible_works(self._i)
+
+    @property
+    def works(self) -> Roadworks:
+        return self._b.works[self._i]
 
 
 __all__ = ["CityBatch", "DriveView", "drive_features", "egos_update", "OBS_FIELDS"]
