@@ -4,15 +4,11 @@ episodes slot by slot (``seed + i`` or a list of seeds), the same info keys per 
 
 from __future__ import annotations
 
-import pickle
-
 import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.vector import AutoresetMode
 from gymnasium.wrappers import vector as vw
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import moonshot  # noqa: F401  (registers the envs)
 
@@ -128,31 +124,3 @@ def test_action_message_says_clipped(env_id):
     with pytest.raises(ValueError, match=r"outside \[-1, 1\] are clipped"):
         env.step(np.full(env.action_space.shape, np.nan))
     env.close()
-
-
-@settings(max_examples=25, deadline=None)
-@given(seeds=st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=12),
-       calls=st.lists(st.tuples(st.sampled_from(["normals", "integers"]),
-                                st.integers(1, 2**40)), min_size=1, max_size=6))
-def test_slot_generators_draw_what_each_generator_draws(seeds, calls):
-    """The compiled draws for every slot give each generator's own numbers, in order, and leave
-    it where its own calls would (a state set from Python included)."""
-    from moonshot.envs.vector_slots import SlotGenerators, slot_generators
-
-    compiled, own = slot_generators(seeds, len(seeds)), slot_generators(seeds, len(seeds))
-    assert isinstance(compiled, SlotGenerators)
-    for k, (kind, size) in enumerate(calls):
-        if kind == "normals":
-            k_draws = size % 4 + 1
-            expected = np.concatenate([r.standard_normal((1, k_draws)) for r in own])
-            got = compiled.normals(k_draws)
-        else:
-            expected = np.array([r.integers(0, size) for r in own])
-            got = compiled.integers(size)
-        assert got.dtype == expected.dtype and got.tobytes() == expected.tobytes()
-        if k == 1:  # a state set from Python is the one the compiled draws continue from
-            compiled[0].bit_generator.state = own[-1].bit_generator.state
-            own[0].bit_generator.state = own[-1].bit_generator.state
-    assert [r.bit_generator.state for r in compiled] == [r.bit_generator.state for r in own]
-    copied = pickle.loads(pickle.dumps(compiled))
-    assert copied.integers(1000).tolist() == compiled.integers(1000).tolist()

@@ -10,7 +10,6 @@ whether it runs alone or in a batch (tested). The observation layouts of v1 are 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import cast
 
 import numpy as np
@@ -154,7 +153,7 @@ class CityDrives:
                 "red_lights_run": int(self.red_run[i])}
 
     # ---------------------------------------------------------------------------- stepping
-    def step(self, actions: np.ndarray, rngs: Sequence[np.random.Generator]) -> dict:
+    def step(self, actions: np.ndarray, rngs: list) -> dict:
         """One step of every drive; returns arrays: ``obs``, ``reward``, ``terminated``,
         ``truncated``, ``arrived``, ``crash`` (0 none, 1 building, 2 car), ``off_road``,
         ``ran_red``, ``speeding`` and the reward ``terms``."""

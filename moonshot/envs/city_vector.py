@@ -18,13 +18,7 @@ from gymnasium.vector.utils import batch_space
 from ..errors import check_keys
 from .city_config import check_city_config, check_step_limit
 from .city_drives import CityDrives, default_config, step_info
-from .vector_slots import (
-    SlotGenerators,
-    check_autoreset_mode,
-    check_num_envs,
-    restore_generators,
-    slot_generators,
-)
+from .vector_slots import check_autoreset_mode, check_num_envs, restore_generators, slot_generators
 
 
 class CityNavVectorEnv(VectorEnv):
@@ -70,7 +64,7 @@ class CityNavVectorEnv(VectorEnv):
         self.single_action_space = spaces.Box(-1.0, 1.0, (2,), dtype=np.float32)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self._rngs = SlotGenerators()
+        self._rngs: list[np.random.Generator] = []
         self._obs: np.ndarray | None = None
         self._ended = np.zeros(self.num_envs, dtype=bool)  # next-step mode: reset these next
 

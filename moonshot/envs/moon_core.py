@@ -9,7 +9,6 @@ two cannot drift apart.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,7 +38,6 @@ from .moon_actions import (  # noqa: F401 - the action mapping is public here to
 )
 from .moon_config import ANGLE_ERROR_SIGMA, DV_ERROR_SIGMA, SPLIT_RANGES, TARGETS, ranges_text
 from .seeded_uniforms import seeded_uniforms
-from .vector_slots import SlotGenerators
 
 # Salts keep the scenario streams of the two splits independent for equal scenario ids.
 _SPLIT_SALT = {"train": 0x5EED_7A11, "new": 0x5EED_0E3}
@@ -193,13 +191,12 @@ def check_actions(actions, n: int) -> np.ndarray:
 
 
 def launch(s: Scenarios, actions: np.ndarray,
-           rng: np.random.Generator | Sequence[np.random.Generator] | None, cfg: dict,
+           rng: np.random.Generator | list[np.random.Generator] | None, cfg: dict,
            traced: bool = False):
     """Fly the launches; returns ``(LaunchResult, executed delta_v, trajectories or None)``.
 
     ``rng`` draws the burn execution error (``None`` or ``execution_error=0``: exact burns);
-    a list (or :class:`~moonshot.envs.vector_slots.SlotGenerators`) holds one generator per
-    launch (each draws its launch's error, as a single env's);
+    a list holds one generator per launch (each draws its launch's error, as a single env's);
     ``burn_bias`` and ``burn_bias_angle_deg`` are the engine's systematic error, applied before
     the random one.
     """
@@ -210,12 +207,8 @@ def launch(s: Scenarios, actions: np.ndarray,
         angle = angle + math.radians(bias_deg)
     scale = cfg["execution_error"]
     if rng is not None and scale > 0:
-        if isinstance(rng, SlotGenerators):  # one compiled call for every slot
-            noise = rng.normals(2)
-        elif not isinstance(rng, np.random.Generator):
-            noise = np.concatenate([r.standard_normal((1, 2)) for r in rng])
-        else:
-            noise = rng.standard_normal((len(s), 2))
+        noise = (np.concatenate([r.standard_normal((1, 2)) for r in rng])
+                 if isinstance(rng, list) else rng.standard_normal((len(s), 2)))
         dv = dv + scale * DV_ERROR_SIGMA * noise[:, 0]
         angle = angle + scale * ANGLE_ERROR_SIGMA * noise[:, 1]
     params = earth_moon.launch_params(

@@ -12,13 +12,7 @@ from numpy.typing import ArrayLike
 
 from . import moon_core as core
 from .moon_config import make_config, split_ranges
-from .vector_slots import (
-    SlotGenerators,
-    check_autoreset_mode,
-    check_num_envs,
-    restore_generators,
-    slot_generators,
-)
+from .vector_slots import check_autoreset_mode, check_num_envs, restore_generators, slot_generators
 
 
 class MoonLaunchVectorEnv(VectorEnv):
@@ -72,7 +66,7 @@ class MoonLaunchVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.scenario: core.Scenarios | None = None
         self._obs: np.ndarray | None = None
-        self._rngs = SlotGenerators()
+        self._rngs: list[np.random.Generator] = []
         self._launched = False  # next-step mode: the last step launched, this one resets
 
     def _sample(self, ids: ArrayLike) -> np.ndarray:
@@ -85,7 +79,7 @@ class MoonLaunchVectorEnv(VectorEnv):
 
     def _new_scenarios(self) -> np.ndarray:
         # one draw per slot from its own generator: the single env's reset
-        return self._sample(self._rngs.integers(2**31 - 1))
+        return self._sample([int(r.integers(0, 2**31 - 1)) for r in self._rngs])
 
     def reset(self, *, seed: int | list | None = None,
               options: dict | None = None) -> tuple[np.ndarray, dict]:

@@ -9,8 +9,6 @@ from collections.abc import Sequence
 import numpy as np
 from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode
-from numba import njit
-from numba.typed import List as TypedList
 
 #: the modes a native env implements (``DISABLED`` would leave ended slots to the caller)
 AUTORESET_MODES = (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP)
@@ -50,62 +48,14 @@ def slot_seeds(seed: int | Sequence[int | None] | None, n: int) -> list[int | No
                      f"got {seed!r}")
 
 
-class SlotGenerators(tuple):
-    """The slots' generators, one per slot (a tuple of :class:`numpy.random.Generator`), that
-    also draw for every slot in one compiled call: :meth:`normals` and :meth:`integers` give
-    the numbers, and leave the generators in the states, of each generator's own
-    ``standard_normal`` and ``integers`` called slot by slot (numba runs numpy's algorithms on
-    the same bit generators; tests/test_vector_envs.py compares them). A Python loop over 256
-    generators cost ~1 ms per batched MoonLaunch step, a tenth of it."""
-
-    _compiled: TypedList | None = None
-
-    def _typed(self) -> TypedList:
-        # built once (~5 ms for 256 slots); it holds the same generators, so a state set on
-        # one of them (``bit_generator.state = ...``) is the state the compiled draws use
-        if self._compiled is None:
-            self._compiled = TypedList(self)
-        return self._compiled
-
-    def normals(self, k: int) -> np.ndarray:
-        """Row ``i``: ``self[i].standard_normal(k)``; shape ``(len(self), k)``."""
-        out = np.empty((len(self), k))
-        if len(self):
-            _normals(self._typed(), out)
-        return out
-
-    def integers(self, high: int) -> np.ndarray:
-        """Entry ``i``: ``self[i].integers(0, high)`` (int64)."""
-        out = np.empty(len(self), dtype=np.int64)
-        if len(self):
-            _integers(self._typed(), int(high), out)
-        return out
-
-    def __reduce__(self) -> tuple:
-        # pickled and copied as its generators; the compiled list is rebuilt when needed
-        return (SlotGenerators, (tuple(self),))
-
-
-@njit(cache=True)
-def _normals(gens, out):
-    for i in range(len(gens)):
-        out[i, :] = gens[i].standard_normal(out.shape[1])
-
-
-@njit(cache=True)
-def _integers(gens, high, out):
-    for i in range(len(gens)):
-        out[i] = gens[i].integers(0, high)
-
-
-def slot_generators(seed, n: int) -> SlotGenerators:
+def slot_generators(seed, n: int) -> list[np.random.Generator]:
     """One generator per slot, each the one ``reset(seed=...)`` gives a single env."""
-    return SlotGenerators(seeding.np_random(s)[0] for s in slot_seeds(seed, n))
+    return [seeding.np_random(s)[0] for s in slot_seeds(seed, n)]
 
 
-def restore_generators(states: list[dict]) -> SlotGenerators:
+def restore_generators(states: list[dict]) -> list[np.random.Generator]:
     """Generators put back at the bit-generator ``states`` of a ``get_state``."""
-    rngs = SlotGenerators(seeding.np_random(0)[0] for _ in states)
+    rngs = [seeding.np_random(0)[0] for _ in states]
     for r, s in zip(rngs, states, strict=True):
         r.bit_generator.state = s
     return rngs
