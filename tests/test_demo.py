@@ -1,34 +1,91 @@
 """The demo end to end on a tiny budget (the real budget runs in `moonshot demo`)."""
 
+import importlib.util
+import re
+from pathlib import Path
+
 import pytest
+from conftest import ROOT, run_as_user
 
 from moonshot.cli import main
-from moonshot.evaluation.demo import DemoBudget, run_demo
+
+#: The demo's budget cut to seconds (every step still runs).
+TINY = {"moon_ppo_timesteps": 512, "moon_seeds": 2, "moon_plan_scenarios": 3,
+        "moon_eval_scenarios": 3, "city_ppo_timesteps": 256, "city_seeds": 1,
+        "city_plan_episodes": 1, "city_eval_episodes": 1, "render": False}
 
 
-def test_demo_tiny_budget_writes_the_report(tmp_path, capfd):
-    budget = DemoBudget(moon_ppo_timesteps=512, moon_seeds=2, moon_plan_scenarios=3,
-                        moon_eval_scenarios=3, city_ppo_timesteps=256, city_seeds=1,
-                        city_plan_episodes=1, city_eval_episodes=1, render=False)
-    report = run_demo(tmp_path / "demo", budget=budget)
-    text = report.read_text()
+@pytest.fixture(scope="module")
+def tiny_demo(tmp_path_factory) -> tuple[Path, str]:
+    """A demo on the tiny budget, run once in a subprocess: its folder and its output."""
+    folder = tmp_path_factory.mktemp("tiny") / "demo"
+    code = ("from pathlib import Path\n"
+            "from moonshot.evaluation.demo import DemoBudget, run_demo\n"
+            f"run_demo(Path({str(folder)!r}), budget=DemoBudget(**{TINY!r}))\n")
+    return folder, run_as_user(["-c", code], folder.parent, timeout=900)
+
+
+def test_demo_tiny_budget_writes_the_report(tiny_demo):
+    demo, output = tiny_demo
+    text = (demo / "report.md").read_text()
     for needle in ("## What this run found", "trained live", "*to 50%*", "## MoonLaunch",
                    "## CityNav", "Sample efficiency", "Transfer", "planner",
                    "ppo", "learning_curves.png", "transfer.png"):
         assert needle in text
     for sub in ("compare-moon", "compare-city", "transfer-moon", "transfer-city", "."):
-        assert (tmp_path / "demo" / sub / "report.md").exists()
-        assert (tmp_path / "demo" / sub / "report.html").stat().st_size > 1000
-    page = (tmp_path / "demo" / "report.html").read_text()
+        assert (demo / sub / "report.md").exists()
+        assert (demo / sub / "report.html").stat().st_size > 1000
+    page = (demo / "report.html").read_text()
     assert "moonshot demo --out" in page and 'src="compare-moon/learning_curves.png"' in page
-    assert (tmp_path / "demo" / "compare-moon" / "learning_curves.png").stat().st_size > 1000
-    assert (tmp_path / "demo" / "runs" / "moon-ppo-s1" / "episodes.csv").exists()
-    # Output to a file or a CI log (not a terminal, as under pytest): progress as plain
-    # lines, never carriage-return frames (a demo log was once 113 KB of them).
-    out, err = capfd.readouterr()
-    assert "\r" not in out + err
-    assert "ppo moon: 100% (2,048/2,048 steps)" in err  # one update of 8 x 256 launches
-    assert "[1/7]" in out and "[7/7]" in out
+    assert (demo / "compare-moon" / "learning_curves.png").stat().st_size > 1000
+    assert (demo / "runs" / "moon-ppo-s1" / "episodes.csv").exists()
+    # Output to a file or a CI log (not a terminal): progress as plain lines, never
+    # carriage-return frames (a demo log was once 113 KB of them).
+    assert "\r" not in output
+    assert "ppo moon: 100% (2,048/2,048 steps)" in output  # one update of 8 x 256 launches
+    assert "[1/7]" in output and "[7/7]" in output
+
+
+def _figures(demo: Path, doc: Path, *flags: str, returncode: int = 0) -> str:
+    return run_as_user([str(ROOT / "benchmarks" / "readme_figures.py"), str(demo), "--doc",
+                        str(doc), *flags], doc.parent, returncode=returncode)
+
+
+def _shape(block: str) -> list[str]:
+    """A demo block without its figures: the prose and each row's world and kind of agent."""
+    head, _, table = block.partition("\n\n")
+    rows = [line.split(" | ")[:2] for line in table.splitlines() if line.startswith("| ")]
+    return [re.sub(r"\d[\d,.]*", "N", " ".join(head.split()))] + [
+        f"{world} {re.sub(r'[^A-Za-z ].*', '', agent).strip()}" for world, agent in rows]
+
+
+def test_the_readme_demo_figures_are_rederived_from_a_demo_run(tiny_demo, tmp_path):
+    """``benchmarks/readme_figures.py`` renders the README's demo block from a demo folder,
+    accepts it as written and refuses a figure changed by hand (exit 1, with the diff)."""
+    demo, _ = tiny_demo
+    readme = (ROOT / "README.md").read_text()
+    spec = importlib.util.spec_from_file_location(
+        "readme_figures", ROOT / "benchmarks" / "readme_figures.py")
+    figures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(figures)
+    stated = figures.stated_block(readme)
+    assert stated is not None, "README.md has no demo block between the markers"
+    # the README's block (the real demo's figures) has the shape this code renders
+    assert _shape(stated) == _shape(figures.demo_block(demo))
+    doc = tmp_path / "README.md"
+    doc.write_text(readme)
+    assert "(stated)" in _figures(demo, doc, returncode=1)  # the tiny run's figures differ
+    _figures(demo, doc, "--write")
+    assert "every demo figure matches" in _figures(demo, doc)
+    assert doc.read_text().replace(figures.demo_block(demo), stated) == readme
+    by_hand = doc.read_text().replace("100%, 1.00 launches", "99%, 1.00 launches", 1)
+    assert by_hand != doc.read_text()
+    doc.write_text(by_hand)
+    diff = _figures(demo, doc, returncode=1)
+    assert "-| MoonLaunch | planner" in diff and "99%, 1.00" in diff
+    assert "+| MoonLaunch | planner" in diff and "100%, 1.00" in diff
+    doc.write_text(readme.replace(figures.BEGIN, ""))
+    assert "no demo block" in _figures(demo, doc, returncode=1)
 
 
 def test_demo_help(capsys):

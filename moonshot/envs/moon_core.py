@@ -77,6 +77,8 @@ OUTCOMES = ("landed", "flyby", "entered_soi", "missed", "fell_back", "crashed_ea
 #: The flight ends that destroy the rocket: it hit the Earth, or fell back towards it (the
 #: transfer failed and the stage comes down). A miss or an escape loses the rocket intact.
 DESTROYING_EVENTS = (earth_moon.EVENT_EARTH_IMPACT, earth_moon.EVENT_FELL_BACK)
+#: By event code (``LaunchResult.event``): whether the event destroys the rocket.
+_DESTROYS = np.isin(np.arange(len(earth_moon.EVENT_NAMES)), DESTROYING_EVENTS)
 
 
 @dataclass
@@ -259,8 +261,8 @@ def rocket_lost(result: earth_moon.LaunchResult, success: np.ndarray) -> np.ndar
     body: hitting it reaches every target. A launch that reached its target is no death
     whatever came after (a return to the Earth after the sphere of influence), and a miss
     or an escape is a lost-but-intact outcome, not a death."""
-    destroyed = np.isin(result.event, DESTROYING_EVENTS)
-    return destroyed & ~np.asarray(success, dtype=bool)
+    # a table lookup: np.isin took ~20 us per call, 15% of a single-env launch
+    return _DESTROYS[result.event] & ~np.asarray(success, dtype=bool)
 
 
 def info_arrays(s: Scenarios, result: earth_moon.LaunchResult, dv: np.ndarray,

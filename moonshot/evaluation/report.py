@@ -296,11 +296,17 @@ EFFICIENCY_COLUMNS = [
 ]
 
 
+def interval_percent(low: float, high: float) -> tuple[int, int]:
+    """A rate's interval in whole percent, rounded outward (never narrower than computed,
+    never a collapsed [100-100])."""
+    return math.floor(low * 100 + 1e-9), math.ceil(high * 100 - 1e-9)
+
+
 def interval_cell(low: float, high: float, n: int | None, unit: str,
                   method: str = "Clopper-Pearson") -> str:
-    """A rate's 95% interval as a table cell: bounds rounded outward (never narrower than
-    computed, never a collapsed [100-100]), its n (flagged below 10) and method."""
-    lo, hi = math.floor(low * 100 + 1e-9), math.ceil(high * 100 - 1e-9)
+    """A rate's 95% interval as a table cell: bounds rounded outward
+    (:func:`interval_percent`), its n (flagged below 10) and method."""
+    lo, hi = interval_percent(low, high)
     if n is None:
         return f"[{lo}-{hi}]%, {method}"
     small = f" (<{SMALL_N})" if n < SMALL_N else ""

@@ -372,10 +372,15 @@ def launch_params(park_radius: ArrayLike, park_angle: ArrayLike, coast_time: Arr
                   sun_distance: ArrayLike = AU, sun_angle: ArrayLike = 0.0) -> np.ndarray:
     """Pack launch parameters (scalars or arrays, broadcast together) into the kernel's layout.
     ``gm_sun > 0`` adds the Sun (at ``sun_distance``, polar angle ``sun_angle`` at t = 0)."""
-    cols = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (
+    cols = [np.asarray(v, dtype=np.float64) for v in (
         park_radius, park_angle, coast_time, delta_v, burn_angle, moon_a, moon_e, moon_perigee,
-        moon_angle, gm_earth, gm_moon, r_earth, r_moon, gm_sun, sun_distance, sun_angle)))
-    return np.ascontiguousarray(np.stack([np.atleast_1d(c) for c in cols], axis=-1))
+        moon_angle, gm_earth, gm_moon, r_earth, r_moon, gm_sun, sun_distance, sun_angle)]
+    # filled column by column (each broadcast on assignment): a third of the time of
+    # broadcast_arrays + stack, which cost ~30 us of a single-env launch
+    out = np.empty((*(np.broadcast(*cols).shape or (1,)), N_IN))
+    for k, c in enumerate(cols):
+        out[..., k] = c
+    return out
 
 
 def fly(params: np.ndarray, rtol: float = DEFAULT_RTOL, t_max: float = DEFAULT_T_MAX,
