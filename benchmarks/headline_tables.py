@@ -17,6 +17,11 @@ the same, the table says so and gives Clopper-Pearson over the scenarios instead
 interval. Differences to the planner are paired by scenario inside each seed (each seed's rate
 minus the planner's on the same scenarios), with Student-t over seeds, Holm-adjusted over each
 table's comparisons.
+
+Estimands: the release specs evaluate every seed on the same scenarios (``evaluate.seed``), so
+a learner's interval over seeds is conditional on those scenarios (it says how much training
+seeds vary on them), while a non-learner's Clopper-Pearson interval is over scenarios (it says
+what another draw of scenarios would give). Both are printed with their unit and method.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from moonshot.evaluation.experiments import _slug  # the folder names evaluate writes
 from moonshot.evaluation.stats import (
     Interval,
     format_interval,
@@ -52,11 +58,11 @@ class Evaluation:
     """One agent's evaluation on one split: its first-trial outcome per scenario and the
     per-scenario costs, read from the episode log of a cell or an evaluate folder."""
 
-    def __init__(self, row: dict, log: Path | None):
+    def __init__(self, row: dict, log: Path):
         self.row = row
         self.first: dict[str, int] = {}
         self.any: dict[str, int] = {}
-        if log is not None and log.exists():
+        if log is not None:
             for r in _read_csv(log):
                 sid = r["map_id"]
                 if r.get("trial", "1") == "1":
@@ -68,9 +74,14 @@ class Evaluation:
         return float(self.row.get("first_trial_success_rate", self.row["success_rate"]))
 
 
-def _episode_log(eval_dir: Path, split: str) -> Path | None:
+def _episode_log(eval_dir: Path, split: str) -> Path:
+    """The one episode log of a sweep cell's evaluation on ``split`` (a cell evaluates one
+    agent); anything else is an error, never a silent gap in a table."""
     hits = sorted(eval_dir.glob(f"episodes/*-{split}/episodes.csv"))
-    return hits[0] if hits else None
+    if len(hits) != 1:
+        raise SystemExit(f"{eval_dir}: expected one episode log for split {split}, found "
+                         f"{len(hits)}")
+    return hits[0]
 
 
 def _training(run: Path) -> dict:
@@ -116,20 +127,25 @@ def read_sweep(folder: Path) -> dict:
 
 
 def read_eval(folder: Path) -> dict:
-    """The agents of a ``moonshot evaluate`` folder, as groups of one (non-learning) seed."""
+    """The agents of a ``moonshot evaluate`` folder, as groups of one (non-learning) seed;
+    each row's episode log is found by the exact name ``evaluate`` gave it."""
     data = json.loads((folder / "transfer.json").read_text())
     groups: dict = {}
+    order: list[tuple[str, str]] = []
     for row in data["results"]:
+        key = (row["agent"], row["env"])
+        if key not in order:
+            order.append(key)
+        k = order.index(key)
         g = groups.setdefault(row["agent"], {"learns": False, "algo": None, "seeds": {0: {}},
                                              "shift": [], "world": row["env"]})
-        logs = sorted(folder.glob(f"episodes/*-{row['split']}/episodes.csv"))
-        log = next((p for p in logs if _slugged(row["agent"]) in p.parent.name), None)
+        log = folder / "episodes" / _slug(f"{k}-{row['agent']}-{row['env']}-{row['split']}") \
+            / "episodes.csv"
+        if not log.exists():
+            raise SystemExit(f"{folder}: no episode log {log} for {row['agent']} on "
+                             f"{row['split']}")
         g["seeds"][0][row["split"]] = Evaluation(row, log)
     return groups
-
-
-def _slugged(name: str) -> str:
-    return "".join(c if c.isalnum() else "-" for c in name).strip("-")
 
 
 def rate_interval(group: dict, split: str, first: bool = True) -> Interval | None:
@@ -144,7 +160,7 @@ def rate_interval(group: dict, split: str, first: bool = True) -> Interval | Non
         iv = mean_ci_over_seeds(rates)  # a rate lies in [0, 1]: so do its bounds
         return Interval(iv.estimate, max(0.0, iv.low), min(1.0, iv.high), iv.n, iv.method,
                         iv.unit)
-    e = evs[0]
+    e = evs[0]  # the scenarios every seed of it met (the same for all: evaluate.seed)
     n = int(e.row["scenarios"])
     k = round((e.first_rate if first else float(e.row["success_rate"])) * n)
     iv = proportion_ci(k, n)
@@ -198,62 +214,69 @@ def headline(groups: dict, world: str) -> str:
     return f"**{world}**\n\n" + "\n".join(lines) + "\n"
 
 
+def _first_seed(group: dict, split: str) -> Evaluation | None:
+    return next((s[split] for _, s in sorted(group["seeds"].items()) if split in s), None)
+
+
 def versus(groups: dict, reference: str, split: str) -> str:
-    """Each agent's first-trial success minus the reference's on the same scenarios, paired
-    inside each seed, Student-t over seeds, Holm-adjusted across the table."""
+    """Each agent's first-trial success minus the reference's on the same scenarios.
+
+    * A learner (several training seeds): each seed's rate minus the reference's on the same
+      scenarios (paired inside the seed), Student-t over the seeds (``ttest_1samp``). When the
+      seeds' differences are all equal the t-test is undefined; the first seed's scenarios are
+      compared pair by pair instead (exact McNemar), and the table says so.
+    * An agent that does not learn: its seeds meet the same scenarios, so the unit is the
+      scenario: exact McNemar with Newcombe's interval over the first seed's scenarios.
+
+    Every row is a member of the table's family and its p-value is Holm-adjusted with the
+    others'."""
+    from scipy import stats
+
     ref = groups.get(reference)
-    if ref is None:
+    ref_ev = _first_seed(ref, split) if ref is not None else None
+    if ref_ev is None:
         return ""
-    ref_seed = next(iter(ref["seeds"].values()))
-    if split not in ref_seed:
-        return ""
-    base = ref_seed[split].first
-    rows, ps = [], []
+    base = ref_ev.first
+    rows: list[tuple[str, str, str]] = []
+    ps: list[float] = []
     for name, g in groups.items():
         if name == reference:
             continue
-        diffs = []
-        for s in g["seeds"].values():
-            if split not in s or not s[split].first:
-                continue
-            common = sorted(set(s[split].first) & set(base))
-            if common:
-                diffs.append(np.mean([s[split].first[c] - base[c] for c in common]))
-        if len(diffs) >= 2 and np.ptp(diffs) > 0:
-            iv = mean_ci_over_seeds(diffs)
-            se = np.std(diffs, ddof=1) / math.sqrt(len(diffs))
-            from scipy import stats
-
-            p = float(2 * stats.t.sf(abs(iv.estimate) / se, len(diffs) - 1))
-            rows.append((name, iv, len(diffs)))
-            ps.append(p)
-        elif len(diffs) == 1:  # one evaluation: paired by scenario, exact McNemar
-            s = next(s for s in g["seeds"].values() if split in s and s[split].first)
-            common = sorted(set(s[split].first) & set(base))
-            c = paired_difference([s[split].first[k] for k in common], [base[k] for k in common])
-            rows.append((name, Interval(c.estimate, c.low, c.high, c.n, "Newcombe",
-                                        "scenarios"), 1))
-            ps.append(c.p_value)
-        elif diffs:
-            rows.append((name, None, len(diffs), float(diffs[0])))
-            ps.append(float("nan"))
-    finite = [p for p in ps if math.isfinite(p)]
-    adj = iter(holm(finite)) if finite else iter(())
-    out = [f"| agent | minus {reference}, first trial, {split} | seeds (1: scenarios paired, "
-           f"McNemar) | Holm-adjusted p |",
-           "|---|---|---|---|"]
-    for row in rows:
-        if row[1] is None:
-            out.append(f"| {row[0]} | {row[3]:+.1%} on every seed (no spread) | {row[2]} | - |")
+        evs = [s[split] for _, s in sorted(g["seeds"].items()) if split in s]
+        if not evs:
             continue
-        iv = row[1]
-        out.append(f"| {row[0]} | {iv.estimate:+.1%} [{iv.low:+.1%}, {iv.high:+.1%}] "
-                   f"| {row[2]} | {next(adj):.3g} |")
+        for ev in evs:
+            if not set(ev.first) & set(base):
+                raise SystemExit(f"{name} and {reference} share no scenario on {split}")
+        diffs = [float(np.mean([ev.first[c] - base[c] for c in sorted(set(ev.first) & set(base))]))
+                 for ev in evs]
+        if g["learns"] and len(diffs) >= 2 and np.ptp(diffs) > 0:
+            iv = mean_ci_over_seeds(diffs)
+            p = float(stats.ttest_1samp(diffs, 0.0).pvalue)
+            text = f"{iv.estimate:+.1%} [{iv.low:+.1%}, {iv.high:+.1%}]"
+            how = f"{len(diffs)} seeds, t over seeds (paired by scenario inside each)"
+        else:
+            ev = evs[0]
+            common = sorted(set(ev.first) & set(base))
+            c = paired_difference([ev.first[k] for k in common], [base[k] for k in common])
+            p = c.p_value
+            text = f"{c.estimate:+.1%} [{c.low:+.1%}, {c.high:+.1%}]"
+            how = (f"{len(common)} scenarios, exact McNemar"
+                   + (f"; the same difference on all {len(diffs)} seeds"
+                      if g["learns"] and len(diffs) >= 2 else ""))
+        rows.append((name, text, how))
+        ps.append(p)
+    adj = holm(ps) if ps else []
+    out = [f"| agent | minus {reference}, first trial, {split} [95% CI] | unit and test | "
+           "Holm-adjusted p |", "|---|---|---|---|"]
+    for (name, text, how), p in zip(rows, adj, strict=True):
+        out.append(f"| {name} | {text} | {how} | {p:.2g} |")
     return "\n".join(out) + "\n"
 
 
 def ladder(shift_rows: list[dict]) -> str:
-    """Success per axis and level and agent: mean over the rows (seeds) of each."""
+    """Success per axis, level and agent, with its 95% interval: Student-t over the seeds of
+    a learner (clipped to [0, 1]), Clopper-Pearson over the scenarios of a single evaluation."""
     cells: dict = defaultdict(list)
     order: list = []
     for r in shift_rows:
@@ -274,8 +297,17 @@ def ladder(shift_rows: list[dict]) -> str:
                 continue
             rates = [float(r.get("success_rate", r.get("success"))) for r in rs]
             deaths = _mean([float(r.get("death_rate", r.get("deaths"))) for r in rs])
-            row.append(f"{_mean(rates):.0%}" + (f" ({len(rs)} seeds)" if len(rs) > 1 else "")
-                       + (f", {deaths:.0%} dead" if deaths > 0 else ""))
+            if len(rs) >= 2 and np.ptp(rates) > 0:
+                iv = mean_ci_over_seeds(rates)
+                lo, hi, n = max(0.0, iv.low), min(1.0, iv.high), f"{len(rs)} seeds"
+                est = iv.estimate
+            else:
+                m = int(float(rs[0]["episodes"]))
+                iv = proportion_ci(round(rates[0] * m), m)
+                est, lo, hi = iv.estimate, iv.low, iv.high
+                n = f"{m} scen." + (f", all {len(rs)} seeds" if len(rs) > 1 else "")
+            row.append(f"{est:.0%} [{math.floor(lo * 100)}-{math.ceil(hi * 100)}] ({n})"
+                       + (f", {deaths:.0%} destroyed" if deaths > 0 else ""))
         out.append("| " + " | ".join(row) + " |")
     return "\n".join(out) + "\n"
 
