@@ -257,7 +257,10 @@ def test_a_city_rehearsal_reaches_nothing_of_the_real_episode():
         ("np_random", env.np_random), ("bit generator", env.np_random.bit_generator),
         ("lidar noise", env._drives._noise[0]), ("world", env.world),
         ("traffic", env._drives.batch.started(0).traffic), ("ego", env._drives.batch.ego),
-        ("config", env.config), ("action space", env.action_space)]}
+        ("config", env.config), ("action space", env.action_space),
+        ("route", env._drives.batch.started(0).route),
+        ("route points", env._drives.batch.started(0).route.points),
+        ("start pose", env._drives.batch.started(0).ego)]}
     assert [live[i] for i in seen if i in live] == []
     from moonshot.envs.city_drives import CityDrives
 

@@ -281,19 +281,25 @@ class RehearsalFeed:
     from a :class:`~moonshot.envs.perception.Rehearsal` leads back to the real episode.
     """
 
-    __slots__ = ("state", "calls")
+    __slots__ = ("state", "calls", "_route")
 
     def __init__(self) -> None:
         self.state: dict | None = None
         self.calls = 0
+        self._route: object = None  # a copy of the drive's route, made once per drive
 
     def push(self, state: dict, episode: bool = False) -> None:
         """``state``: a copy of the live drive
         (:meth:`~moonshot.envs.city_drives.CityDrives.get_state`, taken by the env; its
         generator's state is dropped here); ``episode``: a new drive, whose calls count from 0."""
-        self.state = {**state, "noise": None}  # the twin draws from generators of its own
-        if episode:
+        from copy import deepcopy
+
+        d = state["drive"]  # its traffic a copy already; its route and start pose the live ones
+        if episode or self._route is None:
+            self._route = deepcopy(d.route)  # fixed for the drive: copied once
             self.calls = 0
+        self.state = {**state, "drive": d._replace(route=self._route, ego=d.ego.copy()),
+                      "noise": None}  # the twin draws from generators of its own
 
     def seed(self) -> list[int]:
         """The seed of the next rehearsal call: the map, the step and the call's index within
