@@ -113,9 +113,9 @@ def test_a_rehearsal_and_a_resume_carry_the_works():
     twin.set_state(1, state)
     for a, b in zip(twin.batch.works[1], env._drives.batch.works[0], strict=True):
         np.testing.assert_array_equal(a, b)
-    rehearsal = env.perceive("simulator")
     _facing(env, 2.0)
     env._drives.batch.ego[0, 3] = 8.0
+    rehearsal = env.perceive("simulator")  # a copy of the drive as it stands now
     _, infos = rehearsal.rehearse_plans(np.zeros((1, 10, 2)))
     assert infos[0]["crash"] == "roadworks"
 
@@ -172,3 +172,32 @@ def test_a_drive_with_roadworks_resumes_exactly_from_its_stored_state():
         a, b = env.step(np.array([0.5, 0.02])), resumed.step(np.array([0.5, 0.02]))
         np.testing.assert_array_equal(a[0], b[0])
         assert a[1:4] == b[1:4]
+
+
+def test_hedges_hide_barriers_from_the_honest_view_as_they_hide_cars():
+    """``roadworks+occlusion``: a barrier the buildings leave in sight can stand behind a
+    hedge; the honest view then does not list it (the oracle's does), and without hedges the
+    view lists what the sensors see, as before."""
+    both = CITY.axis("roadworks+occlusion").settings(3)
+    assert both["occlusion"] > 0 and both["roadworks"] > 0
+    hedged = _env(3, **both)
+    plain = _env(3, **{k: v for k, v in both.items() if k != "occlusion"})
+    honest, oracle, open_view = hedged.perceive(), hedged.perceive("oracle"), plain.perceive()
+    b = hedged._drives.batch
+    boxes, lanes = b.works[0].boxes, b.city[0].lanes
+    pts = lanes.pts.reshape(-1, 2)
+    hidden = 0
+    for box in boxes:
+        d = np.hypot(pts[:, 0] - box[0], pts[:, 1] - box[1])
+        for q in pts[(d > 15) & (d < 45)]:
+            for env in (hedged, plain):
+                env._drives.batch.ego[0] = (q[0], q[1], 0.0, 0.0)
+                env._refresh_views(env.perceive())
+                env._refresh_views(env.perceive("oracle"))
+            seen = b.visible_works(0)
+            np.testing.assert_array_equal(open_view.works, boxes[seen])
+            assert len(oracle.works) == len(boxes)
+            in_view = {tuple(w) for w in honest.works}
+            assert in_view <= {tuple(w) for w in boxes[seen]}
+            hidden += len(seen) - len(in_view)
+    assert hidden > 0  # some barriers in the buildings' line of sight stood behind hedges

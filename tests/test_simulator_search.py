@@ -161,25 +161,147 @@ def test_rehearsals_leave_the_real_episode_unchanged():
         np.testing.assert_array_equal(a, b)
 
 
-def test_a_city_rehearsal_starts_from_the_live_state_and_repeats():
+def _twin(rehearsal):
+    """The twin CityDrives inside a rehearsal (a test may look; an agent has no reason to)."""
+    cells = [c.cell_contents for c in rehearsal._Rehearsal__play.__closure__]
+    return next(c[0] for c in cells if isinstance(c, list) and c)
+
+
+def _rehearse_at(seed: int, steps: int, plans: np.ndarray, calls: int = 1):
+    """A fresh env's rehearsal after ``steps`` real steps: ``calls`` calls' returns and infos,
+    and the twin's traffic poses after the last."""
     env = CityNavV1Env()
-    env.reset(seed=3)
+    env.reset(seed=seed)
     rehearsal = env.perceive("simulator")
-    for _ in range(10):
+    for _ in range(steps):
         env.step(np.array([1.0, 0.0]))
+    out = [rehearsal.rehearse_plans(plans) for _ in range(calls)]
+    poses = [_twin(rehearsal).batch.started(k).traffic.pose.copy() for k in range(len(plans))]
+    return env, rehearsal, out, poses
+
+
+def test_a_city_rehearsal_starts_from_the_live_state_and_repeats():
     plans = np.zeros((4, 15, 2), np.float32)
     plans[:2, :, 0] = 1.0  # throttle on; the others coast
-    returns, infos = rehearsal.rehearse_plans(plans)
-    assert rehearsal.rehearsals == 4 and rehearsal.steps == 4 * 15
+    env, rehearsal, out, poses = _rehearse_at(3, 10, plans, calls=2)
+    (returns, infos), (second, _) = out
+    assert rehearsal.rehearsals == 8 and rehearsal.steps == 8 * 15
     assert returns[0] == returns[1] and returns[2] == returns[3]
     assert returns[0] > returns[2]  # more progress with the throttle on
     assert all(i["map_id"] == env.map_id for i in infos)
     # from where the real drive stands now (10 steps on), not from its start
     assert infos[0]["route_progress"] > env._drives.info(0, False, False)["route_progress"]
-    again, _ = rehearsal.rehearse_plans(plans)
-    np.testing.assert_array_equal(returns, again)
+    # the same plans meet the same traffic: the twin's cars end where they did
+    np.testing.assert_array_equal(poses[2], poses[3])
+    # a second run, in a new env and process state, repeats the first call exactly
+    _, _, again, again_poses = _rehearse_at(3, 10, plans, calls=2)
+    np.testing.assert_array_equal(returns, again[0][0])
+    np.testing.assert_array_equal(second, again[1][0])
+    for a, b in zip(poses, again_poses, strict=True):
+        np.testing.assert_array_equal(a, b)
     for name in ("env", "_drives", "np_random", "__dict__"):
         assert not hasattr(rehearsal, name)
+
+
+def test_identical_plans_of_one_call_meet_the_same_traffic():
+    """One seed per call, for every plan of it: identical plans end identically, down to
+    every traffic car (long plans: past the point where the traffic's draws matter)."""
+    plans = np.tile(np.array([0.3, 0.0], np.float32), (4, 80, 1))
+    _, _, [(returns, infos)], poses = _rehearse_at(5, 3, plans)
+    assert len(set(returns.tolist())) == 1 and all(i == infos[0] for i in infos)
+    for p in poses[1:]:
+        np.testing.assert_array_equal(p, poses[0])
+
+
+def _reachable(obj, seen: dict[int, object], depth: int = 0) -> None:
+    """Every object reachable from ``obj``: attributes (``__dict__`` and slots), items of
+    containers, a function's closure cells and defaults, a bound method's ``__self__``
+    (not modules, classes or a function's globals: the code, not a state)."""
+    if depth > 40 or id(obj) in seen or isinstance(obj, (type, type(np), str, bytes, int,
+                                                         float, bool, type(None))):
+        return
+    seen[id(obj)] = obj
+    nxt: list = []
+    if isinstance(obj, dict):
+        nxt += list(obj.keys()) + list(obj.values())
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        nxt += list(obj)
+    elif isinstance(obj, np.ndarray):
+        nxt += list(obj.ravel()) if obj.dtype == object else []
+    if callable(obj) and hasattr(obj, "__closure__"):
+        nxt += [c.cell_contents for c in obj.__closure__ or ()]
+        nxt += list(obj.__defaults__ or ()) + list((obj.__kwdefaults__ or {}).values())
+    if hasattr(obj, "__self__"):
+        nxt.append(obj.__self__)
+    if hasattr(obj, "__dict__"):
+        nxt.append(vars(obj))
+    for cls in type(obj).__mro__:
+        for name in getattr(cls, "__slots__", ()):
+            for attr in (name, f"_{cls.__name__.lstrip('_')}{name}"):
+                if hasattr(obj, attr):
+                    nxt.append(getattr(obj, attr))
+    for o in nxt:
+        _reachable(o, seen, depth + 1)
+
+
+def test_a_city_rehearsal_reaches_nothing_of_the_real_episode():
+    env = CityNavV1Env(lidar_noise=0.5)
+    env.reset(seed=2)
+    rehearsal = env.perceive("simulator")
+    env.step(np.array([0.5, 0.0]))
+    rehearsal.rehearse_plans(np.zeros((3, 5, 2), np.float32))  # the twin built, too
+    seen: dict[int, object] = {}
+    _reachable(rehearsal, seen)
+    live = {id(x): name for name, x in [
+        ("env", env), ("drives", env._drives), ("batch", env._drives.batch),
+        ("np_random", env.np_random), ("bit generator", env.np_random.bit_generator),
+        ("lidar noise", env._drives._noise[0]), ("world", env.world),
+        ("traffic", env._drives.batch.started(0).traffic), ("ego", env._drives.batch.ego),
+        ("config", env.config), ("action space", env.action_space),
+        ("route", env._drives.batch.started(0).route),
+        ("route points", env._drives.batch.started(0).route.points),
+        ("start pose", env._drives.batch.started(0).ego)]}
+    assert [live[i] for i in seen if i in live] == []
+    from moonshot.envs.city_drives import CityDrives
+
+    twins = [o for o in seen.values() if isinstance(o, CityDrives)]
+    assert len(twins) == 1 and twins[0] is not env._drives  # the walk does reach the twin
+    # its lidar noise is a generator of its own: no copy of the real one's state is kept
+    states = [o for o in seen.values() if isinstance(o, dict) and "noise" in o]
+    assert states and all(o["noise"] is None for o in states)
+    assert twins[0]._noise[0] is not None
+
+
+def test_search_city_scenario_repeats_whatever_ran_before():
+    """Scenario k's drive is the same evaluated alone or after others (a resumed or partial
+    evaluation equals the full one)."""
+    def agent():
+        return SimulatorMPC(population=4, iterations=1, elites=2, horizon=10, knots=2,
+                            replan=5)
+
+    def key(rec):
+        return (rec.map_id, rec.ret, rec.length, rec.outcome, rec.final_info,
+                rec.model_rollouts, rec.model_steps)
+
+    alone = run_episode(agent(), CityNavV1Env(time_limit=8.0), seed=12)
+    a, env = agent(), CityNavV1Env(time_limit=8.0)
+    run_episode(a, env, seed=11)
+    after = run_episode(a, env, seed=12)
+    assert key(alone) == key(after)
+
+
+def test_the_warm_start_moves_on_by_the_steps_executed():
+    from moonshot.agents.simulator_search import advance
+
+    plan = np.arange(12, dtype=np.float64).reshape(6, 2)
+    # whole knots: shifted, the end repeated
+    np.testing.assert_array_equal(advance(plan, 5, 30, 5), np.r_[plan[1:], plan[-1:]])
+    np.testing.assert_array_equal(advance(plan, 5, 30, 0), plan)
+    # 2 of a knot's 5 steps executed: each knot now covers 3 steps of its own, 2 of the next
+    moved = advance(plan, 5, 30, 2)
+    np.testing.assert_allclose(moved[0], 0.6 * plan[0] + 0.4 * plan[1])
+    np.testing.assert_allclose(moved[-1], plan[-1])
+    assert not np.array_equal(moved, plan)  # replan < one knot moves the warm start too
 
 
 def test_search_city_counts_its_rollouts_and_steps():
@@ -190,3 +312,14 @@ def test_search_city_counts_its_rollouts_and_steps():
     assert rec.model_rollouts == 12 * decisions
     assert 0 < rec.model_steps <= 10 * rec.model_rollouts
     assert rec.compute_s > 0 and len(agent.decision_times) == decisions
+
+
+def test_search_refuses_a_world_without_a_simulator_and_names_those_with_one():
+    with pytest.raises(ConfigError,
+                       match=r"CityNav-v0.*no simulator.*city \(moonshot/CityNav-v1\)"):
+        resolve_agent("search:city", env="moonshot/CityNav-v0")
+    import moonshot_body  # noqa: F401  (a plug-in world: importing it registers it)
+
+    with pytest.raises(ConfigError, match=r"BodyWalk-v0.*no simulator.*moon \(moonshot/"):
+        resolve_agent("search:body")
+    assert isinstance(resolve_agent("search:city").agent, SimulatorMPC)

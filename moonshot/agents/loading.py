@@ -24,6 +24,7 @@ lists the kinds.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -217,8 +218,42 @@ def _load_search(text: str, env: str | None) -> AgentSpec:
         raise ConfigError(f"bad search option in {text!r}: {exc}") from None
     env_id = resolve_env_id(env) if env is not None and get_world(env) is world else \
         world.env_id
+    if not offers_simulator(env_id):
+        from ..worlds import worlds
+
+        have = [f"{w.name} ({i})" for w in worlds() for i in w.env_ids if offers_simulator(i)]
+        raise ConfigError(f"{text!r}: {env_id} offers no simulator to search in (its "
+                          f"perceive() has no 'simulator' view); worlds that do: "
+                          f"{', '.join(have) or 'none'}")
     return AgentSpec(agent.name, env_id, {}, agent, "search", text,
                      info={"search_options": options})
+
+
+@functools.cache
+def offers_simulator(env_id: str) -> bool:
+    """Whether ``env_id``'s ``perceive("simulator")`` hands out a
+    :class:`~moonshot.envs.perception.Rehearsal` (asked of the env itself, at its defaults,
+    after a reset: a world declares it by offering it)."""
+    import warnings
+
+    import gymnasium as gym
+
+    from ..envs.perception import SIMULATOR, Rehearsal
+
+    with warnings.catch_warnings():  # an older version's deprecation: beside the point here
+        warnings.simplefilter("ignore")
+        env = gym.make(env_id).unwrapped
+    try:
+        perceive = getattr(env, "perceive", None)
+        if perceive is None:
+            return False
+        env.reset(seed=0)
+        try:
+            return isinstance(perceive(SIMULATOR), Rehearsal)
+        except ConfigError:  # an unknown perception: the env has no simulator view
+            return False
+    finally:
+        env.close()
 
 
 # --- run folders -----------------------------------------------------------------------

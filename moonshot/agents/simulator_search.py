@@ -148,7 +148,9 @@ class SimulatorMPC(Agent):
         steps (a coarse plan is searched faster than one action per step).
     :param replan: env steps executed between decisions (at most one knot's steps).
     :param spread: initial standard deviation of the actions around the warm start.
-    :param seed: seed of the search's own generator (the candidate draws).
+    :param seed: seed of the search's own generator (the candidate draws), reseeded at each
+        drive from this seed and the drive's map id (a scenario's result does not depend on
+        the drives evaluated before it).
     """
 
     name = "simulator-search"
@@ -190,6 +192,9 @@ class SimulatorMPC(Agent):
         self._rehearsal = view
         self._mean = None
         self._queue = []
+        # the scenario's own draws: its outcome is the same whichever episodes ran before it
+        map_id = int(info.get("map_id", -1))
+        self._rng = np.random.default_rng([self.seed, int(map_id >= 0), max(map_id, 0)])
 
     def predict(self, observation: np.ndarray, state: Any = None,
                 episode_start: np.ndarray | None = None,
@@ -209,8 +214,7 @@ class SimulatorMPC(Agent):
         if self._mean is None:  # a new drive: no move at all as the starting guess
             mean = np.clip(np.zeros(shape), low, high)
         else:  # the last best plan, moved on by the steps executed since (its end repeated)
-            shift = min(self.replan // per_knot, self.knots - 1)
-            mean = np.concatenate([self._mean[shift:], np.repeat(self._mean[-1:], shift, 0)])
+            mean = advance(self._mean, per_knot, self.horizon, self.replan)
         std = np.broadcast_to(self.spread * (high - low) / 2, shape).copy()
         best_plan, best_return = mean, -np.inf
         rehearsed_before = (rehearsal.rehearsals, rehearsal.steps)
@@ -244,6 +248,17 @@ class SimulatorMPC(Agent):
         self._rng = np.random.default_rng(self.seed)
         self._mean = None
         self._queue = []
+
+
+def advance(plan: np.ndarray, per_knot: int, horizon: int, executed: int) -> np.ndarray:
+    """The knots of ``plan`` (``(knots, *action_shape)``, each held ``per_knot`` steps of a
+    ``horizon``) moved on by ``executed`` steps: each new knot is the mean of the actions the
+    old plan takes over the steps that knot now covers (past the horizon: its last action).
+    ``executed`` a multiple of ``per_knot``: the knots shifted."""
+    steps = np.repeat(plan, per_knot, axis=0)[:horizon]
+    need = len(plan) * per_knot + executed
+    steps = np.concatenate([steps, np.repeat(steps[-1:], need - len(steps), axis=0)])
+    return steps[executed:].reshape(len(plan), per_knot, *plan.shape[1:]).mean(axis=1)
 
 
 def search_agent(episode_steps: int | None, **options: Any) -> Agent:

@@ -284,6 +284,8 @@ class CityDrives:
 
     # ---------------------------------------------------------------------------- resume
     def get_state(self, i: int) -> dict:
+        """Where drive ``i`` stands: copies of its arrays and its lidar noise generator's
+        state (reads and draws nothing)."""
         b, d = self.batch, self.batch.started(i)
         return {"map_id": int(self.map_id[i]), "drive": d._replace(traffic=d.traffic.copy()),
                 "ego": b.ego[i].copy(), "steer": float(b.steer[i]), "t": float(b.t[i]),
@@ -296,7 +298,10 @@ class CityDrives:
                 self._noise[i].bit_generator.state,
                 "works": tuple(a.copy() for a in b.works[i])}
 
-    def set_state(self, i: int, state: dict) -> None:
+    def set_state(self, i: int, state: dict,
+                  noise: np.random.Generator | None = None) -> None:
+        """Drive ``i`` as ``state`` (:meth:`get_state`) has it. ``noise``: the lidar noise's
+        generator where ``state`` holds none (a rehearsal's twin: generators of its own)."""
         b = self.batch
         self.map_id[i] = state["map_id"]
         city = cached_city(int(self.map_id[i]), self.cfg["layout"], self.cfg["driving_side"])
@@ -314,6 +319,8 @@ class CityDrives:
         if state["noise"] is not None:
             self._noise[i] = np.random.default_rng()
             self._noise[i].bit_generator.state = state["noise"]
+        elif noise is not None:
+            self._noise[i] = noise
 
 
 def step_info(drives: CityDrives, step: dict, i: int) -> dict:

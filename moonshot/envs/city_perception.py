@@ -38,7 +38,6 @@ from ..physics.city.batch import DriveView
 from .perception import Rehearsal, View, check_perception
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
 
     from ..physics.city.bullet_city import CityWorld
     from ..physics.city.generator import City
@@ -229,8 +228,8 @@ def refresh_step(view: CityView, world: CityWorld | DriveView, delay: int = 0,
                  episode: bool = False, hedges: float = 0.0) -> None:
     """What the sensors report now (``delay``: the cars and lights as they were ``delay``
     steps ago - the honest view's sensors lag; ``episode``: a new drive, no past yet;
-    ``hedges``: cars behind hedges at the intersections are hidden from the honest view,
-    see :func:`hidden_by_hedges`)."""
+    ``hedges``: cars and roadworks' barriers behind hedges at the intersections are hidden
+    from the honest view, see :func:`hidden_by_hedges`)."""
     from ..physics.city.traffic import CAR_LENGTH, CAR_WIDTH
 
     tr = world.traffic
@@ -263,35 +262,80 @@ def refresh_step(view: CityView, world: CityWorld | DriveView, delay: int = 0,
     boxes = np.zeros((0, 5))  # CityNav-v0 (a CityWorld) has no roadworks
     if isinstance(world, DriveView):
         works = world.works.boxes
-        boxes = works if view.mode == "oracle" else works[world.visible_works()]
+        hide = None  # hedges hide barriers as they hide cars (an end or the centre in sight)
+        if hedges > 0 and view.mode == "honest":
+            def hide(pts: np.ndarray) -> np.ndarray:
+                return hidden_by_hedges(world.city, world.ego, pts, hedges)
+        boxes = works if view.mode == "oracle" else works[world.visible_works(hide)]
     view._set("works", _frozen(boxes))
     if view.mode == "oracle":
         view._set("traffic", tr.copy())
 
 
-def city_rehearsal(live: CityDrives, action_space: object, seed: Callable[[], list[int]]
-                   ) -> Rehearsal:
-    """A :class:`~moonshot.envs.perception.Rehearsal` of drive 0 of ``live`` (the single
-    CityNav-v1 env's drives): each call to ``rehearse_plans(plans)`` copies the drive as it
-    stands now (:meth:`~moonshot.envs.city_drives.CityDrives.get_state`, which reads and
-    draws nothing) into one drive per plan of a twin :class:`CityDrives` and plays the plans
-    there, all at once (one batched step per time step). The twin's traffic draws from
-    generators seeded by ``seed()`` (the same for every plan of a call: the plans are compared
-    on the same traffic), never from the real env's generator, so the real episode is the
-    same whether or not it was rehearsed."""
+class RehearsalFeed:
+    """What the env hands a CityNav-v1 rehearsal: copies of the live drive, pushed after every
+    ``reset`` and ``step`` (:meth:`push`), and the count of the episode's rehearsal calls.
+
+    The env holds the feed and writes to it; the feed holds nothing of the env (only copies:
+    the drive's state without its generators, the config, the map id), so nothing reachable
+    from a :class:`~moonshot.envs.perception.Rehearsal` leads back to the real episode.
+    """
+
+    __slots__ = ("state", "calls", "_route")
+
+    def __init__(self) -> None:
+        self.state: dict | None = None
+        self.calls = 0
+        self._route: object = None  # a copy of the drive's route, made once per drive
+
+    def push(self, state: dict, episode: bool = False) -> None:
+        """``state``: a copy of the live drive
+        (:meth:`~moonshot.envs.city_drives.CityDrives.get_state`, taken by the env; its
+        generator's state is dropped here); ``episode``: a new drive, whose calls count from 0."""
+        from copy import deepcopy
+
+        d = state["drive"]  # its traffic a copy already; its route and start pose the live ones
+        if episode or self._route is None:
+            self._route = deepcopy(d.route)  # fixed for the drive: copied once
+            self.calls = 0
+        self.state = {**state, "drive": d._replace(route=self._route, ego=d.ego.copy()),
+                      "noise": None}  # the twin draws from generators of its own
+
+    def seed(self) -> list[int]:
+        """The seed of the next rehearsal call: the map, the step and the call's index within
+        the episode (the same whatever ran before this episode)."""
+        assert self.state is not None  # pushed at reset
+        self.calls += 1
+        return [int(self.state["map_id"]), int(self.state["steps"]), self.calls]
+
+
+def city_rehearsal(cfg: dict, feed: RehearsalFeed, action_space: object) -> Rehearsal:
+    """A :class:`~moonshot.envs.perception.Rehearsal` of a CityNav-v1 drive whose env (config
+    ``cfg``, copied) pushes copies of its drive into ``feed``: each call to
+    ``rehearse_plans(plans)`` copies the drive as it was last pushed (the live state: the env
+    pushes after every ``reset`` and ``step``) into one drive per plan of a twin
+    :class:`CityDrives` and plays the plans there, all at once (one batched step per time
+    step). Everything random in the twin (the traffic's draws, the lidar's noise) comes from
+    generators seeded once per call by :meth:`RehearsalFeed.seed` - the same seed for every
+    plan of a call, so the plans are compared on the same traffic - never from the real env's
+    generators, so the real episode is the same whether or not it was rehearsed. The
+    rehearsal reaches only ``feed`` and copies, never the env."""
     from .city_drives import CityDrives, step_info
 
+    cfg = dict(cfg)
     twin: list[CityDrives] = []  # built at the first call, rebuilt for a larger population
 
     def play(plans: np.ndarray) -> tuple[np.ndarray, list[dict], int]:
         n, horizon = plans.shape[:2]
         if not twin or twin[0].n < n:
-            twin[:] = [CityDrives(n, dict(live.cfg))]
+            twin[:] = [CityDrives(n, dict(cfg))]
         sim = twin[0]
-        now = live.get_state(0)
+        now, seed = feed.state, feed.seed()
+        assert now is not None  # pushed at reset
+        noisy = cfg["lidar_noise"] > 0
         for k in range(sim.n):
-            sim.set_state(k, now)
-        rngs = [np.random.default_rng(seed()) for _ in range(sim.n)]
+            sim.set_state(k, now, noise=np.random.default_rng([*seed, 1]) if noisy else None)
+        rngs = [np.random.default_rng(seed) for _ in range(sim.n)]
         actions = np.zeros((sim.n, 2))
         returns = np.zeros(n)
         infos: list[dict] = [{} for _ in range(n)]

@@ -10,6 +10,7 @@ config and the layouts (:func:`_doc_values`, tested).
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
@@ -37,7 +38,7 @@ from .docs import arguments, fill_doc, number
 from .perception import SIMULATOR, Rehearsal
 
 if TYPE_CHECKING:
-    from .city_perception import CityView
+    from .city_perception import CityView, RehearsalFeed
     from .city_render import CityRenderer
 
 __all__ = ["CityNavV1Env", "CityNavVectorEnv", "CityDrives", "default_config",
@@ -125,7 +126,8 @@ class CityNavV1Env(gym.Env):
         self.observation_space = self.observation_layout.box
         self.action_space = spaces.Box(-1.0, 1.0, (2,), dtype=np.float32)
         self._views: dict = {}
-        self._copies = 0  # rehearsals handed out by perceive("simulator")
+        self._feed: RehearsalFeed | None = None  # pushed to, once perceive("simulator") asked
+        self._rehearsal: Rehearsal | None = None
         self._started = False
         self._renderer: CityRenderer | None = None
 
@@ -145,6 +147,7 @@ class CityNavV1Env(gym.Env):
         self._started = True
         for view in self._views.values():
             self._refresh_views(view, episode=True)
+        self._push(episode=True)
         if self.render_mode == "human":
             self.render()
         return obs, info
@@ -161,6 +164,7 @@ class CityNavV1Env(gym.Env):
         info = step_info(self._drives, st, 0)
         for view in self._views.values():
             self._refresh_views(view)
+        self._push()
         if self.render_mode == "human":
             self.render()
         return (st["obs"][0], float(st["reward"][0]), bool(st["terminated"][0]),
@@ -169,24 +173,29 @@ class CityNavV1Env(gym.Env):
     def perceive(self, mode: str = "honest") -> CityView | Rehearsal:
         """The perception view of a planner (see :meth:`CityNavEnv.perceive`); for
         ``mode="simulator"`` (an agent that owns the simulator) a
-        :class:`~moonshot.envs.perception.Rehearsal`: action sequences played in copies of
-        this drive as it stands at each call (:func:`~.city_perception.city_rehearsal`),
-        whose traffic draws from generators of their own (seeded by the map, the step, a
-        count of copies and of calls, so a run repeats)."""
+        :class:`~moonshot.envs.perception.Rehearsal` (the same one at every call, like the
+        views): action sequences played in copies of this drive as it stands at each call
+        (:func:`~.city_perception.city_rehearsal`; the env pushes copies of its drive to it
+        after every ``reset`` and ``step``, the rehearsal holds nothing of the env), whose
+        randomness comes from generators of their own, seeded per call by the map, the step
+        and the call's index within the episode, so a run repeats."""
         if not self._started:
             raise RuntimeError("call reset() before perceive()")
         if mode == SIMULATOR:
-            from .city_perception import city_rehearsal
+            if self._rehearsal is None:
+                from .city_perception import RehearsalFeed, city_rehearsal
 
-            self._copies += 1
-            copy, calls = self._copies, [0]
-
-            def seed() -> list[int]:
-                calls[0] += 1
-                return [self.map_id, int(self._drives.steps[0]), copy, calls[0]]
-
-            return city_rehearsal(self._drives, self.action_space, seed)
+                self._feed = RehearsalFeed()
+                self._push(episode=True)
+                self._rehearsal = city_rehearsal(self.config, self._feed,
+                                                 copy.deepcopy(self.action_space))
+            return self._rehearsal
         return CityNavEnv.perceive(self, mode)
+
+    def _push(self, episode: bool = False) -> None:
+        """A copy of the drive as it stands now, to the rehearsal (if one was asked for)."""
+        if self._feed is not None:
+            self._feed.push(self._drives.get_state(0), episode)
 
     _refresh_views = CityNavEnv._refresh_views
     render = CityNavEnv.render
@@ -202,6 +211,7 @@ class CityNavV1Env(gym.Env):
         self._started = True
         for view in self._views.values():  # a planner's view: this drive's map, road, goal
             self._refresh_views(view, episode=True)
+        self._push(episode=True)
 
     def close(self) -> None:
         if self._renderer is not None:

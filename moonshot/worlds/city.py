@@ -54,8 +54,8 @@ SHIFT_AXES = {a.name: a for a in (
                             {"occlusion": 40.0}),
               ("open corners (training)", "hedges 15 m from the crossings' centres",
                "hedges 25 m out", "hedges 40 m out"),
-              "hedges on the corner lots hide cross traffic from the planner's sensors (the "
-              "map does not show them)", perceivable=False),
+              "hedges on the corner lots hide cross traffic (and roadworks' barriers) from "
+              "the planner's sensors (the map does not show them)", perceivable=False),
     ShiftAxis("sensor_delay", ({}, {"sensor_delay": 2}, {"sensor_delay": 5},
                                {"sensor_delay": 10}),
               ("none (training)", "0.2 s", "0.5 s", "1 s"),
@@ -74,7 +74,8 @@ SHIFT_AXES = {a.name: a for a in (
 
 #: Combined ladders (``moonshot shift city --axis friction+traffic``): level k of each axis
 #: together - the shifts a driver meets at once (snow in rush hour; a truck on an unseen
-#: layout in snow; bold drivers, late eyes and black ice; roadworks behind hedges).
+#: layout in snow; bold drivers, late eyes and black ice; roadworks behind hedges, which
+#: hide the barriers from the planner's view as they hide cars).
 COMBINED_AXES = ("friction+traffic", "friction+traffic+vehicle", "friction+vehicle+layout",
                  "drivers+sensor_delay+grip_misjudged", "drivers+occlusion+sensor_delay",
                  "roadworks+occlusion")

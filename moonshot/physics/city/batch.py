@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -367,9 +367,11 @@ class CityBatch:
         hits = self._rays_to(i, nodes[near, 0], nodes[near, 1], with_cars=False)
         return near[hits.distance[0] >= d[near] - 1e-6]
 
-    def visible_works(self, i: int) -> np.ndarray:
+    def visible_works(self, i: int,
+                      hidden: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
         """The barriers of drive ``i``'s roadworks (rows of ``works[i].boxes``) within
-        ``sensor_range`` whose centre or an end its sensor sees past the buildings."""
+        ``sensor_range`` whose centre or an end its sensor sees past the buildings (and past
+        what ``hidden(points (K, 2)) -> (K,) bool`` hides besides: a perception's hedges)."""
         boxes = self.works[i].boxes
         if len(boxes) == 0:
             return np.zeros(0, dtype=np.int64)
@@ -386,6 +388,9 @@ class CityBatch:
         seen = np.zeros(len(tx), dtype=bool)
         hits = self._rays_to(i, tx[near], ty[near], with_cars=False)
         seen[near] = hits.distance[0] >= d[near] - 1e-6
+        if hidden is not None and seen.any():
+            at = np.flatnonzero(seen)
+            seen[at] = ~np.asarray(hidden(np.stack([tx[at], ty[at]], axis=1)), dtype=bool)
         return np.flatnonzero(seen.reshape(3, -1).any(axis=0))
 
     def _rays_to(self, i: int, tx: np.ndarray, ty: np.ndarray, with_cars: bool) -> RayHits:
@@ -435,8 +440,9 @@ class DriveView:
     def visible_nodes(self) -> np.ndarray:
         return self._b.visible_nodes(self._i)
 
-    def visible_works(self) -> np.ndarray:
-        return self._b.visible_works(self._i)
+    def visible_works(self, hidden: Callable[[np.ndarray], np.ndarray] | None = None
+                      ) -> np.ndarray:
+        return self._b.visible_works(self._i, hidden)
 
     @property
     def works(self) -> Roadworks:
