@@ -58,9 +58,11 @@ SHIFT_AXES = {a.name: a for a in (
               "the ground's inclination, uphill in a direction drawn per walk (seen; in the "
               "view and in the gravity slots of the observation)"),
 )}
-#: Combined ladders: level k of each axis together. New ones go at the end: the order places
-#: their seeds (docs/protocol.md).
+#: Combined ladders: level k of each axis together (their seeds' places: :data:`SEED_ORDER`).
 COMBINED_AXES = ("damage+payload", "friction+slope")
+#: The order in which the axes and ladders own their seed ranges (docs/protocol.md, "Seed
+#: ranges"): append-only, so that a new axis never moves the seeds of a figure measured.
+SEED_ORDER = ("damage", "payload", "friction", "slope", "damage+payload", "friction+slope")
 
 
 def walk_time(info: dict, length: int, env: Any) -> float | None:
@@ -100,9 +102,10 @@ BODY = register_world(World(
     benchmark="moonshot_body.benchmark:body_figures",
     shift_axes=SHIFT_AXES,
     combined_axes=COMBINED_AXES,
+    seed_order=SEED_ORDER,
     episode_steps=episode_steps,
     split_keys=("goal_distance", "goal_bearing_deg", "roughness"),
     range_keys=("friction", "slope_deg"),
 ), replace=True, module=__name__)
 
-__all__ = ["BODY", "ENV_ID", "SHIFT_AXES", "COMBINED_AXES"]
+__all__ = ["BODY", "ENV_ID", "SHIFT_AXES", "COMBINED_AXES", "SEED_ORDER"]
