@@ -26,13 +26,14 @@ from .gl import choose_backend
 choose_backend()
 
 ENV_ID = "moonshot/BodyWalk-v0"
-#: Control steps of the default 20 s walk at 50 Hz (``gymnasium.make``'s TimeLimit ends a
-#: walk on the step the env itself truncates it).
+#: Control steps of the default 20 s walk at 50 Hz (:func:`episode_steps` of the default).
 MAX_EPISODE_STEPS = 1000
 
+# Registered without max_episode_steps: the env is its own time limit. It truncates a walk
+# after its ``time_limit`` with ``info["outcome"] = "timeout"``, whatever that limit is; a
+# registered TimeLimit would cut a longer walk at 1000 steps without an outcome.
 if ENV_ID not in gym.registry:
-    gym.register(ENV_ID, entry_point="moonshot_body.env:BodyWalkEnv",
-                 max_episode_steps=MAX_EPISODE_STEPS)
+    gym.register(ENV_ID, entry_point="moonshot_body.env:BodyWalkEnv")
 
 #: The body world's ladder. Level 0 of each axis is the training distribution. The damage
 #: and the payload change the body, not its blueprint: nothing the body senses says so

@@ -196,7 +196,10 @@ class BodyWalkEnv(gym.Env):
     ## Episode End
     Terminated on arrival (torso within $goal_radius m of the goal on the ground: ``info
     ["outcome"] = "arrived"``, ``is_success``) or on a fall (``"fell"``, ``info["death"]``).
-    Truncated after ``time_limit`` seconds (``"timeout"``). Every step's ``info`` holds
+    Truncated after ``time_limit`` seconds (``"timeout"``): the env is its own time limit
+    (registered without ``max_episode_steps``, so any ``time_limit`` ends with its outcome;
+    a ``max_episode_steps`` passed to ``gymnasium.make`` below it would cut walks without
+    one). Every step's ``info`` holds
     ``map_id``, ``split``, ``is_success``, ``death`` and ``goal_distance`` (m).
 
     ## Arguments
