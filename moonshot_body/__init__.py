@@ -7,8 +7,10 @@ Importing this package registers the Gymnasium env ``moonshot/BodyWalk-v0`` and 
 ``body`` (:data:`BODY`); the env, the planner and the renderer are named by import strings
 and load on first use.
 
-Layers, as in moonshot: :mod:`.anatomy` (the body's blueprint and its MuJoCo model) <-
-:mod:`.env` (the env, the simulator) <- :mod:`.agents` (the planner, with its own model) <-
+Layers, as in moonshot: :mod:`.anatomy` (the body's blueprint) <- :mod:`.builder` (the
+simulator's MuJoCo model of it) <- :mod:`.env` (the env, the simulator) <- :mod:`.agents`
+(the planner, with its own model built from the blueprint, never by :mod:`.builder`; only
+the oracle ablation uses it) <-
 :mod:`.frames`, :mod:`.benchmark` (rendered episodes, throughput).
 """
 
@@ -38,8 +40,8 @@ if ENV_ID not in gym.registry:
 #: The body world's ladder. Level 0 of each axis is the training distribution. The damage
 #: and the payload change the body, not its blueprint: nothing the body senses says so
 #: before it moves (a person learns it in a few steps), and the planner's model is the
-#: blueprint. The ground's grip and slope are seen (in the view; the slope also in the
-#: gravity slots of the observation).
+#: blueprint. The ground's slope is seen (in the view and in the gravity slots of the
+#: observation), its grip as a surface class with a nominal coefficient (in the view).
 SHIFT_AXES = {a.name: a for a in (
     ShiftAxis("damage", ({}, {"damage": "weak"}, {"damage": "short"}, {"damage": "missing"}),
               ("intact (training)", "a leg at 35% of its servos' strength",
@@ -53,7 +55,8 @@ SHIFT_AXES = {a.name: a for a in (
               perceivable=False),
     ShiftAxis("friction", ({}, {"friction": 0.6}, {"friction": 0.35}, {"friction": 0.15}),
               ("grip 1.0 (training)", "0.6 (wet)", "0.35 (mud)", "0.15 (ice)"),
-              "the ground's grip (seen, as one sees ice; in the view)"),
+              "the ground's grip (its class seen, as one sees ice: the view holds the class "
+              "and its nominal grip, not the true coefficient)"),
     ShiftAxis("slope", ({}, {"slope_deg": 5.0}, {"slope_deg": 10.0}, {"slope_deg": 15.0}),
               ("flat (training)", "5 degrees", "10 degrees", "15 degrees"),
               "the ground's inclination, uphill in a direction drawn per walk (seen; in the "
