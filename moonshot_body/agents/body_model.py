@@ -101,7 +101,9 @@ def _mjcf(d: Design, timestep: float, stone_half: float) -> str:
 
 def design_of(numbers: Mapping[str, Any]) -> Design:
     """The design of the view's ``design`` numbers (lists back to tuples)."""
-    return Design(**{k: tuple(v) if isinstance(v, list) else v for k, v in numbers.items()})
+    blueprint: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                                 for k, v in numbers.items()}
+    return Design(**blueprint)
 
 
 def build(design: Design, timestep: float, stone_half: float) -> mujoco.MjModel:

@@ -119,7 +119,10 @@ class BodyPlanner(Agent):
             from .oracle_model import place_true_ground, true_model
 
             self._place_ground = place_true_ground
-            return true_model(view, self.design, MODEL_TIMESTEP)
+            key: tuple = ("oracle", self.design, tuple(sorted(dict(view.changes).items())))
+            if key not in self._models:
+                self._models[key] = true_model(view, self.design, MODEL_TIMESTEP)
+            return self._models[key]
         self._place_ground = body_model.place_ground
         key = (self.design, float(view.ground["stone_half"]))
         if key not in self._models:
