@@ -210,7 +210,9 @@ class BodyPlanner(Agent):
         ramp = np.linspace(0.5, 1.5, dist.shape[1])  # where it ends counts most
         cost = (dist * ramp).mean(1) + 2.0 * dist[:, -1]
         cost += 2.0 * ((height - stand) ** 2).mean(1) + 1.0 * (1.0 - upright).mean(1)
-        cost += 20.0 * fell.any(1)
+        # a future whose physics blew up was reset by MuJoCo (its clock back to 0): a fall
+        blew_up = (np.diff(state[:, :, 0], axis=1) < 0).any(1)
+        cost += 20.0 * (fell.any(1) | blew_up)
         return cost
 
     def forget(self) -> None:
