@@ -7,8 +7,10 @@ Importing this package registers the Gymnasium env ``moonshot/BodyWalk-v0`` and 
 ``body`` (:data:`BODY`); the env, the planner and the renderer are named by import strings
 and load on first use.
 
-Layers, as in moonshot: :mod:`.anatomy` (the body's blueprint and its MuJoCo model) <-
-:mod:`.env` (the env, the simulator) <- :mod:`.agents` (the planner, with its own model) <-
+Layers, as in moonshot: :mod:`.anatomy` (the body's blueprint) <- :mod:`.builder` (the
+simulator's MuJoCo model of it) <- :mod:`.env` (the env, the simulator) <- :mod:`.agents`
+(the planner, with its own model built from the blueprint, never by :mod:`.builder`; only
+the oracle ablation uses it) <-
 :mod:`.frames`, :mod:`.benchmark` (rendered episodes, throughput).
 """
 
@@ -26,19 +28,20 @@ from .gl import choose_backend
 choose_backend()
 
 ENV_ID = "moonshot/BodyWalk-v0"
-#: Control steps of the default 20 s walk at 50 Hz (``gymnasium.make``'s TimeLimit ends a
-#: walk on the step the env itself truncates it).
+#: Control steps of the default 20 s walk at 50 Hz (:func:`episode_steps` of the default).
 MAX_EPISODE_STEPS = 1000
 
+# Registered without max_episode_steps: the env is its own time limit. It truncates a walk
+# after its ``time_limit`` with ``info["outcome"] = "timeout"``, whatever that limit is; a
+# registered TimeLimit would cut a longer walk at 1000 steps without an outcome.
 if ENV_ID not in gym.registry:
-    gym.register(ENV_ID, entry_point="moonshot_body.env:BodyWalkEnv",
-                 max_episode_steps=MAX_EPISODE_STEPS)
+    gym.register(ENV_ID, entry_point="moonshot_body.env:BodyWalkEnv")
 
 #: The body world's ladder. Level 0 of each axis is the training distribution. The damage
 #: and the payload change the body, not its blueprint: nothing the body senses says so
 #: before it moves (a person learns it in a few steps), and the planner's model is the
-#: blueprint. The ground's grip and slope are seen (in the view; the slope also in the
-#: gravity slots of the observation).
+#: blueprint. The ground's slope is seen (in the view and in the gravity slots of the
+#: observation), its grip as a surface class with a nominal coefficient (in the view).
 SHIFT_AXES = {a.name: a for a in (
     ShiftAxis("damage", ({}, {"damage": "weak"}, {"damage": "short"}, {"damage": "missing"}),
               ("intact (training)", "a leg at 35% of its servos' strength",
@@ -52,15 +55,18 @@ SHIFT_AXES = {a.name: a for a in (
               perceivable=False),
     ShiftAxis("friction", ({}, {"friction": 0.6}, {"friction": 0.35}, {"friction": 0.15}),
               ("grip 1.0 (training)", "0.6 (wet)", "0.35 (mud)", "0.15 (ice)"),
-              "the ground's grip (seen, as one sees ice; in the view)"),
+              "the ground's grip (its class seen, as one sees ice: the view holds the class "
+              "and its nominal grip, not the true coefficient)"),
     ShiftAxis("slope", ({}, {"slope_deg": 5.0}, {"slope_deg": 10.0}, {"slope_deg": 15.0}),
               ("flat (training)", "5 degrees", "10 degrees", "15 degrees"),
               "the ground's inclination, uphill in a direction drawn per walk (seen; in the "
               "view and in the gravity slots of the observation)"),
 )}
-#: Combined ladders: level k of each axis together. New ones go at the end: the order places
-#: their seeds (docs/protocol.md).
+#: Combined ladders: level k of each axis together (their seeds' places: :data:`SEED_ORDER`).
 COMBINED_AXES = ("damage+payload", "friction+slope")
+#: The order in which the axes and ladders own their seed ranges (docs/protocol.md, "Seed
+#: ranges"): append-only, so that a new axis never moves the seeds of a figure measured.
+SEED_ORDER = ("damage", "payload", "friction", "slope", "damage+payload", "friction+slope")
 
 
 def walk_time(info: dict, length: int, env: Any) -> float | None:
@@ -100,9 +106,10 @@ BODY = register_world(World(
     benchmark="moonshot_body.benchmark:body_figures",
     shift_axes=SHIFT_AXES,
     combined_axes=COMBINED_AXES,
+    seed_order=SEED_ORDER,
     episode_steps=episode_steps,
     split_keys=("goal_distance", "goal_bearing_deg", "roughness"),
     range_keys=("friction", "slope_deg"),
 ), replace=True, module=__name__)
 
-__all__ = ["BODY", "ENV_ID", "SHIFT_AXES", "COMBINED_AXES"]
+__all__ = ["BODY", "ENV_ID", "SHIFT_AXES", "COMBINED_AXES", "SEED_ORDER"]

@@ -21,13 +21,13 @@ from .anatomy import (
     LEGS,
     N_STONES,
     STONE_FIELD,
+    STONE_HALF,
     Changes,
     Design,
     Ground,
     Layout,
-    build_model,
-    set_ground,
 )
+from .builder import build_model, set_ground
 
 #: Control period (s): 50 Hz, four physics steps of 5 ms each.
 CONTROL_DT = 0.02
@@ -37,6 +37,14 @@ GOAL_RADIUS = 0.3
 #: A fall: the torso's centre below this height (m), or its up axis tilted past ~73 degrees.
 FALL_HEIGHT = 0.22
 FALL_UPRIGHT = 0.3
+#: The ground's grip as the body sees it: ``(class, lowest coefficient, nominal coefficient)``,
+#: slipperiest first; a ground of friction ``mu`` is the last class whose lowest is <= ``mu``.
+#: The honest view gets the class and its nominal coefficient, not the true one (as one sees
+#: ice and guesses its grip); the oracle view the true coefficient.
+SURFACES = (("icy", 0.0, 0.12), ("muddy", 0.25, 0.4), ("damp", 0.5, 0.65), ("dry", 0.8, 0.9))
+#: The honest view shows the stones whose centre lies within this distance (m, on the
+#: ground) of the torso's centre, refreshed every step: what the body's eyes reach.
+SENSOR_RANGE = 1.5
 #: Reward terms: per metre of progress towards the goal, on arrival, on a fall, per unit of
 #: squared action (a small cost of effort).
 PROGRESS_REWARD = 5.0
@@ -48,8 +56,8 @@ EFFORT_COST = 0.002
 #: [-bound, bound] (clipped there; a joint's angle never leaves it). Declared once: the Box,
 #: the offsets (``BodyWalkEnv.observation_layout``) and the docstring's table come from it.
 OBSERVATION: tuple[tuple[str, int, str, float, str], ...] = (
-    ("joint_angles", 8, "rad", math.pi, "hip and knee of fl, fr, bl, br (0 for a missing "
-                                        "joint)"),
+    ("joint_angles", 8, "rad", math.pi, "hip and knee of fl, fr, bl, br (a missing joint "
+                                        "reads its start angle)"),
     ("joint_velocities", 8, "rad/s", 100.0, "same order"),
     ("gravity", 3, "1", 1.0, "the direction of gravity in the torso's frame (tilt and slope)"),
     ("velocity", 3, "m/s", 20.0, "the torso's velocity in its own frame"),
@@ -86,6 +94,15 @@ SPLITS = {
 UNITS = {"goal_distance": "m", "goal_bearing_deg": "degrees", "roughness": "m"}
 
 
+def surface_of(friction: float) -> tuple[str, float]:
+    """``(class, nominal coefficient)`` of a ground of grip ``friction`` (:data:`SURFACES`)."""
+    name, nominal = SURFACES[0][0], SURFACES[0][2]
+    for cls, low, nom in SURFACES:
+        if friction >= low:
+            name, nominal = cls, nom
+    return name, nominal
+
+
 def _table() -> str:
     rows = ["| slots | name | unit | bound | meaning |", "|---|---|---|---|---|"]
     for name, n, unit, bound, meaning in OBSERVATION:
@@ -98,12 +115,16 @@ def _table() -> str:
 class BodyView(View):
     """What the body knows (``env.unwrapped.perceive()``): its ``design`` (the published
     blueprint, :class:`~moonshot_body.anatomy.Design` as a dict), the ``ground`` it sees
-    (``friction``, ``slope_deg``, ``uphill`` in radians, ``stones``: x, y, height of each
-    stone), the ``goal`` (x, y on the ground), its own ``state`` (``qpos``: torso position
-    and orientation quaternion then the eight joint angles; ``qvel``: torso velocity (world
-    frame), angular velocity (torso frame), the eight joint velocities; a missing joint is
-    0), refreshed every step, and the ``control_dt``. The ``oracle`` view adds ``changes``:
-    what happened to this body (damage, which leg, payload), which no sensor shows."""
+    (``surface``: its class, ``friction``: the class's nominal grip, not the true one,
+    ``slope_deg``, ``uphill`` in radians, ``stone_half``: half a stone's side in m,
+    ``stones``: x, y, height of each stone within ``SENSOR_RANGE`` m of the torso, refreshed
+    every step), the ``goal`` (x, y on the ground), its own ``state`` (``qpos``: torso
+    position and orientation quaternion then the eight joint angles; ``qvel``: torso velocity
+    (world frame), angular velocity (torso frame), the eight joint velocities; a missing
+    joint reads as its encoder did at the start, velocity 0), refreshed every step, and the
+    ``control_dt``. The ``oracle`` view holds the true ground (exact grip, every stone) and
+    adds ``changes``: what happened to this body (damage, which leg, payload), which no
+    sensor shows."""
 
     _fields = ("design", "ground", "goal", "state", "control_dt", "changes")
 
@@ -196,7 +217,10 @@ class BodyWalkEnv(gym.Env):
     ## Episode End
     Terminated on arrival (torso within $goal_radius m of the goal on the ground: ``info
     ["outcome"] = "arrived"``, ``is_success``) or on a fall (``"fell"``, ``info["death"]``).
-    Truncated after ``time_limit`` seconds (``"timeout"``). Every step's ``info`` holds
+    Truncated after ``time_limit`` seconds (``"timeout"``): the env is its own time limit
+    (registered without ``max_episode_steps``, so any ``time_limit`` ends with its outcome;
+    a ``max_episode_steps`` passed to ``gymnasium.make`` below it would cut walks without
+    one). Every step's ``info`` holds
     ``map_id``, ``split``, ``is_success``, ``death`` and ``goal_distance`` (m).
 
     ## Arguments
@@ -358,7 +382,9 @@ class BodyWalkEnv(gym.Env):
         gx, gy = (c * to_goal[0] + s * to_goal[1], -s * to_goal[0] + c * to_goal[1])
         lay, at = self.layout, OBS_LAYOUT
         out = np.empty(OBS_SIZE, np.float32)
-        out[at["joint_angles"]] = lay.joints(d.qpos, lay.qpos)
+        # a missing joint's encoder holds its reading at the start: a dead slot reading
+        # exactly 0 would tell the damage before the body moves
+        out[at["joint_angles"]] = lay.joints(d.qpos, lay.qpos, self.scenario.joint_noise)
         out[at["joint_velocities"]] = lay.joints(qvel, lay.qvel)
         out[at["gravity"]] = rot.T @ (gravity / np.linalg.norm(gravity))
         out[at["velocity"]] = rot.T @ qvel[0:3]  # a free joint's is in the world frame
@@ -384,10 +410,7 @@ class BodyWalkEnv(gym.Env):
         d, sc = self.data, self.scenario
         assert d is not None and sc is not None
         if episode:
-            g = sc.ground
             view._set("design", self.design.as_dict())
-            view._set("ground", {"friction": g.friction, "slope_deg": g.slope_deg,
-                                 "uphill": g.uphill, "stones": np.array(g.stones)})
             view._set("goal", tuple(float(x) for x in sc.goal))
             view._set("control_dt", CONTROL_DT)
             if view.mode == "oracle":
@@ -395,10 +418,29 @@ class BodyWalkEnv(gym.Env):
                 view._set("changes", {"damage": c.damage, "leg": c.leg,
                                       "strength": c.strength, "shin_scale": c.shin_scale,
                                       "payload_kg": c.payload_kg})
+        if episode or view.mode != "oracle":
+            view._set("ground", self._ground_seen(view.mode))
         lay = self.layout
-        qpos = np.concatenate([d.qpos[:7], lay.joints(d.qpos, lay.qpos)])
+        qpos = np.concatenate([d.qpos[:7], lay.joints(d.qpos, lay.qpos, sc.joint_noise)])
         qvel = np.concatenate([d.qvel[:6], lay.joints(d.qvel, lay.qvel)])
         view._set("state", {"qpos": qpos, "qvel": qvel})
+
+    def _ground_seen(self, mode: str) -> dict:
+        """The ground in the view ``mode``: honest, the surface's class and nominal grip and
+        the stones within :data:`SENSOR_RANGE` of the torso; oracle, the exact grip and every
+        stone."""
+        d, sc = self.data, self.scenario
+        assert d is not None and sc is not None
+        g = sc.ground
+        stones = np.zeros((0, 3)) if g.stones is None else np.array(g.stones)
+        surface, grip = surface_of(g.friction)
+        if mode == "oracle":
+            grip = g.friction
+        else:
+            near = np.hypot(stones[:, 0] - d.qpos[0], stones[:, 1] - d.qpos[1]) <= SENSOR_RANGE
+            stones = stones[near]
+        return {"surface": surface, "friction": float(grip), "slope_deg": g.slope_deg,
+                "uphill": g.uphill, "stone_half": STONE_HALF, "stones": stones}
 
     # --- rendering ----------------------------------------------------------------------
     def render(self) -> np.ndarray | None:

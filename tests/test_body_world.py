@@ -26,7 +26,8 @@ from moonshot.errors import ConfigError
 from moonshot.runlog import read_episodes
 from moonshot.worlds import get_world
 from moonshot_body.agents.planner import BodyPlanner
-from moonshot_body.anatomy import JOINTS, LEGS, joint_strength
+from moonshot_body.anatomy import JOINTS, LEGS
+from moonshot_body.builder import joint_strength
 from moonshot_body.env import OBS_LAYOUT, SPLITS, BodyWalkEnv
 
 ENV_ID = moonshot_body.ENV_ID
@@ -73,7 +74,7 @@ def test_the_new_split_holds_goals_and_terrain_outside_the_training_range():
         env = BodyWalkEnv(split=split)
         for seed in range(20):
             obs, _ = env.reset(seed=seed)
-            d = env.perceive().ground
+            d = env.perceive("oracle").ground  # every stone (the honest view: those near)
             bearing = math.degrees(abs(math.atan2(obs[OBS_LAYOUT["goal_direction"]][1],
                                                   obs[OBS_LAYOUT["goal_direction"]][0])))
             seen[split].append((float(obs[OBS_LAYOUT["goal_distance"]][0]), bearing,
@@ -138,6 +139,22 @@ def test_a_fall_ends_the_walk_as_a_death():
     assert reward < -5
 
 
+def test_every_walk_ends_with_its_outcome_whatever_its_time_limit():
+    # a time limit past the default 20 s (1000 steps) is walked in full, not cut without an
+    # outcome by a registered TimeLimit
+    for time_limit in (0.5, 21.0):
+        env = gym.make(ENV_ID, time_limit=time_limit)
+        env.reset(seed=1)
+        stand, steps = np.zeros(8, np.float32), 0
+        while True:
+            _, _, term, trunc, info = env.step(stand)
+            steps += 1
+            if term or trunc:
+                break
+        assert trunc and not term and info["outcome"] == "timeout"
+        assert steps == round(time_limit / 0.02)
+
+
 def test_the_planner_reaches_a_near_goal_where_a_random_policy_does_not():
     env = BodyWalkEnv(**NEAR)
     planner = BodyPlanner(**FAST_PLANNER)
@@ -173,11 +190,60 @@ def test_the_planner_sees_a_sealed_view_and_the_oracle_the_true_body():
         load_agent("planner:body:model=simulator")
     honest.begin_episode(view, obs, info)
     oracle.begin_episode(env.perceive("oracle"), obs, info)
-    # the honest model is the intact blueprint; the oracle's lacks the missing shin
+    # the honest model is its own of the intact blueprint (not the simulator's: no head, no
+    # foot spheres, its own joint damping); the oracle's is the simulator's, without the
+    # missing shin
     assert honest._sim.nq == env.model.nq + 1 == oracle._sim.nq + 1
+    assert honest._sim.ngeom != env.model.ngeom and \
+        mujoco.mj_name2id(honest._sim, mujoco.mjtObj.mjOBJ_GEOM, "head") == -1
+    assert not np.allclose(honest._sim.dof_damping[6:], env.model.dof_damping[6])
+    assert honest._sim.opt.timestep == 2 * env.model.opt.timestep
     assert "BodyWalkEnv" not in repr(vars(honest))
     action, _ = honest.predict(obs)
     assert action.shape == (8,) and np.isfinite(action).all()
+
+
+def test_the_honest_view_sees_a_surface_class_and_the_stones_near_it_the_oracle_all():
+    from moonshot_body.env import SENSOR_RANGE, SURFACES
+
+    env = BodyWalkEnv(friction=0.35, roughness=0.02)
+    env.reset(seed=4)
+    honest, oracle = env.perceive("honest").ground, env.perceive("oracle").ground
+    assert oracle["friction"] == 0.35 and len(oracle["stones"]) == 40
+    assert honest["surface"] == "muddy" != "dry" and honest["friction"] != 0.35
+    assert honest["friction"] in {nominal for _, _, nominal in SURFACES}
+    near = np.hypot(*(oracle["stones"][:, :2] - env.data.qpos[:2]).T) <= SENSOR_RANGE
+    assert 0 < len(honest["stones"]) < 40
+    np.testing.assert_array_equal(honest["stones"], oracle["stones"][near])
+    # the stones in sight follow the body
+    for _ in range(50):
+        env.step(np.zeros(8, np.float32))
+        env.data.qpos[:2] += 0.05  # carried along (a test of the view, not of walking)
+    near = np.hypot(*(oracle["stones"][:, :2] - env.data.qpos[:2]).T) <= SENSOR_RANGE
+    np.testing.assert_array_equal(env.perceive("honest").ground["stones"],
+                                  oracle["stones"][near])
+    # every class names its grip: a rough reading, never the exact ladder's value
+    for level, (name, _, nominal) in zip((0.15, 0.35, 0.6, 1.0), SURFACES, strict=True):
+        env = BodyWalkEnv(friction=level)
+        env.reset(seed=0)
+        assert env.perceive().ground["surface"] == name
+        assert env.perceive().ground["friction"] == nominal != level
+
+
+def test_a_missing_knee_does_not_show_in_the_first_observation():
+    # level 3 of the damage ladder is labelled not perceivable: at reset the missing knee's
+    # slot reads as an intact one does (no exact 0 among noisy joints)
+    for seed in range(5):
+        intact, missing = BodyWalkEnv(damage_leg="br"), \
+            BodyWalkEnv(damage="missing", damage_leg="br")
+        a, _ = intact.reset(seed=seed)
+        b, _ = missing.reset(seed=seed)
+        assert missing.model.nq == intact.model.nq - 1
+        knee = OBS_LAYOUT["joint_angles"].start + 2 * LEGS.index("br") + 1
+        assert b[knee] != 0.0
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(intact.perceive().state["qpos"],
+                                      missing.perceive().state["qpos"])
 
 
 def test_the_world_arrives_through_its_entry_point_only():
@@ -199,7 +265,7 @@ def test_the_world_arrives_through_its_entry_point_only():
     assert "moonshot_body" not in builtin and "body" not in builtin.split("from . import")[-1]
     world = get_world("body")
     assert world.module == target and world.env_id == ENV_ID
-    assert gym.spec(ENV_ID).max_episode_steps == world.episode_steps({}) == 1000
+    assert world.episode_steps({}) == 1000
     assert world.episode_steps({"time_limit": 4.0}) == 200
     assert world.default_hyperparams("ppo")["n_envs"] >= 1
     assert world.combined_axes and all(world.axis(a) for a in world.combined_axes)
@@ -260,8 +326,9 @@ def test_benchmark_rows_of_the_plugin_world_reach_the_table():
 
 
 def test_the_planner_plans_where_the_env_cannot_be_imported():
-    """Its model is its own (the blueprint, built by its own code): in a process where
-    importing the env module raises, it plans the same first action from the same view."""
+    """Its model is its own (the blueprint's numbers, built by its own code,
+    ``agents/body_model.py``): in a process where importing the env or the simulator's body
+    builder raises, it plans the same first action from the same view."""
     env = BodyWalkEnv(**NEAR)
     obs, info = env.reset(seed=2)
     view = env.perceive()
@@ -277,8 +344,8 @@ def test_the_planner_plans_where_the_env_cannot_be_imported():
 import importlib.abc, json, sys
 class Block(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
-        if name == "moonshot_body.env":
-            raise ImportError("the planner imported the env")
+        if name in ("moonshot_body.env", "moonshot_body.builder"):
+            raise ImportError("the planner imported the simulator: " + name)
 sys.meta_path.insert(0, Block())
 from types import SimpleNamespace
 import numpy as np

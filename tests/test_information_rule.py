@@ -52,8 +52,10 @@ SIMULATOR_MODULES = (
     # what an agent may not know (signal plans, the Moon's exact ellipse)
     "moonshot.physics.city.generator",
     "moonshot.envs.seeded_uniforms",
-    # the body world (a plug-in package): its env holds the true, possibly damaged body
+    # the body world (a plug-in package): its env holds the true, possibly damaged body, and
+    # its builder makes the simulator's model of it (a planner's model is its own)
     "moonshot_body.env",
+    "moonshot_body.builder",
 )
 #: A module whose file name holds one of these may wrap the simulator: it is a labelled
 #: ablation (``model="simulator"``, ``perception="oracle"``), never a headline.

@@ -1,2 +1,3 @@
-"""Agents of the body world: the MPPI planner over the body's own model (:mod:`.planner`)
-and its oracle ablation (:mod:`.oracle_model`)."""
+"""Agents of the body world: the MPPI planner (:mod:`.planner`) over its own model of the body
+(:mod:`.body_model`, built from the blueprint's numbers), and its oracle ablation
+(:mod:`.oracle_model`, the simulator's model of the true body)."""

@@ -1,12 +1,19 @@
-"""The body planner's *oracle* model: the true body, damage and payload included, read from
-the env's ``oracle`` view. A labelled ablation (``planner:body:model=oracle``), never a
-headline: it shows what the planner would do if it knew what no sensor of the body says."""
+"""The body planner's *oracle* model: the true body, damage and payload included, built by the
+simulator's own builder (:mod:`moonshot_body.builder`) from the env's ``oracle`` view, on the
+true ground (exact grip, every stone). A labelled ablation (``planner:body:model=oracle``),
+never a headline: it shows what the planner would do if it knew what no sensor of the body
+says, in the simulator's own model."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from ..anatomy import Changes
+import mujoco
+import numpy as np
+
+from ..anatomy import Changes, Design, Ground
+from ..builder import build_model, set_ground
 
 
 def true_changes(view: Any) -> Changes:
@@ -14,3 +21,15 @@ def true_changes(view: Any) -> Changes:
     if getattr(view, "mode", None) != "oracle":
         raise ValueError("the oracle model needs the oracle perception view")
     return Changes(**dict(view.changes))
+
+
+def true_model(view: Any, design: Design, timestep: float) -> mujoco.MjModel:
+    """The simulator's model of the true body of an ``oracle`` view at ``timestep`` (s)."""
+    return build_model(design, true_changes(view), timestep=timestep)
+
+
+def place_true_ground(model: mujoco.MjModel, ground: Mapping[str, Any],
+                      near: tuple[float, float] = (0.0, 0.0)) -> None:
+    """Put the oracle view's (true) ground under ``model``, as the simulator does."""
+    set_ground(model, Ground(friction=ground["friction"], slope_deg=ground["slope_deg"],
+                             uphill=ground["uphill"], stones=np.asarray(ground["stones"])))

@@ -2,19 +2,21 @@
 model of the body *as it believes it to be*.
 
 Before each decision the planner imagines ``samples`` futures of ``horizon`` control steps in
-its own model - the intact body of the published blueprint (:class:`~moonshot_body.anatomy.
-Design`) on the ground it sees (grip, slope, stones: the perception view), built by this
-module at its own, coarser physics step (10 ms against the env's 5 ms) - and acts on their
-cost-weighted average (Williams et al., "Information theoretic MPC", 2017). A future's cost
+its own model - the intact body of the published blueprint (the view's design numbers),
+built by :mod:`.body_model`, its own code, not the simulator's builder: a simpler body (two
+capsules a leg, the foot the shin's rounded end), its own joint damping, rotor inertia and
+contact solver budget, at a coarser physics step (10 ms against the env's 5 ms), on the
+ground it sees (the surface class's nominal grip, the slope, the stones near it) - and acts
+on their cost-weighted average (Williams et al., "Information theoretic MPC", 2017). A future's cost
 is its distance to the goal along the way, how far the torso sinks or tips, and a large
 penalty for a fall. The joint targets of a future are interpolated between a few knots, so
 that a sample is a smooth motion rather than noise at 50 Hz.
 
-What it knows comes from the view (``perception="honest"``): the blueprint, the ground, the
-goal and its own state. It never holds the env or its model: when a leg is damaged or a
-payload strapped on, its model is wrong and its plans show it. ``model="oracle"`` is the
-labelled ablation that plans with the true body (:mod:`.oracle_model`, fed by the
-``oracle`` view).
+What it knows comes from the view (``perception="honest"``): the blueprint, the ground as
+seen, the goal and its own state. It never holds the env, its model or its builder: when a
+leg is damaged or a payload strapped on, its model is wrong and its plans show it.
+``model="oracle"`` is the labelled ablation that plans with the simulator's own model of the
+true body on the true ground (:mod:`.oracle_model`, fed by the ``oracle`` view).
 """
 
 from __future__ import annotations
@@ -29,9 +31,11 @@ from mujoco import rollout
 from moonshot.agents.base import Agent, AgentCosts
 from moonshot.errors import ConfigError
 
-from ..anatomy import JOINTS, Changes, Design, Ground, Layout, build_model, set_ground
+from ..anatomy import JOINTS, Design, Layout
+from . import body_model
 
-#: The planner's models: the intact body it believes in, or the true one (an ablation).
+#: The planner's models: its own of the intact body it believes in, or the simulator's of the
+#: true one (an ablation).
 MODELS = ("nominal", "oracle")
 #: The physics step of the planner's own model (s): twice the env's, half the work.
 MODEL_TIMESTEP = 0.01
@@ -43,8 +47,9 @@ SAFE_UPRIGHT = 0.6
 class BodyPlanner(Agent):
     """MPPI over the planner's own MuJoCo model of the body (see the module docstring).
 
-    :param model: ``"nominal"`` (the blueprint's intact body) or ``"oracle"`` (the true,
-        possibly damaged body from the oracle view: a labelled ablation).
+    :param model: ``"nominal"`` (its own model of the blueprint's intact body) or
+        ``"oracle"`` (the simulator's model of the true, possibly damaged body from the
+        oracle view: a labelled ablation).
     :param samples: imagined futures per decision.
     :param horizon: control steps (of the env's 20 ms) each future looks ahead.
     :param knots: knots of the joint-target spline over the horizon.
@@ -81,6 +86,7 @@ class BodyPlanner(Agent):
         self.design = Design()
         self._rng = np.random.default_rng(self.seed)
         self._models: dict[Any, mujoco.MjModel] = {}
+        self._place_ground: Any = body_model.place_ground
         self._sim: mujoco.MjModel | None = None
         self._data: mujoco.MjData | None = None
         self._layout: Layout | None = None
@@ -97,17 +103,8 @@ class BodyPlanner(Agent):
         if view is None:
             raise ConfigError("the body planner needs a perception view (perceive())")
         self._view = view
-        blueprint: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
-                                     for k, v in view.design.items()}
-        self.design = Design(**blueprint)
-        changes = self._changes(view)
-        key = (self.design, changes)
-        if key not in self._models:
-            self._models[key] = build_model(self.design, changes, timestep=MODEL_TIMESTEP)
-        sim = self._models[key]
-        g = view.ground
-        set_ground(sim, Ground(friction=g["friction"], slope_deg=g["slope_deg"],
-                               uphill=g["uphill"], stones=np.asarray(g["stones"])))
+        self.design = body_model.design_of(view.design)
+        sim = self._model_of(view)
         if sim is not self._sim:
             self._sim, self._data, self._layout = sim, mujoco.MjData(sim), Layout.of(sim)
         self._goal = np.asarray(view.goal, dtype=np.float64)
@@ -115,13 +112,22 @@ class BodyPlanner(Agent):
         self._since = self.replan_every  # plan at the first step
         self._rng = np.random.default_rng([self.seed, int(info.get("map_id", 0)) % 2**31])
 
-    def _changes(self, view: Any) -> Changes:
-        """The body the planner's model is built as: the blueprint's intact body."""
+    def _model_of(self, view: Any) -> mujoco.MjModel:
+        """The model the planner imagines in: its own of the intact blueprint (one per
+        design, kept), or the oracle's of the true body."""
         if self.model == "oracle":  # the ablation, loaded only when asked for
-            from .oracle_model import true_changes
+            from .oracle_model import place_true_ground, true_model
 
-            return true_changes(view)
-        return Changes()
+            self._place_ground = place_true_ground
+            key: tuple = ("oracle", self.design, tuple(sorted(dict(view.changes).items())))
+            if key not in self._models:
+                self._models[key] = true_model(view, self.design, MODEL_TIMESTEP)
+            return self._models[key]
+        self._place_ground = body_model.place_ground
+        key = (self.design, float(view.ground["stone_half"]))
+        if key not in self._models:
+            self._models[key] = body_model.build(self.design, MODEL_TIMESTEP, key[1])
+        return self._models[key]
 
     def predict(self, observation: np.ndarray, state: Any = None,
                 episode_start: np.ndarray | None = None,
@@ -150,6 +156,8 @@ class BodyPlanner(Agent):
         assert lay is not None
         st = self._view.state
         qpos, qvel = np.asarray(st["qpos"]), np.asarray(st["qvel"])
+        # the ground as seen now (an honest view's stones are those near the body)
+        self._place_ground(sim, self._view.ground, (float(qpos[0]), float(qpos[1])))
         data.qpos[:7], data.qvel[:6] = qpos[:7], qvel[:6]
         # the nominal slots into the model's joints (an oracle's missing knee has none)
         have = lay.qpos >= 0
@@ -202,7 +210,9 @@ class BodyPlanner(Agent):
         ramp = np.linspace(0.5, 1.5, dist.shape[1])  # where it ends counts most
         cost = (dist * ramp).mean(1) + 2.0 * dist[:, -1]
         cost += 2.0 * ((height - stand) ** 2).mean(1) + 1.0 * (1.0 - upright).mean(1)
-        cost += 20.0 * fell.any(1)
+        # a future whose physics blew up was reset by MuJoCo (its clock back to 0): a fall
+        blew_up = (np.diff(state[:, :, 0], axis=1) < 0).any(1)
+        cost += 20.0 * (fell.any(1) | blew_up)
         return cost
 
     def forget(self) -> None:

@@ -1,0 +1,136 @@
+"""The body planner's own MuJoCo model of the body: built by this module from the design
+numbers of the perception view alone (segment lengths, masses, joint ranges, servo gains and
+torque: what the robot's spec sheet says), never from the simulator's builder.
+
+It is a simplified body, written the way someone reading the spec sheet would write it:
+
+* every leg is two capsules - a thigh, and a shin whose rounded end *is* the foot (the
+  shin's radius is the foot's), the shin's and foot's mass on the one capsule;
+* the torso is a sphere of the published radius and mass (no head, no payload: a payload is
+  not on the spec sheet);
+* its own numerics: a coarser time step (:data:`TIMESTEP` given by the planner), a short
+  constraint-solver budget, MuJoCo's default contact softness, a little joint damping and
+  rotor inertia of its own choosing (the spec sheet gives the servos, not the joints'
+  friction), MuJoCo's default torsional and rolling friction, the body's parts touching only
+  the ground and the stones;
+* the ground as the view sees it: the grip of the surface's class (its nominal coefficient),
+  the slope as gravity tilted by it, and only the stones the view shows (those near the
+  body), each a box of the view's footprint reaching from under the ground to its height.
+
+Its joints and servos carry the nominal names (``fl_hip``, ...), so the slots of an action map
+onto them as onto any body of the design (:class:`~moonshot_body.anatomy.Layout`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import mujoco
+import numpy as np
+
+from ..anatomy import JOINTS, LEG_ANGLES_DEG, LEGS, Design
+
+#: Stone slots of the planner's model: more than a sensor range ever shows (the view's
+#: stones beyond these are the farthest, dropped).
+STONE_SLOTS = 24
+#: The planner's own choices for what the spec sheet does not say (see the module docstring).
+JOINT_DAMPING = 0.2  # N m s / rad
+ARMATURE = 0.02  # kg m^2
+SOLVER_ITERATIONS = 8
+STONE_DEPTH = 0.1  # m, how far the planner's stone boxes reach under the ground
+
+
+def _mjcf(d: Design, timestep: float, stone_half: float) -> str:
+    """The planner's MJCF of the intact body ``d`` on flat ground, with empty stone slots."""
+    lo, hi = d.knee_range
+    drop = d.shin_length * math.sqrt(1.0 - d.shin_reach**2)
+    reach = d.shin_length * d.shin_reach
+    legs = []
+    for leg in LEGS:
+        a = math.radians(LEG_ANGLES_DEG[leg])
+        c, s = math.cos(a), math.sin(a)
+        hip = (d.torso_radius * c, d.torso_radius * s)
+        knee = (d.thigh_length * c, d.thigh_length * s)
+        foot = (reach * c, reach * s, -drop)
+        legs.append(f"""
+      <body name="{leg}_thigh" pos="{hip[0]:.6f} {hip[1]:.6f} 0">
+        <joint name="{leg}_hip" axis="0 0 1" range="{-d.hip_range} {d.hip_range}"/>
+        <geom type="capsule" size="{d.leg_radius}" mass="{d.thigh_mass}"
+              fromto="0 0 0 {knee[0]:.6f} {knee[1]:.6f} 0"/>
+        <body name="{leg}_shin" pos="{knee[0]:.6f} {knee[1]:.6f} 0">
+          <joint name="{leg}_knee" axis="{s:.6f} {-c:.6f} 0" range="{lo} {hi}"/>
+          <geom name="{leg}_foot" type="capsule" size="{d.foot_radius}" mass="{d.shin_mass}"
+                fromto="0 0 0 {foot[0]:.6f} {foot[1]:.6f} {foot[2]:.6f}"/>
+        </body>
+      </body>""")
+    servos = "\n".join(
+        f'    <position joint="{j}" name="{j}" kp="{d.kp}" kv="{d.kv}" forcelimited="true" '
+        f'forcerange="{-d.torque} {d.torque}"/>' for j in JOINTS)
+    stones = "\n".join(
+        f'    <geom name="rock{i}" class="ground" type="box" '
+        f'size="{stone_half} {stone_half} {STONE_DEPTH / 2}" pos="{200 + i} 0 -1"/>'
+        for i in range(STONE_SLOTS))
+    return f"""
+<mujoco model="planner body">
+  <compiler angle="radian"/>
+  <option timestep="{timestep}" integrator="implicitfast" iterations="{SOLVER_ITERATIONS}"
+          ls_iterations="4"/>
+  <default>
+    <!-- the body's parts touch the ground and the stones, never each other -->
+    <joint type="hinge" damping="{JOINT_DAMPING}" armature="{ARMATURE}" limited="true"/>
+    <geom condim="3" friction="1 0.005 0.0001" contype="2" conaffinity="1"/>
+    <default class="ground"><geom contype="1" conaffinity="2"/></default>
+  </default>
+  <worldbody>
+    <geom name="ground" class="ground" type="plane" size="50 50 0.1"/>
+{stones}
+    <body name="torso" pos="0 0 {drop + d.foot_radius + 0.02:.6f}">
+      <freejoint/>
+      <geom type="sphere" size="{d.torso_radius}" mass="{d.torso_mass}"/>
+{''.join(legs)}
+    </body>
+  </worldbody>
+  <actuator>
+{servos}
+  </actuator>
+</mujoco>
+"""
+
+
+def design_of(numbers: Mapping[str, Any]) -> Design:
+    """The design of the view's ``design`` numbers (lists back to tuples)."""
+    blueprint: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                                 for k, v in numbers.items()}
+    return Design(**blueprint)
+
+
+def build(design: Design, timestep: float, stone_half: float) -> mujoco.MjModel:
+    """The planner's compiled model of the intact ``design`` at ``timestep`` (s), with stone
+    slots of ``stone_half`` (m, half a stone's side, from the view)."""
+    return mujoco.MjModel.from_xml_string(_mjcf(design, timestep, stone_half))
+
+
+def place_ground(model: mujoco.MjModel, ground: Mapping[str, Any],
+                 near: tuple[float, float] = (0.0, 0.0)) -> None:
+    """Put the ground of a view (``friction``, ``slope_deg``, ``uphill``, ``stones``) under
+    the planner's ``model`` (in place); when more stones are seen than the model has slots,
+    those nearest ``near`` (x, y) are kept."""
+    # every geom carries the grip: MuJoCo takes the larger of two touching geoms'
+    model.geom_friction[:, 0] = float(ground["friction"])
+    tilt, up = math.radians(float(ground["slope_deg"])), float(ground["uphill"])
+    g = 9.81
+    model.opt.gravity[:] = (-g * math.sin(tilt) * math.cos(up),
+                            -g * math.sin(tilt) * math.sin(up), -g * math.cos(tilt))
+    stones = np.asarray(ground["stones"], dtype=np.float64).reshape(-1, 3)
+    if len(stones) > STONE_SLOTS:
+        order = np.argsort(np.hypot(stones[:, 0] - near[0], stones[:, 1] - near[1]))
+        stones = stones[order[:STONE_SLOTS]]
+    first = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, "rock0")
+    for i in range(STONE_SLOTS):
+        if i < len(stones):
+            x, y, h = stones[i]
+            model.geom_pos[first + i] = (x, y, h - STONE_DEPTH / 2)
+        else:  # an empty slot lies far away, under the ground
+            model.geom_pos[first + i] = (200.0 + i, 0.0, -1.0)
