@@ -326,11 +326,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     text = []
     by_world: dict = defaultdict(dict)
-    for f in args.sweeps:
-        for name, g in read_sweep(f).items():
-            by_world[g["world"]][name] = g
     for f in args.eval:
         for name, g in read_eval(f).items():
+            by_world[g["world"]][name] = g
+    for f in args.sweeps:  # an agent in both: the sweep's cells (its seeds) are the figure
+        for name, g in read_sweep(f).items():
             by_world[g["world"]][name] = g
     for world, groups in by_world.items():
         text.append(headline(groups, world))
