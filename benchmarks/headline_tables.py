@@ -45,6 +45,7 @@ from moonshot.evaluation.stats import (
     paired_difference,
     proportion_ci,
 )
+from moonshot.worlds import get_world
 
 LEARNS = ("ppo", "sac", "td3", "a2c", "pets", "sysid", "ppo_lstm", "tqc", "ddpg")
 
@@ -218,6 +219,40 @@ def _first_seed(group: dict, split: str) -> Evaluation | None:
     return next((s[split] for _, s in sorted(group["seeds"].items()) if split in s), None)
 
 
+def _short(iv: Interval | None) -> str:
+    if iv is None:
+        return "-"
+    how = "t" if iv.method == "t" else "CP"
+    if iv.degenerate:
+        return f"{iv.estimate:.0%} ({how}, no spread)"
+    lo, hi = math.floor(iv.low * 100 + 1e-9), math.ceil(iv.high * 100 - 1e-9)
+    return f"{iv.estimate:.0%} [{lo}-{hi}] {how}"
+
+
+def compact(groups: dict) -> str:
+    """The README's table of a world: one line per agent (t: Student-t over training seeds;
+    CP: Clopper-Pearson over the scenarios)."""
+    lines = ["| agent | seeds | trained on (destroyed) | success, 1st trial, train | "
+             "success, 1st trial, new | real / imagined trials per scenario, new |",
+             "|---|---|---|---|---|---|"]
+    for name, g in groups.items():
+        seeds = g["seeds"].values()
+        real = _mean([float(s["new"].row["trials_per_scenario"]) for s in seeds if "new" in s])
+        imag = _mean([float(s["new"].row.get("model_rollouts_per_scenario") or 0)
+                      for s in seeds if "new" in s])
+        if g["learns"]:
+            trn = [s.get("training", {}) for s in seeds]
+            eps = _mean([float(t["episodes"]) for t in trn if t.get("episodes") not in (None, "")])
+            dead = _mean([float(t["deaths"]) for t in trn if t.get("deaths") not in (None, "")])
+            trained = f"{eps:,.0f} ({dead:,.0f})"
+        else:
+            trained = "-"
+        lines.append(f"| {name} | {len(g['seeds']) if g['learns'] else '-'} | {trained} | "
+                     f"{_short(rate_interval(g, 'train'))} | {_short(rate_interval(g, 'new'))} | "
+                     f"{real:.2f} / {imag:,.0f} |")
+    return "\n".join(lines) + "\n"
+
+
 def versus(groups: dict, reference: str, split: str) -> str:
     """Each agent's first-trial success minus the reference's on the same scenarios.
 
@@ -323,15 +358,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shift", nargs="*", type=Path, default=[], help="shift folders")
     ap.add_argument("--reference", default="planner", help="the agent others are compared to")
     ap.add_argument("--out", type=Path, default=None, help="also write the tables here")
+    ap.add_argument("--readme", type=Path, default=None,
+                    help="compare each world's compact table with the block between "
+                    "<!-- headline-WORLD:begin/end --> in this file (exit 1 on a difference)")
+    ap.add_argument("--write", action="store_true", help="with --readme: put the tables in")
     args = ap.parse_args(argv)
     text = []
     by_world: dict = defaultdict(dict)
-    for f in args.sweeps:
-        for name, g in read_sweep(f).items():
-            by_world[g["world"]][name] = g
     for f in args.eval:
         for name, g in read_eval(f).items():
             by_world[g["world"]][name] = g
+    for f in args.sweeps:  # an agent in both: the sweep's cells (its seeds) are the figure
+        for name, g in read_sweep(f).items():
+            by_world[g["world"]][name] = g
+    for world in by_world:  # learners first (PPO first), then the agents that do not learn
+        by_world[world] = dict(sorted(by_world[world].items(), key=lambda kv: (
+            not kv[1]["learns"], kv[1]["algo"] != "ppo")))
     for world, groups in by_world.items():
         text.append(headline(groups, world))
         for split in ("train", "new"):
@@ -346,10 +388,34 @@ def main(argv: list[str] | None = None) -> int:
     for f in args.shift:
         text.append(f"**{f.name}**\n\n" + ladder(read_shift(f)))
     result = "\n".join(text)
-    print(result)
+    if args.readme is None:
+        print(result)
     if args.out:
         args.out.write_text(result)
+    if args.readme is not None:
+        return _check_readme(args.readme, by_world, args.write)
     return 0
+
+
+def _check_readme(path: Path, by_world: dict, write: bool) -> int:
+    """Each world's compact table against its block in ``path`` (``--write``: replace it)."""
+    text, status = path.read_text(), 0
+    for world, groups in by_world.items():
+        short = get_world(world).name
+        begin, end = f"<!-- headline-{short}:begin -->\n", f"<!-- headline-{short}:end -->"
+        if begin not in text:
+            continue
+        i, j = text.index(begin) + len(begin), text.index(end)
+        want = compact(groups)
+        if text[i:j] != want:
+            if write:
+                text = text[:i] + want + text[j:]
+            else:
+                print(f"{path}: the {short} table differs from the folders':\n{want}")
+                status = 1
+    if write:
+        path.write_text(text)
+    return status
 
 
 if __name__ == "__main__":
