@@ -66,6 +66,13 @@ class Ensemble(nn.Module):
         mean, logvar = self._normalized(xn)
         return mean * self.y_std + self.y_mean, torch.exp(0.5 * logvar) * self.y_std
 
+    def forward_each(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Member ``m`` on its own inputs ``x[m]`` (``x``: (members, batch, inputs)): mean
+        and std, (members, batch, outputs), in raw units - trajectory sampling (PETS's
+        TS-infinity), where each imagined trajectory keeps to one member."""
+        mean, logvar = self._normalized((x - self.x_mean) / self.x_std)
+        return mean * self.y_std + self.y_mean, torch.exp(0.5 * logvar) * self.y_std
+
     def fit(self, x: np.ndarray, y: np.ndarray, steps: int, rng: np.random.Generator,
             batch: int = 256, lr: float = 1e-3, weight_decay: float = 1e-5) -> float:
         """Train on ``(x, y)`` (each member on its own bootstrap) for ``steps`` gradient
@@ -107,15 +114,17 @@ class Ensemble(nn.Module):
 
 def cem(score, dims: int, generator: torch.Generator, population: int = 400,
         iterations: int = 5, elites: int = 40, first: int = 1000,
-        alpha: float = 0.1) -> tuple[torch.Tensor, int]:
-    """The cross-entropy method over the box ``[-1, 1]^dims``: ``first`` uniform candidates,
-    then ``iterations`` Gaussian refinements around the elites. ``score(candidates)`` (batch,
-    dims) -> (batch,) higher is better. Returns the best candidate seen and the number of
-    candidates scored."""
+        alpha: float = 0.1, seeds: torch.Tensor | None = None) -> tuple[torch.Tensor, int]:
+    """The cross-entropy method over the box ``[-1, 1]^dims``: ``first`` uniform candidates
+    (after the given ``seeds``, (k, dims), if any), then ``iterations`` Gaussian refinements
+    around the elites. ``score(candidates)`` (batch, dims) -> (batch,) higher is better.
+    Returns the best candidate seen and the number of candidates scored."""
     cand = torch.rand(first, dims, generator=generator) * 2 - 1
+    if seeds is not None:
+        cand = torch.cat([seeds.to(cand.dtype), cand])
     scores = score(cand)
     best_x, best_s = cand[int(torch.argmax(scores))], float(scores.max())
-    count = first
+    count = len(cand)
     top = cand[torch.topk(scores, elites).indices]
     mean, std = top.mean(0), top.std(0).clamp_min(0.02)
     for _ in range(iterations):
