@@ -10,6 +10,8 @@ of candidates is a few batched matrix products, no Python loop per member or sam
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch import nn
@@ -72,6 +74,27 @@ class Ensemble(nn.Module):
         TS-infinity), where each imagined trajectory keeps to one member."""
         mean, logvar = self._normalized((x - self.x_mean) / self.x_std)
         return mean * self.y_std + self.y_mean, torch.exp(0.5 * logvar) * self.y_std
+
+    def numpy_means(self) -> Callable[[np.ndarray], np.ndarray]:
+        """A frozen copy of :meth:`forward_each`'s means in numpy (float64): member ``m`` on
+        ``x[m]``, (members, batch, inputs) -> (members, batch, outputs). For a planner's
+        rollouts of a few dozen candidates, where torch's per-operation overhead costs more
+        than the arithmetic."""
+        layers = [(w.detach().numpy().astype(np.float64), b.detach().numpy().astype(np.float64))
+                  for w, b in zip(self.weights, self.biases, strict=True)]
+        x_mean, x_std, y_mean, y_std = (getattr(self, k).numpy().astype(np.float64)
+                                        for k in ("x_mean", "x_std", "y_mean", "y_std"))
+        outputs, last = self.outputs, len(layers) - 1
+
+        def means(x: np.ndarray) -> np.ndarray:
+            h = (x - x_mean) / x_std
+            for i, (w, b) in enumerate(layers):
+                h = np.matmul(h, w) + b
+                if i < last:
+                    h = h / (1.0 + np.exp(-h))  # SiLU
+            return h[..., :outputs] * y_std + y_mean
+
+        return means
 
     def fit(self, x: np.ndarray, y: np.ndarray, steps: int, rng: np.random.Generator,
             batch: int = 256, lr: float = 1e-3, weight_decay: float = 1e-5) -> float:

@@ -39,8 +39,8 @@ safe, the one whose first conflict comes latest. Its speed is capped at the fast
 driven plus ``explored_margin`` m/s (it does not trust its model beyond its data).
 
 **Data collection.** The untrained agent wanders: pure pursuit along the route, a random
-throttle (a smooth random walk) below half the limit. Training drives after the first fit
-plan with the model and add Gaussian noise (``noise``) to the throttle. After every drive
+throttle (a smooth random walk about 0.3) below half the limit. Training drives after the
+first fit plan with the model and add Gaussian noise (``noise``) to the throttle. After every drive
 both ensembles are refitted (warm-started) on all transitions.
 
 Its model error (:meth:`CityPETS.model_error`) is the one-period prediction error of the
@@ -252,9 +252,7 @@ class CityPETS(CityPlanner):
         self._k = 0
         self._action = np.zeros(2, dtype=np.float32)
         self._u = 0.0  # the wandering throttle
-        self._pts = torch.as_tensor(self.route.points, dtype=torch.float32)
-        self._cum = torch.as_tensor(self.route.cum, dtype=torch.float32)
-        self._onehot = torch.eye(len(WEATHER_CLASSES))[self._weather]
+        self._car_means = self.model.numpy_means()  # frozen for the drive
         # a drive's draws: from the scenario (and the drive's number when training), so an
         # evaluation repeats and a resumed run draws as the straight one did
         key = zlib.crc32(np.array([*view.start, *view.goal, *view.ego]).tobytes())
@@ -311,7 +309,7 @@ class CityPETS(CityPlanner):
         steer0 = float(view.steer)
 
         def score(cand: torch.Tensor) -> torch.Tensor:
-            u = cand[:, 0]
+            u = cand[:, 0].numpy().astype(np.float64)
             poses, arc, speed, lateral = self._rollout(x, y, h, v, steer0, u)
             members = poses.shape[0]
             out = np.empty(len(u))
@@ -330,7 +328,8 @@ class CityPETS(CityPlanner):
                     continue
                 ref = self.v_ref[np.minimum(self._route_index(arc[:, c]), len(self.v_ref) - 1)]
                 over = np.maximum(speed[:, c] - ref, 0.0).sum(1).mean() * self.step
-                out[c] = -abs(float(speed[:, c, kc].mean()) - v_des) - over
+                # on a tie (a model that has not seen the car move yet) it goes: it learns more
+                out[c] = -abs(float(speed[:, c, kc].mean()) - v_des) - over + 1e-3 * uc
             return torch.as_tensor(out)
 
         hp = self.hp
@@ -343,62 +342,62 @@ class CityPETS(CityPlanner):
         return np.searchsorted(self.route.cum, arc)
 
     def _wander(self, v: float) -> float:
-        """The untrained agent's throttle: a smooth random walk, braking above half the
-        limit."""
-        self._u = float(np.clip(0.8 * self._u + 0.4 * self._draws.standard_normal(), -1, 1))
+        """The untrained agent's throttle: a smooth random walk about 0.3 (it gets
+        somewhere), braking above half the limit."""
+        self._u = float(np.clip(0.8 * self._u + 0.06 + 0.4 * self._draws.standard_normal(),
+                                -1, 1))
         return -1.0 if v > 0.5 * float(self.map.speed_limit) else self._u
 
     def _rollout(self, x: float, y: float, h: float, v: float, steer: float,
-                 u: torch.Tensor) -> tuple[np.ndarray, ...]:
+                 u: np.ndarray) -> tuple[np.ndarray, ...]:
         """Candidates ``u`` (n,) imagined by every member: poses ``(M, n, T, 3)``, route arc
-        lengths, speeds and distances from the route ``(M, n, T)``, at :attr:`times`."""
+        lengths, speeds and distances from the route ``(M, n, T)``, at :attr:`times`.
+        Batched over members and candidates, in numpy (the ensemble's frozen means,
+        :meth:`~..ensemble.Ensemble.numpy_means`)."""
         M, n, T = self.model.members, len(u), len(self.times)
         self._imagined += M * n
         self._model_steps += M * n * T * self._hold
         p = self.params
-        pts, cum = self._pts, self._cum
+        pts, cum = self.route.points, self.route.cum
         R = len(cum)
         wb, max_steer = float(p.wheelbase), float(p.max_steer)
-        X, Y, H, V, ST = (torch.full((M, n), float(z)) for z in (x, y, h, v, steer))
-        i = torch.full((M, n), self._i, dtype=torch.long)
+        X, Y, H, V, ST = (np.full((M, n), float(z)) for z in (x, y, h, v, steer))
+        i = np.full((M, n), self._i, dtype=np.int64)
         sc = cum[i]
-        window = torch.arange(-2, 12)
-        hold = u.to(torch.float32).expand(M, n)
-        stop = torch.full((M, n), self.stop_action)
-        onehot = self._onehot.expand(M, n, -1)
+        window = np.arange(-2, 12)
+        hold = np.broadcast_to(np.asarray(u, dtype=np.float64), (M, n))
+        stop = np.full((M, n), self.stop_action)
+        inp = np.zeros((M, n, len(CAR_INPUTS)))
+        inp[..., 4 + self._weather] = 1.0
         kc = max(1, int(round(self.commit / self.step)))
-        out = torch.empty(6, T, M, n)
+        out = np.empty((6, M, n, T))
         for k in range(T):
             # pure pursuit towards the route point max(4, 0.6 v + 3) m ahead
-            target = torch.clamp(sc + torch.clamp(0.6 * V + 3.0, min=4.0), max=float(cum[-1]))
-            j = torch.clamp(torch.searchsorted(cum, target), 1, R - 1)
-            f = (target - cum[j - 1]) / torch.clamp(cum[j] - cum[j - 1], min=1e-9)
+            target = np.minimum(sc + np.maximum(0.6 * V + 3.0, 4.0), cum[-1])
+            j = np.minimum(np.maximum(np.searchsorted(cum, target), 1), R - 1)
+            f = (target - cum[j - 1]) / np.maximum(cum[j] - cum[j - 1], 1e-9)
             tx = pts[j - 1, 0] + f * (pts[j, 0] - pts[j - 1, 0])
             ty = pts[j - 1, 1] + f * (pts[j, 1] - pts[j - 1, 1])
-            alpha = _wrap(torch.atan2(ty - Y, tx - X) - H)
-            dist = torch.clamp(torch.hypot(tx - X, ty - Y), min=1.0)
-            cmd = torch.clamp(torch.atan2(2.0 * wb * torch.sin(alpha), dist), -max_steer,
-                              max_steer) / max_steer
-            action = hold if k < kc else stop
-            inp = torch.cat([torch.stack([V, ST, action, cmd], -1), onehot], -1)
-            mean, _ = self.model.forward_each(inp)
-            fwd, left, turn, dv, dst = mean.unbind(-1)
-            v_new = torch.clamp(V + dv, min=0.0)
-            moving = ((V + v_new) > 0.05).to(torch.float32)  # a standing car stays put
-            fwd, left, turn = torch.clamp(fwd, min=0.0) * moving, left * moving, turn * moving
-            c, s_ = torch.cos(H), torch.sin(H)
+            alpha = _wrap(np.arctan2(ty - Y, tx - X) - H)
+            dist = np.maximum(np.hypot(tx - X, ty - Y), 1.0)
+            cmd = np.minimum(np.maximum(np.arctan2(2.0 * wb * np.sin(alpha), dist),
+                                        -max_steer), max_steer)
+            inp[..., 0], inp[..., 1] = V, ST
+            inp[..., 2], inp[..., 3] = (hold if k < kc else stop), cmd / max_steer
+            fwd, left, turn, dv, dst = np.moveaxis(self._car_means(inp), -1, 0)
+            v_new = np.maximum(V + dv, 0.0)
+            moving = (V + v_new) > 0.05  # a standing car stays put
+            fwd, left, turn = np.maximum(fwd, 0.0) * moving, left * moving, turn * moving
+            c, s_ = np.cos(H), np.sin(H)
             X, Y = X + fwd * c - left * s_, Y + fwd * s_ + left * c
             H, V, ST = _wrap(H + turn), v_new, ST + dst
             # where it is on the route: the nearest route point in a window ahead
-            win = torch.clamp(i[..., None] + window, 0, R - 1)
+            win = np.minimum(np.maximum(i[..., None] + window, 0), R - 1)
             d2 = (pts[win, 0] - X[..., None]) ** 2 + (pts[win, 1] - Y[..., None]) ** 2
-            dmin, near = d2.min(-1)
-            i = win.gather(-1, near[..., None])[..., 0]
+            i = np.minimum(np.maximum(i + window[np.argmin(d2, axis=-1)], 0), R - 1)
             sc = cum[i]
-            out[:, k] = torch.stack([X, Y, H, sc, V, torch.sqrt(dmin)])
-        arr = out.permute(0, 2, 3, 1).to(torch.float64).numpy()  # (6, M, n, T)
-        poses = np.ascontiguousarray(np.moveaxis(arr[:3], 0, -1))
-        return poses, arr[3], arr[4], arr[5]
+            out[:, :, :, k] = X, Y, H, sc, V, np.sqrt(d2.min(-1))
+        return np.ascontiguousarray(np.moveaxis(out[:3], 0, -1)), out[3], out[4], out[5]
 
     # --- other drivers ---------------------------------------------------------------------
     def _driver_features(self, seen: np.ndarray, ids: np.ndarray, lane: np.ndarray,
