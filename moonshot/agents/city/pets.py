@@ -7,8 +7,9 @@ in sight, the weather's class - and the planner's route-following and checking s
 (:class:`~.planner.CityPlanner`): pure pursuit along the route (with the view's wheelbase and
 steering range: the geometry of its controller), candidate motions that hold a throttle for
 ``commit`` s and then brake to a standstill, the margins to predicted cars, the lights and
-the cars behind it. No car model: how the car answers throttle, brakes and steering on this
-road is learned.
+the cars behind it; and the documented sign of ``action[0]`` (at or below zero it gains no
+speed). No car model: how the car answers throttle, brakes and steering on this road is
+learned.
 
 **Learned (from its own drives).**
 
@@ -39,8 +40,11 @@ safe, the one whose first conflict comes latest. Its speed is capped at the fast
 driven plus ``explored_margin`` m/s (it does not trust its model beyond its data).
 
 **Data collection.** The untrained agent wanders: pure pursuit along the route, a random
-throttle (a smooth random walk about 0.3) below half the limit. Training drives after the
-first fit plan with the model and add Gaussian noise (``noise``) to the throttle. After every drive
+throttle (a smooth random walk about 0.3) below half the limit; so do the first
+``random_drives`` training drives. Later training drives plan with the model and add
+Gaussian noise (``noise``) to the throttle; one that has stood still for ``unstick`` s
+(its model has not yet learned to pull away from where it stands) wanders for half as
+long. After every drive
 both ensembles are refitted (warm-started) on all transitions.
 
 Its model error (:meth:`CityPETS.model_error`) is the one-period prediction error of the
@@ -152,7 +156,9 @@ class CityPETS(CityPlanner):
     :param seed: the run's seed (initial weights, bootstraps, exploration, CEM draws).
     :param members, hidden, layers: the car-model ensemble; ``driver_hidden``: the driver
         model's width (same members and layers).
+    :param random_drives: training drives that wander (no model) before it plans.
     :param noise: std of the noise on a training drive's throttle.
+    :param unstick: a training drive standing this long (s) wanders for half as long.
     :param population, iterations, elites: the cross-entropy method after its grid.
     :param fit_steps, fit_steps_per_sample, max_fit_steps, lr: a refit's gradient steps
         (``fit_steps`` + ``fit_steps_per_sample`` x transitions, at most ``max_fit_steps``).
@@ -173,7 +179,8 @@ class CityPETS(CityPlanner):
     prior_speeding, prior_accel = PRIOR["speeding"], PRIOR["driver_accel"]
 
     def __init__(self, seed: int = 0, members: int = 5, hidden: int = 64, layers: int = 2,
-                 driver_hidden: int = 32, noise: float = 0.15, population: int = 8,
+                 driver_hidden: int = 32, random_drives: int = 2, noise: float = 0.15,
+                 unstick: float = 10.0, population: int = 8,
                  iterations: int = 1, elites: int = 3, fit_steps: int = 300,
                  fit_steps_per_sample: float = 0.1, max_fit_steps: int = 1500,
                  lr: float = 1e-3, stop_action: float = -0.8, off_route: float = 2.0,
@@ -182,7 +189,8 @@ class CityPETS(CityPlanner):
         super().__init__("honest", horizon, step, commit, margin, 5.0, lateral_accel)
         self.name = "pets"
         self.seed = int(seed)
-        self.hp = {"noise": float(noise), "population": int(population),
+        self.hp = {"random_drives": int(random_drives), "noise": float(noise),
+                   "unstick": float(unstick), "population": int(population),
                    "iterations": int(iterations), "elites": int(elites),
                    "fit_steps": int(fit_steps),
                    "fit_steps_per_sample": float(fit_steps_per_sample),
@@ -252,6 +260,7 @@ class CityPETS(CityPlanner):
         self._k = 0
         self._action = np.zeros(2, dtype=np.float32)
         self._u = 0.0  # the wandering throttle
+        self._still_since, self._wander_until = float(view.time), -1.0
         self._car_means = self.model.numpy_means()  # frozen for the drive
         # a drive's draws: from the scenario (and the drive's number when training), so an
         # evaluation repeats and a resumed run draws as the straight one did
@@ -270,7 +279,7 @@ class CityPETS(CityPlanner):
                 self._log.append([*self._last, *now, self._hold * float(self.dt),
                                   float(self._weather), float(self.drives)])
             action = self._decide()
-            if self.training and self.refits:
+            if self.training and self.refits and now[3] > 0.3:
                 action[0] += self.hp["noise"] * self._draws.standard_normal()
             action = np.clip(action, -1.0, 1.0).astype(np.float32)
             self._last = [*now, float(action[0]), float(action[1])]
@@ -301,7 +310,7 @@ class CityPETS(CityPlanner):
         self._s = s
         steer, _, _ = pure_pursuit(x, y, h, v, self._path, self._i, p.wheelbase, p.max_steer)
         scene = self._scene(x, y, h)  # tracks the cars (the driver model's data) always
-        if self.refits == 0:
+        if self._wandering(v):
             return np.array([self._wander(v), steer / p.max_steer])
         v_des = float(self.v_ref[min(self._i, len(self.v_ref) - 1)])
         T = len(self.times)
@@ -337,6 +346,24 @@ class CityPETS(CityPlanner):
             best, _ = cem(score, 1, self._gen, hp["population"], hp["iterations"], hp["elites"],
                           first=0, seeds=torch.tensor(THROTTLE_GRID)[:, None])
         return np.array([float(best[0]), steer / p.max_steer])
+
+    def _wandering(self, v: float) -> bool:
+        """Wander this decision: untrained, one of the first ``random_drives`` training
+        drives, or a training drive that stood still ``unstick`` s (a model that has not
+        learned to pull away from where it stands learns it so)."""
+        if self.refits == 0 or (self.training and self.drives < self.hp["random_drives"]):
+            return True
+        if not self.training:
+            return False
+        assert self.view is not None  # set by begin_episode
+        now = float(self.view.time)
+        if v > 0.3 or now < self._wander_until:
+            self._still_since = now if v > 0.3 else self._still_since
+            return now < self._wander_until
+        if now - self._still_since >= self.hp["unstick"]:
+            self._wander_until, self._still_since = now + 0.5 * self.hp["unstick"], now
+            return True
+        return False
 
     def _route_index(self, arc: np.ndarray) -> np.ndarray:
         return np.searchsorted(self.route.cum, arc)
@@ -383,9 +410,11 @@ class CityPETS(CityPlanner):
             cmd = np.minimum(np.maximum(np.arctan2(2.0 * wb * np.sin(alpha), dist),
                                         -max_steer), max_steer)
             inp[..., 0], inp[..., 1] = V, ST
-            inp[..., 2], inp[..., 3] = (hold if k < kc else stop), cmd / max_steer
+            throttle = hold if k < kc else stop
+            inp[..., 2], inp[..., 3] = throttle, cmd / max_steer
             fwd, left, turn, dv, dst = np.moveaxis(self._car_means(inp), -1, 0)
-            v_new = np.maximum(V + dv, 0.0)
+            # the action's documented sign: no throttle, no speed gained
+            v_new = np.maximum(np.where(throttle > 0.0, V + dv, V + np.minimum(dv, 0.0)), 0.0)
             moving = (V + v_new) > 0.05  # a standing car stays put
             fwd, left, turn = np.maximum(fwd, 0.0) * moving, left * moving, turn * moving
             c, s_ = np.cos(H), np.sin(H)
