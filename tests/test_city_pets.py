@@ -38,9 +38,9 @@ def _rows(path: Path) -> list[dict]:
 
 
 def _cfg(tmp_path: Path, timesteps: int, name: str, **kw) -> TrainConfig:
+    kw.setdefault("hyperparams", dict(SMALL_HP))
     return TrainConfig(env="city", algo="pets", timesteps=timesteps, seed=4,
-                       out=str(tmp_path / name), progress=False, env_kwargs=dict(SMALL),
-                       hyperparams=dict(SMALL_HP), **kw)
+                       out=str(tmp_path / name), progress=False, env_kwargs=dict(SMALL), **kw)
 
 
 @settings(max_examples=25, deadline=None)
@@ -98,16 +98,21 @@ def test_pets_learns_in_a_small_city_and_logs_its_costs(tmp_path):
 
 
 def test_a_tiny_pets_run_resumes_exactly_and_loads_through_evaluate(tmp_path):
-    common = {"eval_every": 600, "eval_episodes": 1, "checkpoint_every": 200}
-    straight = train(_cfg(tmp_path, 600, "straight", **common))
-    train(_cfg(tmp_path, 250, "resumed", **common))
-    resumed = train(_cfg(tmp_path, 600, "resumed", **common), resume=True)
+    # one wandering drive, then planned ones: the resume crosses a planned drive
+    common = {"eval_every": 800, "eval_episodes": 1, "checkpoint_every": 200,
+              "hyperparams": {**SMALL_HP, "random_drives": 1}}
+    straight = train(_cfg(tmp_path, 800, "straight", **common))
+    train(_cfg(tmp_path, 300, "resumed", **common))  # stops after the first drive
+    resumed = train(_cfg(tmp_path, 800, "resumed", **common), resume=True)
     timing = ("wall_time_s", "compute_s")
-    for name in ("episodes.csv", "model_error.csv"):
-        a, b = _rows(straight / name), _rows(resumed / name)
-        assert len(a) == len(b) >= 2
-        assert [{k: v for k, v in r.items() if k not in timing} for r in a] == \
-            [{k: v for k, v in r.items() if k not in timing} for r in b]
+    a, b = _rows(straight / "episodes.csv"), _rows(resumed / "episodes.csv")
+    assert len(a) == len(b) >= 2 and int(a[-1]["model_rollouts"]) > 0  # a planned drive
+    assert [{k: v for k, v in r.items() if k not in timing} for r in a] == \
+        [{k: v for k, v in r.items() if k not in timing} for r in b]
+    # the resumed run also evaluated where its first budget ended; the rest agrees
+    a, b = _rows(straight / "model_error.csv"), _rows(resumed / "model_error.csv")
+    steps = {r["env_steps"] for r in a}
+    assert len(a) >= 4 and a == [r for r in b if r["env_steps"] in steps]
     with np.load(straight / "model.npz", allow_pickle=False) as x, \
             np.load(resumed / "model.npz", allow_pickle=False) as y:
         assert sorted(x.files) == sorted(y.files)

@@ -343,8 +343,8 @@ class CityPETS(CityPlanner):
 
         hp = self.hp
         with torch.no_grad():
-            best, _ = cem(score, 1, self._gen, hp["population"], hp["iterations"], hp["elites"],
-                          first=0, seeds=torch.tensor(THROTTLE_GRID)[:, None])
+            best, _ = cem(score, 1, self._gen, int(hp["population"]), int(hp["iterations"]),
+                          int(hp["elites"]), first=0, seeds=torch.tensor(THROTTLE_GRID)[:, None])
         return np.array([float(best[0]), steer / p.max_steer])
 
     def _wandering(self, v: float) -> bool:
