@@ -149,3 +149,20 @@ def test_the_information_rule_covers_pets():
 
     assert (AGENTS / "city" / "pets.py").exists()
     assert not {v for v in violations() if v[0] == "city/pets.py"}
+
+
+def test_a_column_constant_in_training_does_not_blow_up_a_new_value():
+    # the training maps share one speed limit; a new map's limit once made the driver model
+    # predict speed changes of 10^5 m/s (a near-zero spread in the normalization)
+    import torch
+
+    from moonshot.agents.ensemble import Ensemble
+
+    model = Ensemble(3, 1, 2, 16, 2, generator=torch.Generator().manual_seed(0))
+    x = np.random.default_rng(0).normal(size=(200, 3))
+    x[:, 1] = 13.9
+    model.fit(x, 2.0 * x[:, :1], 300, np.random.default_rng(1))
+    x[:, 1] = 16.7
+    with torch.no_grad():
+        mean, _ = model(torch.as_tensor(x[:20], dtype=torch.float32))
+    assert float(mean.abs().max()) < 100.0

@@ -104,11 +104,9 @@ class Ensemble(nn.Module):
         x_t = torch.as_tensor(x, dtype=torch.float32)
         y_t = torch.as_tensor(y, dtype=torch.float32)
         self.x_mean.copy_(x_t.mean(0))
-        self.x_std.copy_(x_t.std(0).clamp_min(1e-6) if len(x_t) > 1 else torch.ones_like(
-            self.x_std))
+        self.x_std.copy_(_scale(x_t))
         self.y_mean.copy_(y_t.mean(0))
-        self.y_std.copy_(y_t.std(0).clamp_min(1e-6) if len(y_t) > 1 else torch.ones_like(
-            self.y_std))
+        self.y_std.copy_(_scale(y_t))
         xn, yn = (x_t - self.x_mean) / self.x_std, (y_t - self.y_mean) / self.y_std
         n = len(x_t)
         boot = rng.integers(0, n, size=(self.members, n))
@@ -133,6 +131,16 @@ class Ensemble(nn.Module):
 
     def load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         self.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in arrays.items()})
+
+
+def _scale(a: torch.Tensor) -> torch.Tensor:
+    """Per-column standard deviations for normalization; 1 for a column the data hold
+    constant (a speed limit the training maps share, a weather never seen): dividing by its
+    near-zero spread would blow a value it has not seen up by a million."""
+    if len(a) < 2:
+        return torch.ones(a.shape[1])
+    std = a.std(0)
+    return torch.where(std < 1e-6, torch.ones_like(std), std)
 
 
 def cem(score, dims: int, generator: torch.Generator, population: int = 400,

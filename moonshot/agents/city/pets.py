@@ -480,7 +480,8 @@ class CityPETS(CityPlanner):
             return super()._driver_estimates(seen, ids, lane, s)
         with torch.no_grad():
             mean, std = self.drivers(torch.as_tensor(feats, dtype=torch.float32))
-        hi = np.maximum((mean + 2.0 * std).amax(0).numpy().astype(np.float64), 0.0)
+        # (bounded: a car gains no more than 10 m/s in 2 s, whatever a member extrapolates)
+        hi = np.clip((mean + 2.0 * std).amax(0).numpy().astype(np.float64), 0.0, 10.0)
         gain = np.maximum(hi[:, 0], hi[:, 1])
         return seen[:, 3] + gain + 1.0, np.maximum(hi[:, 0], 0.5 * hi[:, 1]) + 0.2
 
