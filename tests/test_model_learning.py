@@ -134,9 +134,13 @@ def test_a_learned_model_run_loads_through_moonshot_evaluate(tmp_path):
     assert all(int(r["model_rollouts"]) > 0 for r in rows)
 
 
-def test_model_algorithms_are_refused_where_not_built(tmp_path):
+def test_model_algorithms_are_refused_where_not_built(tmp_path, monkeypatch):
+    from moonshot.agents import model_learning
     from moonshot.errors import ConfigError
 
+    # every world has both today: a world without pets, as a plug-in world may be
+    monkeypatch.setitem(model_learning.AGENTS, "city",
+                        {"sysid": model_learning.AGENTS["city"]["sysid"]})
     with pytest.raises(ConfigError, match="not built for the city world"):
         train(TrainConfig(env="city", algo="pets", timesteps=10, out=str(tmp_path / "c"),
                           progress=False))

@@ -149,8 +149,9 @@ class TrainConfig:
     env: str  #: world short name or env id (``moon``, ``city``, ``moonshot/CityNav-v0``)
     algo: str = _flag("--algo", "a stable-baselines3 or sb3-contrib algorithm, or pets | sysid",
                       "ppo")
-    #: total env steps (launches for MoonLaunch); None: 100,000 for a new run (pets 3,000,
-    #: sysid 50), the saved budget for a resumed one
+    #: total env steps (launches for MoonLaunch); None: 100,000 for a new run (the
+    #: model-learning agent's own ``default_timesteps``: on moon pets 3,000, sysid 50; on city
+    #: pets 24,000, sysid 22,000), the saved budget for a resumed one
     timesteps: int | None = _flag("--timesteps", "env steps", None)
     seed: int = _flag("--seed", "random seed", 0)
     out: str = _flag("--out", "run folder", "runs/train")

@@ -10,6 +10,8 @@ of candidates is a few batched matrix products, no Python loop per member or sam
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch import nn
@@ -66,6 +68,34 @@ class Ensemble(nn.Module):
         mean, logvar = self._normalized(xn)
         return mean * self.y_std + self.y_mean, torch.exp(0.5 * logvar) * self.y_std
 
+    def forward_each(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Member ``m`` on its own inputs ``x[m]`` (``x``: (members, batch, inputs)): mean
+        and std, (members, batch, outputs), in raw units - trajectory sampling (PETS's
+        TS-infinity), where each imagined trajectory keeps to one member."""
+        mean, logvar = self._normalized((x - self.x_mean) / self.x_std)
+        return mean * self.y_std + self.y_mean, torch.exp(0.5 * logvar) * self.y_std
+
+    def numpy_means(self) -> Callable[[np.ndarray], np.ndarray]:
+        """A frozen copy of :meth:`forward_each`'s means in numpy (float64): member ``m`` on
+        ``x[m]``, (members, batch, inputs) -> (members, batch, outputs). For a planner's
+        rollouts of a few dozen candidates, where torch's per-operation overhead costs more
+        than the arithmetic."""
+        layers = [(w.detach().numpy().astype(np.float64), b.detach().numpy().astype(np.float64))
+                  for w, b in zip(self.weights, self.biases, strict=True)]
+        x_mean, x_std, y_mean, y_std = (getattr(self, k).numpy().astype(np.float64)
+                                        for k in ("x_mean", "x_std", "y_mean", "y_std"))
+        outputs, last = self.outputs, len(layers) - 1
+
+        def means(x: np.ndarray) -> np.ndarray:
+            h = (x - x_mean) / x_std
+            for i, (w, b) in enumerate(layers):
+                h = np.matmul(h, w) + b
+                if i < last:
+                    h = h / (1.0 + np.exp(-h))  # SiLU
+            return h[..., :outputs] * y_std + y_mean
+
+        return means
+
     def fit(self, x: np.ndarray, y: np.ndarray, steps: int, rng: np.random.Generator,
             batch: int = 256, lr: float = 1e-3, weight_decay: float = 1e-5) -> float:
         """Train on ``(x, y)`` (each member on its own bootstrap) for ``steps`` gradient
@@ -74,11 +104,9 @@ class Ensemble(nn.Module):
         x_t = torch.as_tensor(x, dtype=torch.float32)
         y_t = torch.as_tensor(y, dtype=torch.float32)
         self.x_mean.copy_(x_t.mean(0))
-        self.x_std.copy_(x_t.std(0).clamp_min(1e-6) if len(x_t) > 1 else torch.ones_like(
-            self.x_std))
+        self.x_std.copy_(_scale(x_t))
         self.y_mean.copy_(y_t.mean(0))
-        self.y_std.copy_(y_t.std(0).clamp_min(1e-6) if len(y_t) > 1 else torch.ones_like(
-            self.y_std))
+        self.y_std.copy_(_scale(y_t))
         xn, yn = (x_t - self.x_mean) / self.x_std, (y_t - self.y_mean) / self.y_std
         n = len(x_t)
         boot = rng.integers(0, n, size=(self.members, n))
@@ -105,17 +133,29 @@ class Ensemble(nn.Module):
         self.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in arrays.items()})
 
 
+def _scale(a: torch.Tensor) -> torch.Tensor:
+    """Per-column standard deviations for normalization; 1 for a column the data hold
+    constant (a speed limit the training maps share, a weather never seen): dividing by its
+    near-zero spread would blow a value it has not seen up by a million."""
+    if len(a) < 2:
+        return torch.ones(a.shape[1])
+    std = a.std(0)
+    return torch.where(std < 1e-6, torch.ones_like(std), std)
+
+
 def cem(score, dims: int, generator: torch.Generator, population: int = 400,
         iterations: int = 5, elites: int = 40, first: int = 1000,
-        alpha: float = 0.1) -> tuple[torch.Tensor, int]:
-    """The cross-entropy method over the box ``[-1, 1]^dims``: ``first`` uniform candidates,
-    then ``iterations`` Gaussian refinements around the elites. ``score(candidates)`` (batch,
-    dims) -> (batch,) higher is better. Returns the best candidate seen and the number of
-    candidates scored."""
+        alpha: float = 0.1, seeds: torch.Tensor | None = None) -> tuple[torch.Tensor, int]:
+    """The cross-entropy method over the box ``[-1, 1]^dims``: ``first`` uniform candidates
+    (after the given ``seeds``, (k, dims), if any), then ``iterations`` Gaussian refinements
+    around the elites. ``score(candidates)`` (batch, dims) -> (batch,) higher is better.
+    Returns the best candidate seen and the number of candidates scored."""
     cand = torch.rand(first, dims, generator=generator) * 2 - 1
+    if seeds is not None:
+        cand = torch.cat([seeds.to(cand.dtype), cand])
     scores = score(cand)
     best_x, best_s = cand[int(torch.argmax(scores))], float(scores.max())
-    count = first
+    count = len(cand)
     top = cand[torch.topk(scores, elites).indices]
     mean, std = top.mean(0), top.std(0).clamp_min(0.02)
     for _ in range(iterations):

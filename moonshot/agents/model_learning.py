@@ -39,7 +39,8 @@ from .episodes import EvalSettings, evaluate
 AGENTS = {
     "moon": {"pets": "moonshot.agents.moon_pets:MoonPETS",
              "sysid": "moonshot.agents.moon_sysid:MoonSysID"},
-    "city": {"sysid": "moonshot.agents.city.sysid:CitySysID"},
+    "city": {"pets": "moonshot.agents.city.pets:CityPETS",
+             "sysid": "moonshot.agents.city.sysid:CitySysID"},
 }
 MODEL_ERROR_COLUMNS = ("env_steps", "episodes", "split", "n", "signed_miss_err_km",
                        "log_closest_err", "tof_err_days", "hit_agreement", "model_samples",

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from numba import njit
@@ -69,6 +69,21 @@ STANDING_MARGIN = 0.3
 
 if TYPE_CHECKING:
     from ...envs.city_perception import CityView
+
+
+class Scene(NamedTuple):
+    """The other cars as the planner predicts them at one decision: ``cars`` - one
+    ``(T, N, 3)`` array of poses per hypothesis (holding speed, pulling away), ``active`` -
+    which of the N move (the others are passed by their bodies, ``standing``: corners
+    ``(T, M, 4, 2)`` or None), their covering circles (``car_r``, ``car_off``), and the cars
+    following the ego in its lane (``followers``: gaps and speeds, ``(F, 2)``)."""
+
+    cars: Any
+    active: np.ndarray
+    car_r: float
+    car_off: np.ndarray
+    followers: np.ndarray
+    standing: np.ndarray | None
 
 
 @njit(cache=True)
@@ -322,40 +337,14 @@ class CityPlanner(Agent):
         a_track = max(-self._max_brake, min(self._max_accel, (v_des - v) / 0.5))
         cands = sorted({a_track, *[a for a in (2.0, 1.0, 0.0, -1.5, -3.0, -4.5)
                                    if a < a_track and a > -self._max_brake]}, reverse=True)
-        if self.perception == "oracle":
-            cars, active, (car_r, car_off) = self._oracle_predictions(x, y, h)
-            followers, standing = np.zeros((0, 2)), None
-        else:
-            cars, active, (car_r, car_off), followers = self._honest_predictions(x, y, h)
-            standing = None  # the bodies of cars expected to stand, (T, M, 4, 2)
-            if len(cars) and not active.all():
-                still = cars[0][:, ~active]
-                size = self._row_size[~active]
-                standing = rect_corners(still[..., 0], still[..., 1], 0.5 * size[:, 0],
-                                        0.5 * size[:, 1], still[..., 2])
-        near = works[np.hypot(works[:, 0] - x, works[:, 1] - y) < SENSOR_REACH]
-        if len(near):  # barriers stand too, for good
-            body = np.repeat(rect_corners(near[:, 0], near[:, 1], near[:, 2], near[:, 3],
-                                          near[:, 4])[None], len(self.times), axis=0)
-            standing = body if standing is None else np.concatenate([standing, body], axis=1)
+        scene = self._scene(x, y, h, works)
 
         def latest_conflict(a: float) -> int:
             """First conflict of candidate ``a`` (T: none; -1: it breaks a light)."""
             ego_traj, s_traj = self._ego_along(x, y, h, v, a)
             if not self._light_ok(s_traj, s, v):
                 return -1
-            k = len(self.times)
-            for pred in cars:
-                k = min(k, first_conflict(ego_traj, self._ego_off, self._ego_r, pred, active,
-                                          car_off, car_r, self.margin))
-            if standing is not None:
-                body = rect_corners(ego_traj[:, 0], ego_traj[:, 1], 0.5 * p.length,
-                                    0.5 * p.width, ego_traj[:, 2])
-                k = min(k, first_contact(body, standing, STANDING_MARGIN))
-            for gap, v_car in followers:
-                k = min(k, rear_conflict(v, a, self.commit, gap, v_car, self.times,
-                                         self.margin))
-            return k
+            return self._conflict(scene, ego_traj, v, a)
 
         best = (-1, -self._max_brake)  # (first conflict, acceleration)
         for a in [*cands, -self._max_brake]:
@@ -367,6 +356,46 @@ class CityPlanner(Agent):
                 best = (k, a)
         chosen = best[1]
         return np.array([p.throttle(chosen), steer / p.max_steer], dtype=np.float32)
+
+    def _scene(self, x: float, y: float, h: float, works: np.ndarray | None = None) -> Scene:
+        """What the ego's candidates are checked against this step (:class:`Scene`);
+        ``works``: the barriers of roadworks known, ``(W, 5)``, standing for good."""
+        if self.perception == "oracle":
+            cars, active, (car_r, car_off) = self._oracle_predictions(x, y, h)
+            followers, standing = np.zeros((0, 2)), None
+        else:
+            cars, active, (car_r, car_off), followers = self._honest_predictions(x, y, h)
+            standing = None  # the bodies of cars expected to stand, (T, M, 4, 2)
+            if len(cars) and not active.all():
+                still = cars[0][:, ~active]
+                size = self._row_size[~active]
+                standing = rect_corners(still[..., 0], still[..., 1], 0.5 * size[:, 0],
+                                        0.5 * size[:, 1], still[..., 2])
+        near = np.zeros((0, 5)) if works is None else \
+            works[np.hypot(works[:, 0] - x, works[:, 1] - y) < SENSOR_REACH]
+        if len(near):  # barriers stand too, for good
+            body = np.repeat(rect_corners(near[:, 0], near[:, 1], near[:, 2], near[:, 3],
+                                          near[:, 4])[None], len(self.times), axis=0)
+            standing = body if standing is None else np.concatenate([standing, body], axis=1)
+        return Scene(cars, active, car_r, car_off, followers, standing)
+
+    def _conflict(self, scene: Scene, ego_traj: np.ndarray, v: float, a: float) -> int:
+        """Index of the first of :attr:`times` at which the imagined ego poses ``ego_traj``
+        (T, 3) - a candidate holding ``a`` m/s² for :attr:`commit` s from speed ``v`` - come
+        too near a predicted car, touch a standing one or leave a follower too little room;
+        T if never."""
+        p = self.params
+        k = len(self.times)
+        for pred in scene.cars:
+            k = min(k, first_conflict(ego_traj, self._ego_off, self._ego_r, pred, scene.active,
+                                      scene.car_off, scene.car_r, self.margin))
+        if scene.standing is not None:
+            body = rect_corners(ego_traj[:, 0], ego_traj[:, 1], 0.5 * p.length,
+                                0.5 * p.width, ego_traj[:, 2])
+            k = min(k, first_contact(body, scene.standing, STANDING_MARGIN))
+        for gap, v_car in scene.followers:
+            k = min(k, rear_conflict(v, a, self.commit, gap, v_car, self.times, self.margin))
+        return k
 
     def _near(self, pose: np.ndarray, x: float, y: float, h: float):
         """Which cars matter (within ``SENSOR_REACH``), and which of them follow the ego in
@@ -389,6 +418,13 @@ class CityPlanner(Agent):
         active = near & ~behind
         return oracle_predictions(self.view, self._lanes, active, self.times), active, \
             TRAFFIC_CIRCLES
+
+    def _driver_estimates(self, seen: np.ndarray, ids: np.ndarray, lane: np.ndarray,
+                          s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each seen car's desired speed (m/s) and pull-away acceleration (m/s²) from its
+        track (:class:`~.drivers.Tracks`); ``lane``, ``s``: where each is map-matched (-1:
+        off every lane). :class:`~.pets.CityPETS` learns its own."""
+        return self._tracks.desired_speed(ids), self._tracks.max_accel(ids)
 
     def _honest_predictions(self, x: float, y: float, h: float):
         """The cars seen, tracked, each map-matched to its lane and predicted along every
@@ -430,8 +466,8 @@ class CityPlanner(Agent):
         hyp_s = np.array([r[2] for r in rows])
         nxt = np.array([r[3] for r in rows], dtype=np.int64)
         v = seen[owner, 3].copy()
-        v0 = self._tracks.desired_speed(ids[owner])
-        accel = self._tracks.max_accel(ids[owner])
+        v0_seen, accel_seen = self._driver_estimates(seen, ids, lane, s)
+        v0, accel = v0_seen[owner], accel_seen[owner]
         measured = self._tracks.accel(ids[owner])
         half = 0.5 * seen[owner, 4]
         # A standing car stays until it moves (then it is predicted again) - it is yielding
