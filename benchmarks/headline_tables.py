@@ -355,6 +355,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("sweeps", nargs="*", type=Path, help="sweep output folders")
     ap.add_argument("--eval", nargs="*", type=Path, default=[], help="evaluate folders")
+    ap.add_argument("--eval-agents", nargs="*", default=None,
+                    help="keep only these agents of the evaluate folders (default: all)")
     ap.add_argument("--shift", nargs="*", type=Path, default=[], help="shift folders")
     ap.add_argument("--reference", default="planner", help="the agent others are compared to")
     ap.add_argument("--out", type=Path, default=None, help="also write the tables here")
@@ -367,7 +369,8 @@ def main(argv: list[str] | None = None) -> int:
     by_world: dict = defaultdict(dict)
     for f in args.eval:
         for name, g in read_eval(f).items():
-            by_world[g["world"]][name] = g
+            if args.eval_agents is None or name in args.eval_agents:
+                by_world[g["world"]][name] = g
     for f in args.sweeps:  # an agent in both: the sweep's cells (its seeds) are the figure
         for name, g in read_sweep(f).items():
             by_world[g["world"]][name] = g
