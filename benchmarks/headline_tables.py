@@ -188,6 +188,21 @@ def _num(x: float, digits: int = 2) -> str:
     return f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.{digits}f}"
 
 
+def _split_mean(g: dict, split: str, key: str) -> float:
+    """Mean over the group's seeds of a per-scenario figure of its evaluation on ``split``."""
+    return _mean([float(s[split].row.get(key) or 0) for s in g["seeds"].values() if split in s])
+
+
+def _training_means(g: dict) -> tuple[float, float]:
+    """Mean training episodes and destroyed vehicles over the group's seeds."""
+    trn = [s.get("training", {}) for s in g["seeds"].values()]
+
+    def mean(key: str) -> float:
+        return _mean([float(t[key]) for t in trn if t.get(key) not in (None, "")])
+
+    return mean("episodes"), mean("deaths")
+
+
 def headline(groups: dict, world: str) -> str:
     """The main table of a world: success per split, costs, training."""
     lines = ["| agent | seeds | success, first trial, train | success, first trial, new | "
@@ -195,16 +210,11 @@ def headline(groups: dict, world: str) -> str:
              "imagined trials per scenario (new) | training: episodes / destroyed |",
              "|---|---|---|---|---|---|---|---|"]
     for name, g in groups.items():
-        seeds = g["seeds"].values()
-        tr = [_mean([float(s[sp].row["trials_per_scenario"]) for s in seeds if sp in s])
-              for sp in ("train", "new")]
-        death = _mean([float(s["new"].row["death_rate"]) for s in seeds if "new" in s])
-        imag = _mean([float(s["new"].row.get("model_rollouts_per_scenario") or 0)
-                      for s in seeds if "new" in s])
-        trn = [s.get("training", {}) for s in seeds]
+        tr = [_split_mean(g, sp, "trials_per_scenario") for sp in ("train", "new")]
+        death = _split_mean(g, "new", "death_rate")
+        imag = _split_mean(g, "new", "model_rollouts_per_scenario")
         if g["learns"]:
-            eps = _mean([float(t["episodes"]) for t in trn if t.get("episodes") not in (None, "")])
-            dead = _mean([float(t["deaths"]) for t in trn if t.get("deaths") not in (None, "")])
+            eps, dead = _training_means(g)
             training = f"{eps:,.0f} / {dead:,.0f}"
         else:
             training = "none"
@@ -236,14 +246,10 @@ def compact(groups: dict) -> str:
              "success, 1st trial, new | real / imagined trials per scenario, new |",
              "|---|---|---|---|---|---|"]
     for name, g in groups.items():
-        seeds = g["seeds"].values()
-        real = _mean([float(s["new"].row["trials_per_scenario"]) for s in seeds if "new" in s])
-        imag = _mean([float(s["new"].row.get("model_rollouts_per_scenario") or 0)
-                      for s in seeds if "new" in s])
+        real = _split_mean(g, "new", "trials_per_scenario")
+        imag = _split_mean(g, "new", "model_rollouts_per_scenario")
         if g["learns"]:
-            trn = [s.get("training", {}) for s in seeds]
-            eps = _mean([float(t["episodes"]) for t in trn if t.get("episodes") not in (None, "")])
-            dead = _mean([float(t["deaths"]) for t in trn if t.get("deaths") not in (None, "")])
+            eps, dead = _training_means(g)
             trained = f"{eps:,.0f} ({dead:,.0f})"
         else:
             trained = "-"
