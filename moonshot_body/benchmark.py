@@ -8,32 +8,20 @@ import time
 
 import numpy as np
 
-from moonshot.agents.base import perception_view
-from moonshot.evaluation.benchmark import _median_rate, _random_steps
+from moonshot.evaluation.benchmark import _median_rate, _random_steps, decision_times
 
 from . import ENV_ID
 
 
 def planner_decision_ms(decisions: int = 100, **options: object) -> float:
-    """Median CPU milliseconds of one planner decision (a replanning step included every
-    ``replan_every`` steps), over ``decisions`` steps of one walk."""
+    """Mean CPU milliseconds of one planner decision (a replanning step included every
+    ``replan_every`` steps), over ``decisions`` steps from the walk of seed 0."""
     import gymnasium as gym
 
     from .agents.planner import BodyPlanner
 
     env = gym.make(ENV_ID).unwrapped
-    planner = BodyPlanner(**options)  # type: ignore[arg-type]
-    obs, info = env.reset(seed=0)
-    planner.begin_episode(perception_view(planner, env), obs, info)
-    times = []
-    for _ in range(decisions):
-        t0 = time.process_time()
-        action, _ = planner.predict(obs)
-        times.append(time.process_time() - t0)
-        obs, _, term, trunc, info = env.step(action)
-        if term or trunc:
-            obs, info = env.reset()
-            planner.begin_episode(perception_view(planner, env), obs, info)
+    times = decision_times(env, BodyPlanner(**options), decisions)  # type: ignore[arg-type]
     env.close()
     return 1e3 * float(np.mean(times))
 

@@ -153,25 +153,34 @@ def moon_planner_figures(moon_scenarios: int) -> dict:
     return {"moon_planner_plan_ms_median": 1e3 * float(np.median(times[1:]))}
 
 
+def decision_times(env: Any, agent: Any, steps: int, seed: int = 0) -> np.ndarray:
+    """CPU seconds of each of ``steps`` decisions of ``agent`` acting in ``env`` (unwrapped),
+    from ``reset(seed)``, a new episode begun wherever one ends (a plug-in world's benchmark
+    uses it too)."""
+    from ..agents.base import perception_view
+
+    obs, info = env.reset(seed=seed)
+    agent.begin_episode(perception_view(agent, env), obs, info)
+    dts = []
+    for _ in range(steps):
+        t0 = time.process_time()
+        action, _ = agent.predict(obs)
+        dts.append(time.process_time() - t0)
+        obs, _, term, trunc, info = env.step(action)
+        if term or trunc:
+            agent.end_episode(info)
+            obs, info = env.reset()
+            agent.begin_episode(perception_view(agent, env), obs, info)
+    return np.array(dts)
+
+
 def city_planner_figures(city_steps: int) -> dict:
     import gymnasium as gym
 
     from ..agents.city import CityPlanner
 
     cenv = cast("CityNavV1Env", gym.make("moonshot/CityNav-v1", split="new").unwrapped)
-    cp = CityPlanner()
-    obs, info = cenv.reset(seed=0)
-    cp.begin_episode(cenv.perceive(), obs, info)
-    dts = []
-    for _ in range(city_steps):
-        t0 = time.process_time()
-        action, _ = cp.predict(obs)
-        dts.append(time.process_time() - t0)
-        obs, _, term, trunc, info = cenv.step(action)
-        if term or trunc:
-            cp.end_episode(info)
-            obs, info = cenv.reset()
-            cp.begin_episode(cenv.perceive(), obs, info)
+    dts = decision_times(cenv, CityPlanner(), city_steps)
     cenv.close()
     return {"city_planner_decision_ms_median": 1e3 * float(np.median(dts)),
             "city_planner_decision_ms_p95": 1e3 * float(np.percentile(dts, 95))}
