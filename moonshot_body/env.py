@@ -339,7 +339,8 @@ class BodyWalkEnv(gym.Env):
         a = np.clip(a, -1.0, 1.0)
         targets = self.design.targets(a)
         act = self.layout.actuator
-        self.data.ctrl[act[act >= 0]] = targets[act >= 0]
+        driven = act >= 0  # a missing knee has no actuator
+        self.data.ctrl[act[driven]] = targets[driven]
         mujoco.mj_step(self.model, self.data, SUBSTEPS)
         self._steps += 1
         dist = self._goal_distance()
