@@ -221,6 +221,8 @@ def test_shipped_example_spec_expands():
     ({"colour": "red"}, "unknown sweep spec key"),
     ({"seeds": []}, "empty list"),
     ({"seeds": [0, -1]}, "seeds"),
+    ({"agents": [{"planner": True, "seeds": [1, 1]}]}, "agents[0].seeds repeat"),
+    ({"agents": [{"algo": "ppo", "timesteps": 10, "seeds": "0"}]}, "must be a list"),
     ({"world": "mars"}, "known worlds"),
     ({"agents": [{"algo": "dqn", "timesteps": 10}]}, "dqn"),
     ({"agents": [{"algo": "ppo"}]}, "timesteps"),
@@ -256,6 +258,13 @@ def test_grids_expand_into_cells():
     assert {c.env_kwargs["traffic_cars"] for c in cells} == {20, 40}
     with pytest.raises(ConfigError, match="distinct label"):
         expand({"world": "moon", "agents": [{"planner": True}, {"planner": True}]})
+
+
+def test_an_agent_may_name_its_own_seeds():
+    """A planner that draws nothing at random needs one seed where the learners get ten."""
+    cells = expand({"world": "moon", "seeds": [0, 1, 2], "agents": [
+        {"algo": "ppo", "timesteps": 10}, {"planner": True, "seeds": [0]}]})
+    assert sorted(c.id for c in cells) == ["planner-s0", "ppo-s0", "ppo-s1", "ppo-s2"]
 
 
 def test_the_aggregate_keeps_columns_only_some_cells_have(tmp_path):

@@ -73,6 +73,7 @@ SCHEMA: dict[str, tuple[SpecKey, ...]] = {
         SpecKey("eval_episodes", "int >= 1", None, "episodes per training-time evaluation"),
         SpecKey("checkpoint_every", "int >= 1", None, "env steps between checkpoints"),
         SpecKey("env_kwargs", "mapping", {}, "env settings of this agent's cells"),
+        SpecKey("seeds", "list of int >= 0", None, "this agent's seeds instead of the spec's"),
     ),
     "planner agent": (
         SpecKey("planner", "true", REQUIRED, "the world's planner"),
@@ -82,6 +83,8 @@ SCHEMA: dict[str, tuple[SpecKey, ...]] = {
         SpecKey("label", "text", None, "the agent's name in tables (default: planner)"),
         SpecKey("max_trials", "int >= 1", None, "trials per scenario (default: the world's)"),
         SpecKey("env_kwargs", "mapping", {}, "env settings of this agent's cells"),
+        SpecKey("seeds", "list of int >= 0", None, "this agent's seeds instead of the spec's "
+                "(e.g. [0] for a planner that draws nothing at random)"),
     ),
     "evaluate": (
         SpecKey("splits", "list of train | new", ["train", "new"], "the splits evaluated"),
@@ -328,13 +331,11 @@ def expand(spec: dict) -> list[Cell]:
     if not agents:
         raise ConfigError("sweep spec: agents is missing (a list of {algo: ...} or "
                           "{planner: true})")
-    seeds = _list(spec, "seeds", [0])
-    _check_grid_size(spec, len(agents) * math.prod(len(v) for v in grid.values()) * len(seeds))
-    for s in seeds:
-        if isinstance(s, bool) or not isinstance(s, int) or s < 0:
-            raise ConfigError(f"sweep spec: seeds must be integers >= 0, got {s!r}")
-    if len(set(seeds)) != len(seeds):
-        raise ConfigError(f"sweep spec: seeds repeat: {seeds}")
+    seeds = _seeds(spec, "seeds")
+    per_agent = [_seeds(a, f"agents[{k}].seeds", seeds) if isinstance(a, dict) else seeds
+                 for k, a in enumerate(agents)]
+    _check_grid_size(spec, sum(len(s) for s in per_agent)
+                     * math.prod(len(v) for v in grid.values()))
     from ...agents.episodes import check_seed_set, scenario_set
 
     evaluate = {**defaults("evaluate"), **_mapping(spec, "evaluate")}
@@ -376,7 +377,7 @@ def expand(spec: dict) -> list[Cell]:
                 raise ConfigError(f"sweep spec: two agents share the label {label!r}; give "
                                   "each a distinct label")
             seen.add(group)
-            for seed in seeds:
+            for seed in per_agent[k]:
                 kwargs = {**base_kwargs, **agent.get("env_kwargs", {}), **values}
                 cells.append(Cell(id=f"{group}-s{seed}", group=group, env_id=env_id,
                                   env_kwargs=kwargs, agent=agent, seed=seed,
@@ -384,6 +385,21 @@ def expand(spec: dict) -> list[Cell]:
                                   relearn=relearn if "algo" in agent else None, grid=values,
                                   seed_set=seed_set))
     return cells
+
+
+def _seeds(where: dict, name: str, default: list | None = None) -> list[int]:
+    """The seeds listed under ``name`` (the spec's, or one agent's ``seeds``; ``default``
+    where absent): integers >= 0, none repeated."""
+    key = name.rsplit(".", 1)[-1]
+    seeds = _list(where, key, default if default is not None else [0])
+    for s in seeds:
+        if isinstance(s, bool) or not isinstance(s, int) or s < 0:
+            raise ConfigError(f"sweep spec: {name} must be integers >= 0, got {s!r}")
+    if not seeds:
+        raise ConfigError(f"sweep spec: {name} is empty")
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"sweep spec: {name} repeat: {seeds}")
+    return seeds
 
 
 def _check_grid_size(spec: dict, cells: int) -> None:
