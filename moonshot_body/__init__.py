@@ -107,6 +107,7 @@ BODY = register_world(World(
     shift_axes=SHIFT_AXES,
     combined_axes=COMBINED_AXES,
     seed_order=SEED_ORDER,
+    learners={"sysid": "moonshot_body.agents.sysid:BodySysID"},
     episode_steps=episode_steps,
     split_keys=("goal_distance", "goal_bearing_deg", "roughness"),
     range_keys=("friction", "slope_deg"),

@@ -456,6 +456,18 @@ class BodyWalkEnv(gym.Env):
         frame, self._renderer = draw(self.model, self.data, self._renderer)
         return frame
 
+    def get_state(self) -> dict:
+        """Where the env stands between two walks, as JSON: its generator's state (all the
+        next ``reset`` draws from). A walk in progress is not saved: checkpoints fall
+        between walks."""
+        return {"rng": self.np_random.bit_generator.state}
+
+    def set_state(self, state: dict) -> None:
+        """Restore a :meth:`get_state` (the next ``reset`` draws what it would have)."""
+        if set(state) != {"rng"}:
+            raise ValueError(f"a BodyWalk state holds only 'rng', got {sorted(state)}")
+        self.np_random.bit_generator.state = state["rng"]
+
     def close(self) -> None:
         if self._renderer is not None and hasattr(self._renderer, "close"):
             self._renderer.close()

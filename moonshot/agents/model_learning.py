@@ -35,7 +35,8 @@ from ..worlds import get_world, resolve_env_id
 from .config import TrainConfig, command_line, default_schedule
 from .episodes import EvalSettings, evaluate
 
-#: The model-learning algorithms, by world: ``algo -> module:Class``.
+#: moonshot's own model-learning algorithms, by world: ``algo -> module:Class`` (a plug-in
+#: world declares its own: :attr:`moonshot.worlds.World.learners`).
 AGENTS = {
     "moon": {"pets": "moonshot.agents.moon_pets:MoonPETS",
              "sysid": "moonshot.agents.moon_sysid:MoonSysID"},
@@ -50,11 +51,12 @@ MODEL_ERROR_COLUMNS = ("env_steps", "episodes", "split", "n", "signed_miss_err_k
 def agent_class(world_name: str, algo: str):
     """The class of the model-learning ``algo`` in a world (a clear error where it is not
     built)."""
-    from ..worlds import load_ref
+    from ..worlds import get_world, load_ref, worlds
 
-    table = AGENTS.get(world_name, {})
+    table = {**AGENTS.get(world_name, {}), **get_world(world_name).learners}
     if algo not in table:
-        have = ", ".join(f"{w} ({', '.join(a)})" for w, a in AGENTS.items())
+        built = {w.name: {**AGENTS.get(w.name, {}), **w.learners} for w in worlds()}
+        have = ", ".join(f"{w} ({', '.join(a)})" for w, a in built.items() if a)
         raise ConfigError(f"--algo {algo} is not built for the {world_name} world yet; "
                           f"model-learning agents exist for: {have}")
     return load_ref(table[algo])

@@ -228,6 +228,11 @@ class World:
         importing it registers the world in another process.
     :param seed_sets: where its development and test seeds lie, per split and shift axis
         (:meth:`seed_range`).
+    :param learners: the agents that learn their own model of this world, trained by
+        ``moonshot train WORLD --algo ALGO`` without SB3 (:mod:`moonshot.agents.
+        model_learning`): ``{algo: class or import string}``, ``algo`` one of ``pets``,
+        ``sysid``. MoonLaunch's and CityNav's are moonshot's own; a plug-in world names its
+        own here.
     :param seed_order: the order in which its shift axes and combined ladders own their seed
         places after the splits, **append-only**: a new axis or ladder is added at its end,
         never in between, so that no existing place's seeds move (docs/protocol.md, "Seed
@@ -263,6 +268,7 @@ class World:
     module: str = ""
     seed_sets: SeedSets = field(default_factory=SeedSets)
     seed_order: tuple[str, ...] = ()
+    learners: Mapping[str, Ref] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.env_ids:

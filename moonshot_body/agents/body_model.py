@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import mujoco
@@ -42,13 +43,57 @@ SOLVER_ITERATIONS = 8
 STONE_DEPTH = 0.1  # m, how far the planner's stone boxes reach under the ground
 
 
-def _mjcf(d: Design, timestep: float, stone_half: float) -> str:
-    """The planner's MJCF of the intact body ``d`` on flat ground, with empty stone slots."""
+@dataclass(frozen=True)
+class Belief:
+    """What a learner believes has changed in the body it drives, in the planner's model
+    family: each leg's servo ``strength`` (fraction of the spec sheet's stiffness, damping
+    and torque) and ``shin`` length (fraction of the spec sheet's; its mass shrinks with it,
+    so a shin near 0 is a shin gone), and a ``payload_kg`` strapped on top of the torso.
+    The default is the intact body of the spec sheet (the planner's)."""
+
+    strength: tuple[float, ...] = (1.0,) * len(LEGS)
+    shin: tuple[float, ...] = (1.0,) * len(LEGS)
+    payload_kg: float = 0.0
+
+    #: The bounds a fit keeps a belief within (a shin never quite 0: MuJoCo needs a body).
+    LOW = (0.05, 0.05, 0.0)
+    HIGH = (1.0, 1.0, 10.0)
+
+    def vector(self) -> np.ndarray:
+        """The nine numbers: four strengths, four shins, the payload."""
+        return np.array([*self.strength, *self.shin, self.payload_kg])
+
+    @classmethod
+    def of(cls, vec: np.ndarray) -> Belief:
+        """The belief of nine numbers (clipped to the bounds)."""
+        v = np.clip(np.asarray(vec, dtype=np.float64), cls.lows(), cls.highs())
+        n = len(LEGS)
+        return cls(tuple(float(x) for x in v[:n]), tuple(float(x) for x in v[n:2 * n]),
+                   float(v[2 * n]))
+
+    @classmethod
+    def lows(cls) -> np.ndarray:
+        n = len(LEGS)
+        return np.array([cls.LOW[0]] * n + [cls.LOW[1]] * n + [cls.LOW[2]])
+
+    @classmethod
+    def highs(cls) -> np.ndarray:
+        n = len(LEGS)
+        return np.array([cls.HIGH[0]] * n + [cls.HIGH[1]] * n + [cls.HIGH[2]])
+
+
+INTACT = Belief()
+
+
+def _mjcf(d: Design, timestep: float, stone_half: float, belief: Belief = INTACT) -> str:
+    """The planner's MJCF of the body ``d`` as ``belief`` has it (the intact body by
+    default) on flat ground, with empty stone slots."""
     lo, hi = d.knee_range
-    drop = d.shin_length * math.sqrt(1.0 - d.shin_reach**2)
-    reach = d.shin_length * d.shin_reach
     legs = []
-    for leg in LEGS:
+    for i, leg in enumerate(LEGS):
+        shin = d.shin_length * belief.shin[i]
+        drop = shin * math.sqrt(1.0 - d.shin_reach**2)
+        reach = shin * d.shin_reach
         a = math.radians(LEG_ANGLES_DEG[leg])
         c, s = math.cos(a), math.sin(a)
         hip = (d.torso_radius * c, d.torso_radius * s)
@@ -61,13 +106,19 @@ def _mjcf(d: Design, timestep: float, stone_half: float) -> str:
               fromto="0 0 0 {knee[0]:.6f} {knee[1]:.6f} 0"/>
         <body name="{leg}_shin" pos="{knee[0]:.6f} {knee[1]:.6f} 0">
           <joint name="{leg}_knee" axis="{s:.6f} {-c:.6f} 0" range="{lo} {hi}"/>
-          <geom name="{leg}_foot" type="capsule" size="{d.foot_radius}" mass="{d.shin_mass}"
+          <geom name="{leg}_foot" type="capsule" size="{d.foot_radius}"
+                mass="{d.shin_mass * belief.shin[i]}"
                 fromto="0 0 0 {foot[0]:.6f} {foot[1]:.6f} {foot[2]:.6f}"/>
         </body>
       </body>""")
     servos = "\n".join(
-        f'    <position joint="{j}" name="{j}" kp="{d.kp}" kv="{d.kv}" forcelimited="true" '
-        f'forcerange="{-d.torque} {d.torque}"/>' for j in JOINTS)
+        f'    <position joint="{j}" name="{j}" kp="{d.kp * k}" kv="{d.kv * k}" '
+        f'forcelimited="true" forcerange="{-d.torque * k} {d.torque * k}"/>'
+        for j, k in zip(JOINTS, np.repeat(belief.strength, len(JOINTS) // len(LEGS)),
+                        strict=True))
+    # a payload as the owner would picture it: a point of mass on top of the torso
+    payload = (f'<geom type="sphere" size="0.03" mass="{belief.payload_kg}" contype="0" '
+               f'conaffinity="0" pos="0 0 {d.torso_radius}"/>' if belief.payload_kg > 0 else "")
     stones = "\n".join(
         f'    <geom name="rock{i}" class="ground" type="box" '
         f'size="{stone_half} {stone_half} {STONE_DEPTH / 2}" pos="{200 + i} 0 -1"/>'
@@ -86,9 +137,10 @@ def _mjcf(d: Design, timestep: float, stone_half: float) -> str:
   <worldbody>
     <geom name="ground" class="ground" type="plane" size="50 50 0.1"/>
 {stones}
-    <body name="torso" pos="0 0 {drop + d.foot_radius + 0.02:.6f}">
+    <body name="torso" pos="0 0 {d.standing_height() + 0.02:.6f}">
       <freejoint/>
       <geom type="sphere" size="{d.torso_radius}" mass="{d.torso_mass}"/>
+      {payload}
 {''.join(legs)}
     </body>
   </worldbody>
@@ -106,10 +158,12 @@ def design_of(numbers: Mapping[str, Any]) -> Design:
     return Design(**blueprint)
 
 
-def build(design: Design, timestep: float, stone_half: float) -> mujoco.MjModel:
-    """The planner's compiled model of the intact ``design`` at ``timestep`` (s), with stone
-    slots of ``stone_half`` (m, half a stone's side, from the view)."""
-    return mujoco.MjModel.from_xml_string(_mjcf(design, timestep, stone_half))
+def build(design: Design, timestep: float, stone_half: float,
+          belief: Belief = INTACT) -> mujoco.MjModel:
+    """The planner's compiled model of ``design`` at ``timestep`` (s), with stone slots of
+    ``stone_half`` (m, half a stone's side, from the view): the intact body, or the body as
+    ``belief`` has it (a learner's)."""
+    return mujoco.MjModel.from_xml_string(_mjcf(design, timestep, stone_half, belief))
 
 
 def place_ground(model: mujoco.MjModel, ground: Mapping[str, Any],
