@@ -160,3 +160,16 @@ def test_evaluate_adapt_body_from_the_command_line(tmp_path):
     results = json.loads((tmp_path / "ev" / "transfer.json").read_text())["results"]
     assert {r["env"] for r in results} == {moonshot_body.ENV_ID}
     assert any("adapt" in json.dumps(r) for r in results)
+
+
+def test_the_ablation_without_learning_keeps_the_imagined_best_gait():
+    agent = load_agent("adapt:body:learn=false")
+    assert agent.name == "adapt[no learning]"
+    best = int(np.argmax(agent.gp.prior))
+    env = gym.make(moonshot_body.ENV_ID, goal_distance=1.5, time_limit=3.0, damage="short",
+                   damage_leg="fl")
+    run_episode(agent, env, seed=3)
+    assert agent.trials and {t[1] for t in agent.trials} == {best}
+    assert agent.gp.tried == [] and not any(t[3] for t in agent.trials)
+    with pytest.raises(ConfigError, match="learn='no'"):
+        BodyAdapt(learn="no")  # type: ignore[arg-type]

@@ -105,6 +105,8 @@ class BodyAdapt(Agent):
     :param signal: the GP's prior standard deviation about the imagined performance (m/s).
     :param noise: the standard deviation of one trial's measurement (m/s).
     :param repertoire: path of a repertoire ``.npz`` (default: the one shipped).
+    :param learn: ``False`` is the ablation without adaptation: every trial walks the gait
+        the repertoire rates best in the intact body, and nothing is learned from it.
     """
 
     name = "adapt"
@@ -113,14 +115,19 @@ class BodyAdapt(Agent):
 
     def __init__(self, trial_s: float = 1.5, kappa: float = 1.0, alpha: float = 0.9,
                  length_scale: float = 0.25, signal: float = 0.2, noise: float = 0.1,
-                 repertoire: str | None = None):
+                 repertoire: str | None = None, learn: bool = True):
         for key, val in (("trial_s", trial_s), ("kappa", kappa), ("length_scale", length_scale),
                          ("signal", signal), ("noise", noise)):
             if not (isinstance(val, (int, float)) and math.isfinite(val) and val > 0):
                 raise ConfigError(f"adapt {key}={val!r} must be a number > 0")
         if not (isinstance(alpha, (int, float)) and 0 < alpha <= 1):
             raise ConfigError(f"adapt alpha={alpha!r} must lie in (0, 1]")
+        if not isinstance(learn, bool):
+            raise ConfigError(f"adapt learn={learn!r} must be true or false")
         self.trial_s, self.kappa, self.alpha = float(trial_s), float(kappa), float(alpha)
+        self.learn = learn
+        if not learn:
+            self.name = "adapt[no learning]"
         try:
             self.repertoire = Repertoire.load(None if repertoire is None else Path(repertoire))
         except (ValueError, FileNotFoundError) as exc:
@@ -202,6 +209,9 @@ class BodyAdapt(Agent):
         """The gait of the next real trial: the best tried once the stopping rule holds,
         else the highest upper confidence bound of the GP."""
         gp = self.gp
+        if not self.learn:  # the ablation: the imagined best, never explored
+            self.exploring = False
+            return int(np.argmax(gp.prior))
         if gp.tried:
             best, measured = gp.best_tried()
             self.exploring = measured < self.alpha * float(gp.mean.max())
@@ -224,7 +234,8 @@ class BodyAdapt(Agent):
             performance = (self._start_distance - self._distance) / seconds
         else:
             return
-        self.gp.add(self.gait, performance)
+        if self.learn:
+            self.gp.add(self.gait, performance)
         self.trials.append((self._walk, self.gait, performance, self._explored))
 
 
