@@ -18,7 +18,9 @@ optimisation); the next gait is the one of highest upper confidence bound, until
 gait tried performs within ``alpha`` of the best the GP predicts (Cully's stopping rule);
 from then on the agent walks with the best gait tried (and goes back to exploring if its
 trials drop below the rule again). What it learned carries over from walk to walk of one
-evaluation; :meth:`BodyAdapt.forget` returns it to the prior.
+evaluation; :meth:`BodyAdapt.forget` returns it to the prior. The body is assumed to stay
+the same from walk to walk: when it changes (a damage drawn per walk), what was learned on
+one body misleads the next walks until new trials correct it.
 """
 
 from __future__ import annotations
