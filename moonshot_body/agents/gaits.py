@@ -65,7 +65,7 @@ DESCRIPTOR_BOUNDS = np.array([[-0.16, 0.16], [-0.16, 0.16], [0.3, 0.44]])
 #: long each walk lasts (s), and what a fall costs (m/s of progress). The fastest gaits reach
 #: a goal 2 m away within the walk, so the map rates no gait above ~0.65 m/s: a cap that the
 #: real body's falls favour (with goals 4 m away the map's best gaits imagined 1.2 m/s and
-#: fell in real walks of the intact body; measured on dev seeds, docs/environments.md).
+#: did worse in real walks on dev seeds, falls included: docs/environments.md).
 GOAL_BEARINGS_DEG = (0.0, 50.0, -50.0)
 GOAL_DISTANCE = 2.0
 WALK_S = 3.0
