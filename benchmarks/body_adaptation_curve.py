@@ -18,6 +18,7 @@ import yaml
 from moonshot.agents.base import run_episode
 from moonshot.agents.loading import load_agent
 from moonshot.worlds import get_world
+from moonshot_body.agents.adapt import BodyAdapt
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -36,6 +37,8 @@ def main(argv: list[str] | None = None) -> None:
         kwargs[key] = yaml.safe_load(val)
     world = get_world("body")
     agent = load_agent(args.agent)
+    if not isinstance(agent, BodyAdapt):
+        parser.error(f"--agent {args.agent!r} is not an adapt agent (adapt:body[:options])")
     env = gym.make(world.env_id, split=args.split, **kwargs)
     agent.forget()
     print(f"{args.agent} on {args.split} {kwargs or 'intact'}, dev seeds (evaluation seed "

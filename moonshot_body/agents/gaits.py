@@ -219,7 +219,7 @@ class Repertoire:
     def load(cls, path: str | Path | None = None) -> Repertoire:
         """The repertoire at ``path``, by default the shipped one (no pickles are read)."""
         if path is None:
-            ref = resources.files("moonshot_body").joinpath("data", REPERTOIRE_FILE)
+            ref = resources.files("moonshot_body").joinpath("data").joinpath(REPERTOIRE_FILE)
             with resources.as_file(ref) as p:
                 return cls.load(p)
         try:
