@@ -195,8 +195,8 @@ class World:
         its import string. ``None``: the world has no planner.
     :param agents: further agents the world names itself, reachable on the command line as
         ``NAME:WORLD`` (with options ``NAME:WORLD:key=value``): name -> a class or factory
-        taking keyword options, or its import string (a plug-in's ``{"adapt":
-        "moonshot_body.agents.adapt:BodyAdapt"}``).
+        taking keyword options, or its import string (``{"hopper":
+        "mylab.hopping:HopAgent"}`` makes ``hopper:drone``).
     :param trials_per_scenario: real trials an agent may take at one scenario (a planner
         corrects between them; a frozen policy cannot); 1 means every episode is a new case.
     :param replay_option: the ``reset(options=...)`` key that replays a scenario for another
