@@ -23,7 +23,7 @@ from moonshot_body.agents import adapt, gaits
 from moonshot_body.agents.adapt import BodyAdapt
 from moonshot_body.agents.gaits import DESCRIPTOR, GAIT_PARAMS, Repertoire, gait_actions
 from moonshot_body.anatomy import Design
-from moonshot_body.observation import OBS_LAYOUT
+from moonshot_body.observation import OBS_LAYOUT, OBS_SIZE
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -173,3 +173,10 @@ def test_the_ablation_without_learning_keeps_the_imagined_best_gait():
     assert agent.gp.tried == [] and not any(t[3] for t in agent.trials)
     with pytest.raises(ConfigError, match="learn='no'"):
         BodyAdapt(learn="no")  # type: ignore[arg-type]
+
+
+def test_predict_before_a_walk_began_is_an_error():
+    agent = BodyAdapt()
+    obs = np.zeros(OBS_SIZE, np.float32)
+    with pytest.raises(RuntimeError, match="begin_episode"):
+        agent.predict(obs)

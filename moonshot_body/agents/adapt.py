@@ -147,11 +147,12 @@ class BodyAdapt(Agent):
         self._steps = 0
         self._start_distance = 0.0
         self._distance = 0.0
-        # the repertoire's imagined walks are charged once, to the first walk of this agent
-        self._owed = AgentCosts(int(self.repertoire.meta.get("imagined_walks", 0)),
-                                float(self.repertoire.meta.get("cpu_s", 0.0)),
-                                int(self.repertoire.meta.get("imagined_steps", 0)))
-        self._spent = AgentCosts()
+        # the repertoire's imagined walks, charged once: to the first walk of this agent
+        meta = self.repertoire.meta
+        self._imagined = AgentCosts(int(meta.get("imagined_walks", 0)),
+                                    float(meta.get("cpu_s", 0.0)),
+                                    int(meta.get("imagined_steps", 0)))
+        self._charged = False
         self._compute = 0.0
 
     # --- the agent interface -------------------------------------------------------------
@@ -162,10 +163,7 @@ class BodyAdapt(Agent):
             self.design = body_model.design_of(view.design)
             self.control_dt = float(view.control_dt)
         self._walk += 1
-        self._spent = AgentCosts(self._spent.model_rollouts + self._owed.model_rollouts,
-                                 self._spent.compute_s + self._owed.compute_s,
-                                 self._spent.model_steps + self._owed.model_steps)
-        self._owed = AgentCosts()
+        self._charged = True
         self._distance = float(observation[OBS_LAYOUT["goal_distance"]][0])
         self._begin_trial()
         self._compute += time.process_time() - t0
@@ -173,6 +171,8 @@ class BodyAdapt(Agent):
     def predict(self, observation: np.ndarray, state: Any = None,
                 episode_start: np.ndarray | None = None,
                 deterministic: bool = True) -> tuple[np.ndarray, Any]:
+        if self.gait < 0:
+            raise RuntimeError("begin_episode() before predict()")
         t0 = time.process_time()
         self._distance = float(observation[OBS_LAYOUT["goal_distance"]][0])
         if self._steps * self.control_dt >= self.trial_s - 1e-9:
@@ -197,14 +197,15 @@ class BodyAdapt(Agent):
     def forget(self) -> None:
         """Back to the repertoire's prior: no trial remembered."""
         self.gp.reset()
-        self.trials, self.exploring, self._walk = [], True, -1
+        self.trials, self.exploring, self._walk, self.gait = [], True, -1, -1
 
     def costs(self) -> AgentCosts:
         """Imagined walks (the repertoire's, charged to this agent's first walk), CPU seconds
         (the repertoire's build and the agent's own choices and gaits) and the control steps
         the imagined walks stand for."""
-        return AgentCosts(self._spent.model_rollouts, self._spent.compute_s + self._compute,
-                          self._spent.model_steps)
+        spent = self._imagined if self._charged else AgentCosts()
+        return AgentCosts(spent.model_rollouts, spent.compute_s + self._compute,
+                          spent.model_steps)
 
     # --- trials --------------------------------------------------------------------------
     def choose(self) -> int:
