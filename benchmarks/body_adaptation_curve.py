@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(f"expected KEY=VALUE, got {item!r}")
         kwargs[key] = yaml.safe_load(val)
     world = get_world("body")
-    agent = load_agent(args.agent)
+    agent = load_agent(args.agent, world.name)
     if not isinstance(agent, BodyAdapt):
         parser.error(f"--agent {args.agent!r} is not an adapt agent (adapt:body[:options])")
     env = gym.make(world.env_id, split=args.split, **kwargs)
