@@ -204,7 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "module:Class (your own moonshot.agents.Agent subclass).")
     p.add_argument("runs", nargs="+", metavar="AGENT",
                    help="training or planner run folders, planner:WORLD, search:WORLD (the "
-                   "simulator-search ablation), or module:Class")
+                   "simulator-search ablation), an agent the world names (NAME:WORLD, e.g. "
+                   "adapt:body), or module:Class")
     p.add_argument("--env", default=None,
                    help="the world of agents that do not say (planner, module:Class)")
     p.add_argument("--split", choices=["train", "new", "both"], default="both",
@@ -254,7 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("env", metavar="ENV", help=env_help)
     p.add_argument("--agent", action="append", required=True, metavar="AGENT",
                    help="an agent (repeat the flag for several): planner, planner:WORLD:"
-                   "options, a run folder, or module:Class")
+                   "options, an agent the world names (NAME:WORLD:options, e.g. adapt:body), "
+                   "a run folder, or module:Class")
     p.add_argument("--axis", nargs="+", default=None,
                    help="axes to walk (default: all of the world's); a+b+c walks several "
                    "together, level k of each (e.g. friction+traffic+vehicle)")

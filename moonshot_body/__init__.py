@@ -93,6 +93,8 @@ BODY = register_world(World(
     title="BodyWalk",
     env_id=ENV_ID,
     planner="moonshot_body.agents.planner:BodyPlanner",
+    # Intelligent Trial and Error over a gait repertoire (``adapt:body``)
+    agents={"adapt": "moonshot_body.agents.adapt:BodyAdapt"},
     trials_per_scenario=1,
     replay_option="scenario_id",
     episode_unit="walk",

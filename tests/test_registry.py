@@ -96,3 +96,30 @@ def test_agent_specs_resolve_to_the_right_world():
         resolve_agent("user_agents:StraightShot", env="city")
     with pytest.raises(FileNotFoundError, match="module:Class"):
         resolve_agent("no/such/folder")
+
+
+class _Cautious(line_world.LinePlanner):
+    """A second agent of the line world: steps of at most ``step``."""
+
+    name = "cautious"
+
+    def __init__(self, step: float = 0.1):
+        self.step = step
+
+
+def test_a_world_names_its_own_agents_and_every_other_form_still_resolves(line, tmp_path):
+    import dataclasses
+
+    register_world(dataclasses.replace(line, agents={"cautious": _Cautious}), replace=True)
+    agent = load_agent("cautious:line:step=0.05")
+    assert isinstance(agent, _Cautious) and agent.step == 0.05
+    assert resolve_agent("cautious:line").env_id == line_world.ENV_ID
+    assert resolve_agent("planner:line").kind == "planner"
+    with pytest.raises(ConfigError, match="bad cautious option"):
+        load_agent("cautious:line:speed=2")
+    # a module:Class spec is not mistaken for an agent of a world
+    assert resolve_agent("user_agents:StraightShot").kind == "class"
+    assert main(["evaluate", "cautious:line", "--episodes", "2", "--split", "train", "--out",
+                 str(tmp_path / "ev")]) == 0
+    with pytest.raises(ConfigError, match="planner"):
+        dataclasses.replace(line, agents={"planner": _Cautious})

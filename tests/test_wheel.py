@@ -14,11 +14,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The packages of the wheel (moonshot_body: the body world's plug-in and its gait repertoire).
+PACKAGES = ("moonshot", "moonshot_body")
 
 
 def _package_files() -> set[str]:
     """Every file of the package folder a wheel must carry (code and data), as wheel paths."""
-    return {str(p.relative_to(ROOT).as_posix()) for p in (ROOT / "moonshot").rglob("*")
+    return {str(p.relative_to(ROOT).as_posix()) for pkg in PACKAGES
+            for p in (ROOT / pkg).rglob("*")
             if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc",)}
 
 
@@ -30,8 +33,9 @@ def wheel(tmp_path_factory) -> Path:
     src = tmp_path_factory.mktemp("src")
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, src / name)
-    shutil.copytree(ROOT / "moonshot", src / "moonshot",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc"))
+    for pkg in PACKAGES:
+        shutil.copytree(ROOT / pkg, src / pkg,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc"))
     out = tmp_path_factory.mktemp("wheel")
     res = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
                           "--no-build-isolation", "-q", "-w", str(out), str(src)],

@@ -11,6 +11,9 @@ An agent spec is one of
   CEM in a copy of the env before each real trial of a one-step world, MPC over rehearsed
   action sequences in a world of many steps), with options after a second colon:
   ``search:moon:population=50,iterations=2``, ``search:city:population=16,horizon=20``;
+* ``NAME:WORLD`` - an agent the world names itself (:attr:`~moonshot.worlds.World.agents`;
+  a plug-in world declares its own), with options after a second colon:
+  ``adapt:body:trial_s=1.5``;
 * ``pretrained:NAME`` - an agent shipped in the package (``moonshot pretrained`` lists them;
   :mod:`moonshot.agents.pretrained`), from any folder and from a wheel install;
 * ``module:Class`` - a user's :class:`~moonshot.agents.base.Agent` subclass (or a factory
@@ -109,7 +112,8 @@ def _agent_names() -> list[str]:
     and the run folders here."""
     from ..worlds import worlds
 
-    names = ["planner", *(f"{k}:{w.name}" for w in worlds() for k in ("planner", "search"))]
+    names = ["planner", *(f"{k}:{w.name}" for w in worlds()
+                          for k in ("planner", "search", *w.agents))]
     names += [PREFIX + n for n in pretrained_agents()]
     return names + [p.name for p in Path().iterdir() if p.is_dir() and not p.name.startswith(".")]
 
@@ -178,16 +182,24 @@ def parse_options(text: str, what: str) -> dict:
     return out
 
 
-def _load_planner(text: str, env: str | None) -> AgentSpec:
+def _world_options(text: str, env: str | None, what: str) -> tuple[Any, dict, str]:
+    """``(world, options, env_id)`` of a spec ``WHAT[:WORLD[:key=value,...]]``: the world
+    named (else the caller's ``env``), the options after the second colon and the env the
+    agent acts in (the caller's env when it is of that world)."""
     parts = text.split(":", 2)
     world_name = parts[1] if len(parts) > 1 and parts[1] else env
-    options = parse_options(parts[2], f"planner options of {text!r}") if len(parts) > 2 else {}
+    options = parse_options(parts[2], f"{what} options of {text!r}") if len(parts) > 2 else {}
     if world_name is None:
-        raise ConfigError("'planner' needs a world: write planner:WORLD (e.g. planner:moon) "
+        raise ConfigError(f"{what!r} needs a world: write {what}:WORLD (e.g. {what}:moon) "
                           "or give the env")
     world = get_world(world_name)
     env_id = resolve_env_id(env) if env is not None and get_world(env) is world else \
         world.env_id
+    return world, options, env_id
+
+
+def _load_planner(text: str, env: str | None) -> AgentSpec:
+    world, options, env_id = _world_options(text, env, "planner")
     try:
         planner = world.make_planner(**options)
     except TypeError as exc:
@@ -196,28 +208,48 @@ def _load_planner(text: str, env: str | None) -> AgentSpec:
                      info={"planner_options": options})
 
 
+# --- agents a world names (NAME:WORLD) -------------------------------------------------
+_BUILT_IN = ("planner", "search", "pretrained")
+
+
+def _is_world_agent(text: str) -> bool:
+    """``NAME:WORLD[:options]`` where the world (a plug-in is imported if need be) declares
+    an agent ``NAME`` (:attr:`~moonshot.worlds.World.agents`)."""
+    parts = text.split(":", 2)
+    if len(parts) < 2 or parts[0] in _BUILT_IN or not parts[0].isidentifier() or \
+            Path(text).exists():
+        return False
+    try:
+        return parts[0] in get_world(parts[1]).agents
+    except ConfigError:
+        return False
+
+
+def _load_world_agent(text: str, env: str | None) -> AgentSpec:
+    name = text.split(":", 1)[0]
+    world, options, env_id = _world_options(text, env, name)
+    try:
+        agent = world.make_agent(name, **options)
+    except TypeError as exc:
+        raise ConfigError(f"bad {name} option in {text!r}: {exc}") from None
+    return AgentSpec(agent.name, env_id, {}, agent, "world agent", text,
+                     info={"agent_options": options})
+
+
 # --- simulator search ------------------------------------------------------------------
 def _is_search(text: str) -> bool:
     return text == "search" or text.startswith("search:")
 
 
 def _load_search(text: str, env: str | None) -> AgentSpec:
-    parts = text.split(":", 2)
-    world_name = parts[1] if len(parts) > 1 and parts[1] else env
-    if world_name is None:
-        raise ConfigError("'search' needs a world: write search:WORLD (e.g. search:moon) "
-                          "or give the env")
-    world = get_world(world_name)
+    world, options, env_id = _world_options(text, env, "search")
     steps = world.episode_steps({}) if world.episode_steps is not None else None
-    options = parse_options(parts[2], f"search options of {text!r}") if len(parts) > 2 else {}
     from .simulator_search import search_agent
 
     try:  # one step: CEM over the action; more: MPC over action sequences
         agent = search_agent(steps, **options)
     except TypeError as exc:
         raise ConfigError(f"bad search option in {text!r}: {exc}") from None
-    env_id = resolve_env_id(env) if env is not None and get_world(env) is world else \
-        world.env_id
     if not offers_simulator(env_id):
         from ..worlds import worlds
 
@@ -354,5 +386,7 @@ register_agent_kind("run", _is_run, _load_run, "a run folder", first=True)
 register_agent_kind("planner", _is_planner, _load_planner, "planner, planner:WORLD",
                     first=True)
 register_agent_kind("search", _is_search, _load_search, "search:WORLD", first=True)
+register_agent_kind("world agent", _is_world_agent, _load_world_agent, "NAME:WORLD (an agent "
+                    "the world names, e.g. adapt:body)", first=True)
 register_agent_kind("pretrained", _is_pretrained, _load_pretrained, "pretrained:NAME",
                     first=True)

@@ -193,6 +193,10 @@ class World:
         to ``(env_id,)``.
     :param planner: the model-based planner: a class or factory taking keyword options, or
         its import string. ``None``: the world has no planner.
+    :param agents: further agents the world names itself, reachable on the command line as
+        ``NAME:WORLD`` (with options ``NAME:WORLD:key=value``): name -> a class or factory
+        taking keyword options, or its import string (``{"hopper":
+        "mylab.hopping:HopAgent"}`` makes ``hopper:drone``).
     :param trials_per_scenario: real trials an agent may take at one scenario (a planner
         corrects between them; a frozen policy cannot); 1 means every episode is a new case.
     :param replay_option: the ``reset(options=...)`` key that replays a scenario for another
@@ -246,6 +250,7 @@ class World:
     env_id: str
     env_ids: tuple[str, ...] = ()
     planner: Ref | None = None
+    agents: Mapping[str, Ref] = field(default_factory=dict)
     trials_per_scenario: int = 1
     replay_option: str | None = None
     episode_unit: str = "episode"
@@ -285,6 +290,10 @@ class World:
                 raise ConfigError(f"world {self.name!r}: combined axis {name!r} joins no "
                                   "axes (a+b)")
             self.axis(name)  # every part exists, no two set one key differently
+        for name in self.agents:
+            if not name.isidentifier() or name in ("planner", "search", "pretrained"):
+                raise ConfigError(f"world {self.name!r}: agent name {name!r} must be an "
+                                  "identifier other than planner, search and pretrained")
         known = (*self.shift_axes, *self.combined_axes)
         for name in self.seed_order:
             if name not in known:
@@ -305,6 +314,15 @@ class World:
         if self.planner is None:
             raise ConfigError(f"world {self.name!r} has no planner")
         return load_ref(self.planner)(**options)
+
+    def make_agent(self, name: str, **options: Any) -> Agent:
+        """A fresh agent ``name`` of the world's :attr:`agents` (``options`` go to its
+        constructor); a :class:`ConfigError` lists the names it has."""
+        if name not in self.agents:
+            raise ConfigError(f"world {self.name!r} has no agent {name!r}"
+                              f"{did_you_mean(name, list(self.agents))}; its agents: "
+                              f"{', '.join(self.agents) or 'none'}")
+        return load_ref(self.agents[name])(**options)
 
     def replay(self, scenario_id: int) -> dict | None:
         """``reset`` options that replay scenario ``scenario_id`` (``None``: no replay)."""
