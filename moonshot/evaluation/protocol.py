@@ -23,6 +23,7 @@ from pathlib import Path
 #: The sweep specs that regenerate the reported figures: the only files that evaluate on the
 #: test seeds (run once per release; docs/protocol.md).
 RESULTS_SPECS = ("moonshot/sweeps/city-rl-informed.yaml",
+                 "moonshot/sweeps/headline-moon-tuned.yaml",
                  "moonshot/sweeps/moon-rl-informed.yaml",
                  "moonshot/sweeps/headline-moon.yaml",
                  "moonshot/sweeps/headline-city.yaml",
