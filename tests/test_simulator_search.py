@@ -290,6 +290,24 @@ def test_search_city_scenario_repeats_whatever_ran_before():
     assert key(alone) == key(after)
 
 
+def test_search_moon_scenario_repeats_whatever_ran_before():
+    """At a MoonLaunch scenario the search launches the same burns searched alone or after
+    others, first try and retry alike (its draws and the rehearsals' burn errors are seeded by
+    the scenario and the trial, not by what this agent or env did before; the real launch's
+    own burn error is the env's, and the evaluation seeds it)."""
+    def burns(ids):
+        agent, env, out = SimulatorSearch(population=6, iterations=2, elites=2), \
+            MoonLaunchEnv(target="soi"), []
+        for i in ids:
+            obs, info = env.reset(options={"scenario_id": i})
+            agent.begin_episode(env.perceive(agent.perception), obs, info)
+            out.append(agent.predict(obs)[0].tolist())
+            env.step(out[-1])
+        return out
+
+    assert burns([7, 7]) == burns([3, 5, 7, 7])[2:]
+
+
 def test_the_warm_start_moves_on_by_the_steps_executed():
     from moonshot.agents.simulator_search import advance
 

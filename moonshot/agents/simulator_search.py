@@ -33,6 +33,7 @@ Two forms, one per kind of world, both named ``simulator-search``:
 from __future__ import annotations
 
 import time
+import zlib
 from typing import Any, cast
 
 import numpy as np
@@ -70,6 +71,7 @@ class SimulatorSearch(Agent):
         self._key: tuple | None = None
         # (split, map_id) -> (mean, std) where the search stopped: a retry continues it
         self._search: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+        self._trials: dict[tuple, int] = {}  # (split, map_id) -> trials begun
         # cumulative (compute seconds, rehearsals)
         self._bill = (0.0, 0)
 
@@ -80,6 +82,12 @@ class SimulatorSearch(Agent):
                             f"returning a Rehearsal), got {type(view).__name__}")
         self._rehearsal = view
         self._key = (info.get("split"), int(info.get("map_id", -1)))
+        # reseeded per scenario and trial: a scenario's search does not depend on the
+        # scenarios searched before it
+        trial = self._trials.get(self._key, 0)
+        self._trials[self._key] = trial + 1
+        split = zlib.crc32(str(self._key[0]).encode())
+        self._rng = np.random.default_rng([self.seed, split, max(self._key[1], 0), trial])
 
     def predict(self, observation: np.ndarray, state: Any = None,
                 episode_start: np.ndarray | None = None,
@@ -122,8 +130,9 @@ class SimulatorSearch(Agent):
         return AgentCosts(rehearsals, compute, model_steps=rehearsals)
 
     def forget(self) -> None:
-        """Drop the searches of earlier scenarios and restart the generator."""
+        """Drop the searches of earlier scenarios and the count of their trials."""
         self._search.clear()
+        self._trials.clear()
         self._rng = np.random.default_rng(self.seed)
 
 

@@ -168,7 +168,8 @@ class MoonLaunchEnv(gym.Env):
         self._obs: np.ndarray | None = None
         self._last: dict | None = None  # info of this scenario's launch (None: not launched)
         self._flight: tuple[dict, np.ndarray | None] | None = None  # last launch, any scenario
-        self._copies = 0  # copies handed out by perceive("simulator"), each its own generator
+        # copies handed out by perceive("simulator") per scenario id, each its own generator
+        self._copies: dict[int, int] = {}
         self._viewer: AxesImage | None = None
 
     @classmethod
@@ -211,7 +212,8 @@ class MoonLaunchEnv(gym.Env):
         ``mode="simulator"`` (an agent that owns the simulator) a
         :class:`~moonshot.envs.perception.Rehearsal`: launches in a copy of this env at the
         current scenario, whose burn errors come from a generator of its own (seeded by the
-        scenario id and a count of copies, so a run repeats)."""
+        scenario id and the count of this scenario's copies so far: the same rehearsals at a
+        scenario whatever ran before it in this env)."""
         if self.scenario is None:
             raise RuntimeError("call reset() before perceive()")
         if mode == SIMULATOR:
@@ -228,8 +230,9 @@ class MoonLaunchEnv(gym.Env):
         sid = int(self.scenario.scenario_id[0])
         twin = type(self)(**{**self.config, "record_trajectory": False})
         twin.reset(options={"scenario_id": sid})
-        self._copies += 1
-        twin.np_random = np.random.default_rng([sid, self._copies])
+        # the k-th copy of a scenario draws the same burn errors whatever ran before it
+        self._copies[sid] = k = self._copies.get(sid, 0) + 1
+        twin.np_random = np.random.default_rng([sid, k])
 
         def launch(plans: np.ndarray) -> tuple[np.ndarray, list[dict], int]:
             # an episode is one launch: each plan's first action is launched
