@@ -49,14 +49,46 @@ def test_the_intact_body_is_believed_intact():
     assert agent.belief.payload_kg < 1.5, agent.belief
 
 
-def test_forget_returns_to_the_spec_sheet_and_the_belief_otherwise_carries_over():
+def test_the_next_walk_plans_in_the_body_found_and_forget_returns_to_the_spec_sheet():
     agent = _walk_some(BodySysID(seed=0), 60, damage="short", damage_leg="fl")
     found = agent.belief
     assert found != INTACT
     agent.end_episode({})
-    assert agent.belief == found  # the next walk starts from what it found
+    agent = _walk_some(agent, 1, damage="short", damage_leg="fl")  # the next walk's start
+    assert agent.belief == found and agent._sim is agent._replayer.model(found)
     agent.forget()
     assert agent.belief == INTACT
+
+
+def test_training_and_evaluation_keep_their_own_beliefs():
+    """An evaluation's last walk does not carry into the next training walk."""
+    agent = _walk_some(BodySysID(seed=0), 60, damage="short", damage_leg="fl")
+    found = agent.belief
+    agent.training = True
+    assert agent.belief == INTACT
+    agent.training = False
+    assert agent.belief == found
+
+
+@pytest.mark.parametrize("bad", [{"refit_every": 0}, {"window": 1}, {"candidates": 0},
+                                 {"min_steps": 0}, {"rounds": 0}, {"prior_weight": -1.0}])
+def test_bad_options_are_refused_with_their_name(bad):
+    from moonshot.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=next(iter(bad))):
+        BodySysID(**bad)
+
+
+def test_the_env_resumes_between_walks_from_its_state():
+    env = gym.make(moonshot_body.ENV_ID).unwrapped
+    env.reset(seed=5)
+    state = env.get_state()
+    first = env.reset()[0]
+    env.reset(seed=99)
+    env.set_state(state)
+    assert np.array_equal(env.reset()[0], first)
+    with pytest.raises(ValueError, match="only 'rng'"):
+        env.set_state({"rng": state["rng"], "walk": 1})
 
 
 def test_the_intact_belief_builds_the_planners_own_model():
@@ -100,6 +132,7 @@ def test_what_it_learned_survives_a_checkpoint_without_pickles(tmp_path):
     agent.end_episode({})
     agent.learn(agent.take_seen())
     assert agent.refits == 1 and agent.model_samples == 60
+    assert agent.take_seen() == []
     save_agent(agent, tmp_path / "a")
     again = BodySysID(seed=0)
     load_agent_state(again, tmp_path / "a")

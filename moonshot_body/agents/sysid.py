@@ -35,17 +35,22 @@ import numpy as np
 from mujoco import rollout
 
 from moonshot.agents.base import AgentCosts
+from moonshot.errors import ConfigError
 
-from ..anatomy import JOINTS
+from ..anatomy import JOINTS, Layout
 from . import body_model
 from .body_model import INTACT, Belief
 from .planner import MODEL_TIMESTEP, BodyPlanner
 
 NQ, NV = 7 + len(JOINTS), 6 + len(JOINTS)
+#: What a walk's replays need of its ground besides the logged steps (the stones are not
+#: kept): grip as seen, slope, uphill direction.
+GROUND = ("friction", "slope_deg", "uphill")
+#: Walks of evaluations kept for :meth:`BodySysID.take_seen` (the oldest dropped beyond).
+SEEN_WALKS = 64
 #: A logged step: the state the view reported (qpos, qvel), then the action taken.
 ROW = NQ + NV + len(JOINTS)
 #: The numerics of its model that training fits: joints' passive damping, rotor inertia.
-NUMERICS = ("joint_damping", "armature")
 NUMERICS_PRIOR = (body_model.JOINT_DAMPING, body_model.ARMATURE)
 NUMERICS_LOW, NUMERICS_HIGH = (0.0, 0.002), (2.0, 0.2)
 #: The search's initial spread around the current belief (strength, shin, payload kg).
@@ -132,21 +137,16 @@ class Replayer:
         return self.score(pred, states, nexts)
 
     @staticmethod
-    def score(pred: np.ndarray, states: np.ndarray, nexts: np.ndarray,
-              parts: bool = False) -> Any:
-        """Scaled squared errors of predicted next states ``pred`` (``(k, t, NQ + NV)``)."""
+    def score(pred: np.ndarray, states: np.ndarray, nexts: np.ndarray) -> np.ndarray:
+        """Mean scaled squared error of predicted next states ``pred`` (``(k, t, NQ + NV)``)
+        per candidate."""
         joints = informative(np.concatenate([states, nexts[-1:]]))
         cols = np.r_[2, 7 + np.flatnonzero(joints), NQ + np.arange(6),
                      NQ + 6 + np.flatnonzero(joints)]
         change = nexts[:, cols] - states[:, cols]
         scale = change.std(0) + 1e-3
         err = ((pred[..., cols] - nexts[None][..., cols]) / scale) ** 2
-        total = err.mean((1, 2))
-        if not parts:
-            return total
-        torso = np.isin(cols, NQ + np.arange(6))
-        jnt = ~torso & (cols != 2)
-        return total, err[..., torso].mean((1, 2)), err[..., jnt].mean((1, 2))
+        return err.mean((1, 2))
 
 
 class BodySysID(BodyPlanner):
@@ -177,18 +177,29 @@ class BodySysID(BodyPlanner):
                  temperature: float = 0.1, replan_every: int = 2):
         super().__init__("nominal", samples, horizon, knots, noise, temperature, replan_every,
                          seed)
+        for key, val, low in (("refit_every", refit_every, 1), ("window", window, 2),
+                              ("candidates", candidates, 2), ("rounds", rounds, 1),
+                              ("min_steps", min_steps, 2)):
+            if isinstance(val, bool) or int(val) != val or int(val) < low:
+                raise ConfigError(f"body sysid {key}={val!r} must be an integer >= {low}")
+        if not float(prior_weight) >= 0:
+            raise ConfigError(f"body sysid prior_weight={prior_weight!r} must be >= 0")
         self.name = "sysid"
         self.refit_every, self.window = int(refit_every), int(window)
         self.candidates, self.rounds, self.min_steps = int(candidates), int(rounds), \
             int(min_steps)
         self.prior_weight = float(prior_weight)
-        self.belief: Belief = INTACT
+        # one belief while it trains, one while it is evaluated: an evaluation's last walk
+        # never carries into a training walk (nor the reverse)
+        self._beliefs: dict[bool, Belief] = {True: INTACT, False: INTACT}
         self.numerics = np.array(NUMERICS_PRIOR, dtype=np.float64)
         self.training = False
-        self.seen: list[np.ndarray] = []
+        #: walks since the last :meth:`take_seen`: logged steps, the ground's ``GROUND``
+        #: numbers, the belief at the walk's end
+        self.seen: list[tuple[np.ndarray, np.ndarray, Belief]] = []
         #: the logged steps of its training walks (the latest ``DATA_ROWS``), each row led by
-        #: its walk's number
-        self.data = np.zeros((0, 1 + ROW))
+        #: its walk's number and its ground's ``GROUND`` numbers
+        self.data = np.zeros((0, 1 + len(GROUND) + ROW))
         self.model_samples = 0
         self.refits = 0
         self.walks = 0
@@ -196,6 +207,15 @@ class BodySysID(BodyPlanner):
         self._stones: dict[tuple[float, float], float] = {}
         self._replayer: Replayer | None = None
         self._fit_rng = np.random.default_rng([self.seed, 7])
+
+    @property
+    def belief(self) -> Belief:
+        """What it believes of the body now (in training or in evaluation: ``training``)."""
+        return self._beliefs[bool(self.training)]
+
+    @belief.setter
+    def belief(self, value: Belief) -> None:
+        self._beliefs[bool(self.training)] = value
 
     # --- the model it plans in -------------------------------------------------------------
     def _model_of(self, view: Any) -> mujoco.MjModel:
@@ -209,15 +229,14 @@ class BodySysID(BodyPlanner):
     def _replayer_for(self, view: Any) -> Replayer:
         stone_half = float(view.ground["stone_half"])
         r = self._replayer
-        if r is None or r.stone_half != stone_half or r.design != self.design:
+        if r is None or r.stone_half != stone_half or r.design != self.design or \
+                r.sub != int(round(float(view.control_dt) / MODEL_TIMESTEP)):
             self._replayer = r = Replayer(self.design, stone_half, float(view.control_dt))
         return r
 
     def _switch_model(self) -> None:
         sim = self._model_of(self._view)
         if sim is not self._sim:
-            from ..anatomy import Layout
-
             self._sim, self._data, self._layout = sim, mujoco.MjData(sim), Layout.of(sim)
 
     # --- episodes --------------------------------------------------------------------------
@@ -245,14 +264,15 @@ class BodySysID(BodyPlanner):
         return action, state
 
     def end_episode(self, info: dict) -> None:
-        if len(self._log) > 1:
-            self.seen.append(np.asarray(self._log))
+        if len(self._log) > 1 and self._view is not None:
+            ground = np.array([float(self._view.ground[k]) for k in GROUND])
+            self.seen = [*self.seen, (np.asarray(self._log), ground, self.belief)][-SEEN_WALKS:]
         self._log = []
         self.walks += 1
 
     def forget(self) -> None:
         """Back to the intact body of the spec sheet (the trained numerics stay)."""
-        self.belief = INTACT
+        self._beliefs[False] = INTACT
 
     # --- identification --------------------------------------------------------------------
     def _ground(self) -> dict:
@@ -293,58 +313,77 @@ class BodySysID(BodyPlanner):
         return self.belief
 
     # --- learning (the trainer's interface) ------------------------------------------------
-    def take_seen(self) -> list[np.ndarray]:
+    def take_seen(self) -> list[tuple[np.ndarray, np.ndarray, Belief]]:
         seen, self.seen = self.seen, []
         return seen
 
-    def learn(self, seen: list[np.ndarray]) -> None:
+    def learn(self, seen: list[tuple[np.ndarray, np.ndarray, Belief]]) -> None:
         """Add the walks ``seen`` to its data and refit the model's joint damping and rotor
         inertia on all of it (a grid search; the time counts as compute)."""
         if not seen:
             return
         t0 = time.process_time()
         first = int(self.data[-1, 0]) + 1 if len(self.data) else 0
-        rows = [np.column_stack([np.full(len(w), first + i), w]) for i, w in enumerate(seen)]
+        rows = [np.column_stack([np.full(len(w), first + i), np.tile(g, (len(w), 1)), w])
+                for i, (w, g, _) in enumerate(seen)]
         self.data = np.concatenate([self.data, *rows])[-DATA_ROWS:]
-        self.model_samples += sum(len(w) for w in seen)
+        self.model_samples += sum(len(w) for w, _, _ in seen)
         ids = self.data[:, 0]
-        self.refit([self.data[ids == i, 1:] for i in np.unique(ids)])
-        self.refits += 1
+        walks = [self.data[ids == i] for i in np.unique(ids)]
+        if self.refit([(w[:, 1 + len(GROUND):], w[0, 1:1 + len(GROUND)], INTACT)
+                       for w in walks]):
+            self.refits += 1
         self._compute += time.process_time() - t0
 
-    def _steps(self, walks: list[np.ndarray], cap: int = 400):
-        parts = [transitions(w) for w in walks]
-        states, actions, nexts = (np.concatenate([p[i] for p in parts]) for i in range(3))
-        if len(states) > cap:
-            pick = np.linspace(0, len(states) - 1, cap).astype(int)
-            states, actions, nexts = states[pick], actions[pick], nexts[pick]
-        return states, actions, nexts
+    def _groups(self, walks: list[tuple[np.ndarray, np.ndarray, Belief]], cap: int = 400):
+        """The walks' steps grouped by ground and belief (each group replays in one body on
+        one ground), at most ``cap`` steps in all, spread evenly."""
+        total = sum(max(len(w) - 1, 0) for w, _, _ in walks)
+        every = max(1, int(np.ceil(total / cap)))
+        groups: dict[tuple, list] = {}
+        for w, g, b in walks:
+            if len(w) < 2:
+                continue
+            key = (tuple(np.round(g, 6)), b)
+            groups.setdefault(key, []).append([x[::every] for x in transitions(w)])
+        for (g, b), parts in groups.items():
+            ground = {**self._view.ground, **dict(zip(GROUND, g, strict=True)),
+                      "stones": np.zeros((0, 3))}
+            yield ground, b, tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
 
-    def refit(self, walks: list[np.ndarray]) -> None:
+    def refit(self, walks: list[tuple[np.ndarray, np.ndarray, Belief]]) -> bool:
+        """Fit the joint damping and rotor inertia to ``walks`` (each replayed on its own
+        ground, in the body it was believed to be); ``False`` if it cannot yet (no view to
+        build its model from, as after a resume before the first walk)."""
         if self._view is None:
-            return
-        states, actions, nexts = self._steps(walks)
+            return False
         replayer = self._replayer_for(self._view)
         grid = [np.array([d, a]) for d in np.linspace(NUMERICS_LOW[0], NUMERICS_HIGH[0], 6)
                 for a in np.geomspace(NUMERICS_LOW[1], NUMERICS_HIGH[1], 5)]
         grid.append(self.numerics)
-        ground = {**self._view.ground, "stones": np.zeros((0, 3))}
-        err = [float(replayer.errors([self.belief], g, ground, states, actions, nexts)[0])
-               for g in grid]
+        err = np.zeros(len(grid))
+        for ground, belief, (states, actions, nexts) in self._groups(walks):
+            for i, g in enumerate(grid):
+                err[i] += len(states) * float(replayer.errors([belief], g, ground, states,
+                                                              actions, nexts)[0])
         self.numerics = np.asarray(grid[int(np.argmin(err))], dtype=np.float64)
         self._switch_model()
+        return True
 
-    def model_error(self, seen: list[np.ndarray]) -> dict:
-        """One-step prediction error of its model (the belief at the end of each walk is
-        not kept per walk: the current one) on the real steps ``seen``, scaled as the fit
-        scales them: all, the torso's velocities, the joints."""
+    def model_error(self, seen: list[tuple[np.ndarray, np.ndarray, Belief]]) -> dict:
+        """One-step prediction error of its model on the real steps ``seen`` (each walk
+        replayed on its own ground - grip as seen, slope; no stones - in the body it believed
+        in at the walk's end), scaled as the fit scales it: ``pred_err``, the mean over the
+        steps."""
         if not seen or self._view is None:
             return {}
-        states, actions, nexts = self._steps(seen)
         replayer = self._replayer_for(self._view)
-        ground = {**self._view.ground, "stones": np.zeros((0, 3))}
-        total = replayer.errors([self.belief], self.numerics, ground, states, actions, nexts)
-        return {"n": int(len(states)), "pred_err": float(total[0])}
+        n, total = 0, 0.0
+        for ground, belief, (states, actions, nexts) in self._groups(seen):
+            n += len(states)
+            total += len(states) * float(replayer.errors([belief], self.numerics, ground,
+                                                         states, actions, nexts)[0])
+        return {"n": n, "pred_err": total / n} if n else {}
 
     def costs(self) -> AgentCosts:
         """Imagined futures and replayed steps, CPU seconds planning and fitting, and the
@@ -357,7 +396,9 @@ class BodySysID(BodyPlanner):
     # --- state (checkpoints: JSON and arrays, no pickles) ----------------------------------
     def get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
         r = self._replayer
-        meta = {"belief": self.belief.vector().tolist(), "numerics": self.numerics.tolist(),
+        meta = {"belief": self._beliefs[False].vector().tolist(),
+                "training_belief": self._beliefs[True].vector().tolist(),
+                "numerics": self.numerics.tolist(),
                 "walks": self.walks, "model_samples": self.model_samples,
                 "refits": self.refits, "compute_s": self._compute,
                 "rollouts": self._rollouts + (r.rollouts if r else 0),
@@ -365,24 +406,15 @@ class BodySysID(BodyPlanner):
         return meta, {"data": self.data}
 
     def set_state(self, meta: dict, arrays: dict[str, np.ndarray]) -> None:
-        self.data = np.asarray(arrays["data"], dtype=np.float64).reshape(-1, 1 + ROW)
-        self.belief = Belief.of(np.asarray(meta["belief"]))
+        self.data = np.asarray(arrays["data"], dtype=np.float64).reshape(
+            -1, 1 + len(GROUND) + ROW)
+        self._beliefs = {False: Belief.of(np.asarray(meta["belief"])),
+                         True: Belief.of(np.asarray(meta["training_belief"]))}
         self.numerics = np.asarray(meta["numerics"], dtype=np.float64)
         self.walks, self.model_samples = int(meta["walks"]), int(meta["model_samples"])
         self.refits, self._compute = int(meta["refits"]), float(meta["compute_s"])
         self._rollouts, self._model_steps = int(meta["rollouts"]), int(meta["model_steps"])
 
 
-def describe(belief: Belief) -> str:
-    """A belief in words (for logs): the legs it finds changed and the payload."""
-    from ..anatomy import LEGS
-
-    parts = [f"{leg}: strength {s:.0%}, shin {c:.0%}" for leg, s, c in
-             zip(LEGS, belief.strength, belief.shin, strict=True) if s < 0.9 or c < 0.9]
-    if belief.payload_kg > 0.5:
-        parts.append(f"payload {belief.payload_kg:.1f} kg")
-    return "; ".join(parts) or "intact"
-
-
-__all__ = ["BodySysID", "Replayer", "describe", "transitions", "informative",
+__all__ = ["BodySysID", "Replayer", "transitions", "informative",
            "apply_numerics"]
