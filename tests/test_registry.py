@@ -123,3 +123,6 @@ def test_a_world_names_its_own_agents_and_every_other_form_still_resolves(line, 
                  str(tmp_path / "ev")]) == 0
     with pytest.raises(ConfigError, match="planner"):
         dataclasses.replace(line, agents={"planner": _Cautious})
+    # a world's model learner is one moonshot's trainer knows (not sent to SB3 by mistake)
+    with pytest.raises(ConfigError, match="learner 'dreamer'"):
+        dataclasses.replace(line, learners={"dreamer": _Cautious})

@@ -19,7 +19,7 @@ import numpy as np
 import yaml
 
 from ..errors import ConfigError
-from ..worlds import get_world
+from ..worlds import LEARNER_ALGOS, get_world
 
 if TYPE_CHECKING:
     from stable_baselines3.common.base_class import BaseAlgorithm
@@ -36,7 +36,7 @@ ALGO_ALIASES = {"ppo_lstm": "recurrentppo", "ppo_mask": "maskableppo"}
 #: policy, memory for what one observation cannot say (other cars' speeds).
 CONTRIB_ALGOS = ("ppo_lstm",)
 #: Agents that learn their own model (:mod:`.model_learning`), trained without SB3.
-MODEL_ALGOS = ("pets", "sysid")
+MODEL_ALGOS = LEARNER_ALGOS
 #: Hyperparameters that are ours, not the SB3 constructor's (``frame_stack``: RL Zoo's, the
 #: last N observations side by side, in training and evaluation alike).
 OWN_KEYS = ("n_envs", "policy", "normalize", "env_kwargs", "n_timesteps", "frame_stack")

@@ -35,7 +35,7 @@ PROTOCOL_FILES = ("moonshot/worlds/__init__.py", "moonshot/agents/episodes.py",
                   "moonshot/evaluation/protocol.py", "moonshot/cli.py",
                   "tests/test_seed_sets.py", "tests/test_protocol.py")
 #: Where the files scanned lie, and which files they are.
-SCANNED = ("moonshot/", "tests/", "benchmarks/")
+SCANNED = ("moonshot/", "moonshot_body/", "tests/", "benchmarks/")
 SUFFIXES = (".py", ".yaml", ".yml", ".md", ".toml", ".sh", ".cfg", ".txt")
 #: The documents the history scan also reads, and those that may show a test command: the
 #: rules (how a user submits an agent) and the reported figures with their commands.
@@ -43,7 +43,7 @@ DOCS = ("docs/", "README.md")
 DOCS_ALLOWED = ("docs/protocol.md", "docs/results.md", "README.md")
 #: Where agents and planners are developed: a commit that changes them adds no test seed.
 DEVELOPMENT_PATHS = ("moonshot/agents/", "moonshot/worlds/", "moonshot/physics/",
-                     "moonshot/envs/")
+                     "moonshot/envs/", "moonshot_body/")
 #: Commits made before the test ranges were declared whose added lines happen to hold a number
 #: inside one (not a use of the test set: the ranges did not exist yet), each with what it
 #: was and the commit that moved it out. Listed, not skipped silently: docs/protocol.md.

@@ -46,6 +46,9 @@ if TYPE_CHECKING:
 
 #: A callable, or the import string ``"package.module:attribute"`` of one.
 Ref = Callable[..., Any] | str
+#: The algorithms of agents that learn their own model (:attr:`World.learners`), trained by
+#: moonshot's own trainer rather than SB3.
+LEARNER_ALGOS = ("pets", "sysid")
 
 
 def load_ref(ref: Ref) -> Any:
@@ -290,6 +293,11 @@ class World:
                 raise ConfigError(f"world {self.name!r}: combined axis {name!r} joins no "
                                   "axes (a+b)")
             self.axis(name)  # every part exists, no two set one key differently
+        for algo in self.learners:
+            if algo not in LEARNER_ALGOS:
+                raise ConfigError(f"world {self.name!r}: learner {algo!r} is not one of "
+                                  f"{list(LEARNER_ALGOS)} (the algorithms `moonshot train "
+                                  "--algo` trains without SB3)")
         for name in self.agents:
             if not name.isidentifier() or name in ("planner", "search", "pretrained"):
                 raise ConfigError(f"world {self.name!r}: agent name {name!r} must be an "
@@ -544,6 +552,7 @@ def check_names(names: Iterable[str]) -> list[World]:
 from . import moon  # noqa: E402,F401,I001  (the built-in declarations register themselves)
 from . import city  # noqa: E402,F401,I001
 
-__all__ = ["World", "ShiftAxis", "SeedSets", "SEED_SETS", "register_world", "unregister_world",
+__all__ = ["World", "ShiftAxis", "SeedSets", "SEED_SETS", "LEARNER_ALGOS", "register_world",
+           "unregister_world",
            "worlds", "get_world", "resolve_env_id", "display_env", "known_worlds", "load_ref",
            "env_defaults", "load_plugins", "run_modules"]
