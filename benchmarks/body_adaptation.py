@@ -7,8 +7,10 @@ scenarios in sequence, starting from what the agent knew before the damage (an e
 starts forgetful: an adapting agent's knowledge of the damage comes from these walks only). The
 same agent walks the same number of scenarios with the intact body: its reference rate.
 The relearning cost is the number of damaged walks before the first walk from which the
-success rate over the rest of the sequence (pooled over the legs) is within ``--within``
-points of the intact rate; its falls are those of the walks before it. An agent that never
+success rate over the rest of the sequence (pooled over the legs, at least ``--min-tail``
+walks a leg, so that the last walk or two cannot pass by chance) is within ``--within``
+points of the intact rate; its falls are those of the walks before it. The imagined work
+behind the damaged walks (``model_rollouts``, model steps) is reported beside it. An agent that never
 gets there is reported as not recovered within the walks.
 
     python benchmarks/body_adaptation.py planner:body RUN_DIR adapt:body \\
@@ -33,7 +35,7 @@ import numpy as np
 
 
 def run(agents: list[str], damage: str, legs: list[str], walks: int, within: float,
-        seed: int, seed_set: str, out: Path) -> list[dict]:
+        seed: int, seed_set: str, out: Path, min_tail: int = 5) -> list[dict]:
     from moonshot.agents.episodes import EvalSettings, evaluate
     from moonshot.agents.loading import resolve_agent
     from moonshot.evaluation.stats import proportion_ci
@@ -49,11 +51,13 @@ def run(agents: list[str], damage: str, legs: list[str], walks: int, within: flo
             rows.append({"agent": spec.label, "leg": "intact", "walk": i + 1,
                          "success": int(r.success), "death": int(r.death),
                          "outcome": r.outcome})
-        runs = []
+        runs, imagined = [], [0, 0]
         for leg in legs:
             res = evaluate(spec, None, EvalSettings(
                 split="train", episodes=walks, seed=seed, seed_set=seed_set, axis="damage",
                 env_overrides={"damage": damage, "damage_leg": leg}))
+            imagined[0] += sum(r.model_rollouts for r in res.records)
+            imagined[1] += sum(r.model_steps for r in res.records)
             ok = np.array([r.success for r in res.records], dtype=bool)
             dead = np.array([r.death for r in res.records], dtype=bool)
             runs.append((ok, dead))
@@ -65,7 +69,8 @@ def run(agents: list[str], damage: str, legs: list[str], walks: int, within: flo
                   flush=True)
         ok = np.stack([r[0] for r in runs])  # legs x walks
         dead = np.stack([r[1] for r in runs])
-        cost = next((k for k in range(walks)
+        tail = max(1, min(min_tail, walks))
+        cost = next((k for k in range(walks - tail + 1)
                      if ok[:, k:].mean() >= base - within / 100.0), None)
         n_ok, n = int(ok.sum()), ok.size
         iv = proportion_ci(n_ok, n)
@@ -77,7 +82,9 @@ def run(agents: list[str], damage: str, legs: list[str], walks: int, within: flo
             "first_walk_success": round(float(ok[:, 0].mean()), 3),
             "relearning_walks": "" if cost is None else cost * len(legs),
             "relearning_falls": "" if cost is None else int(dead[:, :cost].sum()),
-            "recovered": cost is not None})
+            "recovered": cost is not None,
+            "imagined_trials_per_walk": round(imagined[0] / n, 1),
+            "model_steps_per_walk": round(imagined[1] / n, 1)})
     _write(out / "walks.csv", rows)
     _write(out / "summary.csv", summary)
     _markdown(out / "summary.md", summary, within)
@@ -94,13 +101,15 @@ def _write(path: Path, rows: list[dict]) -> None:
 
 def _markdown(path: Path, summary: list[dict], within: float) -> None:
     lines = ["| agent | intact | damaged (all walks) | first walk | relearning cost: walks "
-             f"(falls) to within {within:g} pts |", "|---|---|---|---|---|"]
+             f"(falls) to within {within:g} pts | imagined per damaged walk: trials, model "
+             "steps |", "|---|---|---|---|---|---|"]
     for s in summary:
         cost = (f"{s['relearning_walks']} ({s['relearning_falls']})" if s["recovered"]
                 else f"not within {s['walks']} walks a leg")
         lines.append(f"| {s['agent']} | {s['intact_success']:.0%} [{s['intact_ci']}] | "
                      f"{s['damaged_success']:.0%} [{s['damaged_ci']}] | "
-                     f"{s['first_walk_success']:.0%} | {cost} |")
+                     f"{s['first_walk_success']:.0%} | {cost} | "
+                     f"{s['imagined_trials_per_walk']:,.0f}, {s['model_steps_per_walk']:,.0f} |")
     path.write_text("\n".join(lines) + "\n\nIntervals: Clopper-Pearson 95% over walks. "
                     "Relearning walks are summed over the damaged legs.\n")
 
@@ -137,13 +146,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--legs", nargs="+", default=["fl", "fr", "bl", "br"])
     p.add_argument("--walks", type=int, default=20, help="damaged walks per leg, in order")
     p.add_argument("--within", type=float, default=5.0, help="points of the intact rate")
+    p.add_argument("--min-tail", type=int, default=5,
+                   help="walks a leg the recovered stretch spans at least")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--seed-set", default="dev", choices=["dev", "test"])
     p.add_argument("--out", type=Path, default=Path("runs/body-adaptation"))
     a = p.parse_args(argv)
     import moonshot_body  # noqa: F401  (the body world, when not loaded as a plug-in)
 
-    for s in run(a.agents, a.damage, a.legs, a.walks, a.within, a.seed, a.seed_set, a.out):
+    for s in run(a.agents, a.damage, a.legs, a.walks, a.within, a.seed, a.seed_set, a.out,
+                 a.min_tail):
         print(s)
     print(f"wrote {a.out}/summary.md, walks.csv, adaptation.png")
     return 0

@@ -292,6 +292,23 @@ def test_the_aggregate_keeps_columns_only_some_cells_have(tmp_path):
     assert "relearn: episodes" in (tmp_path / "summary.md").read_text()
 
 
+def test_a_one_seed_group_shows_its_interval_over_scenarios(tmp_path):
+    """A planner given one seed (it draws nothing at random) gets a Clopper-Pearson interval
+    over its scenarios in the summary, not "no interval"."""
+    from moonshot.evaluation.sweep import aggregate
+
+    spec = {"world": "moon", "env_kwargs": {"target": "soi"}, "seeds": [0, 1],
+            "agents": [{"planner": True, "episodes": 2, "seeds": [0]}],
+            "evaluate": {"splits": ["new"], "episodes": 3}}
+    cells = expand(spec)
+    assert [c.id for c in cells] == ["planner-s0"]
+    execute_cell(cells[0], tmp_path / "cells" / cells[0].id)
+    summary = aggregate(tmp_path, cells)
+    cell = summary["groups"][0]["success_new_ci"]
+    assert "n=3 scenarios of 1 seed, Clopper-Pearson" in cell
+    assert "n=3 scenarios of 1 seed" in (tmp_path / "summary.md").read_text()
+
+
 def test_sweep_help_lists_every_key_of_the_schema():
     """`moonshot sweep --help` is generated from the spec schema: every section and every key
     (with its kind) appears, in its section."""
