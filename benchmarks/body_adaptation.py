@@ -10,8 +10,8 @@ The relearning cost is the number of damaged walks before the first walk from wh
 success rate over the rest of the sequence (pooled over the legs, at least ``--min-tail``
 walks a leg, so that the last walk or two cannot pass by chance) is within ``--within``
 points of the intact rate; its falls are those of the walks before it. The imagined work
-behind the damaged walks (``model_rollouts``, model steps) is reported beside it. An agent that never
-gets there is reported as not recovered within the walks.
+behind the damaged walks (``model_rollouts``, model steps) is reported beside it. An agent
+that never gets there is reported as not recovered within the walks.
 
     python benchmarks/body_adaptation.py planner:body RUN_DIR adapt:body \\
         --walks 20 --legs fl br --out runs/body-adaptation [--seed-set dev]
