@@ -180,3 +180,19 @@ def test_predict_before_a_walk_began_is_an_error():
     obs = np.zeros(OBS_SIZE, np.float32)
     with pytest.raises(RuntimeError, match="begin_episode"):
         agent.predict(obs)
+
+
+@pytest.mark.parametrize("worse", [0.8, 1.2])
+def test_a_body_much_worse_than_imagined_stops_exploring(worse):
+    # every gait performs ``worse`` m/s below its imagined performance, so that the best the
+    # GP predicts turns negative; the rule must still stop (``alpha * top`` never did). The
+    # bound: these bodies stop after 44-63 trials, a third of the 243 gaits.
+    agent = BodyAdapt(alpha=0.9)
+    for _ in range(80):
+        gait = agent.choose()
+        if not agent.exploring:
+            break
+        agent.gp.add(gait, float(agent.gp.prior[gait]) - worse)
+    assert not agent.exploring, f"still exploring after {len(agent.gp.tried)} trials"
+    top = float(agent.gp.mean.max())
+    assert top < 0 and agent.gp.best_tried()[1] >= top - 0.1 * abs(top)

@@ -15,10 +15,11 @@ is measured from the real observations: metres gained towards the goal per secon
 over the gaits' behaviour descriptors (posture: pitch, roll, height), whose prior mean is the
 repertoire's imagined performance, takes every trial (M-BOA, Cully et al.'s map-based Bayesian
 optimisation); the next gait is the one of highest upper confidence bound, until the best
-gait tried performs within ``alpha`` of the best the GP predicts (Cully's stopping rule);
-from then on the agent walks with the best gait tried (and goes back to exploring if its
-trials drop below the rule again). What it learned carries over from walk to walk of one
-evaluation; :meth:`BodyAdapt.forget` returns it to the prior. The body is assumed to stay
+gait tried performs within a fraction ``1 - alpha`` of the best the GP predicts (Cully's
+stopping rule, ``alpha`` times the best, taken as a margin below it so that it holds for
+predictions of either sign); from then on the agent walks with the best gait tried (and
+goes back to exploring if its trials drop below the rule again). What it learned carries
+over from walk to walk of one evaluation; :meth:`BodyAdapt.forget` returns it to the prior. The body is assumed to stay
 the same from walk to walk: when it changes (a damage drawn per walk), what was learned on
 one body misleads the next walks until new trials correct it.
 """
@@ -101,8 +102,9 @@ class BodyAdapt(Agent):
 
     :param trial_s: seconds of one real trial (one gait).
     :param kappa: UCB's weight of the GP's standard deviation.
-    :param alpha: the stopping rule: exploring stops once the best gait tried performs within
-        ``alpha`` of the highest performance the GP predicts.
+    :param alpha: the stopping rule: exploring stops once the best gait tried performs at
+        least ``top - (1 - alpha) * |top|``, ``top`` the highest performance the GP predicts
+        (``alpha * top`` when ``top > 0``, Cully's rule; below ``top`` whatever its sign).
     :param length_scale: the GP kernel's length scale (unit descriptor space).
     :param signal: the GP's prior standard deviation about the imagined performance (m/s).
     :param noise: the standard deviation of one trial's measurement (m/s).
@@ -217,7 +219,10 @@ class BodyAdapt(Agent):
             return int(np.argmax(gp.prior))
         if gp.tried:
             best, measured = gp.best_tried()
-            self.exploring = measured < self.alpha * float(gp.mean.max())
+            # within (1 - alpha) of the best prediction's size, so that the rule also stops
+            # when every prediction is negative (``alpha * max`` would then lie above it)
+            top = float(gp.mean.max())
+            self.exploring = measured < top - (1.0 - self.alpha) * abs(top)
             if not self.exploring:
                 return best
         self.exploring = True
