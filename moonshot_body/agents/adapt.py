@@ -19,9 +19,9 @@ gait tried performs within a fraction ``1 - alpha`` of the best the GP predicts 
 stopping rule, ``alpha`` times the best, taken as a margin below it so that it holds for
 predictions of either sign); from then on the agent walks with the best gait tried (and
 goes back to exploring if its trials drop below the rule again). What it learned carries
-over from walk to walk of one evaluation; :meth:`BodyAdapt.forget` returns it to the prior. The body is assumed to stay
-the same from walk to walk: when it changes (a damage drawn per walk), what was learned on
-one body misleads the next walks until new trials correct it.
+over from walk to walk of one evaluation; :meth:`BodyAdapt.forget` returns it to the prior.
+The body is assumed to stay the same from walk to walk: when it changes (a damage drawn per
+walk), what was learned on one body misleads the next walks until new trials correct it.
 """
 
 from __future__ import annotations
