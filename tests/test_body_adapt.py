@@ -196,3 +196,18 @@ def test_a_body_much_worse_than_imagined_stops_exploring(worse):
     assert not agent.exploring, f"still exploring after {len(agent.gp.tried)} trials"
     top = float(agent.gp.mean.max())
     assert top < 0 and agent.gp.best_tried()[1] >= top - 0.1 * abs(top)
+
+
+def test_the_same_gait_keeps_its_phase_from_trial_to_trial():
+    agent = BodyAdapt(trial_s=0.6, learn=False)  # one gait, trial after trial
+    obs = np.zeros(OBS_SIZE, np.float32)
+    obs[OBS_LAYOUT["goal_distance"]] = 3.0
+    obs[OBS_LAYOUT["goal_direction"]] = (1.0, 0.0)  # the goal ahead: bearing 0
+    agent.begin_episode(None, obs, {})
+    actions = [agent.predict(obs)[0] for _ in range(80)]  # 1.6 s: three trials
+    assert len(agent.trials) == 2 and {t[1] for t in agent.trials} == {agent.gait}
+    params = agent.repertoire.params[agent.gait]
+    clock = gait_actions(params, np.arange(80) * agent.control_dt, np.zeros(80), Design())
+    np.testing.assert_allclose(np.array(actions), clock, atol=1e-6)
+    agent.begin_episode(None, obs, {})  # a new walk starts the cycle afresh
+    np.testing.assert_allclose(agent.predict(obs)[0], clock[0], atol=1e-6)

@@ -146,7 +146,8 @@ class BodyAdapt(Agent):
         #: every real trial: (walk, gait, performance, explored); walks counted since forget()
         self.trials: list[tuple[int, int, float, bool]] = []
         self._walk = -1
-        self._steps = 0
+        self._steps = 0  # control steps of this trial
+        self._clock = 0  # control steps since the gait's clock started
         self._start_distance = 0.0
         self._distance = 0.0
         # the repertoire's imagined walks, charged once: to the first walk of this agent
@@ -167,6 +168,7 @@ class BodyAdapt(Agent):
         self._walk += 1
         self._charged = True
         self._distance = float(observation[OBS_LAYOUT["goal_distance"]][0])
+        self.gait = -1  # a walk starts its gait's cycle afresh
         self._begin_trial()
         self._compute += time.process_time() - t0
 
@@ -182,9 +184,10 @@ class BodyAdapt(Agent):
             self._begin_trial()
         goal = observation[OBS_LAYOUT["goal_direction"]]
         bearing = math.atan2(float(goal[1]), float(goal[0]))
-        action = gait_actions(self.repertoire.params[self.gait], self._steps * self.control_dt,
+        action = gait_actions(self.repertoire.params[self.gait], self._clock * self.control_dt,
                               bearing, self.design)
         self._steps += 1
+        self._clock += 1
         self._compute += time.process_time() - t0
         return action.astype(np.float32), state
 
@@ -229,7 +232,10 @@ class BodyAdapt(Agent):
         return int(np.argmax(gp.mean + self.kappa * gp.std))
 
     def _begin_trial(self) -> None:
-        self.gait = self.choose()
+        gait = self.choose()
+        if gait != self.gait:  # a new gait starts its cycle; the same one keeps its phase
+            self._clock = 0
+        self.gait = gait
         self._explored = self.exploring
         self._steps = 0
         self._start_distance = self._distance
