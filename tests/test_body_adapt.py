@@ -211,3 +211,24 @@ def test_the_same_gait_keeps_its_phase_from_trial_to_trial():
     np.testing.assert_allclose(np.array(actions), clock, atol=1e-6)
     agent.begin_episode(None, obs, {})  # a new walk starts the cycle afresh
     np.testing.assert_allclose(agent.predict(obs)[0], clock[0], atol=1e-6)
+
+
+def test_every_evaluation_pays_the_repertoire_once_on_its_first_walk(repertoire):
+    agent = BodyAdapt()
+    obs = np.zeros(OBS_SIZE, np.float32)
+    obs[OBS_LAYOUT["goal_distance"]] = 3.0
+    prior = repertoire.meta["imagined_walks"]
+
+    def walk() -> int:
+        before = agent.costs()
+        agent.begin_episode(None, obs, {})
+        agent.end_episode({})
+        return (agent.costs() - before).model_rollouts
+
+    assert agent.costs().model_rollouts == 0  # nothing before the first walk
+    for _ in range(3):  # three evaluations, each starting with forget()
+        agent.forget()
+        assert [walk(), walk(), walk()] == [prior, 0, 0]
+    agent.forget()
+    agent.forget()  # forgetting twice owes the prior once
+    assert [walk(), walk()] == [prior, 0]

@@ -150,12 +150,14 @@ class BodyAdapt(Agent):
         self._clock = 0  # control steps since the gait's clock started
         self._start_distance = 0.0
         self._distance = 0.0
-        # the repertoire's imagined walks, charged once: to the first walk of this agent
+        # the repertoire's imagined walks, charged to the first walk after every forget()
+        # (and to the first walk of a new agent), so that every evaluation pays the same prior
         meta = self.repertoire.meta
         self._imagined = AgentCosts(int(meta.get("imagined_walks", 0)),
                                     float(meta.get("cpu_s", 0.0)),
                                     int(meta.get("imagined_steps", 0)))
-        self._charged = False
+        self._charges = 0  # how many times the repertoire was charged (costs are cumulative)
+        self._owed = True  # the next walk pays for the repertoire
         self._compute = 0.0
 
     # --- the agent interface -------------------------------------------------------------
@@ -166,7 +168,8 @@ class BodyAdapt(Agent):
             self.design = body_model.design_of(view.design)
             self.control_dt = float(view.control_dt)
         self._walk += 1
-        self._charged = True
+        if self._owed:
+            self._charges, self._owed = self._charges + 1, False
         self._distance = float(observation[OBS_LAYOUT["goal_distance"]][0])
         self.gait = -1  # a walk starts its gait's cycle afresh
         self._begin_trial()
@@ -200,17 +203,21 @@ class BodyAdapt(Agent):
         self._compute += time.process_time() - t0
 
     def forget(self) -> None:
-        """Back to the repertoire's prior: no trial remembered."""
+        """Back to the repertoire's prior: no trial remembered; the next walk pays for the
+        repertoire again (see :meth:`costs`)."""
         self.gp.reset()
         self.trials, self.exploring, self._walk, self.gait = [], True, -1, -1
+        self._owed = True
 
     def costs(self) -> AgentCosts:
-        """Imagined walks (the repertoire's, charged to this agent's first walk), CPU seconds
-        (the repertoire's build and the agent's own choices and gaits) and the control steps
-        the imagined walks stand for."""
-        spent = self._imagined if self._charged else AgentCosts()
-        return AgentCosts(spent.model_rollouts, spent.compute_s + self._compute,
-                          spent.model_steps)
+        """Imagined walks (the repertoire's, charged to the first walk after every
+        :meth:`forget` - and to a new agent's first walk - so that every evaluation, which
+        starts with ``forget()``, pays the same prior cost), CPU seconds (the repertoire's
+        build, as often, and the agent's own choices and gaits) and the control steps the
+        imagined walks stand for; cumulative."""
+        n, prior = self._charges, self._imagined
+        return AgentCosts(n * prior.model_rollouts, n * prior.compute_s + self._compute,
+                          n * prior.model_steps)
 
     # --- trials --------------------------------------------------------------------------
     def choose(self) -> int:
