@@ -5,15 +5,16 @@ in its own model of the intact body.
 What it knows: its observation (the goal's bearing and distance; the honest view only for the
 control period), the gait repertoire - a behaviour-performance map built offline by MAP-Elites
 in the agent's own MuJoCo model of the blueprint's intact body (:mod:`.gaits`, :mod:`.body_model`;
-never the simulator or its builder) - and the outcomes of its own real trials. It does not
+never the simulator or its builder) - and the outcomes of its own gait trials. It does not
 know whether, or how, its body changed.
 
-How it acts: a walk is cut into *real trials* of ``trial_s`` seconds, each walked with one
-gait of the repertoire (steering towards the goal by the gait's rule). A trial's performance
+How it acts: a walk is cut into *gait trials* of ``trial_s`` seconds (stretches of one real
+walk; a real trial in this project is a whole walk, an episode), each walked with one gait
+of the repertoire (steering towards the goal by the gait's rule). A gait trial's performance
 is measured from the real observations: metres gained towards the goal per second, or
 :data:`~.gaits.FALL_COST` below zero when the body falls (the walk ends). A Gaussian process
 over the gaits' behaviour descriptors (posture: pitch, roll, height), whose prior mean is the
-repertoire's imagined performance, takes every trial (M-BOA, Cully et al.'s map-based Bayesian
+repertoire's imagined performance, takes every gait trial (M-BOA, Cully et al.'s map-based Bayesian
 optimisation); the next gait is the one of highest upper confidence bound, until the best
 gait tried performs within a fraction ``1 - alpha`` of the best the GP predicts (Cully's
 stopping rule, ``alpha`` times the best, taken as a margin below it so that it holds for
@@ -42,7 +43,7 @@ from ..observation import OBS_LAYOUT
 from . import body_model
 from .gaits import FALL_COST, Repertoire, gait_actions
 
-#: A trial shorter than this (s; the walk arrived or timed out just after it began) is not
+#: A gait trial shorter than this (s; the walk arrived or timed out just after it began) is not
 #: measured: its progress is mostly the previous gait's momentum.
 MIN_TRIAL_S = 0.5
 
@@ -55,7 +56,7 @@ class MapGP:
     :param prior: ``(n,)`` imagined performance.
     :param length_scale: the kernel's length scale (unit descriptor space).
     :param signal: prior standard deviation of the real performance about the imagined one.
-    :param noise: standard deviation of one trial's measurement.
+    :param noise: standard deviation of one gait trial's measurement.
     """
 
     def __init__(self, descriptors: np.ndarray, prior: np.ndarray, length_scale: float,
@@ -71,12 +72,12 @@ class MapGP:
         return self.signal**2 * (1.0 + r + r * r / 3.0) * np.exp(-r)
 
     def reset(self) -> None:
-        """Back to the prior: no trial seen."""
+        """Back to the prior: no gait trial seen."""
         self.tried, self.measured = [], []
         self.mean, self.std = self.prior.copy(), np.full(len(self.prior), self.signal)
 
     def add(self, index: int, performance: float) -> None:
-        """Take a real trial of gait ``index`` that performed ``performance``."""
+        """Take a gait trial of gait ``index`` that performed ``performance``."""
         self.tried.append(int(index))
         self.measured.append(float(performance))
         idx = np.array(self.tried)
@@ -100,16 +101,16 @@ class MapGP:
 class BodyAdapt(Agent):
     """Intelligent Trial and Error on the body (see the module docstring).
 
-    :param trial_s: seconds of one real trial (one gait).
+    :param trial_s: seconds of one gait trial (one gait, within a walk).
     :param kappa: UCB's weight of the GP's standard deviation.
     :param alpha: the stopping rule: exploring stops once the best gait tried performs at
         least ``top - (1 - alpha) * |top|``, ``top`` the highest performance the GP predicts
         (``alpha * top`` when ``top > 0``, Cully's rule; below ``top`` whatever its sign).
     :param length_scale: the GP kernel's length scale (unit descriptor space).
     :param signal: the GP's prior standard deviation about the imagined performance (m/s).
-    :param noise: the standard deviation of one trial's measurement (m/s).
+    :param noise: the standard deviation of one gait trial's measurement (m/s).
     :param repertoire: path of a repertoire ``.npz`` (default: the one shipped).
-    :param learn: ``False`` is the ablation without adaptation: every trial walks the gait
+    :param learn: ``False`` is the ablation without adaptation: every gait trial walks the gait
         the repertoire rates best in the intact body, and nothing is learned from it.
     """
 
@@ -143,7 +144,7 @@ class BodyAdapt(Agent):
         self.gait = -1
         self.exploring = True
         self._explored = True
-        #: every real trial: (walk, gait, performance, explored); walks counted since forget()
+        #: every gait trial: (walk, gait, performance, explored); walks counted since forget()
         self.trials: list[tuple[int, int, float, bool]] = []
         self._walk = -1
         self._steps = 0  # control steps of this trial
@@ -195,7 +196,8 @@ class BodyAdapt(Agent):
         return action.astype(np.float32), state
 
     def end_episode(self, info: dict) -> None:
-        """The walk's last trial, measured up to its end (a fall counts whatever its length)."""
+        """The walk's last gait trial, measured up to its end (a fall counts whatever its
+        length)."""
         t0 = time.process_time()
         if "goal_distance" in info:
             self._distance = float(info["goal_distance"])
@@ -203,7 +205,7 @@ class BodyAdapt(Agent):
         self._compute += time.process_time() - t0
 
     def forget(self) -> None:
-        """Back to the repertoire's prior: no trial remembered; the next walk pays for the
+        """Back to the repertoire's prior: no gait trial remembered; the next walk pays for the
         repertoire again (see :meth:`costs`)."""
         self.gp.reset()
         self.trials, self.exploring, self._walk, self.gait = [], True, -1, -1
@@ -219,9 +221,9 @@ class BodyAdapt(Agent):
         return AgentCosts(n * prior.model_rollouts, n * prior.compute_s + self._compute,
                           n * prior.model_steps)
 
-    # --- trials --------------------------------------------------------------------------
+    # --- gait trials ---------------------------------------------------------------------
     def choose(self) -> int:
-        """The gait of the next real trial: the best tried once the stopping rule holds,
+        """The gait of the next gait trial: the best tried once the stopping rule holds,
         else the highest upper confidence bound of the GP."""
         gp = self.gp
         if not self.learn:  # the ablation: the imagined best, never explored
