@@ -19,7 +19,13 @@ from moonshot.agents.loading import load_agent, resolve_agent
 from moonshot.errors import ConfigError
 from moonshot.worlds import World, get_world
 from moonshot_body.agents.adapt import BodyAdapt
-from moonshot_body.agents.gaits import DESCRIPTOR, GAIT_PARAMS, Repertoire, gait_actions
+from moonshot_body.agents.gaits import (
+    CONTROL_DT,
+    DESCRIPTOR,
+    GAIT_PARAMS,
+    Repertoire,
+    gait_actions,
+)
 from moonshot_body.anatomy import Design
 from moonshot_body.observation import OBS_LAYOUT, OBS_SIZE
 
@@ -68,7 +74,7 @@ def test_the_best_gait_walks_the_intact_real_body_towards_a_goal_ahead(repertoir
         start = float(obs[OBS_LAYOUT["goal_distance"]][0])
         for k in range(150):
             g = obs[OBS_LAYOUT["goal_direction"]]
-            act = gait_actions(best, k * 0.02, math.atan2(g[1], g[0]), design)
+            act = gait_actions(best, k * CONTROL_DT, math.atan2(g[1], g[0]), design)
             obs, _, term, trunc, info = env.step(act.astype(np.float32))
             assert not info["death"]
             if term or trunc:
@@ -119,7 +125,7 @@ def test_walks_count_their_trials_and_carry_them_over(repertoire):
     first = run_episode(agent, env, seed=5)
     assert first.model_rollouts == repertoire.meta["imagined_walks"]  # charged once
     walk0 = [t for t in agent.trials if t[0] == 0]
-    assert 1 <= len(walk0) <= first.length * 0.02 / 1.0 + 1
+    assert 1 <= len(walk0) <= first.length * CONTROL_DT / 1.0 + 1
     assert len(agent.gp.tried) == len(agent.trials)
     second = run_episode(agent, env, seed=6)
     assert second.model_rollouts == 0 and second.compute_s > 0

@@ -41,7 +41,7 @@ from moonshot.errors import ConfigError
 from ..anatomy import Design
 from ..observation import OBS_LAYOUT
 from . import body_model
-from .gaits import FALL_COST, Repertoire, gait_actions
+from .gaits import CONTROL_DT, FALL_COST, Repertoire, gait_actions
 
 #: A gait trial shorter than this (s; the walk arrived or timed out just after it began) is not
 #: measured: its progress is mostly the previous gait's momentum.
@@ -140,7 +140,7 @@ class BodyAdapt(Agent):
         self.gp = MapGP(self.repertoire.unit_descriptor(), self.repertoire.performance,
                         float(length_scale), float(signal), float(noise))
         self.design = Design()
-        self.control_dt = 0.02
+        self.control_dt = CONTROL_DT  # until a walk's view gives its own
         self.gait = -1
         self.exploring = True
         self._explored = True
