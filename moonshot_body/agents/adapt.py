@@ -116,7 +116,11 @@ class BodyAdapt(Agent):
 
     name = "adapt"
     perception = "honest"
-    learns_from_outcomes = True  # its GP carries every trial to the next walk
+    # It corrects its next walk from a failed one (the GP keeps the failed walk's gait trials,
+    # its fall included), so a world that replays scenarios may give it the world's
+    # ``trials_per_scenario`` walks per scenario (episodes.trials_allowed) rather than one;
+    # BodyWalk's is 1, so only ``--max-trials`` gives it a retry.
+    learns_from_outcomes = True
 
     def __init__(self, trial_s: float = 1.5, kappa: float = 1.0, alpha: float = 0.9,
                  length_scale: float = 0.25, signal: float = 0.2, noise: float = 0.1,
