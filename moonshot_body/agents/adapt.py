@@ -19,10 +19,11 @@ optimisation); the next gait is the one of highest upper confidence bound, until
 gait tried performs within a fraction ``1 - alpha`` of the best the GP predicts (Cully's
 stopping rule, ``alpha`` times the best, taken as a margin below it so that it holds for
 predictions of either sign); from then on the agent walks with the best gait tried (and
-goes back to exploring if its trials drop below the rule again). What it learned carries
+goes back to exploring if its gait trials drop below the rule again). What it learned carries
 over from walk to walk of one evaluation; :meth:`BodyAdapt.forget` returns it to the prior.
 The body is assumed to stay the same from walk to walk: when it changes (a damage drawn per
-walk), what was learned on one body misleads the next walks until new trials correct it.
+walk), what was learned on one body misleads the next walks until new gait trials correct
+it.
 """
 
 from __future__ import annotations
