@@ -1,6 +1,6 @@
 """The adaptation curve of ``adapt:body`` (Intelligent Trial and Error, issue #31): walks in
 sequence on the dev seeds of ``moonshot evaluate`` (the same scenarios, in the same order,
-one agent that keeps what it learned), with per walk its outcome, the real trials it spent
+one agent that keeps what it learned), with per walk its outcome, the gait trials it spent
 (exploring: chosen by the GP's UCB; all: every measured segment) and the gait it walked.
 
 Run: ``MOONSHOT_WORLDS=moonshot_body python benchmarks/body_adaptation_curve.py
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
         gaits = ",".join(dict.fromkeys(str(t[1]) for t in mine))
         print(f"| {walk} | {rec.outcome} | {rec.length * 0.02:.1f} | {len(mine)} | "
               f"{sum(t[3] for t in mine)} | {total} | {explored} | {gaits} |", flush=True)
-    print(f"\n{arrived}/{args.episodes} arrived, {fell} fell; {total} real trials "
+    print(f"\n{arrived}/{args.episodes} arrived, {fell} fell; {total} gait trials "
           f"({explored} exploring)")
 
 

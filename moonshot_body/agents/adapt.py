@@ -5,22 +5,25 @@ in its own model of the intact body.
 What it knows: its observation (the goal's bearing and distance; the honest view only for the
 control period), the gait repertoire - a behaviour-performance map built offline by MAP-Elites
 in the agent's own MuJoCo model of the blueprint's intact body (:mod:`.gaits`, :mod:`.body_model`;
-never the simulator or its builder) - and the outcomes of its own real trials. It does not
+never the simulator or its builder) - and the outcomes of its own gait trials. It does not
 know whether, or how, its body changed.
 
-How it acts: a walk is cut into *real trials* of ``trial_s`` seconds, each walked with one
-gait of the repertoire (steering towards the goal by the gait's rule). A trial's performance
+How it acts: a walk is cut into *gait trials* of ``trial_s`` seconds (stretches of one real
+walk; a real trial in this project is a whole walk, an episode), each walked with one gait
+of the repertoire (steering towards the goal by the gait's rule). A gait trial's performance
 is measured from the real observations: metres gained towards the goal per second, or
 :data:`~.gaits.FALL_COST` below zero when the body falls (the walk ends). A Gaussian process
 over the gaits' behaviour descriptors (posture: pitch, roll, height), whose prior mean is the
-repertoire's imagined performance, takes every trial (M-BOA, Cully et al.'s map-based Bayesian
+repertoire's imagined performance, takes every gait trial (M-BOA, Cully et al.'s map-based Bayesian
 optimisation); the next gait is the one of highest upper confidence bound, until the best
-gait tried performs within ``alpha`` of the best the GP predicts (Cully's stopping rule);
-from then on the agent walks with the best gait tried (and goes back to exploring if its
-trials drop below the rule again). What it learned carries over from walk to walk of one
-evaluation; :meth:`BodyAdapt.forget` returns it to the prior. The body is assumed to stay
-the same from walk to walk: when it changes (a damage drawn per walk), what was learned on
-one body misleads the next walks until new trials correct it.
+gait tried performs within a fraction ``1 - alpha`` of the best the GP predicts (Cully's
+stopping rule, ``alpha`` times the best, taken as a margin below it so that it holds for
+predictions of either sign); from then on the agent walks with the best gait tried (and
+goes back to exploring if its gait trials drop below the rule again). What it learned carries
+over from walk to walk of one evaluation; :meth:`BodyAdapt.forget` returns it to the prior.
+The body is assumed to stay the same from walk to walk: when it changes (a damage drawn per
+walk), what was learned on one body misleads the next walks until new gait trials correct
+it.
 """
 
 from __future__ import annotations
@@ -39,9 +42,9 @@ from moonshot.errors import ConfigError
 from ..anatomy import Design
 from ..observation import OBS_LAYOUT
 from . import body_model
-from .gaits import FALL_COST, Repertoire, gait_actions
+from .gaits import CONTROL_DT, FALL_COST, Repertoire, gait_actions
 
-#: A trial shorter than this (s; the walk arrived or timed out just after it began) is not
+#: A gait trial shorter than this (s; the walk arrived or timed out just after it began) is not
 #: measured: its progress is mostly the previous gait's momentum.
 MIN_TRIAL_S = 0.5
 
@@ -54,7 +57,7 @@ class MapGP:
     :param prior: ``(n,)`` imagined performance.
     :param length_scale: the kernel's length scale (unit descriptor space).
     :param signal: prior standard deviation of the real performance about the imagined one.
-    :param noise: standard deviation of one trial's measurement.
+    :param noise: standard deviation of one gait trial's measurement.
     """
 
     def __init__(self, descriptors: np.ndarray, prior: np.ndarray, length_scale: float,
@@ -70,12 +73,12 @@ class MapGP:
         return self.signal**2 * (1.0 + r + r * r / 3.0) * np.exp(-r)
 
     def reset(self) -> None:
-        """Back to the prior: no trial seen."""
+        """Back to the prior: no gait trial seen."""
         self.tried, self.measured = [], []
         self.mean, self.std = self.prior.copy(), np.full(len(self.prior), self.signal)
 
     def add(self, index: int, performance: float) -> None:
-        """Take a real trial of gait ``index`` that performed ``performance``."""
+        """Take a gait trial of gait ``index`` that performed ``performance``."""
         self.tried.append(int(index))
         self.measured.append(float(performance))
         idx = np.array(self.tried)
@@ -99,21 +102,26 @@ class MapGP:
 class BodyAdapt(Agent):
     """Intelligent Trial and Error on the body (see the module docstring).
 
-    :param trial_s: seconds of one real trial (one gait).
+    :param trial_s: seconds of one gait trial (one gait, within a walk).
     :param kappa: UCB's weight of the GP's standard deviation.
-    :param alpha: the stopping rule: exploring stops once the best gait tried performs within
-        ``alpha`` of the highest performance the GP predicts.
+    :param alpha: the stopping rule: exploring stops once the best gait tried performs at
+        least ``top - (1 - alpha) * |top|``, ``top`` the highest performance the GP predicts
+        (``alpha * top`` when ``top > 0``, Cully's rule; below ``top`` whatever its sign).
     :param length_scale: the GP kernel's length scale (unit descriptor space).
     :param signal: the GP's prior standard deviation about the imagined performance (m/s).
-    :param noise: the standard deviation of one trial's measurement (m/s).
+    :param noise: the standard deviation of one gait trial's measurement (m/s).
     :param repertoire: path of a repertoire ``.npz`` (default: the one shipped).
-    :param learn: ``False`` is the ablation without adaptation: every trial walks the gait
+    :param learn: ``False`` is the ablation without adaptation: every gait trial walks the gait
         the repertoire rates best in the intact body, and nothing is learned from it.
     """
 
     name = "adapt"
     perception = "honest"
-    learns_from_outcomes = True  # its GP carries every trial to the next walk
+    # It corrects its next walk from a failed one (the GP keeps the failed walk's gait trials,
+    # its fall included), so a world that replays scenarios may give it the world's
+    # ``trials_per_scenario`` walks per scenario (episodes.trials_allowed) rather than one;
+    # BodyWalk's is 1, so only ``--max-trials`` gives it a retry.
+    learns_from_outcomes = True
 
     def __init__(self, trial_s: float = 1.5, kappa: float = 1.0, alpha: float = 0.9,
                  length_scale: float = 0.25, signal: float = 0.2, noise: float = 0.1,
@@ -137,22 +145,25 @@ class BodyAdapt(Agent):
         self.gp = MapGP(self.repertoire.unit_descriptor(), self.repertoire.performance,
                         float(length_scale), float(signal), float(noise))
         self.design = Design()
-        self.control_dt = 0.02
+        self.control_dt = CONTROL_DT  # until a walk's view gives its own
         self.gait = -1
         self.exploring = True
         self._explored = True
-        #: every real trial: (walk, gait, performance, explored); walks counted since forget()
+        #: every gait trial: (walk, gait, performance, explored); walks counted since forget()
         self.trials: list[tuple[int, int, float, bool]] = []
         self._walk = -1
-        self._steps = 0
+        self._steps = 0  # control steps of this trial
+        self._clock = 0  # control steps since the gait's clock started
         self._start_distance = 0.0
         self._distance = 0.0
-        # the repertoire's imagined walks, charged once: to the first walk of this agent
+        # the repertoire's imagined walks, charged to the first walk after every forget()
+        # (and to the first walk of a new agent), so that every evaluation pays the same prior
         meta = self.repertoire.meta
         self._imagined = AgentCosts(int(meta.get("imagined_walks", 0)),
                                     float(meta.get("cpu_s", 0.0)),
                                     int(meta.get("imagined_steps", 0)))
-        self._charged = False
+        self._charges = 0  # how many times the repertoire was charged (costs are cumulative)
+        self._owed = True  # the next walk pays for the repertoire
         self._compute = 0.0
 
     # --- the agent interface -------------------------------------------------------------
@@ -163,8 +174,10 @@ class BodyAdapt(Agent):
             self.design = body_model.design_of(view.design)
             self.control_dt = float(view.control_dt)
         self._walk += 1
-        self._charged = True
+        if self._owed:
+            self._charges, self._owed = self._charges + 1, False
         self._distance = float(observation[OBS_LAYOUT["goal_distance"]][0])
+        self.gait = -1  # a walk starts its gait's cycle afresh
         self._begin_trial()
         self._compute += time.process_time() - t0
 
@@ -180,14 +193,16 @@ class BodyAdapt(Agent):
             self._begin_trial()
         goal = observation[OBS_LAYOUT["goal_direction"]]
         bearing = math.atan2(float(goal[1]), float(goal[0]))
-        action = gait_actions(self.repertoire.params[self.gait], self._steps * self.control_dt,
+        action = gait_actions(self.repertoire.params[self.gait], self._clock * self.control_dt,
                               bearing, self.design)
         self._steps += 1
+        self._clock += 1
         self._compute += time.process_time() - t0
         return action.astype(np.float32), state
 
     def end_episode(self, info: dict) -> None:
-        """The walk's last trial, measured up to its end (a fall counts whatever its length)."""
+        """The walk's last gait trial, measured up to its end (a fall counts whatever its
+        length)."""
         t0 = time.process_time()
         if "goal_distance" in info:
             self._distance = float(info["goal_distance"])
@@ -195,21 +210,25 @@ class BodyAdapt(Agent):
         self._compute += time.process_time() - t0
 
     def forget(self) -> None:
-        """Back to the repertoire's prior: no trial remembered."""
+        """Back to the repertoire's prior: no gait trial remembered; the next walk pays for the
+        repertoire again (see :meth:`costs`)."""
         self.gp.reset()
         self.trials, self.exploring, self._walk, self.gait = [], True, -1, -1
+        self._owed = True
 
     def costs(self) -> AgentCosts:
-        """Imagined walks (the repertoire's, charged to this agent's first walk), CPU seconds
-        (the repertoire's build and the agent's own choices and gaits) and the control steps
-        the imagined walks stand for."""
-        spent = self._imagined if self._charged else AgentCosts()
-        return AgentCosts(spent.model_rollouts, spent.compute_s + self._compute,
-                          spent.model_steps)
+        """Imagined walks (the repertoire's, charged to the first walk after every
+        :meth:`forget` - and to a new agent's first walk - so that every evaluation, which
+        starts with ``forget()``, pays the same prior cost), CPU seconds (the repertoire's
+        build, as often, and the agent's own choices and gaits) and the control steps the
+        imagined walks stand for; cumulative."""
+        n, prior = self._charges, self._imagined
+        return AgentCosts(n * prior.model_rollouts, n * prior.compute_s + self._compute,
+                          n * prior.model_steps)
 
-    # --- trials --------------------------------------------------------------------------
+    # --- gait trials ---------------------------------------------------------------------
     def choose(self) -> int:
-        """The gait of the next real trial: the best tried once the stopping rule holds,
+        """The gait of the next gait trial: the best tried once the stopping rule holds,
         else the highest upper confidence bound of the GP."""
         gp = self.gp
         if not self.learn:  # the ablation: the imagined best, never explored
@@ -217,14 +236,20 @@ class BodyAdapt(Agent):
             return int(np.argmax(gp.prior))
         if gp.tried:
             best, measured = gp.best_tried()
-            self.exploring = measured < self.alpha * float(gp.mean.max())
+            # within (1 - alpha) of the best prediction's size, so that the rule also stops
+            # when every prediction is negative (``alpha * max`` would then lie above it)
+            top = float(gp.mean.max())
+            self.exploring = measured < top - (1.0 - self.alpha) * abs(top)
             if not self.exploring:
                 return best
         self.exploring = True
         return int(np.argmax(gp.mean + self.kappa * gp.std))
 
     def _begin_trial(self) -> None:
-        self.gait = self.choose()
+        gait = self.choose()
+        if gait != self.gait:  # a new gait starts its cycle; the same one keeps its phase
+            self._clock = 0
+        self.gait = gait
         self._explored = self.exploring
         self._steps = 0
         self._start_distance = self._distance

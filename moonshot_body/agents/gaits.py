@@ -42,8 +42,9 @@ import mujoco
 import numpy as np
 from mujoco import rollout
 
-from ..anatomy import JOINTS, LEGS, Design
+from ..anatomy import JOINTS, LEGS, Design, Layout
 from . import body_model
+from .planner import MODEL_TIMESTEP, SAFE_HEIGHT, SAFE_UPRIGHT
 
 #: The numbers of a gait, each in [0, 1] (see :func:`gait_actions` for their ranges).
 GAIT_PARAMS = ("frequency", "hip_amplitude", "knee_lift", "lift_phase", "phase_fr",
@@ -70,11 +71,10 @@ GOAL_BEARINGS_DEG = (0.0, 50.0, -50.0)
 GOAL_DISTANCE = 2.0
 WALK_S = 3.0
 FALL_COST = 1.0
-#: The imagined body's fall (the planner's margin above the env's rule).
-SAFE_HEIGHT = 0.26
-SAFE_UPRIGHT = 0.6
-#: The physics step of the agent's own model (s): twice the env's, as the planner's.
-MODEL_TIMESTEP = 0.01
+#: The control period of the imagined walks (s): the env's 50 Hz, as the honest view's
+#: ``control_dt`` states it; the repertoire is built offline, without a view, and the agent
+#: takes the view's period at every walk. (The imagined body's fall and its model's physics
+#: step are the planner's: :data:`.planner.SAFE_HEIGHT`, :data:`.planner.MODEL_TIMESTEP`.)
 CONTROL_DT = 0.02
 #: The shipped repertoire.
 REPERTOIRE_FILE = "repertoire.npz"
@@ -136,8 +136,7 @@ class BodyImagination:
         body_model.place_ground(self.model, {"friction": self.design.friction, "slope_deg": 0.0,
                                              "uphill": 0.0, "stones": np.zeros((0, 3))})
         self.data = mujoco.MjData(self.model)
-        self.layout_act = np.array([mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_ACTUATOR,
-                                                      j) for j in JOINTS])
+        self.layout_act = Layout.of(self.model).actuator
         spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
         mujoco.mj_resetData(self.model, self.data)
         mujoco.mj_forward(self.model, self.data)
