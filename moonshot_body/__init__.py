@@ -81,12 +81,14 @@ def episode_steps(env_kwargs: Mapping[str, Any]) -> int:
 
 #: PPO and SAC defaults, measured on this world (development seeds: the training runs'
 #: evaluations, 20 deterministic walks per split; commit 64f21a6, 2 shared cores).
-#: PPO (RL Zoo's MuJoCo values: 8 envs x 256 steps, no normalization): on the training split
-#: 0.35, 0.70, 0.95, 1.00 success at 100k, 150k, 200k, 350k steps, 1.00 to 500k (seed 0; the
-#: held-out split 0.90 at 500k). A variant with VecNormalize, 512 steps and an initial std
-#: of 0.37 reached 1.00 at 250k (0.85 at 200k) but 0.60 on the held-out split.
+#: PPO (RL Zoo's MuJoCo values: 8 envs x 256 steps, no normalization), seeds 0-4: success on
+#: the training split 0.90-1.00 at 200k steps (first >= 0.80 at 150k-200k), 1.00 at 500k for
+#: every seed (held-out split 0.85-1.00 at 500k); the budget is twice that. A variant with
+#: VecNormalize, 512 steps and an initial std of 0.37 (seed 0) reached 1.00 at 250k but 0.60
+#: on the held-out split.
 #: SAC (RL Zoo's MuJoCo values: SB3's defaults with a 10k-step warm-up): 0.00, 0.45, 1.00,
-#: 1.00, 1.00 at 20k, 40k, 60k, 80k, 100k steps (seed 0; held-out 1.00 at 100k), at ~60 env
+#: 1.00, 1.00 at 20k, 40k, 60k, 80k, 100k steps (seed 0 only, seeds 1-4 not run yet;
+#: held-out 1.00 at 100k), at ~60 env
 #: steps/s against PPO's ~1,700 here (niced, on a loaded machine).
 HYPERPARAMS = {
     "ppo": {"n_timesteps": 1_000_000, "n_envs": 8, "policy": "MlpPolicy", "n_steps": 256,
