@@ -83,9 +83,10 @@ def episode_steps(env_kwargs: Mapping[str, Any]) -> int:
 #: evaluations, 20 deterministic walks per split; commit 64f21a6, 2 shared cores).
 #: PPO (RL Zoo's MuJoCo values: 8 envs x 256 steps, no normalization), seeds 0-4: success on
 #: the training split 0.90-1.00 at 200k steps (first >= 0.80 at 150k-200k), 1.00 at 500k for
-#: every seed (held-out split 0.85-1.00 at 500k); the budget is twice that. A variant with
-#: VecNormalize, 512 steps and an initial std of 0.37 (seed 0) reached 1.00 at 250k but 0.60
-#: on the held-out split.
+#: every seed (held-out split 0.85-1.00 at 500k); the budget is twice that. Seed 0 continued
+#: to 1.5M steps: 0.90-1.00 at every evaluation after 500k, 1.00 from 1M on (no collapse).
+#: A variant with VecNormalize, 512 steps and an initial std of 0.37 (seed 0) reached 1.00 at
+#: 250k but 0.60 on the held-out split.
 #: SAC (RL Zoo's MuJoCo values: SB3's defaults with a 10k-step warm-up): 0.00, 0.45, 1.00,
 #: 1.00, 1.00 at 20k, 40k, 60k, 80k, 100k steps (seed 0 only, seeds 1-4 not run yet;
 #: held-out 1.00 at 100k), at ~60 env
