@@ -88,8 +88,8 @@ def episode_steps(env_kwargs: Mapping[str, Any]) -> int:
 #: A variant with VecNormalize, 512 steps and an initial std of 0.37 (seed 0) reached 1.00 at
 #: 250k but 0.60 on the held-out split.
 #: SAC (RL Zoo's MuJoCo values: SB3's defaults with a 10k-step warm-up): 0.00, 0.45, 1.00,
-#: 1.00, 1.00 at 20k, 40k, 60k, 80k, 100k steps (seed 0 only, seeds 1-4 not run yet;
-#: held-out 1.00 at 100k), at ~60 env
+#: 1.00, 1.00 at 20k, 40k, 60k, 80k, 100k steps (seed 0; held-out 1.00 at 100k); seed 1:
+#: 0.15, 0.35, 1.00 at 20k, 40k, 60k (held-out 0.80); seeds 2-4 not run yet. At ~60 env
 #: steps/s against PPO's ~1,700 here (niced, on a loaded machine).
 HYPERPARAMS = {
     "ppo": {"n_timesteps": 1_000_000, "n_envs": 8, "policy": "MlpPolicy", "n_steps": 256,
