@@ -28,6 +28,7 @@ information and is left out of the fit.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import mujoco
@@ -37,7 +38,7 @@ from mujoco import rollout
 from moonshot.agents.base import AgentCosts
 from moonshot.errors import ConfigError
 
-from ..anatomy import JOINTS, Layout
+from ..anatomy import JOINTS, Design, Layout
 from . import body_model
 from .body_model import INTACT, Belief
 from .planner import MODEL_TIMESTEP, BodyPlanner
@@ -90,7 +91,7 @@ class Replayer:
     imagined trial per candidate replayed (``rollouts``), one env step per logged step it
     replays (``model_steps``)."""
 
-    def __init__(self, design, stone_half: float, control_dt: float):
+    def __init__(self, design: Design, stone_half: float, control_dt: float):
         self.design, self.stone_half = design, float(stone_half)
         self.sub = int(round(control_dt / MODEL_TIMESTEP))
         self._models: dict[tuple, mujoco.MjModel] = {}
@@ -335,7 +336,8 @@ class BodySysID(BodyPlanner):
             self.refits += 1
         self._compute += time.process_time() - t0
 
-    def _groups(self, walks: list[tuple[np.ndarray, np.ndarray, Belief]], cap: int = 400):
+    def _groups(self, walks: list[tuple[np.ndarray, np.ndarray, Belief]],
+                cap: int = 400) -> Iterator[tuple[dict, Belief, tuple[np.ndarray, ...]]]:
         """The walks' steps grouped by ground and belief (each group replays in one body on
         one ground), at most ``cap`` steps in all, spread evenly."""
         total = sum(max(len(w) - 1, 0) for w, _, _ in walks)
