@@ -203,6 +203,12 @@ def _training_means(g: dict) -> tuple[float, float]:
     return mean("episodes"), mean("deaths")
 
 
+def _trained(g: dict, pattern: str, absent: str) -> str:
+    """A group's training: mean episodes and destroyed over seeds in ``pattern``, or
+    ``absent`` for an agent that does not learn."""
+    return pattern.format(*_training_means(g)) if g["learns"] else absent
+
+
 def headline(groups: dict, world: str) -> str:
     """The main table of a world: success per split, costs, training."""
     lines = ["| agent | seeds | success, first trial, train | success, first trial, new | "
@@ -213,11 +219,7 @@ def headline(groups: dict, world: str) -> str:
         tr = [_split_mean(g, sp, "trials_per_scenario") for sp in ("train", "new")]
         death = _split_mean(g, "new", "death_rate")
         imag = _split_mean(g, "new", "model_rollouts_per_scenario")
-        if g["learns"]:
-            eps, dead = _training_means(g)
-            training = f"{eps:,.0f} / {dead:,.0f}"
-        else:
-            training = "none"
+        training = _trained(g, "{:,.0f} / {:,.0f}", "none")
         lines.append(f"| {name} | {len(g['seeds']) if g['learns'] else '-'} | "
                      f"{_cell(rate_interval(g, 'train'), g)} | "
                      f"{_cell(rate_interval(g, 'new'), g)} | {_num(tr[0])} / {_num(tr[1])} | "
@@ -248,11 +250,7 @@ def compact(groups: dict) -> str:
     for name, g in groups.items():
         real = _split_mean(g, "new", "trials_per_scenario")
         imag = _split_mean(g, "new", "model_rollouts_per_scenario")
-        if g["learns"]:
-            eps, dead = _training_means(g)
-            trained = f"{eps:,.0f} ({dead:,.0f})"
-        else:
-            trained = "-"
+        trained = _trained(g, "{:,.0f} ({:,.0f})", "-")
         lines.append(f"| {name} | {len(g['seeds']) if g['learns'] else '-'} | {trained} | "
                      f"{_short(rate_interval(g, 'train'))} | {_short(rate_interval(g, 'new'))} | "
                      f"{real:.2f} / {imag:,.0f} |")

@@ -281,6 +281,9 @@ class BodyWalkEnv(gym.Env):
             model = build_model(self.design, sc.changes)
             self._models[sc.changes] = (model, Layout.of(model))
         model, self.layout = self._models[sc.changes]
+        # the slots that drive a servo (a missing knee has none), and their actuators
+        self._driven = np.flatnonzero(self.layout.actuator >= 0)
+        self._driven_act = self.layout.actuator[self._driven]
         if model is not self.model:
             self.model, self.data = model, mujoco.MjData(model)
             self._renderer = None
@@ -311,9 +314,7 @@ class BodyWalkEnv(gym.Env):
             raise ValueError(f"action must be finite, got {a.tolist()}")
         a = np.clip(a, -1.0, 1.0)
         targets = self.design.targets(a)
-        act = self.layout.actuator
-        driven = act >= 0  # a missing knee has no actuator
-        self.data.ctrl[act[driven]] = targets[driven]
+        self.data.ctrl[self._driven_act] = targets[self._driven]
         mujoco.mj_step(self.model, self.data, SUBSTEPS)
         self._steps += 1
         dist = self._goal_distance()

@@ -92,7 +92,8 @@ class Replayer:
     replays (``model_steps``)."""
 
     def __init__(self, design: Design, stone_half: float, control_dt: float):
-        self.design, self.stone_half = design, float(stone_half)
+        self.design, self.stone_half, self.control_dt = design, float(stone_half), \
+            float(control_dt)
         self.sub = int(round(control_dt / MODEL_TIMESTEP))
         self._models: dict[tuple, mujoco.MjModel] = {}
         self._data: mujoco.MjData | None = None
@@ -231,7 +232,7 @@ class BodySysID(BodyPlanner):
         stone_half = float(view.ground["stone_half"])
         r = self._replayer
         if r is None or r.stone_half != stone_half or r.design != self.design or \
-                r.sub != int(round(float(view.control_dt) / MODEL_TIMESTEP)):
+                r.control_dt != float(view.control_dt):
             self._replayer = r = Replayer(self.design, stone_half, float(view.control_dt))
         return r
 

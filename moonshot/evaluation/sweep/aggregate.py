@@ -38,6 +38,7 @@ def aggregate(out: Path, cells: list[Cell], wall_time_s: float = 0.0,
     from ..transfer import TransferResult
 
     rows = []
+    over_scenarios: dict[tuple[str, str], str] = {}  # (cell, success_SPLIT) -> its cell text
     for cell in cells:
         folder = out / "cells" / cell.id
         result = read_json(folder / "result.json")
@@ -53,7 +54,7 @@ def aggregate(out: Path, cells: list[Cell], wall_time_s: float = 0.0,
             sp = tr.split
             row[f"success_{sp}"] = tr.success_rate
             # the interval over its scenarios (Clopper-Pearson), shown for a one-seed group
-            row[f"success_{sp}_scenarios_ci"] = (
+            over_scenarios[(cell.id, f"success_{sp}")] = (
                 f"{tr.success_rate:.0%} [{tr.success_low:.0%}-{tr.success_high:.0%}], "
                 f"n={tr.scenarios} scenarios of 1 seed, Clopper-Pearson")
             row[f"deaths_{sp}"] = tr.death_rate
@@ -76,16 +77,14 @@ def aggregate(out: Path, cells: list[Cell], wall_time_s: float = 0.0,
         s = {"group": name, "seeds": len(members)}
         for k in metrics:
             vals = [m.get(k) for m in members]
-            if k.endswith("_scenarios_ci"):
-                continue
             if all(v is None for v in vals):
                 continue
             iv = _ci([np.nan if v is None else float(v) for v in vals])
             s[k], s[f"{k}_low"], s[f"{k}_high"] = iv
             if k.startswith("success_"):
                 # one seed (an agent that draws nothing at random): over its scenarios
-                s[f"{k}_ci"] = members[0].get(f"{k}_scenarios_ci") if len(members) == 1 \
-                    and members[0].get(f"{k}_scenarios_ci") else _cell(iv)
+                one = len(members) == 1 and over_scenarios.get((members[0]["cell"], k))
+                s[f"{k}_ci"] = one or _cell(iv)
             if any(v is None for v in vals):
                 s[f"{k}_missing"] = sum(v is None for v in vals)
         summary.append(s)

@@ -331,7 +331,7 @@ def expand(spec: dict) -> list[Cell]:
     if not agents:
         raise ConfigError("sweep spec: agents is missing (a list of {algo: ...} or "
                           "{planner: true})")
-    seeds = _seeds(spec, "seeds")
+    seeds = _seeds(spec, "seeds", [0])
     per_agent = [_seeds(a, f"agents[{k}].seeds", seeds) if isinstance(a, dict) else seeds
                  for k, a in enumerate(agents)]
     _check_grid_size(spec, sum(len(s) for s in per_agent)
@@ -387,16 +387,13 @@ def expand(spec: dict) -> list[Cell]:
     return cells
 
 
-def _seeds(where: dict, name: str, default: list | None = None) -> list[int]:
-    """The seeds listed under ``name`` (the spec's, or one agent's ``seeds``; ``default``
-    where absent): integers >= 0, none repeated."""
-    key = name.rsplit(".", 1)[-1]
-    seeds = _list(where, key, default if default is not None else [0])
+def _seeds(where: dict, name: str, default: list[int]) -> list[int]:
+    """The ``seeds`` of ``where`` (the spec, or one agent, called ``name`` in errors;
+    ``default`` where absent): integers >= 0, none repeated."""
+    seeds = _list(where, "seeds", default)
     for s in seeds:
         if isinstance(s, bool) or not isinstance(s, int) or s < 0:
             raise ConfigError(f"sweep spec: {name} must be integers >= 0, got {s!r}")
-    if not seeds:
-        raise ConfigError(f"sweep spec: {name} is empty")
     if len(set(seeds)) != len(seeds):
         raise ConfigError(f"sweep spec: {name} repeat: {seeds}")
     return seeds
