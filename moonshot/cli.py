@@ -106,10 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "with sb3-contrib installed, one of its own (tqc, trpo, qrdqn, ars, "
                    "crossq, ppo_lstm: recurrent PPO), the world's defaults where it declares "
                    "them, else the algorithm's own; or an agent that learns its own model: "
-                   "pets | sysid (moon, city) (default: ppo)")
+                   "pets | sysid (moon, city, body) (default: ppo)")
     p.add_argument("--timesteps", type=int, default=None,
                    help="env steps, i.e. launches for moon (default: 100000; pets 3000, sysid 50 "
-                   "on moon, pets 24000, sysid 22000 on city; "
+                   "on moon, pets 24000, sysid 22000 on city, pets 25000, sysid 5000 on "
+                   "body; "
                    "with --resume: "
                    "the run's own budget, or a new one)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: 0)")

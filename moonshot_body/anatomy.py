@@ -16,7 +16,9 @@ foot sphere at the end of each shin. Eight position servos, one per joint.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import mujoco
 import numpy as np
@@ -97,6 +99,14 @@ class Design:
         """Height of the torso's centre when it stands with every joint at 0."""
         drop = self.shin_length * math.sqrt(1.0 - self.shin_reach**2)
         return drop + self.foot_radius
+
+
+def design_of(numbers: Mapping[str, Any]) -> Design:
+    """The design of a view's ``design`` numbers (:meth:`Design.as_dict`; lists back to
+    tuples)."""
+    blueprint: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                                 for k, v in numbers.items()}
+    return Design(**blueprint)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Test configuration: a deterministic hypothesis profile in CI (CI=true), random examples
 elsewhere (where they keep finding new cases)."""
 
+import json
 import os
 import re
 import shlex
@@ -72,3 +73,35 @@ def zoo_readme_run(tmp_path_factory) -> Path:
         cmd[n + 1] = ZOO_SHORTER[cmd[n + 1]]
         run_as_user(cmd[1:], folder)
     return folder
+
+
+def run_without(blocked: tuple[str, ...], code: str, view, obs, info: dict, extra=None,
+                env: dict | None = None):
+    """Run ``code`` in a fresh Python in which importing any module of ``blocked`` raises;
+    the JSON it prints, parsed. ``code`` finds ``view`` (a body world's perception view,
+    rebuilt from its fields), ``obs`` (float32), ``info``, ``extra`` (any JSON) and ``np``.
+    What an agent plans there it planned without those modules."""
+    fields = {"design": dict(view.design),
+              "ground": {k: (v.tolist() if hasattr(v, "tolist") else v)
+                         for k, v in view.ground.items()},
+              "goal": list(view.goal), "control_dt": view.control_dt,
+              "state": {k: v.tolist() for k, v in view.state.items()}}
+    script = f"""
+import importlib.abc, json, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name in {tuple(blocked)!r}:
+            raise ImportError("imported the simulator: " + name)
+sys.meta_path.insert(0, Block())
+from types import SimpleNamespace
+import numpy as np
+obs, info, fields, extra = json.loads(sys.argv[1])
+obs = np.array(obs, np.float32)
+fields["state"] = {{k: np.array(v) for k, v in fields["state"].items()}}
+view = SimpleNamespace(mode="honest", **fields)
+""" + code
+    arg = json.dumps([obs.tolist(), info, fields, extra])
+    res = subprocess.run([sys.executable, "-c", script, arg], capture_output=True, text=True,
+                         cwd=ROOT, env={**os.environ, **(env or {})})
+    assert res.returncode == 0, res.stderr[-2000:]
+    return json.loads(res.stdout)

@@ -151,7 +151,8 @@ class TrainConfig:
                       "ppo")
     #: total env steps (launches for MoonLaunch); None: 100,000 for a new run (the
     #: model-learning agent's own ``default_timesteps``: on moon pets 3,000, sysid 50; on city
-    #: pets 24,000, sysid 22,000), the saved budget for a resumed one
+    #: pets 24,000, sysid 22,000; on body pets 25,000, sysid 5,000), the saved budget for a
+    #: resumed one
     timesteps: int | None = _flag("--timesteps", "env steps", None)
     seed: int = _flag("--seed", "random seed", 0)
     out: str = _flag("--out", "run folder", "runs/train")

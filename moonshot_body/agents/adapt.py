@@ -39,9 +39,8 @@ from scipy.linalg import cho_factor, cho_solve
 from moonshot.agents.base import Agent, AgentCosts
 from moonshot.errors import ConfigError
 
-from ..anatomy import Design
+from ..anatomy import Design, design_of
 from ..observation import OBS_LAYOUT
-from . import body_model
 from .gaits import CONTROL_DT, FALL_COST, Repertoire, gait_actions
 
 #: A gait trial shorter than this (s; the walk arrived or timed out just after it began) is not
@@ -171,7 +170,7 @@ class BodyAdapt(Agent):
         """``view``: the env's honest view (its design numbers and control period)."""
         t0 = time.process_time()
         if view is not None:
-            self.design = body_model.design_of(view.design)
+            self.design = design_of(view.design)
             self.control_dt = float(view.control_dt)
         self._walk += 1
         if self._owed:

@@ -151,13 +151,6 @@ def _mjcf(d: Design, timestep: float, stone_half: float, belief: Belief = INTACT
 """
 
 
-def design_of(numbers: Mapping[str, Any]) -> Design:
-    """The design of the view's ``design`` numbers (lists back to tuples)."""
-    blueprint: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
-                                 for k, v in numbers.items()}
-    return Design(**blueprint)
-
-
 def build(design: Design, timestep: float, stone_half: float,
           belief: Belief = INTACT) -> mujoco.MjModel:
     """The planner's compiled model of ``design`` at ``timestep`` (s), with stone slots of

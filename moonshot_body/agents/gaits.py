@@ -44,7 +44,8 @@ from mujoco import rollout
 
 from ..anatomy import JOINTS, LEGS, Design, Layout
 from . import body_model
-from .planner import MODEL_TIMESTEP, SAFE_HEIGHT, SAFE_UPRIGHT
+from .planner import MODEL_TIMESTEP
+from .walk_cost import SAFE_HEIGHT, SAFE_UPRIGHT
 
 #: The numbers of a gait, each in [0, 1] (see :func:`gait_actions` for their ranges).
 GAIT_PARAMS = ("frequency", "hip_amplitude", "knee_lift", "lift_phase", "phase_fr",
@@ -74,7 +75,7 @@ FALL_COST = 1.0
 #: The control period of the imagined walks (s): the env's 50 Hz, as the honest view's
 #: ``control_dt`` states it; the repertoire is built offline, without a view, and the agent
 #: takes the view's period at every walk. (The imagined body's fall and its model's physics
-#: step are the planner's: :data:`.planner.SAFE_HEIGHT`, :data:`.planner.MODEL_TIMESTEP`.)
+#: step are the planner's: :data:`.walk_cost.SAFE_HEIGHT`, :data:`.planner.MODEL_TIMESTEP`.)
 CONTROL_DT = 0.02
 #: The shipped repertoire.
 REPERTOIRE_FILE = "repertoire.npz"

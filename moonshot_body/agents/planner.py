@@ -31,17 +31,15 @@ from mujoco import rollout
 from moonshot.agents.base import Agent, AgentCosts
 from moonshot.errors import ConfigError
 
-from ..anatomy import JOINTS, Design, Layout
+from ..anatomy import JOINTS, Design, Layout, design_of
 from . import body_model
+from .walk_cost import FALL_COST, fell, future_cost
 
 #: The planner's models: its own of the intact body it believes in, or the simulator's of the
 #: true one (an ablation).
 MODELS = ("nominal", "oracle")
 #: The physics step of the planner's own model (s): twice the env's, half the work.
 MODEL_TIMESTEP = 0.01
-#: The torso height and tilt the planner treats as a fall (a margin above the env's rule).
-SAFE_HEIGHT = 0.26
-SAFE_UPRIGHT = 0.6
 
 
 class BodyPlanner(Agent):
@@ -103,7 +101,7 @@ class BodyPlanner(Agent):
         if view is None:
             raise ConfigError("the body planner needs a perception view (perceive())")
         self._view = view
-        self.design = body_model.design_of(view.design)
+        self.design = design_of(view.design)
         sim = self._model_of(view)
         if sim is not self._sim:
             self._sim, self._data, self._layout = sim, mujoco.MjData(sim), Layout.of(sim)
@@ -205,14 +203,11 @@ class BodyPlanner(Agent):
         dist = np.hypot(q[..., 0] - self._goal[0], q[..., 1] - self._goal[1])
         height = q[..., 2]
         upright = 1.0 - 2.0 * (q[..., 4] ** 2 + q[..., 5] ** 2)
-        stand = self.design.standing_height()
-        fell = (height < SAFE_HEIGHT) | (upright < SAFE_UPRIGHT)
         ramp = np.linspace(0.5, 1.5, dist.shape[1])  # where it ends counts most
-        cost = (dist * ramp).mean(1) + 2.0 * dist[:, -1]
-        cost += 2.0 * ((height - stand) ** 2).mean(1) + 1.0 * (1.0 - upright).mean(1)
+        cost = future_cost(dist, height, upright, self.design.standing_height(), ramp)
         # a future whose physics blew up was reset by MuJoCo (its clock back to 0): a fall
         blew_up = (np.diff(state[:, :, 0], axis=1) < 0).any(1)
-        cost += 20.0 * (fell.any(1) | blew_up)
+        cost += FALL_COST * (fell(height, upright) | blew_up)
         return cost
 
     def forget(self) -> None:
