@@ -93,7 +93,7 @@ def _walk(agent: BodyPETS, seed: int, **env_kwargs) -> np.ndarray:
 
 
 def test_it_learns_its_body_from_a_few_hundred_steps():
-    agent = BodyPETS(seed=0, members=3, hidden=32, layers=2, fit_steps=400)
+    agent = BodyPETS(seed=0, members=3, hidden=32, layers=2, fit_steps=400, max_fit_steps=600)
     untrained = BodyPETS(seed=0, members=3, hidden=32, layers=2)
     agent.training = True
     for seed in (1, 2, 3):

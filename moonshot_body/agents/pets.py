@@ -33,7 +33,8 @@ distance. ``iterations`` rounds of MPPI per plan; a new plan every ``replan_ever
 :data:`WANDER_KNOT` steps, uniform within +-``wander``); so do the first ``random_walks``
 training walks. Later training walks plan with the model and add Gaussian noise (``explore``)
 to each action. After every training walk the ensemble is refitted (warm-started) on all its
-transitions (the latest ``max_rows`` logged steps).
+transitions (the latest ``max_rows`` logged steps), for a number of gradient steps that grows
+with the walk's new ones.
 
 Its model error (:meth:`BodyPETS.model_error`) is the one-step prediction error on real
 steps it never learned from (evaluation walks), scaled as ``sysid``'s is (1 = as large as
@@ -151,8 +152,9 @@ class BodyPETS(Agent):
     :param random_walks: training walks that wander (no model) before it plans.
     :param explore: std of the Gaussian noise on a planned training walk's actions.
     :param wander: a wandering walk's knots are uniform within +-``wander``.
-    :param fit_steps, fit_steps_per_sample, max_fit_steps, lr: a refit's gradient steps
-        (``fit_steps`` + ``fit_steps_per_sample`` x transitions, at most ``max_fit_steps``).
+    :param fit_steps, fit_steps_per_new, max_fit_steps, lr: a refit's gradient steps
+        (``fit_steps`` + ``fit_steps_per_new`` x the transitions new since the last refit, at
+        most ``max_fit_steps``; the first fit, from random weights, ``max_fit_steps``).
     :param max_rows: logged steps kept for fitting (the latest).
     """
 
@@ -166,7 +168,7 @@ class BodyPETS(Agent):
                  samples: int = 64, horizon: int = 15, knots: int = 4, noise: float = 0.35,
                  temperature: float = 0.1, iterations: int = 2, replan_every: int = 2,
                  caution: float = 0.0, random_walks: int = 3, explore: float = 0.1,
-                 wander: float = 0.6, fit_steps: int = 200, fit_steps_per_sample: float = 0.05,
+                 wander: float = 0.6, fit_steps: int = 200, fit_steps_per_new: float = 0.3,
                  max_fit_steps: int = 1500, lr: float = 1e-3, max_rows: int = 60_000):
         for key, val, low in (("members", members, 1), ("hidden", hidden, 1),
                               ("layers", layers, 1), ("samples", samples, 2),
@@ -181,7 +183,7 @@ class BodyPETS(Agent):
             if not float(x) > 0:
                 raise ConfigError(f"body pets {key}={x!r} must be > 0")
         for key, x in (("caution", caution), ("explore", explore),
-                       ("fit_steps_per_sample", fit_steps_per_sample)):
+                       ("fit_steps_per_new", fit_steps_per_new)):
             if not float(x) >= 0:
                 raise ConfigError(f"body pets {key}={x!r} must be >= 0")
         self.seed = int(seed)
@@ -190,7 +192,7 @@ class BodyPETS(Agent):
         self.iterations, self.replan_every = int(iterations), int(replan_every)
         self.caution, self.random_walks = float(caution), int(random_walks)
         self.explore, self.wander = float(explore), float(wander)
-        self.fit_steps, self.fit_steps_per_sample = int(fit_steps), float(fit_steps_per_sample)
+        self.fit_steps, self.fit_steps_per_new = int(fit_steps), float(fit_steps_per_new)
         self.max_fit_steps, self.lr, self.max_rows = int(max_fit_steps), float(lr), int(max_rows)
         self.model = Ensemble(len(INPUTS), len(OUTPUTS), int(members), int(hidden), int(layers),
                               generator=torch.Generator().manual_seed(self.seed))
@@ -201,6 +203,7 @@ class BodyPETS(Agent):
         self.model_samples = 0
         self.refits = 0
         self.walks = 0  # training walks so far
+        self._new = 0  # transitions learned since the last refit
         #: walks since the last :meth:`take_seen`: ``(T + 1, ROW)`` logged rows each
         self.seen: list[np.ndarray] = []
         self.decision_times: list[float] = []
@@ -358,8 +361,11 @@ class BodyPETS(Agent):
         first = int(self.data[-1, 0]) + 1 if len(self.data) else 0
         rows = [np.column_stack([np.full(len(w), first + i), w]) for i, w in enumerate(seen)]
         self.data = np.concatenate([self.data, *rows])[-self.max_rows:]
-        self.model_samples += sum(max(len(w) - 1, 0) for w in seen)
-        self.refit()
+        new = sum(max(len(w) - 1, 0) for w in seen)
+        self.model_samples += new
+        self._new += new
+        if self.refit():
+            self._new = 0
         self._compute += time.process_time() - c0
 
     def _walks(self) -> list[np.ndarray]:
@@ -373,8 +379,9 @@ class BodyPETS(Agent):
         x, y = steps_of(self._walks())
         if len(x) < 20:
             return False
-        steps = int(min(self.max_fit_steps,
-                        self.fit_steps + self.fit_steps_per_sample * len(x)))
+        # warm-started: the steps follow the new data (all of it, from random weights)
+        steps = self.max_fit_steps if self.refits == 0 else int(min(
+            self.max_fit_steps, self.fit_steps + self.fit_steps_per_new * self._new))
         torch.manual_seed(self.seed + self.refits)  # (nothing in a refit draws from it)
         self.model.fit(x, y, steps, np.random.default_rng([self.seed, 2, self.refits]),
                        lr=self.lr)
@@ -413,6 +420,7 @@ class BodyPETS(Agent):
     # --- state (checkpoints: JSON and arrays, no pickles) ----------------------------------
     def get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
         meta = {"walks": self.walks, "refits": self.refits, "model_samples": self.model_samples,
+                "new_samples": self._new,
                 "rollouts": self._rollouts, "model_steps": self._model_steps,
                 "compute_s": self._compute}
         arrays = {"data": self.data}
@@ -424,7 +432,7 @@ class BodyPETS(Agent):
         self.model.load_arrays({k[len("model/"):]: v for k, v in arrays.items()
                                 if k.startswith("model/")})
         self.walks, self.refits = int(meta["walks"]), int(meta["refits"])
-        self.model_samples = int(meta["model_samples"])
+        self.model_samples, self._new = int(meta["model_samples"]), int(meta["new_samples"])
         self._rollouts, self._model_steps = int(meta["rollouts"]), int(meta["model_steps"])
         self._compute = float(meta["compute_s"])
 
