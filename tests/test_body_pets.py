@@ -29,6 +29,11 @@ ROOT = Path(__file__).resolve().parents[1]
 #: A small agent, fast to fit and to plan.
 SMALL = {"members": 2, "hidden": 16, "layers": 2, "samples": 8, "horizon": 5, "knots": 2,
          "iterations": 1, "fit_steps": 40, "max_fit_steps": 60, "random_walks": 2}
+#: Models of the body pets may not use: the simulator's (env, builder), the planner's own
+#: MuJoCo model and MuJoCo's batched rollout.
+SIMULATOR_CODE = ("moonshot_body.env", "moonshot_body.builder",
+                  "moonshot_body.agents.body_model", "moonshot_body.agents.planner",
+                  "moonshot_body.agents.oracle_model", "mujoco.rollout")
 #: The body world found as a plug-in; one torch thread (see :func:`one_torch_thread`).
 ONE_THREAD = {"MOONSHOT_WORLDS": "moonshot_body", "OMP_NUM_THREADS": "1"}
 #: Short walks (50 control steps).
@@ -135,11 +140,19 @@ agent.learn([np.array(extra)])
 agent.begin_episode(view, obs, info)
 print(json.dumps([agent.predict(obs)[0].tolist() for _ in range(3)]))
 """
-    blocked = ("moonshot_body.env", "moonshot_body.builder", "moonshot_body.agents.body_model",
-               "moonshot_body.agents.planner", "mujoco.rollout")
-    planned = run_without(blocked, code, view, obs, {"map_id": info["map_id"]}, fake.tolist(),
-                          env={"OMP_NUM_THREADS": "1"})
+    planned = run_without(SIMULATOR_CODE, code, view, obs, {"map_id": info["map_id"]},
+                          fake.tolist(), env={"OMP_NUM_THREADS": "1"})
     np.testing.assert_array_equal(np.array(planned, np.float32), np.array(expected))
+
+
+@pytest.mark.parametrize("module", ["pets", "walk_cost"])
+def test_its_modules_import_no_model_of_the_body(module):
+    from test_information_rule import imported_modules
+
+    source = (ROOT / "moonshot_body" / "agents" / f"{module}.py").read_text()
+    imported = imported_modules(source, "moonshot_body.agents")
+    bad = {m for m in imported if m == "mujoco" or m.startswith(SIMULATOR_CODE)}
+    assert not bad, f"{module} imports a model of the body: {sorted(bad)}"
 
 
 def _cfg(tmp_path: Path, timesteps: int, name: str) -> TrainConfig:
