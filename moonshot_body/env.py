@@ -12,6 +12,7 @@ import mujoco
 import numpy as np
 from gymnasium import spaces
 
+from moonshot.envs.display import human_window
 from moonshot.envs.docs import fill_doc
 from moonshot.envs.perception import View, check_perception
 
@@ -203,13 +204,15 @@ class BodyWalkEnv(gym.Env):
     a number or ``[low, high]`` overrides it. ``damage`` is one of $damages (a leg at 35% of
     its servos' strength, its shin half as long, its shin gone); ``damage_leg`` one of
     ``fl, fr, bl, br`` or drawn per scenario. ``env.unwrapped.perceive(mode)`` returns the
-    :class:`BodyView` a planner gets.
+    :class:`BodyView` a planner gets. ``render_mode="rgb_array"``: ``render()`` returns the
+    frame (the 3D view of the body following it); ``"human"``: every ``reset`` and ``step``
+    shows it in a matplotlib window; without a display the env warns and runs headless.
 
     ## Version History
     * v0: first version (MuJoCo 3.x/4.x).
     """
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 50}  # a frame per step
+    metadata = {"render_modes": ["rgb_array", "human"], "render_fps": 50}  # a frame per step
     observation_layout = OBS_LAYOUT
 
     def __init__(self, split: str = "train", render_mode: str | None = None,
@@ -255,6 +258,9 @@ class BodyWalkEnv(gym.Env):
         self.scenario: Scenario | None = None
         self._views: dict[str, BodyView] = {}
         self._renderer: Any = None
+        # Without a display, human mode runs headless (with a warning): moonshot.envs.display.
+        self._window = render_mode == "human" and human_window("BodyWalk")
+        self._viewer: Any = None
         self._steps = 0
         self._dist = 0.0
 
@@ -302,6 +308,8 @@ class BodyWalkEnv(gym.Env):
         self._dist = self._goal_distance()
         for view in self._views.values():
             self._refresh(view, episode=True)
+        if self.render_mode == "human":
+            self.render()
         return self._obs(), {"map_id": sid, "split": self.split, "is_success": False}
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
@@ -337,6 +345,8 @@ class BodyWalkEnv(gym.Env):
             info["outcome"] = "timeout"
         for view in self._views.values():
             self._refresh(view)
+        if self.render_mode == "human":
+            self.render()
         return self._obs(), float(reward), arrived or fell, truncated, info
 
     def _goal_distance(self) -> float:
@@ -425,9 +435,16 @@ class BodyWalkEnv(gym.Env):
             return None
         if self.data is None:
             raise RuntimeError("call reset() before render()")
+        if self.render_mode == "human" and not self._window:
+            return None
         from .render import draw
 
         frame, self._renderer = draw(self.model, self.data, self._renderer)
+        if self.render_mode == "human":
+            from moonshot.envs.display import show
+
+            self._viewer = show(frame, self._viewer)
+            return None
         return frame
 
     def get_state(self) -> dict:
@@ -443,6 +460,10 @@ class BodyWalkEnv(gym.Env):
         self.np_random.bit_generator.state = state["rng"]
 
     def close(self) -> None:
+        from moonshot.envs.display import close
+
+        close(self._viewer)
+        self._viewer = None
         if self._renderer is not None and hasattr(self._renderer, "close"):
             self._renderer.close()
         self._renderer = None
