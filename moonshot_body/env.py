@@ -268,6 +268,7 @@ class Walks:
         # the slots that drive a servo (a missing knee has none), and their actuators
         self._driven: list[tuple[np.ndarray, np.ndarray]] = [(none, none)] * n
         self.steps = np.zeros(n, dtype=np.int64)
+        self.ids = np.zeros(n, dtype=np.int64)  # each walk's scenario
         self.dist = np.zeros(n)  # to the goal, on the ground (m)
         self.goal = np.zeros((n, 2))
         self._gravity = np.zeros((n, 3))  # unit vector (the slope tilts it)
@@ -309,7 +310,7 @@ class Walks:
         self.scenarios[i], self.layouts[i] = sc, layout
         driven = np.flatnonzero(layout.actuator >= 0)
         self._driven[i] = (driven, layout.actuator[driven])
-        self.steps[i] = 0
+        self.steps[i], self.ids[i] = 0, sc.scenario_id
         self.goal[i] = sc.goal
         gravity = model.opt.gravity
         self._gravity[i] = gravity / np.linalg.norm(gravity)
@@ -376,14 +377,14 @@ class Walks:
         self.steps += 1 if active is None else active
         # a walk that stood keeps its distance: the same state, the same function
         dist = self._distances(self._state, self.goal)
+        effort = np.matmul(actions[:, None, :], actions[:, :, None])[:, 0, 0]  # a @ a each
         # one walk's scalar arithmetic, walk by walk: numpy's overhead on one walk's numbers
         # costs more than the loop
         rewards, arrived, fell, truncated = [], [], [], []
-        for i, (prev, now, height, upright, steps) in enumerate(zip(
-                self.dist.tolist(), dist.tolist(), self._state[:, 2].tolist(),
-                self._xmat[:, 8].tolist(), self.steps.tolist(), strict=True)):
-            a = actions[i]
-            reward = PROGRESS_REWARD * (prev - now) - EFFORT_COST * float(a @ a)
+        for prev, now, effort_i, height, upright, steps in zip(
+                self.dist.tolist(), dist.tolist(), effort.tolist(), self._state[:, 2].tolist(),
+                self._xmat[:, 8].tolist(), self.steps.tolist(), strict=True):
+            reward = PROGRESS_REWARD * (prev - now) - EFFORT_COST * effort_i
             # upright: the torso's up axis, vertical component
             arrives = now < GOAL_RADIUS
             falls = not arrives and (height < FALL_HEIGHT or upright < FALL_UPRIGHT)
@@ -479,6 +480,9 @@ class BodyWalkEnv(gym.Env):
     :class:`BodyView` a planner gets. ``render_mode="rgb_array"``: ``render()`` returns the
     frame (the 3D view of the body following it); ``"human"``: every ``reset`` and ``step``
     shows it in a matplotlib window; without a display the env warns and runs headless.
+    ``gymnasium.make_vec("moonshot/BodyWalk-v0", num_envs=N)`` gives the native batched env
+    (:class:`~moonshot_body.vector.BodyWalkVectorEnv`, the same settings): walk ``i`` of
+    ``reset(seed=s)`` is this env's ``reset(seed=s + i)``, bit for bit.
 
     ## Version History
     * v0: first version (MuJoCo 3.x/4.x).

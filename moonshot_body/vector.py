@@ -90,13 +90,9 @@ class BodyWalkVectorEnv(VectorEnv):
         for i in walks:
             self._walks.reset(i, draw_scenario_id(self._rngs[i]) if sid is None else sid)
 
-    def _ids(self) -> np.ndarray:
-        return np.array([sc.scenario_id for sc in self._walks.scenarios  # type: ignore[union-attr]
-                         ], dtype=np.int64)
-
     def _start_infos(self, infos: dict, mask: np.ndarray) -> dict:
         """The single env's reset info of the walks ``mask`` started, batched."""
-        add_column(infos, "map_id", self._ids(), mask)
+        add_column(infos, "map_id", self._walks.ids, mask)
         add_column(infos, "split", self._splits, mask)
         return add_column(infos, "is_success", np.zeros(self.num_envs, dtype=bool), mask)
 
@@ -128,11 +124,11 @@ class BodyWalkVectorEnv(VectorEnv):
         truncated = np.array(truncation) & stepped
         ended = terminated | truncated
         obs = self._walks.observe()
-        outcome = np.array([outcome_of(*flags)
-                            for flags in zip(arrival, fall, truncation, strict=True)],
-                           dtype=object)
-        last = {"map_id": self._ids(), "split": self._splits, "is_success": arrived,
-                "death": fell, "goal_distance": self._walks.dist.copy(), "outcome": outcome}
+        outcome = np.full(n, None, dtype=object)
+        for i in np.flatnonzero(ended).tolist():
+            outcome[i] = outcome_of(arrival[i], fall[i], truncation[i])
+        last = {"map_id": self._walks.ids.copy(), "split": self._splits, "is_success": arrived,
+                "death": fell, "goal_distance": self._walks.dist.copy()}
         infos: dict = {}
         if self.autoreset_mode == AutoresetMode.SAME_STEP:
             if ended.any():
@@ -142,6 +138,7 @@ class BodyWalkVectorEnv(VectorEnv):
                 final_info: dict = {}
                 for key, val in last.items():
                     add_column(final_info, key, val, ended)
+                add_column(final_info, "outcome", outcome, ended)
                 infos.update({"final_obs": final_obs, "_final_obs": ended.copy(),
                               "final_info": final_info, "_final_info": ended.copy()})
                 self._start(np.flatnonzero(ended).tolist())
@@ -149,10 +146,11 @@ class BodyWalkVectorEnv(VectorEnv):
             restart = ended
         else:
             self._ended = ended
+            add_column(infos, "outcome", outcome, ended)
         going = ~restart
         self._start_infos(infos, restart)
         for key, val in last.items():
-            add_column(infos, key, val, going & (ended if key == "outcome" else True))
+            add_column(infos, key, val, going)
         return obs, reward, terminated, truncated, infos
 
     # --- exact resume ------------------------------------------------------------------
@@ -169,7 +167,7 @@ class BodyWalkVectorEnv(VectorEnv):
             mujoco.mj_getState(m, d, buf, _PHYSICS)
             physics.append(buf)
         return {"rngs": [r.bit_generator.state for r in self._rngs],
-                "scenario_ids": self._ids(), "steps": w.steps.copy(),
+                "scenario_ids": w.ids.copy(), "steps": w.steps.copy(),
                 "physics": physics, "ended": self._ended.copy()}
 
     def set_state(self, state: dict) -> None:

@@ -102,6 +102,9 @@ def add_column(infos: dict, key: str, values: np.ndarray, mask: np.ndarray) -> d
     mask; nothing when no slot has the key."""
     if not mask.any():
         return infos
+    if key not in infos and mask.all():
+        infos[key], infos["_" + key] = values.copy(), mask.copy()
+        return infos
     if key not in infos:
         n = len(mask)
         infos[key] = np.full(n, None, dtype=object) if values.dtype == object else \
