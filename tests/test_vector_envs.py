@@ -200,3 +200,11 @@ def test_body_refuses_bad_settings_naming_them():
         env.step(np.full((2, 8), np.nan))
     with pytest.raises(ValueError, match="unknown reset options"):
         env.reset(options={"scenario": 3})
+
+
+def test_body_scenario_option_pins_every_walk_as_the_sync_env_does():
+    native, sync = _pair(BODY, 2, AutoresetMode.SAME_STEP, NATIVE[BODY])
+    (o1, i1), (o2, i2) = (e.reset(seed=1, options={"scenario_id": 42}) for e in (native, sync))
+    np.testing.assert_array_equal(o1, o2)
+    _same_infos(i1, i2)
+    assert i1["map_id"].tolist() == [42, 42]
