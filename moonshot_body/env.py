@@ -1,4 +1,10 @@
-"""BodyWalk-v0: a four-legged body walks to a goal on the ground; a fall is a death."""
+"""BodyWalk-v0: a four-legged body walks to a goal on the ground; a fall is a death.
+
+One module for the world's rules - the settings, the scenario drawn from them, the simulator
+of ``n`` walks (:class:`Walks`: physics, observation, reward, ends) and the single env on
+it - since the single env and the batched one (:mod:`.vector`) must share every one of them
+to walk the same episodes bit for bit.
+"""
 
 from __future__ import annotations
 
@@ -244,9 +250,9 @@ class Walks:
     Each walk has its own MuJoCo models (one per :class:`~.anatomy.Changes` it has met; its
     ground is set on it) and data. The physics steps walk by walk (``mj_step``: MuJoCo's
     ``rollout`` costs the same CPU time and returns neither the kinematics nor the warm
-    start, see docs/environments.md); everything around it - the servo targets,
-    observations, rewards and outcomes - is computed over the batch, with the operations
-    one walk alone would use (a batched ``matmul`` is one BLAS call per walk).
+    start, see docs/environments.md); the servo targets and the observations are computed
+    over the batch, with the operations one walk alone would use (a batched ``matmul`` is one
+    BLAS call per walk), each walk's reward and end by one walk's scalar arithmetic.
 
     :param n: the number of walks.
     :param settings: what scenarios are drawn from (:func:`walk_settings`).
@@ -271,6 +277,7 @@ class Walks:
         self.ids = np.zeros(n, dtype=np.int64)  # each walk's scenario
         self.dist = np.zeros(n)  # to the goal, on the ground (m)
         self.goal = np.zeros((n, 2))
+        self._goals = [(0.0, 0.0)] * n
         self._gravity = np.zeros((n, 3))  # unit vector (the slope tilts it)
         # Each walk's state after its last reset or step, a row of qpos | qvel (padded to the
         # intact body's sizes: damage only removes joints) | the joints' readings at the
@@ -312,6 +319,7 @@ class Walks:
         self._driven[i] = (driven, layout.actuator[driven])
         self.steps[i], self.ids[i] = 0, sc.scenario_id
         self.goal[i] = sc.goal
+        self._goals[i] = (float(sc.goal[0]), float(sc.goal[1]))
         gravity = model.opt.gravity
         self._gravity[i] = gravity / np.linalg.norm(gravity)
         self._sizes[i] = (model.nq, model.nv)
@@ -341,7 +349,7 @@ class Walks:
     def _settle(self, i: int) -> None:
         """Read walk ``i``'s state from its data (after a reset or a restore)."""
         self._gather(i)
-        self.dist[i] = self._distances(self._state[i:i + 1], self.goal[i:i + 1])[0]
+        self.dist[i] = self._distance(i)
 
     def _gather(self, i: int) -> None:
         d, row = self.datas[i], self._state[i]
@@ -351,10 +359,11 @@ class Walks:
         row[self._nq:self._nq + nv] = d.qvel
         self._xmat[i] = d.xmat[1]
 
-    @staticmethod
-    def _distances(state: np.ndarray, goal: np.ndarray) -> np.ndarray:
-        # math.hypot, as one walk computed it (numpy's hypot may round otherwise)
-        return np.array([math.hypot(x, y) for x, y in (goal - state[:, :2]).tolist()])
+    def _distance(self, i: int) -> float:
+        """Walk ``i``'s distance to its goal on the ground (m)."""
+        d, (gx, gy) = self.datas[i], self._goals[i]
+        assert d is not None
+        return math.hypot(gx - d.qpos[0], gy - d.qpos[1])
 
     def step(self, actions: np.ndarray, active: np.ndarray | None = None,
              ) -> tuple[list[float], list[bool], list[bool], list[bool]]:
@@ -366,37 +375,40 @@ class Walks:
         :returns: each walk's ``(reward, arrived, fell, truncated)``, as lists.
         """
         targets = self.design.targets(actions)
-        stepped = range(self.n) if active is None else np.flatnonzero(active).tolist()
-        for i in stepped:
+        rewards, arrived, fell, truncated = [], [], [], []
+        # walk by walk, one walk's scalar arithmetic: numpy's overhead on one walk's numbers
+        # costs more than the loop
+        for i in range(self.n):
+            if active is not None and not active[i]:
+                rewards.append(0.0)
+                arrived.append(False)
+                fell.append(False)
+                truncated.append(False)
+                continue
             d = self.datas[i]
             assert d is not None  # reset
             driven, act = self._driven[i]
             d.ctrl[act] = targets[i, driven]
             mujoco.mj_step(self.models[i], d, SUBSTEPS)
             self._gather(i)
-        self.steps += 1 if active is None else active
-        # a walk that stood keeps its distance: the same state, the same function
-        dist = self._distances(self._state, self.goal)
-        effort = np.matmul(actions[:, None, :], actions[:, :, None])[:, 0, 0]  # a @ a each
-        # one walk's scalar arithmetic, walk by walk: numpy's overhead on one walk's numbers
-        # costs more than the loop
-        rewards, arrived, fell, truncated = [], [], [], []
-        for prev, now, effort_i, height, upright, steps in zip(
-                self.dist.tolist(), dist.tolist(), effort.tolist(), self._state[:, 2].tolist(),
-                self._xmat[:, 8].tolist(), self.steps.tolist(), strict=True):
-            reward = PROGRESS_REWARD * (prev - now) - EFFORT_COST * effort_i
-            # upright: the torso's up axis, vertical component
-            arrives = now < GOAL_RADIUS
+            self.steps[i] += 1
+            steps = int(self.steps[i])
+            dist = self._distance(i)
+            a = actions[i]
+            reward = PROGRESS_REWARD * (self.dist[i] - dist) - EFFORT_COST * float(a @ a)
+            self.dist[i] = dist
+            height = float(d.qpos[2])
+            upright = float(d.xmat[1, 8])  # the torso's up axis, vertical component
+            arrives = dist < GOAL_RADIUS
             falls = not arrives and (height < FALL_HEIGHT or upright < FALL_UPRIGHT)
             if arrives:
                 reward += ARRIVAL_REWARD
             elif falls:
                 reward -= FALL_PENALTY
-            rewards.append(reward)
+            rewards.append(float(reward))
             arrived.append(arrives)
             fell.append(falls)
             truncated.append(not (arrives or falls) and steps >= self.max_steps)
-        self.dist = dist
         return rewards, arrived, fell, truncated
 
     def observe(self) -> np.ndarray:
