@@ -1,6 +1,8 @@
 """BodyWalk-v0 throughput: env steps per second of one env on one core, random actions
-(``gymnasium.make``, so its TimeLimit and checker wrappers count), and the planner's decision
-time. Run: ``MOONSHOT_WORLDS=moonshot_body python benchmarks/bench_body.py [seconds]``."""
+(``gymnasium.make``, so its checker wrappers count), the native vector env of 16 walks against
+Gymnasium's sync vector env of 16 single envs (steps of all walks per CPU second, alternated
+repeat by repeat; ``body_vec16_over_sync16`` their ratio), and the planner's decision time.
+Run: ``MOONSHOT_WORLDS=moonshot_body python benchmarks/bench_body.py [seconds]``."""
 
 import sys
 

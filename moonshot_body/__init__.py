@@ -35,7 +35,8 @@ MAX_EPISODE_STEPS = 1000
 # after its ``time_limit`` with ``info["outcome"] = "timeout"``, whatever that limit is; a
 # registered TimeLimit would cut a longer walk at 1000 steps without an outcome.
 if ENV_ID not in gym.registry:
-    gym.register(ENV_ID, entry_point="moonshot_body.env:BodyWalkEnv")
+    gym.register(ENV_ID, entry_point="moonshot_body.env:BodyWalkEnv",
+                 vector_entry_point="moonshot_body.vector:BodyWalkVectorEnv")
 
 #: The body world's ladder. Level 0 of each axis is the training distribution. The damage
 #: and the payload change the body, not its blueprint: nothing the body senses says so

@@ -1,4 +1,10 @@
-"""BodyWalk-v0: a four-legged body walks to a goal on the ground; a fall is a death."""
+"""BodyWalk-v0: a four-legged body walks to a goal on the ground; a fall is a death.
+
+One module for the world's rules - the settings, the scenario drawn from them, the simulator
+of ``n`` walks (:class:`Walks`: physics, observation, reward, ends) and the single env on
+it - since the single env and the batched one (:mod:`.vector`) must share every one of them
+to walk the same episodes bit for bit.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ import mujoco
 import numpy as np
 from gymnasium import spaces
 
+from moonshot.envs.display import human_window
 from moonshot.envs.docs import fill_doc
 from moonshot.envs.perception import View, check_perception
 
@@ -124,6 +131,65 @@ def _range(value: float | Sequence[float], name: str) -> tuple[float, float]:
     return lo, hi
 
 
+def walk_settings(split: str = "train", time_limit: float = 20.0,
+                  goal_distance: float | Sequence[float] | None = None,
+                  goal_bearing_deg: float | Sequence[float] | None = None,
+                  roughness: float | Sequence[float] | None = None,
+                  friction: float | Sequence[float] = 1.0,
+                  slope_deg: float | Sequence[float] = 0.0,
+                  damage: str = "none", damage_leg: str | None = None,
+                  payload_kg: float = 0.0) -> dict[str, Any]:
+    """The settings :func:`draw_scenario` draws from (ranges as ``(low, high)``), checked:
+    ``ValueError`` naming a bad value and what is accepted. The arguments are
+    :class:`BodyWalkEnv`'s (``time_limit`` is checked here, kept by the env)."""
+    if split not in SPLITS:
+        raise ValueError(f"invalid split={split!r}; choose one of {list(SPLITS)}")
+    if damage not in DAMAGES:
+        raise ValueError(f"invalid damage={damage!r}; choose one of {list(DAMAGES)}")
+    if damage_leg is not None and damage_leg not in LEGS:
+        raise ValueError(f"invalid damage_leg={damage_leg!r}; choose None or one of "
+                         f"{list(LEGS)}")
+    if not float(time_limit) > 0:
+        raise ValueError(f"time_limit must be > 0 s, got {time_limit!r}")
+    if not float(payload_kg) >= 0:
+        raise ValueError(f"payload_kg must be >= 0, got {payload_kg!r}")
+    given = {"goal_distance": goal_distance, "goal_bearing_deg": goal_bearing_deg,
+             "roughness": roughness}
+    settings: dict[str, Any] = {
+        **{k: _range(v if v is not None else SPLITS[split][k], k) for k, v in given.items()},
+        "friction": _range(friction, "friction"), "slope_deg": _range(slope_deg, "slope_deg"),
+        "damage": damage, "damage_leg": damage_leg, "payload_kg": float(payload_kg)}
+    if settings["friction"][0] <= 0:
+        raise ValueError(f"friction must be > 0, got {friction!r}")
+    return settings
+
+
+def pinned_scenario(options: dict | None) -> int | None:
+    """The ``scenario_id`` a reset's ``options`` pin, or ``None`` (``ValueError`` naming an
+    unknown option)."""
+    options = options or {}
+    unknown = set(options) - {"scenario_id"}
+    if unknown:
+        raise ValueError(f"unknown reset options {sorted(unknown)}; known: ['scenario_id']")
+    return int(options["scenario_id"]) if "scenario_id" in options else None
+
+
+def draw_scenario_id(rng: np.random.Generator) -> int:
+    """The next scenario a walk's generator draws (a reset without a pinned one)."""
+    return int(rng.integers(2**31 - 1))
+
+
+def walk_steps(time_limit: float) -> int:
+    """Control steps of a walk of ``time_limit`` seconds."""
+    return int(round(float(time_limit) / CONTROL_DT))
+
+
+def walk_spaces() -> tuple[spaces.Box, spaces.Box]:
+    """A walk's ``(action_space, observation_space)``."""
+    return (spaces.Box(-1.0, 1.0, (len(JOINTS),), np.float32),
+            spaces.Box(-OBS_BOUND, OBS_BOUND, (OBS_SIZE,), np.float32))
+
+
 def draw_scenario(scenario_id: int, settings: dict) -> Scenario:
     """The scenario ``scenario_id`` under ``settings`` (a :class:`BodyWalkEnv`'s
     configuration): start heading, goal, stones, slope direction, the damaged leg."""
@@ -149,6 +215,226 @@ def draw_scenario(scenario_id: int, settings: dict) -> Scenario:
     changes = Changes(damage=settings["damage"], leg=leg,
                       payload_kg=float(settings["payload_kg"]))
     return Scenario(int(scenario_id), yaw, noise, goal, ground, changes)
+
+
+def clean_actions(actions: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """``actions`` as float64 of ``shape``, clipped to [-1, 1] (``ValueError`` if they are
+    not ``shape``'s size or not finite)."""
+    a = np.asarray(actions, dtype=np.float64)
+    if a.size != math.prod(shape):
+        raise ValueError(f"action must have shape {shape}, got {np.shape(actions)}")
+    a = a.reshape(shape)
+    if not np.isfinite(a).all():
+        raise ValueError(f"action must be finite, got {a.tolist()}")
+    return np.clip(a, -1.0, 1.0)
+
+
+def outcome_of(arrived: bool, fell: bool, truncated: bool) -> str | None:
+    """A walk's ``info["outcome"]`` after a step: ``"arrived"``, ``"fell"``, ``"timeout"`` or
+    ``None`` (still walking)."""
+    return "arrived" if arrived else "fell" if fell else "timeout" if truncated else None
+
+
+#: The observation's slots :meth:`Walks.observe` reads from a walk's state as they are.
+_READ_SLOTS = ("joint_angles", "joint_velocities", "angular_velocity", "height")
+_READ_COLUMNS = np.concatenate([np.arange(OBS_SIZE)[OBS_LAYOUT[k]] for k in _READ_SLOTS])
+_GRAVITY, _VELOCITY = OBS_LAYOUT["gravity"], OBS_LAYOUT["velocity"]
+_DIRECTION, _DISTANCE = OBS_LAYOUT["goal_direction"], OBS_LAYOUT["goal_distance"].start
+
+
+class Walks:
+    """``n`` walks stepped together: the simulator under :class:`BodyWalkEnv` (one walk)
+    and :class:`~moonshot_body.vector.BodyWalkVectorEnv` (a batch), so that both walk the
+    same episodes bit for bit.
+
+    Each walk has its own MuJoCo models (one per :class:`~.anatomy.Changes` it has met; its
+    ground is set on it) and data. The physics steps walk by walk (``mj_step``: MuJoCo's
+    ``rollout`` costs the same CPU time and returns neither the kinematics nor the warm
+    start, see docs/environments.md); the servo targets and the observations are computed
+    over the batch, with the operations one walk alone would use (a batched ``matmul`` is one
+    BLAS call per walk), each walk's reward and end by one walk's scalar arithmetic.
+
+    :param n: the number of walks.
+    :param settings: what scenarios are drawn from (:func:`walk_settings`).
+    :param max_steps: control steps before a walk times out.
+    :param design: the body's blueprint (default: :class:`~.anatomy.Design`).
+    """
+
+    def __init__(self, n: int, settings: dict[str, Any], max_steps: int,
+                 design: Design | None = None):
+        self.n, self.settings, self.max_steps = n, settings, max_steps
+        self.design = design or Design()
+        self.models: list[mujoco.MjModel | None] = [None] * n
+        self.datas: list[mujoco.MjData | None] = [None] * n
+        self.layouts: list[Layout | None] = [None] * n
+        self.scenarios: list[Scenario | None] = [None] * n
+        self._built: list[dict[Changes, tuple[mujoco.MjModel, Layout]]] = \
+            [{} for _ in range(n)]
+        none = np.zeros(0, dtype=np.int64)
+        # the slots that drive a servo (a missing knee has none), and their actuators
+        self._driven: list[tuple[np.ndarray, np.ndarray]] = [(none, none)] * n
+        self.steps = np.zeros(n, dtype=np.int64)
+        self.ids = np.zeros(n, dtype=np.int64)  # each walk's scenario
+        self.dist = np.zeros(n)  # to the goal, on the ground (m)
+        self.goal = np.zeros((n, 2))
+        self._goals = [(0.0, 0.0)] * n
+        self._gravity = np.zeros((n, 3))  # unit vector (the slope tilts it)
+        # Each walk's state after its last reset or step, a row of qpos | qvel (padded to the
+        # intact body's sizes: damage only removes joints) | the joints' readings at the
+        # start | 0, and its torso's orientation (the xmat mj_step left). The observation's
+        # readings are gathered from the rows in one call (:attr:`_reads`).
+        intact = build_model(self.design)
+        self._nq, self._nv = intact.nq, intact.nv
+        self._start = self._nq + self._nv
+        self._state = np.zeros((n, self._start + len(JOINTS) + 1))
+        self._xmat = np.zeros((n, 9))
+        self._sizes = [(0, 0)] * n
+        self._reads = np.zeros((n, len(_READ_COLUMNS)), dtype=np.int64)
+        self._read_cols = _READ_COLUMNS
+
+    def reset(self, i: int, scenario_id: int) -> None:
+        """Start walk ``i`` on the scenario ``scenario_id``."""
+        sc = draw_scenario(scenario_id, self.settings)
+        if sc.changes not in self._built[i]:
+            built = build_model(self.design, sc.changes)
+            if built.nq > self._nq or built.nv > self._nv:
+                raise ValueError(f"{sc.changes} adds joints to the body: not a damage")
+            self._built[i][sc.changes] = (built, Layout.of(built))
+        model, layout = self._built[i][sc.changes]
+        if model is not self.models[i]:
+            self.models[i], self.datas[i] = model, mujoco.MjData(model)
+        data = self.datas[i]
+        assert data is not None
+        set_ground(model, sc.ground)
+        model.site_pos[0, :2] = sc.goal
+        mujoco.mj_resetData(model, data)
+        data.qpos[3:7] = (math.cos(sc.start_yaw / 2), 0.0, 0.0, math.sin(sc.start_yaw / 2))
+        for j, adr in enumerate(layout.qpos):
+            if adr >= 0:
+                data.qpos[adr] = sc.joint_noise[j]
+        data.ctrl[:] = 0.0
+        mujoco.mj_forward(model, data)
+        self.scenarios[i], self.layouts[i] = sc, layout
+        driven = np.flatnonzero(layout.actuator >= 0)
+        self._driven[i] = (driven, layout.actuator[driven])
+        self.steps[i], self.ids[i] = 0, sc.scenario_id
+        self.goal[i] = sc.goal
+        self._goals[i] = (float(sc.goal[0]), float(sc.goal[1]))
+        gravity = model.opt.gravity
+        self._gravity[i] = gravity / np.linalg.norm(gravity)
+        self._sizes[i] = (model.nq, model.nv)
+        self._state[i] = 0.0
+        self._state[i, self._start:self._start + len(JOINTS)] = sc.joint_noise
+        # a missing joint's encoder holds its reading at the start (a dead slot reading
+        # exactly 0 would tell the damage before the body moves), its velocity reads 0
+        angles = np.where(layout.qpos >= 0, layout.qpos, self._start + np.arange(len(JOINTS)))
+        speeds = np.where(layout.qvel >= 0, self._nq + layout.qvel, self._start + len(JOINTS))
+        local = np.concatenate([angles, speeds, self._nq + np.arange(3, 6), [2]])
+        self._reads[i] = i * self._state.shape[1] + local
+        self._settle(i)
+
+    def restore(self, scenario_ids: Sequence[int], steps: Sequence[int],
+                physics: Sequence[np.ndarray], spec: int) -> None:
+        """Put every walk back where a saved batch stood: on its scenario, ``steps`` into
+        it, its MuJoCo state ``physics`` (of the ``mjtState`` ``spec``, everything
+        ``mj_step`` reads: the next step is the one it would have taken)."""
+        for i, (sid, taken, state) in enumerate(zip(scenario_ids, steps, physics,
+                                                    strict=True)):
+            self.reset(i, int(sid))
+            mujoco.mj_setState(self.models[i], self.datas[i],
+                               np.asarray(state, dtype=np.float64), spec)
+            self.steps[i] = int(taken)
+            self._settle(i)
+
+    def _settle(self, i: int) -> None:
+        """Read walk ``i``'s state from its data (after a reset or a restore)."""
+        self._gather(i)
+        self.dist[i] = self._distance(i)
+
+    def _gather(self, i: int) -> None:
+        d, row = self.datas[i], self._state[i]
+        assert d is not None
+        nq, nv = self._sizes[i]
+        row[:nq] = d.qpos
+        row[self._nq:self._nq + nv] = d.qvel
+        self._xmat[i] = d.xmat[1]
+
+    def _distance(self, i: int) -> float:
+        """Walk ``i``'s distance to its goal on the ground (m)."""
+        d, (gx, gy) = self.datas[i], self._goals[i]
+        assert d is not None
+        return math.hypot(gx - d.qpos[0], gy - d.qpos[1])
+
+    def step(self, actions: np.ndarray, active: np.ndarray | None = None,
+             ) -> tuple[list[float], list[bool], list[bool], list[bool]]:
+        """Step the walks one control period with ``actions`` (``(n, 8)``, clipped:
+        :func:`clean_actions`).
+
+        :param active: which walks step (a mask; default all); the others stand as they are
+            and their entries of the results mean nothing.
+        :returns: each walk's ``(reward, arrived, fell, truncated)``, as lists.
+        """
+        targets = self.design.targets(actions)
+        rewards, arrived, fell, truncated = [], [], [], []
+        # walk by walk, one walk's scalar arithmetic: numpy's overhead on one walk's numbers
+        # costs more than the loop
+        for i in range(self.n):
+            if active is not None and not active[i]:
+                rewards.append(0.0)
+                arrived.append(False)
+                fell.append(False)
+                truncated.append(False)
+                continue
+            d = self.datas[i]
+            assert d is not None  # reset
+            driven, act = self._driven[i]
+            d.ctrl[act] = targets[i, driven]
+            mujoco.mj_step(self.models[i], d, SUBSTEPS)
+            self._gather(i)
+            self.steps[i] += 1
+            steps = int(self.steps[i])
+            dist = self._distance(i)
+            a = actions[i]
+            reward = PROGRESS_REWARD * (self.dist[i] - dist) - EFFORT_COST * float(a @ a)
+            self.dist[i] = dist
+            height = float(d.qpos[2])
+            upright = float(d.xmat[1, 8])  # the torso's up axis, vertical component
+            arrives = dist < GOAL_RADIUS
+            falls = not arrives and (height < FALL_HEIGHT or upright < FALL_UPRIGHT)
+            if arrives:
+                reward += ARRIVAL_REWARD
+            elif falls:
+                reward -= FALL_PENALTY
+            rewards.append(float(reward))
+            arrived.append(arrives)
+            fell.append(falls)
+            truncated.append(not (arrives or falls) and steps >= self.max_steps)
+        return rewards, arrived, fell, truncated
+
+    def observe(self) -> np.ndarray:
+        """Every walk's observation (``(n, OBS_SIZE)`` float32, see :data:`OBSERVATION`)."""
+        rot_t = self._xmat.reshape(-1, 3, 3).transpose(0, 2, 1)  # world -> torso
+        out = np.empty((self.n, OBS_SIZE))
+        out[:, self._read_cols] = self._state.take(self._reads)
+        out[:, _GRAVITY] = np.matmul(rot_t, self._gravity[:, :, None])[:, :, 0]
+        # a free joint's velocity is in the world frame, its angular velocity in the body's
+        velocity = self._state[:, self._nq:self._nq + 3].copy()
+        out[:, _VELOCITY] = np.matmul(rot_t, velocity[:, :, None])[:, :, 0]
+        # the goal in the torso's heading frame, walk by walk (math's trigonometry, as one
+        # walk's; numpy's may round otherwise)
+        direction = []
+        for (r00, r10), (tx, ty), dist in zip(self._xmat[:, [0, 3]].tolist(),
+                                              (self.goal - self._state[:, :2]).tolist(),
+                                              self.dist.tolist(), strict=True):
+            heading = math.atan2(r10, r00)
+            c, s = math.cos(heading), math.sin(heading)
+            gx, gy = c * tx + s * ty, -s * tx + c * ty
+            direction.append((gx / dist, gy / dist) if dist > 1e-9 else (1.0, 0.0))
+        out[:, _DIRECTION] = direction
+        out[:, _DISTANCE] = self.dist
+        obs = out.astype(np.float32)
+        np.minimum(obs, OBS_BOUND, out=obs)
+        return np.maximum(obs, -OBS_BOUND, out=obs)
 
 
 class BodyWalkEnv(gym.Env):
@@ -203,13 +489,18 @@ class BodyWalkEnv(gym.Env):
     a number or ``[low, high]`` overrides it. ``damage`` is one of $damages (a leg at 35% of
     its servos' strength, its shin half as long, its shin gone); ``damage_leg`` one of
     ``fl, fr, bl, br`` or drawn per scenario. ``env.unwrapped.perceive(mode)`` returns the
-    :class:`BodyView` a planner gets.
+    :class:`BodyView` a planner gets. ``render_mode="rgb_array"``: ``render()`` returns the
+    frame (the 3D view of the body following it); ``"human"``: every ``reset`` and ``step``
+    shows it in a matplotlib window; without a display the env warns and runs headless.
+    ``gymnasium.make_vec("moonshot/BodyWalk-v0", num_envs=N)`` gives the native batched env
+    (:class:`~moonshot_body.vector.BodyWalkVectorEnv`, the same settings): walk ``i`` of
+    ``reset(seed=s)`` is this env's ``reset(seed=s + i)``, bit for bit.
 
     ## Version History
     * v0: first version (MuJoCo 3.x/4.x).
     """
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 50}  # a frame per step
+    metadata = {"render_modes": ["rgb_array", "human"], "render_fps": 50}  # a frame per step
     observation_layout = OBS_LAYOUT
 
     def __init__(self, split: str = "train", render_mode: str | None = None,
@@ -221,42 +512,24 @@ class BodyWalkEnv(gym.Env):
                  slope_deg: float | Sequence[float] = 0.0,
                  damage: str = "none", damage_leg: str | None = None,
                  payload_kg: float = 0.0):
-        if split not in SPLITS:
-            raise ValueError(f"invalid split={split!r}; choose one of {list(SPLITS)}")
+        self.settings: dict[str, Any] = walk_settings(
+            split=split, time_limit=time_limit, goal_distance=goal_distance,
+            goal_bearing_deg=goal_bearing_deg, roughness=roughness, friction=friction,
+            slope_deg=slope_deg, damage=damage, damage_leg=damage_leg, payload_kg=payload_kg)
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"invalid render_mode={render_mode!r}; choose None or one of "
                              f"{self.metadata['render_modes']}")
-        if damage not in DAMAGES:
-            raise ValueError(f"invalid damage={damage!r}; choose one of {list(DAMAGES)}")
-        if damage_leg is not None and damage_leg not in LEGS:
-            raise ValueError(f"invalid damage_leg={damage_leg!r}; choose None or one of "
-                             f"{list(LEGS)}")
-        if not float(time_limit) > 0:
-            raise ValueError(f"time_limit must be > 0 s, got {time_limit!r}")
-        if not float(payload_kg) >= 0:
-            raise ValueError(f"payload_kg must be >= 0, got {payload_kg!r}")
-        given = {"goal_distance": goal_distance, "goal_bearing_deg": goal_bearing_deg,
-                 "roughness": roughness}
         self.split, self.render_mode = split, render_mode
         self.time_limit = float(time_limit)
-        self.settings: dict[str, Any] = {
-            **{k: _range(v if v is not None else SPLITS[split][k], k) for k, v in given.items()},
-            "friction": _range(friction, "friction"), "slope_deg": _range(slope_deg, "slope_deg"),
-            "damage": damage, "damage_leg": damage_leg, "payload_kg": float(payload_kg)}
-        if self.settings["friction"][0] <= 0:
-            raise ValueError(f"friction must be > 0, got {friction!r}")
-        self.max_steps = int(round(self.time_limit / CONTROL_DT))
+        self.max_steps = walk_steps(self.time_limit)
         self.design = Design()
-        self.action_space = spaces.Box(-1.0, 1.0, (len(JOINTS),), np.float32)
-        self.observation_space = spaces.Box(-OBS_BOUND, OBS_BOUND, (OBS_SIZE,), np.float32)
-        self._models: dict[Changes, tuple[mujoco.MjModel, Layout]] = {}
-        self.model: mujoco.MjModel | None = None
-        self.data: mujoco.MjData | None = None
-        self.scenario: Scenario | None = None
+        self.action_space, self.observation_space = walk_spaces()
+        self._walk = Walks(1, self.settings, self.max_steps, self.design)
         self._views: dict[str, BodyView] = {}
         self._renderer: Any = None
-        self._steps = 0
-        self._dist = 0.0
+        # Without a display, human mode runs headless (with a warning): moonshot.envs.display.
+        self._window = render_mode == "human" and human_window("BodyWalk")
+        self._viewer: Any = None
 
     @classmethod
     def default_config(cls) -> dict:
@@ -269,105 +542,57 @@ class BodyWalkEnv(gym.Env):
     def reset(self, *, seed: int | None = None,
               options: dict | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
-        options = options or {}
-        unknown = set(options) - {"scenario_id"}
-        if unknown:
-            raise ValueError(f"unknown reset options {sorted(unknown)}; known: ['scenario_id']")
-        sid = int(options["scenario_id"]) if "scenario_id" in options else \
-            int(self.np_random.integers(2**31 - 1))
-        sc = draw_scenario(sid, self.settings)
-        self.scenario = sc
-        if sc.changes not in self._models:
-            model = build_model(self.design, sc.changes)
-            self._models[sc.changes] = (model, Layout.of(model))
-        model, self.layout = self._models[sc.changes]
-        # the slots that drive a servo (a missing knee has none), and their actuators
-        self._driven = np.flatnonzero(self.layout.actuator >= 0)
-        self._driven_act = self.layout.actuator[self._driven]
-        if model is not self.model:
-            self.model, self.data = model, mujoco.MjData(model)
+        sid = pinned_scenario(options)
+        if sid is None:
+            sid = draw_scenario_id(self.np_random)
+        model = self.model
+        self._walk.reset(0, sid)
+        if self.model is not model:
             self._renderer = None
-        data = self.data
-        assert data is not None
-        set_ground(model, sc.ground)
-        model.site_pos[0, :2] = sc.goal
-        mujoco.mj_resetData(model, data)
-        data.qpos[3:7] = (math.cos(sc.start_yaw / 2), 0.0, 0.0, math.sin(sc.start_yaw / 2))
-        for i, adr in enumerate(self.layout.qpos):
-            if adr >= 0:
-                data.qpos[adr] = sc.joint_noise[i]
-        data.ctrl[:] = 0.0
-        mujoco.mj_forward(model, data)
-        self._steps = 0
-        self._dist = self._goal_distance()
         for view in self._views.values():
             self._refresh(view, episode=True)
-        return self._obs(), {"map_id": sid, "split": self.split, "is_success": False}
+        if self.render_mode == "human":
+            self.render()
+        return self._walk.observe()[0], {"map_id": sid, "split": self.split,
+                                               "is_success": False}
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
         if self.data is None or self.model is None or self.scenario is None:
             raise RuntimeError("call reset() before step()")
-        a = np.asarray(action, dtype=np.float64).reshape(-1)
-        if a.shape != (len(JOINTS),):
-            raise ValueError(f"action must have shape ({len(JOINTS)},), got {np.shape(action)}")
-        if not np.isfinite(a).all():
-            raise ValueError(f"action must be finite, got {a.tolist()}")
-        a = np.clip(a, -1.0, 1.0)
-        targets = self.design.targets(a)
-        self.data.ctrl[self._driven_act] = targets[self._driven]
-        mujoco.mj_step(self.model, self.data, SUBSTEPS)
-        self._steps += 1
-        dist = self._goal_distance()
-        reward = PROGRESS_REWARD * (self._dist - dist) - EFFORT_COST * float(a @ a)
-        self._dist = dist
-        height = float(self.data.qpos[2])
-        upright = float(self.data.xmat[1, 8])  # the torso's up axis, vertical component
-        arrived = dist < GOAL_RADIUS
-        fell = not arrived and (height < FALL_HEIGHT or upright < FALL_UPRIGHT)
-        truncated = not (arrived or fell) and self._steps >= self.max_steps
+        a = clean_actions(action, (len(JOINTS),))
+        rewards, arrival, fall, truncation = self._walk.step(a[None])
+        reward, dist = rewards[0], float(self._walk.dist[0])
+        arrived, fell, truncated = arrival[0], fall[0], truncation[0]
         info = {"map_id": self.scenario.scenario_id, "split": self.split,
                 "is_success": arrived, "death": fell, "goal_distance": dist}
-        if arrived:
-            reward += ARRIVAL_REWARD
-            info["outcome"] = "arrived"
-        elif fell:
-            reward -= FALL_PENALTY
-            info["outcome"] = "fell"
-        elif truncated:
-            info["outcome"] = "timeout"
+        outcome = outcome_of(arrived, fell, truncated)
+        if outcome is not None:
+            info["outcome"] = outcome
         for view in self._views.values():
             self._refresh(view)
-        return self._obs(), float(reward), arrived or fell, truncated, info
+        if self.render_mode == "human":
+            self.render()
+        return self._walk.observe()[0], reward, arrived or fell, truncated, info
 
-    def _goal_distance(self) -> float:
-        assert self.data is not None and self.scenario is not None
-        g = self.scenario.goal
-        return math.hypot(g[0] - self.data.qpos[0], g[1] - self.data.qpos[1])
+    # the one walk's model, data, scenario and joints' layout (``None`` before a reset)
+    @property
+    def model(self) -> mujoco.MjModel | None:
+        return self._walk.models[0]
 
-    def _obs(self) -> np.ndarray:
-        d = self.data
-        assert d is not None and self.model is not None and self.scenario is not None
-        rot = d.xmat[1].reshape(3, 3)  # torso -> world
-        qvel = d.qvel
-        gravity = self.model.opt.gravity
-        to_goal = self.scenario.goal - d.qpos[:2]
-        heading = math.atan2(rot[1, 0], rot[0, 0])
-        c, s = math.cos(heading), math.sin(heading)
-        dist = math.hypot(to_goal[0], to_goal[1])
-        gx, gy = (c * to_goal[0] + s * to_goal[1], -s * to_goal[0] + c * to_goal[1])
-        lay, at = self.layout, OBS_LAYOUT
-        out = np.empty(OBS_SIZE, np.float32)
-        # a missing joint's encoder holds its reading at the start: a dead slot reading
-        # exactly 0 would tell the damage before the body moves
-        out[at["joint_angles"]] = lay.joints(d.qpos, lay.qpos, self.scenario.joint_noise)
-        out[at["joint_velocities"]] = lay.joints(qvel, lay.qvel)
-        out[at["gravity"]] = rot.T @ (gravity / np.linalg.norm(gravity))
-        out[at["velocity"]] = rot.T @ qvel[0:3]  # a free joint's is in the world frame
-        out[at["angular_velocity"]] = qvel[3:6]  # ...its angular one in the body's
-        out[at["goal_direction"]] = (gx / dist, gy / dist) if dist > 1e-9 else (1.0, 0.0)
-        out[at["goal_distance"]] = dist
-        out[at["height"]] = d.qpos[2]
-        return np.clip(out, -OBS_BOUND, OBS_BOUND, out=out)
+    @property
+    def data(self) -> mujoco.MjData | None:
+        return self._walk.datas[0]
+
+    @property
+    def scenario(self) -> Scenario | None:
+        return self._walk.scenarios[0]
+
+    @property
+    def layout(self) -> Layout:
+        lay = self._walk.layouts[0]
+        if lay is None:
+            raise RuntimeError("call reset() before reading the layout")
+        return lay
 
     # --- what an agent may know ---------------------------------------------------------
     def perceive(self, mode: str = "honest") -> BodyView:
@@ -425,9 +650,16 @@ class BodyWalkEnv(gym.Env):
             return None
         if self.data is None:
             raise RuntimeError("call reset() before render()")
+        if self.render_mode == "human" and not self._window:
+            return None
         from .render import draw
 
         frame, self._renderer = draw(self.model, self.data, self._renderer)
+        if self.render_mode == "human":
+            from moonshot.envs.display import show
+
+            self._viewer = show(frame, self._viewer)
+            return None
         return frame
 
     def get_state(self) -> dict:
@@ -443,6 +675,10 @@ class BodyWalkEnv(gym.Env):
         self.np_random.bit_generator.state = state["rng"]
 
     def close(self) -> None:
+        from moonshot.envs.display import close
+
+        close(self._viewer)
+        self._viewer = None
         if self._renderer is not None and hasattr(self._renderer, "close"):
             self._renderer.close()
         self._renderer = None

@@ -282,6 +282,31 @@ def test_render_frames_with_mujoco_or_matplotlib():
     env.close()
 
 
+def test_human_mode_shows_every_step_and_runs_headless_without_a_display(monkeypatch):
+    """``render_mode="human"`` (Gymnasium's checker and RL Zoo's ``enjoy`` ask for it): each
+    reset and step shows the walk's frame in the window; without a display it warns and
+    runs, drawing nothing."""
+    monkeypatch.setattr("moonshot.envs.display.has_display", lambda: True)
+    shown: list[np.ndarray] = []
+    monkeypatch.setattr("moonshot.envs.display.show",
+                        lambda frame, viewer=None: shown.append(frame) or "window")
+    monkeypatch.setattr("moonshot.envs.display.close", lambda viewer: shown.append(viewer))
+    env = gym.make(ENV_ID, render_mode="human")
+    env.reset(seed=0)
+    env.step(np.zeros(8, np.float32))
+    assert env.render() is None
+    assert len(shown) == 3 and all(f.ndim == 3 and f.std() > 5 for f in shown)  # reset,
+    # step and the render() call
+    env.close()
+    assert shown[-1] == "window"  # the window it opened is closed
+    monkeypatch.setattr("moonshot.envs.display.has_display", lambda: False)
+    with pytest.warns(UserWarning, match="without a display"):
+        headless = gym.make(ENV_ID, render_mode="human")
+    headless.reset(seed=0)
+    headless.step(np.zeros(8, np.float32))
+    assert headless.render() is None
+
+
 # --- every command, as a user runs it -------------------------------------------------
 PLUGIN = {"MOONSHOT_WORLDS": "moonshot_body", "PYTHONPATH": str(ROOT)}
 

@@ -11,13 +11,24 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.wrappers import vector as vw
 
 import moonshot  # noqa: F401  (registers the envs)
+import moonshot_body  # noqa: F401  (registers BodyWalk, a plug-in world)
 
+BODY = "moonshot/BodyWalk-v0"
 #: every env id with a native vector env, with a small config that ends episodes quickly
 NATIVE = {
     "moonshot/MoonLaunch-v0": {},
     "moonshot/MoonLaunch-v1": {},
     "moonshot/CityNav-v1": {"time_limit": 3.0, "traffic_cars": 4},
+    BODY: {"time_limit": 0.4},
 }
+#: further settings compared slot for slot: damaged bodies (a leg drawn per walk, so the
+#: slots walk different MuJoCo models; a missing shin has fewer joints)
+VARIANTS = {f"{BODY}:short": (BODY, {"time_limit": 0.4, "damage": "short"}),
+            f"{BODY}:missing": (BODY, {"time_limit": 0.4, "damage": "missing",
+                                       "payload_kg": 3.0, "slope_deg": 10.0})}
+CASES = {**{k: (k, kw) for k, kw in NATIVE.items()}, **VARIANTS}
+#: steps per seed of the slot-for-slot test (enough for episodes to end)
+STEPS = {"moonshot/CityNav-v1": 40, BODY: 45}
 MODES = [AutoresetMode.SAME_STEP, AutoresetMode.NEXT_STEP]
 
 
@@ -37,8 +48,22 @@ def _keys(info: dict) -> set:
     return out
 
 
-def _pair(env_id: str, n: int, mode: AutoresetMode):
-    kw = NATIVE[env_id]
+def _same_infos(a: dict, b: dict) -> None:
+    """Two vector info dicts hold the same keys, dtypes and values (``final_obs`` slot by
+    slot)."""
+    assert _keys(a) == _keys(b)
+    for key, val in a.items():
+        if isinstance(val, dict):
+            _same_infos(val, b[key])
+        elif key == "final_obs":
+            for x, y in zip(val, b[key], strict=True):
+                assert (x is None and y is None) or np.array_equal(x, y)
+        else:
+            assert val.dtype == b[key].dtype, key
+            np.testing.assert_array_equal(val, b[key], err_msg=key)
+
+
+def _pair(env_id: str, n: int, mode: AutoresetMode, kw: dict):
     native = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point",
                           autoreset_mode=mode, **kw)
     sync = gym.make_vec(env_id, num_envs=n, vectorization_mode="sync",
@@ -47,16 +72,19 @@ def _pair(env_id: str, n: int, mode: AutoresetMode):
 
 
 @pytest.mark.parametrize("mode", MODES, ids=lambda m: m.value)
-@pytest.mark.parametrize("env_id", sorted(NATIVE))
-def test_native_env_is_the_sync_env_slot_for_slot(env_id, mode):
-    n, steps = 3, {"moonshot/CityNav-v1": 40}.get(env_id, 4)
-    native, sync = _pair(env_id, n, mode)
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_native_env_is_the_sync_env_slot_for_slot(case, mode):
+    env_id, kw = CASES[case]
+    n, steps = 3, STEPS.get(env_id, 4)
+    native, sync = _pair(env_id, n, mode, kw)
     assert native.metadata["autoreset_mode"] == mode
     rng = np.random.default_rng(0)
     for seed in (11, [4, 90, 7]):
         (o1, i1), (o2, i2) = native.reset(seed=seed), sync.reset(seed=seed)
         np.testing.assert_array_equal(o1, o2)
         assert _keys(i1) == _keys(i2)
+        if env_id == BODY:
+            _same_infos(i1, i2)
         ended = 0
         for _ in range(steps):
             # out-of-range values are clipped alike
@@ -65,11 +93,16 @@ def test_native_env_is_the_sync_env_slot_for_slot(env_id, mode):
             for a, b in zip(r1[:4], r2[:4], strict=True):
                 np.testing.assert_array_equal(a, b)
             assert _keys(r1[4]) == _keys(r2[4])
+            if env_id == BODY:
+                _same_infos(r1[4], r2[4])
             if "final_info" in r2[4]:
                 assert _keys(r1[4]["final_info"]) == _keys(r2[4]["final_info"])
                 np.testing.assert_array_equal(r1[4]["_final_info"], r2[4]["_final_info"])
             ended += int((r2[2] | r2[3]).sum())
         assert ended > 0  # the autoreset is exercised
+        if kw.get("damage", "none") != "none":
+            # the slots walk different bodies: the damaged leg is drawn per walk
+            assert len({sc.changes for sc in native.unwrapped._walks.scenarios}) > 1
     native.close()
     sync.close()
 
@@ -124,3 +157,54 @@ def test_action_message_says_clipped(env_id):
     with pytest.raises(ValueError, match=r"outside \[-1, 1\] are clipped"):
         env.step(np.full(env.action_space.shape, np.nan))
     env.close()
+
+
+@pytest.mark.parametrize("mode", MODES, ids=lambda m: m.value)
+def test_body_resumes_mid_walk_bit_for_bit(mode):
+    """A BodyWalk batch saved mid-walk (``get_state``) and restored into a fresh env walks on
+    exactly as the uninterrupted one: its physics, warm start included, is restored."""
+    kw = {"time_limit": 0.5, "damage": "missing"}
+    a = gym.make_vec(BODY, num_envs=3, autoreset_mode=mode, **kw)
+    a.reset(seed=5)
+    rng = np.random.default_rng(1)
+    acts = rng.uniform(-1, 1, (40, 3, 8)).astype(np.float32)
+    for t in range(13):
+        a.step(acts[t])
+    state = a.unwrapped.get_state()
+    b = gym.make_vec(BODY, num_envs=3, autoreset_mode=mode, **kw)
+    b.unwrapped.set_state(state)
+    for t in range(13, 40):
+        r1, r2 = a.step(acts[t]), b.step(acts[t])
+        for x, y in zip(r1[:4], r2[:4], strict=True):
+            np.testing.assert_array_equal(x, y)
+        _same_infos(r1[4], r2[4])
+    with pytest.raises(ValueError, match="holds 3 walks"):
+        gym.make_vec(BODY, num_envs=2, **kw).unwrapped.set_state(state)
+
+
+def test_body_refuses_bad_settings_naming_them():
+    with pytest.raises(ValueError, match="unknown BodyWalk-v0 config key"):
+        gym.make_vec(BODY, num_envs=2, time_limt=3.0)
+    with pytest.raises(ValueError, match="invalid damage='broken'"):
+        gym.make_vec(BODY, num_envs=2, damage="broken")
+    with pytest.raises(ValueError, match="does not render"):
+        gym.make_vec(BODY, num_envs=2, vectorization_mode="vector_entry_point",
+                     render_mode="rgb_array")
+    env = gym.make_vec(BODY, num_envs=2)
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(np.zeros((2, 8)))
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"shape \(2, 8\)"):
+        env.step(np.zeros(8))
+    with pytest.raises(ValueError, match="finite"):
+        env.step(np.full((2, 8), np.nan))
+    with pytest.raises(ValueError, match="unknown reset options"):
+        env.reset(options={"scenario": 3})
+
+
+def test_body_scenario_option_pins_every_walk_as_the_sync_env_does():
+    native, sync = _pair(BODY, 2, AutoresetMode.SAME_STEP, NATIVE[BODY])
+    (o1, i1), (o2, i2) = (e.reset(seed=1, options={"scenario_id": 42}) for e in (native, sync))
+    np.testing.assert_array_equal(o1, o2)
+    _same_infos(i1, i2)
+    assert i1["map_id"].tolist() == [42, 42]

@@ -18,7 +18,7 @@ from gymnasium.vector.utils import batch_space
 from ..errors import check_keys
 from .city_config import check_city_config, check_step_limit
 from .city_drives import CityDrives, default_config, step_info
-from .vector_slots import check_autoreset_mode, check_num_envs, restore_generators, slot_generators
+from .vector_slots import restore_generators, set_up_batch, slot_generators
 
 
 class CityNavVectorEnv(VectorEnv):
@@ -43,19 +43,13 @@ class CityNavVectorEnv(VectorEnv):
     def __init__(self, num_envs: int = 8, render_mode: str | None = None,
                  autoreset_mode: AutoresetMode | str = AutoresetMode.SAME_STEP,
                  max_episode_steps: int | None = None, **config: Any) -> None:
-        check_num_envs(num_envs)
-        if render_mode is not None:
-            raise ValueError("CityNavVectorEnv does not render; render a single "
-                             "moonshot/CityNav-v1 env instead")
-        self.autoreset_mode = check_autoreset_mode(autoreset_mode)
-        self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
+        self.autoreset_mode = set_up_batch(self, num_envs, render_mode, autoreset_mode,
+                                           "a single moonshot/CityNav-v1 env")
         cfg = default_config()
         check_keys(config, cfg, "CityNav-v1 config")
         cfg.update(config)
         check_city_config(cfg)
         self.config, self.split = cfg, cfg["split"]
-        self.num_envs = int(num_envs)
-        self.render_mode = None
         self._drives = CityDrives(self.num_envs, cfg)
         # make_vec passes the registered limit: each drive ends by its own time_limit first
         check_step_limit(max_episode_steps, self._drives.max_steps, cfg["time_limit"],

@@ -12,7 +12,7 @@ from numpy.typing import ArrayLike
 
 from . import moon_core as core
 from .moon_config import make_config, split_ranges
-from .vector_slots import check_autoreset_mode, check_num_envs, restore_generators, slot_generators
+from .vector_slots import restore_generators, set_up_batch, slot_generators
 
 
 class MoonLaunchVectorEnv(VectorEnv):
@@ -46,17 +46,11 @@ class MoonLaunchVectorEnv(VectorEnv):
     def __init__(self, num_envs: int = 8, render_mode: str | None = None,
                  autoreset_mode: AutoresetMode | str = AutoresetMode.SAME_STEP,
                  **config: Any) -> None:
-        check_num_envs(num_envs)
-        if render_mode is not None:
-            raise ValueError("MoonLaunchVectorEnv does not render; render a MoonLaunchEnv "
-                             "(render_mode='rgb_array') instead")
-        self.autoreset_mode = check_autoreset_mode(autoreset_mode)
-        self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
+        self.autoreset_mode = set_up_batch(self, num_envs, render_mode, autoreset_mode,
+                                           "a MoonLaunchEnv (render_mode='rgb_array')")
         self.config = make_config(**config)
         if self.config["record_trajectory"]:
             raise ValueError("record_trajectory is not supported by the batched env")
-        self.num_envs = int(num_envs)
-        self.render_mode = None
         self.split = self.config["split"]
         self.target = self.config["target"]
         self.single_action_space = spaces.Box(-1.0, 1.0, (3,), dtype=np.float32)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from gymnasium.utils import seeding
-from gymnasium.vector import AutoresetMode
+from gymnasium.vector import AutoresetMode, VectorEnv
 
 #: the modes a native env implements (``DISABLED`` would leave ended slots to the caller)
 AUTORESET_MODES = (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP)
@@ -34,6 +34,25 @@ def check_autoreset_mode(mode: AutoresetMode | str) -> AutoresetMode:
         raise ValueError(f"autoreset_mode must be one of {known} (or 'next-step', "
                          f"'same-step'; gymnasium.vector.AutoresetMode), got {mode!r}")
     return AutoresetMode(mode)
+
+
+def set_up_batch(env: VectorEnv, num_envs: object, render_mode: str | None,
+                 autoreset_mode: AutoresetMode | str, single: str) -> AutoresetMode:
+    """What a native vector env's constructor does first: check ``num_envs`` and
+    ``autoreset_mode`` and refuse a ``render_mode`` (``single`` names what to render
+    instead; native envs do not render).
+
+    :param env: the vector env being built (its ``num_envs``, ``render_mode`` and
+        ``metadata["autoreset_mode"]`` are set).
+    :returns: the autoreset mode, for ``env.autoreset_mode``.
+    """
+    env.num_envs = check_num_envs(num_envs)
+    if render_mode is not None:
+        raise ValueError(f"{type(env).__name__} does not render; render {single} instead")
+    mode = check_autoreset_mode(autoreset_mode)
+    env.metadata = {**env.metadata, "autoreset_mode": mode}
+    env.render_mode = None
+    return mode
 
 
 def slot_seeds(seed: int | Sequence[int | None] | None, n: int) -> list[int | None]:
@@ -74,3 +93,23 @@ def slot_info(infos: dict, i: int) -> dict:
         v = slot_info(val, i) if isinstance(val, dict) else val[i]
         out[key] = v.item() if isinstance(v, np.generic) else v
     return out
+
+
+def add_column(infos: dict, key: str, values: np.ndarray, mask: np.ndarray) -> dict:
+    """Put ``values`` of the slots ``mask`` under ``key`` of a vector env's ``infos`` (in
+    place, and returned), as Gymnasium's sync vector env adds each env's ``info[key]``: an
+    array of ``values``' dtype (other slots 0, or ``None`` for objects) and its ``_key``
+    mask; nothing when no slot has the key."""
+    if not mask.any():
+        return infos
+    if key not in infos and mask.all():
+        infos[key], infos["_" + key] = values.copy(), mask.copy()
+        return infos
+    if key not in infos:
+        n = len(mask)
+        infos[key] = np.full(n, None, dtype=object) if values.dtype == object else \
+            np.zeros(n, dtype=values.dtype)
+        infos["_" + key] = np.zeros(n, dtype=bool)
+    infos[key][mask] = values[mask]
+    infos["_" + key][mask] = True
+    return infos

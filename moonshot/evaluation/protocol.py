@@ -27,7 +27,9 @@ RESULTS_SPECS = ("moonshot/sweeps/city-rl-informed.yaml",
                  "moonshot/sweeps/moon-rl-informed.yaml",
                  "moonshot/sweeps/headline-moon.yaml",
                  "moonshot/sweeps/headline-city.yaml",
-                 "moonshot/sweeps/headline-city-informed.yaml")
+                 "moonshot/sweeps/headline-city-informed.yaml",
+                 "moonshot/sweeps/headline-body.yaml",
+                 "moonshot/sweeps/headline-moon-pets.yaml")
 #: The protocol's own implementation and its tests: they name the test set to define, offer
 #: and check it (a choice on the command line, a range, a disjointness test), and evaluate
 #: no agent on it.
