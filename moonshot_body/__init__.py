@@ -126,6 +126,9 @@ BODY = register_world(World(
     seed_order=SEED_ORDER,
     learners={"sysid": "moonshot_body.agents.sysid:BodySysID",
               "pets": "moonshot_body.agents.pets:BodyPETS"},
+    # a walk is long and chaotic: a policy's batched forward pass, a last bit off, can
+    # change it - training-time evaluations walk one by one, like every logged evaluation
+    batched_evaluation=False,
     episode_steps=episode_steps,
     split_keys=("goal_distance", "goal_bearing_deg", "roughness"),
     range_keys=("friction", "slope_deg"),

@@ -55,6 +55,7 @@ SIMULATOR_MODULES = (
     # the body world (a plug-in package): its env holds the true, possibly damaged body, and
     # its builder makes the simulator's model of it (a planner's model is its own)
     "moonshot_body.env",
+    "moonshot_body.vector",  # the batched env, on env.Walks
     "moonshot_body.builder",
 )
 #: A module whose file name holds one of these may wrap the simulator: it is a labelled

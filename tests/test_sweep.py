@@ -250,6 +250,22 @@ def test_bad_specs_are_refused_before_any_task(change, needle, tmp_path, capsys)
     assert not (tmp_path / "o").exists()
 
 
+def test_relearn_goes_to_the_sb3_cells_only():
+    """``relearn`` fine-tunes a policy from its model file: a learned-model cell (pets,
+    sysid) has none, and given one it failed only after its whole evaluation (the shipped
+    headline-body spec has both kinds)."""
+    from importlib import resources
+
+    spec = {"world": "moon", "relearn": {"timesteps": 10},
+            "agents": [{"algo": "ppo", "timesteps": 10}, {"algo": "pets", "timesteps": 10},
+                       {"algo": "SYSID", "timesteps": 10, "label": "s"}, {"planner": True}]}
+    relearn = {c.group: c.relearn for c in expand(spec)}
+    assert relearn == {"ppo": {"timesteps": 10}, "pets": None, "s": None, "planner": None}
+    body = expand(yaml.safe_load(resources.files("moonshot").joinpath(
+        "sweeps", "headline-body.yaml").read_text()))
+    assert {c.group for c in body if c.relearn} == {"ppo", "sac"}
+
+
 def test_grids_expand_into_cells():
     spec = {"world": "city", "agents": [{"planner": True}], "seeds": [0, 1, 2],
             "env_grid": {"traffic_cars": [20, 40]}, "num_train_maps": [1, 4]}

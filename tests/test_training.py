@@ -295,6 +295,35 @@ def test_batched_evaluation_is_the_single_env_evaluation():
     assert [r.ret for r in small] == [r.ret for r in together.records]
 
 
+def test_a_world_can_keep_its_evaluations_one_by_one():
+    """BodyWalk has a native vector env but ``batched_evaluation=False``: a batch-acting
+    policy's unlogged evaluation walks one by one, so a last-bit difference of a batched
+    forward pass cannot change a long walk's outcome (the figures of runs trained before the
+    vector env existed are reproduced)."""
+    import gymnasium as gym
+
+    from moonshot.agents.base import Agent
+    from moonshot.agents.episodes import EvalSettings, evaluate
+    from moonshot.worlds import get_world
+
+    shapes: list[int] = []
+
+    class Recorder(Agent):  # acts on batches where it may
+        batched = True
+
+        def predict(self, obs, state=None, episode_start=None, deterministic=True):
+            shapes.append(np.ndim(obs))
+            zeros = np.zeros(np.shape(obs)[:-1] + (8,), np.float32)
+            return zeros, None
+
+    body = get_world("body")
+    assert gym.spec(body.env_id).vector_entry_point is not None
+    assert not body.batched_evaluation and get_world("city").batched_evaluation
+    settings = EvalSettings(split="train", episodes=3, seed=0, scenarios="training")
+    evaluate(Recorder(), "body", settings, env_kwargs={"time_limit": 0.1})
+    assert shapes and set(shapes) == {1}
+
+
 def test_updates_use_one_thread_unless_asked_and_openmp_is_left_alone():
     """Two spinning update threads made PPO ~7x slower next to a second training on 2 cores,
     and waiting passively made it ~37% slower on a quiet machine (TrainConfig.update_threads):

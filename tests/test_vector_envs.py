@@ -25,7 +25,9 @@ NATIVE = {
 #: slots walk different MuJoCo models; a missing shin has fewer joints)
 VARIANTS = {f"{BODY}:short": (BODY, {"time_limit": 0.4, "damage": "short"}),
             f"{BODY}:missing": (BODY, {"time_limit": 0.4, "damage": "missing",
-                                       "payload_kg": 3.0, "slope_deg": 10.0})}
+                                       "payload_kg": 3.0, "slope_deg": 10.0}),
+            # the goal just beyond reach: some walks arrive (the success path), some time out
+            f"{BODY}:near": (BODY, {"time_limit": 0.4, "goal_distance": 0.31})}
 CASES = {**{k: (k, kw) for k, kw in NATIVE.items()}, **VARIANTS}
 #: steps per seed of the slot-for-slot test (enough for episodes to end)
 STEPS = {"moonshot/CityNav-v1": 40, BODY: 45}
@@ -79,6 +81,7 @@ def test_native_env_is_the_sync_env_slot_for_slot(case, mode):
     native, sync = _pair(env_id, n, mode, kw)
     assert native.metadata["autoreset_mode"] == mode
     rng = np.random.default_rng(0)
+    terminated = 0
     for seed in (11, [4, 90, 7]):
         (o1, i1), (o2, i2) = native.reset(seed=seed), sync.reset(seed=seed)
         np.testing.assert_array_equal(o1, o2)
@@ -99,10 +102,13 @@ def test_native_env_is_the_sync_env_slot_for_slot(case, mode):
                 assert _keys(r1[4]["final_info"]) == _keys(r2[4]["final_info"])
                 np.testing.assert_array_equal(r1[4]["_final_info"], r2[4]["_final_info"])
             ended += int((r2[2] | r2[3]).sum())
+            terminated += int(r2[2].sum())
         assert ended > 0  # the autoreset is exercised
         if kw.get("damage", "none") != "none":
             # the slots walk different bodies: the damaged leg is drawn per walk
             assert len({sc.changes for sc in native.unwrapped._walks.scenarios}) > 1
+    if "goal_distance" in kw:
+        assert terminated > 0  # walks arrived: the success path is compared too
     native.close()
     sync.close()
 
@@ -208,3 +214,22 @@ def test_body_scenario_option_pins_every_walk_as_the_sync_env_does():
     np.testing.assert_array_equal(o1, o2)
     _same_infos(i1, i2)
     assert i1["map_id"].tolist() == [42, 42]
+
+
+def test_a_checkpoint_of_single_envs_is_refused_by_a_native_vector_env_by_name():
+    """A BodyWalk run trained before the world had a native vector env saved its envs as a
+    list of single envs; resumed now (the trainer picks the native env) it must say so, not
+    fail with a bare KeyError deep in the vector env."""
+    from moonshot.agents.resume import env_state, set_env_state
+    from moonshot.agents.vec import make_vec_env
+    from moonshot.errors import ConfigError
+
+    vec = make_vec_env("body", 2, seed=0, env_kwargs={"time_limit": 0.2})
+    vec.reset()
+    saved = env_state(vec)
+    assert saved is not None and saved["kind"] == "vector"
+    set_env_state(vec, saved)  # its own kind: fine
+    old = {"kind": "list", "states": [{"rng": {}}, {"rng": {}}]}
+    with pytest.raises(ConfigError, match="single envs side by side.*native vector env"):
+        set_env_state(vec, old)
+    vec.close()

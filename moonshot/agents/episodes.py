@@ -410,15 +410,19 @@ def play_scenarios(agent: Agent, env: gym.Env, scenarios: ScenarioSet, settings:
 
 
 def _can_batch(agent: Agent, env_id: str, scenarios: ScenarioSet, log) -> bool:
-    """The batched path gives the episodes of the one-by-one path where the env's vector
+    """The batched path plays the scenarios of the one-by-one path where the env's vector
     version seeds slot ``i`` like ``reset(seed=seed + i)``: fresh resets, one trial, an agent
-    that acts on a batch and learns nothing between episodes, and nothing to log per
-    episode as it ends."""
+    that acts on a batch and learns nothing between episodes, nothing to log per episode as
+    it ends, and a world that allows it (:attr:`~moonshot.worlds.World.batched_evaluation`:
+    a policy's batched forward pass may differ from one observation's in the last bits)."""
     import gymnasium as gym
+
+    from ..worlds import get_world
 
     return (getattr(agent, "batched", False) and scenarios.ids is None
             and scenarios.max_trials == 1 and log is None
-            and gym.spec(env_id).vector_entry_point is not None)
+            and gym.spec(env_id).vector_entry_point is not None
+            and get_world(env_id).batched_evaluation)
 
 
 def _batched_records(agent, env_id: str, kwargs: dict, episodes: int, seed: int,
@@ -486,8 +490,11 @@ def evaluate(agent: Agent | AgentSpec, env_id: str | None, settings: EvalSetting
     :return: an :class:`EvalResult`.
 
     Where the agent acts on batches (``agent.batched``, e.g. an SB3 policy), the scenarios are
-    fresh resets with one trial, the env has a native vector version and nothing is logged,
-    the episodes run side by side in it - the same episodes as one by one, faster.
+    fresh resets with one trial, the env has a native vector version, nothing is logged and
+    the world allows it (:attr:`~moonshot.worlds.World.batched_evaluation`), the episodes run
+    side by side in it - the same scenarios as one by one, faster; the policy's batched
+    forward pass may differ from one observation's in the last bits, and with them, rarely,
+    an episode.
     """
     import gymnasium as gym
 

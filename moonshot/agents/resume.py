@@ -54,8 +54,30 @@ def env_state(vec: VecEnv) -> dict | None:
         return None
 
 
+#: What each kind of saved env state was taken from (for the message of a mismatch).
+_KINDS = {"workers": "a native vector env split across worker processes",
+          "vector": "a native vector env", "list": "single envs side by side"}
+
+
+def _kind(base) -> str:
+    if isinstance(base, WorkerVecEnv):
+        return "workers"
+    return "vector" if isinstance(base, GymVectorToSB3) else "list"
+
+
 def set_env_state(vec: VecEnv, state: dict) -> None:
+    """Put back where every env stood (:func:`env_state`). A :class:`~moonshot.errors.
+    ConfigError` when the envs are not of the kind the state was saved from (a run begun
+    before its world had a native vector env, resumed after)."""
     base = _base_vec(vec)
+    if _kind(base) != state["kind"]:
+        from ..errors import ConfigError
+
+        raise ConfigError(
+            f"this checkpoint saved the state of {_KINDS.get(state['kind'], state['kind'])}, "
+            f"but the run's envs are now {_KINDS[_kind(base)]} (the world gained or lost a "
+            "native vector env since the run began): it cannot resume exactly. Resume it "
+            "with the moonshot version that started it, or start a new run")
     if state["kind"] == "workers":
         base.set_state(state["state"])
         base._seed = None

@@ -384,7 +384,11 @@ def _train_locked(cfg: TrainConfig, plan: dict, run: Path, resume: bool,
             state = load_state(ckpt / meta["state"])
             if meta.get("replay_buffer") and getattr(model, "replay_buffer", None) is not None:
                 load_replay_buffer(model, ckpt / meta["replay_buffer"])
-            if not restore(model, state):
+            try:
+                restored = restore(model, state)
+            except ConfigError as exc:  # name the checkpoint it could not resume from
+                raise ConfigError(f"{ckpt / meta['state']}: {exc}") from None
+            if not restored:
                 print("moonshot: the env cannot restore its state; resuming from a reset",
                       flush=True)
         elif cfg.init_from:

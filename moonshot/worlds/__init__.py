@@ -246,6 +246,12 @@ class World:
         ranges"). Axes and ladders it does not list take the places after it, in
         declaration order (shift axes, then combined ladders): a world that never lists
         any keeps the derived order.
+    :param batched_evaluation: whether an evaluation that logs no episode (a training run's
+        ``evaluations.csv``, ``moonshot tune``) may run a policy's episodes side by side in
+        the env's native vector version. The policy then acts on a batch, and a network's
+        batched forward pass can differ from one observation's in the last bits - enough,
+        in a long episode of a chaotic body, to change an outcome. ``False`` walks them one
+        by one (the same episodes as a logged evaluation).
     """
 
     name: str
@@ -277,6 +283,7 @@ class World:
     seed_sets: SeedSets = field(default_factory=SeedSets)
     seed_order: tuple[str, ...] = ()
     learners: Mapping[str, Ref] = field(default_factory=dict)
+    batched_evaluation: bool = True
 
     def __post_init__(self) -> None:
         if not self.env_ids:

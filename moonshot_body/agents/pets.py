@@ -37,8 +37,11 @@ transitions (the latest ``max_rows`` logged steps), for a number of gradient ste
 with the walk's new ones.
 
 Its model error (:meth:`BodyPETS.model_error`) is the one-step prediction error on real
-steps it never learned from (evaluation walks), scaled as ``sysid``'s is (1 = as large as
-the observed changes: a model predicting no change scores about 1).
+steps it never learned from (evaluation walks): each output's squared error over the
+variance of that output on those steps, averaged (a model predicting the mean change scores
+1; predicting no change, 1 + mean^2/variance per output). Not ``sysid``'s number: sysid
+scores predicted next states (``qpos``, ``qvel``) on its informative columns; the two
+``pred_err`` columns do not compare across agents, only along one agent's ladder.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from ...errors import ConfigError, check_keys, did_you_mean
-from ...worlds import World, get_world, resolve_env_id
+from ...worlds import LEARNER_ALGOS, World, get_world, resolve_env_id
 
 
 @dataclass(frozen=True)
@@ -382,9 +382,18 @@ def expand(spec: dict) -> list[Cell]:
                 cells.append(Cell(id=f"{group}-s{seed}", group=group, env_id=env_id,
                                   env_kwargs=kwargs, agent=agent, seed=seed,
                                   evaluate=evaluate, shift=shift,
-                                  relearn=relearn if "algo" in agent else None, grid=values,
+                                  relearn=relearn if _fine_tunes(agent) else None,
+                                  grid=values,
                                   seed_set=seed_set))
     return cells
+
+
+def _fine_tunes(agent: dict) -> bool:
+    """Whether the spec's ``relearn`` applies to ``agent``: an SB3 policy, fine-tuned from
+    its model file. A planner learns nothing to fine-tune, and an agent that learns its own
+    model (pets, sysid) relearns within its evaluations (its relearning cost is measured
+    by ``benchmarks/body_adaptation.py`` and the ladders), not from a model file."""
+    return "algo" in agent and str(agent["algo"]).lower() not in LEARNER_ALGOS
 
 
 def _seeds(where: dict, name: str, default: list[int]) -> list[int]:
