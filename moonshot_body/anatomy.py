@@ -29,6 +29,12 @@ LEGS = ("fl", "fr", "bl", "br")
 LEG_JOINTS = ("hip", "knee")
 #: Every joint by name, in slot order (``fl_hip, fl_knee, fr_hip, ...``).
 JOINTS = tuple(f"{leg}_{j}" for leg in LEGS for j in LEG_JOINTS)
+#: Sizes of the state a view reports, whatever the body lost: ``qpos`` (the torso's free
+#: joint, 7 numbers, then an angle per joint slot) and ``qvel`` (6, then a rate per slot).
+NQ, NV = 7 + len(JOINTS), 6 + len(JOINTS)
+#: The numbers of the ground as seen that a learning agent logs with each walk: grip, slope,
+#: uphill direction.
+GROUND_LOGGED = ("friction", "slope_deg", "uphill")
 #: The leg's direction from the torso's centre, degrees counterclockwise from the front (+x).
 LEG_ANGLES_DEG = {"fl": 45.0, "fr": -45.0, "bl": 135.0, "br": -135.0}
 #: Stones on the ground (static boxes whose height sets the terrain's roughness).

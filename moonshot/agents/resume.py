@@ -34,12 +34,25 @@ def _base_vec(vec):
     return vec
 
 
+#: What each kind of saved env state was taken from (for the message of a mismatch).
+_KINDS = {"workers": "a native vector env split across worker processes",
+          "vector": "a native vector env", "list": "single envs side by side"}
+
+
+def _kind(base) -> str:
+    """The kind of state :func:`env_state` saves for ``base`` (a key of :data:`_KINDS`)."""
+    if isinstance(base, WorkerVecEnv):
+        return "workers"
+    return "vector" if isinstance(base, GymVectorToSB3) else "list"
+
+
 def env_state(vec: VecEnv) -> dict | None:
     """Where every env of an SB3 VecEnv stands (``None`` if an env cannot say)."""
     base = _base_vec(vec)
-    if isinstance(base, WorkerVecEnv):
+    kind = _kind(base)
+    if kind == "workers":
         return {"kind": "workers", "state": base.get_state()}
-    if isinstance(base, GymVectorToSB3):
+    if kind == "vector":
         getter = getattr(base.venv.unwrapped, "get_state", None)
         return None if getter is None else {"kind": "vector", "state": getter()}
     envs = getattr(base, "envs", None)
@@ -52,17 +65,6 @@ def env_state(vec: VecEnv) -> dict | None:
         return {"kind": "list", "states": base.env_method("get_state")}
     except AttributeError:
         return None
-
-
-#: What each kind of saved env state was taken from (for the message of a mismatch).
-_KINDS = {"workers": "a native vector env split across worker processes",
-          "vector": "a native vector env", "list": "single envs side by side"}
-
-
-def _kind(base) -> str:
-    if isinstance(base, WorkerVecEnv):
-        return "workers"
-    return "vector" if isinstance(base, GymVectorToSB3) else "list"
 
 
 def set_env_state(vec: VecEnv, state: dict) -> None:

@@ -57,13 +57,11 @@ from moonshot.agents.base import Agent, AgentCosts
 from moonshot.agents.ensemble import Ensemble
 from moonshot.errors import ConfigError
 
-from ..anatomy import JOINTS, design_of
+from ..anatomy import GROUND_LOGGED as GROUND
+from ..anatomy import JOINTS, NQ, NV, design_of
 from .walk_cost import FALL_COST, fell, future_cost
 
 NJ = len(JOINTS)
-NQ, NV = 7 + NJ, 6 + NJ
-#: What a walk's rows keep of its ground as seen.
-GROUND = ("friction", "slope_deg", "uphill")
 #: A logged step: the state the view reported (qpos, qvel), the action taken, the ground.
 ROW = NQ + NV + NJ + len(GROUND)
 #: The body's state as the model sees it (no position, no heading).

@@ -38,15 +38,12 @@ from mujoco import rollout
 from moonshot.agents.base import AgentCosts
 from moonshot.errors import ConfigError
 
-from ..anatomy import JOINTS, Design, Layout
+from ..anatomy import GROUND_LOGGED as GROUND
+from ..anatomy import JOINTS, NQ, NV, Design, Layout
 from . import body_model
 from .body_model import INTACT, Belief
 from .planner import MODEL_TIMESTEP, BodyPlanner
 
-NQ, NV = 7 + len(JOINTS), 6 + len(JOINTS)
-#: What a walk's replays need of its ground besides the logged steps (the stones are not
-#: kept): grip as seen, slope, uphill direction.
-GROUND = ("friction", "slope_deg", "uphill")
 #: Walks of evaluations kept for :meth:`BodySysID.take_seen` (the oldest dropped beyond).
 SEEN_WALKS = 64
 #: A logged step: the state the view reported (qpos, qvel), then the action taken.
