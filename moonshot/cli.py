@@ -152,7 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
         "tune", help="search RL hyperparameters on development seeds (Optuna), every trial "
         "counted", description="A hyperparameter search (Optuna's seeded TPE, as RL Zoo's "
         "--optimize): each trial trains --seeds runs (OUT/trials/N/seedK) and scores their "
-        "mean success on dev seeds; OUT/trials.csv counts every trial's env steps, episodes "
+        "mean success on dev seeds (or, with --objective return, their mean episode return); "
+        "OUT/trials.csv counts every trial's env steps, episodes "
         "and deaths, OUT/best.json holds the best set (moonshot train --hyperparams-from OUT). "
         "Rerun with the same --out to continue the search (docs/protocol.md).")
     p.add_argument("env", metavar="ENV", help=env_help)
@@ -167,6 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dev scenarios per split evaluated after each run (default: 50)")
     p.add_argument("--split", choices=["train", "new", "both"], default="train",
                    help="the split(s) the objective averages over (default: train)")
+    p.add_argument("--objective", choices=["success", "return"], default="success",
+                   help="what the search maximises: the dev evaluations' mean success, or "
+                   "their mean episode return (RL Zoo's objective), which still ranks trials "
+                   "whose budget is too small for any to succeed (default: success)")
     p.add_argument("--env-kwargs", nargs="*", metavar="KEY=VALUE", default=[],
                    help="env settings of every run, e.g. observation=objects "
                    "observe_friction=true")

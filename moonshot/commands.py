@@ -184,13 +184,16 @@ def cmd_tune(args: argparse.Namespace) -> int:
         trials=args.trials, out=args.out, timesteps=args.timesteps, seeds=args.seeds,
         seed=args.seed, eval_episodes=args.eval_episodes,
         splits=("train", "new") if args.split == "both" else (args.split,),
+        objective=args.objective,
         env_kwargs=parse_key_values(args.env_kwargs, "--env-kwargs"),
         hyperparams=parse_key_values(args.hyperparams, "--hyperparams"),
         progress=not args.no_progress)
     best = tune(cfg)
     cost = best["cost"]
-    print(f"\nbest of {best['trials']} trial(s): trial {best['trial']}, mean dev success "
-          f"{best['objective']:.1%}; the search cost {cost['env_steps']:,} env steps, "
+    score = (f"mean dev success {best['objective']:.1%}" if args.objective == "success" else
+             f"mean dev return {best['objective']:.2f} (success {best['success']:.1%})")
+    print(f"\nbest of {best['trials']} trial(s): trial {best['trial']}, {score}; "
+          f"the search cost {cost['env_steps']:,} env steps, "
           f"{cost['episodes']:,} training episodes and {cost['deaths']:,} deaths "
           f"(+ {cost['eval_episodes']:,} dev evaluation episodes, {cost['eval_deaths']:,} "
           "deaths)")

@@ -43,6 +43,7 @@ def test_tune_counts_every_trial_and_its_best_set_trains(tmp_path):
                                                                 for e in evals)
         assert int(r["env_steps"]) == int(log["env_steps"][-1]) >= 256
         assert int(r["eval_episodes"]) >= 3 and 0.0 <= float(r["objective"]) <= 1.0
+        assert r["objective"] == r["success"]  # the default objective
         assert json.loads(r["hyperparams"])["learning_rate"] > 0
     assert int(rows[0]["deaths"]) > 0  # a newborn PPO misses the Moon
     best = json.loads((out / "best.json").read_text())
@@ -121,6 +122,49 @@ def test_a_bad_search_is_refused_before_anything_is_written(tmp_path):
         tune(TuneConfig(env="moon", algo="dqn", out=str(tmp_path / "t")))
     with pytest.raises(ConfigError, match="colour"):
         tune(TuneConfig(env="moon", env_kwargs={"colour": "red"}, out=str(tmp_path / "t")))
+    with pytest.raises(ConfigError, match="objective"):
+        tune(TuneConfig(env="moon", objective="reward", out=str(tmp_path / "t")))
     with pytest.raises(ConfigError, match="frame_stack"):
         tune(TuneConfig(env="moon", hyperparams={"frame_stack": -2}, out=str(tmp_path / "t")))
     assert not (tmp_path / "t").exists()
+
+
+def test_a_return_objective_ranks_trials_by_their_dev_evaluations_mean_return(tmp_path):
+    """--objective return: the trials' score is the mean episode return of the same dev
+    evaluations (success is still logged), and the best set is the one of highest return; a
+    folder from before the choice (no objective in tune.json) continues as a success search."""
+    from moonshot.runlog import read_json, write_json
+
+    out = tmp_path / "tune"
+    res = _moonshot("tune", "moon", "--algo", "ppo", "--trials", 2, "--out", out,
+                    "--objective", "return", *TINY)
+    assert res.returncode == 0, res.stderr
+    assert "mean dev return" in res.stdout
+    from moonshot.agents.episodes import EvalSettings, evaluate
+    from moonshot.agents.loading import resolve_agent
+
+    rows = _trials(out)
+    for r in rows:
+        assert float(r["objective"]) == float(r["mean_return"])
+        # the mean return of the trial's own dev evaluation, redone here (deterministic)
+        again = evaluate(resolve_agent(str(out / "trials" / r["trial"] / "seed0")), None,
+                         EvalSettings(split="train", episodes=3, seed=0, seed_set="dev",
+                                      env_overrides={}))
+        assert float(r["mean_return"]) == pytest.approx(np.mean([e.ret for e in again.records]))
+        assert float(r["success"]) == again.success_rate
+    best = json.loads((out / "best.json").read_text())
+    assert best["objective_kind"] == "return"
+    assert best["objective"] == max(float(r["mean_return"]) for r in rows)
+
+    old = tmp_path / "old"
+    res = _moonshot("tune", "moon", "--algo", "ppo", "--trials", 1, "--out", old, *TINY)
+    assert res.returncode == 0, res.stderr
+    settings = read_json(old / "tune.json")
+    settings.pop("objective")
+    write_json(old / "tune.json", settings)
+    res = _moonshot("tune", "moon", "--algo", "ppo", "--trials", 2, "--out", old, *TINY)
+    assert res.returncode == 0, res.stderr
+    assert len(_trials(old)) == 2
+    res = _moonshot("tune", "moon", "--algo", "ppo", "--trials", 3, "--out", old,
+                    "--objective", "return", *TINY)
+    assert res.returncode == 2 and "other settings" in res.stderr

@@ -4,10 +4,14 @@ The RL's development cost, measured the way the planner's is disclosed (docs/pro
 Optuna's TPE sampler (seeded) proposes a hyperparameter set, as RL Zoo's ``--optimize``
 does; each trial trains ``seeds`` runs through moonshot's own :func:`~.training.train` (run
 folders ``DIR/trials/<n>/seed<k>``, each with its ``episodes.csv``) and evaluates each
-final model on the *dev* seeds; the objective is the multi-seed mean success. ``DIR`` holds::
+final model on the *dev* seeds; the objective is the multi-seed mean success, or (``objective=
+"return"``) the mean episode return of those evaluations, RL Zoo's own objective: a dense score
+that still ranks trials whose budgets are too small for any of them to succeed (CityNav's
+drives at a few hundred thousand steps). ``DIR`` holds::
 
     trials.csv     trial, state, hyperparameters (JSON), env steps, episodes, deaths (training
-                   and evaluation), objective, wall time: the whole cost of the search
+                   and evaluation), dev success and mean return, objective, wall time: the
+                   whole cost of the search
     best.json      the best set, its objective, and the search's totals; ``moonshot train
                    ... --hyperparams-from DIR`` trains with it
     journal.log    Optuna's study as a JSON journal (``JournalFileBackend``): a rerun with the
@@ -33,6 +37,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import ConfigError
 from ..runlog import atomic_write_text, read_episodes, read_json, run_folder, write_json
 from ..worlds import get_world
@@ -40,7 +46,10 @@ from .config import check_algo, default_hyperparams
 
 #: The columns of ``trials.csv``.
 TRIAL_COLUMNS = ("trial", "state", "hyperparams", "env_steps", "episodes", "deaths",
-                 "eval_episodes", "eval_deaths", "objective", "wall_time_s")
+                 "eval_episodes", "eval_deaths", "success", "mean_return", "objective",
+                 "wall_time_s")
+#: What a search may maximise: the dev evaluations' mean success or mean episode return.
+OBJECTIVES = ("success", "return")
 #: Evaluation seed of the trials' dev evaluation (every trial meets the same scenarios).
 TUNE_EVAL_SEED = 0
 
@@ -58,6 +67,8 @@ class TuneConfig:
     :param seed: the first training seed, and the sampler's seed.
     :param eval_episodes: dev scenarios per split at the end of each run.
     :param splits: the splits the objective averages over.
+    :param objective: ``"success"`` (the mean dev success) or ``"return"`` (the mean episode
+        return of the same evaluations: a score that ranks trials none of which succeeds yet).
     :param env_kwargs: env settings of every run (``observation=objects``, say).
     :param hyperparams: fixed hyperparameters under the sampled ones (``frame_stack``).
     :param progress: progress output.
@@ -72,6 +83,7 @@ class TuneConfig:
     seed: int = 0
     eval_episodes: int = 50
     splits: tuple[str, ...] = ("train",)
+    objective: str = "success"
     env_kwargs: dict = field(default_factory=dict)
     hyperparams: dict = field(default_factory=dict)
     progress: bool = True
@@ -145,6 +157,9 @@ def check_tune(cfg: TuneConfig) -> None:
     _int("seeds", cfg.seeds, 1, 100)
     _int("seed", cfg.seed, 0, 2**31)
     _int("eval_episodes", cfg.eval_episodes, 1, 5_000)
+    if cfg.objective not in OBJECTIVES:
+        raise ConfigError(f"tune objective is one of {', '.join(OBJECTIVES)}, got "
+                          f"{cfg.objective!r}")
     for split in cfg.splits:
         if split not in ("train", "new"):
             raise ConfigError(f"tune splits are train and/or new, got {split!r}")
@@ -177,7 +192,8 @@ def _run_cost(run: Path) -> dict:
 
 
 def _trial(cfg: TuneConfig, out: Path, trial) -> float:
-    """Train ``cfg.seeds`` runs with the trial's hyperparameters; their mean dev success."""
+    """Train ``cfg.seeds`` runs with the trial's hyperparameters; their mean dev success (or
+    mean episode return: ``cfg.objective``)."""
     from .config import TrainConfig
     from .episodes import EvalSettings, evaluate
     from .loading import resolve_agent
@@ -189,7 +205,7 @@ def _trial(cfg: TuneConfig, out: Path, trial) -> float:
     trial.set_user_attr("hyperparams", json.loads(json.dumps(hp)))
     t0 = time.perf_counter()
     cost = {"env_steps": 0, "episodes": 0, "deaths": 0, "eval_episodes": 0, "eval_deaths": 0}
-    scores = []
+    scores, returns = [], []
     try:
         for k in range(cfg.seeds):
             run = out / "trials" / str(trial.number) / f"seed{k}"
@@ -209,11 +225,15 @@ def _trial(cfg: TuneConfig, out: Path, trial) -> float:
                 cost["eval_episodes"] += len(res.records)
                 cost["eval_deaths"] += int(res.deaths.sum())
                 scores.append(res.success_rate)
+                returns.append(float(np.mean([r.ret for r in res.records])))
     finally:
         for key, val in cost.items():
             trial.set_user_attr(key, int(val))
         trial.set_user_attr("wall_time_s", time.perf_counter() - t0)
-    return float(sum(scores) / len(scores))
+    success, mean_return = float(np.mean(scores)), float(np.mean(returns))
+    trial.set_user_attr("success", success)
+    trial.set_user_attr("mean_return", mean_return)
+    return success if cfg.objective == "success" else mean_return
 
 
 def _rows(study, out: Path) -> list[dict]:
@@ -234,6 +254,7 @@ def _rows(study, out: Path) -> list[dict]:
                      "hyperparams": json.dumps(a.get("hyperparams", {}), sort_keys=True),
                      **{k: a.get(k, 0) for k in ("env_steps", "episodes", "deaths",
                                                  "eval_episodes", "eval_deaths")},
+                     "success": a.get("success", ""), "mean_return": a.get("mean_return", ""),
                      "objective": "" if t.value is None else t.value,
                      "wall_time_s": round(float(a.get("wall_time_s", 0.0)), 3)})
     return rows
@@ -255,6 +276,9 @@ def _write_results(cfg: TuneConfig, out: Path, study) -> dict | None:
     summary = {"world": get_world(cfg.env).name, "algo": cfg.algo,
                "hyperparams": best.user_attrs["hyperparams"],
                "env_kwargs": dict(cfg.env_kwargs), "objective": best.value,
+               "objective_kind": cfg.objective,
+               "success": best.user_attrs.get("success"),
+               "mean_return": best.user_attrs.get("mean_return"),
                "trial": best.number, "trials": len(rows), "complete_trials": len(done),
                "seeds_per_trial": cfg.seeds, "timesteps_per_run": cfg.timesteps,
                "seed_set": "dev", "cost": totals}
@@ -277,7 +301,9 @@ def tune(cfg: TuneConfig) -> dict:
     settings = json.loads(json.dumps(asdict(cfg)))
     settings.pop("progress")
     settings.pop("trials")  # more trials may be asked of a search later
-    if (out / "tune.json").exists() and read_json(out / "tune.json") != settings:
+    # a search from before the objective choice maximised success
+    if (out / "tune.json").exists() and {"objective": "success", **read_json(
+            out / "tune.json")} != settings:
         raise ConfigError(f"{out} holds a search with other settings ({out / 'tune.json'}); "
                           "choose another --out")
     with run_folder(out, "tune", fresh=False):
