@@ -4,6 +4,8 @@
 # grows: the machine it runs on starts empty at every working session.
 #
 #   measurements/queue.sh            # restore, run what is left, in order; persist each job
+#   RUNNING=1 measurements/queue.sh persist NAME   # commit job NAME's folder now (a session's
+#                                                  # end: running cells' checkpoints too)
 #
 # A sweep job resumes from its committed folder (finished cells and the last snapshot of
 # running ones); any other job is short and reruns whole unless its folder is committed.
@@ -14,7 +16,7 @@ REPO=${REPO:-$(cd "$(dirname "$0")/.." && pwd)}
 WORK=${WORK:-/work/measure-runs}
 TREE=$WORK/agents-$AGENTS_COMMIT
 mkdir -p "$WORK"
-if [ ! -d "$TREE" ]; then
+if [ ! -d "$TREE" ] && [ "${1:-}" != persist ]; then
     git -C "$REPO" worktree add --detach "$TREE" "$AGENTS_COMMIT" || exit 1
 fi
 export PYTHONPATH=$TREE MPLBACKEND=Agg
@@ -87,6 +89,8 @@ sweep() {  # sweep NAME: the results spec NAME.yaml into $WORK/NAME, its finishe
 }
 
 cell() { echo "$WORK/$1/cells/$2/run"; }
+
+if [ "${1:-}" = persist ]; then persist "$2"; exit 0; fi
 
 CITY_AXES="traffic layout vehicle friction driving_side lidar_noise drivers grip_misjudged
 occlusion sensor_delay roadworks friction+traffic friction+traffic+vehicle
