@@ -20,7 +20,10 @@ if [ ! -d "$TREE" ] && [ "${1:-}" != persist ]; then
     git -C "$REPO" worktree add --detach "$TREE" "$AGENTS_COMMIT" || exit 1
 fi
 export PYTHONPATH=$TREE MPLBACKEND=Agg
-SPECS=$TREE/moonshot/sweeps
+SPECS=$REPO/moonshot/sweeps  # results specs may be added after the agents froze, not changed
+# the dev-seed searches run the tuning code of TUNE_COMMIT (tune --objective return)
+TUNE_COMMIT=${TUNE_COMMIT:-642f635}
+TUNE_TREE=$WORK/tune-$TUNE_COMMIT
 LOG=$WORK/queue.log
 
 persist() {  # $1: the job's folder name; RUNNING=1 also keeps running cells' checkpoints
@@ -39,8 +42,14 @@ persist() {  # $1: the job's folder name; RUNNING=1 also keeps running cells' ch
             find "$dst/cells/$id" -name '.*' -exec rm -rf {} +
             if [ -f "$c/DONE" ]; then rm -rf "$dst/cells/$id/run/checkpoints"; fi
         done
-    else
+    else  # an evaluation, a ladder, or a search (its trials' models are not kept: the
+          # journal continues it, best.json holds the set)
         rm -rf "$dst" && cp -a "$src" "$dst" && find "$dst" -name '.*' -exec rm -rf {} +
+        if [ -d "$dst/trials" ]; then
+            find "$dst/trials" \( -name checkpoints -o -name tensorboard \) -type d \
+                -exec rm -rf {} +
+            find "$dst/trials" -name '*.zip' -delete
+        fi
     fi
     local n try; n=$(ls "$REPO"/measurements/*/cells/*/DONE 2>/dev/null | wc -l)
     for try in 1 2 3; do  # another git command may hold the index for a moment
@@ -63,9 +72,11 @@ finished() {  # whether job $1 is done (in WORK or committed)
 job() {  # job NAME COMMAND...: run COMMAND (its --out is $WORK/NAME) unless NAME is done
     local name=$1; shift
     finished "$name" && return 0
-    if [ -d "$REPO/measurements/$name/cells" ] && [ ! -d "$WORK/$name" ]; then
-        cp -a "$REPO/measurements/$name" "$WORK/$name"  # a sweep resumes from its snapshot
-    elif [ -d "$WORK/$name" ] && [ ! -d "$WORK/$name/cells" ]; then
+    local kept=$REPO/measurements/$name
+    if [ ! -d "$WORK/$name" ] && { [ -d "$kept/cells" ] || [ -f "$kept/journal.log" ]; }; then
+        cp -a "$kept" "$WORK/$name"  # a sweep resumes, a search continues, from its folder
+    elif [ -d "$WORK/$name" ] && [ ! -d "$WORK/$name/cells" ] && \
+            [ ! -f "$WORK/$name/journal.log" ]; then
         # an evaluation or ladder cut off by the end of a session: set aside, done again
         mv "$WORK/$name" "$WORK/$name.cut-$(date +%s)"
     fi
@@ -79,12 +90,13 @@ job() {  # job NAME COMMAND...: run COMMAND (its --out is $WORK/NAME) unless NAM
     persist "$name"
 }
 
-sweep() {  # sweep NAME: the results spec NAME.yaml into $WORK/NAME, its finished cells
-    # committed every PERSIST_EVERY seconds while it runs
-    finished "$1" && return 0
-    ( while sleep "${PERSIST_EVERY:-1200}"; do persist "$1"; done ) &
+sweep() {  # sweep NAME [ARGS]: the results spec NAME.yaml into $WORK/NAME, its finished
+    # cells committed every PERSIST_EVERY seconds while it runs
+    local name=$1; shift
+    finished "$name" && return 0
+    ( while sleep "${PERSIST_EVERY:-1200}"; do persist "$name"; done ) &
     local watcher=$!
-    job "$1" moonshot sweep "$SPECS/$1.yaml" --out "$WORK/$1" --resume --no-progress
+    job "$name" moonshot sweep "$SPECS/$name.yaml" --out "$WORK/$name" --resume --no-progress "$@"
     kill "$watcher" 2>/dev/null
 }
 
@@ -116,11 +128,25 @@ if finished headline-city; then
         shift; [ $# -gt 0 ] && shift
     done
 fi
-# 2. MoonLaunch: the tuned PPO and the fixed pets, ten seeds each
-sweep headline-moon-tuned
-sweep headline-moon-pets
-# 3. CityNav: PPO given the planner's information
-sweep headline-city-informed
+# 2. On one core, the dev-seed search for CityNav's informed PPO (issue 26: PPO given what the
+#    planner is given, tuned), its objective the mean return (no trial at this budget
+#    arrives often enough to rank by success); on the other, MoonLaunch's tuned PPO and
+#    fixed pets, ten seeds each
+if [ ! -d "$TUNE_TREE" ]; then git -C "$REPO" worktree add --detach "$TUNE_TREE" "$TUNE_COMMIT"; fi
+( export PYTHONPATH=$TUNE_TREE
+  ( while sleep "${PERSIST_EVERY:-1200}"; do persist tune-city-informed; done ) &
+  watcher=$!
+  job tune-city-informed moonshot tune city --algo ppo --trials 10 --timesteps 500000 \
+      --seeds 2 --objective return --env-kwargs observation=objects observe_friction=true \
+      --hyperparams frame_stack=4 --no-progress --out "$WORK/tune-city-informed"
+  kill "$watcher" 2>/dev/null ) &
+tuner=$!
+sweep headline-moon-tuned --num-cpus 1
+sweep headline-moon-pets --num-cpus 1
+wait "$tuner"
+# 3. CityNav: PPO given the planner's information, with the set tuned above
+#    (headline-city-tuned.yaml is written from tune-city-informed/best.json once it ends)
+if [ -f "$SPECS/headline-city-tuned.yaml" ]; then sweep headline-city-tuned; fi
 # 4. BodyWalk
 sweep headline-body
 job body-adapt-eval moonshot evaluate adapt:body --episodes 50 --seed 0 --seed-set test \
