@@ -1,10 +1,17 @@
-"""The cost of relearning along a shift axis: fine-tune a trained PPO where the world moved
-(a shift level) and count the env steps, episodes and deaths until its rolling success there
-is back within 5 points of its success at level 0 - next to what the planner spends there
+"""The cost of relearning along a shift axis: keep training a trained agent where the world
+moved (a shift level) and count the env steps, episodes and deaths until its rolling success
+there is back within 5 points of its success at level 0 - next to what the planner spends there
 (its real trials and imagined ones, from the ladder).
 
     python benchmarks/relearn_axis.py RUN_DIR --axis layout --level 3 [--timesteps 500000]
-        [--episodes 100] [--out runs/relearn-axis]
+        [--episodes 100] [--window 100] [--seed-set dev] [--out runs/relearn-axis]
+
+RUN_DIR is an SB3 run (fine-tuned from its model.zip) or a run of an agent that learns its own
+model (``pets``, ``sysid``: it goes on learning from its final agent, data and fit included);
+``--window`` is the rolling window of training episodes the recovery is read from (a model
+learner's budget is tens of episodes, not hundreds). The ladder (levels 0 and the one given,
+the run and the world's planner) uses ``--seed-set`` (dev for development; test for reported
+figures, docs/protocol.md) and evaluation seed ``--seed``.
 """
 
 from __future__ import annotations
@@ -28,18 +35,22 @@ def main() -> None:
     ap.add_argument("--timesteps", type=int, default=500_000)
     ap.add_argument("--episodes", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--window", type=int, default=100)
+    ap.add_argument("--seed-set", choices=["dev", "test"], default="dev")
     ap.add_argument("--env-kwargs", default="{}", help="JSON settings for every agent")
     ap.add_argument("--out", default="runs/relearn-axis")
     args = ap.parse_args()
     spec = resolve_agent(args.run)
     world = get_world(spec.env_id)
     out = Path(args.out)
-    ladder = run_shift(spec.env_id, [args.run, "planner"], axes=[args.axis],
-                       levels=[0, args.level], episodes=args.episodes, seed=1000,
-                       out=out / "ladder", progress=False,
+    planner = f"planner:{world.name}"
+    ladder = run_shift(spec.env_id, [args.run, planner], axes=[args.axis],
+                       levels=[0, args.level], episodes=args.episodes, seed=args.seed,
+                       seed_set=args.seed_set, out=out / "ladder", progress=False,
                        env_kwargs=json.loads(args.env_kwargs))["rows"]
-    base = next(r for r in ladder if r["level"] == 0 and r["agent"] != "planner")
+    base = next(r for r in ladder if r["level"] == 0 and not r["agent"].startswith("planner"))
     res = relearning_cost(Path(args.run), args.timesteps, out / "finetune", seed=args.seed,
+                          window=args.window,
                           progress=False, split="train", target=base["success"],
                           tolerance=0.05,
                           env_overrides=world.axis(args.axis).settings(args.level))
@@ -51,7 +62,8 @@ def main() -> None:
         print(f"| {r['agent']} | {r['level']} | {r['success']:.1%} "
               f"[{r['success_low']:.0%}-{r['success_high']:.0%}] | {r['trials']:.2f} | "
               f"{r['model_rollouts']:.3g} |")
-    print(f"\nPPO fine-tuned at {args.axis} level {args.level} for {args.timesteps:,} steps: "
+    print(f"\n{spec.label} trained on at {args.axis} level {args.level} for "
+          f"{args.timesteps:,} steps: "
           f"back within 5 points of {res['train_success_rate']:.1%} after "
           f"{res['env_steps_to_recover']} env steps, {res['episodes_to_recover']} episodes, "
           f"{res['deaths_to_recover']} deaths (recovered: {res['recovered']}; "

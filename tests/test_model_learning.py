@@ -14,6 +14,7 @@ from conftest import ROOT, run_as_user
 
 from moonshot.agents.config import TrainConfig
 from moonshot.agents.training import train
+from moonshot.errors import ConfigError
 
 #: The agents' own modules: none may import the simulator (physics, envs' dynamics) or a
 #: planner's model.
@@ -181,3 +182,42 @@ def test_the_shift_ladder_logs_a_learned_models_error_per_level(tmp_path):
     rows = _rows(tmp_path / "shift" / "model_error.csv")
     assert [int(r["level"]) for r in rows] == [0, 1, 2, 3]
     assert all(int(r["n"]) >= 2 and float(r["signed_miss_err_km"]) >= 0 for r in rows)
+
+
+def test_a_learner_relearns_along_an_axis_from_where_its_run_stopped(tmp_path):
+    """The relearning cost of an agent that learns its own model: it keeps learning from its
+    final agent (data, fit, counters) in the shifted world, and its episodes there are
+    counted as an SB3 fine-tune's are."""
+    from moonshot.agents.model_learning import load_learned_agent
+    from moonshot.evaluation.transfer import relearning_cost
+    from moonshot.runlog import read_episodes, read_json
+    from moonshot.worlds import get_world
+
+    run = train(_cfg(tmp_path, "sysid", 8, "sysid", eval_every=8, eval_episodes=4,
+                     hyperparams={"scan_points": 24}))
+    before = load_learned_agent(run, read_json(run / "config.json"))
+    shifted = get_world("moon").axis("burn_bias").settings(3)
+    res = relearning_cost(run, timesteps=6, out=tmp_path / "relearn", window=3,
+                          progress=False, split="train", env_overrides=shifted,
+                          tolerance=0.05)
+    out = tmp_path / "relearn"
+    cfg = read_json(out / "config.json")
+    assert cfg["train"]["init_from"].endswith("model.json")
+    assert cfg["resolved_hyperparams"] == read_json(run / "config.json")["resolved_hyperparams"]
+    assert cfg["train"]["env_kwargs"]["burn_bias"] == shifted["burn_bias"]
+    log = read_episodes(out)
+    assert len(log["episode"]) == res["finetune_episodes"] == 6
+    after = load_learned_agent(out, cfg)
+    # it went on from the run's agent: the run's launches and the six new ones in its data
+    rows = {k: len(v) for k, v in before.data.items()}
+    assert rows and all(len(after.data[k]) == n + 6 for k, n in rows.items()), rows
+    assert after.model_samples > before.model_samples
+    assert after.refits > before.refits
+    # a learner is refused a model file of another kind, before anything is written
+    with pytest.raises(ConfigError, match="model.json"):
+        relearn_cfg = _cfg(tmp_path, "sysid", 4, "bad", init_from=str(run / "model.npz"))
+        train(relearn_cfg)
+    assert not (tmp_path / "bad").exists()
+    with pytest.raises(ConfigError, match="not of pets"):
+        train(_cfg(tmp_path, "pets", 4, "bad2", init_from=str(run / "model.json")))
+    assert not (tmp_path / "bad2").exists()

@@ -155,10 +155,11 @@ def plan_run(cfg: TrainConfig, saved: dict) -> dict:
     env_id = saved.get("env_id") or resolve_env_id(cfg.env)
     if cfg.n_envs not in (None, 1):
         raise ConfigError(f"--n-envs {cfg.n_envs}: {cfg.algo} learns from one env (omit it)")
-    if cfg.init_from:
-        raise ConfigError(f"{cfg.algo} cannot start from a model file (init_from)")
-    # a resumed run keeps the settings it started with, whatever the defaults are now
+    source = init_source(cfg, world.name) if cfg.init_from and not saved else None
+    # a resumed run keeps the settings it started with, whatever the defaults are now; a run
+    # that starts from another's agent, that agent's
     hp = dict(saved["resolved_hyperparams"]) if "resolved_hyperparams" in saved \
+        else dict(source["resolved_hyperparams"]) if source \
         else resolved_hyperparams(world.name, cfg.algo, cfg.hyperparams)
     make_agent(world.name, cfg.algo, cfg.seed, hp)  # a bad hyperparameter fails now
     if cfg.timesteps is None:
@@ -171,6 +172,27 @@ def plan_run(cfg: TrainConfig, saved: dict) -> dict:
 
     check_env_kwargs(env_id, {**cfg.env_kwargs, "split": cfg.split})
     return {"env_id": env_id, "hp": hp, "schedule": schedule, "world": world.name}
+
+
+def init_source(cfg: TrainConfig, world_name: str) -> dict:
+    """The config of the run whose final agent ``cfg.init_from`` names (its ``model.json``):
+    the same world and algorithm, or a clear error. A run that starts from it keeps learning
+    where it stopped - its data, models and counters - in the world ``cfg`` describes (a
+    shift level: the relearning cost, :func:`moonshot.evaluation.transfer.relearning_cost`)."""
+    path = Path(str(cfg.init_from))
+    if path.name != "model.json" or not path.exists():
+        raise ConfigError(f"{cfg.algo} starts from a finished {cfg.algo} run's agent: "
+                          f"RUN/model.json, got {cfg.init_from}")
+    try:
+        src = read_json(path.parent / "config.json")
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path.parent / 'config.json'}: {exc}") from None
+    train = src.get("train", {})
+    if not src.get("model_learning") or train.get("algo") != cfg.algo or \
+            get_world(str(train.get("env"))).name != world_name:
+        raise ConfigError(f"{path} is the agent of a {train.get('algo')} run in "
+                          f"{train.get('env')}, not of {cfg.algo} in {world_name}")
+    return src
 
 
 def train_model_learner(cfg: TrainConfig, saved: dict, run: Path, resume: bool,
@@ -214,6 +236,8 @@ def train_model_learner(cfg: TrainConfig, saved: dict, run: Path, resume: bool,
             env.np_random.bit_generator.state = trainer["env"]["rng"]
         else:
             env.set_state(trainer["env"])
+    elif cfg.init_from:  # the agent where its own run left it (a resume reads its checkpoint)
+        load_agent_state(agent, Path(str(cfg.init_from)).with_suffix(""))
     write_json(run / "config.json", {
         "train": asdict(cfg), "env_id": env_id, "resolved_hyperparams": plan["hp"],
         "n_envs": 1, "policy": cfg.algo, "normalize": None, "schedule": schedule,

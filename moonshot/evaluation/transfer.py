@@ -158,6 +158,11 @@ def generalization_gap(train_res: TransferResult, new_res: TransferResult) -> di
                                                 f"{train_res.agent} on new")}
 
 
+def cfg_learns(run_dir: Path) -> bool:
+    """Whether ``run_dir`` is a run of an agent that learns its own model (pets, sysid)."""
+    return bool(read_json(Path(run_dir) / "config.json").get("model_learning"))
+
+
 def relearning_cost(run_dir: Path, timesteps: int, out: Path, seed: int = 0,
                     window: int = 100, progress: bool = True, split: str = "new",
                     env_overrides: dict | None = None, target: float | None = None,
@@ -167,7 +172,11 @@ def relearning_cost(run_dir: Path, timesteps: int, out: Path, seed: int = 0,
     the env steps, episodes and deaths until its rolling success there (``window``
     episodes) is back at ``target`` minus ``tolerance``. ``target`` defaults to its success
     where it was trained: its last evaluation on the training split, else its final rolling
-    training success. The cost of being dropped into a world it must relearn."""
+    training success. The cost of being dropped into a world it must relearn.
+
+    An agent that learns its own model (``pets``, ``sysid``) keeps learning from its final
+    agent (``RUN/model.json``: its data, models and fit) with its training schedule; its
+    episodes count as an SB3 agent's do, exploration included."""
     from ..agents.config import TrainConfig
     from ..agents.training import train
     from ..runlog import read_episodes, read_evaluations
@@ -187,7 +196,8 @@ def relearning_cost(run_dir: Path, timesteps: int, out: Path, seed: int = 0,
     tc = TrainConfig(**{**{k: v for k, v in cfg.items() if k in known}, "out": str(out),
                         "split": split, "timesteps": timesteps, "seed": seed,
                         "progress": progress, "env_kwargs": env_kwargs,
-                        "init_from": str(run_dir / "model.zip")})
+                        "init_from": str(run_dir / ("model.json" if cfg_learns(run_dir)
+                                                    else "model.zip"))})
     train(tc)
     log = read_episodes(out)
     roll = np.nan_to_num(rolling_rate(log["success"], window), nan=-1)
