@@ -21,9 +21,11 @@ if [ ! -d "$TREE" ] && [ "${1:-}" != persist ]; then
 fi
 export PYTHONPATH=$TREE MPLBACKEND=Agg
 SPECS=$REPO/moonshot/sweeps  # results specs may be added after the agents froze, not changed
-# the dev-seed searches run the tuning code of TUNE_COMMIT (tune --objective return)
-TUNE_COMMIT=${TUNE_COMMIT:-642f635}
-TUNE_TREE=$WORK/tune-$TUNE_COMMIT
+# the dev-seed searches and the relearning runs use tools newer than the agents (tune
+# --objective return; a learner going on from its run's agent): TOOLS_COMMIT's, with the
+# agents' decisions unchanged since AGENTS_COMMIT
+TUNE_COMMIT=${TUNE_COMMIT:-85cbf1a}
+TUNE_TREE=$WORK/tools-$TUNE_COMMIT
 LOG=$WORK/queue.log
 
 persist() {  # $1: the job's folder name; RUNNING=1 also keeps running cells' checkpoints
@@ -128,11 +130,30 @@ if finished headline-city; then
         shift; [ $# -gt 0 ] && shift
     done
 fi
+# 1b. CityNav's relearning cost along two axes the planner's model gets wrong (issue 24: real
+#     drives and deaths to get back within 5 points), for one seed of each learner
+if [ ! -d "$TUNE_TREE" ]; then git -C "$REPO" worktree add --detach "$TUNE_TREE" "$TUNE_COMMIT"; fi
+relearn() {  # relearn NAME RUN AXIS LEVEL TIMESTEPS WINDOW
+    job "$1" env PYTHONPATH="$TUNE_TREE" python "$TUNE_TREE/benchmarks/relearn_axis.py" "$2" \
+        --axis "$3" --level "$4" --timesteps "$5" --window "$6" --episodes 50 --seed 0 \
+        --seed-set test --out "$WORK/$1"
+}
+if finished headline-city; then
+    for al in grip_misjudged:2 vehicle:3; do
+        axis=${al%:*}; level=${al#*:}
+        relearn "city-relearn-sysid-$axis" "$(cell headline-city sysid-s0)" "$axis" "$level" \
+            20000 10 &
+        relearn "city-relearn-pets-$axis" "$(cell headline-city pets-s0)" "$axis" "$level" \
+            20000 10
+        wait
+        relearn "city-relearn-ppo-$axis" "$(cell headline-city ppo-lidar-s0)" "$axis" "$level" \
+            1000000 100
+    done
+fi
 # 2. On one core, the dev-seed search for CityNav's informed PPO (issue 26: PPO given what the
 #    planner is given, tuned), its objective the mean return (no trial at this budget
 #    arrives often enough to rank by success); on the other, MoonLaunch's tuned PPO and
 #    fixed pets, ten seeds each
-if [ ! -d "$TUNE_TREE" ]; then git -C "$REPO" worktree add --detach "$TUNE_TREE" "$TUNE_COMMIT"; fi
 ( export PYTHONPATH=$TUNE_TREE
   ( while sleep "${PERSIST_EVERY:-1200}"; do persist tune-city-informed; done ) &
   watcher=$!
