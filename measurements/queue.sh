@@ -164,6 +164,14 @@ fi
 tuner=$!
 sweep headline-moon-tuned --num-cpus 1
 sweep headline-moon-pets --num-cpus 1
+# MoonLaunch's relearning cost along burn_bias (level 3, where the frozen sysid fell to 81%):
+# sysid (trained here as headline-moon's cells were: 50 launches) and pets
+job moon-sysid-s0 moonshot train moon --algo sysid --timesteps 50 --target soi --seed 0 \
+    --no-progress --out "$WORK/moon-sysid-s0"
+relearn moon-relearn-sysid-burn_bias "$WORK/moon-sysid-s0" burn_bias 3 200 20
+if finished headline-moon-pets; then
+    relearn moon-relearn-pets-burn_bias "$(cell headline-moon-pets pets-s0)" burn_bias 3 1000 50
+fi
 wait "$tuner"
 # 3. CityNav: PPO given the planner's information, with the set tuned above
 #    (headline-city-tuned.yaml is written from tune-city-informed/best.json once it ends)
