@@ -102,7 +102,13 @@ sweep() {  # sweep NAME [ARGS]: the results spec NAME.yaml into $WORK/NAME, its 
     kill "$watcher" 2>/dev/null
 }
 
-cell() { echo "$WORK/$1/cells/$2/run"; }
+have() {  # the folder of finished job $1 in WORK (copied from measurements/ on a new machine)
+    if [ ! -d "$WORK/$1" ] && [ -d "$REPO/measurements/$1" ]; then
+        cp -a "$REPO/measurements/$1" "$WORK/$1"
+    fi
+    echo "$WORK/$1"
+}
+cell() { echo "$(have "$1")/cells/$2/run"; }
 
 if [ "${1:-}" = persist ]; then persist "$2"; exit 0; fi
 
@@ -168,7 +174,7 @@ sweep headline-moon-pets --num-cpus 1
 # sysid (trained here as headline-moon's cells were: 50 launches) and pets
 job moon-sysid-s0 moonshot train moon --algo sysid --timesteps 50 --target soi --seed 0 \
     --no-progress --out "$WORK/moon-sysid-s0"
-relearn moon-relearn-sysid-burn_bias "$WORK/moon-sysid-s0" burn_bias 3 200 20
+relearn moon-relearn-sysid-burn_bias "$(have moon-sysid-s0)" burn_bias 3 200 20
 if finished headline-moon-pets; then
     relearn moon-relearn-pets-burn_bias "$(cell headline-moon-pets pets-s0)" burn_bias 3 1000 50
 fi
