@@ -210,10 +210,12 @@ def _trained(g: dict, pattern: str, absent: str) -> str:
 
 
 def headline(groups: dict, world: str) -> str:
-    """The main table of a world: success per split, costs, training."""
+    """The main table of a world: success per split, costs, training (deaths named as the
+    world names them: rockets lost, crashes, falls)."""
+    dead = get_world(world).death_label
     lines = ["| agent | seeds | success, first trial, train | success, first trial, new | "
-             "real trials per scenario (train / new) | destroyed per episode (new) | "
-             "imagined trials per scenario (new) | training: episodes / destroyed |",
+             f"real trials per scenario (train / new) | {dead} per episode (new) | "
+             f"imagined trials per scenario (new) | training: episodes / {dead} |",
              "|---|---|---|---|---|---|---|---|"]
     for name, g in groups.items():
         tr = [_split_mean(g, sp, "trials_per_scenario") for sp in ("train", "new")]
@@ -241,10 +243,11 @@ def _short(iv: Interval | None) -> str:
     return f"{iv.estimate:.0%} [{lo}-{hi}] {how}"
 
 
-def compact(groups: dict) -> str:
+def compact(groups: dict, world: str) -> str:
     """The README's table of a world: one line per agent (t: Student-t over training seeds;
     CP: Clopper-Pearson over the scenarios)."""
-    lines = ["| agent | seeds | trained on (destroyed) | success, 1st trial, train | "
+    lines = [f"| agent | seeds | trained on ({get_world(world).death_label}) | "
+             "success, 1st trial, train | "
              "success, 1st trial, new | real / imagined trials per scenario, new |",
              "|---|---|---|---|---|---|"]
     for name, g in groups.items():
@@ -313,9 +316,10 @@ def versus(groups: dict, reference: str, split: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def ladder(shift_rows: list[dict]) -> str:
+def ladder(shift_rows: list[dict], dead: str = "destroyed") -> str:
     """Success per axis, level and agent, with its 95% interval: Student-t over the seeds of
-    a learner (clipped to [0, 1]), Clopper-Pearson over the scenarios of a single evaluation."""
+    a learner (clipped to [0, 1]), Clopper-Pearson over the scenarios of a single evaluation;
+    deaths named ``dead`` (the world's ``death_label``)."""
     cells: dict = defaultdict(list)
     order: list = []
     for r in shift_rows:
@@ -346,7 +350,7 @@ def ladder(shift_rows: list[dict]) -> str:
                 est, lo, hi = iv.estimate, iv.low, iv.high
                 n = f"{m} scen." + (f", all {len(rs)} seeds" if len(rs) > 1 else "")
             row.append(f"{est:.0%} [{math.floor(lo * 100)}-{math.ceil(hi * 100)}] ({n})"
-                       + (f", {deaths:.0%} destroyed" if deaths > 0 else ""))
+                       + (f", {deaths:.0%} {dead}" if deaths > 0 else ""))
         out.append("| " + " | ".join(row) + " |")
     return "\n".join(out) + "\n"
 
@@ -391,9 +395,12 @@ def main(argv: list[str] | None = None) -> int:
         if rows:
             text.append(f"**{world}, shift ladders (success within the trials allowed, mean over "
                         "seeds)**\n\n"
-                        + ladder(rows))
+                        + ladder(rows, get_world(world).death_label))
     for f in args.shift:
-        text.append(f"**{f.name}**\n\n" + ladder(read_shift(f)))
+        env = json.loads((f / "shift.json").read_text())["env"] \
+            if (f / "shift.json").exists() else None
+        text.append(f"**{f.name}**\n\n" + ladder(
+            read_shift(f), get_world(env).death_label if env else "destroyed"))
     result = "\n".join(text)
     if args.readme is None:
         print(result)
@@ -413,7 +420,7 @@ def _check_readme(path: Path, by_world: dict, write: bool) -> int:
         if begin not in text:
             continue
         i, j = text.index(begin) + len(begin), text.index(end)
-        want = compact(groups)
+        want = compact(groups, world)
         if text[i:j] != want:
             if write:
                 text = text[:i] + want + text[j:]
