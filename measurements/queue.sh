@@ -197,4 +197,10 @@ fi
 # 5. simulator-search on CityNav (MPC in copies of the live drive: the slowest agent)
 job city-search-eval moonshot evaluate search:city --episodes 100 --seed 0 --seed-set test \
     --out "$WORK/city-search-eval"
+# 6. SAC tuned (issue 26), MoonLaunch: a dev-seed search, then its ten-seed sweep once
+#    headline-moon-sac.yaml is written from the search's best.json
+( export PYTHONPATH=$TUNE_TREE
+  job tune-moon-sac moonshot tune moon --algo sac --trials 8 --timesteps 100000 --seeds 2 \
+      --env-kwargs target=soi --no-progress --out "$WORK/tune-moon-sac" )
+if [ -f "$SPECS/headline-moon-sac.yaml" ]; then sweep headline-moon-sac; fi
 echo "$(date) queue at its end" >> "$LOG"
