@@ -54,8 +54,8 @@ def main() -> None:
                           progress=False, split="train", target=base["success"],
                           tolerance=0.05,
                           env_overrides=world.axis(args.axis).settings(args.level))
-    json.dump({"ladder": ladder, "relearn": res}, open(out / "relearn.json", "w"), indent=2,
-              default=str)
+    (out / "relearn.json").write_text(json.dumps(
+        {"args": vars(args), "ladder": ladder, "relearn": res}, indent=2, default=str))
     print("| agent | level | success | real trials/scenario | imagined/scenario |")
     print("|---|---|---|---|---|")
     for r in ladder:

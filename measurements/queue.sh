@@ -4,63 +4,90 @@
 # grows: the machine it runs on starts empty at every working session.
 #
 #   measurements/queue.sh            # restore, run what is left, in order; persist each job
-#   RUNNING=1 measurements/queue.sh persist NAME   # commit job NAME's folder now (a session's
-#                                                  # end: running cells' checkpoints too)
+#   RUNNING=1 measurements/queue.sh persist NAME   # commit job NAME's folder now; at a
+#       session's end, after stopping the queue, with the running cells' checkpoints too
 #
 # A sweep job resumes from its committed folder (finished cells and the last snapshot of
 # running ones); any other job is short and reruns whole unless its folder is committed.
-# Settings: AGENTS_COMMIT (the frozen agents), WORK (where jobs run), REPO (main's checkout).
+# Settings: AGENTS_COMMIT (the frozen agents), TOOLS_COMMIT (searches, relearning), WORK
+# (where jobs run), REPO (main's checkout). Each finished job's folder holds COMMIT, the code
+# that ran it.
 set -uo pipefail
 AGENTS_COMMIT=${AGENTS_COMMIT:-0d14942}
 REPO=${REPO:-$(cd "$(dirname "$0")/.." && pwd)}
 WORK=${WORK:-/work/measure-runs}
 TREE=$WORK/agents-$AGENTS_COMMIT
-mkdir -p "$WORK"
-if [ ! -d "$TREE" ] && [ "${1:-}" != persist ]; then
-    git -C "$REPO" worktree add --detach "$TREE" "$AGENTS_COMMIT" || exit 1
-fi
-export PYTHONPATH=$TREE MPLBACKEND=Agg
 SPECS=$REPO/moonshot/sweeps  # results specs may be added after the agents froze, not changed
 # the dev-seed searches and the relearning runs use tools newer than the agents (tune
-# --objective return; a learner going on from its run's agent): TOOLS_COMMIT's, with the
-# agents' decisions unchanged since AGENTS_COMMIT
-TUNE_COMMIT=${TUNE_COMMIT:-85cbf1a}
-TUNE_TREE=$WORK/tools-$TUNE_COMMIT
+# --objective return; a learner going on from its run's agent), TOOLS_COMMIT's; between the
+# two commits the agents' decisions are unchanged (only model_learning.py's init_from,
+# tuning.py and transfer.py differ under moonshot/agents and moonshot/evaluation)
+TOOLS_COMMIT=${TOOLS_COMMIT:-85cbf1a}
+TOOLS_TREE=$WORK/tools-$TOOLS_COMMIT
 LOG=$WORK/queue.log
+LOCK=$WORK/.persist.lock  # one copy-and-commit at a time (jobs run in parallel)
+mkdir -p "$WORK"
+
+tree() {  # tree DIR COMMIT: a worktree of COMMIT at DIR (a stale registration pruned)
+    [ -d "$1" ] && return 0
+    git -C "$REPO" worktree prune
+    git -C "$REPO" worktree add --detach "$1" "$2" >/dev/null
+}
 
 persist() {  # $1: the job's folder name; RUNNING=1 also keeps running cells' checkpoints
-    local s=$1 src=$WORK/$1 dst=$REPO/measurements/$1
-    [ -d "$src" ] || return 0
-    mkdir -p "$dst"
+    local s=$1
+    [ -d "$WORK/$s" ] || return 0
+    if [ "${RUNNING:-0}" = 1 ] && pgrep -f -- "--out $WORK/$s( |$)" >/dev/null; then
+        echo "persist: $s is still running; stop the queue first (its checkpoints and logs" \
+             "would be copied mid-write)" >&2
+        return 1
+    fi
+    ( flock 9; _persist "$s" ) 9>"$LOCK"
+}
+
+_persist() {  # (under the lock) copy job $1's folder beside its committed one, swap it in,
+              # and commit that folder alone
+    local s=$1 src=$WORK/$1 dst=$REPO/measurements/$1 tmp=$REPO/measurements/.$1.tmp
+    rm -rf "$tmp"
+    mkdir -p "$tmp"
     if [ -d "$src/cells" ]; then
-        for f in "$src"/*; do [ -f "$f" ] && cp -p "$f" "$dst/"; done
-        mkdir -p "$dst/cells"
+        for f in "$src"/*; do [ -f "$f" ] && cp -p "$f" "$tmp/"; done
+        mkdir -p "$tmp/cells"
+        local c id
         for c in "$src"/cells/*/; do
             [ -d "$c" ] || continue
-            local id; id=$(basename "$c")
-            [ -f "$c/DONE" ] || [ "${RUNNING:-0}" = 1 ] || continue
-            rm -rf "$dst/cells/$id"
-            cp -a "$c" "$dst/cells/$id" || continue
-            find "$dst/cells/$id" -name '.*' -exec rm -rf {} +
-            if [ -f "$c/DONE" ]; then rm -rf "$dst/cells/$id/run/checkpoints"; fi
+            id=$(basename "$c")
+            if [ -f "$c/DONE" ] || [ "${RUNNING:-0}" = 1 ]; then
+                cp -a "$c" "$tmp/cells/$id" || return 1
+                if [ -f "$c/DONE" ]; then rm -rf "$tmp/cells/$id/run/checkpoints"; fi
+            elif [ -d "$dst/cells/$id" ]; then  # a running cell: its committed snapshot stays
+                cp -a "$dst/cells/$id" "$tmp/cells/$id"
+            fi
         done
-    else  # an evaluation, a ladder, or a search (its trials' models are not kept: the
-          # journal continues it, best.json holds the set)
-        rm -rf "$dst" && cp -a "$src" "$dst" && find "$dst" -name '.*' -exec rm -rf {} +
-        if [ -d "$dst/trials" ]; then
-            find "$dst/trials" \( -name checkpoints -o -name tensorboard \) -type d \
+    else  # an evaluation, a ladder, a training run, or a search (its trials' models are not
+          # kept: the journal continues it, best.json holds the set)
+        cp -a "$src/." "$tmp/" || return 1
+        if [ -d "$tmp/trials" ]; then
+            find "$tmp/trials" \( -name checkpoints -o -name tensorboard \) -type d \
                 -exec rm -rf {} +
-            find "$dst/trials" -name '*.zip' -delete
+            find "$tmp/trials" -name '*.zip' -delete
         fi
     fi
+    find "$tmp" -mindepth 1 -name '.*' -exec rm -rf {} +
+    rm -rf "$dst" && mv "$tmp" "$dst"
     local n try; n=$(ls "$REPO"/measurements/*/cells/*/DONE 2>/dev/null | wc -l)
-    for try in 1 2 3; do  # another git command may hold the index for a moment
-        git -C "$REPO" add measurements &&
-            git -C "$REPO" commit -q -m "measurements: $s ($n sweep cells finished in all)" \
-                -- measurements && { echo "$(date) persisted $s" >> "$LOG"; return 0; }
-        git -C "$REPO" diff --cached --quiet -- measurements && return 0  # nothing new
+    for try in 1 2 3 4 5; do  # the developer's own git commands may hold the index
+        if git -C "$REPO" add -A -- "measurements/$s" &&
+                { git -C "$REPO" diff --cached --quiet -- "measurements/$s" ||
+                  git -C "$REPO" commit -q -m "measurements: $s ($n sweep cells finished in all)" \
+                      -- "measurements/$s"; }; then
+            echo "$(date) persisted $s" >> "$LOG"
+            return 0
+        fi
         sleep 10
     done
+    echo "$(date) could not commit measurements/$s" >> "$LOG"
+    return 1
 }
 
 finished() {  # whether job $1 is done (in WORK or committed)
@@ -84,6 +111,8 @@ job() {  # job NAME COMMAND...: run COMMAND (its --out is $WORK/NAME) unless NAM
     fi
     echo "$(date) start $name: $*" >> "$LOG"
     if "$@"; then
+        # which code ran it: the agents' commit, and the tools' where PYTHONPATH says so
+        git -C "${PYTHONPATH%%:*}" rev-parse HEAD > "$WORK/$name/COMMIT" 2>/dev/null
         touch "$WORK/$name/FINISHED"
         echo "$(date) done $name" >> "$LOG"
     else
@@ -104,13 +133,17 @@ sweep() {  # sweep NAME [ARGS]: the results spec NAME.yaml into $WORK/NAME, its 
 
 have() {  # the folder of finished job $1 in WORK (copied from measurements/ on a new machine)
     if [ ! -d "$WORK/$1" ] && [ -d "$REPO/measurements/$1" ]; then
-        cp -a "$REPO/measurements/$1" "$WORK/$1"
+        ( flock 9; [ -d "$WORK/$1" ] || { cp -a "$REPO/measurements/$1" "$WORK/.$1.in" &&
+                                         mv "$WORK/.$1.in" "$WORK/$1"; } ) 9>"$LOCK"
     fi
     echo "$WORK/$1"
 }
 cell() { echo "$(have "$1")/cells/$2/run"; }
 
-if [ "${1:-}" = persist ]; then persist "$2"; exit 0; fi
+if [ "${1:-}" = persist ]; then persist "$2"; exit $?; fi
+tree "$TREE" "$AGENTS_COMMIT" || exit 1
+tree "$TOOLS_TREE" "$TOOLS_COMMIT" || exit 1
+export PYTHONPATH=$TREE MPLBACKEND=Agg
 
 CITY_AXES="traffic layout vehicle friction driving_side lidar_noise drivers grip_misjudged
 occlusion sensor_delay roadworks friction+traffic friction+traffic+vehicle
@@ -130,6 +163,7 @@ ladder() {  # the CityNav ladder of axis $1 for the headline's cells and the pla
             --out "$WORK/city-ladder-$1"
 }
 if finished headline-city; then
+    have headline-city > /dev/null  # once, before the ladders run two at a time
     set -- $CITY_AXES
     while [ $# -gt 0 ]; do  # two axes at a time: one core each
         ladder "$1" & [ $# -gt 1 ] && ladder "$2"; wait
@@ -137,30 +171,32 @@ if finished headline-city; then
     done
 fi
 # 1b. CityNav's relearning cost along two axes the planner's model gets wrong (issue 24: real
-#     drives and deaths to get back within 5 points), for one seed of each learner
-if [ ! -d "$TUNE_TREE" ]; then git -C "$REPO" worktree add --detach "$TUNE_TREE" "$TUNE_COMMIT"; fi
+#     drives and deaths to get back within 5 points), for one seed of each learner; the
+#     same rolling window (20 episodes) for every agent: a shorter one would cross early by
+#     chance more often, and the learners' budgets are tens of drives
 relearn() {  # relearn NAME RUN AXIS LEVEL TIMESTEPS WINDOW
-    job "$1" env PYTHONPATH="$TUNE_TREE" python "$TUNE_TREE/benchmarks/relearn_axis.py" "$2" \
-        --axis "$3" --level "$4" --timesteps "$5" --window "$6" --episodes 50 --seed 0 \
-        --seed-set test --out "$WORK/$1"
+    ( export PYTHONPATH=$TOOLS_TREE
+      job "$1" python "$TOOLS_TREE/benchmarks/relearn_axis.py" "$2" --axis "$3" --level "$4" \
+          --timesteps "$5" --window "$6" --episodes 50 --seed 0 --seed-set test \
+          --out "$WORK/$1" )
 }
 if finished headline-city; then
     for al in grip_misjudged:2 vehicle:3; do
         axis=${al%:*}; level=${al#*:}
         relearn "city-relearn-sysid-$axis" "$(cell headline-city sysid-s0)" "$axis" "$level" \
-            20000 10 &
+            20000 20 &
         relearn "city-relearn-pets-$axis" "$(cell headline-city pets-s0)" "$axis" "$level" \
-            20000 10
+            20000 20
         wait
         relearn "city-relearn-ppo-$axis" "$(cell headline-city ppo-lidar-s0)" "$axis" "$level" \
-            1000000 100
+            1000000 20
     done
 fi
 # 2. On one core, the dev-seed search for CityNav's informed PPO (issue 26: PPO given what the
 #    planner is given, tuned), its objective the mean return (no trial at this budget
 #    arrives often enough to rank by success); on the other, MoonLaunch's tuned PPO and
 #    fixed pets, ten seeds each
-( export PYTHONPATH=$TUNE_TREE
+( export PYTHONPATH=$TOOLS_TREE
   ( while sleep "${PERSIST_EVERY:-1200}"; do persist tune-city-informed; done ) &
   watcher=$!
   job tune-city-informed moonshot tune city --algo ppo --trials 10 --timesteps 500000 \
@@ -176,7 +212,7 @@ job moon-sysid-s0 moonshot train moon --algo sysid --timesteps 50 --target soi -
     --no-progress --out "$WORK/moon-sysid-s0"
 relearn moon-relearn-sysid-burn_bias "$(have moon-sysid-s0)" burn_bias 3 200 20
 if finished headline-moon-pets; then
-    relearn moon-relearn-pets-burn_bias "$(cell headline-moon-pets pets-s0)" burn_bias 3 1000 50
+    relearn moon-relearn-pets-burn_bias "$(cell headline-moon-pets pets-s0)" burn_bias 3 1000 20
 fi
 wait "$tuner"
 # 3. CityNav: PPO given the planner's information, with the set tuned above
@@ -199,8 +235,11 @@ job city-search-eval moonshot evaluate search:city --episodes 100 --seed 0 --see
     --out "$WORK/city-search-eval"
 # 6. SAC tuned (issue 26), MoonLaunch: a dev-seed search, then its ten-seed sweep once
 #    headline-moon-sac.yaml is written from the search's best.json
-( export PYTHONPATH=$TUNE_TREE
+( export PYTHONPATH=$TOOLS_TREE
+  ( while sleep "${PERSIST_EVERY:-1200}"; do persist tune-moon-sac; done ) &
+  watcher=$!
   job tune-moon-sac moonshot tune moon --algo sac --trials 8 --timesteps 100000 --seeds 2 \
-      --env-kwargs target=soi --no-progress --out "$WORK/tune-moon-sac" )
+      --env-kwargs target=soi --no-progress --out "$WORK/tune-moon-sac"
+  kill "$watcher" 2>/dev/null )
 if [ -f "$SPECS/headline-moon-sac.yaml" ]; then sweep headline-moon-sac; fi
 echo "$(date) queue at its end" >> "$LOG"

@@ -82,6 +82,31 @@ def test_the_history_check_finds_a_commit_that_tunes_on_test_seeds(tmp_path):
                for f in check_history(repo))
 
 
+def test_the_release_queue_is_the_only_file_of_measurements_that_may_use_the_test_seeds(
+        tmp_path):
+    """measurements/queue.sh runs the release jobs on the test seeds; another script there is
+    found, the measured data in its subfolders are not read, and a commit that changes an
+    agent and the queue together is found (the figures are regenerated on frozen agents)."""
+    from moonshot.evaluation.protocol import RELEASE_DRIVERS
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    line = f"moonshot shift city --agent planner:city {FLAG}\n"
+    _commit(repo, {RELEASE_DRIVERS[0]: line,
+                   "measurements/headline-city/sweep.yaml": "seed_set: " + "te" + "st\n",
+                   "measurements/headline-city/cells/a/report.md": line}, "the queue, data")
+    assert check_tree(repo) == [] and check_history(repo) == []
+    _commit(repo, {"measurements/more.sh": line}, "a second driver")
+    assert [f.path for f in check_tree(repo)] == ["measurements/more.sh"]
+    assert [f.path for f in check_history(repo)] == ["measurements/more.sh"]
+    (repo / "measurements" / "more.sh").unlink()
+    _commit(repo, {"moonshot/agents/planner.py": "HORIZON = 5\n",
+                   RELEASE_DRIVERS[0]: line + line}, "tune and measure")
+    assert any(f.path == RELEASE_DRIVERS[0] and "changes an agent" in f.why
+               for f in check_history(repo))
+
+
 def test_the_script_exits_1_on_a_finding(tmp_path):
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_y.py").write_text(f"SEED = {TEST_SEED}\n")

@@ -2,9 +2,10 @@
 
 docs/protocol.md, "The check". Two scans, both text-only (nothing is run):
 
-* :func:`check_tree` - the files under ``moonshot/``, ``tests/`` and ``benchmarks/`` today: no
-  file other than the declared results specs (:data:`RESULTS_SPECS`) and the protocol's own
-  implementation (:data:`PROTOCOL_FILES`) selects the test seed set (``--seed-set test``,
+* :func:`check_tree` - the files under ``moonshot/``, ``tests/``, ``benchmarks/`` and the
+  release queue's own files in ``measurements/`` today: no file other than the declared
+  results specs (:data:`RESULTS_SPECS`), the release queue (:data:`RELEASE_DRIVERS`) and the
+  protocol's own implementation (:data:`PROTOCOL_FILES`) selects the test seed set (``--seed-set test``,
   ``seed_set: test``, ``seed_set="test"``) or hard-codes a seed of a world's test range.
   ``tests/test_protocol.py`` runs it in CI.
 * :func:`check_history` - the commits of a git range: no commit adds such a line outside those
@@ -36,8 +37,14 @@ RESULTS_SPECS = ("moonshot/sweeps/city-rl-informed.yaml",
 PROTOCOL_FILES = ("moonshot/worlds/__init__.py", "moonshot/agents/episodes.py",
                   "moonshot/evaluation/protocol.py", "moonshot/cli.py",
                   "tests/test_seed_sets.py", "tests/test_protocol.py")
-#: Where the files scanned lie, and which files they are.
-SCANNED = ("moonshot/", "moonshot_body/", "tests/", "benchmarks/")
+#: The release queue (``measurements/queue.sh``): it runs the results specs and the
+#: ladders, evaluations and relearning runs docs/results.md names on the test seeds, job by
+#: job across sessions. It may select the test set; a commit that also changes an agent or a
+#: planner may not (the history check), like a results spec.
+RELEASE_DRIVERS = ("measurements/queue.sh",)
+#: Where the files scanned lie, and which files they are (under ``measurements/``, the
+#: queue's own files only: its subfolders are the measured data).
+SCANNED = ("moonshot/", "moonshot_body/", "tests/", "benchmarks/", "measurements/")
 SUFFIXES = (".py", ".yaml", ".yml", ".md", ".toml", ".sh", ".cfg", ".txt")
 #: The documents the history scan also reads, and those that may show a test command: the
 #: rules (how a user submits an agent) and the reported figures with their commands.
@@ -86,12 +93,15 @@ def test_ranges() -> list[range]:
 
 def allowed(path: str) -> bool:
     """Whether ``path`` (relative, with ``/``) may select the test set."""
-    return path in RESULTS_SPECS or path in PROTOCOL_FILES or path in DOCS_ALLOWED
+    return (path in RESULTS_SPECS or path in PROTOCOL_FILES or path in DOCS_ALLOWED
+            or path in RELEASE_DRIVERS)
 
 
 def scanned(path: str, docs: bool = False) -> bool:
     """Whether the scan reads ``path``: code, tests, benchmarks (and, with ``docs``, the
     documents)."""
+    if path.startswith("measurements/") and path.count("/") > 1:
+        return False  # the measured data, not code
     return path.endswith(SUFFIXES) and (path.startswith(SCANNED)
                                         or docs and path.startswith(DOCS))
 
@@ -164,5 +174,6 @@ def check_history(root: str | Path, revisions: str = "HEAD") -> list[Finding]:
     return found
 
 
-__all__ = ["DEVELOPMENT_PATHS", "Finding", "PRE_PROTOCOL", "PROTOCOL_FILES", "RESULTS_SPECS",
+__all__ = ["DEVELOPMENT_PATHS", "Finding", "PRE_PROTOCOL", "PROTOCOL_FILES", "RELEASE_DRIVERS",
+           "RESULTS_SPECS",
            "check_history", "check_tree", "line_problem"]
