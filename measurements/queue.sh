@@ -22,7 +22,7 @@ SPECS=$REPO/moonshot/sweeps  # results specs may be added after the agents froze
 # --objective return; a learner going on from its run's agent), TOOLS_COMMIT's; between the
 # two commits the agents' decisions are unchanged (only model_learning.py's init_from,
 # tuning.py and transfer.py differ under moonshot/agents and moonshot/evaluation)
-TOOLS_COMMIT=${TOOLS_COMMIT:-85cbf1a}
+TOOLS_COMMIT=${TOOLS_COMMIT:-bcee407}
 TOOLS_TREE=$WORK/tools-$TOOLS_COMMIT
 LOG=$WORK/queue.log
 LOCK=$WORK/.persist.lock  # one copy-and-commit at a time (jobs run in parallel)
