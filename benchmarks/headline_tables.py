@@ -308,6 +308,8 @@ def versus(groups: dict, reference: str, split: str) -> str:
                       if g["learns"] and len(diffs) >= 2 else ""))
         rows.append((name, text, how))
         ps.append(p)
+    if not rows:  # the reference alone: nothing to compare
+        return ""
     adj = holm(ps) if ps else []
     out = [f"| agent | minus {reference}, first trial, {split} [95% CI] | unit and test | "
            "Holm-adjusted p |", "|---|---|---|---|"]

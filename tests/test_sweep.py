@@ -170,7 +170,7 @@ def test_local_ray_runs_the_example_spec_shape(tmp_path):
     one cell at a time (a cell waiting on the driver's store must not let the next start)."""
     spec = {"name": "local", "world": "moon", "env_kwargs": {"target": "soi"},
             "agents": [{"planner": True, "episodes": 2}], "seeds": [0, 1],
-            "evaluate": {"splits": ["new"], "episodes": 2}}
+            "evaluate": {"splits": ["train", "new"], "episodes": 2}}
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(spec))
     out = tmp_path / "out"
@@ -190,6 +190,28 @@ def test_local_ray_runs_the_example_spec_shape(tmp_path):
                       ["wall_time_s"]))
     spans.sort()
     assert spans[1][0] >= spans[0][1], spans
+
+    # the release tables read a sweep folder: an agent that does not learn is one row, its
+    # interval Clopper-Pearson over the scenarios, deaths named as the world names them
+    import importlib.util
+
+    tables_py = Path(__file__).resolve().parents[1] / "benchmarks" / "headline_tables.py"
+    mod_spec = importlib.util.spec_from_file_location("headline_tables", tables_py)
+    tables = importlib.util.module_from_spec(mod_spec)
+    mod_spec.loader.exec_module(tables)
+    text_out = tmp_path / "tables.md"
+    assert tables.main([str(out), "--out", str(text_out)]) == 0
+    text = text_out.read_text()
+    assert "rockets lost per episode (new)" in text and "destroyed" not in text
+    row = next(line for line in text.splitlines() if line.startswith("| planner |"))
+    assert "n=2 scenarios (<10), Clopper-Pearson" in row  # small n said, never hidden
+    assert "minus planner" not in text  # nothing to compare the reference with
+    readme = tmp_path / "README.md"
+    readme.write_text("x\n<!-- headline-moon:begin -->\nold\n<!-- headline-moon:end -->\n")
+    assert tables.main([str(out), "--readme", str(readme)]) == 1  # differs: said, not fixed
+    assert tables.main([str(out), "--readme", str(readme), "--write"]) == 0
+    assert tables.main([str(out), "--readme", str(readme)]) == 0
+    assert "| planner | - |" in readme.read_text()
 
 
 @pytest.mark.parametrize("name", sorted(

@@ -5,8 +5,9 @@ docs/protocol.md, "The check". Two scans, both text-only (nothing is run):
 * :func:`check_tree` - the files under ``moonshot/``, ``tests/``, ``benchmarks/`` and the
   release queue's own files in ``measurements/`` today: no file other than the declared
   results specs (:data:`RESULTS_SPECS`), the release queue (:data:`RELEASE_DRIVERS`) and the
-  protocol's own implementation (:data:`PROTOCOL_FILES`) selects the test seed set (``--seed-set test``,
-  ``seed_set: test``, ``seed_set="test"``) or hard-codes a seed of a world's test range.
+  protocol's own implementation (:data:`PROTOCOL_FILES`) selects the test seed set
+  (``--seed-set test``, ``seed_set: test``, ``seed_set="test"``) or hard-codes a seed of a
+  world's test range.
   ``tests/test_protocol.py`` runs it in CI.
 * :func:`check_history` - the commits of a git range: no commit adds such a line outside those
   files, and no commit that changes an agent or a planner (:data:`DEVELOPMENT_PATHS`) adds
