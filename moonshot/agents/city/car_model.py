@@ -170,9 +170,11 @@ def covering_circles(length: float, width: float) -> tuple[float, np.ndarray]:
     return radius, (np.arange(n) - 0.5 * (n - 1)) * piece
 
 
-@njit(cache=True)
+@njit(cache=False)
 def imagine_own(ego: tuple, steer: float, accel: float, how: tuple, route: tuple, i: int,
                 car: tuple, out: np.ndarray, s_out: np.ndarray) -> None:
     """:func:`imagine_drive` with the planner's own car model (:func:`car_step`); compiled
-    once here, so that a call does not type the model function again."""
+    once per process here, so that a call does not type the model function again. Not
+    cached on disk: numba cannot cache a function that passes another compiled function
+    along (it said so on every run, as a warning)."""
     imagine_drive(car_step, ego, steer, accel, how, route, i, car, out, s_out)
