@@ -173,7 +173,8 @@ from moonshot.agents import run_episode
 from moonshot.agents.city import CityPlanner
 from moonshot.agents.city.sysid import CitySysID
 from moonshot.agents.city.pets import CityPETS
-env = gym.make("moonshot/CityNav-v1", route_length=(80.0, 130.0), traffic_cars=6).unwrapped
+env = gym.make("moonshot/CityNav-v1", route_length=(80.0, 130.0), traffic_cars=6,
+               time_limit=25.0).unwrapped
 hp = dict(members=3, hidden=32, driver_hidden=16, fit_steps=200, max_fit_steps=400,
           population=4)
 for agent in (CityPlanner(), CitySysID(seed=1), CityPETS(seed=1, **hp)):
