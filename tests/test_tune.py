@@ -168,3 +168,20 @@ def test_a_return_objective_ranks_trials_by_their_dev_evaluations_mean_return(tm
     res = _moonshot("tune", "moon", "--algo", "ppo", "--trials", 3, "--out", old,
                     "--objective", "return", *TINY)
     assert res.returncode == 2 and "other settings" in res.stderr
+
+
+def test_a_trials_env_steps_count_the_drives_its_budget_cut(tmp_path):
+    """A CityNav run whose budget ends mid-drive logs no episode for the steps of that drive;
+    the trial's cost counts them from the steps trained at its last evaluation."""
+    from moonshot.agents.tuning import _run_cost
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "episodes.csv").write_text(
+        "episode,env_steps,wall_time_s,return,length,success,death,split,map_id,"
+        "model_rollouts,outcome,trial,compute_s,agent,seed,model_steps\n"
+        "1,700,1.0,3.0,700,1,0,train,5,0,arrived,1,0.0,ppo,0,0\n")
+    (run / "evaluations.csv").write_text(
+        "env_steps,episodes,split,success_rate,death_rate,mean_return,n_episodes,"
+        "wall_time_s\n0,0,train,0.0,0.0,-12.0,1,2.7\n4096,1,train,0.0,1.0,-3.2,1,8.1\n")
+    assert _run_cost(run) == {"env_steps": 4096, "episodes": 3, "deaths": 1}

@@ -177,7 +177,8 @@ def check_tune(cfg: TuneConfig) -> None:
 
 def _run_cost(run: Path) -> dict:
     """Env steps, episodes and deaths of one training run, from its logs (training
-    episodes, and the episodes of its evaluations during training)."""
+    episodes, and the episodes of its evaluations during training; the env steps, the most
+    of the last finished episode's and the last evaluation's)."""
     log = read_episodes(run)
     n = len(log["episode"])
     cost = {"env_steps": int(log["env_steps"][-1]) if n else 0, "episodes": n,
@@ -188,6 +189,9 @@ def _run_cost(run: Path) -> dict:
             k = int(row["n_episodes"])
             cost["episodes"] += k
             cost["deaths"] += int(round(float(row["death_rate"]) * k))
+            # the steps trained when it was evaluated: it counts the steps of episodes still
+            # running (a CityNav drive that the budget cut), which the episode log cannot
+            cost["env_steps"] = max(cost["env_steps"], int(row["env_steps"]))
     return cost
 
 
