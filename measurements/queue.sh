@@ -20,9 +20,9 @@ TREE=$WORK/agents-$AGENTS_COMMIT
 SPECS=$REPO/moonshot/sweeps  # results specs may be added after the agents froze, not changed
 # the dev-seed searches and the relearning runs use tools newer than the agents (tune
 # --objective return; a learner going on from its run's agent), TOOLS_COMMIT's; between the
-# two commits the agents' decisions are unchanged (only model_learning.py's init_from,
-# tuning.py and transfer.py differ under moonshot/agents and moonshot/evaluation)
-TOOLS_COMMIT=${TOOLS_COMMIT:-bcee407}
+# two commits the agents' decisions are unchanged (docs/protocol.md, rule 3, lists what
+# differs)
+TOOLS_COMMIT=${TOOLS_COMMIT:-1833da3}
 TOOLS_TREE=$WORK/tools-$TOOLS_COMMIT
 LOG=$WORK/queue.log
 LOCK=$WORK/.persist.lock  # one copy-and-commit at a time (jobs run in parallel)
