@@ -158,11 +158,6 @@ def generalization_gap(train_res: TransferResult, new_res: TransferResult) -> di
                                                 f"{train_res.agent} on new")}
 
 
-def cfg_learns(run_dir: Path) -> bool:
-    """Whether ``run_dir`` is a run of an agent that learns its own model (pets, sysid)."""
-    return bool(read_json(Path(run_dir) / "config.json").get("model_learning"))
-
-
 def relearning_cost(run_dir: Path, timesteps: int, out: Path, seed: int = 0,
                     window: int = 100, progress: bool = True, split: str = "new",
                     env_overrides: dict | None = None, target: float | None = None,
@@ -184,7 +179,8 @@ def relearning_cost(run_dir: Path, timesteps: int, out: Path, seed: int = 0,
     from .stats import rolling_rate
 
     run_dir = Path(run_dir)
-    cfg = read_json(run_dir / "config.json")["train"]
+    saved = read_json(run_dir / "config.json")
+    cfg = saved["train"]
     if target is None:
         evals = [r for r in read_evaluations(run_dir) if r["split"] == "train"]
         target = (float(evals[-1]["success_rate"]) if evals
@@ -196,7 +192,7 @@ def relearning_cost(run_dir: Path, timesteps: int, out: Path, seed: int = 0,
     tc = TrainConfig(**{**{k: v for k, v in cfg.items() if k in known}, "out": str(out),
                         "split": split, "timesteps": timesteps, "seed": seed,
                         "progress": progress, "env_kwargs": env_kwargs,
-                        "init_from": str(run_dir / ("model.json" if cfg_learns(run_dir)
+                        "init_from": str(run_dir / ("model.json" if saved.get("model_learning")
                                                     else "model.zip"))})
     train(tc)
     log = read_episodes(out)
