@@ -164,11 +164,13 @@ ladder() {  # the CityNav ladder of axis $1 for the headline's cells and the pla
 }
 if finished headline-city; then
     have headline-city > /dev/null  # once, before the ladders run two at a time
-    set -- $CITY_AXES
-    while [ $# -gt 0 ]; do  # two axes at a time: one core each
-        ladder "$1" & [ $# -gt 1 ] && ladder "$2"; wait
-        shift; [ $# -gt 0 ] && shift
+    running=0
+    for axis in $CITY_AXES; do  # two axes at a time, one core each: the next starts as soon
+        # as either ends (axes differ in length)
+        if [ "$running" -ge 2 ]; then wait -n; running=$((running - 1)); fi
+        ladder "$axis" & running=$((running + 1))
     done
+    wait
 fi
 # 1b. CityNav's relearning cost along two axes the planner's model gets wrong (issue 24: real
 #     drives and deaths to get back within 5 points), for one seed of each learner; the
