@@ -29,8 +29,9 @@ def _cell(iv) -> str:
 
 def aggregate(out: Path, cells: list[Cell], wall_time_s: float = 0.0,
               command: str = "") -> dict:
-    """One row per cell (``cells.csv``) and per group with 95% bootstrap intervals over
-    seeds (``summary.csv``), learning curves, a transfer plot and ``report.md/html``."""
+    """One row per cell (``cells.csv``) and per group with 95% Student-t intervals over
+    seeds (``summary.csv``; a one-seed group's success: Clopper-Pearson over its scenarios),
+    learning curves, a transfer plot and ``report.md/html``."""
     from ...runlog import read_episodes
     from .. import report
     from ..efficiency import learning_curves, run_metrics
