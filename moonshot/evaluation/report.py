@@ -93,7 +93,8 @@ GLOSSARY = {
     "final success": "success rate of the run's last training episodes (the rolling window; "
                      "a stochastic policy still exploring), not the evaluation's",
     "success": "success rate of the frozen agent, deterministic, on the evaluation scenarios",
-    "95% CI": "95% bootstrap confidence interval",
+    "95% CI": "95% confidence interval; each cell names its unit, n and method "
+              "(Clopper-Pearson over scenarios, Student-t over seeds, or a paired test)",
     "1st-trial success": "share of scenarios solved by the first trial",
     "deaths/episode": "share of episodes that ended in a death",
     "time to goal": "mean time to the goal of the successful episodes, in the unit beside it",
