@@ -153,6 +153,22 @@ def test_tables_are_plain_narrow_and_explained():
     assert report.plain_number(1234567.0) == "1,234,567" and report.plain_number(0.5) == "0.5"
 
 
+def test_every_measured_column_of_the_report_tables_is_explained():
+    """The glossary under a report's tables has a line for each header of the transfer, gap
+    and efficiency tables that holds a measurement (a header renamed without its glossary
+    line would print no explanation), and defines a death as the vehicle destroyed."""
+    from moonshot.evaluation import report
+
+    naming = {"agent", "env", "split", "scenarios", "run", "target", "episodes", "unit"}
+    headers = {h for cols in (report.TRANSFER_COLUMNS, report.GAP_COLUMNS,
+                              report.EFFICIENCY_COLUMNS) for _, h, _ in cols} - naming
+    assert headers - set(report.GLOSSARY) == set()
+    md = report.markdown_table([{"agent": "ppo", "env": "MoonLaunch", "death_rate": 0.1}],
+                               report.TRANSFER_COLUMNS)
+    assert "*destroyed/episode*: share of episodes that ended with the vehicle destroyed" \
+        in report.glossary(md)
+
+
 def test_long_training_curves_are_drawn_as_stretch_means():
     import numpy as np
 

@@ -82,23 +82,39 @@ GLOSSARY = {
               "last, in a shorter run), so 10 is the floor: an agent that succeeds from its "
               "first episode (the planner) shows 10, not a cost of 10",
     "to 90%": "as \"to 50%\", for 90%",
-    "deaths before 1st success": "episodes that ended in a death before the first success",
-    "deaths total": "every death in the run",
+    "destroyed before 1st success": "episodes that ended with the vehicle destroyed (a "
+                                    "death: a rocket lost, a crash, a fall) before the first "
+                                    "success; a miss, an escape or a timeout is not one",
+    "destroyed total": "every death in the run (the vehicle destroyed)",
     "env steps to 90%": "simulator steps taken until the rolling success reached 90%",
     "wall s to 90%": "wall-clock seconds until then",
+    "trials allowed": "real trials the evaluation gives each scenario: one for a frozen "
+                      "policy, the world's allowance for an agent that corrects from a miss",
     "real trials/scenario": "episodes run in the world per scenario (a planner may correct "
                             "its launch and try again)",
+    "real env steps/scenario": "simulator steps of those episodes, per scenario",
+    "real env steps": "simulator steps the run took in the world",
     "imagined trials/scenario": "rollouts in the agent's own model per scenario (its "
                                 "planning cost; 0 for a model-free agent)",
+    "imagined trials": "rollouts in the agent's own model over the run",
+    "imagined env steps/scenario": "steps of those rollouts, in the world's own steps, so that "
+                                   "they compare with the real ones",
+    "imagined env steps": "steps of the run's imagined rollouts, in the world's own steps",
+    "compute s/scenario": "the agent's deciding and learning time per scenario (wall clock)",
+    "compute s": "the agent's deciding and learning time over the run (wall clock)",
     "final success": "success rate of the run's last training episodes (the rolling window; "
                      "a stochastic policy still exploring), not the evaluation's",
     "success": "success rate of the frozen agent, deterministic, on the evaluation scenarios",
-    "95% CI": "95% confidence interval; each cell names its unit, n and method "
-              "(Clopper-Pearson over scenarios, Student-t over seeds, or a paired test)",
+    "95% CI": "95% confidence interval: of a success rate, Clopper-Pearson over the scenarios "
+              "(its n beside it); of a gap between the splits (different scenarios), "
+              "Newcombe's interval for two independent rates, its test beside it",
     "1st-trial success": "share of scenarios solved by the first trial",
-    "deaths/episode": "share of episodes that ended in a death",
+    "destroyed/episode": "share of episodes that ended with the vehicle destroyed (a death)",
     "time to goal": "mean time to the goal of the successful episodes, in the unit beside it",
     "gap (train − new)": "success on the training distribution minus success on the new one",
+    "test": "the test behind the gap's p-value (Fisher's exact test: the splits' scenarios "
+            "differ)",
+    "p": "the test's two-sided p-value",
 }
 
 

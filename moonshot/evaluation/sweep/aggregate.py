@@ -118,7 +118,8 @@ def aggregate(out: Path, cells: list[Cell], wall_time_s: float = 0.0,
         f"# Sweep {out.name}", "",
         "Seed set: " + ", ".join(sorted({c.seed_set for c in cells})) + ". "
         f"{len(cells)} cells in {len(groups)} groups; intervals are 95% Student-t intervals "
-        "over seeds (each cell names its n; fewer than 10 seeds is marked <10). Per-cell "
+        "over seeds (each cell names its n; fewer than 10 seeds is marked <10), and a "
+        "one-seed group's success is Clopper-Pearson over its scenarios. Per-cell "
         "figures in `cells.csv`, per-group in `summary.csv`.", "",
         md, "![learning curves](learning_curves.png)", "", "![transfer](transfer.png)", "",
         *(["## Along the shift axes", "", "Success per level: mean over seeds with a 95% "
