@@ -65,10 +65,11 @@ def _success(row: dict | None) -> str:
 
 
 def _planner_success(row: dict | None, trials: str) -> str:
-    """A planner's success with what it cost: real and imagined trials, deaths."""
+    """A planner's success (its 95% Clopper-Pearson interval) with what it cost: real and
+    imagined trials, deaths."""
     if row is None:
         return ""
-    return (f"{row['success_rate']:.0%}, {row['trials_per_scenario']:.2f} {trials} and "
+    return (f"{_success(row)}, {row['trials_per_scenario']:.2f} {trials} and "
             f"{row['model_rollouts_per_scenario']:,.0f} imagined per scenario, "
             f"{row['deaths']:,} deaths")
 
