@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
@@ -114,6 +115,19 @@ def default_hyperparams(env: str, algo: str) -> dict:
     check_algo(algo)
     world = get_world(env)
     return world.default_hyperparams(algo) if algo in world.hyperparam_table() else {}
+
+
+def key_value_words(flag: str, values: Mapping[str, Any] | None) -> list[str]:
+    """``flag key=value ...`` as a user types them, each value written so that
+    :func:`parse_key_values` reads it back; no words at all for no values (the command line a
+    report records)."""
+    def text(v: Any) -> str:
+        if isinstance(v, str) and yaml.safe_load(v) == v:
+            return v
+        dumped = yaml.safe_dump(v, default_flow_style=True, width=1_000_000)
+        return dumped.removesuffix("\n...\n").strip()
+
+    return [flag, *(f"{k}={text(v)}" for k, v in values.items())] if values else []
 
 
 def parse_key_values(items: list[str] | None, what: str) -> dict:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from ..agents.config import key_value_words
 from ..agents.episodes import EvalSettings
 from ..agents.loading import AgentSpec, resolve_agents
 from ..runlog import read_episodes, read_evaluations, write_json
@@ -24,6 +25,7 @@ def _slug(text: str) -> str:
 
 def _command(*words) -> str:
     return " ".join(shlex.quote(str(w)) for w in words)
+
 
 
 def evaluate_agents(specs: Sequence[AgentSpec | str], splits: list[str], episodes: int, seed: int,
@@ -93,8 +95,10 @@ def _evaluate_agents(specs, splits: list[str], settings: EvalSettings, out: Path
     report.plot_transfer(results, out / "transfer.png")
     split_arg = "both" if len(splits) > 1 else splits[0]
     meta = meta or report_meta(
-        _command("moonshot", "evaluate", *names, "--split", split_arg, "--episodes", episodes,
-                 "--seed", seed, "--seed-set", settings.seed_set, "--out", out,
+        _command("moonshot", "evaluate", *names, *(("--env", env) if env else ()),
+                 *key_value_words("--env-kwargs", env_kwargs), "--split", split_arg,
+                 "--episodes", episodes, "--seed", seed, "--seed-set", settings.seed_set,
+                 "--out", out,
                  *(() if settings.max_trials is None else ("--max-trials",
                                                            settings.max_trials))), seeds=seed,
         wall_time_s=time.perf_counter() - t0)

@@ -9,6 +9,7 @@ same seed), frozen, as :func:`~moonshot.evaluation.transfer.evaluate_agent` does
 
 from __future__ import annotations
 
+import shlex
 import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..agents.config import key_value_words
 from ..agents.episodes import EvalSettings, scenario_set
 from ..agents.loading import AgentSpec, resolve_agents
 from ..runlog import write_json
@@ -137,11 +139,13 @@ def run_shift(env: str, agents: list[str | AgentSpec], axes: list[str] | None = 
     shifted = {k for ax in world.shift_axes.values() for lv in ax.levels for k in lv}
     for spec in specs:
         spec.env_kwargs = {k: v for k, v in spec.env_kwargs.items() if k not in shifted}
-    agent_words = " ".join(f"--agent {s.source}" for s in specs)
-    command = (f"moonshot shift {world.name} {agent_words} --axis {' '.join(names)} "
-               f"--episodes {settings.episodes} --seed {settings.seed} "
-               f"--seed-set {settings.seed_set} --out {out}"
-               + ("" if settings.max_trials is None else f" --max-trials {settings.max_trials}"))
+    command = shlex.join([
+        "moonshot", "shift", world.name, *(w for s in specs for w in ("--agent", str(s.source))),
+        "--axis", *names, *(["--level", *map(str, levels)] if levels is not None else []),
+        *key_value_words("--env-kwargs", settings.env_overrides),
+        "--episodes", str(settings.episodes), "--seed", str(settings.seed),
+        "--seed-set", settings.seed_set, "--out", str(out),
+        *([] if settings.max_trials is None else ["--max-trials", str(settings.max_trials)])])
     with run_folder(out, "shift", fresh=False):
         return _ladder(world, specs, steps, settings, Path(out), command)
 
