@@ -151,6 +151,10 @@ friction+vehicle+layout drivers+sensor_delay+grip_misjudged drivers+occlusion+se
 roadworks+occlusion"
 LADDER_EPISODES=${LADDER_EPISODES:-30}
 
+# 0. MoonLaunch's planner on the landing target (issue 25: >= 99% on both splits, <= 1.5
+#    launches; the soi target is headline-moon's): seconds
+job moon-planner-landing moonshot evaluate planner:moon --env-kwargs target=landing \
+    --episodes 200 --seed 0 --seed-set test --out "$WORK/moon-planner-landing"
 # 1. CityNav: the ten-seed sweep, then its ladders, one axis a job
 sweep headline-city
 ladder() {  # the CityNav ladder of axis $1 for the headline's cells and the planners
