@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from moonshot.agents.episodes import scenario_starts
 from moonshot.evaluation.experiments import _slug  # the folder names evaluate writes
 from moonshot.evaluation.stats import (
     Interval,
@@ -64,9 +65,16 @@ class Evaluation:
         self.first: dict[str, int] = {}
         self.any: dict[str, int] = {}
         if log is not None:
-            for r in _read_csv(log):
-                sid = r["map_id"]
-                if r.get("trial", "1") == "1":
+            rows = _read_csv(log)
+            # a scenario is its place in the evaluation and its map: a CityNav training map
+            # returns in many drives, so the map alone does not name a drive
+            starts = scenario_starts([int(r.get("trial", "1")) for r in rows],
+                                     [r["map_id"] for r in rows])
+            index = -1
+            for r, start in zip(rows, starts, strict=True):
+                index += bool(start)
+                sid = f"{index}:{r['map_id']}"
+                if start:
                     self.first[sid] = int(r["success"])
                 self.any[sid] = max(self.any.get(sid, 0), int(r["success"]))
 
@@ -288,10 +296,10 @@ def versus(groups: dict, reference: str, split: str) -> str:
         if not evs:
             continue
         for ev in evs:
-            if not set(ev.first) & set(base):
-                raise SystemExit(f"{name} and {reference} share no scenario on {split}")
-        diffs = [float(np.mean([ev.first[c] - base[c] for c in sorted(set(ev.first) & set(base))]))
-                 for ev in evs]
+            if set(ev.first) != set(base):
+                raise SystemExit(f"{name} and {reference} were not evaluated on the same "
+                                 f"scenarios on {split} (a paired comparison needs them)")
+        diffs = [float(np.mean([ev.first[c] - base[c] for c in base])) for ev in evs]
         if g["learns"] and len(diffs) >= 2 and np.ptp(diffs) > 0:
             iv = mean_ci_over_seeds(diffs)
             p = float(stats.ttest_1samp(diffs, 0.0).pvalue)
@@ -299,7 +307,7 @@ def versus(groups: dict, reference: str, split: str) -> str:
             how = f"{len(diffs)} seeds, t over seeds (paired by scenario inside each)"
         else:
             ev = evs[0]
-            common = sorted(set(ev.first) & set(base))
+            common = list(base)
             c = paired_difference([ev.first[k] for k in common], [base[k] for k in common])
             p = c.p_value
             text = f"{c.estimate:+.1%} [{c.low:+.1%}, {c.high:+.1%}]"

@@ -407,3 +407,41 @@ def test_simple_values_are_checked_from_the_schema(section, key, value):
     where(spec)[key] = value
     with pytest.raises(ConfigError, match=f"{key} must be"):
         expand(spec)
+
+
+def _tables_module():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "headline_tables.py"
+    spec = importlib.util.spec_from_file_location("headline_tables", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_the_release_tables_pair_drives_on_maps_that_return(tmp_path):
+    """CityNav's training split draws its drives from a few maps: the comparison with the
+    planner pairs every drive (its place and map), not the last drive of each map (the first
+    CityNav table paired 31 of 100), and refuses agents evaluated on other scenarios."""
+    tables = _tables_module()
+
+    def evaluation(name, maps, wins):
+        log = tmp_path / f"{name}.csv"
+        log.write_text("map_id,trial,success\n" + "".join(
+            f"{m},1,{w}\n" for m, w in zip(maps, wins, strict=True)))
+        return tables.Evaluation({"success_rate": sum(wins) / len(wins)}, log)
+
+    maps = [5, 7, 5, 7, 5, 7]
+    planner = evaluation("planner", maps, [1, 1, 1, 1, 1, 1])
+    learner = {s: {"train": evaluation(f"l{s}", maps, wins)}
+               for s, wins in enumerate([[0, 1, 1, 1, 1, 1], [0, 0, 1, 1, 1, 1]])}
+    groups = {"planner": {"seeds": {0: {"train": planner}}, "learns": False},
+              "learner": {"seeds": learner, "learns": True}}
+    assert len(planner.first) == 6
+    row = next(line for line in tables.versus(groups, "planner", "train").splitlines()
+               if line.startswith("| learner |"))
+    assert row.startswith("| learner | -25.0% [")  # (-1/6 - 2/6) / 2 over all six drives
+    other = {0: {"train": evaluation("other", [7, 5, 7, 5, 7, 5], [1] * 6)}}
+    groups["learner"]["seeds"] = other
+    with pytest.raises(SystemExit, match="same scenarios"):
+        tables.versus(groups, "planner", "train")
