@@ -211,10 +211,16 @@ def _training_means(g: dict) -> tuple[float, float]:
     return mean("episodes"), mean("deaths")
 
 
+def _mean_count(x: float) -> str:
+    """A mean over seeds of a count: whole above 100, else with its tenth (one crash in ten
+    seeds is 0.1, not 0)."""
+    return f"{x:,.0f}" if x >= 100 or x == round(x) else f"{x:.1f}"
+
+
 def _trained(g: dict, pattern: str, absent: str) -> str:
     """A group's training: mean episodes and destroyed over seeds in ``pattern``, or
     ``absent`` for an agent that does not learn."""
-    return pattern.format(*_training_means(g)) if g["learns"] else absent
+    return pattern.format(*map(_mean_count, _training_means(g))) if g["learns"] else absent
 
 
 def headline(groups: dict, world: str) -> str:
@@ -229,7 +235,7 @@ def headline(groups: dict, world: str) -> str:
         tr = [_split_mean(g, sp, "trials_per_scenario") for sp in ("train", "new")]
         death = _split_mean(g, "new", "death_rate")
         imag = _split_mean(g, "new", "model_rollouts_per_scenario")
-        training = _trained(g, "{:,.0f} / {:,.0f}", "none")
+        training = _trained(g, "{} / {}", "none")
         lines.append(f"| {name} | {len(g['seeds']) if g['learns'] else '-'} | "
                      f"{_cell(rate_interval(g, 'train'), g)} | "
                      f"{_cell(rate_interval(g, 'new'), g)} | {_num(tr[0])} / {_num(tr[1])} | "
@@ -261,7 +267,7 @@ def compact(groups: dict, world: str) -> str:
     for name, g in groups.items():
         real = _split_mean(g, "new", "trials_per_scenario")
         imag = _split_mean(g, "new", "model_rollouts_per_scenario")
-        trained = _trained(g, "{:,.0f} ({:,.0f})", "-")
+        trained = _trained(g, "{} ({})", "-")
         lines.append(f"| {name} | {len(g['seeds']) if g['learns'] else '-'} | {trained} | "
                      f"{_short(rate_interval(g, 'train'))} | {_short(rate_interval(g, 'new'))} | "
                      f"{real:.2f} / {imag:,.0f} |")
