@@ -27,7 +27,6 @@ def _command(*words) -> str:
     return " ".join(shlex.quote(str(w)) for w in words)
 
 
-
 def evaluate_agents(specs: Sequence[AgentSpec | str], splits: list[str], episodes: int, seed: int,
                     out: Path, progress: bool = True, max_trials: int | None = None,
                     env: str | None = None, meta: dict | None = None,
