@@ -30,6 +30,7 @@ import argparse
 import csv
 import json
 import math
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -371,6 +372,42 @@ def ladder(shift_rows: list[dict], dead: str = "destroyed") -> str:
     return "\n".join(out) + "\n"
 
 
+def ladder_compact(shift_rows: list[dict], dead: str = "destroyed") -> str:
+    """One row per axis and level, one column per agent: success (and deaths named ``dead``)
+    in percent of the level's scenarios, one evaluation each; ``*`` where the exact McNemar
+    test against the same agent at level 0, Holm-adjusted over the ladder, gives p < 0.05
+    (the folders' ``p_holm``). For many ladders on one page; ``ladder`` gives the intervals."""
+    def short(agent: str) -> str:  # "ppo (ppo-lidar-s0/run)" -> "ppo-lidar-s0"
+        m = re.fullmatch(r"(.+) \((?:(.+)/)?run\)", agent)
+        return (m.group(2) or m.group(1)) if m else agent
+
+    agents = list(dict.fromkeys(r["agent"] for r in shift_rows))
+    levels: dict = {}
+    cells: dict = {}
+    for r in shift_rows:
+        key = (r["axis"], int(r["level"]))
+        levels.setdefault(key, r.get("label", ""))
+        if (*key, r["agent"]) in cells:
+            raise SystemExit(f"{r['agent']} appears twice at {key}: one evaluation per cell")
+        cells[(*key, r["agent"])] = r
+    out = ["| axis | level | what | " + " | ".join(map(short, agents)) + " |",
+           "|---|---|---|" + "---|" * len(agents)]
+    for (axis, level), label in levels.items():
+        row = [axis, str(level), label]
+        for a in agents:
+            r = cells.get((axis, level, a))
+            if r is None:
+                row.append("-")
+                continue
+            rate = float(r.get("success_rate", r.get("success")))
+            deaths = float(r.get("death_rate", r.get("deaths")))
+            p = r.get("p_holm", "")
+            mark = "*" if p not in ("", None) and float(p) < 0.05 else ""
+            row.append(f"{rate:.0%}{mark}" + (f" ({deaths:.0%} {dead})" if deaths > 0 else ""))
+        out.append("| " + " | ".join(row) + " |")
+    return "\n".join(out) + "\n"
+
+
 def read_shift(folder: Path) -> list[dict]:
     return _read_csv(folder / "shift.csv")
 
@@ -388,6 +425,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="compare each world's compact table with the block between "
                     "<!-- headline-WORLD:begin/end --> in this file (exit 1 on a difference)")
     ap.add_argument("--write", action="store_true", help="with --readme: put the tables in")
+    ap.add_argument("--compact", action="store_true",
+                    help="shift folders: one short table of all of them (success, deaths, * "
+                    "where a level differs from level 0, Holm-adjusted), not one with "
+                    "intervals each")
     args = ap.parse_args(argv)
     text = []
     by_world: dict = defaultdict(dict)
@@ -412,11 +453,17 @@ def main(argv: list[str] | None = None) -> int:
             text.append(f"**{world}, shift ladders (success within the trials allowed, mean over "
                         "seeds)**\n\n"
                         + ladder(rows, get_world(world).death_label))
+    shift_rows: list[dict] = []
     for f in args.shift:
         env = json.loads((f / "shift.json").read_text())["env"] \
             if (f / "shift.json").exists() else None
-        text.append(f"**{f.name}**\n\n" + ladder(
-            read_shift(f), get_world(env).death_label if env else "destroyed"))
+        label = get_world(env).death_label if env else "destroyed"
+        if args.compact:
+            shift_rows.extend(read_shift(f))
+        else:
+            text.append(f"**{f.name}**\n\n" + ladder(read_shift(f), label))
+    if shift_rows:
+        text.append(ladder_compact(shift_rows, label))
     result = "\n".join(text)
     if args.readme is None:
         print(result)

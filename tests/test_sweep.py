@@ -445,3 +445,24 @@ def test_the_release_tables_pair_drives_on_maps_that_return(tmp_path):
     groups["learner"]["seeds"] = other
     with pytest.raises(SystemExit, match="same scenarios"):
         tables.versus(groups, "planner", "train")
+
+
+def test_the_compact_ladder_marks_only_holm_significant_levels():
+    """``headline_tables --compact``: one cell per agent and level, deaths beside success, a
+    star only where the folder's Holm-adjusted p against level 0 is below 0.05, and an agent
+    evaluated twice at one level is refused rather than one of the two shown."""
+    tables = _tables_module()
+
+    def row(level, agent, success, deaths, p):
+        return {"axis": "friction", "level": str(level), "label": f"level {level}",
+                "agent": agent, "success": str(success), "deaths": str(deaths), "p_holm": p}
+
+    rows = [row(0, "ppo (ppo-lidar-s0/run)", 0.5, 0.4, ""), row(0, "sysid (run)", 1.0, 0.0, ""),
+            row(1, "ppo (ppo-lidar-s0/run)", 0.1, 0.9, "0.001"),
+            row(1, "sysid (run)", 0.9, 0.1, "0.06")]
+    lines = tables.ladder_compact(rows, "crashes").splitlines()
+    assert lines[0] == "| axis | level | what | ppo-lidar-s0 | sysid |"
+    assert lines[2] == "| friction | 0 | level 0 | 50% (40% crashes) | 100% |"
+    assert lines[3] == "| friction | 1 | level 1 | 10%* (90% crashes) | 90% (10% crashes) |"
+    with pytest.raises(SystemExit, match="twice"):
+        tables.ladder_compact(rows + [row(1, "sysid (run)", 1.0, 0.0, "")], "crashes")
