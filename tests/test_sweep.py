@@ -466,3 +466,34 @@ def test_the_compact_ladder_marks_only_holm_significant_levels():
     assert lines[3] == "| friction | 1 | level 1 | 10%* (90% crashes) | 90% (10% crashes) |"
     with pytest.raises(SystemExit, match="twice"):
         tables.ladder_compact(rows + [row(1, "sysid (run)", 1.0, 0.0, "")], "crashes")
+
+
+def test_ladder_profile_pools_shifted_levels_by_group(tmp_path):
+    """``benchmarks/ladder_profile.py``: seeds of one learner are runs of one group, level 0
+    is the baseline of each axis and not a task, only levels every agent met are pooled, and
+    the probability of improvement counts a tie as half."""
+    import importlib.util
+
+    import numpy as np
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "ladder_profile.py"
+    spec = importlib.util.spec_from_file_location("ladder_profile", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.group_of("ppo (ppo-lidar-s12/run)") == "ppo-lidar"
+    assert mod.group_of("sysid (run)") == "sysid"
+    assert mod.group_of("city_planner[oracle]") == "city_planner[oracle]"
+    folder = tmp_path / "ladder"
+    folder.mkdir()
+    rows = [("a", 0, "ppo (ppo-lidar-s0/run)", 0.6), ("a", 1, "ppo (ppo-lidar-s0/run)", 0.2),
+            ("a", 0, "ppo (ppo-lidar-s1/run)", 0.8), ("a", 1, "ppo (ppo-lidar-s1/run)", 1.0),
+            ("a", 0, "planner", 1.0), ("a", 1, "planner", 1.0), ("a", 2, "planner", 0.5)]
+    (folder / "shift.csv").write_text("axis,level,agent,success\n" + "".join(
+        f"{a},{lv},{ag},{s}\n" for a, lv, ag, s in rows))
+    tasks, scores, runs, drops = mod.read([folder])
+    assert tasks == [("a", 1)]  # level 2 was met by the planner alone
+    assert runs["ppo-lidar"] == ["ppo (ppo-lidar-s0/run)", "ppo (ppo-lidar-s1/run)"]
+    np.testing.assert_allclose(scores["ppo-lidar"], [[0.2], [1.0]])
+    np.testing.assert_allclose(drops["ppo-lidar"], [[-0.4], [0.2]])
+    # the planner (1.0) beats one run and ties the other: 1/2 + 1/4
+    assert mod.improvement(scores["planner"], scores["ppo-lidar"]) == 0.75

@@ -1,0 +1,122 @@
+"""Many shift ladders pooled: each agent's success over every shifted level (level >= 1) of
+the given ``moonshot shift`` folders, as a performance profile (Agarwal et al. 2021: the
+fraction of levels on which an agent's success exceeds tau), its IQM and mean over the
+levels, and its probability of improving on a reference agent level by level.
+
+    python benchmarks/ladder_profile.py measurements/city-ladder-* \\
+        [--reference ppo-lidar] [--out docs/media/release-city-ladder-profile.png]
+
+The folders' agents are grouped as the tables name them: ``ppo (ppo-lidar-s0/run)`` and
+``ppo (ppo-lidar-s1/run)`` are two runs (seeds) of the group ``ppo-lidar``. A group with one
+run gets no interval (a bootstrap over one run has nothing to resample); with fewer than 10
+runs the statistics library's bands undercover (docs/statistics.md), so none is drawn: the
+profile describes these levels, it does not estimate a population of seeds. A level counts
+for every agent only where every agent was evaluated on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from moonshot.evaluation.stats import iqm, performance_profile
+
+
+def group_of(agent: str) -> str:
+    """The table name of an agent's group: ``ppo (ppo-lidar-s2/run)`` -> ``ppo-lidar``,
+    ``sysid (run)`` -> ``sysid``, anything else as it is."""
+    m = re.fullmatch(r"(.+) \((?:(.+?)(?:-s\d+)?/)?run\)", agent)
+    return (m.group(2) or m.group(1)) if m else agent
+
+
+def read(folders: list[Path]) -> tuple[list[tuple[str, int]], dict[str, np.ndarray], dict,
+                                      dict[str, np.ndarray]]:
+    """(tasks, scores, runs, drops): the shifted levels every agent met, per group an array
+    shaped (runs, tasks) of success rates, its run names, and the same array minus each
+    run's success at level 0 of the level's axis."""
+    by: dict = defaultdict(dict)  # group -> run (agent name) -> task -> success
+    base: dict = {}  # (agent, axis) -> success at level 0
+    for folder in folders:
+        path = folder / "shift.csv"
+        if not path.is_file():
+            raise SystemExit(f"{folder}: no shift.csv (not a finished `moonshot shift` folder)")
+        with open(path, newline="") as fh:
+            for r in csv.DictReader(fh):
+                if int(r["level"]) == 0:
+                    base[(r["agent"], r["axis"])] = float(r["success"])
+                    continue
+                task = (r["axis"], int(r["level"]))
+                runs = by[group_of(r["agent"])].setdefault(r["agent"], {})
+                if task in runs:
+                    raise SystemExit(f"{r['agent']} evaluated twice at {task}")
+                runs[task] = float(r["success"])
+    if not by:
+        raise SystemExit("no shifted level (level >= 1) in the folders given")
+    every = set.intersection(*(set(t) for runs in by.values() for t in runs.values()))
+    tasks = sorted(every)
+    scores = {g: np.array([[runs[a][t] for t in tasks] for a in runs]) for g, runs in by.items()}
+    drops = {g: np.array([[runs[a][t] - base[(a, t[0])] for t in tasks] for a in runs])
+             for g, runs in by.items()}
+    return tasks, scores, {g: list(runs) for g, runs in by.items()}, drops
+
+
+def improvement(x: np.ndarray, y: np.ndarray) -> float:
+    """P(X > Y) + P(X = Y) / 2 per level over every pair of runs, averaged over levels (the
+    probability of improvement's estimate; ``probability_of_improvement`` adds its interval
+    where both have runs to resample)."""
+    diff = x[:, None, :] - y[None, :, :]
+    return float(((diff > 0).mean(axis=(0, 1)) + 0.5 * (diff == 0).mean(axis=(0, 1))).mean())
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("folders", nargs="+", type=Path, help="moonshot shift output folders")
+    ap.add_argument("--reference", default=None,
+                    help="the group others are compared to (default: the first)")
+    ap.add_argument("--out", type=Path, default=None, help="the profile plot (PNG)")
+    args = ap.parse_args(argv)
+    tasks, scores, runs, drops = read(args.folders)
+    ref = args.reference or next(iter(scores))
+    if ref not in scores:
+        raise SystemExit(f"--reference {ref!r}: the groups are {', '.join(scores)}")
+    print(f"{len(tasks)} shifted levels on {len({a for a, _ in tasks})} axes; success per "
+          "level, pooled (no interval: see the script's docstring)\n")
+    print(f"| agent | runs | IQM over levels | mean | change from level 0, mean | levels with "
+          f">= 90% | P(better than {ref}) |")
+    print("|---|---|---|---|---|---|---|")
+    for g, x in scores.items():
+        pi = "-" if g == ref else f"{improvement(x, scores[ref]):.2f}"
+        above = float(performance_profile(x, [0.8999])[0])
+        print(f"| {g} | {len(runs[g])} | {iqm(x.mean(axis=0)):.0%} | {x.mean():.0%} | "
+              f"{int(round(100 * drops[g].mean())):+d} points | {above:.0%} | {pi} |")
+    if args.out:
+        import matplotlib.pyplot as plt
+
+        taus = np.linspace(0, 1, 101)
+        fig, ax = plt.subplots(figsize=(6.4, 4.0))
+        styles = ["-", "--", "-.", ":"]
+        for i, (g, x) in enumerate(scores.items()):
+            ax.step(taus, performance_profile(x, taus), where="post", lw=2,
+                    ls=styles[i % len(styles)], marker="os^vDP*"[i % 7], markevery=10,
+                    label=f"{g} ({len(runs[g])} run{'s' if len(runs[g]) > 1 else ''})")
+        ax.set_xlabel("success rate tau on a shifted level")
+        ax.set_ylabel("fraction of levels with success > tau")
+        ax.set_title(f"{len(tasks)} shifted levels, pooled")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower left")
+        fig.tight_layout()
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(args.out, dpi=110)
+        print(f"\nwrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
