@@ -1,16 +1,18 @@
 """Many shift ladders pooled: each agent's success over every shifted level (level >= 1) of
-the given ``moonshot shift`` folders, as a performance profile (Agarwal et al. 2021: the
-fraction of levels on which an agent's success exceeds tau), its IQM and mean over the
-levels, and its probability of improving on a reference agent level by level.
+the given ``moonshot shift`` folders (or a sweep's ``shift_cells.csv``, given as a file), as a
+performance profile (Agarwal et al. 2021: the fraction of levels on which an agent's success
+exceeds tau), its IQM and mean over the levels, its change from its own level 0, and its
+probability of improving on a reference agent level by level.
 
     python benchmarks/ladder_profile.py measurements/city-ladder-* \\
         [--reference ppo-lidar] [--out docs/media/release-city-ladder-profile.png]
 
 The folders' agents are grouped as the tables name them: ``ppo (ppo-lidar-s0/run)`` and
-``ppo (ppo-lidar-s1/run)`` are two runs (seeds) of the group ``ppo-lidar``. A group with one
-run gets no interval (a bootstrap over one run has nothing to resample); with fewer than 10
-runs the statistics library's bands undercover (docs/statistics.md), so none is drawn: the
-profile describes these levels, it does not estimate a population of seeds. A level counts
+``ppo (ppo-lidar-s1/run)`` are two runs (seeds) of the group ``ppo-lidar``. The probability of
+improvement gets the statistics library's BCa interval over runs where both agents have at
+least 10 runs; otherwise none (a bootstrap over one run has nothing to resample, and below 10
+runs its intervals undercover, docs/statistics.md). The profile carries no band: it
+describes these levels, it does not estimate a population of seeds. A level counts
 for every agent only where every agent was evaluated on it.
 """
 
@@ -25,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from moonshot.evaluation.stats import iqm, performance_profile
+from moonshot.evaluation.stats import iqm, performance_profile, probability_of_improvement
 
 
 def group_of(agent: str) -> str:
@@ -43,18 +45,21 @@ def read(folders: list[Path]) -> tuple[list[tuple[str, int]], dict[str, np.ndarr
     by: dict = defaultdict(dict)  # group -> run (agent name) -> task -> success
     base: dict = {}  # (agent, axis) -> success at level 0
     for folder in folders:
-        path = folder / "shift.csv"
+        path = folder if folder.is_file() else folder / "shift.csv"
         if not path.is_file():
             raise SystemExit(f"{folder}: no shift.csv (not a finished `moonshot shift` folder)")
         with open(path, newline="") as fh:
             for r in csv.DictReader(fh):
+                run = (f"{r['group']}-s{r['seed']}" if r.get("group")
+                       and r.get("seed") not in (None, "") else r["agent"])
                 if int(r["level"]) == 0:
-                    base[(r["agent"], r["axis"])] = float(r["success"])
+                    base[(run, r["axis"])] = float(r["success"])
                     continue
                 task = (r["axis"], int(r["level"]))
-                runs = by[group_of(r["agent"])].setdefault(r["agent"], {})
+                group = r["group"] if run != r["agent"] else group_of(r["agent"])
+                runs = by[group].setdefault(run, {})
                 if task in runs:
-                    raise SystemExit(f"{r['agent']} evaluated twice at {task}")
+                    raise SystemExit(f"{run} evaluated twice at {task}")
                 runs[task] = float(r["success"])
     if not by:
         raise SystemExit("no shifted level (level >= 1) in the folders given")
@@ -79,19 +84,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("folders", nargs="+", type=Path, help="moonshot shift output folders")
     ap.add_argument("--reference", default=None,
                     help="the group others are compared to (default: the first)")
+    ap.add_argument("--groups", nargs="+", default=None,
+                    help="keep only these agents (groups), in this order (default: all)")
     ap.add_argument("--out", type=Path, default=None, help="the profile plot (PNG)")
     args = ap.parse_args(argv)
     tasks, scores, runs, drops = read(args.folders)
+    if args.groups:
+        missing = [g for g in args.groups if g not in scores]
+        if missing:
+            raise SystemExit(f"--groups {' '.join(missing)}: the groups are {', '.join(scores)}")
+        scores = {g: scores[g] for g in args.groups}
     ref = args.reference or next(iter(scores))
     if ref not in scores:
         raise SystemExit(f"--reference {ref!r}: the groups are {', '.join(scores)}")
     print(f"{len(tasks)} shifted levels on {len({a for a, _ in tasks})} axes; success per "
-          "level, pooled (no interval: see the script's docstring)\n")
+          "level, pooled; P(better) has a BCa bootstrap interval over runs where both agents "
+          "have 10 runs or more, none otherwise (the script's docstring says why)\n")
     print(f"| agent | runs | IQM over levels | mean | change from level 0, mean | levels with "
           f">= 90% | P(better than {ref}) |")
     print("|---|---|---|---|---|---|---|")
     for g, x in scores.items():
-        pi = "-" if g == ref else f"{improvement(x, scores[ref]):.2f}"
+        if g == ref:
+            pi = "-"
+        elif min(len(x), len(scores[ref])) >= 10:  # enough runs for the library's interval
+            iv = probability_of_improvement(x, scores[ref])
+            pi = f"{iv.estimate:.2f} [{iv.low:.2f}-{iv.high:.2f}]"
+        else:
+            pi = f"{improvement(x, scores[ref]):.2f}"
         above = float(performance_profile(x, [0.8999])[0])
         print(f"| {g} | {len(runs[g])} | {iqm(x.mean(axis=0)):.0%} | {x.mean():.0%} | "
               f"{int(round(100 * drops[g].mean())):+d} points | {above:.0%} | {pi} |")
