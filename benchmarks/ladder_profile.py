@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
                     ls=styles[i % len(styles)], marker="os^vDP*"[i % 7], markevery=10,
                     label=f"{g} ({len(runs[g])} run{'s' if len(runs[g]) > 1 else ''})")
         ax.set_xlabel("success rate tau on a shifted level")
-        ax.set_ylabel("fraction of levels with success > tau")
+        ax.set_ylabel("share of levels (and runs) with success > tau")
         ax.set_title(f"{len(tasks)} shifted levels, pooled")
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
