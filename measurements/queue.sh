@@ -4,6 +4,8 @@
 # grows: the machine it runs on starts empty at every working session.
 #
 #   measurements/queue.sh            # restore, run what is left, in order; persist each job
+#   SEARCH_JOBS=1 measurements/queue.sh search-ladders  # only simulator-search's CityNav
+#       ladders, one at a time (beside a running queue)
 #   RUNNING=1 measurements/queue.sh persist NAME   # commit job NAME's folder now; at a
 #       session's end, after stopping the queue, with the running cells' checkpoints too
 #
@@ -166,6 +168,21 @@ ladder() {  # the CityNav ladder of axis $1 for the headline's cells and the pla
             --episodes "$LADDER_EPISODES" --seed 0 --seed-set test --no-progress \
             --out "$WORK/city-ladder-$1"
 }
+search_ladder() {  # simulator-search (search:city, MPC in copies of the live drive) on the
+    # CityNav ladder of axis $1 (issue 25: every agent on every axis; ~3.5 s a drive)
+    job "city-search-ladder-$1" moonshot shift city --axis "$1" --agent search:city \
+            --episodes "$LADDER_EPISODES" --seed 0 --seed-set test --no-progress \
+            --out "$WORK/city-search-ladder-$1"
+}
+search_ladders() {  # every axis, SEARCH_JOBS (2) at a time
+    local running=0 axis
+    for axis in $CITY_AXES; do
+        if [ "$running" -ge "${SEARCH_JOBS:-2}" ]; then wait -n; running=$((running - 1)); fi
+        search_ladder "$axis" & running=$((running + 1))
+    done
+    wait
+}
+if [ "${1:-}" = search-ladders ]; then search_ladders; exit 0; fi
 if finished headline-city; then
     have headline-city > /dev/null  # once, before the ladders run two at a time
     running=0
@@ -198,6 +215,9 @@ if finished headline-city; then
             1000000 20
     done
 fi
+# 1c. simulator-search on every CityNav ladder (measurements/queue.sh search-ladders runs
+#     this step alone, beside a running queue)
+search_ladders
 # 2. On one core, the dev-seed search for CityNav's informed PPO (issue 26: PPO given what the
 #    planner is given, tuned), its objective the mean return (no trial at this budget
 #    arrives often enough to rank by success); on the other, MoonLaunch's tuned PPO and
