@@ -36,10 +36,16 @@ tree() {  # tree DIR COMMIT: a worktree of COMMIT at DIR (a stale registration p
     git -C "$REPO" worktree add --detach "$1" "$2" >/dev/null
 }
 
+is_running() {  # whether a process writes job $1's folder (an argument "--out" followed by
+    # exactly that path: no regex, so a combined axis's "+" is a plus, and no self-match)
+    ps -eo args= | awk -v o="$WORK/$1" \
+        '{for (i = 1; i < NF; i++) if ($i == "--out" && $(i + 1) == o) f = 1} END {exit !f}'
+}
+
 persist() {  # $1: the job's folder name; RUNNING=1 also keeps running cells' checkpoints
     local s=$1
     [ -d "$WORK/$s" ] || return 0
-    if [ "${RUNNING:-0}" = 1 ] && pgrep -f -- "--out $WORK/$s( |$)" >/dev/null; then
+    if [ "${RUNNING:-0}" = 1 ] && is_running "$s"; then
         echo "persist: $s is still running; stop the queue first (its checkpoints and logs" \
              "would be copied mid-write)" >&2
         return 1
@@ -103,6 +109,10 @@ finished() {  # whether job $1 is done (in WORK or committed)
 job() {  # job NAME COMMAND...: run COMMAND (its --out is $WORK/NAME) unless NAME is done
     local name=$1; shift
     finished "$name" && return 0
+    if is_running "$name"; then  # another copy of the queue runs it (search-ladders beside it)
+        echo "$(date) skip $name: running in another process" >> "$LOG"
+        return 0
+    fi
     local kept=$REPO/measurements/$name
     if [ ! -d "$WORK/$name" ] && { [ -d "$kept/cells" ] || [ -f "$kept/journal.log" ]; }; then
         cp -a "$kept" "$WORK/$name"  # a sweep resumes, a search continues, from its folder
@@ -146,12 +156,28 @@ if [ "${1:-}" = persist ]; then persist "$2"; exit $?; fi
 tree "$TREE" "$AGENTS_COMMIT" || exit 1
 tree "$TOOLS_TREE" "$TOOLS_COMMIT" || exit 1
 export PYTHONPATH=$TREE MPLBACKEND=Agg
+MODE=${1:-all}  # all, or search-ladders (that step alone)
 
 CITY_AXES="traffic layout vehicle friction driving_side lidar_noise drivers grip_misjudged
 occlusion sensor_delay roadworks friction+traffic friction+traffic+vehicle
 friction+vehicle+layout drivers+sensor_delay+grip_misjudged drivers+occlusion+sensor_delay
 roadworks+occlusion"
 LADDER_EPISODES=${LADDER_EPISODES:-30}
+search_ladder() {  # simulator-search (search:city, MPC in copies of the live drive) on the
+    # CityNav ladder of axis $1 (issue 25: every agent on every axis; ~3.5 s a drive)
+    job "city-search-ladder-$1" moonshot shift city --axis "$1" --agent search:city \
+            --episodes "$LADDER_EPISODES" --seed 0 --seed-set test --no-progress \
+            --out "$WORK/city-search-ladder-$1"
+}
+search_ladders() {  # every axis, SEARCH_JOBS (2) at a time
+    local running=0 axis
+    for axis in $CITY_AXES; do
+        if [ "$running" -ge "${SEARCH_JOBS:-2}" ]; then wait -n; running=$((running - 1)); fi
+        search_ladder "$axis" & running=$((running + 1))
+    done
+    wait
+}
+if [ "$MODE" = search-ladders ]; then search_ladders; exit 0; fi
 
 # 0. MoonLaunch's planner on the landing target (issue 25: >= 99% on both splits, <= 1.5
 #    launches; the soi target is headline-moon's): seconds
@@ -168,21 +194,6 @@ ladder() {  # the CityNav ladder of axis $1 for the headline's cells and the pla
             --episodes "$LADDER_EPISODES" --seed 0 --seed-set test --no-progress \
             --out "$WORK/city-ladder-$1"
 }
-search_ladder() {  # simulator-search (search:city, MPC in copies of the live drive) on the
-    # CityNav ladder of axis $1 (issue 25: every agent on every axis; ~3.5 s a drive)
-    job "city-search-ladder-$1" moonshot shift city --axis "$1" --agent search:city \
-            --episodes "$LADDER_EPISODES" --seed 0 --seed-set test --no-progress \
-            --out "$WORK/city-search-ladder-$1"
-}
-search_ladders() {  # every axis, SEARCH_JOBS (2) at a time
-    local running=0 axis
-    for axis in $CITY_AXES; do
-        if [ "$running" -ge "${SEARCH_JOBS:-2}" ]; then wait -n; running=$((running - 1)); fi
-        search_ladder "$axis" & running=$((running + 1))
-    done
-    wait
-}
-if [ "${1:-}" = search-ladders ]; then search_ladders; exit 0; fi
 if finished headline-city; then
     have headline-city > /dev/null  # once, before the ladders run two at a time
     running=0
@@ -204,9 +215,9 @@ relearn() {  # relearn NAME RUN AXIS LEVEL TIMESTEPS WINDOW
           --out "$WORK/$1" )
 }
 if finished headline-city; then
-    # (grip_misjudged 3, black ice that looks dry, added after the ladders: the one level
-    #  where the honest planner and the frozen learners broke, 30% or less; level 2 did not
-    #  move them, so its relearning cost is nil)
+    # (grip_misjudged 3, black ice that looks dry, added after the ladders: the single-axis
+    #  level where the honest planner and the frozen learners broke, 30% or less; level 2
+    #  moved PPO but not them, chosen before the ladders ran)
     for al in grip_misjudged:2:grip_misjudged vehicle:3:vehicle \
               grip_misjudged:3:grip_misjudged-3; do  # axis:level:the jobs' name
         axis=${al%%:*}; level=${al#*:}; level=${level%%:*}; tag=${al##*:}
