@@ -387,21 +387,22 @@ def ladder_compact(shift_rows: list[dict], dead: str = "destroyed") -> str:
     for r in shift_rows:
         key = (r["axis"], int(r["level"]))
         levels.setdefault(key, r.get("label", ""))
-        if (*key, r["agent"]) in cells:
+        cell_key = (key[0], key[1], r["agent"])
+        if cell_key in cells:
             raise SystemExit(f"{r['agent']} appears twice at {key}: one evaluation per cell")
-        cells[(*key, r["agent"])] = r
+        cells[cell_key] = r
     out = ["| axis | level | what | " + " | ".join(map(short, agents)) + " |",
            "|---|---|---|" + "---|" * len(agents)]
     for (axis, level), label in levels.items():
         row = [axis, str(level), label]
         for a in agents:
-            r = cells.get((axis, level, a))
-            if r is None:
+            got = cells.get((axis, level, a))
+            if got is None:
                 row.append("-")
                 continue
-            rate = float(r.get("success_rate", r.get("success")))
-            deaths = float(r.get("death_rate", r.get("deaths")))
-            p = r.get("p_holm", "")
+            rate = float(got.get("success_rate", got.get("success")))
+            deaths = float(got.get("death_rate", got.get("deaths")))
+            p = got.get("p_holm", "")
             mark = "*" if p not in ("", None) and float(p) < 0.05 else ""
             row.append(f"{rate:.0%}{mark}" + (f" ({deaths:.0%} {dead})" if deaths > 0 else ""))
         out.append("| " + " | ".join(row) + " |")
@@ -454,11 +455,16 @@ def main(argv: list[str] | None = None) -> int:
                         "seeds)**\n\n"
                         + ladder(rows, get_world(world).death_label))
     shift_rows: list[dict] = []
+    compact_env = None
     for f in args.shift:
         env = json.loads((f / "shift.json").read_text())["env"] \
             if (f / "shift.json").exists() else None
         label = get_world(env).death_label if env else "destroyed"
         if args.compact:
+            if shift_rows and env != compact_env:
+                raise SystemExit(f"--compact: {f} is of {env}, the folders before it of "
+                                 f"{compact_env}: one world a table")
+            compact_env = env
             shift_rows.extend(read_shift(f))
         else:
             text.append(f"**{f.name}**\n\n" + ladder(read_shift(f), label))
