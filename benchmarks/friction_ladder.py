@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from moonshot.evaluation.report import interval_percent
 from moonshot.evaluation.stats import mean_over_seeds
 from moonshot.worlds import get_world
 
@@ -40,6 +41,15 @@ def read_shift(label: str, folder: Path, match: str, into: Series) -> None:
         for r in csv.DictReader(fh):
             if r["axis"] == "friction" and match in r["agent"]:
                 into[label][int(r["level"])].append((float(r["success"]), float(r["deaths"])))
+
+
+def _cell(est, n: int) -> str:
+    """A mean over ``n`` seeds with its Student-t interval, rounded outward, its n and method
+    named; seeds that all scored alike get no interval (a zero width is not one)."""
+    if n < 2 or not np.isfinite(est.low) or est.high - est.low < 1e-12:
+        return f"{est.estimate:.0%} (n={n} seeds{', all equal' if n >= 2 else ''}, no interval)"
+    lo, hi = interval_percent(max(0.0, est.low), min(1.0, est.high))
+    return f"{est.estimate:.0%} [{lo}-{hi}]% (n={n} seeds, t{', <10' if n < 10 else ''})"
 
 
 def main(argv=None) -> None:
@@ -74,15 +84,16 @@ def main(argv=None) -> None:
     fig, (ax_s, ax_d) = plt.subplots(1, 2, figsize=(11, 4.2))
     for label, levels in series.items():
         xs = sorted(levels)
-        est = [tuple(mean_over_seeds([s for s, _ in levels[x]])) for x in xs]  # Student-t
+        ivs = [mean_over_seeds([s for s, _ in levels[x]]) for x in xs]  # Student-t
+        est = [(iv.estimate, iv.low, iv.high) for iv in ivs]
         deaths = [float(np.mean([d for _, d in levels[x]])) for x in xs]
         seeds = {len(levels[x]) for x in xs}
         ax_s.errorbar(xs, [e[0] for e in est], yerr=[[e[0] - e[1] for e in est],
                                                      [e[2] - e[0] for e in est]],
                       marker="o", capsize=3, label=label)
         ax_d.plot(xs, deaths, marker="o", label=label)
-        cells = {x: f"{e[0]:.0%} [{e[1]:.0%}–{e[2]:.0%}], deaths {d:.0%}"
-                 for x, e, d in zip(xs, est, deaths, strict=True)}
+        cells = {x: _cell(iv, len(levels[x])) + f", deaths {d:.0%}"
+                 for x, iv, d in zip(xs, ivs, deaths, strict=True)}
         lines.append(f"| {label} | {'/'.join(map(str, sorted(seeds)))} | "
                      + " | ".join(cells.get(lv, "") for lv in range(len(names))) + " |")
     for ax, what in ((ax_s, "success"), (ax_d, "deaths per drive")):
@@ -92,7 +103,7 @@ def main(argv=None) -> None:
         ax.set_ylabel(what)
         ax.grid(alpha=0.3)
     ax_s.legend(fontsize=8)
-    fig.suptitle("CityNav friction ladder: mean over seeds, 95% bootstrap interval")
+    fig.suptitle("CityNav friction ladder: mean over seeds, 95% Student-t interval over seeds")
     fig.tight_layout()
     fig.savefig(args.out / "friction.png", dpi=110)
     (args.out / "friction.md").write_text("\n".join(lines) + "\n")

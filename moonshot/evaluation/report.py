@@ -200,9 +200,11 @@ def plot_learning_curves(curves: dict, path: Path, title: str = "Learning curves
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3, which="both")
     ax_real.legend(fontsize=7, loc="best")
-    if window and curves and all(len(c["x"]) and c["x"][-1] >= window
+    if window and curves and all(len(c["x"]) and c["x"][-1] >= 2 * window
                                  for c in curves.values()):
-        ax_real.set_xlim(left=window)  # every curve from its first full window on
+        # every curve from its first full window on, where each still has a stretch to show
+        # (a run that ends at its first full window would vanish from the panel)
+        ax_real.set_xlim(left=window)
     _save(fig, path)
     return path
 

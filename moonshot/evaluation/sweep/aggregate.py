@@ -55,8 +55,9 @@ def aggregate(out: Path, cells: list[Cell], wall_time_s: float = 0.0,
             sp = tr.split
             row[f"success_{sp}"] = tr.success_rate
             # the interval over its scenarios (Clopper-Pearson), shown for a one-seed group
+            lo, hi = report.interval_percent(tr.success_low, tr.success_high)  # outward
             over_scenarios[(cell.id, f"success_{sp}")] = (
-                f"{tr.success_rate:.0%} [{tr.success_low:.0%}-{tr.success_high:.0%}], "
+                f"{tr.success_rate:.0%} [{lo}-{hi}]%, "
                 f"n={tr.scenarios} scenarios of 1 seed, Clopper-Pearson")
             row[f"deaths_{sp}"] = tr.death_rate
             row[f"trials_{sp}"] = tr.trials_per_scenario
