@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import re
 import sys
 from collections import defaultdict
@@ -49,6 +50,11 @@ def read(folders: list[Path], groups: list[str] | None = None
     run's success at level 0 of the level's axis."""
     by: dict = defaultdict(dict)  # group -> run (agent name) -> task -> success
     base: dict = {}  # (agent, axis) -> success at level 0
+    envs = {json.loads((f / "shift.json").read_text()).get("env") for f in folders
+            if f.is_dir() and (f / "shift.json").is_file()}
+    if len(envs) > 1:
+        raise SystemExit(f"the folders are of several worlds ({', '.join(sorted(envs))}): "
+                         "pool one world at a time")
     for folder in folders:
         path = folder if folder.is_file() else folder / "shift.csv"
         if not path.is_file():
