@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from moonshot.evaluation.report import interval_percent
+from moonshot.evaluation.report import interval_cell
 from moonshot.evaluation.stats import mean_over_seeds
 from moonshot.worlds import get_world
 
@@ -48,8 +48,8 @@ def _cell(est, n: int) -> str:
     named; seeds that all scored alike get no interval (a zero width is not one)."""
     if n < 2 or not np.isfinite(est.low) or est.high - est.low < 1e-12:
         return f"{est.estimate:.0%} (n={n} seeds{', all equal' if n >= 2 else ''}, no interval)"
-    lo, hi = interval_percent(max(0.0, est.low), min(1.0, est.high))
-    return f"{est.estimate:.0%} [{lo}-{hi}]% (n={n} seeds, t{', <10' if n < 10 else ''})"
+    return f"{est.estimate:.0%} " + interval_cell(max(0.0, est.low), min(1.0, est.high), n,
+                                                  "seeds", "t")
 
 
 def main(argv=None) -> None:
