@@ -225,6 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env-kwargs", nargs="*", metavar="KEY=VALUE", default=[],
                    help="env settings on top of each agent's own, e.g. target=soi for "
                    "planner:moon or search:moon")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes evaluating (agent, split) pairs side by side, one torch "
+                   "thread each; the figures do not depend on it (default: 1)")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bars or lines")
     _add_common_run_args(p, "runs/evaluation")
     _add_seed_set(p)
 

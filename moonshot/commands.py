@@ -225,7 +225,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     out = Path(args.out)
     res = evaluate_agents(args.runs, splits, args.episodes, args.seed, out, env=args.env,
                           seed_set=args.seed_set, max_trials=args.max_trials,
-                          env_kwargs=parse_key_values(args.env_kwargs, "--env-kwargs"))
+                          env_kwargs=parse_key_values(args.env_kwargs, "--env-kwargs"),
+                          progress=not args.no_progress, workers=args.workers)
     print("\n" + res["markdown"])
     print(f"wrote {out}/transfer.md, transfer.csv, transfer.json, transfer.png; report.md "
           "and report.html")

@@ -220,3 +220,59 @@ def test_an_agent_with_the_older_per_call_counters_still_logs_its_episodes():
     env = gym.make("moonshot/MoonLaunch-v1").unwrapped
     agent = Legacy()
     assert [run_episode(agent, env, seed=s).model_rollouts for s in (1, 2)] == [7, 7]
+
+
+USER_AGENT = '''
+import numpy as np
+from moonshot.agents import Agent
+
+
+class Aimer(Agent):
+    """A MoonLaunch agent whose launch depends on the scenario (it aims with the obs)."""
+
+    name = "aimer"
+    env_id = "moonshot/MoonLaunch-v1"
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=True):
+        obs = np.asarray(observation, dtype=np.float32)
+        return np.tanh(obs[:3] + 0.3).astype(np.float32), state
+'''
+
+
+def _figures(folder: Path) -> tuple:
+    """transfer.json and every episode log of an evaluation, without their timings."""
+    data = json.loads((folder / "transfer.json").read_text())
+    for row in data["results"]:
+        row.pop("compute_s_per_scenario", None)
+    logs = {p.parent.name: _rows(p) for p in (folder / "episodes").glob("*/episodes.csv")}
+    return data, logs
+
+
+def test_evaluate_in_worker_processes_gives_the_figures_of_one_process(tmp_path):
+    """`moonshot evaluate --workers 2` (a user's module:Class agent and a planner, both
+    splits, in spawned processes) writes the same table and episodes as `--workers 1`."""
+    import subprocess
+    import sys
+
+    (tmp_path / "my_agents.py").write_text(USER_AGENT)
+    outs = {}
+    for workers in (1, 2):
+        out = tmp_path / f"ev{workers}"
+        proc = subprocess.run(
+            [sys.executable, "-m", "moonshot", "evaluate", "my_agents:Aimer", "planner:moon",
+             "--env-kwargs", "target=soi", "--episodes", "3", "--seed", "2",
+             "--workers", str(workers), "--out", str(out)],
+            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        outs[workers] = _figures(out)
+    assert len(outs[2][1]) == 4  # two agents, two splits
+    assert outs[1] == outs[2]
+    rates = {(r["agent"], r["split"]): r["success_rate"] for r in outs[2][0]["results"]}
+    assert rates[("planner", "new")] == 1.0 and len(rates) == 4
+
+
+def test_evaluate_refuses_workers_below_one(tmp_path, capsys):
+    assert main(["evaluate", "planner:moon", "--episodes", "1", "--workers", "0",
+                 "--out", str(tmp_path / "ev")]) != 0
+    assert "--workers must be an integer >= 1" in capsys.readouterr().err
+    assert not (tmp_path / "ev").exists()

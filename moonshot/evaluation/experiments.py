@@ -16,7 +16,7 @@ from . import report
 from .efficiency import compare_runs, learning_curves, run_label
 from .html_report import report_meta, write_report
 from .stats import rolling_rate
-from .transfer import evaluate_agent, generalization_gap
+from .transfer import TransferResult, evaluate_agent, generalization_gap
 
 
 def _slug(text: str) -> str:
@@ -30,7 +30,8 @@ def _command(*words) -> str:
 def evaluate_agents(specs: Sequence[AgentSpec | str], splits: list[str], episodes: int, seed: int,
                     out: Path, progress: bool = True, max_trials: int | None = None,
                     env: str | None = None, meta: dict | None = None,
-                    seed_set: str = "dev", env_kwargs: dict | None = None) -> dict:
+                    seed_set: str = "dev", env_kwargs: dict | None = None,
+                    workers: int = 1) -> dict:
     """Evaluate frozen agents on ``splits``; writes ``transfer.{json,csv,md}``,
     ``gap.{csv,md}``, ``transfer.png``, ``report.{md,html}`` (``meta``: the report's header,
     see :func:`~moonshot.evaluation.html_report.report_meta`; by default the equivalent
@@ -39,12 +40,19 @@ def evaluate_agents(specs: Sequence[AgentSpec | str], splits: list[str], episode
     ``specs``: agent specs (see :func:`moonshot.agents.resolve_agent`); ``env`` gives the
     world to agents that do not say (``planner``, ``module:Class``); ``env_kwargs`` go on top of
     each agent's own env settings (``{"target": "soi"}`` for a planner). The folder is locked
-    for the evaluation (:class:`~moonshot.runlog.RunLock`): a second writer is refused."""
+    for the evaluation (:class:`~moonshot.runlog.RunLock`): a second writer is refused.
+
+    ``workers`` > 1 evaluates the (agent, split) pairs in that many processes, one torch
+    thread each (an evaluation uses one torch thread in every case, so the figures do not
+    depend on ``workers``: every episode's seed comes from the scenario set, not from the
+    order in which pairs run). Agents given as objects rather than specs are evaluated in
+    this process."""
     from ..errors import check_int
     from ..runlog import run_folder
 
     check_int("--episodes", episodes, 1)
     check_int("--seed", seed, 0)
+    check_int("--workers", workers, 1)
     if max_trials is not None:
         check_int("--max-trials", max_trials, 1)
     settings = EvalSettings(episodes=episodes, seed=seed, max_trials=max_trials,
@@ -58,11 +66,70 @@ def evaluate_agents(specs: Sequence[AgentSpec | str], splits: list[str], episode
                          seed_set)
     with run_folder(out, "evaluate", fresh=False):
         return _evaluate_agents(specs, splits, settings, Path(out), env, meta,
-                                dict(env_kwargs or {}))
+                                dict(env_kwargs or {}), workers)
+
+
+def _evaluate_pair(source: str, env: str | None, label: str, env_kwargs: dict,
+                   modules: list[str], settings: EvalSettings, folder: Path) -> TransferResult:
+    """One (agent, split) pair in a worker process: the agent is resolved again from its
+    spec (a loaded agent is not sent between processes), with the parent's label and env
+    settings; the plug-in world modules the parent had are imported first."""
+    from ..agents.checkpoints import set_torch_threads
+    from ..agents.loading import resolve_agent
+    from ..worlds.plugins import import_recorded
+
+    set_torch_threads(1)
+    import_recorded(modules, "the evaluating process")
+    spec = replace(resolve_agent(source, env), label=label, env_kwargs=env_kwargs)
+    return evaluate_agent(spec, settings, out=folder)  # with every episode (the gap's test)
+
+
+def _run_pairs(pairs: list, settings: EvalSettings, env: str | None,
+               workers: int) -> list[TransferResult]:
+    """Evaluate ``pairs`` of (spec, split, folder), in ``workers`` processes where their
+    agents came from spec strings; results in the order of ``pairs``."""
+    from ..agents.checkpoints import set_torch_threads
+
+    set_torch_threads(1)
+    remote = workers > 1 and len(pairs) > 1
+    results: list[TransferResult | None] = [None] * len(pairs)
+    if remote:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        from ..worlds import run_modules
+
+        t0 = time.perf_counter()
+        pool = ProcessPoolExecutor(max_workers=min(workers, len(pairs)),
+                                   mp_context=mp.get_context("spawn"))
+        try:
+            futures = {}
+            for i, (spec, split, folder) in enumerate(pairs):
+                if spec.kind == "object":
+                    continue
+                futures[pool.submit(_evaluate_pair, spec.source, env, spec.label,
+                                    spec.env_kwargs, run_modules(spec.env_id),
+                                    replace(settings, split=split, progress=False),
+                                    folder)] = i
+            for k, fut in enumerate(as_completed(futures), 1):
+                i = futures[fut]
+                results[i] = res = fut.result()
+                if settings.progress:
+                    print(f"moonshot: [{k}/{len(futures)}] {res.agent} on {res.split}: "
+                          f"{res.scenarios} scenarios, "
+                          f"success {res.success_rate:.0%} "
+                          f"({time.perf_counter() - t0:.0f} s)", flush=True)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+    for i, (spec, split, folder) in enumerate(pairs):
+        if results[i] is None:
+            results[i] = evaluate_agent(spec, replace(settings, split=split), out=folder)
+    return [r for r in results if r is not None]
 
 
 def _evaluate_agents(specs, splits: list[str], settings: EvalSettings, out: Path,
-                     env: str | None, meta: dict | None, env_kwargs: dict) -> dict:
+                     env: str | None, meta: dict | None, env_kwargs: dict,
+                     workers: int = 1) -> dict:
     t0 = time.perf_counter()
     episodes, seed = settings.episodes, settings.seed
     names = [s if isinstance(s, str) else s.label for s in specs]
@@ -70,11 +137,9 @@ def _evaluate_agents(specs, splits: list[str], settings: EvalSettings, out: Path
     for spec in specs:
         spec.env_kwargs = {**spec.env_kwargs, **env_kwargs}
     out.mkdir(parents=True, exist_ok=True)
-    evaluated = []
-    for k, spec in enumerate(specs):
-        for split in splits:
-            folder = out / "episodes" / _slug(f"{k}-{spec.label}-{spec.env_id}-{split}")
-            evaluated.append(evaluate_agent(spec, replace(settings, split=split), out=folder))
+    pairs = [(spec, split, out / "episodes" / _slug(f"{k}-{spec.label}-{spec.env_id}-{split}"))
+             for k, spec in enumerate(specs) for split in splits]
+    evaluated = _run_pairs(pairs, settings, env, workers)
     gaps = []
     for spec in specs:
         mine = {r.split: r for r in evaluated
