@@ -377,10 +377,7 @@ def ladder_compact(shift_rows: list[dict], dead: str = "destroyed") -> str:
     in percent of the level's scenarios, one evaluation each; ``*`` where the exact McNemar
     test against the same agent at level 0, Holm-adjusted over the ladder, gives p < 0.05
     (the folders' ``p_holm``). For many ladders on one page; ``ladder`` gives the intervals."""
-    def short(agent: str) -> str:  # "ppo (ppo-lidar-s0/run)" -> "ppo-lidar-s0"
-        m = re.fullmatch(r"(.+) \((?:(.+)/)?run\)", agent)
-        return (m.group(2) or m.group(1)) if m else agent
-
+    short = _short_agent
     agents = list(dict.fromkeys(r["agent"] for r in shift_rows))
     levels: dict = {}
     cells: dict = {}
@@ -413,6 +410,73 @@ def read_shift(folder: Path) -> list[dict]:
     return _read_csv(folder / "shift.csv")
 
 
+def _short_agent(agent: str) -> str:
+    """A shift row's agent as the compact table heads it: "ppo (ppo-lidar-s0/run)" ->
+    "ppo-lidar-s0"."""
+    m = re.fullmatch(r"(.+) \((?:(.+)/)?run\)", agent)
+    return (m.group(2) or m.group(1)) if m else agent
+
+
+def shift_outcomes(folder: Path) -> dict:
+    """Per (axis, level, agent as :func:`_short_agent` names it): the level's scenarios in
+    order, as (map_id, seed, success within its trials) from the episode log ``moonshot
+    shift`` wrote (a CityNav drive is one trial; a MoonLaunch scenario may take several)."""
+    from moonshot.evaluation.shift import _slug as shift_slug  # the folder names shift writes
+
+    rows = read_shift(folder)
+    agents = list(dict.fromkeys(r["agent"] for r in rows))
+    out = {}
+    for r in rows:
+        k = agents.index(r["agent"])
+        log = folder / "episodes" / shift_slug(f"{r['axis']}-{r['level']}-{k}-{r['agent']}") \
+            / "episodes.csv"
+        if not log.is_file():
+            raise SystemExit(f"missing episode log {log}: a paired comparison needs it")
+        scenarios: list = []  # a scenario starts at its first trial; later trials join it
+        for e in _read_csv(log):
+            won = int(float(e["success"]))
+            if int(float(e.get("trial") or 1)) == 1 or not scenarios:
+                scenarios.append([e["map_id"], e["seed"], won])
+            else:
+                scenarios[-1][2] = max(scenarios[-1][2], won)
+        out[(r["axis"], int(r["level"]), _short_agent(r["agent"]))] = [
+            tuple(x) for x in scenarios]
+    return out
+
+
+def ladder_versus(folders: list[Path], reference: str, other: str) -> str:
+    """``other``'s success minus ``reference``'s at every level both were run on, across
+    ``folders`` (shift folders, e.g. a ladder and a second ladder of one more agent on the
+    same axis and seeds): paired by drive or scenario (the same map and seed, checked), exact
+    McNemar with Newcombe's interval, Holm-adjusted over every row of this table (its own
+    family, not the ladders' level-0 tests)."""
+    got: dict = {}
+    for f in folders:
+        got.update(shift_outcomes(f))
+    keys = [(axis, level) for (axis, level, a) in got if a == reference
+            and (axis, level, other) in got]
+    if not keys:
+        raise SystemExit(f"no level where both {reference!r} and {other!r} were run (agents: "
+                         f"{', '.join(sorted({a for _, _, a in got}))})")
+    rows, ps = [], []
+    for axis, level in keys:
+        ref, oth = got[(axis, level, reference)], got[(axis, level, other)]
+        if [(m, s) for m, s, _ in ref] != [(m, s) for m, s, _ in oth]:
+            raise SystemExit(f"{axis} level {level}: {other} and {reference} did not meet the "
+                             "same drives or scenarios (a paired comparison needs them)")
+        c = paired_difference([o for *_, o in oth], [o for *_, o in ref])
+        rows.append((axis, level, np.mean([o for *_, o in ref]), np.mean([o for *_, o in oth]),
+                     c, len(ref)))
+        ps.append(c.p_value)
+    adj = holm(ps)
+    out = [f"| axis | level | {reference} | {other} | difference [95% CI] | n | "
+           "Holm-adjusted p |", "|---|---|---|---|---|---|---|"]
+    for (axis, level, r, o, c, n), p in zip(rows, adj, strict=True):
+        out.append(f"| {axis} | {level} | {r:.0%} | {o:.0%} | {c.estimate:+.0%} "
+                   f"[{c.low:+.0%}, {c.high:+.0%}] | {n} | {p:.2g} |")
+    return "\n".join(out) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("sweeps", nargs="*", type=Path, help="sweep output folders")
@@ -430,6 +494,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="shift folders: one short table of all of them (success, deaths, * "
                     "where a level differs from level 0, Holm-adjusted), not one with "
                     "intervals each")
+    ap.add_argument("--versus", nargs=2, metavar=("REFERENCE", "AGENT"), default=None,
+                    help="shift folders: AGENT's success minus REFERENCE's at every level both "
+                    "ran (names as the compact table heads them), paired by drive, exact "
+                    "McNemar, Holm over the table")
     args = ap.parse_args(argv)
     text = []
     by_world: dict = defaultdict(dict)
@@ -470,6 +538,8 @@ def main(argv: list[str] | None = None) -> int:
             text.append(f"**{f.name}**\n\n" + ladder(read_shift(f), label))
     if shift_rows:
         text.append(ladder_compact(shift_rows, label))
+    if args.versus:
+        text.append(ladder_versus(args.shift, *args.versus))
     result = "\n".join(text)
     if args.readme is None:
         print(result)

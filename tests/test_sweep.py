@@ -497,3 +497,53 @@ def test_ladder_profile_pools_shifted_levels_by_group(tmp_path):
     np.testing.assert_allclose(drops["ppo-lidar"], [[-0.4], [0.2]])
     # the planner (1.0) beats one run and ties the other: 1/2 + 1/4
     assert mod.improvement(scores["planner"], scores["ppo-lidar"]) == 0.75
+
+
+AIMER = '''
+import numpy as np
+from moonshot.agents import Agent
+
+
+class Aimer(Agent):
+    name = "aimer"
+    env_id = "moonshot/MoonLaunch-v1"
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=True):
+        return np.tanh(np.asarray(observation, np.float32)[:3] + 0.3), state
+'''
+
+
+def test_ladder_versus_pairs_two_agents_level_by_level(tmp_path, monkeypatch):
+    """``headline_tables --versus``: from real ``moonshot shift`` folders (a second agent's
+    ladder in a folder of its own), one row per level both ran, paired by scenario; folders
+    whose scenarios differ (another seed) are refused rather than compared unpaired."""
+    from moonshot.cli import main
+
+    tables = _tables_module()
+    (tmp_path / "my_agents.py").write_text(AIMER)
+    monkeypatch.chdir(tmp_path)
+
+    def shift(out, seed, *agents):
+        args = ["shift", "moon", "--axis", "altitude", "--level", "0", "1", "--episodes", "3",
+                "--seed", str(seed), "--no-progress", "--out", str(tmp_path / out)]
+        for a in agents:
+            args += ["--agent", a]
+        assert main(args) == 0
+        return tmp_path / out
+
+    both = shift("both", 0, "my_agents:Aimer", "planner")
+    lines = tables.ladder_versus([both], "planner", "aimer").splitlines()
+    assert lines[0].startswith("| axis | level | planner | aimer | difference")
+    assert [line.split(" | ")[:2] for line in lines[2:]] == [["| altitude", "0"],
+                                                          ["| altitude", "1"]]
+    planner_rates = {int(r["level"]): float(r["success"]) for r in tables.read_shift(both)
+                     if r["agent"] == "planner"}
+    assert lines[2].split(" | ")[2] == f"{planner_rates[0]:.0%}"
+    assert lines[2].split(" | ")[5] == "3"
+    alone = shift("aimer", 0, "my_agents:Aimer")
+    other_seed = shift("planner5", 5, "planner")
+    assert len(tables.ladder_versus([alone, both], "planner", "aimer").splitlines()) == 4
+    with pytest.raises(SystemExit, match="same drives or scenarios"):
+        tables.ladder_versus([alone, other_seed], "planner", "aimer")
+    with pytest.raises(SystemExit, match="no level where both"):
+        tables.ladder_versus([alone], "planner", "aimer")
