@@ -281,6 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "a planner; one for a frozen RL policy, which would repeat its launch)")
     p.add_argument("--env-kwargs", nargs="*", metavar="KEY=VALUE", default=[],
                    help="env settings for every agent, e.g. target=soi")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes evaluating (level, agent) cells side by side, one torch "
+                   "thread each; the figures do not depend on it (default: 1)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     _add_common_run_args(p, "runs/shift")
     _add_seed_set(p)

@@ -301,7 +301,7 @@ def cmd_shift(args: argparse.Namespace) -> int:
                             max_trials=args.max_trials,
                             env_overrides=parse_key_values(args.env_kwargs, "--env-kwargs"))
     res = run_shift(args.env, args.agent, axes=args.axis, levels=args.level,
-                    settings=settings, out=Path(args.out))
+                    settings=settings, out=Path(args.out), workers=args.workers)
     print("\n" + res["markdown"])
     print(f"wrote {args.out}/shift.csv, shift.png, report.md, report.html")
     return 0

@@ -221,3 +221,26 @@ def test_a_learner_relearns_along_an_axis_from_where_its_run_stopped(tmp_path):
     with pytest.raises(ConfigError, match="not of pets"):
         train(_cfg(tmp_path, "pets", 4, "bad2", init_from=str(run / "model.json")))
     assert not (tmp_path / "bad2").exists()
+
+
+def test_a_ladder_in_worker_processes_is_the_ladder_of_one_process(tmp_path):
+    """`moonshot shift --workers 2` (a learned-model run and a planner, two levels, cells in
+    spawned processes) writes the rows, episodes and model errors of `--workers 1`: every
+    cell's agent starts afresh there, so nothing may carry over from one cell to the next in
+    one process either."""
+    run = train(_cfg(tmp_path, "sysid", 2, "run", eval_every=2, eval_episodes=2,
+                     hyperparams={"scan_points": 24}))
+    got = {}
+    for workers in (1, 2):
+        out = tmp_path / f"shift{workers}"
+        run_as_user(["-m", "moonshot", "shift", "moon", "--agent", str(run), "--agent",
+                     "planner", "--axis", "altitude", "--level", "0", "2", "--episodes", "3",
+                     "--env-kwargs", "target=soi", "--workers", str(workers), "--no-progress",
+                     "--out", str(out)], cwd=tmp_path)
+        logs = {p.parent.name: [{k: v for k, v in r.items()
+                                 if k not in ("wall_time_s", "compute_s")}
+                                for r in _rows(p)]
+                for p in sorted((out / "episodes").glob("*/episodes.csv"))}
+        got[workers] = (_rows(out / "shift.csv"), _rows(out / "model_error.csv"), logs)
+    assert len(got[2][2]) == 4 and len(got[2][1]) == 2  # 2 agents x 2 levels; sysid's errors
+    assert got[1] == got[2]

@@ -16,7 +16,7 @@ from . import report
 from .efficiency import compare_runs, learning_curves, run_label
 from .html_report import report_meta, write_report
 from .stats import rolling_rate
-from .transfer import TransferResult, evaluate_agent, generalization_gap
+from .transfer import evaluate_jobs, generalization_gap
 
 
 def _slug(text: str) -> str:
@@ -69,64 +69,6 @@ def evaluate_agents(specs: Sequence[AgentSpec | str], splits: list[str], episode
                                 dict(env_kwargs or {}), workers)
 
 
-def _evaluate_pair(source: str, env: str | None, label: str, env_kwargs: dict,
-                   modules: list[str], settings: EvalSettings, folder: Path) -> TransferResult:
-    """One (agent, split) pair in a worker process: the agent is resolved again from its
-    spec (a loaded agent is not sent between processes), with the parent's label and env
-    settings; the plug-in world modules the parent had are imported first."""
-    from ..agents.checkpoints import set_torch_threads
-    from ..agents.loading import resolve_agent
-    from ..worlds.plugins import import_recorded
-
-    set_torch_threads(1)
-    import_recorded(modules, "the evaluating process")
-    spec = replace(resolve_agent(source, env), label=label, env_kwargs=env_kwargs)
-    return evaluate_agent(spec, settings, out=folder)  # with every episode (the gap's test)
-
-
-def _run_pairs(pairs: list, settings: EvalSettings, env: str | None,
-               workers: int) -> list[TransferResult]:
-    """Evaluate ``pairs`` of (spec, split, folder), in ``workers`` processes where their
-    agents came from spec strings; results in the order of ``pairs``."""
-    from ..agents.checkpoints import set_torch_threads
-
-    set_torch_threads(1)
-    remote = workers > 1 and len(pairs) > 1
-    results: list[TransferResult | None] = [None] * len(pairs)
-    if remote:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        from ..worlds import run_modules
-
-        t0 = time.perf_counter()
-        pool = ProcessPoolExecutor(max_workers=min(workers, len(pairs)),
-                                   mp_context=mp.get_context("spawn"))
-        try:
-            futures = {}
-            for i, (spec, split, folder) in enumerate(pairs):
-                if spec.kind == "object":
-                    continue
-                futures[pool.submit(_evaluate_pair, spec.source, env, spec.label,
-                                    spec.env_kwargs, run_modules(spec.env_id),
-                                    replace(settings, split=split, progress=False),
-                                    folder)] = i
-            for k, fut in enumerate(as_completed(futures), 1):
-                i = futures[fut]
-                results[i] = res = fut.result()
-                if settings.progress:
-                    print(f"moonshot: [{k}/{len(futures)}] {res.agent} on {res.split}: "
-                          f"{res.scenarios} scenarios, "
-                          f"success {res.success_rate:.0%} "
-                          f"({time.perf_counter() - t0:.0f} s)", flush=True)
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-    for i, (spec, split, folder) in enumerate(pairs):
-        if results[i] is None:
-            results[i] = evaluate_agent(spec, replace(settings, split=split), out=folder)
-    return [r for r in results if r is not None]
-
-
 def _evaluate_agents(specs, splits: list[str], settings: EvalSettings, out: Path,
                      env: str | None, meta: dict | None, env_kwargs: dict,
                      workers: int = 1) -> dict:
@@ -137,9 +79,10 @@ def _evaluate_agents(specs, splits: list[str], settings: EvalSettings, out: Path
     for spec in specs:
         spec.env_kwargs = {**spec.env_kwargs, **env_kwargs}
     out.mkdir(parents=True, exist_ok=True)
-    pairs = [(spec, split, out / "episodes" / _slug(f"{k}-{spec.label}-{spec.env_id}-{split}"))
-             for k, spec in enumerate(specs) for split in splits]
-    evaluated = _run_pairs(pairs, settings, env, workers)
+    jobs = [(spec, replace(settings, split=split),
+             out / "episodes" / _slug(f"{k}-{spec.label}-{spec.env_id}-{split}"))
+            for k, spec in enumerate(specs) for split in splits]
+    evaluated = [res for res, _ in evaluate_jobs(jobs, env, workers)]
     gaps = []
     for spec in specs:
         mine = {r.split: r for r in evaluated

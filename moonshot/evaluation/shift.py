@@ -23,7 +23,7 @@ from ..agents.loading import AgentSpec, resolve_agents
 from ..runlog import write_json
 from ..worlds import ShiftAxis, get_world
 from . import report
-from .transfer import TransferResult, evaluate_agent
+from .transfer import TransferResult, evaluate_jobs
 
 SHIFT_COLUMNS = ("axis", "level", "label", "agent", "episodes", "success", "success_low",
                  "success_high", "deaths", "trials", "model_rollouts", "time_to_goal",
@@ -85,7 +85,7 @@ def run_shift(env: str, agents: list[str | AgentSpec], axes: list[str] | None = 
               out: Path | str = "runs/shift", *, episodes: int | None = None,
               seed: int | None = None, progress: bool | None = None,
               max_trials: int | None = None, env_kwargs: dict | None = None,
-              seed_set: str | None = None) -> dict:
+              seed_set: str | None = None, workers: int = 1) -> dict:
     """Evaluate ``agents`` in the world of ``env`` along ``axes`` (default: all of the
     world's), at ``levels`` (default: every level); writes ``shift.csv``, ``shift.json``,
     ``shift.png`` and ``report.md/html`` into ``out``.
@@ -97,6 +97,9 @@ def run_shift(env: str, agents: list[str | AgentSpec], axes: list[str] | None = 
     form); giving both is an error (a keyword would otherwise be ignored). Each axis has its
     own seeds in the seed set (:meth:`~moonshot.worlds.World.seed_range`), shared by its
     levels.
+
+    ``workers`` > 1 evaluates the (level, agent) cells in that many processes
+    (:func:`~moonshot.evaluation.transfer.evaluate_jobs`); the figures do not depend on it.
 
     Rows: ``axis, level, label, agent, episodes, success`` (a fraction) ``, success_low,
     success_high`` (95% Clopper-Pearson interval over scenarios) ``, deaths`` (per episode)
@@ -124,6 +127,7 @@ def run_shift(env: str, agents: list[str | AgentSpec], axes: list[str] | None = 
                                 env_overrides=dict(env_kwargs or {}),
                                 seed_set=seed_set or "dev")
     check_int("--seed", settings.seed, 0)
+    check_int("--workers", workers, 1)
     settings = replace(settings, split="train")
     names = list(axes) if axes else list(world.shift_axes)
     chosen = [world.axis(n) for n in names]
@@ -147,33 +151,29 @@ def run_shift(env: str, agents: list[str | AgentSpec], axes: list[str] | None = 
         "--seed-set", settings.seed_set, "--out", str(out),
         *([] if settings.max_trials is None else ["--max-trials", str(settings.max_trials)])])
     with run_folder(out, "shift", fresh=False):
-        return _ladder(world, specs, steps, settings, Path(out), command)
+        return _ladder(world, specs, steps, settings, Path(out), command, env, workers)
 
 
 def _ladder(world, specs: list[AgentSpec], steps: list, settings: EvalSettings, out: Path,
-            command: str) -> dict:
+            command: str, env: str | None = None, workers: int = 1) -> dict:
     """Every agent at every ``(axis, level)`` of ``steps``; the tables, plot and report."""
     from .html_report import report_meta, write_report
 
     t0 = time.perf_counter()
     typed, errors, results = [], [], []
-    for ax, lv in steps:
-        level = replace(settings, axis=ax.name,
-                        env_overrides={**settings.env_overrides, **ax.settings(lv)})
-        for k, spec in enumerate(specs):
-            folder = out / "episodes" / _slug(f"{ax.name}-{lv}-{k}-{spec.label}")
-            # an agent with a learned model (pets, sysid): its error on this level's launches
-            agent: Any = spec.agent  # model_error/take_seen: the learned-model agents'
-            learned = callable(getattr(agent, "model_error", None))
-            if learned:
-                agent.take_seen()
-            res = evaluate_agent(spec, level, out=folder)
-            results.append((ax, lv, res))
-            typed.append(ShiftRow.of(ax, lv, res))
-            if learned:
-                errors.append({"axis": ax.name, "level": lv, "label": ax.labels[lv],
-                               "agent": spec.label,
-                               **agent.model_error(agent.take_seen())})
+    cells = [(ax, lv, spec) for ax, lv in steps for spec in specs]
+    jobs = [(spec, replace(settings, axis=ax.name, desc=f"{spec.label} at {ax.name} {lv}",
+                           env_overrides={**settings.env_overrides, **ax.settings(lv)}),
+             out / "episodes" / _slug(f"{ax.name}-{lv}-{specs.index(spec)}-{spec.label}"))
+            for ax, lv, spec in cells]
+    # an agent with a learned model (pets, sysid): its error on each level's real trials too
+    measured = evaluate_jobs(jobs, env, workers, model_errors=True)
+    for (ax, lv, spec), (res, error) in zip(cells, measured, strict=True):
+        results.append((ax, lv, res))
+        typed.append(ShiftRow.of(ax, lv, res))
+        if error is not None:
+            errors.append({"axis": ax.name, "level": lv, "label": ax.labels[lv],
+                           "agent": spec.label, **error})
     if errors:
         _write_model_errors(out / "model_error.csv", errors)
     typed, claims = _ladder_tests(results, typed)

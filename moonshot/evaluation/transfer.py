@@ -18,7 +18,7 @@ from ..runlog import EpisodeLog, read_json
 from ..worlds import get_world
 from .stats import Comparison, Interval, independent_difference, paired_difference, rate_ci
 
-__all__ = ["AgentSpec", "TransferResult", "resolve_agent", "evaluate_agent",
+__all__ = ["AgentSpec", "TransferResult", "resolve_agent", "evaluate_agent", "evaluate_jobs",
            "generalization_gap", "relearning_cost", "success_comparison"]
 
 
@@ -114,6 +114,88 @@ def evaluate_agent(spec: AgentSpec, settings: EvalSettings,
         if log is not None:
             log.close()
     return TransferResult.of(res)
+
+
+def _measured(spec: AgentSpec, settings: EvalSettings, folder: Path,
+              model_errors: bool) -> tuple[TransferResult, dict | None]:
+    """:func:`evaluate_agent`, and with ``model_errors`` the error of an agent with a learned
+    model (``model_error``/``take_seen``: pets, sysid) on the real trials of this evaluation."""
+    agent: Any = spec.agent
+    learned = model_errors and callable(getattr(agent, "model_error", None))
+    if learned:
+        agent.take_seen()
+    res = evaluate_agent(spec, settings, out=folder)
+    return res, (agent.model_error(agent.take_seen()) if learned else None)
+
+
+def _evaluate_job(source: str, env: str | None, label: str, env_kwargs: dict,
+                  modules: list[str], settings: EvalSettings, folder: Path,
+                  model_errors: bool) -> tuple[TransferResult, dict | None]:
+    """One evaluation in a worker process: the agent is resolved again from its spec (a loaded
+    agent is not sent between processes) with the parent's label and env settings, after the
+    plug-in world modules the parent had."""
+    from ..agents.checkpoints import set_torch_threads
+    from ..worlds.plugins import import_recorded
+
+    set_torch_threads(1)
+    import_recorded(modules, "the evaluating process")
+    spec = replace(resolve_agent(source, env), label=label, env_kwargs=env_kwargs)
+    return _measured(spec, settings, folder, model_errors)
+
+
+def evaluate_jobs(jobs: list[tuple[AgentSpec, EvalSettings, Path]], env: str | None = None,
+                  workers: int = 1, model_errors: bool = False
+                  ) -> list[tuple[TransferResult, dict | None]]:
+    """Run evaluations ``(spec, settings, episode folder)``; results (and, with
+    ``model_errors``, each learned model's error, else ``None``) in the order of ``jobs``.
+
+    One torch thread per evaluation, whatever ``workers`` is. With ``workers`` > 1 the jobs run
+    in that many spawned processes, each agent resolved again there from the spec it was
+    given (``spec.source``); an agent given as an object (kind ``object``) is evaluated in
+    this process. Every scenario's seed comes from the scenario set and an agent starts each
+    scenario afresh, so the figures do not depend on ``workers`` (tested); the progress is a
+    line per finished job instead of a bar."""
+    from ..agents.checkpoints import set_torch_threads
+    from ..errors import check_int
+
+    check_int("--workers", workers, 1)
+    set_torch_threads(1)
+    out: list[tuple[TransferResult, dict | None] | None] = [None] * len(jobs)
+    if workers > 1 and len(jobs) > 1:
+        import multiprocessing as mp
+        import time
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        from ..worlds import run_modules
+
+        t0 = time.perf_counter()
+        show = any(settings.progress for _, settings, _ in jobs)
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
+                                 mp_context=mp.get_context("spawn")) as pool:
+            futures = {pool.submit(_evaluate_job, spec.source, env, spec.label,
+                                   spec.env_kwargs, run_modules(spec.env_id),
+                                   replace(settings, progress=False), folder,
+                                   model_errors): i
+                       for i, (spec, settings, folder) in enumerate(jobs)
+                       if spec.kind != "object"}
+            try:
+                for k, fut in enumerate(as_completed(futures), 1):
+                    i = futures[fut]
+                    out[i] = done = fut.result()
+                    if show:
+                        res, settings = done[0], jobs[i][1]
+                        where = settings.desc or f"{res.agent} on {res.split}"
+                        print(f"moonshot: [{k}/{len(futures)}] {where}: {res.scenarios} "
+                              f"scenarios, success {res.success_rate:.0%} "
+                              f"({time.perf_counter() - t0:.0f} s)", flush=True)
+            except BaseException:
+                for fut in futures:
+                    fut.cancel()
+                raise
+    for i, (spec, settings, folder) in enumerate(jobs):
+        if out[i] is None:
+            out[i] = _measured(spec, settings, folder, model_errors)
+    return [r for r in out if r is not None]
 
 
 def success_comparison(a: TransferResult, b: TransferResult) -> Comparison:
