@@ -95,16 +95,16 @@ def test_search_takes_the_form_of_its_world_and_checks_its_options():
 def test_evaluate_env_kwargs_reach_the_env_and_a_bad_one_writes_nothing(tmp_path, monkeypatch):
     """``moonshot evaluate --env-kwargs`` sets the task of agents that carry no env settings
     (``search:moon``, ``planner:moon``); a value the env refuses is an error before writing."""
-    from moonshot.evaluation import experiments
+    from moonshot.evaluation import experiments, transfer
 
     seen = []
-    real = experiments.evaluate_agent
+    real = transfer.evaluate_agent
 
     def spy(spec, settings, out=None):
         seen.append(dict(spec.env_kwargs))
         return real(spec, settings, out=out)
 
-    monkeypatch.setattr(experiments, "evaluate_agent", spy)
+    monkeypatch.setattr(transfer, "evaluate_agent", spy)  # the evaluation core's call
     experiments.evaluate_agents(["search:moon:population=8,elites=2,iterations=1"], ["train"], 2, 0,
                                 tmp_path / "ok", progress=False, env_kwargs={"target": "soi"})
     assert seen == [{"target": "soi"}]
