@@ -377,7 +377,6 @@ def ladder_compact(shift_rows: list[dict], dead: str = "destroyed") -> str:
     in percent of the level's scenarios, one evaluation each; ``*`` where the exact McNemar
     test against the same agent at level 0, Holm-adjusted over the ladder, gives p < 0.05
     (the folders' ``p_holm``). For many ladders on one page; ``ladder`` gives the intervals."""
-    short = _short_agent
     agents = list(dict.fromkeys(r["agent"] for r in shift_rows))
     levels: dict = {}
     cells: dict = {}
@@ -388,7 +387,7 @@ def ladder_compact(shift_rows: list[dict], dead: str = "destroyed") -> str:
         if cell_key in cells:
             raise SystemExit(f"{r['agent']} appears twice at {key}: one evaluation per cell")
         cells[cell_key] = r
-    out = ["| axis | level | what | " + " | ".join(map(short, agents)) + " |",
+    out = ["| axis | level | what | " + " | ".join(map(_short_agent, agents)) + " |",
            "|---|---|---|" + "---|" * len(agents)]
     for (axis, level), label in levels.items():
         row = [axis, str(level), label]
@@ -421,15 +420,14 @@ def shift_outcomes(folder: Path) -> dict:
     """Per (axis, level, agent as :func:`_short_agent` names it): the level's scenarios in
     order, as (map_id, seed, success within its trials) from the episode log ``moonshot
     shift`` wrote (a CityNav drive is one trial; a MoonLaunch scenario may take several)."""
-    from moonshot.evaluation.shift import _slug as shift_slug  # the folder names shift writes
+    from moonshot.evaluation.shift import cell_folder
 
     rows = read_shift(folder)
     agents = list(dict.fromkeys(r["agent"] for r in rows))
     out = {}
     for r in rows:
         k = agents.index(r["agent"])
-        log = folder / "episodes" / shift_slug(f"{r['axis']}-{r['level']}-{k}-{r['agent']}") \
-            / "episodes.csv"
+        log = cell_folder(folder, r["axis"], r["level"], k, r["agent"]) / "episodes.csv"
         if not log.is_file():
             raise SystemExit(f"missing episode log {log}: a paired comparison needs it")
         scenarios: list = []  # a scenario starts at its first trial; later trials join it

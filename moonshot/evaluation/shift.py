@@ -34,6 +34,12 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in str(text)).strip("-")
 
 
+def cell_folder(out: Path, axis: str, level: int, k: int, label: str) -> Path:
+    """Where a ladder in ``out`` keeps the episode log of its ``k``-th agent (``label``) at
+    ``axis`` level ``level`` (readers of a shift folder find the logs here too)."""
+    return Path(out) / "episodes" / _slug(f"{axis}-{level}-{k}-{label}")
+
+
 @dataclass(frozen=True)
 class ShiftRow:
     """One agent at one level of one axis (a row of ``shift.csv``; :meth:`row` its dict)."""
@@ -161,14 +167,14 @@ def _ladder(world, specs: list[AgentSpec], steps: list, settings: EvalSettings, 
 
     t0 = time.perf_counter()
     typed, errors, results = [], [], []
-    cells = [(ax, lv, spec) for ax, lv in steps for spec in specs]
+    cells = [(ax, lv, k, spec) for ax, lv in steps for k, spec in enumerate(specs)]
     jobs = [(spec, replace(settings, axis=ax.name, desc=f"{spec.label} at {ax.name} {lv}",
                            env_overrides={**settings.env_overrides, **ax.settings(lv)}),
-             out / "episodes" / _slug(f"{ax.name}-{lv}-{specs.index(spec)}-{spec.label}"))
-            for ax, lv, spec in cells]
+             cell_folder(out, ax.name, lv, k, spec.label))
+            for ax, lv, k, spec in cells]
     # an agent with a learned model (pets, sysid): its error on each level's real trials too
     measured = evaluate_jobs(jobs, env, workers, model_errors=True)
-    for (ax, lv, spec), (res, error) in zip(cells, measured, strict=True):
+    for (ax, lv, _, spec), (res, error) in zip(cells, measured, strict=True):
         results.append((ax, lv, res))
         typed.append(ShiftRow.of(ax, lv, res))
         if error is not None:
